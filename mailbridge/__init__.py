@@ -1,0 +1,137 @@
+"""mailbridge: one provider-neutral interface to transactional and bulk email clouds.
+
+>>> import mailbridge
+>>> client = mailbridge.connect("local:///tmp/mailbridge-doc")   # or aliyun://..., tencent://...
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from ._backend import Backend
+from ._client import Client, RetryPolicy, UploadProgress
+from ._connect import connect
+from ._exceptions import (
+    AlreadyExists,
+    AuthenticationError,
+    ConfigurationError,
+    ContentRejected,
+    GroupNotFound,
+    InvalidAddress,
+    InvalidRequest,
+    LimitExceeded,
+    MailbridgeError,
+    NotFound,
+    OutcomeUnknown,
+    PermissionDenied,
+    ProviderNotInstalled,
+    ProviderUnavailable,
+    QuotaExceeded,
+    RateLimited,
+    ResourceBusy,
+    SenderNotFound,
+    TemplateNotFound,
+    UnsupportedFeature,
+)
+from ._limits import Feature, Limits, Operation, Rate
+from ._models import (
+    AccountSummary,
+    Attachment,
+    BatchResult,
+    DeliveryEvent,
+    DeliveryQuery,
+    DeliveryStatus,
+    DnsRecord,
+    Group,
+    GroupStatus,
+    Member,
+    Message,
+    Page,
+    Recipient,
+    RejectedAddress,
+    SenderAddress,
+    SenderDomain,
+    SendReceipt,
+    SendResult,
+    StatisticsRow,
+    Tag,
+    Template,
+    UploadReport,
+)
+from ._ratelimit import RateLimiter
+from ._registry import available_providers
+from ._url import ProviderURL, Secret
+
+__all__ = [
+    "AccountSummary",
+    "AlreadyExists",
+    "Attachment",
+    "AuthenticationError",
+    "Backend",
+    "BatchResult",
+    "Client",
+    "ConfigurationError",
+    "ContentRejected",
+    "DeliveryEvent",
+    "DeliveryQuery",
+    "DeliveryStatus",
+    "DnsRecord",
+    "Feature",
+    "Group",
+    "GroupNotFound",
+    "GroupStatus",
+    "InvalidAddress",
+    "InvalidRequest",
+    "LimitExceeded",
+    "Limits",
+    "MailbridgeError",
+    "Member",
+    "Message",
+    "NotFound",
+    "Operation",
+    "OutcomeUnknown",
+    "Page",
+    "PermissionDenied",
+    "ProviderNotInstalled",
+    "ProviderURL",
+    "ProviderUnavailable",
+    "QuotaExceeded",
+    "Rate",
+    "RateLimited",
+    "RateLimiter",
+    "Recipient",
+    "RejectedAddress",
+    "ResourceBusy",
+    "RetryPolicy",
+    "Secret",
+    "SendReceipt",
+    "SendResult",
+    "SenderAddress",
+    "SenderDomain",
+    "SenderNotFound",
+    "StatisticsRow",
+    "Tag",
+    "Template",
+    "TemplateNotFound",
+    "UnsupportedFeature",
+    "UploadProgress",
+    "UploadReport",
+    "available_providers",
+    "connect",
+]
+
+# Tracebacks and reprs show the public names (httpx's habit).
+for _name in __all__:
+    _obj = globals()[_name]
+    if hasattr(_obj, "__module__") and getattr(_obj, "__module__", "").startswith("mailbridge._"):
+        with contextlib.suppress(AttributeError, TypeError):
+            _obj.__module__ = "mailbridge"
+del _name, _obj
+
+
+def __getattr__(name: str) -> str:
+    if name == "__version__":
+        from importlib.metadata import version
+
+        return version("mailbridge")
+    raise AttributeError(f"module 'mailbridge' has no attribute {name!r}")

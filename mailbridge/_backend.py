@@ -1,0 +1,193 @@
+"""The backend contract: what a provider plugin implements.
+
+A backend does exactly one provider call per method call, with input the core has
+already validated, de-duplicated, chunked and rate-limited against the backend's own
+:class:`~mailbridge.Limits`. It translates every provider or transport error into one
+:class:`~mailbridge.MailbridgeError` subclass (``raise ... from exc``); nothing else may
+escape. Optional operations default to raising :class:`~mailbridge.UnsupportedFeature`.
+
+Register a backend as an entry point in the group ``mailbridge.providers``::
+
+    [project.entry-points."mailbridge.providers"]
+    myprovider = "mailbridge_myprovider:MyBackend"
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from typing import ClassVar, NoReturn, Self
+
+from ._exceptions import GroupNotFound, UnsupportedFeature
+from ._limits import Feature, Limits
+from ._models import (
+    AccountSummary,
+    BatchResult,
+    DeliveryEvent,
+    DeliveryQuery,
+    Group,
+    Member,
+    Message,
+    Page,
+    Recipient,
+    SenderAddress,
+    SenderDomain,
+    SendReceipt,
+    StatisticsRow,
+    Tag,
+    Template,
+)
+from ._url import ProviderURL
+
+__all__ = ["Backend"]
+
+
+class Backend(abc.ABC):
+    """Base class of every provider backend.
+
+    Class attributes to set: ``name`` (the entry-point name), ``display_name`` (for
+    messages), ``limits`` (a :class:`Limits`), and optionally ``install_hint``.
+    """
+
+    name: ClassVar[str]
+    display_name: ClassVar[str]
+    limits: ClassVar[Limits]
+
+    # ---------------------------------------------------------------- construction
+
+    @classmethod
+    @abc.abstractmethod
+    def from_url(cls, url: ProviderURL) -> Self:
+        """Build the backend from a parsed URL (credentials from the URL or the environment).
+
+        Raise :class:`ConfigurationError` for anything missing or malformed.
+        """
+
+    def describe(self) -> str:
+        """A redacted one-line description (shown in the client's repr)."""
+        return f"{self.name}://"
+
+    @property
+    def rate_limit_key(self) -> str:
+        """Identifies the account whose rate limits apply; must not contain a secret."""
+        return self.name
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections. Default: nothing to release."""
+
+    def unsupported(self, feature: Feature | str, why: str | None = None) -> NoReturn:
+        """Raise :class:`UnsupportedFeature` for ``feature``."""
+        text = f"{self.display_name} does not support {Feature(feature).value.replace('_', ' ')}"
+        raise UnsupportedFeature(text + (f": {why}" if why else ""), provider=self.name)
+
+    def check_recipient(self, recipient: Recipient) -> str | None:
+        """Return why the provider would refuse this recipient, or None.
+
+        Called by the core before any upload call, for rules the generic ``Limits`` cannot
+        express (for example a size limit on the serialized template data).
+        """
+        return None
+
+    # ---------------------------------------------------------------- groups
+
+    @abc.abstractmethod
+    def create_group(self, name: str, description: str | None = None) -> Group:
+        """Create an empty recipient group."""
+
+    @abc.abstractmethod
+    def list_groups(self, *, keyword: str | None, cursor: str | None, page_size: int) -> Page[Group]:
+        """One page of groups (``keyword`` filters by name where the provider can)."""
+
+    def get_group(self, group_id: str) -> Group:
+        """A group by id, with current count and status. Default: scan :meth:`list_groups`."""
+        cursor: str | None = None
+        while True:
+            page = self.list_groups(keyword=None, cursor=cursor, page_size=self.limits.list_page_size)
+            for group in page.items:
+                if group.id == group_id:
+                    return group
+            if not page.next_cursor:
+                raise GroupNotFound(f"no group with id {group_id!r}", provider=self.name)
+            cursor = page.next_cursor
+
+    @abc.abstractmethod
+    def delete_group(self, group: Group) -> None:
+        """Delete a group and its members."""
+
+    # ---------------------------------------------------------------- members
+
+    @abc.abstractmethod
+    def upload_batch(self, group: Group, recipients: Sequence[Recipient]) -> BatchResult:
+        """Add at most ``limits.upload_batch_size`` unique, valid recipients in one call."""
+
+    @abc.abstractmethod
+    def list_members(self, group: Group, *, cursor: str | None, page_size: int) -> Page[Member]:
+        """One page of a group's members."""
+
+    def remove_members(self, group: Group, emails: Sequence[str]) -> None:
+        """Remove addresses from a group."""
+        self.unsupported(Feature.REMOVE_RECIPIENTS)
+
+    # ---------------------------------------------------------------- sending
+
+    @abc.abstractmethod
+    def send(self, message: Message) -> SendReceipt:
+        """Send one message (at most ``limits.recipients_per_send`` recipients in ``to``).
+
+        Raise :class:`OutcomeUnknown` when the request may have reached the provider
+        without an answer (read timeout, reset after sending); any other error must mean
+        the provider certainly did not accept the message.
+        """
+
+    def send_to_group(self, group: Group, message: Message) -> SendReceipt:
+        """Send a template to every member of a group in one call."""
+        self.unsupported(Feature.BATCH_SEND)
+
+    # ---------------------------------------------------------------- delivery & account
+
+    @abc.abstractmethod
+    def query_deliveries(self, query: DeliveryQuery, *, cursor: str | None, page_size: int) -> Page[DeliveryEvent]:
+        """One page of delivery events within one allowed window."""
+
+    def account_summary(self) -> AccountSummary:
+        """Quota and account standing."""
+        self.unsupported(Feature.ACCOUNT_SUMMARY)
+
+    def statistics(self, start: str, end: str) -> list[StatisticsRow]:
+        """Daily volumes between two ISO dates (inclusive)."""
+        self.unsupported(Feature.STATISTICS)
+
+    # ---------------------------------------------------------------- setup (read-mostly views)
+
+    def list_domains(self) -> list[SenderDomain]:
+        self.unsupported(Feature.DOMAINS)
+
+    def get_domain(self, name: str) -> SenderDomain:
+        self.unsupported(Feature.DOMAINS)
+
+    def list_senders(self) -> list[SenderAddress]:
+        self.unsupported(Feature.SENDERS)
+
+    def list_tags(self) -> list[Tag]:
+        self.unsupported(Feature.TAG_MANAGEMENT)
+
+    def create_tag(self, name: str, description: str | None = None) -> Tag:
+        self.unsupported(Feature.TAG_MANAGEMENT)
+
+    def rename_tag(self, tag: Tag, new_name: str) -> Tag:
+        self.unsupported(Feature.TAG_MANAGEMENT)
+
+    def delete_tag(self, tag: Tag) -> None:
+        self.unsupported(Feature.TAG_MANAGEMENT)
+
+    def create_template(self, name: str, *, subject: str, html: str | None = None, text: str | None = None) -> Template:
+        self.unsupported(Feature.TEMPLATES)
+
+    def list_templates(self) -> list[Template]:
+        self.unsupported(Feature.TEMPLATES)
+
+    def get_template(self, template_id: str) -> Template:
+        self.unsupported(Feature.TEMPLATES)
+
+    def delete_template(self, template: Template) -> None:
+        self.unsupported(Feature.TEMPLATES)

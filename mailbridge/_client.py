@@ -1,0 +1,654 @@
+"""The client: one neutral interface, driven by the backend's declared limits.
+
+The client validates before any network call, de-duplicates and chunks uploads, splits
+sends and delivery windows, follows pages, rate-limits and retries. Backends only
+translate one call at a time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
+
+import stamina
+from attrs import frozen
+
+from ._backend import Backend
+from ._dedup import SeenSet
+from ._exceptions import (
+    GroupNotFound,
+    InvalidRequest,
+    LimitExceeded,
+    MailbridgeError,
+    RateLimited,
+    ResourceBusy,
+    UnsupportedFeature,
+)
+from ._limits import Feature, Limits, Operation
+from ._models import (
+    AccountSummary,
+    BatchResult,
+    DeliveryEvent,
+    DeliveryQuery,
+    DeliveryStatus,
+    Group,
+    GroupStatus,
+    Member,
+    Message,
+    Page,
+    Recipient,
+    RejectedAddress,
+    SenderAddress,
+    SenderDomain,
+    SendReceipt,
+    SendResult,
+    StatisticsRow,
+    Tag,
+    Template,
+    UploadReport,
+)
+from ._ratelimit import RateLimiter
+from ._validation import check_message, recipient_error, strip_unsupported_recipient_fields
+
+__all__ = ["Client", "RetryPolicy", "UploadProgress"]
+
+log = logging.getLogger("mailbridge")
+T = TypeVar("T")
+RecipientLike = Recipient | str | Mapping[str, Any]
+
+
+@frozen
+class RetryPolicy:
+    """How the client retries calls that failed with a ``retryable`` error.
+
+    Times are in seconds. A send is retried only when the provider certainly did not
+    accept it; ``attempts=1`` turns retries off.
+    """
+
+    attempts: int = 5
+    timeout: float = 120.0
+    wait_initial: float = 0.2
+    wait_max: float = 10.0
+    wait_jitter: float = 0.5
+
+
+@frozen
+class UploadProgress:
+    """Passed to an upload's ``progress`` callback after every provider call."""
+
+    rows_read: int
+    batches: int
+    accepted: int
+    rejected: int
+    duplicates: int
+    batch_accepted: tuple[str, ...]
+    batch_rejected: tuple[RejectedAddress, ...]
+
+
+class _UploadTally:
+    """Accumulates an upload's outcome across batches."""
+
+    def __init__(self, group: Group) -> None:
+        self.group = group
+        self.rows_read = 0
+        self.accepted = 0
+        self.rejected: list[RejectedAddress] = []
+        self.duplicates: list[str] = []
+        self.existing = 0
+        self.batches = 0
+        self.processing = False
+        self.request_ids: list[str] = []
+
+    def report(self, group: Group | None = None) -> UploadReport:
+        return UploadReport(
+            group=group or self.group,
+            accepted=self.accepted,
+            rejected=tuple(self.rejected),
+            duplicates=tuple(self.duplicates),
+            existing=self.existing,
+            batches=self.batches,
+            processing=self.processing,
+            request_ids=tuple(self.request_ids),
+        )
+
+
+class Client:
+    """A connection to one provider through its backend.
+
+    Build one with :func:`mailbridge.connect`. **Parameters:** ``backend``;
+    ``ignore_unsupported_features`` *(optional)*: drop fields the backend cannot honour
+    (with a warning) instead of raising :class:`UnsupportedFeature`; ``retry``
+    *(optional)*: a :class:`RetryPolicy`; ``rate_limiter`` *(optional)*: a shared
+    :class:`RateLimiter` (for example Redis-backed); ``sleep`` *(optional)*: injectable
+    for tests.
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        ignore_unsupported_features: bool = False,
+        retry: RetryPolicy | None = None,
+        rate_limiter: RateLimiter | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.backend = backend
+        self.ignore_unsupported_features = ignore_unsupported_features
+        self.retry = retry or RetryPolicy()
+        self.rate_limiter = rate_limiter or RateLimiter(sleep=sleep)
+        self._sleep = sleep
+
+    # ------------------------------------------------------------------ basics
+
+    @property
+    def provider(self) -> str:
+        """The backend's provider name (its entry-point name)."""
+        return self.backend.name
+
+    @property
+    def limits(self) -> Limits:
+        return self.backend.limits
+
+    def __repr__(self) -> str:
+        return f"<mailbridge.Client {self.backend.describe()}>"
+
+    def close(self) -> None:
+        self.backend.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _require(self, feature: Feature) -> None:
+        if not self.limits.supports(feature):
+            self.backend.unsupported(feature)
+
+    @staticmethod
+    def _retry_hook(exc: Exception) -> bool | float:
+        if not isinstance(exc, MailbridgeError) or not exc.retryable or exc.maybe_sent:
+            return False
+        if isinstance(exc, RateLimited) and exc.retry_after:
+            return float(exc.retry_after)
+        return True
+
+    def _call(self, operation: Operation, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """One backend call: rate-limited, retried while the error says so, errors tagged."""
+        rate = self.limits.rate_for(operation)
+        key = f"{self.backend.rate_limit_key}:{operation}"
+        policy = self.retry
+        try:
+            for attempt in stamina.retry_context(
+                on=self._retry_hook,
+                attempts=policy.attempts,
+                timeout=policy.timeout,
+                wait_initial=policy.wait_initial,
+                wait_max=policy.wait_max,
+                wait_jitter=policy.wait_jitter,
+            ):
+                with attempt:
+                    self.rate_limiter.acquire(key, rate)
+                    return fn(*args, **kwargs)
+        except MailbridgeError as exc:
+            exc.provider = exc.provider or self.provider
+            exc.operation = exc.operation or str(operation)
+            raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _pages(self, operation: Operation, fetch: Callable[[str | None], Page[T]]) -> Iterator[T]:
+        cursor: str | None = None
+        while True:
+            page = self._call(operation, fetch, cursor)
+            yield from page.items
+            if not page.next_cursor or page.next_cursor == cursor:
+                return
+            cursor = page.next_cursor
+
+    # ------------------------------------------------------------------ groups
+
+    def create_group(self, name: str, description: str | None = None) -> Group:
+        """Create an empty recipient group (names are unique per provider account)."""
+        name = name.strip()
+        if not name:
+            raise InvalidRequest("a group needs a name")
+        if (limit := self.limits.group_name_length) and len(name) > limit:
+            raise LimitExceeded(
+                f"group name is {len(name)} characters; {self.provider} allows at most {limit}",
+                provider=self.provider,
+            )
+        return self._call(Operation.CREATE_GROUP, self.backend.create_group, name, description)
+
+    def groups(self, keyword: str | None = None) -> Iterator[Group]:
+        """Every group (whose name contains ``keyword``), following pages."""
+        size = self.limits.list_page_size
+
+        def fetch(cursor: str | None) -> Page[Group]:
+            return self.backend.list_groups(keyword=keyword, cursor=cursor, page_size=size)
+
+        for group in self._pages(Operation.LIST_GROUPS, fetch):
+            if keyword is None or keyword.casefold() in group.name.casefold():
+                yield group
+
+    def get_group(self, name: str) -> Group:
+        """The group with exactly this name; :class:`GroupNotFound` if none."""
+        for group in self.groups(keyword=name):
+            if group.name == name:
+                return group
+        raise GroupNotFound(f"no group named {name!r} on {self.provider}", provider=self.provider)
+
+    def refresh_group(self, group: Group | str) -> Group:
+        """The group as the provider sees it now (count, import status)."""
+        resolved = self._group(group)
+        return self._call(Operation.GET_GROUP, self.backend.get_group, resolved.id)
+
+    def delete_group(self, group: Group | str) -> None:
+        """Delete a group and its members."""
+        self._call(Operation.DELETE_GROUP, self.backend.delete_group, self._group(group))
+
+    def _group(self, group: Group | str) -> Group:
+        return group if isinstance(group, Group) else self.get_group(group)
+
+    # ------------------------------------------------------------------ members
+
+    def members(self, group: Group | str) -> Iterator[Member]:
+        """Every member of a group, following pages."""
+        resolved = self._group(group)
+        size = self.limits.list_page_size
+
+        def fetch(cursor: str | None) -> Page[Member]:
+            return self.backend.list_members(resolved, cursor=cursor, page_size=size)
+
+        return self._pages(Operation.LIST_MEMBERS, fetch)
+
+    def remove(self, group: Group | str, emails: Iterable[str]) -> int:
+        """Remove addresses from a group; returns how many removal requests were made."""
+        self._require(Feature.REMOVE_RECIPIENTS)
+        resolved = self._group(group)
+        unique = list(dict.fromkeys(e.strip() for e in emails if e.strip()))
+        size = max(1, self.limits.remove_batch_size)
+        for i in range(0, len(unique), size):
+            self._call(Operation.REMOVE_MEMBERS, self.backend.remove_members, resolved, unique[i : i + size])
+        return len(unique)
+
+    def upload(
+        self,
+        group: Group | str,
+        recipients: Iterable[RecipientLike],
+        *,
+        skip_existing: bool = False,
+        wait: bool = False,
+        wait_timeout: float = 600.0,
+        progress: Callable[[UploadProgress], None] | None = None,
+    ) -> UploadReport:
+        """Add any number of recipients to a group and return one exact report.
+
+        ``recipients`` may be any iterable (a generator over a huge CSV streams in bounded
+        memory) of :class:`Recipient`, address strings or mappings (CSV rows). Invalid
+        addresses and repeats are reported, not sent; the rest go in chunks of the
+        backend's per-call limit, within its rate limit, retried while retryable.
+        ``skip_existing`` first reads the group's members so that a resumed upload sends
+        only what is missing. ``wait`` blocks until an asynchronous import has finished.
+
+        If a call fails, the raised error's ``partial_result`` is the report so far and
+        its ``not_sent`` attribute the addresses of the failed call.
+        """
+        resolved = self._group(group)
+        limits = self.limits
+        tally = _UploadTally(resolved)
+        existing = SeenSet()
+        seen = SeenSet()
+        try:
+            base_count = resolved.recipient_count or 0
+            if skip_existing:
+                for member in self.members(resolved):
+                    existing.add(member.recipient.key)
+                base_count = max(base_count, len(existing))
+            if limits.max_group_size is not None and isinstance(recipients, Sequence):
+                self._precheck_group_size(resolved, recipients, base_count, existing)
+
+            batch: list[Recipient] = []
+            for row, item in enumerate(recipients, start=1):
+                tally.rows_read = row
+                recipient = self._prepare(item, row, tally)
+                if recipient is None:
+                    continue
+                key = recipient.key
+                if key in existing:
+                    tally.existing += 1
+                    continue
+                if not seen.add(key):
+                    tally.duplicates.append(recipient.email)
+                    continue
+                batch.append(recipient)
+                if len(batch) >= limits.upload_batch_size:
+                    self._flush(resolved, batch, base_count, tally, progress)
+                    batch = []
+            if batch:
+                self._flush(resolved, batch, base_count, tally, progress)
+        finally:
+            existing.close()
+            seen.close()
+
+        report = tally.report()
+        if wait and tally.processing:
+            final = self.wait_until_ready(resolved, timeout=wait_timeout)
+            tally.processing = False
+            report = tally.report(final)
+        return report
+
+    def _prepare(self, item: RecipientLike, row: int, tally: _UploadTally) -> Recipient | None:
+        """Coerce and check one input row; record a rejection and return None if it fails."""
+        try:
+            recipient = Recipient.coerce(item)
+        except (TypeError, ValueError) as exc:
+            tally.rejected.append(RejectedAddress(str(item)[:200], f"unreadable row: {exc}", "invalid", row))
+            return None
+        reason = recipient_error(recipient, self.limits, self.provider)
+        if reason is None:
+            recipient = strip_unsupported_recipient_fields(
+                recipient,
+                self.limits,
+                self.provider,
+                ignore_unsupported=self.ignore_unsupported_features,
+            )
+            reason = self.backend.check_recipient(recipient)
+        if reason is not None:
+            tally.rejected.append(RejectedAddress(recipient.email, reason, "invalid", row))
+            return None
+        return recipient
+
+    def _precheck_group_size(
+        self, group: Group, recipients: Sequence[RecipientLike], base_count: int, existing: SeenSet
+    ) -> None:
+        """For a sized input, refuse before any call if the unique new addresses cannot fit."""
+        limit = self.limits.max_group_size
+        assert limit is not None
+        keys = SeenSet()
+        try:
+            for item in recipients:
+                try:
+                    recipient = Recipient.coerce(item)
+                except (TypeError, ValueError):
+                    continue
+                if recipient_error(recipient, self.limits, self.provider) is None and (recipient.key not in existing):
+                    keys.add(recipient.key)
+            new = len(keys)
+        finally:
+            keys.close()
+        if base_count + new > limit:
+            raise LimitExceeded(
+                f"group {group.name!r} has {base_count} recipients and the upload adds {new} new ones; "
+                f"{self.provider} allows at most {limit} per group. Split the list into several groups.",
+                provider=self.provider,
+                operation=str(Operation.UPLOAD),
+            )
+
+    def _flush(
+        self,
+        group: Group,
+        batch: list[Recipient],
+        base_count: int,
+        tally: _UploadTally,
+        progress: Callable[[UploadProgress], None] | None,
+    ) -> None:
+        limit = self.limits.max_group_size
+        try:
+            if limit is not None and base_count + tally.accepted + len(batch) > limit:
+                raise LimitExceeded(
+                    f"group {group.name!r} would exceed {self.provider}'s limit of {limit} recipients "
+                    f"({base_count} before this upload, {tally.accepted} added so far, {len(batch)} in the "
+                    "next call); nothing past the limit was sent",
+                    provider=self.provider,
+                    operation=str(Operation.UPLOAD),
+                )
+            if self.limits.async_upload and tally.processing:
+                # The provider refuses changes to a list that is still importing.
+                self.wait_until_ready(group)
+            result: BatchResult = self._call(Operation.UPLOAD, self.backend.upload_batch, group, batch)
+        except MailbridgeError as exc:
+            exc.partial_result = tally.report()
+            exc.not_sent = tuple(r.email for r in batch)
+            raise
+        tally.batches += 1
+        tally.accepted += len(result.accepted)
+        tally.duplicates.extend(result.duplicates)
+        tally.rejected.extend(result.rejected)
+        tally.processing = tally.processing or result.processing
+        if result.request_id:
+            tally.request_ids.append(result.request_id)
+        if progress is not None:
+            progress(
+                UploadProgress(
+                    rows_read=tally.rows_read,
+                    batches=tally.batches,
+                    accepted=tally.accepted,
+                    rejected=len(tally.rejected),
+                    duplicates=len(tally.duplicates),
+                    batch_accepted=result.accepted,
+                    batch_rejected=result.rejected,
+                )
+            )
+
+    def wait_until_ready(
+        self, group: Group | str, *, timeout: float = 600.0, poll_initial: float = 0.5, poll_max: float = 10.0
+    ) -> Group:
+        """Poll until an asynchronous import has finished; :class:`ResourceBusy` on timeout."""
+        resolved = self._group(group)
+        deadline = time.monotonic() + timeout
+        delay = poll_initial
+        while True:
+            current = self._call(Operation.GET_GROUP, self.backend.get_group, resolved.id)
+            if current.status not in (GroupStatus.PROCESSING,):
+                return current
+            if time.monotonic() + delay > deadline:
+                raise ResourceBusy(
+                    f"group {resolved.name!r} is still importing after {timeout:.0f}s",
+                    provider=self.provider,
+                    operation=str(Operation.UPLOAD),
+                )
+            self._sleep(delay)
+            delay = min(delay * 2, poll_max)
+
+    # ------------------------------------------------------------------ sending
+
+    def send(self, message: Message) -> SendResult:
+        """Send a message; a ``to`` list longer than the backend's per-send limit is split.
+
+        Copies (cc/bcc) go with the first call only. Never retried when the outcome is
+        unknown. If a later call fails, the error's ``partial_result`` holds the receipts
+        of the calls that succeeded and ``not_sent`` the addresses never sent.
+        """
+        checked = check_message(
+            message, self.limits, self.provider, ignore_unsupported=self.ignore_unsupported_features
+        )
+        size = self.limits.recipients_per_send
+        chunks = [checked.to[i : i + size] for i in range(0, len(checked.to), size)]
+        receipts: list[SendReceipt] = []
+        for index, chunk in enumerate(chunks):
+            part = (
+                checked
+                if len(chunks) == 1
+                else checked.evolve(
+                    to=chunk, cc=checked.cc if index == 0 else (), bcc=checked.bcc if index == 0 else ()
+                )
+            )
+            try:
+                receipts.append(self._call(Operation.SEND, self.backend.send, part))
+            except MailbridgeError as exc:
+                exc.partial_result = tuple(receipts)
+                later = [a for c in chunks[index + 1 :] for a in c]
+                exc.not_sent = tuple(([] if exc.maybe_sent else list(chunk)) + later)
+                raise
+        return SendResult(receipts)
+
+    def send_to_group(self, group: Group | str, message: Message) -> SendResult:
+        """Send to every member of a group in one provider call (a template, on the clouds)."""
+        self._require(Feature.BATCH_SEND)
+        if message.to:
+            raise InvalidRequest("a group send takes its recipients from the group; leave Message.to empty")
+        checked = check_message(
+            message,
+            self.limits,
+            self.provider,
+            ignore_unsupported=self.ignore_unsupported_features,
+            group_send=True,
+        )
+        resolved = self._group(group)
+        receipt = self._call(Operation.SEND_TO_GROUP, self.backend.send_to_group, resolved, checked)
+        return SendResult([receipt])
+
+    # ------------------------------------------------------------------ delivery
+
+    def deliveries(
+        self,
+        start: dt.datetime,
+        end: dt.datetime | None = None,
+        *,
+        recipient: str | None = None,
+        sender: str | None = None,
+        message_id: str | None = None,
+        status: DeliveryStatus | str | None = None,
+        tag: str | None = None,
+    ) -> Iterator[DeliveryEvent]:
+        """Delivery events in ``[start, end)`` (default: until now), over any window length.
+
+        The window is split into the backend's allowed query windows and every page is
+        followed; filters the provider cannot apply are applied here.
+        """
+        start = start if start.tzinfo else start.replace(tzinfo=dt.UTC)
+        end = end or dt.datetime.now(dt.UTC)
+        end = end if end.tzinfo else end.replace(tzinfo=dt.UTC)
+        if end <= start:
+            raise InvalidRequest(f"delivery window is empty: start {start.isoformat()} is not before end")
+        limits = self.limits
+        if limits.delivery_retention is not None:
+            cutoff = dt.datetime.now(dt.UTC) - limits.delivery_retention
+            if start < cutoff:
+                raise LimitExceeded(
+                    f"{self.provider} keeps delivery data for {limits.delivery_retention.days} days; "
+                    f"the window starts {start:%Y-%m-%d %H:%M} UTC, before {cutoff:%Y-%m-%d %H:%M} UTC",
+                    provider=self.provider,
+                    operation=str(Operation.DELIVERIES),
+                )
+        if tag is not None and "tag" not in limits.delivery_filters:
+            self.backend.unsupported(Feature.TAGS, "its delivery log cannot be filtered by tag")
+        wanted = DeliveryStatus(status) if status else None
+        filters = {"recipient": recipient, "sender": sender, "message_id": message_id, "status": wanted, "tag": tag}
+        server = {k: v for k, v in filters.items() if k in limits.delivery_filters}
+        local = {k: v for k, v in filters.items() if k not in limits.delivery_filters and v is not None}
+        return self._delivery_events(start, end, server, local)
+
+    def _delivery_events(
+        self, start: dt.datetime, end: dt.datetime, server: dict[str, Any], local: dict[str, Any]
+    ) -> Iterator[DeliveryEvent]:
+        size = self.limits.delivery_page_size
+        for window_start, window_end in self.delivery_windows(start, end):
+            query = DeliveryQuery(start=window_start, end=window_end, **server)
+
+            def fetch(cursor: str | None, query: DeliveryQuery = query) -> Page[DeliveryEvent]:
+                return self.backend.query_deliveries(query, cursor=cursor, page_size=size)
+
+            for event in self._pages(Operation.DELIVERIES, fetch):
+                if event.time is not None and not (start <= event.time < end):
+                    continue
+                if all(_matches(event, k, v) for k, v in local.items()):
+                    yield event
+
+    def delivery_windows(self, start: dt.datetime, end: dt.datetime) -> list[tuple[dt.datetime, dt.datetime]]:
+        """The provider-sized windows that cover ``[start, end)``, oldest first."""
+        limits = self.limits
+        windows: list[tuple[dt.datetime, dt.datetime]] = []
+        cursor = start
+        while cursor < end:
+            if limits.delivery_query_by_day:
+                local = cursor.astimezone(limits.timezone)
+                next_day = (local + dt.timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+                upper = next_day.astimezone(dt.UTC)
+            elif limits.delivery_query_window is not None:
+                upper = cursor + limits.delivery_query_window
+            else:
+                upper = end
+            upper = min(upper, end)
+            windows.append((cursor, upper))
+            cursor = upper
+        return windows
+
+    # ------------------------------------------------------------------ account & setup views
+
+    def account(self) -> AccountSummary:
+        """Quota and standing of the account."""
+        self._require(Feature.ACCOUNT_SUMMARY)
+        return self._call(Operation.ACCOUNT, self.backend.account_summary)
+
+    def statistics(self, start: dt.date, end: dt.date) -> list[StatisticsRow]:
+        """Daily volumes from ``start`` to ``end`` inclusive."""
+        self._require(Feature.STATISTICS)
+        if end < start:
+            raise InvalidRequest("statistics: end is before start")
+        return self._call(Operation.STATISTICS, self.backend.statistics, start.isoformat(), end.isoformat())
+
+    def domains(self) -> list[SenderDomain]:
+        self._require(Feature.DOMAINS)
+        return self._call(Operation.DOMAINS, self.backend.list_domains)
+
+    def domain(self, name: str) -> SenderDomain:
+        """A sender domain with the DNS records it needs."""
+        self._require(Feature.DOMAINS)
+        return self._call(Operation.DOMAINS, self.backend.get_domain, name)
+
+    def senders(self) -> list[SenderAddress]:
+        self._require(Feature.SENDERS)
+        return self._call(Operation.SENDERS, self.backend.list_senders)
+
+    def tags(self) -> list[Tag]:
+        self._require(Feature.TAG_MANAGEMENT)
+        return self._call(Operation.TAGS, self.backend.list_tags)
+
+    def create_tag(self, name: str, description: str | None = None) -> Tag:
+        self._require(Feature.TAG_MANAGEMENT)
+        return self._call(Operation.TAGS, self.backend.create_tag, name, description)
+
+    def rename_tag(self, tag: Tag, new_name: str) -> Tag:
+        self._require(Feature.TAG_MANAGEMENT)
+        return self._call(Operation.TAGS, self.backend.rename_tag, tag, new_name)
+
+    def delete_tag(self, tag: Tag) -> None:
+        self._require(Feature.TAG_MANAGEMENT)
+        self._call(Operation.TAGS, self.backend.delete_tag, tag)
+
+    def create_template(self, name: str, *, subject: str, html: str | None = None, text: str | None = None) -> Template:
+        """Store a template; variables are written ``{{name}}``."""
+        self._require(Feature.TEMPLATES)
+        if not (html or text):
+            raise InvalidRequest("a template needs an html or text body")
+        return self._call(
+            Operation.TEMPLATES, self.backend.create_template, name, subject=subject, html=html, text=text
+        )
+
+    def templates(self) -> list[Template]:
+        self._require(Feature.TEMPLATES)
+        return self._call(Operation.TEMPLATES, self.backend.list_templates)
+
+    def get_template(self, template_id: str) -> Template:
+        self._require(Feature.TEMPLATES)
+        return self._call(Operation.TEMPLATES, self.backend.get_template, template_id)
+
+    def delete_template(self, template: Template) -> None:
+        self._require(Feature.TEMPLATES)
+        self._call(Operation.TEMPLATES, self.backend.delete_template, template)
+
+
+def _matches(event: DeliveryEvent, key: str, value: Any) -> bool:
+    if key == "recipient":
+        return event.recipient.casefold() == str(value).casefold()
+    if key == "sender":
+        return (event.sender or "").casefold() == str(value).casefold()
+    if key == "message_id":
+        return bool(event.message_id == value)
+    if key == "status":
+        return bool(event.status == value)
+    raise UnsupportedFeature(f"unknown delivery filter {key!r}")

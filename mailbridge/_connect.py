@@ -1,0 +1,44 @@
+"""``connect()``: from a URL to a ready client."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ._client import Client, RetryPolicy
+from ._ratelimit import RateLimiter
+from ._registry import load_backend_class
+from ._url import ProviderURL
+
+__all__ = ["DEFAULT_URL", "URL_ENV", "connect"]
+
+URL_ENV = "MAILBRIDGE_URL"
+DEFAULT_URL = "local://.mailbridge"
+
+
+def connect(
+    url: str | ProviderURL | None = None,
+    *,
+    ignore_unsupported_features: bool = False,
+    retry: RetryPolicy | None = None,
+    rate_limiter: RateLimiter | None = None,
+    **client_options: Any,
+) -> Client:
+    """Return a :class:`Client` for a provider URL.
+
+    **Parameters:** ``url`` *(optional)*: e.g. ``local:///path/to/dir``,
+    ``aliyun://?region=cn-hangzhou``, ``tencent://?region=ap-guangzhou``; default from
+    ``MAILBRIDGE_URL``, else the embedded ``local`` backend in ``./.mailbridge/``.
+    The other parameters are passed to :class:`Client`.
+    """
+    text = url if url is not None else os.environ.get(URL_ENV) or DEFAULT_URL
+    parsed = text if isinstance(text, ProviderURL) else ProviderURL.parse(text)
+    backend_cls = load_backend_class(parsed.provider)
+    backend = backend_cls.from_url(parsed)
+    return Client(
+        backend,
+        ignore_unsupported_features=ignore_unsupported_features,
+        retry=retry,
+        rate_limiter=rate_limiter,
+        **client_options,
+    )

@@ -1,0 +1,274 @@
+"""The neutral error hierarchy.
+
+Every backend translates its provider's errors into exactly one of these classes, so
+callers (and failover) decide what to do from the class and two flags, never from a
+provider-specific exception::
+
+    MailbridgeError
+    ├── ConfigurationError            bad URL, missing credentials (never retried, never failed over)
+    │   └── ProviderNotInstalled      no plugin registered under that name
+    ├── UnsupportedFeature            the backend declared it cannot do this (also ValueError)
+    ├── InvalidRequest                the input is wrong for this call (also ValueError)
+    │   ├── InvalidAddress            an address the provider (or the core) will not take
+    │   └── LimitExceeded             a declared limit cannot be met (size, count, window)
+    ├── NotFound                      (also LookupError)
+    │   ├── GroupNotFound
+    │   ├── TemplateNotFound
+    │   └── SenderNotFound
+    ├── AlreadyExists                 a name that must be unique is taken
+    ├── AuthenticationError           credentials rejected           failover_eligible
+    ├── PermissionDenied              credentials lack a permission  failover_eligible
+    ├── RateLimited                   throttled; see retry_after     retryable, failover_eligible
+    ├── QuotaExceeded                 daily/monthly quota used up    failover_eligible
+    ├── ContentRejected               spam / blacklist, per message
+    ├── ResourceBusy                  the resource is mid-operation (an upload)  retryable
+    ├── ProviderUnavailable           5xx, connection refused ...    retryable, failover_eligible
+    └── OutcomeUnknown                the request left and no answer came back: maybe sent
+
+``retryable`` means the same call may succeed later; ``failover_eligible`` means the
+provider as a whole is unhealthy, so another provider should take the work. Both are
+class defaults that a backend may override per instance. ``maybe_sent`` is true only
+for :class:`OutcomeUnknown`: every other error raised by a send means the provider
+certainly did not accept the message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "AlreadyExists",
+    "AuthenticationError",
+    "ConfigurationError",
+    "ContentRejected",
+    "GroupNotFound",
+    "InvalidAddress",
+    "InvalidRequest",
+    "LimitExceeded",
+    "MailbridgeError",
+    "NotFound",
+    "OutcomeUnknown",
+    "PermissionDenied",
+    "ProviderNotInstalled",
+    "ProviderUnavailable",
+    "QuotaExceeded",
+    "RateLimited",
+    "ResourceBusy",
+    "SenderNotFound",
+    "TemplateNotFound",
+    "UnsupportedFeature",
+]
+
+_SECRET_KEYS = frozenset(
+    k.lower()
+    for k in (
+        "AccessKeyId",
+        "AccessKeySecret",
+        "Signature",
+        "SignatureNonce",
+        "SecretId",
+        "SecretKey",
+        "Authorization",
+        "Token",
+        "X-TC-Token",
+        "x-acs-security-token",
+        "Password",
+        "SmtpPassword",
+    )
+)
+
+
+def scrub(raw: Any) -> Any:
+    """Return a copy of a decoded provider response with secret-looking values masked."""
+    if isinstance(raw, Mapping):
+        return {k: ("***" if str(k).lower() in _SECRET_KEYS else scrub(v)) for k, v in raw.items()}
+    if isinstance(raw, list | tuple):
+        return [scrub(v) for v in raw]
+    return raw
+
+
+class MailbridgeError(Exception):
+    """Base of every error mailbridge raises.
+
+    **Attributes:** ``provider``, ``operation``, ``provider_code``, ``provider_message``,
+    ``request_id``, ``http_status``, ``raw`` (the decoded provider response, scrubbed of
+    secrets), ``retryable``, ``failover_eligible``, ``partial_result`` (what completed
+    before the failure: an ``UploadReport`` for uploads, a tuple of ``SendReceipt`` for
+    split sends) and ``not_sent`` (addresses certainly not sent or uploaded by the
+    failed call and the ones after it).
+    """
+
+    retryable: bool = False
+    failover_eligible: bool = False
+    maybe_sent: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str | None = None,
+        operation: str | None = None,
+        provider_code: str | None = None,
+        provider_message: str | None = None,
+        request_id: str | None = None,
+        http_status: int | None = None,
+        raw: Any = None,
+        retryable: bool | None = None,
+        failover_eligible: bool | None = None,
+        partial_result: Any = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.provider = provider
+        self.operation = operation
+        self.provider_code = provider_code
+        self.provider_message = provider_message
+        self.request_id = request_id
+        self.http_status = http_status
+        self.raw = scrub(raw)
+        if retryable is not None:
+            self.retryable = retryable
+        if failover_eligible is not None:
+            self.failover_eligible = failover_eligible
+        self.partial_result = partial_result
+        self.not_sent: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        where = ""
+        if self.provider:
+            where = f"{self.provider}"
+            if self.operation:
+                where += f" {self.operation}"
+            details = [
+                part
+                for part in (
+                    self.provider_code,
+                    f"HTTP {self.http_status}" if self.http_status else None,
+                    f"request {self.request_id}" if self.request_id else None,
+                )
+                if part
+            ]
+            if details:
+                where += f" ({', '.join(details)})"
+            where += ": "
+        return f"{where}{self.message}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self)!r})"
+
+    def context(self) -> dict[str, Any]:
+        """The error as a JSON-ready dict (what ``mailbridge --json`` prints on failure)."""
+        return {
+            "error": type(self).__name__,
+            "message": self.message,
+            "provider": self.provider,
+            "operation": self.operation,
+            "provider_code": self.provider_code,
+            "provider_message": self.provider_message,
+            "request_id": self.request_id,
+            "http_status": self.http_status,
+            "retryable": self.retryable,
+            "failover_eligible": self.failover_eligible,
+            "maybe_sent": self.maybe_sent,
+        }
+
+
+class ConfigurationError(MailbridgeError):
+    """The client cannot be built or used as configured: bad URL, missing credentials."""
+
+
+class ProviderNotInstalled(ConfigurationError):
+    """No backend is registered under the requested provider name."""
+
+
+class UnsupportedFeature(MailbridgeError, ValueError):
+    """The backend declared that it cannot do this (see its ``Limits.features``)."""
+
+
+class InvalidRequest(MailbridgeError, ValueError):
+    """The request is malformed or breaks a rule of the provider."""
+
+
+class InvalidAddress(InvalidRequest):
+    """An email address the provider (or the core's syntax check) does not accept."""
+
+
+class LimitExceeded(InvalidRequest):
+    """A declared limit (group size, recipients per send, query window ...) cannot be met."""
+
+
+class NotFound(MailbridgeError, LookupError):
+    """The named resource does not exist on the provider."""
+
+
+class GroupNotFound(NotFound):
+    """No recipient group with that id or name."""
+
+
+class TemplateNotFound(NotFound):
+    """No template with that id."""
+
+
+class SenderNotFound(NotFound):
+    """The sender address or domain is not registered/verified with the provider."""
+
+
+class AlreadyExists(MailbridgeError):
+    """A resource with that unique name already exists."""
+
+
+class AuthenticationError(MailbridgeError):
+    """The provider rejected the credentials or the request signature."""
+
+    failover_eligible = True
+
+
+class PermissionDenied(MailbridgeError):
+    """The credentials are valid but lack a permission, or the account is suspended."""
+
+    failover_eligible = True
+
+
+class RateLimited(MailbridgeError):
+    """The provider throttled the call; ``retry_after`` (seconds) when it said how long."""
+
+    retryable = True
+    failover_eligible = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class QuotaExceeded(MailbridgeError):
+    """A daily or monthly sending quota is used up."""
+
+    failover_eligible = True
+
+
+class ContentRejected(MailbridgeError):
+    """The provider refused this message's content or recipients (spam, blacklist)."""
+
+
+class ResourceBusy(MailbridgeError):
+    """The resource is being processed (for example a group still importing); retry later."""
+
+    retryable = True
+
+
+class ProviderUnavailable(MailbridgeError):
+    """The provider failed (5xx, connection refused, internal error); nothing was accepted."""
+
+    retryable = True
+    failover_eligible = True
+
+
+class OutcomeUnknown(MailbridgeError):
+    """The request left but no answer came back (timeout, reset after sending).
+
+    The provider may or may not have accepted it. Neither retries nor failover repeat a
+    send that ended like this.
+    """
+
+    maybe_sent = True

@@ -1,0 +1,469 @@
+"""Provider-neutral data: what goes in (recipients, messages) and what comes back."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Iterable, Mapping
+from typing import Any, Generic, TypeVar
+
+import attrs
+from attrs import field, frozen
+
+__all__ = [
+    "AccountSummary",
+    "Attachment",
+    "BatchResult",
+    "DeliveryEvent",
+    "DeliveryQuery",
+    "DeliveryStatus",
+    "DnsRecord",
+    "Group",
+    "GroupStatus",
+    "Member",
+    "Message",
+    "Page",
+    "Recipient",
+    "RejectedAddress",
+    "SendReceipt",
+    "SendResult",
+    "SenderAddress",
+    "SenderDomain",
+    "StatisticsRow",
+    "Tag",
+    "Template",
+    "UploadReport",
+]
+
+T = TypeVar("T")
+
+
+def _addresses(value: str | Iterable[str] | None) -> tuple[str, ...]:
+    """Accept one address, a comma-free iterable of addresses, or None."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value.strip(),) if value.strip() else ()
+    return tuple(v.strip() for v in value if v and v.strip())
+
+
+def _strip(value: str) -> str:
+    return str(value).strip()
+
+
+def _tuple(value: Iterable[Any]) -> tuple[Any, ...]:
+    return tuple(value)
+
+
+def _str_map(value: Mapping[str, Any] | None) -> dict[str, str]:
+    if not value:
+        return {}
+    return {str(k): "" if v is None else str(v) for k, v in value.items()}
+
+
+def _any_map(value: Mapping[str, Any] | None) -> dict[str, Any]:
+    return dict(value or {})
+
+
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+# --------------------------------------------------------------------------- recipients
+
+
+@frozen
+class Recipient:
+    """One address to upload into a group, with optional profile fields and template data.
+
+    Profile fields are the ones both clouds know of; ``data`` is per-recipient template data
+    (``{{name}}`` in a template is filled from ``data["name"]``).
+    """
+
+    email: str = field(converter=_strip)
+    name: str | None = None
+    nickname: str | None = None
+    gender: str | None = None
+    birthday: str | None = None  # ISO date, YYYY-MM-DD
+    mobile: str | None = None
+    data: dict[str, str] = field(factory=dict, converter=_str_map, hash=False)
+
+    PROFILE_FIELDS = ("name", "nickname", "gender", "birthday", "mobile")
+
+    @property
+    def key(self) -> str:
+        """Identity used for de-duplication: the address, case-folded."""
+        return self.email.casefold()
+
+    def profile(self) -> dict[str, str]:
+        """The profile fields that are set."""
+        return {f: v for f in self.PROFILE_FIELDS if (v := getattr(self, f))}
+
+    @classmethod
+    def coerce(cls, value: Recipient | str | Mapping[str, Any]) -> Recipient:
+        """Build a Recipient from an address, a mapping (CSV row) or a Recipient.
+
+        In a mapping, ``email`` and the profile field names are taken as such; every other
+        non-empty column becomes template data.
+        """
+        if isinstance(value, Recipient):
+            return value
+        if isinstance(value, str):
+            return cls(email=value)
+        row = {str(k).strip(): v for k, v in value.items() if k is not None}
+        email = row.pop("email", None) or row.pop("address", None) or ""
+        profile = {f: (row.pop(f, None) or None) for f in cls.PROFILE_FIELDS}
+        data = row.pop("data", None)
+        extra = {k: v for k, v in row.items() if v not in (None, "")}
+        if isinstance(data, Mapping):
+            extra.update(data)
+        return cls(email=str(email), data=extra, **profile)
+
+
+class GroupStatus(enum.StrEnum):
+    """Where a group's (possibly asynchronous) import stands."""
+
+    EMPTY = "empty"
+    PROCESSING = "processing"
+    READY = "ready"
+    UNKNOWN = "unknown"
+
+
+@frozen
+class Group:
+    """A provider-side recipient group (Direct Mail "receiver list", SES "receiver")."""
+
+    id: str
+    name: str
+    provider: str
+    description: str | None = None
+    recipient_count: int | None = None
+    status: GroupStatus = GroupStatus.UNKNOWN
+    created_at: dt.datetime | None = field(default=None, converter=_utc)
+    extra: dict[str, Any] = field(factory=dict, converter=_any_map, hash=False, eq=False)
+
+
+@frozen
+class Member:
+    """A recipient as a provider lists it back from a group."""
+
+    recipient: Recipient
+    valid: bool | None = None
+    invalid_reason: str | None = None
+    added_at: dt.datetime | None = field(default=None, converter=_utc)
+
+    @property
+    def email(self) -> str:
+        return self.recipient.email
+
+
+@frozen
+class RejectedAddress:
+    """An address that was not added, and why. ``row`` is its 1-based position in the input."""
+
+    email: str
+    reason: str
+    code: str | None = None
+    row: int | None = None
+
+
+@frozen
+class BatchResult:
+    """What a backend reports for one upload call (the core merges these into a report)."""
+
+    accepted: tuple[str, ...] = field(default=(), converter=_tuple)
+    rejected: tuple[RejectedAddress, ...] = field(default=(), converter=_tuple)
+    duplicates: tuple[str, ...] = field(default=(), converter=_tuple)
+    processing: bool = False
+    request_id: str | None = None
+
+
+@frozen
+class UploadReport:
+    """The exact outcome of one upload, however many provider calls it took.
+
+    ``accepted`` counts addresses the provider took; ``rejected`` lists each refused address
+    with its reason (syntax and limit checks by the core, per-address failures from the
+    provider); ``duplicates`` are repeats within the input that were skipped; ``existing``
+    counts addresses skipped because the group already had them (``skip_existing``);
+    ``processing`` is true while the provider is still importing asynchronously.
+    """
+
+    group: Group
+    accepted: int = 0
+    rejected: tuple[RejectedAddress, ...] = ()
+    duplicates: tuple[str, ...] = ()
+    existing: int = 0
+    batches: int = 0
+    processing: bool = False
+    request_ids: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing was rejected."""
+        return not self.rejected
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "group": self.group.name,
+            "group_id": self.group.id,
+            "provider": self.group.provider,
+            "accepted": self.accepted,
+            "rejected": [attrs.asdict(r) for r in self.rejected],
+            "duplicates": list(self.duplicates),
+            "existing": self.existing,
+            "batches": self.batches,
+            "processing": self.processing,
+        }
+
+
+# --------------------------------------------------------------------------- sending
+
+
+@frozen
+class Attachment:
+    """A file attached to a message."""
+
+    filename: str
+    content: bytes = field(repr=lambda b: f"<{len(b)} bytes>")
+    content_type: str = "application/octet-stream"
+
+
+@frozen
+class Message:
+    """One email to send.
+
+    Give either a body (``html`` and/or ``text``) or a template (``template_id`` plus
+    ``template_data``). Everything the neutral fields cannot say goes in
+    ``provider_options`` (passed to the backend untouched, like anymail's ``esp_extra``).
+    """
+
+    sender: str
+    to: tuple[str, ...] = field(converter=_addresses)
+    subject: str | None = None
+    html: str | None = None
+    text: str | None = None
+    sender_name: str | None = None
+    cc: tuple[str, ...] = field(default=(), converter=_addresses)
+    bcc: tuple[str, ...] = field(default=(), converter=_addresses)
+    reply_to: str | None = None
+    reply_to_name: str | None = None
+    template_id: str | None = None
+    template_data: dict[str, str] = field(factory=dict, converter=_str_map, hash=False)
+    tag: str | None = None
+    headers: dict[str, str] = field(factory=dict, converter=_str_map, hash=False)
+    unsubscribe: bool | None = None  # None: the provider's default
+    click_tracking: bool | None = None
+    attachments: tuple[Attachment, ...] = field(default=(), converter=_tuple)
+    provider_options: dict[str, Any] = field(factory=dict, converter=_any_map, hash=False)
+
+    def evolve(self, **changes: Any) -> Message:
+        return attrs.evolve(self, **changes)
+
+
+@frozen
+class SendReceipt:
+    """What one provider call accepted. ``sent_at`` is kept because some status queries need it."""
+
+    provider: str
+    message_ids: tuple[str, ...] = field(default=(), converter=_tuple)
+    accepted: tuple[str, ...] = field(default=(), converter=_tuple)
+    request_id: str | None = None
+    sent_at: dt.datetime = field(factory=_utc_now, converter=_utc)
+    batch_id: str | None = None  # a group send's task id
+    extra: dict[str, Any] = field(factory=dict, converter=_any_map, hash=False, eq=False)
+
+
+@frozen
+class SendResult:
+    """Every receipt of one logical send (a send larger than the per-send limit is split)."""
+
+    receipts: tuple[SendReceipt, ...] = field(converter=_tuple)
+
+    @property
+    def provider(self) -> str:
+        return self.receipts[0].provider if self.receipts else ""
+
+    @property
+    def message_ids(self) -> tuple[str, ...]:
+        return tuple(m for r in self.receipts for m in r.message_ids)
+
+    @property
+    def accepted(self) -> tuple[str, ...]:
+        return tuple(a for r in self.receipts for a in r.accepted)
+
+    @property
+    def request_ids(self) -> tuple[str, ...]:
+        return tuple(r.request_id for r in self.receipts if r.request_id)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "provider": self.provider,
+            "message_ids": list(self.message_ids),
+            "accepted": list(self.accepted),
+            "request_ids": list(self.request_ids),
+            "calls": len(self.receipts),
+            "batch_ids": [r.batch_id for r in self.receipts if r.batch_id],
+            "sent_at": [r.sent_at.isoformat() for r in self.receipts],
+        }
+
+
+# --------------------------------------------------------------------------- delivery
+
+
+class DeliveryStatus(enum.StrEnum):
+    """The neutral delivery vocabulary; each backend maps its own codes onto it."""
+
+    PENDING = "pending"  # queued, sending, deferred/delayed
+    DELIVERED = "delivered"
+    INVALID_ADDRESS = "invalid_address"  # no such mailbox/domain, hard bounce
+    REJECTED = "rejected"  # spam, blacklist, refused by the receiving server or provider
+    FAILED = "failed"  # any other failure
+    OPENED = "opened"
+    CLICKED = "clicked"
+    UNSUBSCRIBED = "unsubscribed"
+    COMPLAINED = "complained"
+
+
+@frozen
+class DeliveryQuery:
+    """One window (already within the backend's limits) and optional filters."""
+
+    start: dt.datetime = field(converter=_utc)
+    end: dt.datetime = field(converter=_utc)
+    recipient: str | None = None
+    sender: str | None = None
+    message_id: str | None = None
+    status: DeliveryStatus | None = None
+    tag: str | None = None
+
+
+@frozen
+class DeliveryEvent:
+    """One message to one recipient, as the provider's delivery log reports it.
+
+    ``status`` is the neutral delivery outcome; ``opened``/``clicked``/``unsubscribed``/
+    ``complained`` are engagement flags where the provider reports them (None: unknown).
+    ``raw_status`` and ``raw_detail`` keep the provider's own status and classification.
+    """
+
+    provider: str
+    recipient: str
+    status: DeliveryStatus
+    time: dt.datetime | None = field(default=None, converter=_utc)
+    sender: str | None = None
+    subject: str | None = None
+    message_id: str | None = None
+    raw_status: str | None = None
+    raw_detail: str | None = None
+    opened: bool | None = None
+    clicked: bool | None = None
+    unsubscribed: bool | None = None
+    complained: bool | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        d = attrs.asdict(self)
+        d["status"] = self.status.value
+        d["time"] = self.time.isoformat() if self.time else None
+        return d
+
+
+@frozen
+class Page(Generic[T]):
+    """One page of a listing; ``next_cursor`` is None on the last page."""
+
+    items: tuple[T, ...] = field(converter=_tuple)
+    next_cursor: str | None = None
+
+
+# --------------------------------------------------------------------------- account & setup
+
+
+@frozen
+class AccountSummary:
+    """Quota and standing of the account behind a backend."""
+
+    provider: str
+    daily_quota: int | None = None
+    daily_remaining: int | None = None
+    monthly_quota: int | None = None
+    monthly_remaining: int | None = None
+    status: str | None = None
+    extra: dict[str, Any] = field(factory=dict, converter=_any_map, hash=False, eq=False)
+
+
+@frozen
+class StatisticsRow:
+    """Volumes for one day."""
+
+    date: dt.date
+    requested: int = 0
+    delivered: int = 0
+    bounced: int = 0
+    opened: int | None = None
+    clicked: int | None = None
+    unsubscribed: int | None = None
+    complained: int | None = None
+
+
+@frozen
+class DnsRecord:
+    """A DNS record a sender domain needs, and whether the provider has seen it."""
+
+    type: str  # TXT, MX, CNAME ...
+    host: str
+    value: str
+    purpose: str  # ownership, spf, dkim, dmarc, mx, tracking
+    verified: bool | None = None
+
+
+@frozen
+class SenderDomain:
+    """A sending domain and the DNS records it needs."""
+
+    name: str
+    provider: str
+    id: str | None = None
+    verified: bool | None = None
+    status: str | None = None
+    records: tuple[DnsRecord, ...] = field(default=(), converter=_tuple)
+
+
+@frozen
+class SenderAddress:
+    """A registered sender address."""
+
+    address: str
+    provider: str
+    id: str | None = None
+    kind: str | None = None  # transactional / batch, where the cloud distinguishes
+    reply_to: str | None = None
+    status: str | None = None
+
+
+@frozen
+class Tag:
+    """A send tag (Direct Mail)."""
+
+    id: str
+    name: str
+    description: str | None = None
+
+
+@frozen
+class Template:
+    """A stored template. Variables are written ``{{name}}`` in the neutral syntax."""
+
+    id: str
+    name: str
+    provider: str
+    subject: str | None = None
+    html: str | None = None
+    text: str | None = None
+    status: str | None = None

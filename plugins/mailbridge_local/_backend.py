@@ -1,0 +1,399 @@
+"""The embedded ``local`` backend: SQLite for state, a Maildir outbox for sent mail.
+
+URL: ``local:///absolute/dir`` or ``local://relative/dir`` (default ``local://.mailbridge``).
+The directory holds ``mailbridge.sqlite3`` (groups, members, delivery log, templates,
+tags) and ``outbox/`` (a Maildir: one RFC 5322 file per sent message).
+
+Delivery simulation, so that status handling can be exercised offline: a recipient at
+the domain ``bounce.example`` is logged ``invalid_address``, one at ``spam.example``
+``rejected``; everyone else ``delivered``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import mailbox
+import sqlite3
+import uuid
+from collections.abc import Mapping, Sequence
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, make_msgid
+from pathlib import Path
+from typing import Self
+
+from mailbridge import (
+    AlreadyExists,
+    Backend,
+    BatchResult,
+    ConfigurationError,
+    DeliveryEvent,
+    DeliveryQuery,
+    DeliveryStatus,
+    Feature,
+    Group,
+    GroupNotFound,
+    GroupStatus,
+    Limits,
+    Member,
+    Message,
+    NotFound,
+    Page,
+    ProviderURL,
+    Recipient,
+    SendReceipt,
+    StatisticsRow,
+    Tag,
+    Template,
+    TemplateNotFound,
+)
+
+from ._render import render
+from ._store import Store
+
+__all__ = ["LocalBackend"]
+
+_SIMULATED = {
+    "bounce.example": (DeliveryStatus.INVALID_ADDRESS, "550 5.1.1 mailbox does not exist (simulated)"),
+    "spam.example": (DeliveryStatus.REJECTED, "554 5.7.1 message rejected as spam (simulated)"),
+}
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _iso(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+
+
+class LocalBackend(Backend):
+    """Offline backend with generous limits that goes through the same client code as the clouds."""
+
+    name = "local"
+    display_name = "mailbridge local"
+    limits = Limits(
+        upload_batch_size=1000,
+        recipients_per_send=100,
+        remove_batch_size=1000,
+        group_name_length=100,
+        cc_per_send=100,
+        bcc_per_send=100,
+        subject_length=998,  # RFC 5322 line length
+        sender_name_length=100,
+        headers_per_send=50,
+        tag_length=128,
+        list_page_size=100,
+        delivery_page_size=100,
+        features=set(Feature) - {Feature.ACCOUNT_SUMMARY, Feature.DOMAINS, Feature.SENDERS},
+    )
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.store = Store(directory / "mailbridge.sqlite3")
+        self.outbox_path = directory / "outbox"
+
+    @classmethod
+    def from_url(cls, url: ProviderURL) -> Self:
+        raw = (url.host or "") + (url.path or "") if url.host else (url.path or "")
+        if url.username or url.password:
+            raise ConfigurationError("the local backend takes no credentials")
+        directory = Path(raw or ".mailbridge").expanduser()
+        try:
+            return cls(directory.resolve())
+        except OSError as exc:
+            raise ConfigurationError(f"cannot use {directory} for the local backend: {exc}") from exc
+
+    def describe(self) -> str:
+        return f"local://{self.directory}"
+
+    def close(self) -> None:
+        self.store.close()
+
+    def outbox(self) -> mailbox.Maildir:
+        """The Maildir every sent message is written to."""
+        return mailbox.Maildir(self.outbox_path, create=True)
+
+    # ------------------------------------------------------------------ groups
+
+    def _group_from_row(self, row: sqlite3.Row) -> Group:
+        count = self.store.query("SELECT COUNT(*) AS n FROM members WHERE group_id = ?", (row["id"],))[0]["n"]
+        return Group(
+            id=str(row["id"]),
+            name=str(row["name"]),
+            provider=self.name,
+            description=(row["description"] and str(row["description"])) or None,
+            recipient_count=int(count),
+            status=GroupStatus.READY if count else GroupStatus.EMPTY,
+            created_at=dt.datetime.fromisoformat(str(row["created_at"])),
+        )
+
+    def create_group(self, name: str, description: str | None = None) -> Group:
+        if self.store.query("SELECT 1 FROM groups WHERE name = ?", (name,)):
+            raise AlreadyExists(f"a group named {name!r} already exists", provider=self.name)
+        with self.store.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO groups (name, description, created_at) VALUES (?, ?, ?)",
+                (name, description, _iso(_now())),
+            )
+            group_id = cur.lastrowid
+        return self.get_group(str(group_id))
+
+    def list_groups(self, *, keyword: str | None, cursor: str | None, page_size: int) -> Page[Group]:
+        after = int(cursor or 0)
+        pattern = f"%{keyword}%" if keyword else "%"
+        rows = self.store.query(
+            "SELECT * FROM groups WHERE id > ? AND name LIKE ? ORDER BY id LIMIT ?",
+            (after, pattern, page_size + 1),
+        )
+        groups = [self._group_from_row(r) for r in rows[:page_size]]
+        return Page(groups, groups[-1].id if len(rows) > page_size else None)
+
+    def get_group(self, group_id: str) -> Group:
+        rows = self.store.query("SELECT * FROM groups WHERE id = ?", (group_id,))
+        if not rows:
+            raise GroupNotFound(f"no group with id {group_id!r}", provider=self.name)
+        return self._group_from_row(rows[0])
+
+    def delete_group(self, group: Group) -> None:
+        self.get_group(group.id)
+        with self.store.transaction() as db:
+            db.execute("DELETE FROM members WHERE group_id = ?", (group.id,))
+            db.execute("DELETE FROM groups WHERE id = ?", (group.id,))
+
+    # ------------------------------------------------------------------ members
+
+    def upload_batch(self, group: Group, recipients: Sequence[Recipient]) -> BatchResult:
+        self.get_group(group.id)
+        accepted: list[str] = []
+        duplicates: list[str] = []
+        now = _iso(_now())
+        with self.store.transaction() as db:
+            seq = db.execute("SELECT COALESCE(MAX(seq), 0) FROM members WHERE group_id = ?", (group.id,)).fetchone()[0]
+            for r in recipients:
+                seq += 1
+                cur = db.execute(
+                    "INSERT OR IGNORE INTO members (group_id, key, email, profile, data, added_at, seq)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (group.id, r.key, r.email, Store.dumps(r.profile()), Store.dumps(r.data), now, seq),
+                )
+                (accepted if cur.rowcount else duplicates).append(r.email)
+        return BatchResult(accepted=accepted, duplicates=duplicates, request_id=uuid.uuid4().hex)
+
+    def list_members(self, group: Group, *, cursor: str | None, page_size: int) -> Page[Member]:
+        self.get_group(group.id)
+        rows = self.store.query(
+            "SELECT * FROM members WHERE group_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (group.id, int(cursor or 0), page_size + 1),
+        )
+        members = [
+            Member(
+                recipient=Recipient(email=r["email"], data=json.loads(r["data"]), **json.loads(r["profile"])),
+                valid=True,
+                added_at=dt.datetime.fromisoformat(r["added_at"]),
+            )
+            for r in rows[:page_size]
+        ]
+        next_cursor = str(rows[page_size - 1]["seq"]) if len(rows) > page_size else None
+        return Page(members, next_cursor)
+
+    def remove_members(self, group: Group, emails: Sequence[str]) -> None:
+        self.get_group(group.id)
+        with self.store.transaction() as db:
+            db.executemany(
+                "DELETE FROM members WHERE group_id = ? AND key = ?",
+                [(group.id, e.strip().casefold()) for e in emails],
+            )
+
+    # ------------------------------------------------------------------ sending
+
+    def _template(self, template_id: str) -> Template:
+        rows = self.store.query("SELECT * FROM templates WHERE id = ? OR name = ?", (template_id, template_id))
+        if not rows:
+            raise TemplateNotFound(f"no template {template_id!r}", provider=self.name)
+        r = rows[0]
+        return Template(str(r["id"]), r["name"], self.name, r["subject"], r["html"], r["text"])
+
+    def _content(self, message: Message, data: Mapping[str, str]) -> tuple[str, str | None, str | None]:
+        """Subject, html and text for one recipient, rendering the template if there is one."""
+        if message.template_id:
+            template = self._template(message.template_id)
+            merged = {**message.template_data, **data}
+            subject = render(message.subject or template.subject, merged) or ""
+            return subject, render(template.html, merged, escape=True), render(template.text, merged)
+        return (
+            render(message.subject, data) or "",
+            render(message.html, data, escape=True),
+            render(message.text, data),
+        )
+
+    def _write(self, message: Message, to: Sequence[str], data: Mapping[str, str], batch_id: str | None = None) -> str:
+        subject, html_body, text_body = self._content(message, data)
+        email = EmailMessage()
+        email["From"] = formataddr((message.sender_name or "", message.sender))
+        email["To"] = ", ".join(to)
+        if message.cc:
+            email["Cc"] = ", ".join(message.cc)
+        if message.reply_to:
+            email["Reply-To"] = formataddr((message.reply_to_name or "", message.reply_to))
+        email["Subject"] = subject
+        email["Date"] = format_datetime(_now())
+        message_id = make_msgid(domain="mailbridge.local")
+        email["Message-ID"] = message_id
+        if message.tag:
+            email["X-Mailbridge-Tag"] = message.tag
+        if batch_id:
+            email["X-Mailbridge-Batch"] = batch_id
+        if message.unsubscribe:
+            email["List-Unsubscribe"] = f"<mailto:unsubscribe@mailbridge.local?subject={message_id}>"
+        for name, value in message.headers.items():
+            email[name] = value
+        if text_body is not None:
+            email.set_content(text_body)
+        if html_body is not None:
+            if text_body is None:
+                email.set_content(html_body, subtype="html")
+            else:
+                email.add_alternative(html_body, subtype="html")
+        for attachment in message.attachments:
+            maintype, _, subtype = attachment.content_type.partition("/")
+            email.add_attachment(
+                attachment.content,
+                maintype=maintype,
+                subtype=subtype or "octet-stream",
+                filename=attachment.filename,
+            )
+        self.outbox().add(email)
+        now = _iso(_now())
+        rows = []
+        for recipient in [*to, *message.cc, *message.bcc]:
+            domain = recipient.rsplit("@", 1)[-1].casefold()
+            status, detail = _SIMULATED.get(domain, (DeliveryStatus.DELIVERED, "250 2.0.0 OK (local outbox)"))
+            rows.append((message_id, recipient, message.sender, subject, message.tag, status.value, detail, now))
+        with self.store.transaction() as db:
+            db.executemany(
+                "INSERT INTO deliveries (message_id, recipient, sender, subject, tag, status, detail, time)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+        return message_id
+
+    def send(self, message: Message) -> SendReceipt:
+        message_id = self._write(message, message.to, {})
+        return SendReceipt(
+            provider=self.name,
+            message_ids=(message_id,),
+            accepted=(*message.to, *message.cc, *message.bcc),
+            request_id=uuid.uuid4().hex,
+        )
+
+    def send_to_group(self, group: Group, message: Message) -> SendReceipt:
+        group = self.get_group(group.id)
+        batch_id = uuid.uuid4().hex
+        ids: list[str] = []
+        accepted: list[str] = []
+        cursor: str | None = None
+        while True:
+            page = self.list_members(group, cursor=cursor, page_size=500)
+            for member in page.items:
+                data = {**member.recipient.profile(), **member.recipient.data}
+                ids.append(self._write(message, [member.email], data, batch_id=batch_id))
+                accepted.append(member.email)
+            if not page.next_cursor:
+                break
+            cursor = page.next_cursor
+        return SendReceipt(
+            provider=self.name, message_ids=ids, accepted=accepted, request_id=batch_id, batch_id=batch_id
+        )
+
+    # ------------------------------------------------------------------ delivery
+
+    def query_deliveries(self, query: DeliveryQuery, *, cursor: str | None, page_size: int) -> Page[DeliveryEvent]:
+        sql = "SELECT * FROM deliveries WHERE time >= ? AND time < ? AND id > ?"
+        params: list[object] = [_iso(query.start), _iso(query.end), int(cursor or 0)]
+        for column, value in [
+            ("recipient", query.recipient),
+            ("sender", query.sender),
+            ("message_id", query.message_id),
+            ("status", query.status.value if query.status else None),
+            ("tag", query.tag),
+        ]:
+            if value is not None:
+                sql += f" AND {column} = ? COLLATE NOCASE"
+                params.append(value)
+        rows = self.store.query(sql + " ORDER BY id LIMIT ?", (*params, page_size + 1))
+        events = [
+            DeliveryEvent(
+                provider=self.name,
+                recipient=r["recipient"],
+                status=DeliveryStatus(r["status"]),
+                time=dt.datetime.fromisoformat(r["time"]),
+                sender=r["sender"],
+                subject=r["subject"],
+                message_id=r["message_id"],
+                raw_status=r["status"],
+                raw_detail=r["detail"],
+            )
+            for r in rows[:page_size]
+        ]
+        next_cursor = str(rows[page_size - 1]["id"]) if len(rows) > page_size else None
+        return Page(events, next_cursor)
+
+    def statistics(self, start: str, end: str) -> list[StatisticsRow]:
+        rows = self.store.query(
+            "SELECT substr(time, 1, 10) AS day, COUNT(*) AS n,"
+            " SUM(status = 'delivered') AS ok, SUM(status IN ('invalid_address', 'rejected', 'failed')) AS bad"
+            " FROM deliveries WHERE substr(time, 1, 10) BETWEEN ? AND ? GROUP BY day ORDER BY day",
+            (start, end),
+        )
+        return [
+            StatisticsRow(date=dt.date.fromisoformat(r["day"]), requested=r["n"], delivered=r["ok"], bounced=r["bad"])
+            for r in rows
+        ]
+
+    # ------------------------------------------------------------------ templates & tags
+
+    def create_template(self, name: str, *, subject: str, html: str | None = None, text: str | None = None) -> Template:
+        if self.store.query("SELECT 1 FROM templates WHERE name = ?", (name,)):
+            raise AlreadyExists(f"a template named {name!r} already exists", provider=self.name)
+        with self.store.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO templates (name, subject, html, text) VALUES (?, ?, ?, ?)", (name, subject, html, text)
+            )
+        return self._template(str(cur.lastrowid))
+
+    def list_templates(self) -> list[Template]:
+        return [self._template(str(r["id"])) for r in self.store.query("SELECT id FROM templates ORDER BY id")]
+
+    def get_template(self, template_id: str) -> Template:
+        return self._template(template_id)
+
+    def delete_template(self, template: Template) -> None:
+        self._template(template.id)
+        with self.store.transaction() as db:
+            db.execute("DELETE FROM templates WHERE id = ?", (template.id,))
+
+    def list_tags(self) -> list[Tag]:
+        return [
+            Tag(str(r["id"]), r["name"], r["description"]) for r in self.store.query("SELECT * FROM tags ORDER BY id")
+        ]
+
+    def create_tag(self, name: str, description: str | None = None) -> Tag:
+        if self.store.query("SELECT 1 FROM tags WHERE name = ?", (name,)):
+            raise AlreadyExists(f"a tag named {name!r} already exists", provider=self.name)
+        with self.store.transaction() as db:
+            cur = db.execute("INSERT INTO tags (name, description) VALUES (?, ?)", (name, description))
+        return Tag(str(cur.lastrowid), name, description)
+
+    def rename_tag(self, tag: Tag, new_name: str) -> Tag:
+        with self.store.transaction() as db:
+            cur = db.execute("UPDATE tags SET name = ? WHERE id = ?", (new_name, tag.id))
+        if not cur.rowcount:
+            raise NotFound(f"no tag {tag.name!r}", provider=self.name)
+        return Tag(tag.id, new_name, tag.description)
+
+    def delete_tag(self, tag: Tag) -> None:
+        with self.store.transaction() as db:
+            cur = db.execute("DELETE FROM tags WHERE id = ?", (tag.id,))
+        if not cur.rowcount:
+            raise NotFound(f"no tag {tag.name!r}", provider=self.name)
