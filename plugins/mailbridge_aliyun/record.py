@@ -129,7 +129,7 @@ def groups(client: Client, ctx: ScenarioContext) -> None:
 
 def upload_members(client: Client, ctx: ScenarioContext) -> None:
     client.create_group("mb-upload")
-    people = [
+    people: list[Recipient | str] = [
         Recipient("ada@example.com", name="Ada", nickname="ada", gender="f", birthday="1815-12-10", mobile="100"),
         Recipient("bob@example.com", data={"plan": "pro"}),
         "carol@example.com",

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-
-from mailbridge import Client
 from mailbridge_aliyun.emulator import AliyunEmulator
 from mailbridge_aliyun.record import scenario_client
+
+from mailbridge import Client
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from mailbridge_aliyun.cassettes import CASSETTE_DIR, make_vcr
 from mailbridge_aliyun.emulator import TEST_ACCESS_KEY_ID, TEST_ACCESS_KEY_SECRET
 from mailbridge_aliyun.record import SCENARIOS, ScenarioContext, replay_url, scenario_client
@@ -37,9 +36,12 @@ def test_replay_fails_when_the_wire_changes() -> None:
 
     from mailbridge import MailbridgeError
 
-    with make_vcr(record_mode="none").use_cassette("groups.yaml"), scenario_client(replay_url()) as client:
-        with pytest.raises((CannotOverwriteExistingCassetteException, MailbridgeError)):
-            client.create_group("not-what-was-recorded")
+    with (
+        make_vcr(record_mode="none").use_cassette("groups.yaml"),
+        scenario_client(replay_url()) as client,
+        pytest.raises((CannotOverwriteExistingCassetteException, MailbridgeError)),
+    ):
+        client.create_group("not-what-was-recorded")
 
 
 FORBIDDEN = [
