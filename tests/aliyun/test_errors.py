@@ -6,6 +6,8 @@ import json
 
 import httpx
 import pytest
+from mailbridge_aliyun import AliyunBackend
+from mailbridge_aliyun._errors import ERROR_TABLE, PREFIX_TABLE
 
 import mailbridge
 from mailbridge import (
@@ -26,8 +28,6 @@ from mailbridge import (
     SenderNotFound,
     TemplateNotFound,
 )
-from mailbridge_aliyun import AliyunBackend
-from mailbridge_aliyun._errors import ERROR_TABLE, PREFIX_TABLE
 
 URL = "aliyun://LTAI5tMailbridgeTestKeyId:mailbridge-test-secret-aliyun@cn-hangzhou"
 

@@ -11,6 +11,8 @@ from urllib.parse import parse_qsl
 
 import httpx
 import pytest
+from mailbridge_aliyun import AliyunBackend
+from mailbridge_aliyun._signing import authorization_v3, sha256_hex, sign_v2
 
 import mailbridge
 from mailbridge import (
@@ -25,8 +27,6 @@ from mailbridge import (
     Recipient,
     Tag,
 )
-from mailbridge_aliyun import AliyunBackend
-from mailbridge_aliyun._signing import authorization_v3, sha256_hex, sign_v2
 
 KEY, SECRET = "LTAI5tMailbridgeTestKeyId", "mailbridge-test-secret-aliyun"
 GROUP = Group(id="34642", name="news", provider="aliyun")

@@ -100,7 +100,9 @@ class AliyunEmulator:
 
     def start(self) -> Self:
         if self._thread is None:
-            self._thread = threading.Thread(target=self.server.serve_forever, name="aliyun-emulator", daemon=True)
+            self._thread = threading.Thread(
+                target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, name="aliyun-emulator", daemon=True
+            )
             self._thread.start()
         return self
 

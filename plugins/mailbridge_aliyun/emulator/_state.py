@@ -481,8 +481,11 @@ class EmulatorState:
         self._check_quota(len(receiver.members))
         env_id = self._new_env_id()
         names = ("UserName", "NickName", "Gender", "Birthday", "Mobile")
+        neutral = ("name", "nickname", "gender", "birthday", "mobile")
         for m in receiver.members.values():
-            data = {**{n: m.detail.get(k, "") for n, k in zip(names, SCHEMA_KEYS, strict=True)}, **m.custom}
+            profile = {n: m.detail.get(k, "") for n, k in zip(names, SCHEMA_KEYS, strict=True)}
+            profile.update({n: m.detail.get(k, "") for n, k in zip(neutral, SCHEMA_KEYS, strict=True)})
+            data = {**profile, **m.custom}
             self._record(env_id, "BatchSendMail", sender, [m.email], _render(subject_template, data) or "", params=p)
         return {"EnvId": env_id}
 
