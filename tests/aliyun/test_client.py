@@ -6,11 +6,11 @@ import datetime as dt
 import json
 
 import pytest
+from mailbridge_aliyun.emulator import AliyunEmulator
+from mailbridge_aliyun.record import scenario_client
 
 import mailbridge
 from mailbridge import Client, DeliveryStatus, Message, Recipient
-from mailbridge_aliyun.emulator import AliyunEmulator
-from mailbridge_aliyun.record import scenario_client
 
 SENDER = "noreply@mail.example.com"
 

@@ -6,11 +6,11 @@ import logging
 
 import httpx
 import pytest
+from mailbridge_aliyun import AliyunBackend, AliyunConfig
+from mailbridge_aliyun._config import ENDPOINTS
 
 import mailbridge
 from mailbridge import ConfigurationError, ProviderURL
-from mailbridge_aliyun import AliyunBackend, AliyunConfig
-from mailbridge_aliyun._config import ENDPOINTS
 
 KEY, SECRET = "LTAI5tMailbridgeTestKeyId", "mailbridge-test-secret-aliyun"
 
