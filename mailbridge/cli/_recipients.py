@@ -56,7 +56,7 @@ def upload(
     show = sys.stderr.isatty() if progress is None else progress
     total = _count_rows(file) if show else 0
     with click.progressbar(
-        length=total, label=f"uploading to {group}", file=sys.stderr if show else _Null(), show_pos=True
+        length=total, label=f"uploading to {group}", file=sys.stderr, hidden=not show, show_pos=True
     ) as bar:
         done = 0
 
@@ -95,19 +95,6 @@ def upload(
     state.output.data(payload, human)
     if report.rejected:
         click.get_current_context().exit(int(ExitStatus.PARTIAL))
-
-
-class _Null:
-    """A file that swallows the progress bar when it is off."""
-
-    def write(self, _text: str) -> int:
-        return 0
-
-    def flush(self) -> None:
-        return None
-
-    def isatty(self) -> bool:
-        return False
 
 
 @recipients.command("list")

@@ -54,7 +54,7 @@ def _read(path: Path | None) -> str | None:
 @click.option("--group", help="Send to every member of this group (batch send) instead of --to.")
 @json_flag
 @pass_state
-def send(state: State, message_file: Path | None, group: str | None, **flags: Any) -> None:
+def send(state: State, /, message_file: Path | None, group: str | None, **flags: Any) -> None:
     """Send a message, or a template to a group with --group."""
     fields: dict[str, Any] = json.loads(message_file.read_text(encoding="utf-8")) if message_file else {}
     if not isinstance(fields, dict):
