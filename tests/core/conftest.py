@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from mailbridge_local import LocalBackend
 
 import mailbridge
 from mailbridge import Limits
-from mailbridge_local import LocalBackend
 
 
 class ScriptedBackend(LocalBackend):

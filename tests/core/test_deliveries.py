@@ -52,15 +52,18 @@ def test_retention_is_checked_before_any_call(make_client: MakeClient) -> None:
 def test_pages_are_followed_and_filters_applied(make_client: MakeClient) -> None:
     """Every page is read; filters the backend cannot apply are applied by the client."""
     client = make_client(delivery_page_size=3, delivery_filters={"recipient"})
-    client.send(mailbridge.Message(sender="me@example.com", to=[f"u{i}@example.com" for i in range(7)],
-                                   subject="Hi", text="x"))
+    client.send(
+        mailbridge.Message(sender="me@example.com", to=[f"u{i}@example.com" for i in range(7)], subject="Hi", text="x")
+    )
     client.send(mailbridge.Message(sender="me@example.com", to=["x@bounce.example"], subject="Hi", text="x"))
     since = dt.datetime.now(UTC) - dt.timedelta(minutes=5)
     events = list(client.deliveries(since))
     assert len(events) == 8
     assert len(backend_of(client).calls_to("query_deliveries")) == 3
     bounced = list(client.deliveries(since, status="invalid_address"))
-    assert [(e.recipient, e.status) for e in bounced] == [("x@bounce.example", mailbridge.DeliveryStatus.INVALID_ADDRESS)]
+    assert [(e.recipient, e.status) for e in bounced] == [
+        ("x@bounce.example", mailbridge.DeliveryStatus.INVALID_ADDRESS)
+    ]
     # status is not a declared server-side filter: the backend was asked without it
     last_query = backend_of(client).calls_to("query_deliveries")[-1][0]
     assert last_query.status is None

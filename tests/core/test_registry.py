@@ -34,7 +34,7 @@ def test_allow_list_limits_loading(monkeypatch: pytest.MonkeyPatch) -> None:
         mailbridge.connect("local://x")
 
 
-TOY_MODULE = '''
+TOY_MODULE = """
 from mailbridge import Backend, Limits, Page, SendReceipt, Group, BatchResult
 
 class ToyBackend(Backend):
@@ -68,7 +68,7 @@ class ToyBackend(Backend):
 
     def query_deliveries(self, query, *, cursor, page_size):
         return Page([])
-'''
+"""
 
 
 def test_third_party_provider_from_a_temporary_distribution(tmp_path: Path) -> None:

@@ -35,9 +35,7 @@ def test_split_send_returns_every_receipt(make_client: MakeClient) -> None:
 def test_sent_mail_is_an_rfc5322_file_in_the_outbox(make_client: MakeClient) -> None:
     """The local backend writes each message to its Maildir with the headers asked for."""
     client = make_client()
-    client.send(
-        msg(sender_name="Shop", reply_to="help@example.com", headers={"X-Campaign": "nov"}, html="<b>Hi</b>")
-    )
+    client.send(msg(sender_name="Shop", reply_to="help@example.com", headers={"X-Campaign": "nov"}, html="<b>Hi</b>"))
     box = mailbox.Maildir(backend_of(client).outbox_path, create=False)
     (stored,) = list(box)
     assert stored["From"] == "Shop <me@example.com>"
@@ -144,5 +142,5 @@ def test_template_send_renders_per_recipient_data(make_client: MakeClient) -> No
 def test_group_send_refuses_a_to_list(make_client: MakeClient) -> None:
     client = make_client()
     group = client.create_group("g")
-    with pytest.raises(mailbridge.InvalidRequest, match="leave Message.to empty"):
+    with pytest.raises(mailbridge.InvalidRequest, match=r"leave Message\.to empty"):
         client.send_to_group(group, msg())
