@@ -10,7 +10,8 @@ import contextlib
 
 from ._backend import Backend
 from ._client import Client, RetryPolicy, UploadProgress
-from ._connect import connect
+from ._connect import connect, connect_failover
+from ._csvio import read_recipients_csv, write_rejected_csv
 from ._exceptions import (
     AlreadyExists,
     AuthenticationError,
@@ -33,10 +34,13 @@ from ._exceptions import (
     TemplateNotFound,
     UnsupportedFeature,
 )
+from ._failover import FailoverClient, failover_url
+from ._health import HealthStore, MemoryHealthStore, RedisHealthStore
 from ._limits import Feature, Limits, Operation, Rate
 from ._models import (
     AccountSummary,
     Attachment,
+    Attempt,
     BatchResult,
     DeliveryEvent,
     DeliveryQuery,
@@ -66,6 +70,7 @@ __all__ = [
     "AccountSummary",
     "AlreadyExists",
     "Attachment",
+    "Attempt",
     "AuthenticationError",
     "Backend",
     "BatchResult",
@@ -76,16 +81,19 @@ __all__ = [
     "DeliveryQuery",
     "DeliveryStatus",
     "DnsRecord",
+    "FailoverClient",
     "Feature",
     "Group",
     "GroupNotFound",
     "GroupStatus",
+    "HealthStore",
     "InvalidAddress",
     "InvalidRequest",
     "LimitExceeded",
     "Limits",
     "MailbridgeError",
     "Member",
+    "MemoryHealthStore",
     "Message",
     "NotFound",
     "Operation",
@@ -100,6 +108,7 @@ __all__ = [
     "RateLimited",
     "RateLimiter",
     "Recipient",
+    "RedisHealthStore",
     "RejectedAddress",
     "ResourceBusy",
     "RetryPolicy",
@@ -118,6 +127,10 @@ __all__ = [
     "UploadReport",
     "available_providers",
     "connect",
+    "connect_failover",
+    "failover_url",
+    "read_recipients_csv",
+    "write_rejected_csv",
 ]
 
 # Tracebacks and reprs show the public names (httpx's habit).
