@@ -19,13 +19,14 @@ Where the seeds and the reference disagree, this backend follows:
 
 Things Direct Mail cannot do, declared in :attr:`AliyunBackend.limits` so the core refuses
 them: cc, attachments (SDK-only, "not supported by OpenAPI"), engagement flags in
-delivery records, stored-template management, per-message filtering of delivery records
+delivery records, per-message filtering of delivery records
 (its records carry no EnvId, so ``message_id`` is not a server-side filter).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import html as html_lib
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -58,6 +59,7 @@ from mailbridge import (
     SenderDomain,
     SendReceipt,
     Tag,
+    Template,
 )
 
 from . import _parse as parse
@@ -91,7 +93,6 @@ _FEATURES = set(Feature) - {
     Feature.ATTACHMENTS,
     Feature.DELIVERY_ENGAGEMENT,
     Feature.STATISTICS,
-    Feature.TEMPLATES,
 }
 
 
@@ -143,6 +144,7 @@ class AliyunBackend(Backend):
             Operation.ACCOUNT: Rate(10, 60),  # A.6 quota table: DescAccountSummary 10/60s
             Operation.DELIVERIES: Rate(500, 60),  # A.6 quota table: SenderStatisticsDetailByParam 500/60s
             Operation.TAGS: Rate(30, 10),  # A.6 quota table: CreateTag 30/10s
+            Operation.TEMPLATES: Rate(2),  # A.6 quota table: ModifyTemplate 2/1s, DeleteTemplate 10/1s: the lowest
         },
         features=_FEATURES,
     )
@@ -338,8 +340,9 @@ class AliyunBackend(Backend):
         )
 
     def send_to_group(self, group: Group, message: Message) -> SendReceipt:
-        """BatchSendMail to the list by name: a stored template (``template_id`` is its
-        TemplateName) or inline content (TemplateContent). Per-recipient data comes from the
+        """BatchSendMail to the list by name: a stored template or inline content (TemplateContent).
+        BatchSendMail names templates by TemplateName, so ``template_id`` is resolved with
+        DescTemplate first (or give ``provider_options={"TemplateName": ...}``). Per-recipient data comes from the
         list's CustomDetail, so ``template_data`` is refused, as are bcc and sender_name with
         a stored template (DM has no parameter for them)."""
         if message.template_data:
@@ -353,7 +356,8 @@ class AliyunBackend(Backend):
                 raise InvalidRequest(
                     "with a stored template the sender name comes from the template", provider=self.name
                 )
-            params["TemplateName"] = message.template_id
+            if "TemplateName" not in message.provider_options:
+                params["TemplateName"] = self.get_template(message.template_id).name
         else:
             content = {
                 "Subject": message.subject,
@@ -466,3 +470,40 @@ class AliyunBackend(Backend):
 
     def delete_tag(self, tag: Tag) -> None:
         self._call("DeleteTag", {"TagId": tag.id}, Operation.TAGS)
+
+    # ------------------------------------------------------------------ templates
+
+    def create_template(self, name: str, *, subject: str, html: str | None = None, text: str | None = None) -> Template:
+        """CreateTemplate (TemplateType 0). DM templates have one HTML body: ``html``, else the
+        text escaped; ``{{var}}`` becomes DM's ``{var}``. New templates await DM's review."""
+        body = html if html is not None else html_lib.escape(text or "").replace("\n", "<br>")
+        answer = self._call(
+            "CreateTemplate",
+            {
+                "TemplateType": 0,
+                "TemplateName": name,
+                "TemplateSubject": parse.to_dm_variables(subject),
+                "TemplateText": parse.to_dm_variables(body),
+            },
+            Operation.TEMPLATES,
+        )
+        return Template(
+            id=str(answer.get("TemplateId", "")),
+            name=name,
+            provider=self.name,
+            subject=subject,
+            html=html,
+            text=text,
+            status="pending",
+        )
+
+    def list_templates(self) -> list[Template]:
+        rows = self._paged("QueryTemplateByParam", ("data", "template"), Operation.TEMPLATES)
+        return [parse.template(r) for r in rows]
+
+    def get_template(self, template_id: str) -> Template:
+        body = self._call("DescTemplate", {"TemplateId": template_id}, Operation.TEMPLATES)
+        return parse.template(body, template_id)
+
+    def delete_template(self, template: Template) -> None:
+        self._call("DeleteTemplate", {"TemplateId": template.id}, Operation.TEMPLATES)

@@ -22,6 +22,7 @@ from mailbridge import (
     SenderAddress,
     SenderDomain,
     Tag,
+    Template,
 )
 
 __all__ = [
@@ -39,6 +40,8 @@ __all__ = [
     "records",
     "sender",
     "tag",
+    "template",
+    "to_dm_variables",
 ]
 
 PROVIDER = "aliyun"
@@ -288,3 +291,33 @@ def sender(r: Mapping[str, Any]) -> SenderAddress:
 def tag(r: Mapping[str, Any]) -> Tag:
     """A QueryTagByParam ``data.tag`` record."""
     return Tag(id=str(r.get("TagId", "")), name=str(r.get("TagName", "")), description=r.get("TagDescription") or None)
+
+
+# --------------------------------------------------------------------------- templates
+
+# DescTemplate TemplateStatus: 0 draft, 1 pending review, 2 approved, 3 rejected.
+TEMPLATE_STATUS = {"0": "draft", "1": "pending", "2": "approved", "3": "rejected"}
+_NEUTRAL_VAR = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+_DM_VAR = re.compile(r"(?<!\{)\{(\w+)\}(?!\})")
+
+
+def to_dm_variables(text: str) -> str:
+    """``{{name}}`` (neutral) -> ``{name}`` (the DM template syntax, e.g. "hello {name}")."""
+    return _NEUTRAL_VAR.sub(r"{\1}", text)
+
+
+def _to_neutral_variables(text: str | None) -> str | None:
+    return None if text is None else _DM_VAR.sub(r"{{\1}}", text)
+
+
+def template(r: Mapping[str, Any], template_id: str | None = None) -> Template:
+    """A QueryTemplateByParam ``data.template`` record or a DescTemplate body."""
+    raw_status = "" if r.get("TemplateStatus") is None else str(r.get("TemplateStatus"))
+    return Template(
+        id=str(template_id or r.get("TemplateId", "")),
+        name=str(r.get("TemplateName", "")),
+        provider=PROVIDER,
+        subject=_to_neutral_variables(r.get("TemplateSubject")),
+        html=_to_neutral_variables(r.get("TemplateText")),
+        status=TEMPLATE_STATUS.get(raw_status, raw_status or None),
+    )

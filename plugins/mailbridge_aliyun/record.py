@@ -86,7 +86,6 @@ class ScenarioContext:
     sender: str = SENDER
     batch_sender: str = BATCH_SENDER
     template_id: str = "100001"  # the emulator's seeded "welcome" template
-    template_name: str = "welcome"
 
     def inject(self, kind: str = "error", **options: Any) -> None:
         if self.emulator is not None:
@@ -178,7 +177,7 @@ def send_template(client: Client, ctx: ScenarioContext) -> None:
 def send_to_group(client: Client, ctx: ScenarioContext) -> None:
     client.create_group("mb-batch")
     client.upload("mb-batch", [Recipient("ada@example.com", name="Ada"), "bob@example.com"])
-    result = client.send_to_group("mb-batch", Message(sender=ctx.batch_sender, to=(), template_id=ctx.template_name))
+    result = client.send_to_group("mb-batch", Message(sender=ctx.batch_sender, to=(), template_id=ctx.template_id))
     assert len(result.receipts) == 1 and result.receipts[0].batch_id
     client.delete_group("mb-batch")
 
@@ -222,6 +221,16 @@ def tags(client: Client, ctx: ScenarioContext) -> None:
     assert [t.name for t in client.tags() if t.id == tag.id] == ["mb-tag-2"]
     client.delete_tag(renamed)
     assert tag.id not in [t.id for t in client.tags()]
+
+
+def templates(client: Client, ctx: ScenarioContext) -> None:
+    created = client.create_template("mb-template", subject="Hi {{name}}", html="<p>Hello {{name}}</p>")
+    assert created.status == "pending"
+    assert "mb-template" in [t.name for t in client.templates()]
+    fetched = client.get_template(created.id)
+    assert (fetched.name, fetched.subject, fetched.html) == ("mb-template", "Hi {{name}}", "<p>Hello {{name}}</p>")
+    client.delete_template(fetched)
+    expect(TemplateNotFound, lambda: client.get_template(created.id))
 
 
 def signature_v2(client: Client, ctx: ScenarioContext) -> None:
@@ -289,7 +298,7 @@ def error_invalid_request(client: Client, ctx: ScenarioContext) -> None:
 
 def error_resource_busy(client: Client, ctx: ScenarioContext) -> None:
     client.create_group("mb-empty")
-    message = Message(sender=ctx.batch_sender, to=(), template_id=ctx.template_name)
+    message = Message(sender=ctx.batch_sender, to=(), template_id=ctx.template_id)
     exc = expect(ResourceBusy, lambda: client.send_to_group("mb-empty", message))
     assert exc.retryable and exc.provider_code == "InvalidReceiverStatus.Malformed"
     client.delete_group("mb-empty")
@@ -347,6 +356,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("domains", domains),
         Scenario("senders", senders),
         Scenario("tags", tags),
+        Scenario("templates", templates),
         Scenario("signature_v2", signature_v2, url_params={"signature": "v2"}),
         Scenario("error_authentication", error_authentication, wrong_secret=True),
         Scenario("error_group_not_found", error_group_not_found),
@@ -421,7 +431,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sender", default=SENDER, help="a verified trigger sender address (live)")
     parser.add_argument("--batch-sender", default=BATCH_SENDER, help="a verified batch sender address (live)")
     parser.add_argument("--template-id", default="100001")
-    parser.add_argument("--template-name", default="welcome")
     args = parser.parse_args(argv)
     unknown = set(args.scenarios) - set(SCENARIOS)
     if unknown:
@@ -434,7 +443,6 @@ def main(argv: list[str] | None = None) -> int:
         sender=args.sender,
         batch_sender=args.batch_sender,
         template_id=args.template_id,
-        template_name=args.template_name,
     )
     record(args.scenarios or list(SCENARIOS), cassette_dir=args.dir, live=args.live, region=args.region, ctx=ctx)
     return 0

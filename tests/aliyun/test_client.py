@@ -84,7 +84,7 @@ def test_paging_follows_next_start(client: Client, emulator: AliyunEmulator) -> 
 def test_send_to_group_uses_member_data(client: Client, emulator: AliyunEmulator) -> None:
     client.create_group("batch")
     client.upload("batch", [Recipient("ada@example.com", name="Ada"), Recipient("bob@example.com", name="Bob")])
-    result = client.send_to_group("batch", Message(sender="news@mail.example.com", to=(), template_id="welcome"))
+    result = client.send_to_group("batch", Message(sender="news@mail.example.com", to=(), template_id="100001"))
     assert sorted(m.subject for m in emulator.sent_mail) == ["Welcome Ada", "Welcome Bob"]
     assert {m.env_id for m in emulator.sent_mail} == set(result.message_ids)
 
@@ -108,3 +108,18 @@ def test_v2_signatures_work_end_to_end(emulator: AliyunEmulator) -> None:
         client.create_group("v2")
         client.send(Message(sender=SENDER, to="a@example.com", subject="S", text="T"))
     assert {r["signature"] for r in emulator.requests} == {"v2"}
+
+
+def test_templates_round_trip_and_group_send(client: Client, emulator: AliyunEmulator) -> None:
+    """{{var}} is stored as DM's {var} and read back as {{var}}; a group send names the template."""
+    template = client.create_template("promo", subject="Hi {{name}}", text="Plan {{plan}}\nbye <3")
+    stored = emulator.state.templates[template.id]
+    assert (stored.subject, stored.html) == ("Hi {name}", "Plan {plan}<br>bye &lt;3")
+    assert client.get_template(template.id).subject == "Hi {{name}}"
+    client.create_group("promo-list")
+    client.upload("promo-list", [Recipient("ada@example.com", name="Ada", data={"plan": "pro"})])
+    client.send_to_group("promo-list", Message(sender="news@mail.example.com", to=(), template_id=template.id))
+    assert emulator.calls("BatchSendMail")[0]["TemplateName"] == "promo"
+    assert emulator.sent_mail[0].subject == "Hi Ada"
+    client.delete_template(template)
+    assert template.id not in emulator.state.templates

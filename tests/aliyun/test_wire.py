@@ -327,11 +327,13 @@ def test_send_refuses_what_dm_cannot_take(message: Message) -> None:
 
 
 def test_send_to_group_with_stored_template_and_inline_content() -> None:
-    wire = Wire({"BatchSendMail": {"EnvId": "env-9"}})
+    desc = {"TemplateName": "welcome", "TemplateSubject": "Hi {name}", "TemplateText": "x", "TemplateStatus": "2"}
+    wire = Wire({"BatchSendMail": {"EnvId": "env-9"}, "DescTemplate": desc})
     b = backend(wire)
-    receipt = b.send_to_group(
-        GROUP, Message(sender="news@example.net", to=(), template_id="welcome", tag="t", click_tracking=True)
-    )
+    message = Message(sender="news@example.net", to=(), template_id="415366", tag="t", click_tracking=True)
+    receipt = b.send_to_group(GROUP, message)
+    assert wire.actions() == ["DescTemplate", "BatchSendMail"]
+    assert wire.params(0) == {"TemplateId": "415366"}
     assert wire.params() == {
         "AccountName": "news@example.net",
         "AddressType": "1",
@@ -341,12 +343,48 @@ def test_send_to_group_with_stored_template_and_inline_content() -> None:
         "TemplateName": "welcome",
     }
     assert (receipt.batch_id, receipt.message_ids) == ("env-9", ("env-9",))
-    b.send_to_group(
-        GROUP, Message(sender="news@example.net", to=(), subject="Hi {{name}}", html="<b>x</b>", sender_name="News")
-    )
+    b.send_to_group(GROUP, message.evolve(provider_options={"TemplateName": "by-name"}))
+    assert wire.actions()[-1] == "BatchSendMail" and wire.params()["TemplateName"] == "by-name"
+    inline = Message(sender="news@example.net", to=(), subject="Hi {{name}}", html="<b>x</b>", sender_name="News")
+    b.send_to_group(GROUP, inline)
     assert wire.params()["TemplateContent"] == '{"Subject":"Hi {{name}}","HtmlBody":"<b>x</b>","Alias":"News"}'
     with pytest.raises(InvalidRequest):
         b.send_to_group(GROUP, Message(sender="news@example.net", to=(), template_id="w", template_data={"a": "b"}))
+
+
+def test_templates_wire_and_parse() -> None:
+    desc = {
+        "TemplateName": "test1", "TemplateSubject": "Hi {name}", "TemplateText": "<p>{name}</p>",
+        "TemplateStatus": "2", "CreateTime": "2025-11-14T13:28Z",
+    }  # fmt: skip
+    wire = Wire(
+        {
+            "CreateTemplate": {"TemplateId": 415366},
+            "DescTemplate": desc,
+            "QueryTemplateByParam": {"TotalCount": 1, "data": {"template": [{"TemplateId": 415366, **desc}]}},
+        }
+    )
+    b = backend(wire)
+    created = b.create_template("test1", subject="Hi {{ name }}", text="a < b\n{{name}}")
+    assert wire.params() == {
+        "TemplateType": "0",
+        "TemplateName": "test1",
+        "TemplateSubject": "Hi {name}",
+        "TemplateText": "a &lt; b<br>{name}",
+    }
+    assert (created.id, created.status) == ("415366", "pending")
+    fetched = b.get_template("415366")
+    assert wire.params() == {"TemplateId": "415366"}
+    assert (fetched.name, fetched.subject, fetched.html, fetched.status) == (
+        "test1",
+        "Hi {{name}}",
+        "<p>{{name}}</p>",
+        "approved",
+    )
+    assert [t.id for t in b.list_templates()] == ["415366"]
+    assert wire.params() == {"PageNo": "1", "PageSize": "50"}
+    b.delete_template(fetched)
+    assert (wire.actions()[-1], wire.params()) == ("DeleteTemplate", {"TemplateId": "415366"})
 
 
 # --------------------------------------------------------------------------- delivery, account, setup

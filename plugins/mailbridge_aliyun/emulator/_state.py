@@ -128,12 +128,15 @@ class Template:
     subject: str
     html: str | None
     text: str | None
+    status: str = "2"  # approved (the emulator approves at once; the cloud reviews first: "1")
+    created: float = 0.0
 
 
 def _render(text: str | None, data: dict[str, str]) -> str | None:
     if text is None:
         return None
-    return re.sub(r"\{\{\s*(\w+)\s*\}\}|\$\{(\w+)\}", lambda m: data.get(m.group(1) or m.group(2), ""), text)
+    pattern = r"\{\{\s*(\w+)\s*\}\}|\$\{(\w+)\}|\{(\w+)\}"
+    return re.sub(pattern, lambda m: data.get(m.group(1) or m.group(2) or m.group(3) or "", ""), text)
 
 
 class EmulatorState:
@@ -188,7 +191,7 @@ class EmulatorState:
              "AccountStatus": 0, "ReplyAddress": "", "ReplyStatus": 1, "CreateTime": _cst(now),
              "DailyCount": -1, "MonthCount": -1, "DailyReqCount": 0, "MonthReqCount": 0, "DomainStatus": 0},
         ]  # fmt: skip
-        self.add_template("welcome", "Welcome {{name}}", html="<p>Hello {{name}}</p>", text="Hello {{name}}")
+        self.add_template("welcome", "Welcome {name}", html="<p>Hello {name}</p>", text="Hello {name}")
 
     # ------------------------------------------------------------------ Python API helpers
 
@@ -642,4 +645,55 @@ class EmulatorState:
 
     def do_DeleteTag(self, p: dict[str, str]) -> dict[str, Any]:
         del self.tags[self._tag(p)]
+        return {}
+
+    # ------------------------------------------------------------------ templates
+
+    def _template(self, p: dict[str, str]) -> Template:
+        template_id = p.get("TemplateId", "")
+        if not template_id:
+            raise _missing("TemplateId")
+        if template_id not in self.templates:
+            raise DMError(404, "InvalidTemplate.NotFound", "The specified template does not exist.")
+        return self.templates[template_id]
+
+    def _template_wire(self, t: Template) -> dict[str, Any]:
+        return {
+            "TemplateId": int(t.id),
+            "TemplateName": t.name,
+            "TemplateSubject": t.subject,
+            "TemplateText": t.html or t.text or "",
+            "TemplateStatus": t.status,
+            "TemplateType": "0",
+            "CreateTime": _cst(t.created or self.clock()),
+        }
+
+    def do_CreateTemplate(self, p: dict[str, str]) -> dict[str, Any]:
+        name = p.get("TemplateName", "")
+        if not name:
+            raise _missing("TemplateName")
+        if len(name) > 30:
+            raise DMError(400, "InvalidTemplateName.Malformed", "The specified template name is wrongly formed.")
+        if any(t.name == name for t in self.templates.values()):
+            raise DMError(400, "InvalidTemplateName.Malformed", "The template name already exists.")
+        if len(p.get("TemplateSubject", "")) > MAX_SUBJECT:
+            raise _invalid("TemplateSubject")
+        template_id = self._next_id()
+        text = p.get("TemplateText", "")
+        self.templates[template_id] = Template(
+            template_id, name, p.get("TemplateSubject", ""), text, None, created=self.clock()
+        )
+        return {"TemplateId": int(template_id)}
+
+    def do_DescTemplate(self, p: dict[str, str]) -> dict[str, Any]:
+        return self._template_wire(self._template(p))
+
+    def do_QueryTemplateByParam(self, p: dict[str, str]) -> dict[str, Any]:
+        keyword = p.get("KeyWord", "").casefold()
+        items = [self._template_wire(t) for t in self.templates.values() if keyword in t.name.casefold()]
+        page = self._page_no(items, p)
+        return {**{k: v for k, v in page.items() if k != "page"}, "data": {"template": page["page"]}}
+
+    def do_DeleteTemplate(self, p: dict[str, str]) -> dict[str, Any]:
+        del self.templates[self._template(p).id]
         return {}
