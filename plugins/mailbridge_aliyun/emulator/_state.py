@@ -190,6 +190,10 @@ class EmulatorState:
             {"MailAddressId": 237916, "AccountName": "news@mail.example.com", "Sendtype": "batch",
              "AccountStatus": 0, "ReplyAddress": "", "ReplyStatus": 1, "CreateTime": _cst(now),
              "DailyCount": -1, "MonthCount": -1, "DailyReqCount": 0, "MonthReqCount": 0, "DomainStatus": 0},
+            # the `mailbridge demo` default sender, so that the demo runs on the emulator as typed
+            {"MailAddressId": 237917, "AccountName": "hello@demo.example.com", "Sendtype": "batch",
+             "AccountStatus": 0, "ReplyAddress": "", "ReplyStatus": 1, "CreateTime": _cst(now),
+             "DailyCount": -1, "MonthCount": -1, "DailyReqCount": 0, "MonthReqCount": 0, "DomainStatus": 0},
         ]  # fmt: skip
         self.add_template("welcome", "Welcome {name}", html="<p>Hello {name}</p>", text="Hello {name}")
 
