@@ -106,3 +106,22 @@ def test_secret_never_shows(caplog: pytest.LogCaptureFixture) -> None:
     ]
     for text in texts:
         assert SECRET not in text and KEY not in text, text
+
+
+@pytest.mark.parametrize("signature", ["v3", "v2"])
+def test_secret_not_in_logs_on_the_wire(signature: str, caplog: pytest.LogCaptureFixture) -> None:
+    """httpx's own request log never sees the secret (V2 shows the key id and signature in the URL, as the SDK does)."""
+    from mailbridge_aliyun.emulator import AliyunEmulator
+    from mailbridge_aliyun.record import scenario_client
+
+    caplog.set_level(logging.DEBUG)
+    with AliyunEmulator() as emu, scenario_client(emu.url_with(signature=signature)) as client:
+        client.account()
+        wrong = emu.url_with(signature=signature).replace(SECRET, "wrong")
+        with pytest.raises(mailbridge.AuthenticationError) as info, scenario_client(wrong) as bad:
+            bad.account()
+    assert "httpx" in caplog.text
+    assert SECRET not in caplog.text
+    assert SECRET not in str(info.value) + repr(info.value) + str(info.value.raw)
+    if signature == "v3":
+        assert KEY not in caplog.text and KEY not in str(info.value.raw)
