@@ -11,6 +11,7 @@ from mailbridge_aliyun.emulator import TEST_ACCESS_KEY_ID, TEST_ACCESS_KEY_SECRE
 from mailbridge_aliyun.record import SCENARIOS, ScenarioContext, replay_url, scenario_client
 
 CASSETTES = sorted(CASSETTE_DIR.glob("*.yaml"))
+ALL_CASSETTES = sorted(CASSETTE_DIR.rglob("*.yaml"))  # scenarios and the contract suite's
 
 
 def test_every_scenario_has_a_cassette() -> None:
@@ -60,7 +61,7 @@ FORBIDDEN = [
 ]
 
 
-@pytest.mark.parametrize("path", CASSETTES, ids=[p.stem for p in CASSETTES])
+@pytest.mark.parametrize("path", ALL_CASSETTES, ids=[str(p.relative_to(CASSETTE_DIR)) for p in ALL_CASSETTES])
 def test_cassette_holds_no_secret(path: Path) -> None:
     """No credential, signature, nonce or signing timestamp anywhere in the file."""
     text = path.read_text()
