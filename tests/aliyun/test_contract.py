@@ -10,11 +10,11 @@ import os
 from collections.abc import Iterator
 
 import pytest
-
-import mailbridge
 from mailbridge_aliyun.cassettes import CASSETTE_DIR, make_vcr
 from mailbridge_aliyun.emulator import TEST_ACCESS_KEY_ID, TEST_ACCESS_KEY_SECRET, AliyunEmulator
 from mailbridge_aliyun.record import RECORDED_AT, replay_url, scenario_client
+
+import mailbridge
 
 from ..contract.suite import BackendContract
 
