@@ -381,27 +381,32 @@ class AliyunBackend(Backend):
 
     def query_deliveries(self, query: DeliveryQuery, *, cursor: str | None, page_size: int) -> Page[DeliveryEvent]:
         """SenderStatisticsDetailByParam. Only one of ToAddress/TagName/AccountName may be sent;
-        the first given (in that order) goes to DM, the others are applied here."""
+        the first given (in that order) goes to DM and a sender given besides is applied here.
+        Recipient and tag together are refused: records carry no tag to check."""
+        if query.recipient is not None and query.tag is not None:
+            raise InvalidRequest(
+                "Direct Mail can filter deliveries by recipient or by tag, not both", provider=self.name
+            )
+        window = self.limits.delivery_query_window or dt.timedelta(days=30)
         start = _minute_floor(query.start.astimezone(parse.CST))
-        end = min(_minute_ceil(query.end.astimezone(parse.CST)), start + self.limits.delivery_query_window)  # type: ignore[operator]
+        end = min(_minute_ceil(query.end.astimezone(parse.CST)), start + window)
         server: dict[str, Any] = {}
-        local: dict[str, str] = {}
-        for key, param in (("recipient", "ToAddress"), ("tag", "TagName"), ("sender", "AccountName")):
-            value = getattr(query, key)
-            if value is None:
-                continue
-            if not server:
-                server[param] = value
-            else:
-                local[key] = value
+        if query.recipient is not None:
+            server["ToAddress"] = query.recipient
+        elif query.tag is not None:
+            server["TagName"] = query.tag
+        elif query.sender is not None:
+            server["AccountName"] = query.sender
+        local_sender = query.sender if query.sender is not None and "AccountName" not in server else None
         if query.status is not None and query.status in parse.STATUS_CODE:
             server["Status"] = parse.STATUS_CODE[query.status]
+        length = min(page_size, self.limits.delivery_page_size)
         body = self._call(
             "SenderStatisticsDetailByParam",
             {
                 "StartTime": start.strftime("%Y-%m-%d %H:%M"),
                 "EndTime": end.strftime("%Y-%m-%d %H:%M"),
-                "Length": min(page_size, self.limits.delivery_page_size),
+                "Length": length,
                 "NextStart": cursor,
                 **server,
             },
@@ -409,16 +414,11 @@ class AliyunBackend(Backend):
         )
         rows = parse.records(body, "data", "mailDetail")
         events = [parse.delivery_event(r) for r in rows]
-        if "tag" in local:
-            # Records carry no tag: a second tag filter cannot be checked, so refuse rather than guess.
-            raise InvalidRequest(
-                "Direct Mail can filter deliveries by recipient or by tag, not both", provider=self.name
-            )
-        if "sender" in local:
-            events = [e for e in events if (e.sender or "").casefold() == local["sender"].casefold()]
+        if local_sender is not None:
+            events = [e for e in events if (e.sender or "").casefold() == local_sender.casefold()]
         if query.status is not None and query.status not in parse.STATUS_CODE:
             events = [e for e in events if e.status == query.status]
-        return Page(events, self._next(body, len(rows), min(page_size, self.limits.delivery_page_size), cursor))
+        return Page(events, self._next(body, len(rows), length, cursor))
 
     # ------------------------------------------------------------------ account & setup
 

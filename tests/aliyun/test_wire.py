@@ -595,3 +595,12 @@ def test_json_body_helpers_roundtrip() -> None:
     assert compact({"a": [1, {"b": "é"}]}) == json.dumps(
         {"a": [1, {"b": "é"}]}, separators=(",", ":"), ensure_ascii=False
     )
+
+
+def test_recipient_and_tag_together_are_refused_before_the_call() -> None:
+    wire = Wire()
+    start = dt.datetime(2021, 4, 1, tzinfo=dt.UTC)
+    query = DeliveryQuery(start=start, end=start + dt.timedelta(days=1), recipient="a@example.com", tag="t")
+    with pytest.raises(InvalidRequest):
+        backend(wire).query_deliveries(query, cursor=None, page_size=100)
+    assert wire.requests == []
