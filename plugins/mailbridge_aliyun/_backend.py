@@ -1,26 +1,33 @@
 """Alibaba Cloud Direct Mail (API 2015-11-23) as a mailbridge backend.
 
-One method, one Direct Mail action (``create_group`` and ``get_domain`` make a look-up
-call first, see there). Wire format and signing: :mod:`._transport`; errors:
-:mod:`._errors`; response parsing: :mod:`._parse`.
+One method, one Direct Mail action, except ``create_group`` (an exact-name look-up
+first), ``get_domain`` (name -> DomainId first) and ``send_to_group`` with a stored
+template (DescTemplate resolves the id to the TemplateName BatchSendMail wants). Wire
+format and signing: :mod:`._transport`; errors: :mod:`._errors`; parsing: :mod:`._parse`.
 
 Where the seeds and the reference disagree, this backend follows:
 
 * Subject length: seed 002 (current SingleSendMail doc) says 256 characters; the
   reference quotes an older error table saying 100. **256** is declared: it is the
   current official limit and the older table predates it.
-* Paging of QueryReceiverByParam: the docs (and the brief) page with ``NextStart``; the
+* SenderStatisticsDetailByParam times: seed 004's sample pairs ``LastUpdateTime``
+  "2021-04-28T17:11Z" with ``UtcLastUpdateTime`` 1619601108 (09:11:48 UTC), so the
+  "yyyy-MM-dd HH:mm" times are Beijing time despite the "Z": StartTime/EndTime are sent in
+  UTC+8 and event times are read from ``UtcLastUpdateTime``.
+* Paging of QueryReceiverByParam: the docs (and issue 3) page with ``NextStart``; the
   SDK's request model (reference A.1.1) only has the deprecated ``PageNo``. ``NextStart``
   is sent, as the response documentation says to.
 * UserStatus: seed 003 lists 0-3 (3: cannot send), the 1.11.1 SDK 0/1/2/4/8; both are mapped.
 * ``ReplyToAddress`` is sent as ``true``/``false`` as the docs say, not the SDK's ``True``.
-* QueryMailAddressByParam/QueryTagByParam response shapes are not in the seeds; they follow
-  the public API pages (``data.mailAddress`` / ``data.tag``).
+* DescDomain's sample JSON spells ``TracefRecord``/``TlDomainName``, its table
+  ``TraceRecord``/``TldomainName``; both spellings are read.
+* Responses the seeds do not show (QueryMailAddressByParam, QueryTagByParam, the template
+  actions) follow the public API pages (``data.mailAddress``, ``data.tag``, ``data.template``).
 
 Things Direct Mail cannot do, declared in :attr:`AliyunBackend.limits` so the core refuses
 them: cc, attachments (SDK-only, "not supported by OpenAPI"), engagement flags in
-delivery records, per-message filtering of delivery records
-(its records carry no EnvId, so ``message_id`` is not a server-side filter).
+delivery records, daily statistics (not wired), and filtering delivery records by message
+(records carry no EnvId, so ``message_id`` is not a server-side filter).
 """
 
 from __future__ import annotations
