@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from mailbridge_local import LocalBackend
 
 import mailbridge
 from mailbridge import Feature
 from mailbridge.cli import ExitStatus, cli
-from mailbridge_local import LocalBackend
 
 from .conftest import MakeClient, backend_of
 
