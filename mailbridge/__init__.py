@@ -37,6 +37,16 @@ from ._exceptions import (
 from ._failover import FailoverClient, failover_url
 from ._health import HealthStore, MemoryHealthStore, RedisHealthStore
 from ._limits import Feature, Limits, Operation, Rate
+from ._migrate import (
+    GroupPlan,
+    GroupResult,
+    MigrationPlan,
+    MigrationReport,
+    Verification,
+    migrate,
+    plan_migration,
+    verify_migration,
+)
 from ._models import (
     AccountSummary,
     Attachment,
@@ -85,6 +95,8 @@ __all__ = [
     "Feature",
     "Group",
     "GroupNotFound",
+    "GroupPlan",
+    "GroupResult",
     "GroupStatus",
     "HealthStore",
     "InvalidAddress",
@@ -95,6 +107,8 @@ __all__ = [
     "Member",
     "MemoryHealthStore",
     "Message",
+    "MigrationPlan",
+    "MigrationReport",
     "NotFound",
     "Operation",
     "OutcomeUnknown",
@@ -125,11 +139,15 @@ __all__ = [
     "UnsupportedFeature",
     "UploadProgress",
     "UploadReport",
+    "Verification",
     "available_providers",
     "connect",
     "connect_failover",
     "failover_url",
+    "migrate",
+    "plan_migration",
     "read_recipients_csv",
+    "verify_migration",
     "write_rejected_csv",
 ]
 

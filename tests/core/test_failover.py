@@ -215,3 +215,34 @@ def test_health_is_shared_through_redis(pair: tuple[mailbridge.Client, mailbridg
     worker_a.health.mark_healthy(key)
     worker_b.send(msg())
     assert outbox(primary) == 1
+
+
+def test_cli_send_through_failover(tmp_path: Path) -> None:
+    """`mailbridge send` accepts a failover:// URL and reports the attempts."""
+    import json
+
+    from click.testing import CliRunner
+
+    from mailbridge.cli import cli
+
+    url = mailbridge.failover_url([f"local://{tmp_path}/a", f"local://{tmp_path}/b"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--url",
+            url,
+            "--json",
+            "send",
+            "--from",
+            "me@example.com",
+            "--to",
+            "a@example.com",
+            "--subject",
+            "s",
+            "--text",
+            "t",
+        ],
+    )
+    assert result.exit_code == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["provider"] == "local" and [a["outcome"] for a in out["attempts"]] == ["sent"]
