@@ -247,3 +247,12 @@ def test_daily_quota(client: Client) -> None:
 def test_serve_validates_options() -> None:
     with pytest.raises(ValueError, match="unknown emulator option"):
         serve(port=0, colour="blue")
+
+
+def test_group_sends_need_a_batch_sender(client: Client) -> None:
+    client.create_group("typed")
+    client.upload("typed", ["a@example.com"])
+    with pytest.raises(InvalidRequest) as info:
+        client.send_to_group("typed", Message(sender=SENDER, to=(), subject="S", text="T"))
+    assert info.value.provider_code == "InvalidMailAddressSendType.Malformed"
+    client.send_to_group("typed", Message(sender="news@mail.example.com", to=(), subject="S", text="T"))

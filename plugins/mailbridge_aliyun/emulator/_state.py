@@ -466,7 +466,12 @@ class EmulatorState:
             if not p.get(required):
                 raise _missing(required)
         self._common_send_checks(p)
-        sender = self._sender(p["AccountName"])["AccountName"]
+        account = self._sender(p["AccountName"])
+        if account["Sendtype"] != "batch":  # batch mail goes from a "batch" sender address
+            raise DMError(
+                400, "InvalidMailAddressSendType.Malformed", "The specified mailAddress sendType is wrongly formed."
+            )
+        sender = account["AccountName"]
         receiver = next((r for r in self.receivers.values() if r.name == p["ReceiversName"]), None)
         if receiver is None:
             raise DMError(404, "InvalidReceiver.NotFound", "The specified receiver does not exist.")
