@@ -14,8 +14,8 @@ length limit (SaveReceiverDetail's 500-record Detail, HTML bodies).
 
 No httpx or JSON exception leaves this module: connect failures become
 :class:`ProviderUnavailable` (the request certainly did not arrive); failures after
-the request left become :class:`OutcomeUnknown` for sends and
-:class:`ProviderUnavailable` for everything else.
+the request left (read timeout, reset, HTTP 504, a 2xx body that is not JSON) become
+:class:`OutcomeUnknown` for sends and :class:`ProviderUnavailable` for everything else.
 """
 
 from __future__ import annotations
@@ -139,6 +139,14 @@ class DirectMailTransport:
         """Perform one action and return its decoded JSON body; raise a neutral error otherwise."""
         request = self.build(action, params)
         response = self._send(request, operation=operation, is_send=is_send)
+        if is_send and response.status_code == 504:
+            # A gateway timeout: the request went upstream and nobody knows what happened there.
+            raise OutcomeUnknown(
+                "Direct Mail's gateway timed out (HTTP 504); the message may have been sent",
+                provider=PROVIDER,
+                operation=operation,
+                http_status=504,
+            )
         try:
             decoded = json.loads(response.content) if response.content else {}
         except (ValueError, UnicodeDecodeError) as exc:

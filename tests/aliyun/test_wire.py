@@ -577,6 +577,8 @@ def test_transport_errors_are_translated(exc: Exception, send_error: type, read_
         (200, b"[1, 2]", OutcomeUnknown, ProviderUnavailable),
         (502, b"Bad Gateway", ProviderUnavailable, ProviderUnavailable),
         (400, b"\xff\xfe", InvalidRequest, InvalidRequest),
+        (504, b"Gateway Timeout", OutcomeUnknown, ProviderUnavailable),
+        (504, b'{"Code": "ServiceUnavailable", "Message": "m", "RequestId": "r"}', OutcomeUnknown, ProviderUnavailable),
     ],
 )
 def test_bodies_that_are_not_json_objects(status: int, body: bytes, send_error: type, read_error: type) -> None:
