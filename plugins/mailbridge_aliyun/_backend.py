@@ -26,7 +26,7 @@ Where the seeds and the reference disagree, this backend follows:
 
 Things Direct Mail cannot do, declared in :attr:`AliyunBackend.limits` so the core refuses
 them: cc, attachments (SDK-only, "not supported by OpenAPI"), engagement flags in
-delivery records, daily statistics (not wired), and filtering delivery records by message
+delivery records, and filtering delivery records by message
 (records carry no EnvId, so ``message_id`` is not a server-side filter).
 """
 
@@ -65,6 +65,7 @@ from mailbridge import (
     SenderAddress,
     SenderDomain,
     SendReceipt,
+    StatisticsRow,
     Tag,
     Template,
 )
@@ -99,7 +100,6 @@ _FEATURES = set(Feature) - {
     Feature.CC,
     Feature.ATTACHMENTS,
     Feature.DELIVERY_ENGAGEMENT,
-    Feature.STATISTICS,
 }
 
 
@@ -150,6 +150,7 @@ class AliyunBackend(Backend):
             Operation.SENDERS: Rate(5),  # A.6 quota table: QueryMailAddressByParam 5/1s
             Operation.ACCOUNT: Rate(10, 60),  # A.6 quota table: DescAccountSummary 10/60s
             Operation.DELIVERIES: Rate(500, 60),  # A.6 quota table: SenderStatisticsDetailByParam 500/60s
+            Operation.STATISTICS: Rate(50, 60),  # A.6: SenderStatisticsByTagNameAndBatchID 50 calls/min
             Operation.TAGS: Rate(30, 10),  # A.6 quota table: CreateTag 30/10s
             Operation.TEMPLATES: Rate(2),  # A.6 quota table: ModifyTemplate 2/1s, DeleteTemplate 10/1s: the lowest
         },
@@ -431,6 +432,23 @@ class AliyunBackend(Backend):
 
     def account_summary(self) -> AccountSummary:
         return parse.account(self._call("DescAccountSummary", {}, Operation.ACCOUNT))
+
+    def statistics(self, start: str, end: str) -> list[StatisticsRow]:
+        """SenderStatisticsByTagNameAndBatchID, one call per 31 days (its documented span);
+        ``bounced`` is DM's faildCount plus unavailableCount (invalid addresses)."""
+        first, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+        rows: list[StatisticsRow] = []
+        while first <= last:
+            upto = min(first + dt.timedelta(days=30), last)
+            body = self._call(
+                "SenderStatisticsByTagNameAndBatchID",
+                {"StartTime": first.isoformat(), "EndTime": upto.isoformat()},
+                Operation.STATISTICS,
+            )
+            parsed = (parse.statistics_row(r) for r in parse.records(body, "data", "stat"))
+            rows.extend(r for r in parsed if r is not None)
+            first = upto + dt.timedelta(days=1)
+        return sorted(rows, key=lambda r: r.date)
 
     def _paged(self, action: str, path: tuple[str, str], operation: Operation, **params: Any) -> list[dict[str, Any]]:
         """PageNo/PageSize listings (domains, senders, tags): every page."""

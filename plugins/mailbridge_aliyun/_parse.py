@@ -21,6 +21,7 @@ from mailbridge import (
     Recipient,
     SenderAddress,
     SenderDomain,
+    StatisticsRow,
     Tag,
     Template,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "profile_detail",
     "records",
     "sender",
+    "statistics_row",
     "tag",
     "template",
     "to_dm_variables",
@@ -320,4 +322,18 @@ def template(r: Mapping[str, Any], template_id: str | None = None) -> Template:
         subject=_to_neutral_variables(r.get("TemplateSubject")),
         html=_to_neutral_variables(r.get("TemplateText")),
         status=TEMPLATE_STATUS.get(raw_status, raw_status or None),
+    )
+
+
+def statistics_row(r: Mapping[str, Any]) -> StatisticsRow | None:
+    """A SenderStatisticsByTagNameAndBatchID ``data.stat`` record (lower-camel counts, ``faildCount`` sic)."""
+    try:
+        day = dt.date.fromisoformat(str(r.get("CreateTime", ""))[:10])
+    except ValueError:
+        return None
+    return StatisticsRow(
+        date=day,
+        requested=_int(r.get("requestCount")) or 0,
+        delivered=_int(r.get("successCount")) or 0,
+        bounced=(_int(r.get("faildCount")) or 0) + (_int(r.get("unavailableCount")) or 0),
     )

@@ -197,6 +197,14 @@ def deliveries(client: Client, ctx: ScenarioContext) -> None:
     assert [e.recipient for e in mine] == ["ok@example.com"], mine
 
 
+def statistics(client: Client, ctx: ScenarioContext) -> None:
+    client.send(Message(sender=ctx.sender, to=["ok@example.com", "gone@bounce.example"], subject="s", text="t"))
+    day = RECORDED_AT.astimezone(dt.timezone(dt.timedelta(hours=8))).date()
+    rows = client.statistics(day - dt.timedelta(days=40), day)
+    if ctx.emulator is not None or ctx.sender == SENDER:
+        assert [(r.date, r.requested, r.delivered, r.bounced) for r in rows] == [(day, 2, 1, 1)], rows
+
+
 def account(client: Client, ctx: ScenarioContext) -> None:
     summary = client.account()
     assert summary.daily_quota is not None and summary.status == "normal", summary
@@ -352,6 +360,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("send_template", send_template),
         Scenario("send_to_group", send_to_group),
         Scenario("deliveries", deliveries),
+        Scenario("statistics", statistics),
         Scenario("account", account),
         Scenario("domains", domains),
         Scenario("senders", senders),

@@ -606,3 +606,20 @@ def test_recipient_and_tag_together_are_refused_before_the_call() -> None:
     with pytest.raises(InvalidRequest):
         backend(wire).query_deliveries(query, cursor=None, page_size=100)
     assert wire.requests == []
+
+
+def test_statistics_wire_split_and_parse() -> None:
+    stat = {
+        "CreateTime": "2021-04-28",
+        "requestCount": "10",
+        "successCount": "7",
+        "faildCount": "1",
+        "unavailableCount": "2",
+    }
+    wire = Wire({"SenderStatisticsByTagNameAndBatchID": {"TotalCount": 1, "data": {"stat": [stat]}}})
+    rows = backend(wire).statistics("2021-03-01", "2021-04-30")
+    assert [wire.params(i) for i in range(len(wire.requests))] == [
+        {"StartTime": "2021-03-01", "EndTime": "2021-03-31"},
+        {"StartTime": "2021-04-01", "EndTime": "2021-04-30"},
+    ]
+    assert rows[0] == mailbridge.StatisticsRow(date=dt.date(2021, 4, 28), requested=10, delivered=7, bounced=3)

@@ -544,6 +544,44 @@ class EmulatorState:
             body["NextStart"] = next_start
         return body
 
+    def do_SenderStatisticsByTagNameAndBatchID(self, p: dict[str, str]) -> dict[str, Any]:
+        days: list[dt.date] = []
+        for name in ("StartTime", "EndTime"):
+            if not p.get(name):
+                raise _missing(name)
+            try:
+                days.append(dt.date.fromisoformat(p[name]))
+            except ValueError as exc:
+                raise DMError(400, f"Invalid{name}.Malformed", f"The specified {name} is wrongly formed.") from exc
+        first, last = days
+        today = dt.datetime.fromtimestamp(self.clock(), CST).date()
+        if last < first or (last - first).days > 30:  # "cannot exceed 31 days" (1.11.1 docstring)
+            raise DMError(400, "InvalidBetweenTime.Malformed", "The time span cannot exceed 31 days.")
+        if (today - first).days > 90:
+            raise DMError(400, "InvalidStartTime.Malformed", "The start time cannot be earlier than 90 days ago.")
+        per_day: dict[str, list[DeliveryRecord]] = {}
+        for d in self.deliveries:
+            when = dt.datetime.fromtimestamp(d.time, CST).date()
+            if first <= when <= last and (not p.get("TagName") or d.tag == p["TagName"]):
+                per_day.setdefault(when.isoformat(), []).append(d)
+        stat = []
+        for day, records in sorted(per_day.items()):
+            total = len(records)
+            ok = sum(r.status == 0 for r in records)
+            invalid = sum(r.status == 2 for r in records)
+            stat.append(
+                {
+                    "CreateTime": day,
+                    "requestCount": str(total),
+                    "successCount": str(ok),
+                    "faildCount": str(total - ok - invalid),
+                    "unavailableCount": str(invalid),
+                    "succeededPercent": f"{100 * ok / total:.2f}%",
+                    "unavailablePercent": f"{100 * invalid / total:.2f}%",
+                }
+            )
+        return {"TotalCount": len(stat), "data": {"stat": stat}}
+
     def do_DescAccountSummary(self, p: dict[str, str]) -> dict[str, Any]:
         sent = self._sent_today()
         return {
