@@ -72,3 +72,26 @@ def test_cassette_holds_no_secret(path: Path) -> None:
         headers = {k.lower() for k in interaction["request"]["headers"]}
         assert not headers & {"authorization", "x-acs-date", "x-acs-signature-nonce"}
         assert "date" not in {k.lower() for k in interaction["response"]["headers"]}
+
+
+def test_the_recorder_rerecords_into_a_directory(tmp_path: Path) -> None:
+    """``python -m mailbridge_aliyun.record --dir DIR SCENARIO`` writes a scrubbed cassette that replays."""
+    from mailbridge_aliyun.record import main
+
+    assert main(["--dir", str(tmp_path), "account", "signature_v2"]) == 0
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == ["account.yaml", "signature_v2.yaml"]
+    text = (tmp_path / "signature_v2.yaml").read_text()
+    assert TEST_ACCESS_KEY_ID not in text and "Signature=" not in text
+    recorder = make_vcr(record_mode="none", cassette_dir=tmp_path)
+    with recorder.use_cassette("account.yaml"), scenario_client(replay_url()) as client:
+        SCENARIOS["account"].run(client, ScenarioContext())
+
+
+def test_the_recorder_refuses_unknown_scenarios_and_live_without_credentials() -> None:
+    from mailbridge_aliyun.record import main
+
+    with pytest.raises(SystemExit):
+        main(["no-such-scenario"])
+    with pytest.raises(SystemExit):
+        main(["--live"])
