@@ -123,3 +123,15 @@ def test_templates_round_trip_and_group_send(client: Client, emulator: AliyunEmu
     assert emulator.sent_mail[0].subject == "Hi Ada"
     client.delete_template(template)
     assert template.id not in emulator.state.templates
+
+
+@pytest.mark.parametrize("signature", ["v3", "v2"])
+def test_unicode_and_reserved_characters_sign_correctly(emulator: AliyunEmulator, signature: str) -> None:
+    """Spaces, '+', '*', '~', '&', '=' and CJK in form values verify on both schemes."""
+    subject = "主题 a+b*c~d&e=f 100% <ok>"
+    with scenario_client(emulator.url_with(signature=signature)) as client:
+        client.send(
+            Message(sender=SENDER, to="a@example.com", subject=subject, html="<p>你好 & +</p>", sender_name="小红")
+        )
+    assert emulator.sent_mail[0].subject == subject
+    assert emulator.sent_mail[0].params["HtmlBody"] == "<p>你好 & +</p>"
