@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -173,10 +175,14 @@ def _member_data(raw: Any, schema: str) -> dict[str, str]:
     if not raw:
         return {}
     text = str(raw)
-    try:
-        decoded = json.loads(text)
-    except ValueError:
-        decoded = None
+    decoded: Any = None
+    if text.lstrip().startswith("{"):
+        # JSON, or the Python-literal dict the QueryReceiverDetail doc example shows.
+        try:
+            decoded = json.loads(text)
+        except ValueError:
+            with contextlib.suppress(ValueError, SyntaxError, MemoryError, RecursionError):
+                decoded = ast.literal_eval(text)
     if isinstance(decoded, Mapping):
         return {SCHEMA_FIELDS.get(str(k), str(k)): str(v) for k, v in decoded.items() if v not in (None, "")}
     values = next(csv.reader(io.StringIO(text)), [])

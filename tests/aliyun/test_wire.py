@@ -623,3 +623,20 @@ def test_statistics_wire_split_and_parse() -> None:
         {"StartTime": "2021-04-01", "EndTime": "2021-04-30"},
     ]
     assert rows[0] == mailbridge.StatisticsRow(date=dt.date(2021, 4, 28), requested=10, delivered=7, bounced=3)
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ('{"UserName": "Ada", "plan": "pro"}', Recipient("a@x.com", name="Ada", data={"plan": "pro"})),
+        ("{'Domains': ['a.example.net']}", Recipient("a@x.com", data={"Domains": "['a.example.net']"})),
+        ("Ada,,f", Recipient("a@x.com", name="Ada", gender="f")),
+        ("{not json", Recipient("a@x.com", name="{not json")),
+    ],
+    ids=["json", "doc-example-python-literal", "csv", "garbage"],
+)
+def test_member_data_formats(data: str, expected: Recipient) -> None:
+    """QueryReceiverDetail's Data: CSV by DataSchema, JSON, or the doc's Python-literal example."""
+    from mailbridge_aliyun._parse import member
+
+    assert member({"Email": "a@x.com", "Data": data}, "UserName,NickName,Gender,Birthday,Mobile").recipient == expected
