@@ -534,10 +534,16 @@ class Client:
                     provider=self.provider,
                     operation=str(Operation.DELIVERIES),
                 )
-        if tag is not None and "tag" not in limits.delivery_filters:
-            self.backend.unsupported(Feature.TAGS, "its delivery log cannot be filtered by tag")
         wanted = DeliveryStatus(status) if status else None
         filters = {"recipient": recipient, "sender": sender, "message_id": message_id, "status": wanted, "tag": tag}
+        for name, value in filters.items():
+            cannot = name in limits.unsupported_delivery_filters or (
+                name == "tag" and name not in limits.delivery_filters
+            )
+            if value is not None and cannot:
+                raise UnsupportedFeature(
+                    f"{self.provider} cannot filter delivery events by {name.replace('_', ' ')}", provider=self.provider
+                )
         server = {k: v for k, v in filters.items() if k in limits.delivery_filters}
         local = {k: v for k, v in filters.items() if k not in limits.delivery_filters and v is not None}
         return self._delivery_events(start, end, server, local)

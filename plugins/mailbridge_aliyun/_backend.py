@@ -140,6 +140,7 @@ class AliyunBackend(Backend):
         # seed 004: ToAddress, AccountName, TagName (one at a time: the backend sends one and
         # filters the others itself) and Status; records carry no EnvId, so no message_id.
         delivery_filters={"recipient", "sender", "status", "tag"},
+        unsupported_delivery_filters={"message_id"},
         timezone=parse.CST,  # StartTime/EndTime are Beijing time (see _parse.CST)
         rates={
             Operation.SEND: Rate(100),  # A.6: SingleSendMail 100 calls/s per account
