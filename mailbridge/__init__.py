@@ -74,9 +74,11 @@ from ._models import (
 )
 from ._ratelimit import RateLimiter
 from ._registry import available_providers
+from ._templating import NEUTRAL_SYNTAX, TemplateSyntax, render_template
 from ._url import ProviderURL, Secret
 
 __all__ = [
+    "NEUTRAL_SYNTAX",
     "AccountSummary",
     "AlreadyExists",
     "Attachment",
@@ -136,6 +138,7 @@ __all__ = [
     "Tag",
     "Template",
     "TemplateNotFound",
+    "TemplateSyntax",
     "UnsupportedFeature",
     "UploadProgress",
     "UploadReport",
@@ -147,6 +150,7 @@ __all__ = [
     "migrate",
     "plan_migration",
     "read_recipients_csv",
+    "render_template",
     "verify_migration",
     "write_rejected_csv",
 ]

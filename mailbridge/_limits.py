@@ -61,10 +61,12 @@ class Feature(enum.StrEnum):
     DELIVERY_ENGAGEMENT = "delivery_engagement"  # opened/clicked flags in delivery events
     ACCOUNT_SUMMARY = "account_summary"
     STATISTICS = "statistics"
-    DOMAINS = "domains"
-    SENDERS = "senders"
+    DOMAINS = "domains"  # sender domains: create, list, get (DNS records), verify, delete
+    SENDERS = "senders"  # sender addresses: create, list, delete
+    SENDER_PASSWORD = "sender_password"  # set a sender address's SMTP password
+    REPLY_TO_VERIFICATION = "reply_to_verification"  # verify a sender's reply-to address
     TAG_MANAGEMENT = "tag_management"
-    TEMPLATES = "templates"
+    TEMPLATES = "templates"  # create, list, get, update, delete
 
 
 @frozen
