@@ -85,6 +85,9 @@ EXPECTED: dict[str, tuple[type[MailbridgeError], bool, bool]] = {
     "EmailFormatError": (InvalidAddress, False, False),
     "EmailLengthError": (InvalidAddress, False, False),
     "InvalidIP.NotFound": (NotFound, False, False),
+    "InvalidDomainName.Duplicate": (AlreadyExists, False, False),
+    "InvalidDomainNumber.Malformed": (LimitExceeded, False, False),
+    "CheckDomain.Failed": (ProviderUnavailable, True, False),
 }
 
 # Every code named in issue 3, the seeds and reference A.5 (prefix families checked below).

@@ -36,7 +36,7 @@ from mailbridge_aliyun._signing import (
 
 from ._state import DMError, EmulatorState
 
-__all__ = ["COMMON_PARAMS", "DMServer", "Fault"]
+__all__ = ["COMMON_PARAMS", "SECRET_PARAMS", "DMServer", "Fault"]
 
 COMMON_PARAMS = frozenset(
     {
@@ -44,6 +44,7 @@ COMMON_PARAMS = frozenset(
         "SignatureNonce", "Timestamp", "Signature", "RegionId", "SecurityToken", "SignatureType",
     }
 )  # fmt: skip
+SECRET_PARAMS = frozenset({"Password"})  # ModifyMailAddress, ModifyPWByDomain: masked in the request log
 MAX_SKEW = 15 * 60  # reference A.5: InvalidTimeStamp.Expired beyond 15 minutes
 CONTROL_PREFIX = "/_emulator"
 
@@ -211,7 +212,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(err.status, err.code, err.message)
             return
         business = {k: v for k, v in params.items() if k not in COMMON_PARAMS}
-        self.server.requests.append({"action": action, "params": dict(business), "signature": version})
+        logged = {k: ("***" if k in SECRET_PARAMS else v) for k, v in business.items()}  # never keep a password
+        self.server.requests.append({"action": action, "params": logged, "signature": version})
         if self.server.throttled(action):
             self._error(400, "Throttling.User", "Request was denied due to user flow control.")
             return
@@ -354,6 +356,18 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, {"faults": []})
         elif path == "/faults":
             self._json(200, {"faults": [asdict(f) for f in server.faults]})
+        elif path == "/dns" and method == "POST":
+            try:
+                spec = json.loads(body or b"{}")
+                records = spec.get("records")
+                server.state.publish_dns(str(spec["domain"]), tuple(records) if records else None)
+            except (KeyError, TypeError, ValueError) as exc:
+                self._json(400, {"error": f"POST /_emulator/dns wants {{'domain': ..., 'records': [...]}}: {exc}"})
+                return
+            except DMError as err:
+                self._json(404, {"error": err.message})
+                return
+            self._json(200, {"published": spec["domain"]})
         elif path == "/state":
             with server.state.lock:
                 state = server.state
@@ -368,6 +382,19 @@ class _Handler(BaseHTTPRequestHandler):
                     ],
                     "tags": state.tags,
                     "deliveries": len(state.deliveries),
+                    "domains": [
+                        {"name": d.name, "status": d.status, "published": sorted(d.published)} for d in state.domains
+                    ],
+                    "senders": [
+                        {
+                            "address": s["AccountName"],
+                            "sendtype": s["Sendtype"],
+                            "reply_to": s["ReplyAddress"],
+                            "reply_status": s["ReplyStatus"],
+                        }
+                        for s in state.senders
+                    ],
+                    "reply_mails": list(state.reply_mails),
                 }
             self._json(200, snapshot)
         else:
