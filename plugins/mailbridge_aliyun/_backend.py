@@ -359,7 +359,8 @@ class AliyunBackend(Backend):
         )
 
     def send_to_group(self, group: Group, message: Message) -> SendReceipt:
-        """BatchSendMail to the list by name: a stored template or inline content (TemplateContent).
+        """BatchSendMail to the list by name: a stored template or inline content (TemplateContent,
+        whose ``{{var}}`` variables are written in DM's ``{var}`` syntax).
         BatchSendMail names templates by TemplateName, so ``template_id`` is resolved with
         DescTemplate first (or give ``provider_options={"TemplateName": ...}``). Per-recipient data comes from the
         list's CustomDetail, so ``template_data`` is refused, as are bcc and sender_name with
@@ -378,10 +379,11 @@ class AliyunBackend(Backend):
             if "TemplateName" not in message.provider_options:
                 params["TemplateName"] = self.get_template(message.template_id).name
         else:
+            syntax = self.template_syntax  # inline content is a DM template too: {{var}} -> {var}
             content = {
-                "Subject": message.subject,
-                "HtmlBody": message.html,
-                "TextBody": message.text,
+                "Subject": syntax.to_provider(message.subject),
+                "HtmlBody": syntax.to_provider(message.html),
+                "TextBody": syntax.to_provider(message.text),
                 "Alias": message.sender_name,
             }
             params["TemplateContent"] = parse.compact({k: v for k, v in content.items() if v is not None})

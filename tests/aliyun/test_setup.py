@@ -471,3 +471,14 @@ def test_a_fresh_recording_scrubs_the_password(tmp_path: Path) -> None:
     ):
         SCENARIOS["senders"].run(replayed, ScenarioContext())
     assert cassette.all_played
+
+
+def test_inline_group_content_is_written_in_dm_syntax(client: Client, emulator: AliyunEmulator) -> None:
+    """BatchSendMail's TemplateContent is a DM template too: {{name}} goes out as {name} and renders."""
+    client.create_group("inline")
+    client.upload("inline", [mailbridge.Recipient("ada@example.com", name="Ada")])
+    message = mailbridge.Message(sender="news@mail.example.com", to=(), subject="Hi {{name}}", html="<p>{{name}}</p>")
+    client.send_to_group("inline", message)
+    content = json.loads(emulator.calls("BatchSendMail")[0]["TemplateContent"])
+    assert (content["Subject"], content["HtmlBody"]) == ("Hi {name}", "<p>{name}</p>")
+    assert emulator.sent_mail[0].subject == "Hi Ada"

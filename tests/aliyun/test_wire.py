@@ -347,7 +347,7 @@ def test_send_to_group_with_stored_template_and_inline_content() -> None:
     assert wire.actions()[-1] == "BatchSendMail" and wire.params()["TemplateName"] == "by-name"
     inline = Message(sender="news@example.net", to=(), subject="Hi {{name}}", html="<b>x</b>", sender_name="News")
     b.send_to_group(GROUP, inline)
-    assert wire.params()["TemplateContent"] == '{"Subject":"Hi {{name}}","HtmlBody":"<b>x</b>","Alias":"News"}'
+    assert wire.params()["TemplateContent"] == '{"Subject":"Hi {name}","HtmlBody":"<b>x</b>","Alias":"News"}'
     with pytest.raises(InvalidRequest):
         b.send_to_group(GROUP, Message(sender="news@example.net", to=(), template_id="w", template_data={"a": "b"}))
 

@@ -310,13 +310,6 @@ class DomainState:
         }
 
 
-def _render(text: str | None, data: dict[str, str]) -> str | None:
-    if text is None:
-        return None
-    pattern = r"\{\{\s*(\w+)\s*\}\}|\$\{(\w+)\}|\{(\w+)\}"
-    return re.sub(pattern, lambda m: data.get(m.group(1) or m.group(2) or m.group(3) or "", ""), text)
-
-
 class EmulatorState:
     """One emulated Direct Mail account. Thread-safe: every handler runs under one lock."""
 
@@ -628,7 +621,7 @@ class EmulatorState:
             stored = self.templates.get(str(template.get("TemplateId", "")))
             if stored is None:
                 raise DMError(404, "InvalidTemplate.NotFound", "The specified template does not exist.")
-            subject = subject or _render(stored.subject, dict(template.get("TemplateData") or {})) or ""
+            subject = subject or render_dm(stored.subject, dict(template.get("TemplateData") or {})) or ""
         else:
             if not subject:
                 raise _missing("Subject")
@@ -678,7 +671,7 @@ class EmulatorState:
             profile = {n: m.detail.get(k, "") for n, k in zip(names, SCHEMA_KEYS, strict=True)}
             profile.update({n: m.detail.get(k, "") for n, k in zip(neutral, SCHEMA_KEYS, strict=True)})
             data = {**profile, **m.custom}
-            self._record(env_id, "BatchSendMail", sender, [m.email], _render(subject_template, data) or "", params=p)
+            self._record(env_id, "BatchSendMail", sender, [m.email], render_dm(subject_template, data) or "", params=p)
         return {"EnvId": env_id}
 
     # ------------------------------------------------------------------ delivery & account
