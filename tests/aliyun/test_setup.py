@@ -482,3 +482,41 @@ def test_inline_group_content_is_written_in_dm_syntax(client: Client, emulator: 
     content = json.loads(emulator.calls("BatchSendMail")[0]["TemplateContent"])
     assert (content["Subject"], content["HtmlBody"]) == ("Hi {name}", "<p>{name}</p>")
     assert emulator.sent_mail[0].subject == "Hi Ada"
+
+
+# --------------------------------------------------------------------------- rates (reference A.6)
+
+# The DM actions behind each neutral operation of issue 6.
+ACTIONS_OF = {
+    "domains": ["CheckDomain"],  # the only domain action A.6 lists
+    "senders": ["QueryMailAddressByParam", "ApproveReplyMailAddress", "DeleteMailAddress", "ModifyMailAddress"],
+    "templates": ["ModifyTemplate", "DeleteTemplate", "DescTemplate", "QueryTemplateByParam"],
+}
+
+
+@pytest.mark.parametrize("operation", sorted(ACTIONS_OF))
+def test_declared_rates_stay_within_every_documented_quota(operation: str) -> None:
+    from mailbridge_aliyun.emulator._server import QUOTAS
+
+    rate = AliyunBackend.limits.rate_for(operation)
+    assert rate is not None
+    for action in ACTIONS_OF[operation]:
+        calls, per = QUOTAS[action]
+        assert rate.calls / rate.per <= calls / per, (operation, action)
+    assert min(QUOTAS[a][0] / QUOTAS[a][1] for a in ACTIONS_OF[operation]) == rate.calls / rate.per
+
+
+def test_emulator_enforces_the_documented_quotas_when_asked() -> None:
+    with AliyunEmulator(quotas=True) as emu, scenario_client(emu.url) as client:
+        for _ in range(10):
+            client.verify_domain("unverified.example")
+        with pytest.raises(mailbridge.RateLimited) as info:
+            client.verify_domain("unverified.example")
+        assert info.value.provider_code == "Throttling.User"
+        assert len(emu.calls("CheckDomain")) == 11  # the 11th was refused at the gateway
+
+
+def test_setting_a_password_logs_nothing_of_it(client: Client, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    client.set_sender_password("noreply@mail.example.com", GOOD_PASSWORD)
+    assert GOOD_PASSWORD not in caplog.text

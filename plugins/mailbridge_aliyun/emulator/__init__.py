@@ -87,6 +87,7 @@ class AliyunEmulator:
     """A running emulator. **Parameters:** ``host`` (loopback only), ``port`` (0: any free
     port), ``access_key_id``/``secret`` (the one valid credential pair), ``region``,
     ``rate`` *(optional)*: calls per second per action before ``Throttling.User``,
+    ``quotas``: also enforce reference A.6's per-action quota table (e.g. CheckDomain 10/60 s),
     ``max_lists``, ``max_list_size``, ``daily_quota``, ``max_domains`` (an emulator choice:
     DM documents ``InvalidDomainNumber.Malformed`` but not the number), ``clock`` *(optional)*: the time
     the account sees (for delivery records), default ``time.time``."""
@@ -100,6 +101,7 @@ class AliyunEmulator:
         secret: str = TEST_ACCESS_KEY_SECRET,
         region: str = "cn-hangzhou",
         rate: float | None = None,
+        quotas: bool = False,
         max_lists: int = 10,
         max_list_size: int = 10_000,
         daily_quota: int = 2000,
@@ -117,7 +119,7 @@ class AliyunEmulator:
             daily_quota=daily_quota,
             max_domains=max_domains,
         )
-        self.server = DMServer((host, port), self.state, {access_key_id: secret}, rate=rate)
+        self.server = DMServer((host, port), self.state, {access_key_id: secret}, rate=rate, quotas=quotas)
         self._thread: threading.Thread | None = None
 
     def __repr__(self) -> str:
@@ -256,7 +258,7 @@ def serve(host: str = "127.0.0.1", port: int = 8025, **options: str) -> None:
     """Run an emulator until interrupted (the ``mailbridge emulator aliyun`` entry point).
 
     ``options`` (strings, from the command line): ``rate``, ``max_lists``,
-    ``max_list_size``, ``daily_quota``, ``max_domains``, ``access_key_id``, ``secret``, ``region``.
+    ``max_list_size``, ``daily_quota``, ``max_domains``, ``quotas``, ``access_key_id``, ``secret``, ``region``.
     """
     numeric: dict[str, Callable[[str], Any]] = {
         "rate": float,
@@ -264,6 +266,7 @@ def serve(host: str = "127.0.0.1", port: int = 8025, **options: str) -> None:
         "max_list_size": int,
         "daily_quota": int,
         "max_domains": int,
+        "quotas": lambda v: v.lower() in ("1", "true", "yes"),
     }
     kwargs: dict[str, Any] = {}
     for key, value in options.items():
