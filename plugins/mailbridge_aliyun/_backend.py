@@ -1,8 +1,12 @@
 """Alibaba Cloud Direct Mail (API 2015-11-23) as a mailbridge backend.
 
-One method, one Direct Mail action, except ``create_group`` (an exact-name look-up
-first), ``get_domain`` (name -> DomainId first) and ``send_to_group`` with a stored
-template (DescTemplate resolves the id to the TemplateName BatchSendMail wants). Wire
+One method, one Direct Mail action, except ``create_group``, ``create_sender`` and
+``create_template`` (an exact-name look-up first: DM documents no "already exists" code for
+them), the domain methods (name -> DomainId first; ``create_domain`` and ``verify_domain``
+end with DescDomain so the result carries the DNS records), ``delete_sender`` /
+``set_sender_password`` / ``verify_reply_to`` given an address without its MailAddressId,
+and ``send_to_group`` with a stored template (DescTemplate resolves the id to the
+TemplateName BatchSendMail wants). Wire
 format and signing: :mod:`._transport`; errors: :mod:`._errors`; parsing: :mod:`._parse`.
 
 Where the seeds and the reference disagree, this backend follows:
