@@ -583,8 +583,12 @@ class AliyunBackend(Backend):
     def verify_reply_to(self, sender: SenderAddress) -> None:
         """CheckReplyToMailAddress: DM mails the reply-to address a link; following it (or
         :meth:`approve_reply_to` with the link's ticket) completes the verification."""
-        if sender.reply_to is None and sender.id:
-            sender = next((s for s in self.list_senders() if s.id == sender.id), sender)
+        if not sender.reply_to:  # the caller's copy may be incomplete: DM's record decides
+            key = sender.address.casefold()
+            sender = next(
+                (s for s in self.list_senders() if (sender.id and s.id == sender.id) or s.address.casefold() == key),
+                sender,
+            )
         if not sender.reply_to:
             raise InvalidRequest(f"sender {sender.address!r} has no reply-to address to verify", provider=self.name)
         self._call("CheckReplyToMailAddress", {"MailAddressId": self._sender_id(sender)}, Operation.SENDERS)
