@@ -74,6 +74,7 @@ from ._models import (
 )
 from ._ratelimit import RateLimiter
 from ._registry import available_providers
+from ._setup_migrate import SetupItem, SetupReport, apply_setup, plan_setup
 from ._templating import NEUTRAL_SYNTAX, TemplateSyntax, render_template
 from ._url import ProviderURL, Secret
 
@@ -134,6 +135,8 @@ __all__ = [
     "SenderAddress",
     "SenderDomain",
     "SenderNotFound",
+    "SetupItem",
+    "SetupReport",
     "StatisticsRow",
     "Tag",
     "Template",
@@ -143,12 +146,14 @@ __all__ = [
     "UploadProgress",
     "UploadReport",
     "Verification",
+    "apply_setup",
     "available_providers",
     "connect",
     "connect_failover",
     "failover_url",
     "migrate",
     "plan_migration",
+    "plan_setup",
     "read_recipients_csv",
     "render_template",
     "verify_migration",
