@@ -6,6 +6,7 @@ DM's template syntax both ways, and the emulator flow end to end (the done-when 
 
 from __future__ import annotations
 
+import html as html_lib
 import json
 import logging
 from pathlib import Path
@@ -520,3 +521,51 @@ def test_setting_a_password_logs_nothing_of_it(client: Client, caplog: pytest.Lo
     caplog.set_level(logging.DEBUG)
     client.set_sender_password("noreply@mail.example.com", GOOD_PASSWORD)
     assert GOOD_PASSWORD not in caplog.text
+
+
+# --------------------------------------------------------------------------- migrate --setup with Direct Mail as target
+
+
+def test_setup_migration_onto_direct_mail(tmp_path: Path, client: Client, emulator: AliyunEmulator) -> None:
+    """local -> DM emulator: pending DNS on the first run, verified after publish_dns; templates render alike."""
+    with mailbridge.connect(f"local://{tmp_path}") as source:
+        source.create_domain("shop.example.org")
+        source.create_sender("news@shop.example.org", kind="batch", reply_to="help@example.org")
+        source.create_sender("alerts@shop.example.org", kind="transactional")
+        for name, subject, html, text in TEMPLATES:
+            source.create_template(name, subject=subject, html=html, text=text)
+        plan = mailbridge.plan_setup(source, client)
+        assert {i.action for i in plan.items} == {"create"} and len(plan.items) == 6
+        first = mailbridge.apply_setup(source, client)
+        actions = {i.name: i.action for i in first.items}
+        assert actions["shop.example.org"] == "pending-dns" and not first.complete, actions
+        pending = next(i for i in first.items if i.kind == "domain").records
+        assert {r.purpose for r in pending} == {"ownership", "spf", "dkim", "mx", "tracking", "dmarc"}
+        expected = emulator.domains["shop.example.org"].expected()
+        assert {r.purpose: r.value for r in pending} == {p: v for p, (_t, _h, v) in expected.items()}
+        emulator.publish_dns("shop.example.org")
+        second = mailbridge.apply_setup(source, client)
+        assert second.complete, second.as_dict()
+        sender = client.sender("news@shop.example.org")
+        assert (sender.kind, sender.reply_to) == ("batch", "help@example.org")
+        on_dm = {t.name: t for t in client.templates()}
+        for t in source.templates():
+            dm_subject, dm_body = emulator.render_template(on_dm[t.name].id, DATA)
+            assert dm_subject == mailbridge.render_template(t.subject, DATA)
+            if t.html is not None:
+                assert dm_body == mailbridge.render_template(t.html, DATA)
+            else:  # a text template becomes one escaped HTML body on DM (newlines as <br>)
+                assert on_dm[t.name].html == html_lib.escape(t.text or "").replace("\n", "<br>")
+                assert dm_body == mailbridge.render_template(on_dm[t.name].html, DATA)
+
+
+def test_setup_migration_from_direct_mail(tmp_path: Path, client: Client) -> None:
+    """DM emulator -> local: every DM domain, sender and template is recreated, templates in neutral syntax."""
+    client.create_template("mb-dm", subject="Hi {{name}}", html="<p>{{name}}</p>")
+    with mailbridge.connect(f"local://{tmp_path}") as target:
+        report = mailbridge.apply_setup(client, target)
+        assert report.complete, report.as_dict()
+        assert {d.name for d in target.domains()} == {d.name for d in client.domains()}
+        assert {s.address: s.kind for s in target.senders()} == {s.address: s.kind for s in client.senders()}
+        local = {t.name: t for t in target.templates()}
+        assert (local["mb-dm"].subject, local["mb-dm"].html) == ("Hi {{name}}", "<p>{{name}}</p>")
