@@ -216,7 +216,7 @@ def plan_migration(
     limit = target.limits.max_group_size
     plans = []
     for group in chosen:
-        count = sum(1 for _ in source.members(group))
+        count = group.recipient_count if group.recipient_count is not None else sum(1 for _ in source.members(group))
         parts = math.ceil(count / limit) if limit and count > limit else 1
         notes = []
         action = "copy"

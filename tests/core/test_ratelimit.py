@@ -49,3 +49,10 @@ def test_client_applies_declared_rate_per_operation(make_client: MakeClient) -> 
 def test_repr_hides_storage_credentials() -> None:
     limiter = RateLimiter("memory://")
     assert repr(limiter) == "RateLimiter(memory://...)"
+
+
+def test_disabled_limiter_never_waits() -> None:
+    limiter = RateLimiter.disabled()
+    for _ in range(50):
+        limiter.acquire("k", Rate(1, 1))
+    assert limiter.waited == 0
