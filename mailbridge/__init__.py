@@ -11,6 +11,7 @@ import contextlib
 from ._backend import Backend
 from ._client import Client, RetryPolicy, UploadProgress
 from ._connect import connect
+from ._csvio import read_recipients_csv, write_rejected_csv
 from ._exceptions import (
     AlreadyExists,
     AuthenticationError,
@@ -118,6 +119,8 @@ __all__ = [
     "UploadReport",
     "available_providers",
     "connect",
+    "read_recipients_csv",
+    "write_rejected_csv",
 ]
 
 # Tracebacks and reprs show the public names (httpx's habit).

@@ -116,7 +116,13 @@ class Recipient:
             return value
         if isinstance(value, str):
             return cls(email=value)
-        row = {str(k).strip(): v for k, v in value.items() if k is not None}
+        known = {"email", "address", "data", *cls.PROFILE_FIELDS}
+        row: dict[str, Any] = {}
+        for k, v in value.items():
+            if k is None:
+                continue
+            key = str(k).strip()
+            row[key.lower() if key.lower() in known else key] = v
         email = row.pop("email", None) or row.pop("address", None) or ""
         profile = {f: (row.pop(f, None) or None) for f in cls.PROFILE_FIELDS}
         data = row.pop("data", None)

@@ -108,7 +108,7 @@ class ProviderURL:
     @staticmethod
     def _safe(url: object) -> str:
         text = str(url)
-        return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", text)
+        return re.sub(r"[^/@:]*:[^@]*@", "***@", text) if "@" in text else text
 
     def param(self, name: str, default: str | None = None) -> str | None:
         return self.params.get(name, default)

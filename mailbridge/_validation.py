@@ -169,7 +169,7 @@ def strip_unsupported_recipient_fields(
             raise UnsupportedFeature(
                 f"{provider} does not support per-recipient template data (Recipient.data)", provider=provider
             )
-        recipient = Recipient(email=recipient.email, data={}, **recipient.profile())  # type: ignore[arg-type]
+        recipient = Recipient(email=recipient.email, data={}, **recipient.profile())
     if recipient.profile() and not limits.supports(Feature.PROFILE_FIELDS):
         if not ignore_unsupported:
             raise UnsupportedFeature(

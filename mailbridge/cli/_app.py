@@ -1,0 +1,105 @@
+"""The root ``mailbridge`` command: global options, the lazy client, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from .._client import Client
+from .._connect import URL_ENV, connect
+from .._exceptions import MailbridgeError
+from ._exit import ExitStatus, exit_status_for
+from ._output import Output
+
+__all__ = ["State", "cli", "json_flag", "pass_state"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class State:
+    """Per-invocation state shared by every subcommand."""
+
+    def __init__(self, url: str | None, json_mode: bool, traceback: bool, ignore_unsupported: bool) -> None:
+        self.url = url
+        self.output = Output(json_mode)
+        self.traceback = traceback
+        self.ignore_unsupported = ignore_unsupported
+        self._client: Client | None = None
+
+    def client(self) -> Client:
+        """Connect on first use (commands such as ``providers`` never connect)."""
+        if self._client is None:
+            self._client = connect(self.url, ignore_unsupported_features=self.ignore_unsupported)
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+
+pass_state = click.make_pass_decorator(State)
+
+
+def _set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.ensure_object(State).output.json_mode = True
+
+
+def json_flag(f: F) -> F:
+    """Accept ``--json`` after a subcommand too (``mailbridge groups list --json``)."""
+    return click.option("--json", "json_", is_flag=True, expose_value=False, callback=_set_json, help="Output JSON.")(f)
+
+
+class _Root(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MailbridgeError as exc:
+            state = ctx.find_object(State)
+            if state is not None and state.traceback:
+                raise
+            status = exit_status_for(exc)
+            if state is not None and state.output.json_mode:
+                click.echo(json.dumps(exc.context(), ensure_ascii=False), err=True)
+            else:
+                click.echo(f"mailbridge: error: {exc}", err=True)
+            ctx.exit(int(status))
+        except KeyboardInterrupt:
+            click.echo("mailbridge: interrupted", err=True)
+            ctx.exit(int(ExitStatus.INTERRUPTED))
+
+
+@click.group(cls=_Root, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--url",
+    envvar=URL_ENV,
+    metavar="URL",
+    help=f"Provider URL, e.g. local:///path, aliyun://?region=cn-hangzhou (default: ${URL_ENV}, "
+    "else local://.mailbridge).",
+)
+@click.option("--json", "json_mode", is_flag=True, help="Print results as JSON on stdout.")
+@click.option("--traceback", is_flag=True, help="Show the full Python traceback on errors.")
+@click.option("--ignore-unsupported", is_flag=True, help="Drop fields the provider cannot honour instead of failing.")
+@click.version_option(package_name="mailbridge", prog_name="mailbridge")
+@click.pass_context
+def cli(ctx: click.Context, url: str | None, json_mode: bool, traceback: bool, ignore_unsupported: bool) -> None:
+    """mailbridge: one interface to Alibaba Cloud Direct Mail, Tencent Cloud SES and a local backend.
+
+    Results go to stdout (tables, or JSON with --json); progress and errors to stderr.
+    Exit codes: 0 ok, 1 error, 2 usage, 3 configuration, 4 invalid request, 5 not found,
+    6 authentication, 7 provider failure (retry later), 8 outcome unknown (maybe sent),
+    9 partial (some input rejected), 130 interrupted.
+    """
+    existing = ctx.find_object(State)
+    state = State(url, json_mode or bool(existing and existing.output.json_mode), traceback, ignore_unsupported)
+    ctx.obj = state
+    ctx.call_on_close(state.close)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli.main(prog_name="mailbridge", args=sys.argv[1:])

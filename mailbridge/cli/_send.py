@@ -1,0 +1,90 @@
+"""``mailbridge send``: one message (split as needed), or a template to a whole group."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .._exceptions import InvalidRequest
+from .._models import Message, SendResult
+from ._app import State, cli, json_flag, pass_state
+
+__all__ = ["send"]
+
+
+def _pairs(values: tuple[str, ...], sep: str, what: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in values:
+        if sep not in item:
+            raise click.BadParameter(f"{item!r} is not {what}")
+        key, _, value = item.partition(sep)
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _read(path: Path | None) -> str | None:
+    return path.read_text(encoding="utf-8") if path else None
+
+
+@cli.command()
+@click.option(
+    "--message-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSON object with Message fields (flags override it).",
+)
+@click.option("--from", "sender", help="Sender address.")
+@click.option("--from-name", "sender_name", help="Sender display name.")
+@click.option("--to", multiple=True, help="Recipient (repeatable).")
+@click.option("--cc", multiple=True, help="Cc recipient (repeatable).")
+@click.option("--bcc", multiple=True, help="Bcc recipient (repeatable).")
+@click.option("--reply-to", help="Reply-to address.")
+@click.option("--subject", help="Subject line.")
+@click.option("--text", help="Plain-text body.")
+@click.option("--text-file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--html", help="HTML body.")
+@click.option("--html-file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--template", "template_id", help="Template id to send instead of a body.")
+@click.option("--data", multiple=True, help="Template data KEY=VALUE (repeatable).")
+@click.option("--tag", help="Tag for statistics.")
+@click.option("--header", multiple=True, help="Custom header 'Name: value' (repeatable).")
+@click.option("--option", "options", multiple=True, help="Provider-only parameter KEY=VALUE (repeatable).")
+@click.option("--group", help="Send to every member of this group (batch send) instead of --to.")
+@json_flag
+@pass_state
+def send(state: State, /, message_file: Path | None, group: str | None, **flags: Any) -> None:
+    """Send a message, or a template to a group with --group."""
+    fields: dict[str, Any] = json.loads(message_file.read_text(encoding="utf-8")) if message_file else {}
+    if not isinstance(fields, dict):
+        raise InvalidRequest(f"{message_file}: expected a JSON object of Message fields")
+    text_file, html_file = flags.pop("text_file"), flags.pop("html_file")
+    flags["text"] = flags["text"] or _read(text_file)
+    flags["html"] = flags["html"] or _read(html_file)
+    flags["template_data"] = _pairs(flags.pop("data"), "=", "KEY=VALUE") or None
+    flags["headers"] = _pairs(flags.pop("header"), ":", "'Name: value'") or None
+    flags["provider_options"] = _pairs(flags.pop("options"), "=", "KEY=VALUE") or None
+    for key, value in flags.items():
+        if value not in (None, ()):
+            fields[key] = list(value) if isinstance(value, tuple) else value
+    if not fields.get("sender"):
+        raise click.UsageError("--from (or 'sender' in --message-file) is required")
+    fields.setdefault("to", [])
+    try:
+        message = Message(**fields)
+    except TypeError as exc:
+        raise InvalidRequest(f"invalid message fields: {exc}") from exc
+    client = state.client()
+    result: SendResult = client.send_to_group(group, message) if group else client.send(message)
+
+    def human() -> None:
+        state.output.table(
+            ["provider", "message id", "recipients", "request id"],
+            [
+                [r.provider, r.batch_id or ", ".join(r.message_ids), len(r.accepted), r.request_id]
+                for r in result.receipts
+            ],
+        )
+
+    state.output.data(result.as_dict(), human)

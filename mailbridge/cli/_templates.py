@@ -1,0 +1,64 @@
+"""``mailbridge templates list|create|delete``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .._models import Template
+from ._app import State, cli, json_flag, pass_state
+
+__all__ = ["templates"]
+
+
+def _dict(t: Template) -> dict[str, Any]:
+    return {"id": t.id, "name": t.name, "provider": t.provider, "subject": t.subject, "status": t.status}
+
+
+@cli.group()
+def templates() -> None:
+    """Stored templates (variables written {{name}})."""
+
+
+@templates.command("list")
+@json_flag
+@pass_state
+def list_templates(state: State) -> None:
+    """List templates."""
+    items = state.client().templates()
+    state.output.data(
+        [_dict(t) for t in items],
+        lambda: state.output.table(["id", "name", "subject"], [[t.id, t.name, t.subject] for t in items]),
+    )
+
+
+@templates.command("create")
+@click.argument("name")
+@click.option("--subject", required=True)
+@click.option("--text-file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--html-file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@json_flag
+@pass_state
+def create_template(state: State, name: str, subject: str, text_file: Path | None, html_file: Path | None) -> None:
+    """Create a template from files."""
+    template = state.client().create_template(
+        name,
+        subject=subject,
+        text=text_file.read_text(encoding="utf-8") if text_file else None,
+        html=html_file.read_text(encoding="utf-8") if html_file else None,
+    )
+    state.output.data(_dict(template), lambda: state.output.note(f"created template {template.id}"))
+
+
+@templates.command("delete")
+@click.argument("template_id")
+@json_flag
+@pass_state
+def delete_template(state: State, template_id: str) -> None:
+    """Delete a template."""
+    client = state.client()
+    template = client.get_template(template_id)
+    client.delete_template(template)
+    state.output.data({"deleted": template.id}, lambda: state.output.note(f"deleted template {template.id}"))

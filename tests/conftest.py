@@ -1,0 +1,28 @@
+"""Shared test configuration: no retries sleep, no stray MAILBRIDGE_URL from the environment."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import stamina
+
+
+@pytest.fixture(autouse=True)
+def _fast_retries() -> Iterator[None]:
+    """Retries happen (attempts are counted) but never sleep."""
+    with stamina.set_testing(True, attempts=3):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in (
+        "MAILBRIDGE_URL",
+        "MAILBRIDGE_PROVIDERS",
+        "ALIBABA_CLOUD_ACCESS_KEY_ID",
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+        "TENCENTCLOUD_SECRET_ID",
+        "TENCENTCLOUD_SECRET_KEY",
+    ):
+        monkeypatch.delenv(var, raising=False)

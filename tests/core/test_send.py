@@ -1,0 +1,146 @@
+"""Sends through the client: validation, splitting, retries only when certainly not sent."""
+
+from __future__ import annotations
+
+import mailbox
+from typing import Any
+
+import pytest
+
+import mailbridge
+from mailbridge import Feature, Message
+
+from .conftest import MakeClient, backend_of
+
+
+def msg(**changes: Any) -> Message:
+    fields: dict[str, Any] = {"sender": "me@example.com", "to": ["a@example.com"], "subject": "Hi", "text": "Hello"}
+    fields.update(changes)
+    return Message(**fields)
+
+
+def test_split_send_returns_every_receipt(make_client: MakeClient) -> None:
+    """150 recipients with a 100-per-send limit go as 100 + 50, copies only with the first call."""
+    client = make_client()
+    to = [f"u{i}@example.com" for i in range(150)]
+    result = client.send(msg(to=to, cc=["boss@example.com"], bcc=["audit@example.com"]))
+    calls = backend_of(client).calls_to("send")
+    assert [len(m.to) for m in calls] == [100, 50]
+    assert [m.cc for m in calls] == [("boss@example.com",), ()]
+    assert [m.bcc for m in calls] == [("audit@example.com",), ()]
+    assert len(result.receipts) == 2 and len(result.message_ids) == 2
+    assert set(result.accepted) == {*to, "boss@example.com", "audit@example.com"}
+
+
+def test_sent_mail_is_an_rfc5322_file_in_the_outbox(make_client: MakeClient) -> None:
+    """The local backend writes each message to its Maildir with the headers asked for."""
+    client = make_client()
+    client.send(msg(sender_name="Shop", reply_to="help@example.com", headers={"X-Campaign": "nov"}, html="<b>Hi</b>"))
+    box = mailbox.Maildir(backend_of(client).outbox_path, create=False)
+    (stored,) = list(box)
+    assert stored["From"] == "Shop <me@example.com>"
+    assert stored["Reply-To"] == "help@example.com"
+    assert stored["X-Campaign"] == "nov"
+    assert stored.get_content_type() == "multipart/alternative"
+
+
+@pytest.mark.parametrize(
+    ("changes", "error", "match"),
+    [
+        ({"to": ["nope"]}, mailbridge.InvalidAddress, "to address 'nope'"),
+        ({"sender": "me@"}, mailbridge.InvalidAddress, "sender"),
+        ({"subject": "a\r\nBcc: x@example.com"}, mailbridge.InvalidRequest, "subject must not contain a line break"),
+        ({"headers": {"X-A": "1\nX-B: 2"}}, mailbridge.InvalidRequest, "line break"),
+        ({"headers": {"Bad Name": "1"}}, mailbridge.InvalidRequest, "not a valid header field name"),
+        ({"subject": "x" * 999}, mailbridge.LimitExceeded, "subject is 999 characters; .* at most 998"),
+        ({"bcc": [f"b{i}@example.com" for i in range(101)]}, mailbridge.LimitExceeded, "101 bcc addresses"),
+        ({"text": None}, mailbridge.InvalidRequest, "needs an html or text body"),
+        ({"to": []}, mailbridge.InvalidRequest, "at least one 'to'"),
+        ({"template_id": "1"}, mailbridge.InvalidRequest, "either a body"),
+        ({"subject": None}, mailbridge.InvalidRequest, "needs a subject"),
+    ],
+)
+def test_bad_messages_never_reach_the_backend(
+    make_client: MakeClient, changes: dict[str, Any], error: type[Exception], match: str
+) -> None:
+    """Each invalid message raises a neutral error naming the field, before any backend call."""
+    client = make_client()
+    with pytest.raises(error, match=match):
+        client.send(msg(**changes))
+    assert backend_of(client).calls_to("send") == []
+
+
+def test_unsupported_feature_raises_or_is_ignored(make_client: MakeClient) -> None:
+    """A field the backend does not declare raises UnsupportedFeature, or is dropped when told to ignore."""
+    from mailbridge_local import LocalBackend
+
+    client = make_client(features=LocalBackend.limits.features - {Feature.TAGS})
+    with pytest.raises(mailbridge.UnsupportedFeature, match=r"does not support tags \(Message.tag\)"):
+        client.send(msg(tag="news"))
+    client.ignore_unsupported_features = True
+    client.send(msg(tag="news"))
+    assert backend_of(client).calls_to("send")[0].tag is None
+
+
+def test_certainly_not_sent_is_retried(make_client: MakeClient) -> None:
+    """ProviderUnavailable and RateLimited mean not accepted: the send is retried."""
+    client = make_client()
+    backend_of(client).failures["send"] = [
+        mailbridge.ProviderUnavailable("503"),
+        mailbridge.RateLimited("throttled", retry_after=0.01),
+    ]
+    result = client.send(msg())
+    assert len(backend_of(client).calls_to("send")) == 3
+    assert len(result.receipts) == 1
+
+
+def test_outcome_unknown_is_never_retried(make_client: MakeClient) -> None:
+    """A timeout after the request left is raised at once, marked maybe-sent, and never repeated."""
+    client = make_client()
+    backend_of(client).failures["send"] = [mailbridge.OutcomeUnknown("read timeout")]
+    with pytest.raises(mailbridge.OutcomeUnknown) as info:
+        client.send(msg())
+    assert info.value.maybe_sent and not info.value.retryable
+    assert len(backend_of(client).calls_to("send")) == 1
+    assert info.value.not_sent == ()
+
+
+def test_permanent_errors_are_not_retried(make_client: MakeClient) -> None:
+    """A content rejection is raised at once."""
+    client = make_client()
+    backend_of(client).failures["send"] = [mailbridge.ContentRejected("spam")]
+    with pytest.raises(mailbridge.ContentRejected):
+        client.send(msg())
+    assert len(backend_of(client).calls_to("send")) == 1
+
+
+def test_failure_midway_through_a_split_send_reports_what_went(make_client: MakeClient) -> None:
+    """If the second call of a split send fails, the error holds the first receipt and the unsent addresses."""
+    client = make_client(recipients_per_send=2)
+    backend_of(client).failures["send"] = [None, mailbridge.QuotaExceeded("daily quota")]
+    to = [f"u{i}@example.com" for i in range(5)]
+    with pytest.raises(mailbridge.QuotaExceeded) as info:
+        client.send(msg(to=to))
+    receipts = info.value.partial_result
+    assert [r.accepted for r in receipts] == [("u0@example.com", "u1@example.com")]
+    assert info.value.not_sent == ("u2@example.com", "u3@example.com", "u4@example.com")
+    assert info.value.failover_eligible
+
+
+def test_template_send_renders_per_recipient_data(make_client: MakeClient) -> None:
+    """A group send renders {{var}} from each member's data."""
+    client = make_client()
+    group = client.create_group("g")
+    client.upload(group, [{"email": "a@example.com", "name": "Ada"}, {"email": "b@example.com", "name": "Bo"}])
+    template = client.create_template("t", subject="Hi {{name}}", text="Dear {{name}}")
+    result = client.send_to_group(group, Message(sender="me@example.com", to=(), template_id=template.id))
+    assert sorted(result.accepted) == ["a@example.com", "b@example.com"]
+    subjects = sorted(m["Subject"] for m in mailbox.Maildir(backend_of(client).outbox_path, create=False))
+    assert subjects == ["Hi Ada", "Hi Bo"]
+
+
+def test_group_send_refuses_a_to_list(make_client: MakeClient) -> None:
+    client = make_client()
+    group = client.create_group("g")
+    with pytest.raises(mailbridge.InvalidRequest, match=r"leave Message\.to empty"):
+        client.send_to_group(group, msg())
