@@ -305,7 +305,9 @@ class TencentEmulator:
         self._server = ThreadingHTTPServer((self.host, self.port), _handler(self))
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="tencent-emulator", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="tencent-emulator", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -438,7 +440,13 @@ class TencentEmulator:
                 self._rate(action)
                 self._tick()
                 result = handler(params)
-                self.requests.append({"action": action, "params": params})
+                self.requests.append(
+                    {
+                        "action": action,
+                        "params": params,
+                        "headers": {k: v for k, v in headers.items() if k.lower() != "authorization"},
+                    }
+                )
             return {**result, "RequestId": request_id}
         except _Error as exc:
             return {"Error": {"Code": exc.code, "Message": exc.message}, "RequestId": request_id}
