@@ -353,7 +353,10 @@ class TencentBackend(Backend):
                 ) from exc
             if code == "ServerNetworkError":
                 message = "HTTP error from Tencent SES: " + message[:200]
-            raise error_for_code(code, message, provider=self.name, request_id=exc.requestId) from exc
+            raw = None
+            if exc.requestId:  # the server answered with Response.Error; keep it in the same shape
+                raw = {"Response": {"Error": {"Code": code, "Message": message}, "RequestId": exc.requestId}}
+            raise error_for_code(code, message, provider=self.name, request_id=exc.requestId, raw=raw) from exc
         except (requests.RequestException, OSError) as exc:  # reading a streamed body failed
             raise error_for_code(
                 "ClientNetworkError", str(exc), provider=self.name, maybe_sent=uncertain and _maybe_sent(exc)

@@ -13,10 +13,10 @@ from collections.abc import Callable
 from typing import Any
 
 from attrs import field, frozen
+from mailbridge_tencent.emulator import TencentEmulator
 
 import mailbridge
 from mailbridge import Attachment, DeliveryQuery, DeliveryStatus, Group, GroupStatus, Message, Recipient
-from mailbridge_tencent.emulator import TencentEmulator
 
 SENDER = "noreply@mail.example.com"
 TEMPLATE_ID = "1"
@@ -217,7 +217,10 @@ SCENARIOS: list[Scenario] = [
         lambda emu: emu.add_fault("status", "ListReceivers", status=503, times=None),
     ),
     Scenario(
-        "error_outcome_unknown", _send, mailbridge.OutcomeUnknown, lambda emu: emu.add_fault("malformed", "SendEmail", times=None)
+        "error_outcome_unknown",
+        _send,
+        mailbridge.OutcomeUnknown,
+        lambda emu: emu.add_fault("malformed", "SendEmail", times=None),
     ),
     Scenario(
         "error_invalid_request",

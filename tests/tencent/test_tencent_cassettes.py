@@ -14,9 +14,9 @@ import re
 from pathlib import Path
 
 import pytest
+from mailbridge_tencent.emulator import TEST_SECRET_ID, TEST_SECRET_KEY
 
 import mailbridge
-from mailbridge_tencent.emulator import TEST_SECRET_ID, TEST_SECRET_KEY
 
 from ._scenarios import SCENARIOS, Scenario
 from ._support import CASSETTES, REPLAY_URL, SCRUBBED_HEADERS, connect, emulator, make_vcr

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from mailbridge_tencent.emulator import TencentEmulator
 
 import mailbridge
-from mailbridge_tencent.emulator import TencentEmulator
 
 from ..contract.suite import BackendContract
 
