@@ -49,7 +49,17 @@ from typing import Any
 
 from attrs import define, field
 
-__all__ = ["TEST_SECRET_ID", "TEST_SECRET_KEY", "Fault", "TencentEmulator", "serve", "tc3_signature"]
+from mailbridge import ConfigurationError
+
+__all__ = [
+    "TEST_SECRET_ID",
+    "TEST_SECRET_KEY",
+    "Fault",
+    "TencentEmulator",
+    "emulator_options",
+    "serve",
+    "tc3_signature",
+]
 
 TEST_SECRET_ID = "AKIDMailbridgeTestSecretId0000"
 TEST_SECRET_KEY = "mailbridge-test-secret-tencent"
@@ -1017,25 +1027,40 @@ def _handler(emulator: TencentEmulator) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+def emulator_options(options: Mapping[str, str]) -> dict[str, Any]:
+    """Command-line ``KEY=VALUE`` strings -> :class:`TencentEmulator` keyword arguments."""
+    converters: dict[str, Callable[[str], Any]] = {
+        "upload_delay": float,
+        "rate_limit": int,
+        "allow_simple": lambda v: v.lower() in {"1", "true", "yes", "on"},
+        "secret_id": str,
+        "secret_key": str,
+        "region": str,
+        "max_groups": int,
+        "domains": lambda v: [d for d in v.split(",") if d],
+        "blacklist": lambda v: [a for a in v.split(",") if a],
+    }
+    kwargs: dict[str, Any] = {}
+    for key, value in options.items():
+        if key not in converters:
+            raise ConfigurationError(f"unknown tencent emulator option {key!r}; known: {', '.join(converters)}")
+        try:
+            kwargs[key] = converters[key](str(value))
+        except ValueError:
+            raise ConfigurationError(f"tencent emulator option {key}={value!r} is not valid") from None
+    return kwargs
+
+
 def serve(host: str = "127.0.0.1", port: int = 9025, **options: str) -> None:
     """Run the emulator in the foreground until interrupted (``mailbridge emulator tencent``).
 
     ``options`` (strings, as from a command line): ``upload_delay``, ``rate_limit``,
-    ``allow_simple``, ``secret_id``, ``secret_key``, ``region``.
+    ``allow_simple``, ``secret_id``, ``secret_key``, ``region``, ``max_groups``, ``domains``
+    and ``blacklist`` (comma-separated). The URL to connect with is printed on stderr.
     """
-    kwargs: dict[str, Any] = {}
-    for key, value in options.items():
-        if key == "upload_delay":
-            kwargs[key] = float(value)
-        elif key == "rate_limit":
-            kwargs[key] = int(value)
-        elif key == "allow_simple":
-            kwargs[key] = str(value).lower() in {"1", "true", "yes", "on"}
-        elif key in {"secret_id", "secret_key", "region"}:
-            kwargs[key] = str(value)
-        else:
-            raise ValueError(f"unknown emulator option {key!r}")
-    emulator = TencentEmulator(host, int(port), **kwargs).start()
+    if not _loopback(host):
+        raise ConfigurationError(f"the tencent emulator listens on loopback only, not {host!r}")
+    emulator = TencentEmulator(host, int(port), **emulator_options(options)).start()
     print(f"Tencent SES emulator listening; connect with: {emulator.url}", file=sys.stderr, flush=True)
     try:
         while True:
