@@ -59,6 +59,7 @@ from mailbridge import (
     SenderDomain,
     SendReceipt,
     StatisticsRow,
+    Template,
     UnsupportedFeature,
 )
 from mailbridge import Limits as _Limits
@@ -124,6 +125,9 @@ DELIVER_STATUS: dict[int, DeliveryStatus] = {
     8: DeliveryStatus.PENDING,  # delayed by the recipient's ESP
 }
 
+#: TemplatesMetadata.TemplateStatus: 0 approved, 1 in review, 2 rejected, anything else unavailable.
+_TEMPLATE_STATUS: dict[Any, str] = {0: "approved", 1: "pending_review", 2: "rejected"}
+
 _TRIGGER_TYPES = {"marketing": 0, "transactional": 1, 0: 0, 1: 1, "0": 0, "1": 1}
 _OPTION_KEYS = ("trigger_type", "unsubscribe_language", "header_from", "ad_location", "params")
 
@@ -161,6 +165,15 @@ def _compact(data: Mapping[str, str]) -> str:
 def _b64(text: str | bytes) -> str:
     raw = text.encode("utf-8") if isinstance(text, str) else text
     return base64.b64encode(raw).decode("ascii")
+
+
+def _unb64(value: Any) -> str | None:
+    if not value:
+        return None
+    try:
+        return base64.b64decode(str(value)).decode("utf-8", "replace")
+    except ValueError:
+        return str(value)
 
 
 def _beijing_time(value: Any) -> dt.datetime | None:
@@ -255,6 +268,7 @@ class TencentBackend(Backend):
             Feature.STATISTICS,  # GetStatisticsReport
             Feature.DOMAINS,  # ListEmailIdentities / GetEmailIdentity
             Feature.SENDERS,  # ListEmailAddress
+            Feature.TEMPLATES,  # Create/List/Get/DeleteEmailTemplate (new templates are reviewed by Tencent)
         },
     )
 
@@ -296,6 +310,8 @@ class TencentBackend(Backend):
             retryer=NoopRetryer(),  # the core owns retries and rate limits
         )
         self._client = SesClient(credential, region, profile)
+        # SES templates have no subject: remember the ones created here for sends that give none.
+        self._template_subjects: dict[str, str] = {}
 
     # ------------------------------------------------------------------ construction
 
@@ -522,10 +538,15 @@ class TencentBackend(Backend):
                 "Tencent SES does not support a reply-to display name (ReplyToAddresses is an address)",
                 provider=self.name,
             )
-        if not message.subject:
-            raise InvalidRequest("Tencent SES needs a subject, also for template sends", provider=self.name)
+        subject = message.subject
+        if not subject and message.template_id is not None:
+            subject = self._template_subjects.get(str(message.template_id))
+        if not subject:
+            raise InvalidRequest(
+                "Tencent SES needs a subject, also for template sends (its templates have none)", provider=self.name
+            )
         sender = f"{message.sender_name} <{message.sender}>" if message.sender_name else message.sender
-        params: dict[str, Any] = {"FromEmailAddress": sender, "Subject": message.subject}
+        params: dict[str, Any] = {"FromEmailAddress": sender, "Subject": subject}
         if message.reply_to:
             params["ReplyToAddresses"] = message.reply_to
         if message.template_id is not None:
@@ -722,3 +743,66 @@ class TencentBackend(Backend):
             SenderAddress(address=str(s["EmailAddress"]), provider=self.name)
             for s in response.get("EmailSenders") or []
         ]
+
+    # ------------------------------------------------------------------ templates
+
+    @staticmethod
+    def _template_id(template_id: str) -> int:
+        try:
+            return int(template_id)
+        except ValueError:
+            raise InvalidRequest(f"Tencent SES template ids are integers, not {template_id!r}") from None
+
+    def create_template(self, name: str, *, subject: str, html: str | None = None, text: str | None = None) -> Template:
+        content: dict[str, str] = {}
+        if html is not None:
+            content["Html"] = _b64(html)
+        if text is not None:
+            content["Text"] = _b64(text)
+        response = self._call("CreateEmailTemplate", {"TemplateName": name, "TemplateContent": content})
+        template_id = str(response["TemplateID"])
+        self._template_subjects[template_id] = subject
+        return Template(
+            id=template_id,
+            name=name,
+            provider=self.name,
+            subject=subject,
+            html=html,
+            text=text,
+            status=_TEMPLATE_STATUS[1],  # every new SES template is reviewed first
+        )
+
+    def list_templates(self) -> list[Template]:
+        templates: list[Template] = []
+        while True:
+            response = self._call("ListEmailTemplates", {"Limit": 100, "Offset": len(templates)})
+            page = response.get("TemplatesMetadata") or []
+            templates += [
+                Template(
+                    id=str(t["TemplateID"]),
+                    name=str(t.get("TemplateName", "")),
+                    provider=self.name,
+                    subject=self._template_subjects.get(str(t["TemplateID"])),
+                    status=_TEMPLATE_STATUS.get(t.get("TemplateStatus"), "unavailable"),
+                )
+                for t in page
+            ]
+            if not page or len(templates) >= int(response.get("TotalCount") or 0):
+                return templates
+
+    def get_template(self, template_id: str) -> Template:
+        response = self._call("GetEmailTemplate", {"TemplateID": self._template_id(template_id)})
+        content = response.get("TemplateContent") or {}
+        return Template(
+            id=str(template_id),
+            name=str(response.get("TemplateName", "")),
+            provider=self.name,
+            subject=self._template_subjects.get(str(template_id)),
+            html=_unb64(content.get("Html")),
+            text=_unb64(content.get("Text")),
+            status=_TEMPLATE_STATUS.get(response.get("TemplateStatus"), "unavailable"),
+        )
+
+    def delete_template(self, template: Template) -> None:
+        self._call("DeleteEmailTemplate", {"TemplateID": self._template_id(template.id)})
+        self._template_subjects.pop(template.id, None)

@@ -214,6 +214,10 @@ _PARAMS: dict[str, set[str]] = {
     "ListEmailIdentities": {"TagList", "Limit", "Offset"},
     "GetEmailIdentity": {"EmailIdentity"},
     "ListEmailAddress": set(),
+    "CreateEmailTemplate": {"TemplateName", "TemplateContent"},
+    "ListEmailTemplates": {"Limit", "Offset"},
+    "GetEmailTemplate": {"TemplateID"},
+    "DeleteEmailTemplate": {"TemplateID"},
 }
 
 _SIMULATED: dict[str, tuple[int, int, str]] = {
@@ -262,7 +266,8 @@ class TencentEmulator:
     *(optional)*: calls per second per action (0: unlimited); ``allow_simple`` *(optional)*:
     whether raw Html/Text sends are allowed (real accounts need a special config);
     ``templates``: template id -> name; ``domains``: verified sender domains (None: any);
-    ``blacklist``: addresses SendEmail refuses; ``max_groups``: recipient groups per account.
+    ``blacklist``: addresses SendEmail refuses; ``max_groups``: recipient groups per account;
+    ``template_review``: new templates stay "in review" (status 1) instead of being approved at once.
     """
 
     def __init__(
@@ -280,6 +285,7 @@ class TencentEmulator:
         domains: Iterable[str] | None = None,
         blacklist: Iterable[str] = (),
         max_groups: int = 100,
+        template_review: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not _loopback(host):
@@ -292,7 +298,12 @@ class TencentEmulator:
         self.upload_delay = upload_delay
         self.rate_limit = rate_limit
         self.allow_simple = allow_simple
-        self.templates: dict[int, str] = dict(templates or {1: "welcome", 2: "newsletter"})
+        names = dict(templates or {1: "welcome", 2: "newsletter"})
+        self.templates: dict[int, dict[str, Any]] = {
+            i: {"name": n, "html": f"<p>{n}, {{{{name}}}}</p>", "text": f"{n}, {{{{name}}}}", "status": 0}
+            for i, n in names.items()
+        }
+        self.template_review = template_review
         self.domains: list[str] | None = list(domains) if domains is not None else None
         self.blacklist = {a.casefold() for a in blacklist}
         self.max_groups = max_groups
@@ -632,6 +643,8 @@ class TencentEmulator:
             template_id = template.get("TemplateID") if isinstance(template, dict) else None
             if isinstance(template_id, bool) or not isinstance(template_id, int) or template_id not in self.templates:
                 raise _Error("FailedOperation.InvalidTemplateID", "the template ID is invalid or unavailable")
+            if self.templates[template_id]["status"] != 0:
+                raise _Error("OperationDenied.TemplateStatusError", "the template is not approved")
             data = template.get("TemplateData", "{}")
             try:
                 decoded = json.loads(data) if isinstance(data, str) else None
@@ -939,6 +952,71 @@ class TencentEmulator:
             ]
         }
 
+    # ------------------------------------------------------------------ templates
+
+    def _template(self, params: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
+        template_id = _int(params, "TemplateID")
+        if template_id not in self.templates:
+            raise _Error("InvalidParameterValue.TemplateNotExist", "the template does not exist")
+        return template_id, self.templates[template_id]
+
+    def _do_CreateEmailTemplate(self, params: dict[str, Any]) -> dict[str, Any]:
+        name = params.get("TemplateName")
+        if not isinstance(name, str) or not name:
+            raise _Error("InvalidParameterValue.TemplateNameIsNULL", "the template name is empty")
+        if len(name) > 100:
+            raise _Error("InvalidParameterValue.TemplateNameIllegal", "the template name is not valid")
+        content = params.get("TemplateContent")
+        if not isinstance(content, dict) or not (content.get("Html") or content.get("Text")):
+            raise _Error("InvalidParameterValue.TemplateContentIsNULL", "the template content is empty")
+        decoded = {
+            key.lower(): _b64decode(content[key], "InvalidParameterValue.TemplateContentIsWrong").decode()
+            for key in ("Html", "Text")
+            if content.get(key)
+        }
+        if len(self.templates) >= 100:
+            raise _Error("FailedOperation.ExceedTemplateLimit", "too many templates")
+        template_id = max(self.templates, default=0) + 1
+        self.templates[template_id] = {
+            "name": name,
+            "html": decoded.get("html"),
+            "text": decoded.get("text"),
+            "status": 1 if self.template_review else 0,
+            "created": int(self.clock()),
+        }
+        return {"TemplateID": template_id}
+
+    def _do_ListEmailTemplates(self, params: dict[str, Any]) -> dict[str, Any]:
+        offset, limit = _page(params)
+        items = sorted(self.templates.items())
+        return {
+            "TemplatesMetadata": [
+                {
+                    "CreatedTimestamp": t.get("created", 0),
+                    "TemplateName": t["name"],
+                    "TemplateStatus": t["status"],
+                    "TemplateID": i,
+                    "ReviewReason": "",
+                }
+                for i, t in items[offset : offset + limit]
+            ],
+            "TotalCount": len(items),
+        }
+
+    def _do_GetEmailTemplate(self, params: dict[str, Any]) -> dict[str, Any]:
+        _, template = self._template(params)
+        content = {
+            key: base64.b64encode(template[key.lower()].encode()).decode()
+            for key in ("Html", "Text")
+            if template.get(key.lower())
+        }
+        return {"TemplateContent": content, "TemplateStatus": template["status"], "TemplateName": template["name"]}
+
+    def _do_DeleteEmailTemplate(self, params: dict[str, Any]) -> dict[str, Any]:
+        template_id, _ = self._template(params)
+        del self.templates[template_id]
+        return {}
+
 
 def _loopback(host: str) -> bool:
     if host == "localhost":
@@ -1037,6 +1115,7 @@ def emulator_options(options: Mapping[str, str]) -> dict[str, Any]:
         "secret_key": str,
         "region": str,
         "max_groups": int,
+        "template_review": lambda v: v.lower() in {"1", "true", "yes", "on"},
         "domains": lambda v: [d for d in v.split(",") if d],
         "blacklist": lambda v: [a for a in v.split(",") if a],
     }

@@ -68,7 +68,12 @@ def test_every_field_sent_exists_in_the_sdk_model(emu: TencentEmulator, client: 
     list(client.members(group))
     client.delete_group(group)
     actions = {r["action"] for r in emu.requests}
-    assert len(actions) == 14
+    client.create_template("t", subject="s", text="x")
+    client.get_template("1")
+    client.templates()
+    client.delete_template(mailbridge.Template("1", "welcome", "tencent"))
+    actions = {r["action"] for r in emu.requests}
+    assert len(actions) == 18
     for request in emu.requests:
         model = getattr(models, f"{request['action']}Request")()
         for key in request["params"]:
@@ -358,3 +363,43 @@ def test_statistics_and_views_json(emu: TencentEmulator, client: mailbridge.Clie
 def test_group_ids_must_be_integers(client: mailbridge.Client) -> None:
     with pytest.raises(mailbridge.InvalidRequest, match="integers"):
         client.delete_group(Group("abc", "x", "tencent"))
+
+
+def test_templates_json_and_remembered_subject(emu: TencentEmulator, client: mailbridge.Client) -> None:
+    """SES templates have no subject: one created here lends its subject to sends that give none."""
+    template = client.create_template("hello", subject="Hello {{name}}", html="<p>Hi {{name}}</p>", text="Hi")
+    assert sent(emu, "CreateEmailTemplate") == [
+        {
+            "TemplateName": "hello",
+            "TemplateContent": {
+                "Html": base64.b64encode(b"<p>Hi {{name}}</p>").decode(),
+                "Text": base64.b64encode(b"Hi").decode(),
+            },
+        }
+    ]
+    assert (template.id, template.status) == ("3", "pending_review")
+    fetched = client.get_template(template.id)
+    assert sent(emu, "GetEmailTemplate") == [{"TemplateID": 3}]
+    assert (fetched.name, fetched.html, fetched.text, fetched.status) == (
+        "hello",
+        "<p>Hi {{name}}</p>",
+        "Hi",
+        "approved",
+    )
+    assert [t.name for t in client.templates()] == ["welcome", "newsletter", "hello"]
+    assert sent(emu, "ListEmailTemplates") == [{"Limit": 100, "Offset": 0}]
+    client.send(Message(sender=SENDER, to=["a@example.com"], template_id=template.id, template_data={"name": "Ann"}))
+    assert sent(emu, "SendEmail")[0]["Subject"] == "Hello {{name}}"
+    client.delete_template(template)
+    assert sent(emu, "DeleteEmailTemplate") == [{"TemplateID": 3}]
+    with pytest.raises(mailbridge.TemplateNotFound):
+        client.get_template(template.id)
+
+
+def test_template_in_review_cannot_be_used() -> None:
+    with emulator(template_review=True) as emu, connect(emu.url) as client:
+        template = client.create_template("new", subject="S", text="T")
+        with pytest.raises(mailbridge.TemplateNotFound) as info:
+            client.send(Message(sender=SENDER, to=["a@example.com"], template_id=template.id))
+    assert info.value.provider_code == "OperationDenied.TemplateStatusError"
+    assert client.backend.limits.supports(mailbridge.Feature.TEMPLATES)
