@@ -314,6 +314,7 @@ class TencentEmulator:
         self.tasks: list[dict[str, Any]] = []
         self.requests: list[dict[str, Any]] = []  # every accepted call: action + params
         self.faults: list[Fault] = []
+        self.faults_served = 0  # how many requests a fault answered
         self._ids = itertools.count(1001)
         self._calls: dict[str, deque[float]] = {}
         self._lock = threading.RLock()
@@ -374,6 +375,7 @@ class TencentEmulator:
                         fault.times -= 1
                         if fault.times <= 0:
                             self.faults.remove(fault)
+                    self.faults_served += 1
                     return fault
         return None
 

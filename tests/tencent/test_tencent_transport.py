@@ -213,7 +213,7 @@ def test_client_never_retries_an_unknown_outcome(emu: TencentEmulator) -> None:
     emu.add_fault("malformed", "SendEmail", times=None)
     with mailbridge.connect(emu.url, sleep=lambda _: None) as client, pytest.raises(mailbridge.OutcomeUnknown) as info:
         client.send(message())
-    assert len(emu.sent_mail) == 0 or len(emu.sent_mail) == 1
+    assert emu.faults_served == 1  # one attempt, although RateLimited etc. would have been retried
     assert info.value.not_sent == ()
 
 
