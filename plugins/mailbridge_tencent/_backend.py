@@ -47,6 +47,7 @@ from mailbridge import (
     GroupStatus,
     InvalidRequest,
     LimitExceeded,
+    Limits,
     Member,
     Message,
     Page,
@@ -62,7 +63,6 @@ from mailbridge import (
     Template,
     UnsupportedFeature,
 )
-from mailbridge import Limits as _Limits
 
 from ._errors import error_for_code
 
@@ -232,7 +232,7 @@ class TencentBackend(Backend):
 
     name = "tencent"
     display_name = "Tencent Cloud SES"
-    limits = _Limits(
+    limits = Limits(
         upload_batch_size=20_000,  # CreateReceiverDetail(WithData) doc: "up to 20,000 at a time"
         recipients_per_send=50,  # SendEmailRequest.Destination: "最多支持群发50人"; TooManyRecipients
         max_group_size=50_000,  # CreateReceiverDetail doc: "the recipient group can contain up to 50,000"
@@ -377,9 +377,9 @@ class TencentBackend(Backend):
             raise error_for_code(
                 "ClientNetworkError", str(exc), provider=self.name, maybe_sent=uncertain and _maybe_sent(exc)
             ) from exc
-        except ValueError as exc:  # the body is not JSON
+        except (ValueError, KeyError, TypeError) as exc:  # the body is not JSON, or not SES's shape
             raise error_for_code(
-                "ServerNetworkError", f"malformed response: {exc}", provider=self.name, maybe_sent=uncertain
+                "ServerNetworkError", f"malformed response: {exc!r}", provider=self.name, maybe_sent=uncertain
             ) from exc
         response = body.get("Response") if isinstance(body, dict) else None
         if not isinstance(response, dict):
@@ -396,6 +396,18 @@ class TencentBackend(Backend):
                 raw=body,
             )
         return response
+
+    def _require(self, action: str, response: Mapping[str, Any], key: str) -> Any:
+        """A field the answer must carry; its absence means we cannot know what happened."""
+        if response.get(key) is None:
+            raise error_for_code(
+                "ServerNetworkError",
+                f"{action} answer has no {key}",
+                provider=self.name,
+                request_id=response.get("RequestId"),
+                maybe_sent=action in _NOT_IDEMPOTENT,
+            )
+        return response[key]
 
     # ------------------------------------------------------------------ groups
 
@@ -425,7 +437,7 @@ class TencentBackend(Backend):
             params["Desc"] = description
         response = self._call("CreateReceiver", params)
         return Group(
-            id=str(response["ReceiverId"]),
+            id=str(self._require("CreateReceiver", response, "ReceiverId")),
             name=name,
             provider=self.name,
             description=description or None,
@@ -440,7 +452,7 @@ class TencentBackend(Backend):
         if keyword:
             params["KeyWord"] = keyword
         response = self._call("ListReceivers", params)
-        groups = [self._group(d) for d in response.get("Data") or []]
+        groups = [self._group(d) for d in response.get("Data") or [] if d.get("ReceiverId") is not None]
         total = int(response.get("TotalCount") or 0)
         following = offset + len(groups)
         return Page(groups, str(following) if groups and following < total else None)
@@ -601,7 +613,7 @@ class TencentBackend(Backend):
         response = self._call("SendEmail", params)
         return SendReceipt(
             provider=self.name,
-            message_ids=(str(response["MessageId"]),) if response.get("MessageId") else (),
+            message_ids=(str(self._require("SendEmail", response, "MessageId")),),
             accepted=(*message.to, *message.cc, *message.bcc),
             request_id=response.get("RequestId"),
             sent_at=sent_at,
@@ -626,7 +638,7 @@ class TencentBackend(Backend):
             provider=self.name,
             request_id=response.get("RequestId"),
             sent_at=sent_at,
-            batch_id=str(response["TaskId"]),
+            batch_id=str(self._require("BatchSendEmail", response, "TaskId")),
             extra={"group_id": group.id},
         )
 
@@ -691,7 +703,7 @@ class TencentBackend(Backend):
         response = self._call("GetStatisticsReport", {"StartDate": start, "EndDate": end})
         return [
             StatisticsRow(
-                date=dt.date.fromisoformat(str(v["SendDate"])[:10]),
+                date=dt.date.fromisoformat(str(v.get("SendDate"))[:10]),
                 requested=int(v.get("RequestCount") or 0),
                 delivered=int(v.get("DeliveredCount") or 0),
                 bounced=int(v.get("BounceCount") or 0),
@@ -700,6 +712,7 @@ class TencentBackend(Backend):
                 unsubscribed=v.get("UnsubscribeCount"),
             )
             for v in response.get("DailyVolumes") or []
+            if v.get("SendDate")
         ]
 
     # ------------------------------------------------------------------ read-only setup views
@@ -708,7 +721,7 @@ class TencentBackend(Backend):
         response = self._call("ListEmailIdentities", {})
         return [
             SenderDomain(
-                name=str(i["IdentityName"]),
+                name=str(i.get("IdentityName", "")),
                 provider=self.name,
                 verified=i.get("SendingEnabled"),
                 status="verified" if i.get("SendingEnabled") else "pending",
@@ -740,7 +753,7 @@ class TencentBackend(Backend):
     def list_senders(self) -> list[SenderAddress]:
         response = self._call("ListEmailAddress", {})
         return [
-            SenderAddress(address=str(s["EmailAddress"]), provider=self.name)
+            SenderAddress(address=str(s.get("EmailAddress", "")), provider=self.name)
             for s in response.get("EmailSenders") or []
         ]
 
@@ -760,7 +773,7 @@ class TencentBackend(Backend):
         if text is not None:
             content["Text"] = _b64(text)
         response = self._call("CreateEmailTemplate", {"TemplateName": name, "TemplateContent": content})
-        template_id = str(response["TemplateID"])
+        template_id = str(self._require("CreateEmailTemplate", response, "TemplateID"))
         self._template_subjects[template_id] = subject
         return Template(
             id=template_id,
@@ -786,6 +799,7 @@ class TencentBackend(Backend):
                     status=_TEMPLATE_STATUS.get(t.get("TemplateStatus"), "unavailable"),
                 )
                 for t in page
+                if t.get("TemplateID") is not None
             ]
             if not page or len(templates) >= int(response.get("TotalCount") or 0):
                 return templates

@@ -125,7 +125,7 @@ class Fault:
 
     ``kind``: ``status`` (answer HTTP ``status`` with a plain body), ``reset`` (read the request,
     then drop the connection with an RST), ``delay`` (sleep ``seconds``, then answer normally),
-    ``malformed`` (HTTP 200 with a body that is not JSON), ``content_type`` (answer normally
+    ``malformed`` (HTTP 200 with ``body``, by default cut-off JSON), ``content_type`` (answer normally
     but with ``content_type``), ``error`` (answer the error ``code``/``message``; with
     ``content_type`` set, under that Content-Type). ``action`` None matches every action;
     ``times`` None means forever.
@@ -139,6 +139,7 @@ class Fault:
     code: str = "InternalError"
     message: str = "injected fault"
     content_type: str | None = None
+    body: str = '{"Response": {"RequestId": "trunc'
 
     def __attrs_post_init__(self) -> None:
         if self.kind not in {"status", "reset", "delay", "malformed", "content_type", "error"}:
@@ -1090,7 +1091,7 @@ def _handler(emulator: TencentEmulator) -> type[BaseHTTPRequestHandler]:
                     self._reply(fault.status, f"<html>{fault.status} injected</html>".encode(), "text/html")
                     return
                 if fault.kind == "malformed":
-                    self._reply(200, b'{"Response": {"RequestId": "trunc', content_type)
+                    self._reply(200, fault.body.encode(), content_type)
                     return
                 if fault.kind == "delay":
                     time.sleep(fault.seconds)

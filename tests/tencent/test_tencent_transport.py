@@ -287,3 +287,27 @@ def test_delivery_window_uses_beijing_days() -> None:
     start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     windows = client.delivery_windows(start, start + dt.timedelta(days=1))
     assert [w[0].isoformat() for w in windows] == ["2026-01-01T00:00:00+00:00", "2026-01-01T16:00:00+00:00"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    ['{"Result": 1}', "[1, 2]", '{"Response": "nope"}', '{"Response": {"RequestId": "r1"}}', "<html>oops</html>"],
+)
+def test_unexpected_bodies_never_pass_as_success(emu: TencentEmulator, body: str) -> None:
+    """JSON of the wrong shape, or a success without its MessageId, is an unknown outcome for a send."""
+    emu.add_fault("malformed", "SendEmail", body=body)
+    with pytest.raises(mailbridge.OutcomeUnknown):
+        backend_for(emu.url).send(message())
+
+
+@pytest.mark.parametrize("body", ['{"Result": 1}', '{"Response": {"RequestId": "r1"}}'])
+def test_unexpected_bodies_on_create_group(emu: TencentEmulator, body: str) -> None:
+    emu.add_fault("malformed", "CreateReceiver", body=body)
+    with pytest.raises(mailbridge.OutcomeUnknown):
+        backend_for(emu.url).create_group("x")
+
+
+def test_unexpected_body_on_a_read_is_provider_unavailable(emu: TencentEmulator) -> None:
+    emu.add_fault("malformed", "ListReceivers", body='{"Result": 1}')
+    with pytest.raises(mailbridge.ProviderUnavailable):
+        backend_for(emu.url).list_groups(keyword=None, cursor=None, page_size=10)
