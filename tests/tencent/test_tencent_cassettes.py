@@ -99,7 +99,7 @@ def test_scenarios_cover_every_neutral_error_class() -> None:
     assert expected <= covered
 
 
-@pytest.mark.parametrize("path", sorted(CASSETTES.glob("*.yaml")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted(CASSETTES.rglob("*.yaml")), ids=lambda p: str(p.relative_to(CASSETTES)))
 def test_cassette_holds_no_secret(path: Path) -> None:
     """No credential, signature, timestamp or trace id was written to the cassette."""
     text = path.read_text(encoding="utf-8")

@@ -236,3 +236,28 @@ def test_unknown_action_and_parameter(emu: TencentEmulator) -> None:
         with pytest.raises(mailbridge.InvalidRequest) as info3:
             b._call("ListReceivers", {"Offset": 0, "Limit": 101})
         assert info3.value.provider_code == "FailedOperation.InvalidLimit"
+
+
+def test_cli_emulator_prints_a_working_url() -> None:
+    """`mailbridge emulator tencent --port 0` serves until stopped and prints the URL on stderr."""
+    import subprocess
+    import sys
+
+    code = "import sys; from mailbridge.cli import main; sys.argv = ['mailbridge', *sys.argv[1:]]; main()"
+    process = subprocess.Popen(
+        [sys.executable, "-c", code, "emulator", "tencent", "--port", "0", "--option", "upload_delay=0"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        line = process.stderr.readline()
+        url = line.split("connect with: ", 1)[1].strip()
+        assert url.startswith(f"tencent://{CREDS}@ap-guangzhou?endpoint=http://127.0.0.1:")
+        with connect(url) as client:
+            assert client.create_group("from-cli").name == "from-cli"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        if process.stderr is not None:
+            process.stderr.close()
