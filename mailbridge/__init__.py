@@ -10,7 +10,7 @@ import contextlib
 
 from ._backend import Backend
 from ._client import Client, RetryPolicy, UploadProgress
-from ._connect import connect
+from ._connect import connect, connect_failover
 from ._csvio import read_recipients_csv, write_rejected_csv
 from ._exceptions import (
     AlreadyExists,
@@ -34,10 +34,23 @@ from ._exceptions import (
     TemplateNotFound,
     UnsupportedFeature,
 )
+from ._failover import FailoverClient, failover_url
+from ._health import HealthStore, MemoryHealthStore, RedisHealthStore
 from ._limits import Feature, Limits, Operation, Rate
+from ._migrate import (
+    GroupPlan,
+    GroupResult,
+    MigrationPlan,
+    MigrationReport,
+    Verification,
+    migrate,
+    plan_migration,
+    verify_migration,
+)
 from ._models import (
     AccountSummary,
     Attachment,
+    Attempt,
     BatchResult,
     DeliveryEvent,
     DeliveryQuery,
@@ -67,6 +80,7 @@ __all__ = [
     "AccountSummary",
     "AlreadyExists",
     "Attachment",
+    "Attempt",
     "AuthenticationError",
     "Backend",
     "BatchResult",
@@ -77,17 +91,24 @@ __all__ = [
     "DeliveryQuery",
     "DeliveryStatus",
     "DnsRecord",
+    "FailoverClient",
     "Feature",
     "Group",
     "GroupNotFound",
+    "GroupPlan",
+    "GroupResult",
     "GroupStatus",
+    "HealthStore",
     "InvalidAddress",
     "InvalidRequest",
     "LimitExceeded",
     "Limits",
     "MailbridgeError",
     "Member",
+    "MemoryHealthStore",
     "Message",
+    "MigrationPlan",
+    "MigrationReport",
     "NotFound",
     "Operation",
     "OutcomeUnknown",
@@ -101,6 +122,7 @@ __all__ = [
     "RateLimited",
     "RateLimiter",
     "Recipient",
+    "RedisHealthStore",
     "RejectedAddress",
     "ResourceBusy",
     "RetryPolicy",
@@ -117,9 +139,15 @@ __all__ = [
     "UnsupportedFeature",
     "UploadProgress",
     "UploadReport",
+    "Verification",
     "available_providers",
     "connect",
+    "connect_failover",
+    "failover_url",
+    "migrate",
+    "plan_migration",
     "read_recipients_csv",
+    "verify_migration",
     "write_rejected_csv",
 ]
 

@@ -6,11 +6,13 @@ import os
 from typing import Any
 
 from ._client import Client, RetryPolicy
+from ._exceptions import ConfigurationError
+from ._failover import FailoverClient
 from ._ratelimit import RateLimiter
 from ._registry import load_backend_class
 from ._url import ProviderURL
 
-__all__ = ["DEFAULT_URL", "URL_ENV", "connect"]
+__all__ = ["DEFAULT_URL", "URL_ENV", "connect", "connect_failover"]
 
 URL_ENV = "MAILBRIDGE_URL"
 DEFAULT_URL = "local://.mailbridge"
@@ -33,6 +35,8 @@ def connect(
     """
     text = url if url is not None else os.environ.get(URL_ENV) or DEFAULT_URL
     parsed = text if isinstance(text, ProviderURL) else ProviderURL.parse(text)
+    if parsed.provider == "failover":
+        raise ConfigurationError("a failover:// URL builds a FailoverClient: use mailbridge.connect_failover(url)")
     backend_cls = load_backend_class(parsed.provider)
     backend = backend_cls.from_url(parsed)
     return Client(
@@ -42,3 +46,11 @@ def connect(
         rate_limiter=rate_limiter,
         **client_options,
     )
+
+
+def connect_failover(url: str | ProviderURL) -> FailoverClient:
+    """Return a :class:`FailoverClient` for a ``failover://?providers=URL1,URL2...`` URL."""
+    parsed = url if isinstance(url, ProviderURL) else ProviderURL.parse(url)
+    if parsed.provider != "failover":
+        raise ConfigurationError(f"not a failover URL: {parsed}")
+    return FailoverClient.from_url(parsed, connect)

@@ -133,6 +133,7 @@ class MailbridgeError(Exception):
             self.failover_eligible = failover_eligible
         self.partial_result = partial_result
         self.not_sent: tuple[str, ...] = ()
+        self.attempts: tuple[Any, ...] = ()  # failover: every provider tried (mailbridge.Attempt)
 
     def __str__(self) -> str:
         where = ""

@@ -13,6 +13,7 @@ from attrs import field, frozen
 __all__ = [
     "AccountSummary",
     "Attachment",
+    "Attempt",
     "BatchResult",
     "DeliveryEvent",
     "DeliveryQuery",
@@ -287,14 +288,39 @@ class SendReceipt:
 
 
 @frozen
+class Attempt:
+    """One try of a provider during a failover send: what happened, when."""
+
+    provider: str
+    outcome: str  # "sent", "failed", "unknown" (maybe sent), "skipped" (cooling down)
+    time: dt.datetime = field(factory=_utc_now, converter=_utc)
+    error: str | None = None  # the neutral error class name
+    detail: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "provider": self.provider,
+            "outcome": self.outcome,
+            "time": self.time.isoformat(),
+            "error": self.error,
+            "detail": self.detail,
+        }
+
+
+@frozen
 class SendResult:
-    """Every receipt of one logical send (a send larger than the per-send limit is split)."""
+    """Every receipt of one logical send (a send larger than the per-send limit is split).
+
+    ``attempts`` lists the providers tried when the send went through a failover client.
+    """
 
     receipts: tuple[SendReceipt, ...] = field(converter=_tuple)
+    attempts: tuple[Attempt, ...] = field(default=(), converter=_tuple)
 
     @property
     def provider(self) -> str:
-        return self.receipts[0].provider if self.receipts else ""
+        """The provider that took the (last part of the) message."""
+        return self.receipts[-1].provider if self.receipts else ""
 
     @property
     def message_ids(self) -> tuple[str, ...]:
@@ -317,6 +343,7 @@ class SendResult:
             "calls": len(self.receipts),
             "batch_ids": [r.batch_id for r in self.receipts if r.batch_id],
             "sent_at": [r.sent_at.isoformat() for r in self.receipts],
+            "attempts": [a.as_dict() for a in self.attempts],
         }
 
 

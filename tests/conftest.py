@@ -10,8 +10,8 @@ import stamina
 
 @pytest.fixture(autouse=True)
 def _fast_retries() -> Iterator[None]:
-    """Retries happen (attempts are counted) but never sleep."""
-    with stamina.set_testing(True, attempts=3):
+    """Retries happen (at most 3 attempts, fewer if a RetryPolicy says so) but never sleep."""
+    with stamina.set_testing(True, attempts=3, cap=True):
         yield
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -10,8 +11,9 @@ from typing import Any, TypeVar
 import click
 
 from .._client import Client
-from .._connect import URL_ENV, connect
+from .._connect import URL_ENV, connect, connect_failover
 from .._exceptions import MailbridgeError
+from .._failover import FailoverClient
 from ._exit import ExitStatus, exit_status_for
 from ._output import Output
 
@@ -29,6 +31,7 @@ class State:
         self.traceback = traceback
         self.ignore_unsupported = ignore_unsupported
         self._client: Client | None = None
+        self._failover: FailoverClient | None = None
 
     def client(self) -> Client:
         """Connect on first use (commands such as ``providers`` never connect)."""
@@ -36,9 +39,19 @@ class State:
             self._client = connect(self.url, ignore_unsupported_features=self.ignore_unsupported)
         return self._client
 
+    def sender(self) -> Client | FailoverClient:
+        """The client for sending: a FailoverClient when the URL is ``failover://``."""
+        text = self.url or os.environ.get(URL_ENV) or ""
+        if text.startswith("failover://"):
+            if self._failover is None:
+                self._failover = connect_failover(text)
+            return self._failover
+        return self.client()
+
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
+        for client in (self._client, self._failover):
+            if client is not None:
+                client.close()
 
 
 pass_state = click.make_pass_decorator(State)

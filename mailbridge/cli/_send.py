@@ -75,7 +75,7 @@ def send(state: State, /, message_file: Path | None, group: str | None, **flags:
         message = Message(**fields)
     except TypeError as exc:
         raise InvalidRequest(f"invalid message fields: {exc}") from exc
-    client = state.client()
+    client = state.sender()
     result: SendResult = client.send_to_group(group, message) if group else client.send(message)
 
     def human() -> None:

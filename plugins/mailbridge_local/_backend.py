@@ -107,6 +107,10 @@ class LocalBackend(Backend):
     def describe(self) -> str:
         return f"local://{self.directory}"
 
+    @property
+    def rate_limit_key(self) -> str:
+        return f"local:{self.directory}"
+
     def close(self) -> None:
         self.store.close()
 

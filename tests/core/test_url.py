@@ -62,7 +62,10 @@ def test_default_url_is_local(tmp_path: pytest.TempPathFactory, monkeypatch: pyt
         assert client.backend.describe().endswith("/elsewhere")
 
 
-def test_client_repr_and_logs_have_no_secret(caplog: pytest.LogCaptureFixture, tmp_path: object) -> None:
+def test_backend_errors_do_not_echo_url_secrets(caplog: pytest.LogCaptureFixture) -> None:
+    """A URL with a secret the backend refuses is reported without the secret."""
     caplog.set_level(logging.DEBUG)
-    with mailbridge.connect(f"local://{tmp_path}") as client:
-        assert repr(client).startswith("<mailbridge.Client local://")
+    with pytest.raises(mailbridge.ConfigurationError) as info:
+        mailbridge.connect("local://someone:hunter2@dir")
+    assert "hunter2" not in str(info.value) and "hunter2" not in repr(info.value)
+    assert "hunter2" not in caplog.text

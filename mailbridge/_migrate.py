@@ -1,0 +1,390 @@
+"""Migration: plan, copy and verify recipient groups from one provider to another.
+
+``plan_migration()`` reads both sides and says, before anything is written, which groups move, how
+many members each has, which target limits they hit (and whether they will be split into
+numbered lists or refused), which recipient data will not survive, and what cannot be
+automated (sender domains with the DNS records the target needs, templates).
+``migrate()`` copies through the target client's own chunking, de-duplication and rate
+limits, and is resumable: running it again skips every address already on the target.
+``verify_migration()`` compares the addresses on both sides and reports exactly what differs.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from attrs import field, frozen
+
+from ._client import Client
+from ._dedup import SeenSet
+from ._exceptions import GroupNotFound, LimitExceeded, MailbridgeError, UnsupportedFeature
+from ._limits import Feature
+from ._models import Group, GroupStatus, Recipient, UploadReport
+
+__all__ = [
+    "GroupPlan",
+    "GroupResult",
+    "MigrationPlan",
+    "MigrationReport",
+    "Verification",
+    "migrate",
+    "plan_migration",
+    "verify_migration",
+]
+
+log = logging.getLogger("mailbridge.migrate")
+
+
+def _strs(value: Sequence[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
+def _tuple(value: Sequence[Any]) -> tuple[Any, ...]:
+    return tuple(value)
+
+
+@frozen
+class GroupPlan:
+    """What will happen to one source group."""
+
+    name: str
+    members: int
+    targets: tuple[str, ...] = field(converter=_strs)  # target list names (several when split)
+    action: str  # "copy", "split", "refuse"
+    existing_on_target: int = 0
+    dropped_fields: tuple[str, ...] = field(default=(), converter=_strs)
+    notes: tuple[str, ...] = field(default=(), converter=_strs)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "members": self.members,
+            "targets": list(self.targets),
+            "action": self.action,
+            "existing_on_target": self.existing_on_target,
+            "dropped_fields": list(self.dropped_fields),
+            "notes": list(self.notes),
+        }
+
+
+@frozen
+class MigrationPlan:
+    source: str
+    target: str
+    groups: tuple[GroupPlan, ...] = field(converter=_tuple)
+    manual_steps: tuple[str, ...] = field(default=(), converter=_strs)
+
+    @property
+    def refused(self) -> tuple[GroupPlan, ...]:
+        return tuple(g for g in self.groups if g.action == "refuse")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "target": self.target,
+            "groups": [g.as_dict() for g in self.groups],
+            "manual_steps": list(self.manual_steps),
+        }
+
+
+@frozen
+class Verification:
+    """Addresses on each side of one group (split target lists counted together)."""
+
+    group: str
+    source_count: int
+    target_count: int
+    missing_on_target: tuple[str, ...] = field(default=(), converter=_strs)
+    extra_on_target: tuple[str, ...] = field(default=(), converter=_strs)
+    duplicates_on_target: tuple[str, ...] = field(default=(), converter=_strs)
+
+    @property
+    def equal(self) -> bool:
+        return not (self.missing_on_target or self.extra_on_target or self.duplicates_on_target)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "group": self.group,
+            "equal": self.equal,
+            "source_count": self.source_count,
+            "target_count": self.target_count,
+            "missing_on_target": list(self.missing_on_target),
+            "extra_on_target": list(self.extra_on_target),
+            "duplicates_on_target": list(self.duplicates_on_target),
+        }
+
+
+@frozen
+class GroupResult:
+    plan: GroupPlan
+    uploads: tuple[UploadReport, ...] = field(converter=_tuple)
+    verification: Verification
+
+    @property
+    def copied(self) -> int:
+        return sum(u.accepted for u in self.uploads)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "group": self.plan.name,
+            "targets": list(self.plan.targets),
+            "copied": self.copied,
+            "skipped_existing": sum(u.existing for u in self.uploads),
+            "rejected": [
+                {"email": r.email, "reason": r.reason, "code": r.code} for u in self.uploads for r in u.rejected
+            ],
+            "verification": self.verification.as_dict(),
+        }
+
+
+@frozen
+class MigrationReport:
+    plan: MigrationPlan
+    groups: tuple[GroupResult, ...] = field(converter=_tuple)
+
+    @property
+    def verified(self) -> bool:
+        return all(g.verification.equal for g in self.groups)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"plan": self.plan.as_dict(), "groups": [g.as_dict() for g in self.groups], "verified": self.verified}
+
+
+# ---------------------------------------------------------------------------- planning
+
+
+def _part_names(name: str, parts: int) -> list[str]:
+    return [name] if parts <= 1 else [f"{name}-{i}" for i in range(1, parts + 1)]
+
+
+def _dropped_fields(source: Client, target: Client, group: Group, sample: int = 200) -> list[str]:
+    """Recipient data present in a sample of the source group that the target cannot store."""
+    dropped: set[str] = set()
+    for i, member in enumerate(source.members(group)):
+        if i >= sample:
+            break
+        r = member.recipient
+        if r.data and not target.limits.supports(Feature.TEMPLATE_DATA):
+            dropped.update(f"data.{k}" for k in r.data)
+        if r.profile() and not target.limits.supports(Feature.PROFILE_FIELDS):
+            dropped.update(r.profile())
+    return sorted(dropped)
+
+
+def _manual_steps(source: Client, target: Client) -> list[str]:
+    steps: list[str] = []
+    try:
+        domains = source.domains()
+    except (UnsupportedFeature, MailbridgeError) as exc:
+        domains = []
+        log.info("migrate: cannot list sender domains on %s: %s", source.provider, exc)
+    for domain in domains:
+        try:
+            on_target = target.domain(domain.name)
+            records = "; ".join(f"{r.type} {r.host} {r.value}" for r in on_target.records) or "see the console"
+            state = "verified" if on_target.verified else "not verified"
+            steps.append(f"sender domain {domain.name}: exists on {target.provider} ({state}); DNS: {records}")
+        except (UnsupportedFeature, MailbridgeError):
+            steps.append(f"sender domain {domain.name}: create it on {target.provider} and publish its DNS records")
+    try:
+        templates = source.templates()
+    except (UnsupportedFeature, MailbridgeError):
+        templates = []
+    steps.extend(f"template {t.name!r}: recreate it on {target.provider}" for t in templates)
+    steps.append(f"sender addresses: register each sender address on {target.provider}")
+    return steps
+
+
+def _target_groups(target: Client, names: Sequence[str]) -> list[Group]:
+    found = []
+    for name in names:
+        try:
+            found.append(target.get_group(name))
+        except GroupNotFound:
+            continue
+    return found
+
+
+def plan_migration(
+    source: Client, target: Client, groups: Sequence[str] | None = None, *, split: bool = True
+) -> MigrationPlan:
+    """Read both sides and describe the migration; nothing is written."""
+    chosen = [source.get_group(n) for n in groups] if groups else list(source.groups())
+    limit = target.limits.max_group_size
+    plans = []
+    for group in chosen:
+        count = sum(1 for _ in source.members(group))
+        parts = math.ceil(count / limit) if limit and count > limit else 1
+        notes = []
+        action = "copy"
+        if parts > 1:
+            if split:
+                action = "split"
+                notes.append(
+                    f"{count} members exceed {target.provider}'s limit of {limit} per list: "
+                    f"split into {parts} numbered lists"
+                )
+            else:
+                action = "refuse"
+                notes.append(f"{count} members exceed {target.provider}'s limit of {limit} per list (no --split)")
+        names = _part_names(group.name, parts if action == "split" else 1)
+        if target.limits.group_name_length and any(len(n) > target.limits.group_name_length for n in names):
+            action = "refuse"
+            notes.append(f"name too long for {target.provider} (max {target.limits.group_name_length} characters)")
+        existing = sum(g.recipient_count or 0 for g in _target_groups(target, names))
+        plans.append(
+            GroupPlan(
+                name=group.name,
+                members=count,
+                targets=names,
+                action=action,
+                existing_on_target=existing,
+                dropped_fields=_dropped_fields(source, target, group),
+                notes=notes,
+            )
+        )
+    return MigrationPlan(source.provider, target.provider, plans, _manual_steps(source, target))
+
+
+# ---------------------------------------------------------------------------- copying
+
+
+def _find_or_create(target: Client, name: str, description: str | None) -> Group:
+    try:
+        return target.get_group(name)
+    except GroupNotFound:
+        return target.create_group(name, description)
+
+
+def migrate(
+    source: Client,
+    target: Client,
+    migration: MigrationPlan,
+    *,
+    chunk: int = 5000,
+    wait_timeout: float = 600.0,
+    progress: Callable[[int], None] | None = None,
+) -> MigrationReport:
+    """Copy every planned group (skipping what the target already has), then verify each.
+
+    ``progress`` is called with the number of source members handled since the last call.
+    Raises :class:`LimitExceeded` before writing anything if the plan refuses a group.
+    """
+    if migration.refused:
+        names = ", ".join(g.name for g in migration.refused)
+        raise LimitExceeded(f"the plan refuses: {names}; see its notes (or allow splitting)")
+    results = []
+    ignoring = target.ignore_unsupported_features
+    target.ignore_unsupported_features = True  # the plan lists the fields the target cannot keep
+    try:
+        for group_plan in migration.groups:
+            results.append(_copy_group(source, target, group_plan, chunk, wait_timeout, progress))
+    finally:
+        target.ignore_unsupported_features = ignoring
+    return MigrationReport(migration, results)
+
+
+def _copy_group(
+    source: Client,
+    target: Client,
+    group_plan: GroupPlan,
+    chunk: int,
+    wait_timeout: float,
+    progress: Callable[[int], None] | None,
+) -> GroupResult:
+    source_group = source.get_group(group_plan.name)
+    parts = [_find_or_create(target, n, source_group.description) for n in group_plan.targets]
+    limit = target.limits.max_group_size
+    existing = SeenSet()
+    counts = []
+    try:
+        for part in parts:
+            n = 0
+            for member in target.members(part):
+                existing.add(member.recipient.key)
+                n += 1
+            counts.append(n)
+        uploads: list[UploadReport] = []
+        buffer: list[Recipient] = []
+        part_index = 0
+
+        def flush() -> None:
+            nonlocal part_index
+            rows = buffer[:]
+            buffer.clear()
+            while rows:
+                room = (limit - counts[part_index]) if limit else len(rows)
+                if room <= 0:
+                    part_index += 1
+                    if part_index >= len(parts):
+                        raise LimitExceeded(f"{group_plan.name}: the target lists are full")
+                    continue
+                take, rows = rows[:room], rows[room:]
+                report = target.upload(
+                    parts[part_index], take, wait=target.limits.async_upload, wait_timeout=wait_timeout
+                )
+                counts[part_index] += report.accepted
+                uploads.append(report)
+
+        for member in source.members(source_group):
+            if member.recipient.key not in existing:
+                existing.add(member.recipient.key)
+                buffer.append(member.recipient)
+            if progress:
+                progress(1)
+            if len(buffer) >= chunk:
+                flush()
+        flush()
+    finally:
+        existing.close()
+    for part in parts:
+        if target.limits.async_upload:
+            target.wait_until_ready(part, timeout=wait_timeout)
+    return GroupResult(group_plan, uploads, verify_migration(source, target, group_plan))
+
+
+# ---------------------------------------------------------------------------- verification
+
+
+def _addresses(members: Iterator[Any]) -> tuple[set[str], list[str]]:
+    seen: set[str] = set()
+    repeats: list[str] = []
+    for member in members:
+        key = member.recipient.key
+        if key in seen:
+            repeats.append(member.email)
+        seen.add(key)
+    return seen, repeats
+
+
+def verify_migration(
+    source: Client, target: Client, group_plan: GroupPlan, *, wait_timeout: float = 600.0
+) -> Verification:
+    """Compare the addresses of a source group with its target list(s)."""
+    src, _ = _addresses(source.members(group_plan.name))
+    dst: set[str] = set()
+    repeats: list[str] = []
+    total = 0
+    for name in group_plan.targets:
+        try:
+            part = target.get_group(name)
+        except GroupNotFound:
+            continue
+        if target.limits.async_upload and part.status == GroupStatus.PROCESSING:
+            part = target.wait_until_ready(part, timeout=wait_timeout)
+        keys, again = _addresses(target.members(part))
+        repeats.extend(again)
+        repeats.extend(k for k in keys if k in dst)
+        total += len(keys) + len(again)
+        dst |= keys
+    return Verification(
+        group=group_plan.name,
+        source_count=len(src),
+        target_count=total,
+        missing_on_target=sorted(src - dst),
+        extra_on_target=sorted(dst - src),
+        duplicates_on_target=sorted(repeats),
+    )
