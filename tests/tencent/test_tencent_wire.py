@@ -317,6 +317,8 @@ def test_batch_send_json(emu: TencentEmulator, client: mailbridge.Client) -> Non
     assert emu.sent_mail[0]["template_data"] == {"month": "May", "name": "Ann"}
     task = client.backend.send_task(batch_id)
     assert task["TaskStatus"] == 10 and task["SendCount"] == 1
+    assert sent(emu, "ListSendTasks") == [{"Offset": 0, "Limit": 100}]
+    assert client.backend.send_task("424242") == {}
 
 
 def test_batch_send_before_import_finishes_is_busy() -> None:
@@ -403,3 +405,14 @@ def test_template_in_review_cannot_be_used() -> None:
             client.send(Message(sender=SENDER, to=["a@example.com"], template_id=template.id))
     assert info.value.provider_code == "OperationDenied.TemplateStatusError"
     assert client.backend.limits.supports(mailbridge.Feature.TEMPLATES)
+
+
+def test_members_follow_pages_of_100(emu: TencentEmulator, client: mailbridge.Client) -> None:
+    group = client.create_group("many")
+    client.upload(group, [f"u{i:03}@example.com" for i in range(150)], wait=True)
+    members = list(client.members(group))
+    assert [m.email for m in members] == [f"u{i:03}@example.com" for i in range(150)]
+    assert sent(emu, "ListReceiverDetails") == [
+        {"ReceiverId": 1001, "Offset": 0, "Limit": 100},
+        {"ReceiverId": 1001, "Offset": 100, "Limit": 100},
+    ]
