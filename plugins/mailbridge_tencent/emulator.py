@@ -712,6 +712,8 @@ class TencentEmulator:
             raise _Error("FailedOperation.TooManyRecipients", "at most 50 recipients")
         if len(lists["Cc"]) > MAX_COPIES or len(lists["Bcc"]) > MAX_COPIES:
             raise _Error("FailedOperation.TooManyRecipients", "at most 20 Cc and 20 Bcc recipients")
+        if {a.casefold() for a in lists["Bcc"]} & {a.casefold() for a in lists["Destination"]}:
+            raise _Error("InvalidParameterValue", "Bcc and Destination must not repeat an address")
         recipients = [a for v in lists.values() for a in v]
         for recipient in recipients:
             if not isinstance(recipient, str) or not _EMAIL.match(recipient):
