@@ -147,6 +147,22 @@ class _RedactAuthorization(logging.Filter):
 
 logging.getLogger("tencentcloud_sdk_common").addFilter(_RedactAuthorization())
 
+_HTML_TAG = re.compile(r"<[a-zA-Z/][^>]*>")
+
+
+class _HTTPStatusError(TencentCloudSDKException):  # type: ignore[misc]
+    """The SDK's ServerNetworkError, keeping the HTTP status it otherwise drops."""
+
+    def __init__(self, status: int, content: bytes) -> None:
+        super().__init__("ServerNetworkError", content)
+        self.status = status
+
+
+class _SesClient(SesClient):  # type: ignore[misc]
+    def _check_status(self, resp_inter: Any) -> None:
+        if resp_inter.status_code != 200:
+            raise _HTTPStatusError(resp_inter.status_code, resp_inter.content)
+
 
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
@@ -309,7 +325,7 @@ class TencentBackend(Backend):
             language="en-US",
             retryer=NoopRetryer(),  # the core owns retries and rate limits
         )
-        self._client = SesClient(credential, region, profile)
+        self._client = _SesClient(credential, region, profile)
         # SES templates have no subject: remember the ones created here for sends that give none.
         self._template_subjects: dict[str, str] = {}
 
@@ -367,12 +383,15 @@ class TencentBackend(Backend):
                 raise error_for_code(
                     code, message, provider=self.name, maybe_sent=uncertain and _maybe_sent(exc.__context__)
                 ) from exc
+            status = getattr(exc, "status", None)
             if code == "ServerNetworkError":
-                message = "HTTP error from Tencent SES: " + message[:200]
+                message = f"HTTP {status or 'error'} from Tencent SES: " + message[:200]
             raw = None
             if exc.requestId:  # the server answered with Response.Error; keep it in the same shape
                 raw = {"Response": {"Error": {"Code": code, "Message": message}, "RequestId": exc.requestId}}
-            raise error_for_code(code, message, provider=self.name, request_id=exc.requestId, raw=raw) from exc
+            raise error_for_code(
+                code, message, provider=self.name, request_id=exc.requestId, raw=raw, http_status=status
+            ) from exc
         except (requests.RequestException, OSError) as exc:  # reading a streamed body failed
             raise error_for_code(
                 "ClientNetworkError", str(exc), provider=self.name, maybe_sent=uncertain and _maybe_sent(exc)
@@ -469,6 +488,8 @@ class TencentBackend(Backend):
 
     def check_recipient(self, recipient: Recipient) -> str | None:
         data = self.template_data(recipient)
+        if any(_HTML_TAG.search(v) for v in data.values()):
+            return "template data must not contain HTML tags (InvalidParameterValue.InValidTemplateData)"
         if data:
             size = len(_compact(data).encode("utf-8"))
             if size > 800:

@@ -166,6 +166,14 @@ def test_oversized_template_data_is_rejected_per_recipient(emu: TencentEmulator)
     assert "800" in rejected.reason
 
 
+def test_html_in_template_data_is_rejected_per_recipient(emu: TencentEmulator) -> None:
+    with connect(emu.url) as client:
+        group = client.create_group("html-data")
+        report = client.upload(group, [Recipient("a@example.com", data={"x": "<b>bold</b>"}), "b@example.com"])
+    assert report.accepted == 1
+    assert "HTML" in report.rejected[0].reason
+
+
 def test_group_send_refuses_what_batch_send_cannot_carry(emu: TencentEmulator) -> None:
     group = mailbridge.Group("1", "x", "tencent")
     with connect(emu.url) as client:

@@ -165,8 +165,8 @@ def test_server_error_is_provider_unavailable(emu: TencentEmulator) -> None:
         backend_for(emu.url).list_groups(keyword=None, cursor=None, page_size=10)
     error = info.value
     assert error.retryable and error.failover_eligible and not error.maybe_sent
-    assert error.provider_code == "ServerNetworkError"
-    assert len(error.message) < 300
+    assert (error.provider_code, error.http_status) == ("ServerNetworkError", 502)
+    assert error.message.startswith("HTTP 502 from Tencent SES") and len(error.message) < 300
 
 
 def test_client_retries_a_server_error(emu: TencentEmulator) -> None:
