@@ -74,9 +74,12 @@ from ._models import (
 )
 from ._ratelimit import RateLimiter
 from ._registry import available_providers
+from ._setup_migrate import SetupItem, SetupReport, apply_setup, plan_setup
+from ._templating import NEUTRAL_SYNTAX, TemplateSyntax, render_template
 from ._url import ProviderURL, Secret
 
 __all__ = [
+    "NEUTRAL_SYNTAX",
     "AccountSummary",
     "AlreadyExists",
     "Attachment",
@@ -132,21 +135,27 @@ __all__ = [
     "SenderAddress",
     "SenderDomain",
     "SenderNotFound",
+    "SetupItem",
+    "SetupReport",
     "StatisticsRow",
     "Tag",
     "Template",
     "TemplateNotFound",
+    "TemplateSyntax",
     "UnsupportedFeature",
     "UploadProgress",
     "UploadReport",
     "Verification",
+    "apply_setup",
     "available_providers",
     "connect",
     "connect_failover",
     "failover_url",
     "migrate",
     "plan_migration",
+    "plan_setup",
     "read_recipients_csv",
+    "render_template",
     "verify_migration",
     "write_rejected_csv",
 ]

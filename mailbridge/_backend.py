@@ -37,7 +37,8 @@ from ._models import (
     Tag,
     Template,
 )
-from ._url import ProviderURL
+from ._templating import NEUTRAL, TemplateSyntax
+from ._url import ProviderURL, Secret
 
 __all__ = ["Backend"]
 
@@ -52,6 +53,7 @@ class Backend(abc.ABC):
     name: ClassVar[str]
     display_name: ClassVar[str]
     limits: ClassVar[Limits]
+    template_syntax: ClassVar[TemplateSyntax] = NEUTRAL  # how the provider writes {{variables}}
 
     # ---------------------------------------------------------------- construction
 
@@ -157,16 +159,47 @@ class Backend(abc.ABC):
         """Daily volumes between two ISO dates (inclusive)."""
         self.unsupported(Feature.STATISTICS)
 
-    # ---------------------------------------------------------------- setup (read-mostly views)
+    # ---------------------------------------------------------------- sender domains
+
+    def create_domain(self, name: str) -> SenderDomain:
+        """Register a sending domain; the result lists the DNS records it needs (unverified)."""
+        self.unsupported(Feature.DOMAINS)
 
     def list_domains(self) -> list[SenderDomain]:
         self.unsupported(Feature.DOMAINS)
 
     def get_domain(self, name: str) -> SenderDomain:
+        """A domain with its DNS records and their current verification status."""
         self.unsupported(Feature.DOMAINS)
+
+    def verify_domain(self, name: str) -> SenderDomain:
+        """Ask the provider to check the domain's DNS records now; return the new state."""
+        self.unsupported(Feature.DOMAINS)
+
+    def delete_domain(self, name: str) -> None:
+        self.unsupported(Feature.DOMAINS)
+
+    # ---------------------------------------------------------------- sender addresses
+
+    def create_sender(self, address: str, *, kind: str | None = None, reply_to: str | None = None) -> SenderAddress:
+        """Register a sender address (``kind``: "transactional" or "batch" where the cloud has it)."""
+        self.unsupported(Feature.SENDERS)
 
     def list_senders(self) -> list[SenderAddress]:
         self.unsupported(Feature.SENDERS)
+
+    def delete_sender(self, sender: SenderAddress) -> None:
+        self.unsupported(Feature.SENDERS)
+
+    def set_sender_password(self, sender: SenderAddress, password: Secret) -> None:
+        """Set the SMTP password; validate the provider's password rules before any call."""
+        self.unsupported(Feature.SENDER_PASSWORD)
+
+    def verify_reply_to(self, sender: SenderAddress) -> None:
+        """Start verification of the sender's reply-to address (the provider mails it a link)."""
+        self.unsupported(Feature.REPLY_TO_VERIFICATION)
+
+    # ---------------------------------------------------------------- tags
 
     def list_tags(self) -> list[Tag]:
         self.unsupported(Feature.TAG_MANAGEMENT)
@@ -180,13 +213,22 @@ class Backend(abc.ABC):
     def delete_tag(self, tag: Tag) -> None:
         self.unsupported(Feature.TAG_MANAGEMENT)
 
+    # ---------------------------------------------------------------- templates (neutral {{var}} syntax)
+
     def create_template(self, name: str, *, subject: str, html: str | None = None, text: str | None = None) -> Template:
+        """Store a template given in the neutral syntax (translate with ``template_syntax``)."""
         self.unsupported(Feature.TEMPLATES)
 
     def list_templates(self) -> list[Template]:
         self.unsupported(Feature.TEMPLATES)
 
     def get_template(self, template_id: str) -> Template:
+        """A template, translated back to the neutral syntax."""
+        self.unsupported(Feature.TEMPLATES)
+
+    def update_template(
+        self, template: Template, *, subject: str, html: str | None = None, text: str | None = None
+    ) -> Template:
         self.unsupported(Feature.TEMPLATES)
 
     def delete_template(self, template: Template) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
@@ -20,11 +21,13 @@ from ._backend import Backend
 from ._dedup import SeenSet
 from ._exceptions import (
     GroupNotFound,
+    InvalidAddress,
     InvalidRequest,
     LimitExceeded,
     MailbridgeError,
     RateLimited,
     ResourceBusy,
+    SenderNotFound,
     UnsupportedFeature,
 )
 from ._limits import Feature, Limits, Operation
@@ -51,7 +54,8 @@ from ._models import (
     UploadReport,
 )
 from ._ratelimit import RateLimiter
-from ._validation import check_message, recipient_error, strip_unsupported_recipient_fields
+from ._url import Secret
+from ._validation import address_error, check_message, recipient_error, strip_unsupported_recipient_fields
 
 __all__ = ["Client", "RetryPolicy", "UploadProgress"]
 
@@ -534,10 +538,16 @@ class Client:
                     provider=self.provider,
                     operation=str(Operation.DELIVERIES),
                 )
-        if tag is not None and "tag" not in limits.delivery_filters:
-            self.backend.unsupported(Feature.TAGS, "its delivery log cannot be filtered by tag")
         wanted = DeliveryStatus(status) if status else None
         filters = {"recipient": recipient, "sender": sender, "message_id": message_id, "status": wanted, "tag": tag}
+        for name, value in filters.items():
+            cannot = name in limits.unsupported_delivery_filters or (
+                name == "tag" and name not in limits.delivery_filters
+            )
+            if value is not None and cannot:
+                raise UnsupportedFeature(
+                    f"{self.provider} cannot filter delivery events by {name.replace('_', ' ')}", provider=self.provider
+                )
         server = {k: v for k, v in filters.items() if k in limits.delivery_filters}
         local = {k: v for k, v in filters.items() if k not in limits.delivery_filters and v is not None}
         return self._delivery_events(start, end, server, local)
@@ -591,18 +601,76 @@ class Client:
             raise InvalidRequest("statistics: end is before start")
         return self._call(Operation.STATISTICS, self.backend.statistics, start.isoformat(), end.isoformat())
 
+    # ------------------------------------------------------------------ sender domains
+
+    def create_domain(self, name: str) -> SenderDomain:
+        """Register a sending domain; the result lists the DNS records to publish."""
+        self._require(Feature.DOMAINS)
+        domain = name.strip().lower()
+        if not _DOMAIN.fullmatch(domain):
+            raise InvalidRequest(f"{name!r} is not a domain name")
+        return self._call(Operation.DOMAINS, self.backend.create_domain, domain)
+
     def domains(self) -> list[SenderDomain]:
         self._require(Feature.DOMAINS)
         return self._call(Operation.DOMAINS, self.backend.list_domains)
 
     def domain(self, name: str) -> SenderDomain:
-        """A sender domain with the DNS records it needs."""
+        """A sender domain with the DNS records it needs and their verification status."""
         self._require(Feature.DOMAINS)
-        return self._call(Operation.DOMAINS, self.backend.get_domain, name)
+        return self._call(Operation.DOMAINS, self.backend.get_domain, name.strip().lower())
+
+    def verify_domain(self, name: str) -> SenderDomain:
+        """Have the provider check the domain's DNS records now."""
+        self._require(Feature.DOMAINS)
+        return self._call(Operation.DOMAINS, self.backend.verify_domain, name.strip().lower())
+
+    def delete_domain(self, name: str) -> None:
+        self._require(Feature.DOMAINS)
+        self._call(Operation.DOMAINS, self.backend.delete_domain, name.strip().lower())
+
+    # ------------------------------------------------------------------ sender addresses
+
+    def create_sender(self, address: str, *, kind: str | None = None, reply_to: str | None = None) -> SenderAddress:
+        """Register a sender address (``kind``: "transactional" or "batch")."""
+        self._require(Feature.SENDERS)
+        for field_name, value in (("sender", address), ("reply_to", reply_to)):
+            if value and (problem := address_error(value)):
+                raise InvalidAddress(f"{field_name} address {value!r} is invalid: {problem}", provider=self.provider)
+        if kind not in (None, "transactional", "batch"):
+            raise InvalidRequest(f"sender kind must be 'transactional' or 'batch', not {kind!r}")
+        return self._call(Operation.SENDERS, self.backend.create_sender, address, kind=kind, reply_to=reply_to)
 
     def senders(self) -> list[SenderAddress]:
         self._require(Feature.SENDERS)
         return self._call(Operation.SENDERS, self.backend.list_senders)
+
+    def sender(self, address: str) -> SenderAddress:
+        """The registered sender with this address; :class:`SenderNotFound` if none."""
+        for sender in self.senders():
+            if sender.address.casefold() == address.casefold():
+                return sender
+        raise SenderNotFound(f"no sender address {address!r} on {self.provider}", provider=self.provider)
+
+    def delete_sender(self, sender: SenderAddress | str) -> None:
+        self._require(Feature.SENDERS)
+        resolved = sender if isinstance(sender, SenderAddress) else self.sender(sender)
+        self._call(Operation.SENDERS, self.backend.delete_sender, resolved)
+
+    def set_sender_password(self, sender: SenderAddress | str, password: str | Secret) -> None:
+        """Set a sender's SMTP password (never logged, printed or recorded)."""
+        self._require(Feature.SENDER_PASSWORD)
+        resolved = sender if isinstance(sender, SenderAddress) else self.sender(sender)
+        secret = password if isinstance(password, Secret) else Secret(password)
+        self._call(Operation.SENDERS, self.backend.set_sender_password, resolved, secret)
+
+    def verify_reply_to(self, sender: SenderAddress | str) -> None:
+        """Start verification of a sender's reply-to address."""
+        self._require(Feature.REPLY_TO_VERIFICATION)
+        resolved = sender if isinstance(sender, SenderAddress) else self.sender(sender)
+        self._call(Operation.SENDERS, self.backend.verify_reply_to, resolved)
+
+    # ------------------------------------------------------------------ tags
 
     def tags(self) -> list[Tag]:
         self._require(Feature.TAG_MANAGEMENT)
@@ -620,11 +688,12 @@ class Client:
         self._require(Feature.TAG_MANAGEMENT)
         self._call(Operation.TAGS, self.backend.delete_tag, tag)
 
+    # ------------------------------------------------------------------ templates
+
     def create_template(self, name: str, *, subject: str, html: str | None = None, text: str | None = None) -> Template:
-        """Store a template; variables are written ``{{name}}``."""
+        """Store a template; variables are written ``{{name}}`` whatever the provider."""
         self._require(Feature.TEMPLATES)
-        if not (html or text):
-            raise InvalidRequest("a template needs an html or text body")
+        self._check_template(subject, html, text)
         return self._call(
             Operation.TEMPLATES, self.backend.create_template, name, subject=subject, html=html, text=text
         )
@@ -637,9 +706,32 @@ class Client:
         self._require(Feature.TEMPLATES)
         return self._call(Operation.TEMPLATES, self.backend.get_template, template_id)
 
-    def delete_template(self, template: Template) -> None:
+    def update_template(
+        self, template: Template | str, *, subject: str, html: str | None = None, text: str | None = None
+    ) -> Template:
         self._require(Feature.TEMPLATES)
-        self._call(Operation.TEMPLATES, self.backend.delete_template, template)
+        self._check_template(subject, html, text)
+        resolved = template if isinstance(template, Template) else self.get_template(template)
+        return self._call(
+            Operation.TEMPLATES, self.backend.update_template, resolved, subject=subject, html=html, text=text
+        )
+
+    def delete_template(self, template: Template | str) -> None:
+        self._require(Feature.TEMPLATES)
+        resolved = template if isinstance(template, Template) else self.get_template(template)
+        self._call(Operation.TEMPLATES, self.backend.delete_template, resolved)
+
+    def _check_template(self, subject: str, html: str | None, text: str | None) -> None:
+        if not (html or text):
+            raise InvalidRequest("a template needs an html or text body")
+        if not subject or "\r" in subject or "\n" in subject:
+            raise InvalidRequest("a template needs a one-line subject")
+        syntax = self.backend.template_syntax
+        for part in (subject, html, text):
+            syntax.to_provider(part)  # raises InvalidRequest naming a construct the provider cannot express
+
+
+_DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 
 
 def _matches(event: DeliveryEvent, key: str, value: Any) -> bool:

@@ -61,10 +61,12 @@ class Feature(enum.StrEnum):
     DELIVERY_ENGAGEMENT = "delivery_engagement"  # opened/clicked flags in delivery events
     ACCOUNT_SUMMARY = "account_summary"
     STATISTICS = "statistics"
-    DOMAINS = "domains"
-    SENDERS = "senders"
+    DOMAINS = "domains"  # sender domains: create, list, get (DNS records), verify, delete
+    SENDERS = "senders"  # sender addresses: create, list, delete
+    SENDER_PASSWORD = "sender_password"  # set a sender address's SMTP password
+    REPLY_TO_VERIFICATION = "reply_to_verification"  # verify a sender's reply-to address
     TAG_MANAGEMENT = "tag_management"
-    TEMPLATES = "templates"
+    TEMPLATES = "templates"  # create, list, get, update, delete
 
 
 @frozen
@@ -99,7 +101,9 @@ class Limits:
     span (``delivery_query_by_day`` when each query must stay within one calendar day in
     ``timezone``); ``delivery_retention`` how far back the provider keeps delivery data.
     ``delivery_filters`` names the :class:`DeliveryQuery` filters the backend applies
-    itself; the core applies the others to what comes back.
+    itself; the core applies the others to what comes back, except those in
+    ``unsupported_delivery_filters`` (the events do not carry the field), which raise
+    :class:`UnsupportedFeature`.
     """
 
     upload_batch_size: int
@@ -125,6 +129,7 @@ class Limits:
     delivery_filters: frozenset[str] = field(
         default=frozenset({"recipient", "sender", "message_id", "status", "tag"}), converter=_filters
     )
+    unsupported_delivery_filters: frozenset[str] = field(default=frozenset(), converter=_filters)
     timezone: dt.tzinfo = dt.UTC
     async_upload: bool = False
     rates: dict[str, Rate] = field(factory=dict, converter=_rates, hash=False)

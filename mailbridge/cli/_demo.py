@@ -11,7 +11,7 @@ import click
 
 from .._csvio import read_recipients_csv
 from .._exceptions import GroupNotFound
-from .._models import Message, Template
+from .._models import Message, SendResult, Template, UploadReport
 from ._app import State, cli, json_flag, pass_state
 
 __all__ = ["demo"]
@@ -68,7 +68,7 @@ def demo(state: State, sender: str) -> None:
         )
         out.note(
             f"uploaded {report.accepted} new, {report.existing} already there, {len(report.duplicates)} repeat(s), "
-            f"{len(report.rejected)} rejected; sent {len(result.accepted)} message(s)"
+            f"{len(report.rejected)} rejected; {_sent(result, report)}"
         )
 
     out.data(payload, human)
@@ -81,3 +81,11 @@ def _create_template(state: State) -> Template:
         text="Hi {{name}},\n\nyour {{plan}} plan is ready. Greetings to {{city}}!\n",
         html="<p>Hi {{name}},</p><p>your <b>{{plan}}</b> plan is ready. Greetings to {{city}}!</p>",
     )
+
+
+def _sent(result: SendResult, report: UploadReport) -> str:
+    if result.accepted:
+        return f"sent {len(result.accepted)} message(s)"
+    batch = ", ".join(r.batch_id for r in result.receipts if r.batch_id)
+    members = report.group.recipient_count
+    return f"group send accepted as batch {batch or '?'}" + (f" for {members} member(s)" if members else "")

@@ -8,6 +8,7 @@ import click
 
 from .._connect import connect
 from .._migrate import MigrationPlan, migrate, plan_migration
+from .._setup_migrate import SetupReport, apply_setup, plan_setup
 from ._app import State, cli, json_flag, pass_state
 from ._exit import ExitStatus
 
@@ -38,6 +39,18 @@ def _show_plan(state: State, plan: MigrationPlan) -> None:
             state.output.note(f"  - {step}")
 
 
+def _show_setup(state: State, report: SetupReport) -> None:
+    state.output.table(
+        ["kind", "name", "action", "detail"], [[i.kind, i.name, i.action, i.detail or ""] for i in report.items]
+    )
+    for item in report.items:
+        if item.records:
+            state.output.note(f"DNS records for {item.name} ({item.action}):")
+            state.output.table(
+                ["type", "host", "value", "purpose"], [[r.type, r.host, r.value, r.purpose] for r in item.records]
+            )
+
+
 @cli.command("migrate")
 @click.option("--from", "source_url", required=True, metavar="URL", help="Source provider URL.")
 @click.option("--to", "target_url", required=True, metavar="URL", help="Target provider URL.")
@@ -49,6 +62,11 @@ def _show_plan(state: State, plan: MigrationPlan) -> None:
     show_default=True,
     help="Split a group too large for one target list into numbered lists (else refuse it).",
 )
+@click.option(
+    "--setup",
+    is_flag=True,
+    help="First recreate sender domains, sender addresses and templates on the target (run again to verify DNS).",
+)
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: if a terminal).")
 @json_flag
 @pass_state
@@ -59,6 +77,7 @@ def migrate_command(
     groups: tuple[str, ...],
     dry_run: bool,
     split: bool,
+    setup: bool,
     progress: bool | None,
 ) -> None:
     """Copy groups and every member with its data from one provider to another, then verify.
@@ -67,10 +86,21 @@ def migrate_command(
     """
     with connect(source_url) as source, connect(target_url) as target:
         plan = plan_migration(source, target, list(groups) or None, split=split)
+        setup_plan = plan_setup(source, target) if setup else None
         if dry_run:
-            state.output.data(plan.as_dict(), lambda: _show_plan(state, plan))
+            payload = plan.as_dict() | ({"setup": setup_plan.as_dict()} if setup_plan else {})
+
+            def show_dry_run() -> None:
+                if setup_plan:
+                    _show_setup(state, setup_plan)
+                _show_plan(state, plan)
+
+            state.output.data(payload, show_dry_run)
             return
+        setup_report = apply_setup(source, target) if setup else None
         if not state.output.json_mode:
+            if setup_report:
+                _show_setup(state, setup_report)
             _show_plan(state, plan)
         show = sys.stderr.isatty() if progress is None else progress
         total = sum(g.members for g in plan.groups)
@@ -94,6 +124,7 @@ def migrate_command(
             ],
         )
 
-    state.output.data(report.as_dict(), human)
-    if not report.verified:
+    payload = report.as_dict() | ({"setup": setup_report.as_dict()} if setup_report else {})
+    state.output.data(payload, human)
+    if not report.verified or (setup_report and not setup_report.complete):
         click.get_current_context().exit(int(ExitStatus.PARTIAL))

@@ -52,6 +52,44 @@ def create_template(state: State, name: str, subject: str, text_file: Path | Non
     state.output.data(_dict(template), lambda: state.output.note(f"created template {template.id}"))
 
 
+@templates.command("show")
+@click.argument("template_id")
+@json_flag
+@pass_state
+def show_template(state: State, template_id: str) -> None:
+    """A template in the neutral {{var}} syntax."""
+    t = state.client().get_template(template_id)
+
+    def human() -> None:
+        click.echo(f"Subject: {t.subject}")
+        if t.text:
+            click.echo(f"\n{t.text}")
+        if t.html:
+            click.echo(f"\n{t.html}")
+
+    state.output.data(_dict(t) | {"html": t.html, "text": t.text}, human)
+
+
+@templates.command("update")
+@click.argument("template_id")
+@click.option("--subject", required=True)
+@click.option("--text-file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--html-file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@json_flag
+@pass_state
+def update_template(
+    state: State, template_id: str, subject: str, text_file: Path | None, html_file: Path | None
+) -> None:
+    """Replace a template's subject and bodies."""
+    template = state.client().update_template(
+        template_id,
+        subject=subject,
+        text=text_file.read_text(encoding="utf-8") if text_file else None,
+        html=html_file.read_text(encoding="utf-8") if html_file else None,
+    )
+    state.output.data(_dict(template), lambda: state.output.note(f"updated template {template.id}"))
+
+
 @templates.command("delete")
 @click.argument("template_id")
 @json_flag

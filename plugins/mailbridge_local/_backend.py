@@ -6,14 +6,17 @@ tags) and ``outbox/`` (a Maildir: one RFC 5322 file per sent message).
 
 Delivery simulation, so that status handling can be exercised offline: a recipient at
 the domain ``bounce.example`` is logged ``invalid_address``, one at ``spam.example``
-``rejected``; everyone else ``delivered``.
+``rejected``; everyone else ``delivered``. There is no DNS offline: a sender domain lists
+the records a real provider would want and verifies as soon as it is asked to.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import mailbox
+import secrets
 import sqlite3
 import uuid
 from collections.abc import Mapping, Sequence
@@ -30,6 +33,7 @@ from mailbridge import (
     DeliveryEvent,
     DeliveryQuery,
     DeliveryStatus,
+    DnsRecord,
     Feature,
     Group,
     GroupNotFound,
@@ -41,14 +45,18 @@ from mailbridge import (
     Page,
     ProviderURL,
     Recipient,
+    Secret,
+    SenderAddress,
+    SenderDomain,
+    SenderNotFound,
     SendReceipt,
     StatisticsRow,
     Tag,
     Template,
     TemplateNotFound,
+    render_template,
 )
 
-from ._render import render
 from ._store import Store
 
 __all__ = ["LocalBackend"]
@@ -85,7 +93,8 @@ class LocalBackend(Backend):
         tag_length=128,
         list_page_size=100,
         delivery_page_size=100,
-        features=set(Feature) - {Feature.ACCOUNT_SUMMARY, Feature.DOMAINS, Feature.SENDERS},
+        # Not offered: account quotas, open/click tracking.
+        features=set(Feature) - {Feature.ACCOUNT_SUMMARY, Feature.CLICK_TRACKING, Feature.DELIVERY_ENGAGEMENT},
     )
 
     def __init__(self, directory: Path) -> None:
@@ -223,12 +232,12 @@ class LocalBackend(Backend):
         if message.template_id:
             template = self._template(message.template_id)
             merged = {**message.template_data, **data}
-            subject = render(message.subject or template.subject, merged) or ""
-            return subject, render(template.html, merged, escape=True), render(template.text, merged)
+            subject = render_template(message.subject or template.subject, merged) or ""
+            return subject, render_template(template.html, merged, escape=True), render_template(template.text, merged)
         return (
-            render(message.subject, data) or "",
-            render(message.html, data, escape=True),
-            render(message.text, data),
+            render_template(message.subject, data) or "",
+            render_template(message.html, data, escape=True),
+            render_template(message.text, data),
         )
 
     def _write(self, message: Message, to: Sequence[str], data: Mapping[str, str], batch_id: str | None = None) -> str:
@@ -401,3 +410,101 @@ class LocalBackend(Backend):
             cur = db.execute("DELETE FROM tags WHERE id = ?", (tag.id,))
         if not cur.rowcount:
             raise NotFound(f"no tag {tag.name!r}", provider=self.name)
+
+    # ------------------------------------------------------------------ sender domains
+
+    def _domain(self, name: str) -> SenderDomain:
+        rows = self.store.query("SELECT * FROM domains WHERE name = ?", (name,))
+        if not rows:
+            raise NotFound(f"no sender domain {name!r}", provider=self.name)
+        r = rows[0]
+        verified = bool(r["verified"])
+        records = (
+            DnsRecord("TXT", f"_mailbridge.{name}", f"mailbridge-verification={r['token']}", "ownership", verified),
+            DnsRecord("TXT", name, "v=spf1 include:spf.mailbridge.local ~all", "spf", verified),
+            DnsRecord("TXT", f"mb._domainkey.{name}", f"v=DKIM1; k=rsa; p={r['token']}", "dkim", verified),
+            DnsRecord("MX", name, "mx.mailbridge.local", "mx", verified),
+        )
+        status = "verified" if verified else "pending"
+        return SenderDomain(name=name, provider=self.name, id=name, verified=verified, status=status, records=records)
+
+    def create_domain(self, name: str) -> SenderDomain:
+        if self.store.query("SELECT 1 FROM domains WHERE name = ?", (name,)):
+            raise AlreadyExists(f"sender domain {name!r} already exists", provider=self.name)
+        with self.store.transaction() as db:
+            db.execute(
+                "INSERT INTO domains (name, token, created_at) VALUES (?, ?, ?)",
+                (name, secrets.token_hex(12), _iso(_now())),
+            )
+        return self._domain(name)
+
+    def list_domains(self) -> list[SenderDomain]:
+        return [self._domain(r["name"]) for r in self.store.query("SELECT name FROM domains ORDER BY name")]
+
+    def get_domain(self, name: str) -> SenderDomain:
+        return self._domain(name)
+
+    def verify_domain(self, name: str) -> SenderDomain:
+        self._domain(name)
+        with self.store.transaction() as db:
+            db.execute("UPDATE domains SET verified = 1 WHERE name = ?", (name,))
+        return self._domain(name)
+
+    def delete_domain(self, name: str) -> None:
+        self._domain(name)
+        with self.store.transaction() as db:
+            db.execute("DELETE FROM domains WHERE name = ?", (name,))
+
+    # ------------------------------------------------------------------ sender addresses
+
+    def _sender(self, row: sqlite3.Row) -> SenderAddress:
+        return SenderAddress(
+            address=row["address"],
+            provider=self.name,
+            id=str(row["id"]),
+            kind=row["kind"],
+            reply_to=row["reply_to"],
+            status="reply-to verified" if row["reply_to_verified"] else "active",
+        )
+
+    def create_sender(self, address: str, *, kind: str | None = None, reply_to: str | None = None) -> SenderAddress:
+        if self.store.query("SELECT 1 FROM senders WHERE address = ?", (address,)):
+            raise AlreadyExists(f"sender address {address!r} already exists", provider=self.name)
+        with self.store.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO senders (address, kind, reply_to) VALUES (?, ?, ?)", (address, kind, reply_to)
+            )
+        return self._sender(self.store.query("SELECT * FROM senders WHERE id = ?", (cur.lastrowid,))[0])
+
+    def list_senders(self) -> list[SenderAddress]:
+        return [self._sender(r) for r in self.store.query("SELECT * FROM senders ORDER BY id")]
+
+    def _require_sender(self, sender: SenderAddress) -> None:
+        if not self.store.query("SELECT 1 FROM senders WHERE address = ?", (sender.address,)):
+            raise SenderNotFound(f"no sender address {sender.address!r}", provider=self.name)
+
+    def delete_sender(self, sender: SenderAddress) -> None:
+        self._require_sender(sender)
+        with self.store.transaction() as db:
+            db.execute("DELETE FROM senders WHERE address = ?", (sender.address,))
+
+    def set_sender_password(self, sender: SenderAddress, password: Secret) -> None:
+        self._require_sender(sender)
+        digest = hashlib.sha256(password.reveal().encode()).hexdigest()
+        with self.store.transaction() as db:
+            db.execute("UPDATE senders SET password_hash = ? WHERE address = ?", (digest, sender.address))
+
+    def verify_reply_to(self, sender: SenderAddress) -> None:
+        self._require_sender(sender)
+        with self.store.transaction() as db:
+            db.execute("UPDATE senders SET reply_to_verified = 1 WHERE address = ?", (sender.address,))
+
+    def update_template(
+        self, template: Template, *, subject: str, html: str | None = None, text: str | None = None
+    ) -> Template:
+        self._template(template.id)
+        with self.store.transaction() as db:
+            db.execute(
+                "UPDATE templates SET subject = ?, html = ?, text = ? WHERE id = ?", (subject, html, text, template.id)
+            )
+        return self._template(template.id)

@@ -48,6 +48,20 @@ CREATE TABLE IF NOT EXISTS templates (
     html TEXT,
     text TEXT
 );
+CREATE TABLE IF NOT EXISTS domains (
+    name TEXT PRIMARY KEY,
+    token TEXT NOT NULL,
+    verified INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS senders (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    address TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    kind TEXT,
+    reply_to TEXT,
+    reply_to_verified INTEGER NOT NULL DEFAULT 0,
+    password_hash TEXT
+);
 CREATE TABLE IF NOT EXISTS tags (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     name TEXT NOT NULL UNIQUE,

@@ -80,3 +80,11 @@ def test_empty_window_is_invalid(make_client: MakeClient) -> None:
     now = dt.datetime.now(UTC)
     with pytest.raises(mailbridge.InvalidRequest, match="window is empty"):
         list(client.deliveries(now, now))
+
+
+def test_filters_events_cannot_carry_are_refused(make_client: MakeClient) -> None:
+    """A filter the backend declares unsupported raises instead of silently matching nothing."""
+    client = make_client(delivery_filters={"recipient"}, unsupported_delivery_filters={"message_id"})
+    with pytest.raises(mailbridge.UnsupportedFeature, match="by message id"):
+        list(client.deliveries(dt.datetime.now(UTC) - dt.timedelta(hours=1), message_id="m1"))
+    assert backend_of(client).calls_to("query_deliveries") == []

@@ -1,0 +1,96 @@
+"""The ``aliyun://`` URL: credentials, region, endpoint, signature version, timeout.
+
+``aliyun://ACCESS_KEY_ID:ACCESS_KEY_SECRET@REGION?endpoint=URL&signature=v3|v2&timeout=SECONDS``
+or ``aliyun://?region=cn-hangzhou`` with the credentials in ``ALIBABA_CLOUD_ACCESS_KEY_ID``
+and ``ALIBABA_CLOUD_ACCESS_KEY_SECRET``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from attrs import frozen
+
+from mailbridge import ConfigurationError, ProviderURL, Secret
+
+__all__ = ["ENDPOINTS", "ENV_KEY_ID", "ENV_SECRET", "AliyunConfig"]
+
+ENV_KEY_ID = "ALIBABA_CLOUD_ACCESS_KEY_ID"
+ENV_SECRET = "ALIBABA_CLOUD_ACCESS_KEY_SECRET"
+
+# Reference A.2 (SDK _endpoint_map, alibabacloud-dm20151123 client.py).
+ENDPOINTS = {
+    "cn-hangzhou": "https://dm.aliyuncs.com",
+    "ap-southeast-1": "https://dm.ap-southeast-1.aliyuncs.com",
+    "ap-southeast-2": "https://dm.ap-southeast-2.aliyuncs.com",
+    "us-east-1": "https://dm.us-east-1.aliyuncs.com",
+    "eu-central-1": "https://dm.eu-central-1.aliyuncs.com",
+}
+DEFAULT_REGION = "cn-hangzhou"
+DEFAULT_TIMEOUT = 30.0
+_KNOWN_PARAMS = {"region", "endpoint", "signature", "timeout"}
+
+
+def _redact(key_id: str) -> str:
+    return (key_id[:4] if len(key_id) > 8 else "") + "***"
+
+
+@frozen(repr=False)
+class AliyunConfig:
+    """Everything the backend needs, parsed and checked. The secret stays a :class:`Secret`."""
+
+    access_key_id: str
+    secret: Secret
+    region: str
+    endpoint: str
+    signature: str = "v3"
+    timeout: float = DEFAULT_TIMEOUT
+
+    @classmethod
+    def from_url(cls, url: ProviderURL) -> AliyunConfig:
+        unknown = set(url.params) - _KNOWN_PARAMS
+        if unknown:
+            raise ConfigurationError(
+                f"unknown aliyun URL parameter(s) {', '.join(sorted(unknown))}; "
+                f"known: {', '.join(sorted(_KNOWN_PARAMS))}"
+            )
+        region = url.host or url.param("region") or DEFAULT_REGION
+        endpoint = url.param("endpoint")
+        if endpoint:
+            if not endpoint.startswith(("http://", "https://")):
+                raise ConfigurationError(f"aliyun endpoint must be an http(s) URL, got {endpoint!r}")
+        elif region in ENDPOINTS:
+            endpoint = ENDPOINTS[region]
+        else:
+            raise ConfigurationError(
+                f"unknown Direct Mail region {region!r}; known: {', '.join(ENDPOINTS)} (or give ?endpoint=URL)"
+            )
+        signature = (url.param("signature") or "v3").lower()
+        if signature not in ("v2", "v3"):
+            raise ConfigurationError(f"aliyun URL parameter signature={signature!r} must be v3 or v2")
+        timeout = url.float_param("timeout", DEFAULT_TIMEOUT)
+        if timeout <= 0:
+            raise ConfigurationError("aliyun URL parameter timeout must be positive")
+        key_id = url.credential(url.username, ENV_KEY_ID)
+        secret = url.credential(url.password.reveal() if url.password else None, ENV_SECRET)
+        if not key_id or not secret:
+            raise ConfigurationError(
+                "Alibaba Cloud credentials missing: put them in the URL (aliyun://KEY_ID:SECRET@REGION) "
+                f"or set {ENV_KEY_ID} and {ENV_SECRET}"
+            )
+        return cls(key_id, Secret(secret), region, endpoint.rstrip("/"), signature, timeout)
+
+    def describe(self) -> str:
+        """``aliyun://LTAI***@cn-hangzhou`` (plus a non-default endpoint), never the secret."""
+        out = f"aliyun://{_redact(self.access_key_id)}@{self.region}"
+        if self.endpoint != ENDPOINTS.get(self.region):
+            out += f"?endpoint={self.endpoint}"
+        return out
+
+    @property
+    def account_key(self) -> str:
+        """A stable, non-reversible identifier of the account (for rate-limit keys)."""
+        return hashlib.sha256(self.access_key_id.encode()).hexdigest()[:16]
+
+    def __repr__(self) -> str:
+        return f"AliyunConfig({self.describe()!r}, signature={self.signature!r})"

@@ -1,0 +1,345 @@
+"""Direct Mail response records -> neutral models (pure functions, no I/O)."""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import csv
+import datetime as dt
+import io
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from mailbridge import (
+    AccountSummary,
+    DeliveryEvent,
+    DeliveryStatus,
+    DnsRecord,
+    Group,
+    GroupStatus,
+    Member,
+    Recipient,
+    SenderAddress,
+    SenderDomain,
+    StatisticsRow,
+    Tag,
+    Template,
+)
+
+__all__ = [
+    "CST",
+    "DELIVERY_STATUS",
+    "STATUS_CODE",
+    "account",
+    "compact",
+    "delivery_event",
+    "domain",
+    "group",
+    "is_duplicate_message",
+    "member",
+    "profile_detail",
+    "records",
+    "sender",
+    "statistics_row",
+    "tag",
+    "template",
+    "to_dm_variables",
+]
+
+PROVIDER = "aliyun"
+# China Standard Time: DM's "yyyy-MM-dd HH:mm" times are Beijing local time (seed 004's sample
+# has LastUpdateTime "2021-04-28T17:11Z" for UtcLastUpdateTime 1619601108 = 09:11:48 UTC).
+CST = dt.timezone(dt.timedelta(hours=8), "CST")
+
+# seed 004: Status 0 delivered, 2 invalid address, 3 spam, 4 failed for other reasons.
+DELIVERY_STATUS: dict[int, DeliveryStatus] = {
+    0: DeliveryStatus.DELIVERED,
+    2: DeliveryStatus.INVALID_ADDRESS,
+    3: DeliveryStatus.REJECTED,
+    4: DeliveryStatus.FAILED,
+}
+STATUS_CODE = {v: k for k, v in DELIVERY_STATUS.items()}
+
+# Detail keys of SaveReceiverDetail (seed 000) <-> neutral profile fields.
+PROFILE_KEYS = (("b", "birthday"), ("e", "email"), ("g", "gender"), ("m", "mobile"), ("n", "nickname"), ("u", "name"))
+# QueryReceiverDetail DataSchema names (reference A.1.1) <-> neutral profile fields.
+SCHEMA_FIELDS = {
+    "UserName": "name",
+    "NickName": "nickname",
+    "Gender": "gender",
+    "Birthday": "birthday",
+    "Mobile": "mobile",
+}
+DEFAULT_SCHEMA = "UserName,NickName,Gender,Birthday,Mobile"
+
+# DescAccountSummary UserStatus: seed 003 documents 0-3, the 1.11.1 SDK 0/1/2/4/8 (reference A.6).
+USER_STATUS = {0: "normal", 1: "frozen", 2: "overdue", 3: "sending_disabled", 4: "outbound_restricted", 8: "deleted"}
+# Domain status (seed 003, QueryDomainByParam / DescDomain).
+DOMAIN_STATUS = {
+    "0": "verified",
+    "1": "verification_failed",
+    "2": "not_filed_no_cname",
+    "3": "not_filed",
+    "4": "no_cname",
+}
+
+_DUPLICATE = re.compile(r"duplicat|repeat|already exist|重复|已存在", re.I)
+
+
+def compact(value: Any) -> str:
+    """JSON exactly as the DM docs show it: no spaces, UTF-8 kept."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def records(body: Mapping[str, Any], *path: str) -> list[dict[str, Any]]:
+    """``body[path0][path1]`` as a list (DM nests lists under lower-case ``data``)."""
+    node: Any = body
+    for key in path:
+        node = node.get(key) if isinstance(node, Mapping) else None
+    if isinstance(node, Mapping):  # a single record is sometimes not wrapped in a list
+        return [dict(node)]
+    return [dict(r) for r in node or () if isinstance(r, Mapping)]
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _epoch(value: Any) -> dt.datetime | None:
+    seconds = _int(value)
+    if seconds is None:
+        return None
+    if seconds > 10**11:  # milliseconds
+        seconds //= 1000
+    return dt.datetime.fromtimestamp(seconds, dt.UTC)
+
+
+def _cst_time(value: Any) -> dt.datetime | None:
+    """``2021-04-28T17:11Z`` (Beijing time despite the Z, see :data:`CST`)."""
+    if not value:
+        return None
+    text = str(value).rstrip("Z")
+    for fmt in ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"):
+        try:
+            return dt.datetime.strptime(text, fmt).replace(tzinfo=CST).astimezone(dt.UTC)
+        except ValueError:
+            continue
+    return None
+
+
+# --------------------------------------------------------------------------- groups & members
+
+
+def group(r: Mapping[str, Any]) -> Group:
+    """A QueryReceiverByParam ``data.receiver`` record."""
+    count = _int(r.get("Count"))
+    raw_status = str(r.get("ReceiversStatus", ""))
+    if raw_status == "0":
+        status = GroupStatus.PROCESSING  # "0: uploading"
+    elif raw_status == "1":
+        status = GroupStatus.READY if count else GroupStatus.EMPTY
+    else:
+        status = GroupStatus.UNKNOWN
+    return Group(
+        id=str(r.get("ReceiverId", "")),
+        name=str(r.get("ReceiversName", "")),
+        provider=PROVIDER,
+        description=r.get("Desc") or None,
+        recipient_count=count,
+        status=status,
+        created_at=_epoch(r.get("UtcCreateTime")) or _cst_time(r.get("CreateTime")),
+        extra={"alias": r.get("ReceiversAlias"), "status": raw_status},
+    )
+
+
+def profile_detail(recipient: Recipient) -> dict[str, str]:
+    """One ``Detail`` object: ``{"b","e","g","m","n","u"}`` with only the fields that are set."""
+    return {key: value for key, attr in PROFILE_KEYS if (value := getattr(recipient, attr))}
+
+
+def is_duplicate_message(message: str) -> bool:
+    """Whether a SaveReceiverDetail per-address ErrMessage says the address is already there.
+
+    Seed 000 says a duplicate "returns ErrorCount: 1" without quoting the message, so the
+    message is matched loosely (English and Chinese wording).
+    """
+    return bool(_DUPLICATE.search(message or ""))
+
+
+def _member_data(raw: Any, schema: str) -> dict[str, str]:
+    if not raw:
+        return {}
+    text = str(raw)
+    decoded: Any = None
+    if text.lstrip().startswith("{"):
+        # JSON, or the Python-literal dict the QueryReceiverDetail doc example shows.
+        try:
+            decoded = json.loads(text)
+        except ValueError:
+            with contextlib.suppress(ValueError, SyntaxError, MemoryError, RecursionError):
+                decoded = ast.literal_eval(text)
+    if isinstance(decoded, Mapping):
+        return {SCHEMA_FIELDS.get(str(k), str(k)): str(v) for k, v in decoded.items() if v not in (None, "")}
+    values = next(csv.reader(io.StringIO(text)), [])
+    names = [n.strip() for n in (schema or DEFAULT_SCHEMA).split(",")]
+    return {SCHEMA_FIELDS.get(n, n): v for n, v in zip(names, values, strict=False) if v}
+
+
+def member(r: Mapping[str, Any], schema: str) -> Member:
+    """A QueryReceiverDetail ``data.detail`` record; ``Data`` is read with ``DataSchema``."""
+    fields = _member_data(r.get("Data"), schema)
+    profile = {k: fields.pop(k) for k in list(fields) if k in Recipient.PROFILE_FIELDS}
+    return Member(
+        recipient=Recipient(email=str(r.get("Email", "")), data=fields, **profile),
+        valid=True,
+        added_at=_epoch(r.get("UtcCreateTime")) or _cst_time(r.get("CreateTime")),
+    )
+
+
+# --------------------------------------------------------------------------- delivery
+
+
+def delivery_event(r: Mapping[str, Any]) -> DeliveryEvent:
+    """A SenderStatisticsDetailByParam ``data.mailDetail`` record (seed 004)."""
+    code = _int(r.get("Status"))
+    classification = str(r.get("ErrorClassification") or "")
+    message = str(r.get("Message") or "")
+    detail = ": ".join(p for p in (classification, message) if p) or None
+    return DeliveryEvent(
+        provider=PROVIDER,
+        recipient=str(r.get("ToAddress", "")),
+        status=DELIVERY_STATUS.get(code, DeliveryStatus.PENDING) if code is not None else DeliveryStatus.PENDING,
+        time=_epoch(r.get("UtcLastUpdateTime")) or _cst_time(r.get("LastUpdateTime")),
+        sender=r.get("AccountName") or None,
+        subject=r.get("Subject") or None,
+        message_id=None,  # DM's delivery details carry no EnvId
+        raw_status=None if r.get("Status") is None else str(r.get("Status")),
+        raw_detail=detail,
+    )
+
+
+# --------------------------------------------------------------------------- account & setup
+
+
+def account(body: Mapping[str, Any]) -> AccountSummary:
+    """DescAccountSummary. ``daily_remaining`` is DM's DailyRemainFreeQuota (the only remainder it reports)."""
+    status_code = _int(body.get("UserStatus"))
+    keep = {k: v for k, v in body.items() if k != "RequestId"}
+    return AccountSummary(
+        provider=PROVIDER,
+        daily_quota=_int(body.get("DailyQuota")),
+        daily_remaining=_int(body.get("DailyRemainFreeQuota")),
+        monthly_quota=_int(body.get("MonthQuota")),
+        monthly_remaining=None,
+        status=USER_STATUS.get(status_code, str(status_code)) if status_code is not None else None,
+        extra=keep,
+    )
+
+
+def _ok(value: Any) -> bool | None:
+    """DM's auth-status flags: "0" verified, "1" not."""
+    text = "" if value is None else str(value)
+    return {"0": True, "1": False}.get(text)
+
+
+def domain(r: Mapping[str, Any], *, with_records: bool) -> SenderDomain:
+    """A QueryDomainByParam record, or a DescDomain body with the DNS records it asks for.
+
+    Records (seed 003 DescDomain): ownership TXT ``aliyundm.<domain>`` = DomainType (the
+    token QueryDomainByParam calls DomainRecord), SPF TXT ``v=spf1 <SpfRecord> -all``, MX
+    ``MxRecord``, tracking CNAME ``<CnameRecord>.<domain>`` -> TraceRecord (the sample JSON
+    spells it ``TracefRecord``; both are read).
+    """
+    name = str(r.get("DomainName", ""))
+    raw_status = str(r.get("DomainStatus", ""))
+    recs: list[DnsRecord] = []
+    if with_records:
+        token = r.get("DomainType") or r.get("DomainRecord")
+        if token:
+            recs.append(DnsRecord("TXT", f"aliyundm.{name}", str(token), "ownership", _ok(r.get("CnameAuthStatus"))))
+        if r.get("SpfRecord"):
+            recs.append(DnsRecord("TXT", name, f"v=spf1 {r['SpfRecord']} -all", "spf", _ok(r.get("SpfAuthStatus"))))
+        if r.get("MxRecord"):
+            recs.append(DnsRecord("MX", name, str(r["MxRecord"]), "mx", _ok(r.get("MxAuthStatus"))))
+        trace = r.get("TraceRecord") or r.get("TracefRecord")
+        if r.get("CnameRecord") and trace:
+            recs.append(
+                DnsRecord(
+                    "CNAME", f"{r['CnameRecord']}.{name}", str(trace), "tracking", _ok(r.get("CnameConfirmStatus"))
+                )
+            )
+    return SenderDomain(
+        name=name,
+        provider=PROVIDER,
+        id=None if r.get("DomainId") is None else str(r.get("DomainId")),
+        verified=raw_status == "0",
+        status=DOMAIN_STATUS.get(raw_status, raw_status or None),
+        records=recs,
+    )
+
+
+def sender(r: Mapping[str, Any]) -> SenderAddress:
+    """A QueryMailAddressByParam ``data.mailAddress`` record."""
+    status = _int(r.get("AccountStatus"))
+    return SenderAddress(
+        address=str(r.get("AccountName", "")),
+        provider=PROVIDER,
+        id=None if r.get("MailAddressId") is None else str(r.get("MailAddressId")),
+        kind=r.get("Sendtype") or None,
+        reply_to=r.get("ReplyAddress") or None,
+        status=None if status is None else {0: "normal", 1: "frozen"}.get(status, str(status)),
+    )
+
+
+def tag(r: Mapping[str, Any]) -> Tag:
+    """A QueryTagByParam ``data.tag`` record."""
+    return Tag(id=str(r.get("TagId", "")), name=str(r.get("TagName", "")), description=r.get("TagDescription") or None)
+
+
+# --------------------------------------------------------------------------- templates
+
+# DescTemplate TemplateStatus: 0 draft, 1 pending review, 2 approved, 3 rejected.
+TEMPLATE_STATUS = {"0": "draft", "1": "pending", "2": "approved", "3": "rejected"}
+_NEUTRAL_VAR = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+_DM_VAR = re.compile(r"(?<!\{)\{(\w+)\}(?!\})")
+
+
+def to_dm_variables(text: str) -> str:
+    """``{{name}}`` (neutral) -> ``{name}`` (the DM template syntax, e.g. "hello {name}")."""
+    return _NEUTRAL_VAR.sub(r"{\1}", text)
+
+
+def _to_neutral_variables(text: str | None) -> str | None:
+    return None if text is None else _DM_VAR.sub(r"{{\1}}", text)
+
+
+def template(r: Mapping[str, Any], template_id: str | None = None) -> Template:
+    """A QueryTemplateByParam ``data.template`` record or a DescTemplate body."""
+    raw_status = "" if r.get("TemplateStatus") is None else str(r.get("TemplateStatus"))
+    return Template(
+        id=str(template_id or r.get("TemplateId", "")),
+        name=str(r.get("TemplateName", "")),
+        provider=PROVIDER,
+        subject=_to_neutral_variables(r.get("TemplateSubject")),
+        html=_to_neutral_variables(r.get("TemplateText")),
+        status=TEMPLATE_STATUS.get(raw_status, raw_status or None),
+    )
+
+
+def statistics_row(r: Mapping[str, Any]) -> StatisticsRow | None:
+    """A SenderStatisticsByTagNameAndBatchID ``data.stat`` record (lower-camel counts, ``faildCount`` sic)."""
+    try:
+        day = dt.date.fromisoformat(str(r.get("CreateTime", ""))[:10])
+    except ValueError:
+        return None
+    return StatisticsRow(
+        date=day,
+        requested=_int(r.get("requestCount")) or 0,
+        delivered=_int(r.get("successCount")) or 0,
+        bounced=(_int(r.get("faildCount")) or 0) + (_int(r.get("unavailableCount")) or 0),
+    )

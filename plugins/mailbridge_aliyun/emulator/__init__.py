@@ -1,0 +1,224 @@
+"""A loopback Alibaba Cloud Direct Mail emulator, for tests and local development.
+
+Like moto for AWS: it verifies V2 and V3 signatures against configured test credentials,
+keeps state (recipient lists and members, sent mail, delivery records, tags, templates,
+sender domains and addresses), enforces the documented limits with the documented
+codes, throttles past a configurable rate and takes injected faults::
+
+    from mailbridge_aliyun.emulator import AliyunEmulator
+
+    with AliyunEmulator(port=0) as emu:
+        client = mailbridge.connect(emu.url)
+        ...
+        assert emu.sent_mail[0].to == ["a@example.com"]
+        emu.inject("reset", action="SingleSendMail")  # the next send gets no answer
+
+Outcomes are simulated by recipient domain: ``bounce.example`` -> invalid address (and
+the address joins the account's invalid-address list, as on the cloud),
+``spam.example`` -> spam, ``fail.example`` -> failed; everything else is delivered.
+From a shell: ``mailbridge emulator aliyun --port 8025`` (or ``python -m
+mailbridge_aliyun.emulator``); faults over HTTP: ``POST /_emulator/faults`` with a JSON
+:class:`Fault`, ``DELETE /_emulator/faults``, ``GET /_emulator/state``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Self
+from urllib.parse import quote
+
+from ._server import DMServer, Fault
+from ._state import DeliveryRecord, DMError, EmulatorState, Receiver, SentMail
+
+__all__ = [
+    "TEST_ACCESS_KEY_ID",
+    "TEST_ACCESS_KEY_SECRET",
+    "AliyunEmulator",
+    "DMError",
+    "DeliveryRecord",
+    "EmulatorState",
+    "Fault",
+    "Receiver",
+    "SentMail",
+    "serve",
+]
+
+TEST_ACCESS_KEY_ID = "LTAI5tMailbridgeTestKeyId"
+TEST_ACCESS_KEY_SECRET = "mailbridge-test-secret-aliyun"  # a published test credential
+
+
+def _check_loopback(host: str) -> None:
+    if host == "localhost":
+        return
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ValueError(f"the Direct Mail emulator only listens on loopback, not {host!r}")
+
+
+class AliyunEmulator:
+    """A running emulator. **Parameters:** ``host`` (loopback only), ``port`` (0: any free
+    port), ``access_key_id``/``secret`` (the one valid credential pair), ``region``,
+    ``rate`` *(optional)*: calls per second per action before ``Throttling.User``,
+    ``max_lists``, ``max_list_size``, ``daily_quota``, ``clock`` *(optional)*: the time
+    the account sees (for delivery records), default ``time.time``."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        access_key_id: str = TEST_ACCESS_KEY_ID,
+        secret: str = TEST_ACCESS_KEY_SECRET,
+        region: str = "cn-hangzhou",
+        rate: float | None = None,
+        max_lists: int = 10,
+        max_list_size: int = 10_000,
+        daily_quota: int = 2000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        _check_loopback(host)
+        self.access_key_id = access_key_id
+        self._secret = secret
+        self.region = region
+        self.state = EmulatorState(
+            clock=clock, max_lists=max_lists, max_list_size=max_list_size, daily_quota=daily_quota
+        )
+        self.server = DMServer((host, port), self.state, {access_key_id: secret}, rate=rate)
+        self._thread: threading.Thread | None = None
+
+    def __repr__(self) -> str:
+        return f"<AliyunEmulator {self.endpoint}>"
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> Self:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, name="aliyun-emulator", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self.server.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self.server.server_close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ addresses
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
+
+    @property
+    def endpoint(self) -> str:
+        host = self.server.server_address[0]
+        return f"http://{host if isinstance(host, str) else host.decode()}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """``aliyun://KEY:SECRET@REGION?endpoint=http://127.0.0.1:PORT`` (the test credentials)."""
+        return self.url_with()
+
+    def url_with(self, **params: str) -> str:
+        """The URL with extra parameters, e.g. ``url_with(signature="v2", timeout="0.5")``."""
+        query = "&".join(f"{k}={v}" for k, v in {"endpoint": self.endpoint, **params}.items())
+        return f"aliyun://{quote(self.access_key_id, safe='')}:{quote(self._secret, safe='')}@{self.region}?{query}"
+
+    # ------------------------------------------------------------------ state & faults
+
+    @property
+    def sent_mail(self) -> list[SentMail]:
+        with self.state.lock:
+            return list(self.state.sent_mail)
+
+    @property
+    def deliveries(self) -> list[DeliveryRecord]:
+        with self.state.lock:
+            return list(self.state.deliveries)
+
+    @property
+    def lists(self) -> dict[str, Receiver]:
+        with self.state.lock:
+            return dict(self.state.receivers)
+
+    @property
+    def tags(self) -> dict[str, dict[str, str]]:
+        with self.state.lock:
+            return dict(self.state.tags)
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        """Every authenticated call so far: ``{"action", "params", "signature"}``."""
+        return list(self.server.requests)
+
+    def calls(self, action: str) -> list[dict[str, str]]:
+        """The business parameters of every call of one action."""
+        return [r["params"] for r in self.server.requests if r["action"] == action]
+
+    def inject(self, kind: str = "error", *, action: str | None = None, times: int | None = 1, **options: Any) -> Fault:
+        """Add a :class:`Fault` rule; it applies to the next ``times`` matching calls."""
+        fault = Fault(kind=kind, action=action, times=times, **options)
+        with self.server._lock:
+            self.server.faults.append(fault)
+        return fault
+
+    def clear_faults(self) -> None:
+        with self.server._lock:
+            self.server.faults.clear()
+
+    def set_rate(self, rate: float | None) -> None:
+        self.server.rate = rate
+
+    def add_template(self, name: str, subject: str, *, html: str | None = None, text: str | None = None) -> str:
+        """Register a template; returns its id (SingleSendMail ``TemplateId``; BatchSendMail uses the name)."""
+        return self.state.add_template(name, subject, html=html, text=text)
+
+    def add_sender(self, address: str, sendtype: str = "trigger") -> None:
+        self.state.add_sender(address, sendtype)
+
+
+def serve(host: str = "127.0.0.1", port: int = 8025, **options: str) -> None:
+    """Run an emulator until interrupted (the ``mailbridge emulator aliyun`` entry point).
+
+    ``options`` (strings, from the command line): ``rate``, ``max_lists``,
+    ``max_list_size``, ``daily_quota``, ``access_key_id``, ``secret``, ``region``.
+    """
+    numeric: dict[str, Callable[[str], Any]] = {
+        "rate": float,
+        "max_lists": int,
+        "max_list_size": int,
+        "daily_quota": int,
+    }
+    kwargs: dict[str, Any] = {}
+    for key, value in options.items():
+        if key in numeric:
+            kwargs[key] = numeric[key](value)
+        elif key in ("access_key_id", "secret", "region"):
+            kwargs[key] = value
+        else:
+            raise ValueError(f"unknown emulator option {key!r}")
+    emulator = AliyunEmulator(host, int(port), **kwargs)
+    with emulator:
+        print(f"Alibaba Cloud Direct Mail emulator on {emulator.endpoint}", file=sys.stderr)
+        print(f"MAILBRIDGE_URL={emulator.url}", file=sys.stderr)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            print("emulator stopped", file=sys.stderr)

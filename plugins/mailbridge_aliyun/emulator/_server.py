@@ -1,0 +1,374 @@
+"""The emulator's HTTP front: the Direct Mail gateway (signatures, throttling, faults).
+
+Requests go through the same steps as at the cloud's gateway: find the signature (V3
+``Authorization`` header or V2 ``Signature`` parameter), look up the AccessKeyId
+(``InvalidAccessKeyId.NotFound``, HTTP 404), check the timestamp (15 minutes) and the
+nonce, recompute the signature (``SignatureDoesNotMatch``, HTTP 400, echoing the
+server's string to sign like the cloud), throttle (``Throttling.User``, HTTP 400), apply
+injected faults, then hand the business parameters to :class:`EmulatorState`.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import datetime as dt
+import hmac
+import json
+import socket
+import struct
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from mailbridge_aliyun._signing import (
+    V3_ALGORITHM,
+    canonical_request_v3,
+    sha256_hex,
+    sign_v2,
+    signature_v3,
+    string_to_sign_v2,
+)
+
+from ._state import DMError, EmulatorState
+
+__all__ = ["COMMON_PARAMS", "DMServer", "Fault"]
+
+COMMON_PARAMS = frozenset(
+    {
+        "Action", "Format", "Version", "AccessKeyId", "SignatureMethod", "SignatureVersion",
+        "SignatureNonce", "Timestamp", "Signature", "RegionId", "SecurityToken", "SignatureType",
+    }
+)  # fmt: skip
+MAX_SKEW = 15 * 60  # reference A.5: InvalidTimeStamp.Expired beyond 15 minutes
+CONTROL_PREFIX = "/_emulator"
+
+
+@dataclass
+class Fault:
+    """An injected failure. ``kind``: ``error`` (an error answer with ``status``/``code``),
+    ``reset`` (close the connection without answering), ``delay`` (sleep ``delay`` seconds
+    first), ``malformed`` (answer ``status`` with a non-JSON body). ``action`` None matches
+    every action; ``times`` None never runs out; ``apply`` processes the request before the
+    fault hits (the answer is lost, the effect is not)."""
+
+    kind: str = "error"
+    action: str | None = None
+    times: int | None = 1
+    status: int = 503
+    code: str = "ServiceUnavailable"
+    message: str = "The request has failed due to a temporary failure of the server."
+    delay: float = 0.0
+    apply: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("error", "reset", "delay", "malformed"):
+            raise ValueError(f"unknown fault kind {self.kind!r}")
+        if self.kind == "malformed" and self.status == 503:
+            self.status = 200
+
+
+class DMServer(ThreadingHTTPServer):
+    """A ThreadingHTTPServer holding the emulator's configuration and state."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        state: EmulatorState,
+        credentials: dict[str, str],
+        *,
+        rate: float | None = None,
+    ) -> None:
+        super().__init__(address, _Handler)
+        self.state = state
+        self.credentials = dict(credentials)
+        self.rate = rate
+        self.faults: list[Fault] = []
+        self.requests: list[dict[str, Any]] = []  # every authenticated call: action, params, signature
+        self._nonces: set[str] = set()
+        self._hits: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
+        self._lock = threading.Lock()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:  # quiet on resets
+        pass
+
+    def take_fault(self, action: str) -> Fault | None:
+        with self._lock:
+            for fault in self.faults:
+                if fault.action in (None, action) and (fault.times is None or fault.times > 0):
+                    if fault.times is not None:
+                        fault.times -= 1
+                    return fault
+        return None
+
+    def nonce_used(self, nonce: str) -> bool:
+        with self._lock:
+            if nonce in self._nonces:
+                return True
+            self._nonces.add(nonce)
+            return False
+
+    def throttled(self, key: str) -> bool:
+        if not self.rate:
+            return False
+        now = time.monotonic()
+        with self._lock:
+            hits = self._hits[key]
+            while hits and hits[0] <= now - 1.0:
+                hits.popleft()
+            if len(hits) >= self.rate:
+                return True
+            hits.append(now)
+            return False
+
+
+def _parse_acs_time(value: str) -> float | None:
+    for fmt in ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S.%fZ"):
+        try:
+            return dt.datetime.strptime(value, fmt).replace(tzinfo=dt.UTC).timestamp()
+        except ValueError:
+            continue
+    return None
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: DMServer
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    server_version = "mailbridge-aliyun-emulator"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def finish(self) -> None:
+        with contextlib.suppress(OSError):
+            super().finish()
+
+    # ------------------------------------------------------------------ responses
+
+    def _json(self, status: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body, ensure_ascii=False).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json;charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        if body.get("RequestId"):
+            self.send_header("x-acs-request-id", str(body["RequestId"]))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _error(self, status: int, code: str, message: str) -> None:
+        request_id = str(uuid.uuid4()).upper()
+        self._json(
+            status,
+            {
+                "RequestId": request_id,
+                "HostId": self.headers.get("host", "dm.aliyuncs.com"),
+                "Code": code,
+                "Message": message,
+                "Recommend": f"https://api.aliyun.com/troubleshoot?q={code}&product=Dm",
+            },
+        )
+
+    def _reset(self) -> None:
+        """Abort the connection with a TCP RST, no answer at all."""
+        self.close_connection = True
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+        except OSError:
+            pass
+
+    # ------------------------------------------------------------------ entry points
+
+    def do_GET(self) -> None:
+        if self.path.startswith(CONTROL_PREFIX):
+            self._control("GET")
+            return
+        self._error(400, "UnsupportedHTTPMethod", "Direct Mail actions are POST requests here.")
+
+    def do_DELETE(self) -> None:
+        if self.path.startswith(CONTROL_PREFIX):
+            self._control("DELETE")
+            return
+        self._error(400, "UnsupportedHTTPMethod", "Direct Mail actions are POST requests here.")
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length) if length else b""
+        if self.path.startswith(CONTROL_PREFIX):
+            self._control("POST", body)
+            return
+        try:
+            action, params, version = self._authenticate(body)
+        except DMError as err:
+            self._error(err.status, err.code, err.message)
+            return
+        business = {k: v for k, v in params.items() if k not in COMMON_PARAMS}
+        self.server.requests.append({"action": action, "params": dict(business), "signature": version})
+        if self.server.throttled(action):
+            self._error(400, "Throttling.User", "Request was denied due to user flow control.")
+            return
+        fault = self.server.take_fault(action)
+        if fault is not None and fault.kind == "delay":
+            time.sleep(fault.delay)
+            fault = None
+        if fault is not None and not fault.apply:
+            self._fault(fault)
+            return
+        try:
+            answer = self.server.state.dispatch(action, business)
+        except DMError as err:
+            if fault is not None:
+                self._fault(fault)
+            else:
+                self._error(err.status, err.code, err.message)
+            return
+        if fault is not None:
+            self._fault(fault)
+            return
+        self._json(200, answer)
+
+    def _fault(self, fault: Fault) -> None:
+        if fault.kind == "reset":
+            self._reset()
+        elif fault.kind == "malformed":
+            data = b"<html><body>502 Bad Gateway (emulated)</body></html>"
+            self.send_response(fault.status)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        else:
+            self._error(fault.status, fault.code, fault.message)
+
+    # ------------------------------------------------------------------ signatures
+
+    def _authenticate(self, body: bytes) -> tuple[str, dict[str, str], str]:
+        split = urlsplit(self.path)
+        if split.path != "/":
+            raise DMError(404, "InvalidApi.NotFound", "Specified api is not found, please check your url and method.")
+        query = dict(parse_qsl(split.query, keep_blank_values=True))
+        form: dict[str, str] = {}
+        if body:
+            try:
+                form = dict(parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=False))
+            except UnicodeDecodeError as exc:
+                raise DMError(400, "InvalidParameter.Format", "Specified parameter format is not valid.") from exc
+        params = {**query, **form}
+        auth = self.headers.get("authorization", "")
+        if auth.startswith(V3_ALGORITHM + " "):
+            return self._verify_v3(auth, query, params, body), params, "v3"
+        if "Signature" in query or "Signature" in form:
+            return self._verify_v2(params), params, "v2"
+        raise DMError(400, "IncompleteSignature", "The request signature does not conform to Aliyun standards.")
+
+    def _secret_for(self, key_id: str) -> str:
+        secret = self.server.credentials.get(key_id)
+        if secret is None:
+            raise DMError(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
+        return secret
+
+    def _check_time_and_nonce(self, timestamp: str | None, nonce: str | None) -> None:
+        when = _parse_acs_time(timestamp or "")
+        if when is None:
+            raise DMError(400, "InvalidTimeStamp.Format", "Specified time stamp or date value is not well formatted.")
+        if abs(time.time() - when) > MAX_SKEW:
+            raise DMError(400, "InvalidTimeStamp.Expired", "Specified time stamp or date value is expired.")
+        if not nonce:
+            raise DMError(400, "MissingSignatureNonce", "SignatureNonce is mandatory for this action.")
+        if self.server.nonce_used(nonce):
+            raise DMError(400, "SignatureNonceUsed", "Specified signature nonce was used already.")
+
+    def _verify_v3(self, auth: str, query: dict[str, str], params: dict[str, str], body: bytes) -> str:
+        fields = dict(part.strip().split("=", 1) for part in auth[len(V3_ALGORITHM) + 1 :].split(",") if "=" in part)
+        if not {"Credential", "SignedHeaders", "Signature"} <= set(fields):
+            raise DMError(400, "IncompleteSignature", "The request signature does not conform to Aliyun standards.")
+        secret = self._secret_for(fields["Credential"])
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        self._check_time_and_nonce(headers.get("x-acs-date"), headers.get("x-acs-signature-nonce"))
+        body_hash = sha256_hex(body)
+        if headers.get("x-acs-content-sha256", body_hash) != body_hash:
+            raise DMError(400, "SignatureDoesNotMatch", "The x-acs-content-sha256 header does not match the body.")
+        signed = fields["SignedHeaders"]
+        canonical = canonical_request_v3(self.command, "/", query, headers, body_hash, signed=signed)
+        expected = signature_v3(canonical, secret)
+        if not hmac.compare_digest(expected, fields["Signature"]):
+            raise DMError(
+                400,
+                "SignatureDoesNotMatch",
+                "Specified signature is not matched with our calculation. server string to sign is:"
+                f"{V3_ALGORITHM}\n{sha256_hex(canonical.encode())}",
+            )
+        action = headers.get("x-acs-action") or params.get("Action")
+        if not action:
+            raise DMError(400, "MissingAction", "Action is mandatory for this action.")
+        return action
+
+    def _verify_v2(self, params: dict[str, str]) -> str:
+        key_id = params.get("AccessKeyId", "")
+        if not key_id:
+            raise DMError(400, "MissingAccessKeyId", "AccessKeyId is mandatory for this action.")
+        secret = self._secret_for(key_id)
+        if params.get("SignatureMethod", "HMAC-SHA1") != "HMAC-SHA1":
+            raise DMError(400, "InvalidSignatureMethod", "Specified signature method is not valid.")
+        if params.get("Format", "XML").upper() not in ("XML", "JSON"):
+            raise DMError(400, "InvalidParameter.Format", "Specified parameter format is not valid.")
+        self._check_time_and_nonce(params.get("Timestamp"), params.get("SignatureNonce"))
+        expected = sign_v2(self.command, params, secret)
+        if not hmac.compare_digest(expected, params.get("Signature", "")):
+            raise DMError(
+                400,
+                "SignatureDoesNotMatch",
+                "Specified signature is not matched with our calculation. server string to sign is:"
+                + string_to_sign_v2(self.command, params),
+            )
+        action = params.get("Action")
+        if not action:
+            raise DMError(400, "MissingAction", "Action is mandatory for this action.")
+        return action
+
+    # ------------------------------------------------------------------ control endpoint
+
+    def _control(self, method: str, body: bytes = b"") -> None:
+        path = urlsplit(self.path).path[len(CONTROL_PREFIX) :]
+        server = self.server
+        if path == "/faults" and method == "POST":
+            try:
+                fault = Fault(**json.loads(body or b"{}"))
+            except (TypeError, ValueError) as exc:
+                self._json(400, {"error": str(exc)})
+                return
+            with server._lock:
+                server.faults.append(fault)
+            self._json(200, {"fault": asdict(fault)})
+        elif path == "/faults" and method == "DELETE":
+            with server._lock:
+                server.faults.clear()
+            self._json(200, {"faults": []})
+        elif path == "/faults":
+            self._json(200, {"faults": [asdict(f) for f in server.faults]})
+        elif path == "/state":
+            with server.state.lock:
+                state = server.state
+                snapshot = {
+                    "lists": [
+                        {"id": r.id, "name": r.name, "members": [m.email for m in r.members.values()]}
+                        for r in state.receivers.values()
+                    ],
+                    "sent_mail": [
+                        {"action": m.action, "env_id": m.env_id, "sender": m.sender, "to": m.to, "subject": m.subject}
+                        for m in state.sent_mail
+                    ],
+                    "tags": state.tags,
+                    "deliveries": len(state.deliveries),
+                }
+            self._json(200, snapshot)
+        else:
+            self._json(404, {"error": f"unknown control endpoint {method} {self.path}"})

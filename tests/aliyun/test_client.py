@@ -1,0 +1,137 @@
+"""The backend through mailbridge.connect() against the emulator: splitting, state, round trips."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from mailbridge_aliyun.emulator import AliyunEmulator
+from mailbridge_aliyun.record import scenario_client
+
+import mailbridge
+from mailbridge import Client, DeliveryStatus, Message, Recipient
+
+SENDER = "noreply@mail.example.com"
+
+
+def test_upload_of_1200_is_split_500_500_200(client: Client, emulator: AliyunEmulator) -> None:
+    """The core chunks by the declared limit; each call's Detail has exactly its share."""
+    client.create_group("big")
+    rows = [{"email": f"user{i}@example.com", "name": f"User {i}", "tier": str(i % 3)} for i in range(1200)]
+    report = client.upload("big", rows)
+    calls = emulator.calls("SaveReceiverDetail")
+    assert [len(json.loads(c["Detail"])) for c in calls] == [500, 500, 200]
+    assert [len(json.loads(c["CustomDetail"])) for c in calls] == [500, 500, 200]
+    assert json.loads(calls[0]["Detail"])[0] == {"e": "user0@example.com", "u": "User 0"}
+    assert json.loads(calls[2]["CustomDetail"])[-1] == {"Email": "user1199@example.com", "CustomData": {"tier": "2"}}
+    assert (report.accepted, report.batches, report.rejected, report.duplicates) == (1200, 3, (), ())
+    assert client.refresh_group("big").recipient_count == 1200
+    assert len(list(client.members("big"))) == 1200
+
+
+def test_upload_reports_duplicates_and_rejections(client: Client, emulator: AliyunEmulator) -> None:
+    client.create_group("dups")
+    client.upload("dups", ["a@example.com"])
+    report = client.upload("dups", ["a@example.com", "b@example.com", "B@example.com", "not-an-address"])
+    assert report.accepted == 1
+    assert set(report.duplicates) == {"a@example.com", "B@example.com"}  # already listed; repeated in the input
+    assert [r.email for r in report.rejected] == ["not-an-address"]
+
+
+def test_send_of_150_is_split_100_50(client: Client, emulator: AliyunEmulator) -> None:
+    """ToAddress carries at most 100 addresses; bcc goes with the first call only."""
+    to = [f"r{i}@example.com" for i in range(150)]
+    result = client.send(Message(sender=SENDER, to=to, bcc=["audit@example.com"], subject="Hi", text="Hello"))
+    calls = emulator.calls("SingleSendMail")
+    assert [len(c["ToAddress"].split(",")) for c in calls] == [100, 50]
+    assert calls[0]["ToAddress"].split(",") == to[:100] and calls[1]["ToAddress"].split(",") == to[100:]
+    assert [c.get("BccAddress") for c in calls] == ["audit@example.com", None]
+    assert len(result.message_ids) == 2 and result.message_ids == tuple(m.env_id for m in emulator.sent_mail)
+    assert len(result.accepted) == 151
+
+
+def test_a_send_shows_up_in_delivery_queries(client: Client) -> None:
+    client.send(
+        Message(sender=SENDER, to=["ok@example.com", "x@bounce.example", "y@spam.example"], subject="S", text="T")
+    )
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    events = {e.recipient: e for e in client.deliveries(start)}
+    assert events["ok@example.com"].status is DeliveryStatus.DELIVERED
+    assert events["x@bounce.example"].status is DeliveryStatus.INVALID_ADDRESS
+    assert events["y@spam.example"].status is DeliveryStatus.REJECTED
+    assert [e.recipient for e in client.deliveries(start, sender=SENDER, status="rejected")] == ["y@spam.example"]
+
+
+def test_delivery_windows_longer_than_30_days_are_split(client: Client, emulator: AliyunEmulator) -> None:
+    end = dt.datetime.now(dt.UTC)
+    list(client.deliveries(end - dt.timedelta(days=65), end))
+    calls = emulator.calls("SenderStatisticsDetailByParam")
+    assert len(calls) == 3
+    for call in calls:
+        start_at = dt.datetime.strptime(call["StartTime"], "%Y-%m-%d %H:%M")
+        end_at = dt.datetime.strptime(call["EndTime"], "%Y-%m-%d %H:%M")
+        assert end_at - start_at <= dt.timedelta(days=30)
+
+
+def test_paging_follows_next_start(client: Client, emulator: AliyunEmulator) -> None:
+    client.create_group("paged")
+    client.upload("paged", [f"p{i}@example.com" for i in range(250)])
+    assert len(list(client.members("paged"))) == 250
+    assert [c.get("NextStart") for c in emulator.calls("QueryReceiverDetail")] == [None, "100", "200"]
+
+
+def test_send_to_group_uses_member_data(client: Client, emulator: AliyunEmulator) -> None:
+    client.create_group("batch")
+    client.upload("batch", [Recipient("ada@example.com", name="Ada"), Recipient("bob@example.com", name="Bob")])
+    result = client.send_to_group("batch", Message(sender="news@mail.example.com", to=(), template_id="100001"))
+    assert sorted(m.subject for m in emulator.sent_mail) == ["Welcome Ada", "Welcome Bob"]
+    assert {m.env_id for m in emulator.sent_mail} == set(result.message_ids)
+
+
+def test_unsupported_features_are_refused_before_any_call(client: Client, emulator: AliyunEmulator) -> None:
+    with pytest.raises(mailbridge.UnsupportedFeature):
+        client.send(Message(sender=SENDER, to="a@example.com", cc="c@example.com", subject="S", text="T"))
+    with pytest.raises(mailbridge.LimitExceeded):
+        client.send(
+            Message(sender=SENDER, to="a@example.com", bcc=["1@x.com", "2@x.com", "3@x.com"], subject="S", text="T")
+        )
+    with pytest.raises(mailbridge.LimitExceeded):
+        client.send(Message(sender=SENDER, to="a@example.com", subject="S" * 257, text="T"))
+    with pytest.raises(mailbridge.LimitExceeded):
+        client.create_group("x" * 31)
+    assert emulator.requests == []
+
+
+def test_v2_signatures_work_end_to_end(emulator: AliyunEmulator) -> None:
+    with scenario_client(emulator.url_with(signature="v2")) as client:
+        client.create_group("v2")
+        client.send(Message(sender=SENDER, to="a@example.com", subject="S", text="T"))
+    assert {r["signature"] for r in emulator.requests} == {"v2"}
+
+
+def test_templates_round_trip_and_group_send(client: Client, emulator: AliyunEmulator) -> None:
+    """{{var}} is stored as DM's {var} and read back as {{var}}; a group send names the template."""
+    template = client.create_template("promo", subject="Hi {{name}}", text="Plan {{plan}}\nbye <3")
+    stored = emulator.state.templates[template.id]
+    assert (stored.subject, stored.html) == ("Hi {name}", "Plan {plan}<br>bye &lt;3")
+    assert client.get_template(template.id).subject == "Hi {{name}}"
+    client.create_group("promo-list")
+    client.upload("promo-list", [Recipient("ada@example.com", name="Ada", data={"plan": "pro"})])
+    client.send_to_group("promo-list", Message(sender="news@mail.example.com", to=(), template_id=template.id))
+    assert emulator.calls("BatchSendMail")[0]["TemplateName"] == "promo"
+    assert emulator.sent_mail[0].subject == "Hi Ada"
+    client.delete_template(template)
+    assert template.id not in emulator.state.templates
+
+
+@pytest.mark.parametrize("signature", ["v3", "v2"])
+def test_unicode_and_reserved_characters_sign_correctly(emulator: AliyunEmulator, signature: str) -> None:
+    """Spaces, '+', '*', '~', '&', '=' and CJK in form values verify on both schemes."""
+    subject = "主题 a+b*c~d&e=f 100% <ok>"
+    with scenario_client(emulator.url_with(signature=signature)) as client:
+        client.send(
+            Message(sender=SENDER, to="a@example.com", subject=subject, html="<p>你好 & +</p>", sender_name="小红")
+        )
+    assert emulator.sent_mail[0].subject == subject
+    assert emulator.sent_mail[0].params["HtmlBody"] == "<p>你好 & +</p>"
