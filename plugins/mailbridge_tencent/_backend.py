@@ -61,10 +61,12 @@ from mailbridge import (
     SendReceipt,
     StatisticsRow,
     Template,
+    TemplateSyntax,
     UnsupportedFeature,
 )
 
 from ._errors import error_for_code
+from ._rules import smtp_password_error
 
 __all__ = ["BEIJING", "REGIONS", "TencentBackend"]
 
@@ -135,12 +137,12 @@ _OPTION_KEYS = ("trigger_type", "unsubscribe_language", "header_from", "ad_locat
 class _RedactAuthorization(logging.Filter):
     """The SDK logs whole requests at DEBUG, Authorization header included: mask it."""
 
-    _pattern = re.compile(r"(Authorization: )[^\n]*|(Credential=)[^,\s]*")
+    _pattern = re.compile(r'(Authorization: )[^\n]*|(Credential=)[^,\s]*|("Password": ")[^"]*')
 
     def filter(self, record: logging.LogRecord) -> bool:
         text = record.getMessage()
-        if "Authorization" in text or "Credential=" in text:
-            record.msg = self._pattern.sub(lambda m: (m.group(1) or m.group(2)) + "***", text)
+        if "Authorization" in text or "Credential=" in text or '"Password"' in text:
+            record.msg = self._pattern.sub(lambda m: (m.group(1) or m.group(2) or m.group(3)) + "***", text)
             record.args = None
         return True
 
@@ -248,6 +250,7 @@ class TencentBackend(Backend):
 
     name = "tencent"
     display_name = "Tencent Cloud SES"
+    template_syntax = TemplateSyntax("Tencent Cloud SES", "{{", "}}")  # TemplateData keys fill {{key}}
     limits = Limits(
         upload_batch_size=20_000,  # CreateReceiverDetail(WithData) doc: "up to 20,000 at a time"
         recipients_per_send=50,  # SendEmailRequest.Destination: "最多支持群发50人"; TooManyRecipients
@@ -282,9 +285,10 @@ class TencentBackend(Backend):
             Feature.BATCH_SEND,  # BatchSendEmail
             Feature.DELIVERY_ENGAGEMENT,  # UserOpened / UserClicked / UserUnsubscribed / UserComplained
             Feature.STATISTICS,  # GetStatisticsReport
-            Feature.DOMAINS,  # ListEmailIdentities / GetEmailIdentity
-            Feature.SENDERS,  # ListEmailAddress
-            Feature.TEMPLATES,  # Create/List/Get/DeleteEmailTemplate (new templates are reviewed by Tencent)
+            Feature.DOMAINS,  # Create/List/Get/Update(= verify)/DeleteEmailIdentity
+            Feature.SENDERS,  # Create/List/DeleteEmailAddress
+            Feature.SENDER_PASSWORD,  # UpdateEmailSmtpPassWord
+            Feature.TEMPLATES,  # Create/List/Get/Update/DeleteEmailTemplate (Tencent reviews new content)
         },
     )
 
@@ -738,20 +742,7 @@ class TencentBackend(Backend):
 
     # ------------------------------------------------------------------ read-only setup views
 
-    def list_domains(self) -> list[SenderDomain]:
-        response = self._call("ListEmailIdentities", {})
-        return [
-            SenderDomain(
-                name=str(i.get("IdentityName", "")),
-                provider=self.name,
-                verified=i.get("SendingEnabled"),
-                status="verified" if i.get("SendingEnabled") else "pending",
-            )
-            for i in response.get("EmailIdentities") or []
-        ]
-
-    def get_domain(self, name: str) -> SenderDomain:
-        response = self._call("GetEmailIdentity", {"EmailIdentity": name})
+    def _domain(self, name: str, response: Mapping[str, Any]) -> SenderDomain:
         records = [
             DnsRecord(
                 type=str(a.get("Type", "")),
@@ -771,12 +762,54 @@ class TencentBackend(Backend):
             records=records,
         )
 
+    def create_domain(self, name: str) -> SenderDomain:
+        return self._domain(name, self._call("CreateEmailIdentity", {"EmailIdentity": name}))
+
+    def list_domains(self) -> list[SenderDomain]:
+        response = self._call("ListEmailIdentities", {})
+        return [
+            SenderDomain(
+                name=str(i.get("IdentityName", "")),
+                provider=self.name,
+                verified=i.get("SendingEnabled"),
+                status="verified" if i.get("SendingEnabled") else "pending",
+            )
+            for i in response.get("EmailIdentities") or []
+        ]
+
+    def get_domain(self, name: str) -> SenderDomain:
+        return self._domain(name, self._call("GetEmailIdentity", {"EmailIdentity": name}))
+
+    def verify_domain(self, name: str) -> SenderDomain:
+        # UpdateEmailIdentity is SES's "check the DNS records again" and answers like GetEmailIdentity.
+        return self._domain(name, self._call("UpdateEmailIdentity", {"EmailIdentity": name}))
+
+    def delete_domain(self, name: str) -> None:
+        self._call("DeleteEmailIdentity", {"EmailIdentity": name})
+
+    def create_sender(self, address: str, *, kind: str | None = None, reply_to: str | None = None) -> SenderAddress:
+        if kind is not None or reply_to is not None:
+            raise UnsupportedFeature(
+                "Tencent SES sender addresses have no kind and no reply-to address (give reply_to per message)",
+                provider=self.name,
+            )
+        self._call("CreateEmailAddress", {"EmailAddress": address})
+        return SenderAddress(address=address, provider=self.name)
+
     def list_senders(self) -> list[SenderAddress]:
         response = self._call("ListEmailAddress", {})
         return [
             SenderAddress(address=str(s.get("EmailAddress", "")), provider=self.name)
             for s in response.get("EmailSenders") or []
         ]
+
+    def delete_sender(self, sender: SenderAddress) -> None:
+        self._call("DeleteEmailAddress", {"EmailAddress": sender.address})
+
+    def set_sender_password(self, sender: SenderAddress, password: Secret) -> None:
+        if problem := smtp_password_error(password.reveal()):
+            raise InvalidRequest(f"Tencent SES refuses this SMTP password: {problem}", provider=self.name)
+        self._call("UpdateEmailSmtpPassWord", {"Password": password.reveal(), "EmailAddress": sender.address})
 
     # ------------------------------------------------------------------ templates
 
@@ -787,12 +820,16 @@ class TencentBackend(Backend):
         except ValueError:
             raise InvalidRequest(f"Tencent SES template ids are integers, not {template_id!r}") from None
 
-    def create_template(self, name: str, *, subject: str, html: str | None = None, text: str | None = None) -> Template:
+    def _template_content(self, html: str | None, text: str | None) -> dict[str, str]:
         content: dict[str, str] = {}
-        if html is not None:
-            content["Html"] = _b64(html)
-        if text is not None:
-            content["Text"] = _b64(text)
+        if (provider_html := self.template_syntax.to_provider(html)) is not None:
+            content["Html"] = _b64(provider_html)
+        if (provider_text := self.template_syntax.to_provider(text)) is not None:
+            content["Text"] = _b64(provider_text)
+        return content
+
+    def create_template(self, name: str, *, subject: str, html: str | None = None, text: str | None = None) -> Template:
+        content = self._template_content(html, text)
         response = self._call("CreateEmailTemplate", {"TemplateName": name, "TemplateContent": content})
         template_id = str(self._require("CreateEmailTemplate", response, "TemplateID"))
         self._template_subjects[template_id] = subject
@@ -833,9 +870,29 @@ class TencentBackend(Backend):
             name=str(response.get("TemplateName", "")),
             provider=self.name,
             subject=self._template_subjects.get(str(template_id)),
-            html=_unb64(content.get("Html")),
-            text=_unb64(content.get("Text")),
+            html=self.template_syntax.from_provider(_unb64(content.get("Html"))),
+            text=self.template_syntax.from_provider(_unb64(content.get("Text"))),
             status=_TEMPLATE_STATUS.get(response.get("TemplateStatus"), "unavailable"),
+        )
+
+    def update_template(
+        self, template: Template, *, subject: str, html: str | None = None, text: str | None = None
+    ) -> Template:
+        params = {
+            "TemplateID": self._template_id(template.id),
+            "TemplateName": template.name,
+            "TemplateContent": self._template_content(html, text),
+        }
+        self._call("UpdateEmailTemplate", params)
+        self._template_subjects[template.id] = subject
+        return Template(
+            id=template.id,
+            name=template.name,
+            provider=self.name,
+            subject=subject,
+            html=html,
+            text=text,
+            status=_TEMPLATE_STATUS[1],  # changed content is reviewed again
         )
 
     def delete_template(self, template: Template) -> None:

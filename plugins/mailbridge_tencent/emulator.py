@@ -51,6 +51,8 @@ from attrs import define, field
 
 from mailbridge import ConfigurationError
 
+from ._rules import smtp_password_error
+
 __all__ = [
     "TEST_SECRET_ID",
     "TEST_SECRET_KEY",
@@ -219,6 +221,13 @@ _PARAMS: dict[str, set[str]] = {
     "ListEmailTemplates": {"Limit", "Offset"},
     "GetEmailTemplate": {"TemplateID"},
     "DeleteEmailTemplate": {"TemplateID"},
+    "UpdateEmailTemplate": {"TemplateContent", "TemplateID", "TemplateName"},
+    "CreateEmailIdentity": {"EmailIdentity", "DKIMOption", "TagList"},
+    "UpdateEmailIdentity": {"EmailIdentity", "NewAPI", "DKIMOption"},
+    "DeleteEmailIdentity": {"EmailIdentity"},
+    "CreateEmailAddress": {"EmailAddress", "EmailSenderName"},
+    "DeleteEmailAddress": {"EmailAddress"},
+    "UpdateEmailSmtpPassWord": {"Password", "EmailAddress"},
 }
 
 _SIMULATED: dict[str, tuple[int, int, str]] = {
@@ -268,7 +277,8 @@ class TencentEmulator:
     whether raw Html/Text sends are allowed (real accounts need a special config);
     ``templates``: template id -> name; ``domains``: verified sender domains (None: any);
     ``blacklist``: addresses SendEmail refuses; ``max_groups``: recipient groups per account;
-    ``template_review``: new templates stay "in review" (status 1) instead of being approved at once.
+    ``template_review``: new templates stay "in review" (status 1) instead of being approved at once;
+    ``auto_verify``: UpdateEmailIdentity finds a new domain's DNS records in place.
     """
 
     def __init__(
@@ -287,6 +297,7 @@ class TencentEmulator:
         blacklist: Iterable[str] = (),
         max_groups: int = 100,
         template_review: bool = False,
+        auto_verify: bool = True,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not _loopback(host):
@@ -305,7 +316,14 @@ class TencentEmulator:
             for i, n in names.items()
         }
         self.template_review = template_review
-        self.domains: list[str] | None = list(domains) if domains is not None else None
+        # Sender domains (name -> verified) and addresses; with ``domains`` None any sender may send.
+        self.strict_senders = domains is not None
+        initial = list(domains) if domains is not None else ["mail.example.com"]
+        self.identities: dict[str, dict[str, Any]] = {d: {"verified": True} for d in initial}
+        self.senders: dict[str, dict[str, Any]] = {
+            f"noreply@{d}": {"name": "mailbridge", "created": int(clock()), "password": None} for d in initial
+        }
+        self.auto_verify = auto_verify
         self.blacklist = {a.casefold() for a in blacklist}
         self.max_groups = max_groups
         self.clock = clock
@@ -632,7 +650,8 @@ class TencentEmulator:
         if not _EMAIL.match(address):
             raise _Error("FailedOperation.IncorrectSender", "the sender address is invalid")
         domain = address.rsplit("@", 1)[1].casefold()
-        if self.domains is not None and domain not in {d.casefold() for d in self.domains}:
+        verified = {d.casefold() for d, i in self.identities.items() if i["verified"]}
+        if self.strict_senders and domain not in verified:
             raise _Error("FailedOperation.NotAuthenticatedSender", "the sender domain is not verified")
         return address, alias
 
@@ -903,59 +922,130 @@ class TencentEmulator:
 
     # ------------------------------------------------------------------ domains & senders
 
-    def _domain_names(self) -> list[str]:
-        return self.domains if self.domains is not None else ["mail.example.com"]
+    def _identity(self, params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        name = params.get("EmailIdentity")
+        if not isinstance(name, str) or name not in self.identities:
+            raise _Error("InvalidParameterValue.NotExistDomain", "the domain has not been created")
+        return name, self.identities[name]
+
+    def _identity_answer(self, name: str, identity: Mapping[str, Any]) -> dict[str, Any]:
+        digest = hashlib.sha256(name.encode()).hexdigest()[:32]
+        records = [
+            ("MX", name, "mxbiz1.qq.com"),
+            ("TXT", name, "v=spf1 include:qcloudmail.com ~all"),
+            ("TXT", f"qcloud._domainkey.{name}", f"v=DKIM1; k=rsa; p=MIGfMA0G{digest}"),
+            ("TXT", f"_dmarc.{name}", "v=DMARC1; p=none"),
+        ]
+        verified = bool(identity["verified"])
+        attributes = [
+            {"Type": t, "SendDomain": h, "ExpectedValue": v, "CurrentValue": v if verified else "", "Status": verified}
+            for t, h, v in records
+        ]
+        return {
+            "IdentityType": "DOMAIN",
+            "VerifiedForSendingStatus": verified,
+            "Attributes": attributes,
+            "DKIMOption": 0,
+        }
 
     def _do_ListEmailIdentities(self, params: dict[str, Any]) -> dict[str, Any]:
         identities = [
             {
                 "IdentityName": d,
                 "IdentityType": "DOMAIN",
-                "SendingEnabled": True,
+                "SendingEnabled": bool(i["verified"]),
                 "CurrentReputationLevel": 1,
                 "DailyQuota": 500,
                 "SendIp": [],
                 "TagList": [],
                 "DKIMOption": 0,
             }
-            for d in self._domain_names()
+            for d, i in self.identities.items()
         ]
         return {"EmailIdentities": identities, "MaxReputationLevel": 4, "MaxDailyQuota": 500, "Total": len(identities)}
 
     def _do_GetEmailIdentity(self, params: dict[str, Any]) -> dict[str, Any]:
+        name, identity = self._identity(params)
+        return {**self._identity_answer(name, identity), "TagList": []}
+
+    def _do_CreateEmailIdentity(self, params: dict[str, Any]) -> dict[str, Any]:
         name = params.get("EmailIdentity")
-        if name not in self._domain_names():
-            raise _Error("InvalidParameterValue.NotExistDomain", "the domain has not been created")
-        digest = hashlib.sha256(str(name).encode()).hexdigest()[:32]
-        records = [
-            ("MX", str(name), "mxbiz1.qq.com"),
-            ("TXT", str(name), "v=spf1 include:qcloudmail.com ~all"),
-            ("TXT", f"qcloud._domainkey.{name}", f"v=DKIM1; k=rsa; p=MIGfMA0G{digest}"),
-            ("TXT", f"_dmarc.{name}", "v=DMARC1; p=none"),
-        ]
-        attributes = [
-            {"Type": t, "SendDomain": h, "ExpectedValue": v, "CurrentValue": v, "Status": True} for t, h, v in records
-        ]
-        return {
-            "IdentityType": "DOMAIN",
-            "VerifiedForSendingStatus": True,
-            "Attributes": attributes,
-            "DKIMOption": 0,
-            "TagList": [],
-        }
+        if not isinstance(name, str) or not re.fullmatch(r"(?:[a-z0-9-]+\.)+[a-z]{2,}", name.casefold()):
+            raise _Error("InvalidParameterValue.InvalidEmailIdentity", "the domain is not valid")
+        if name in self.identities:
+            raise _Error("InvalidParameterValue.RepeatCreation", "the domain has already been created")
+        if len(self.identities) >= 10:
+            raise _Error("OperationDenied.ExceedDomainLimit", "at most 10 sender domains")
+        self.identities[name] = {"verified": False}
+        return self._identity_answer(name, self.identities[name])
+
+    def _do_UpdateEmailIdentity(self, params: dict[str, Any]) -> dict[str, Any]:
+        name, identity = self._identity(params)
+        if self.auto_verify:
+            identity["verified"] = True
+        return self._identity_answer(name, identity)
+
+    def _do_DeleteEmailIdentity(self, params: dict[str, Any]) -> dict[str, Any]:
+        name, _ = self._identity(params)
+        if any(a.rsplit("@", 1)[1] == name for a in self.senders):
+            raise _Error("OperationDenied.SenderWithDomainIsNotEmpty", "the domain still has sender addresses")
+        del self.identities[name]
+        return {}
 
     def _do_ListEmailAddress(self, params: dict[str, Any]) -> dict[str, Any]:
         return {
             "EmailSenders": [
                 {
-                    "EmailAddress": f"noreply@{d}",
-                    "EmailSenderName": "mailbridge",
-                    "CreatedTimestamp": int(self.clock()),
-                    "SmtpPwdType": 0,
+                    "EmailAddress": a,
+                    "EmailSenderName": s["name"],
+                    "CreatedTimestamp": s["created"],
+                    "SmtpPwdType": 1 if s["password"] else 0,
                 }
-                for d in self._domain_names()
+                for a, s in self.senders.items()
             ]
         }
+
+    def _do_CreateEmailAddress(self, params: dict[str, Any]) -> dict[str, Any]:
+        address = params.get("EmailAddress")
+        if not isinstance(address, str) or not _EMAIL.match(address):
+            raise _Error("InvalidParameterValue.IllegalEmailAddress", "the email address is not valid")
+        domain = address.rsplit("@", 1)[1]
+        if domain not in self.identities:
+            raise _Error("InvalidParameterValue.NotExistDomain", "create the sender domain first")
+        if not self.identities[domain]["verified"]:
+            raise _Error("OperationDenied.DomainNotVerified", "the domain has not passed verification")
+        if address in self.senders:
+            raise _Error("InvalidParameterValue.RepeatEmailAddress", "the sender address already exists")
+        if sum(1 for a in self.senders if a.endswith("@" + domain)) >= 10:
+            raise _Error("OperationDenied.ExceedSenderLimit", "at most 10 sender addresses per domain")
+        self.senders[address] = {
+            "name": params.get("EmailSenderName", ""),
+            "created": int(self.clock()),
+            "password": None,
+        }
+        return {}
+
+    def _sender_entry(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        address = params.get("EmailAddress")
+        if not isinstance(address, str) or address not in self.senders:
+            raise _Error("InvalidParameterValue.NoSuchSender", "you have no such sender address")
+        return self.senders[address]
+
+    def _do_DeleteEmailAddress(self, params: dict[str, Any]) -> dict[str, Any]:
+        self._sender_entry(params)
+        del self.senders[params["EmailAddress"]]
+        return {}
+
+    def _do_UpdateEmailSmtpPassWord(self, params: dict[str, Any]) -> dict[str, Any]:
+        sender = self._sender_entry(params)
+        password = params.get("Password")
+        if not isinstance(password, str) or smtp_password_error(password):
+            raise _Error("InvalidParameterValue.InvalidSmtpPassWord", "the password does not meet the rules")
+        digest = hashlib.sha256(password.encode()).hexdigest()
+        if sender["password"] == digest:
+            raise _Error("OperationDenied.RepeatPassWord", "the password must differ from the previous one")
+        sender["password"] = digest
+        return {}
 
     # ------------------------------------------------------------------ templates
 
@@ -1016,6 +1106,27 @@ class TencentEmulator:
             if template.get(key.lower())
         }
         return {"TemplateContent": content, "TemplateStatus": template["status"], "TemplateName": template["name"]}
+
+    def _do_UpdateEmailTemplate(self, params: dict[str, Any]) -> dict[str, Any]:
+        _, template = self._template(params)
+        content = params.get("TemplateContent")
+        if not isinstance(content, dict) or not (content.get("Html") or content.get("Text")):
+            raise _Error("InvalidParameterValue.TemplateContentIsNULL", "the template content is empty")
+        name = params.get("TemplateName", template["name"])
+        if not isinstance(name, str) or not name or len(name) > 100:
+            raise _Error("InvalidParameterValue.TemplateNameIllegal", "the template name is not valid")
+        decoded = {
+            key.lower(): _b64decode(content[key], "InvalidParameterValue.TemplateContentIsWrong").decode()
+            for key in ("Html", "Text")
+            if content.get(key)
+        }
+        template.update(
+            name=name,
+            html=decoded.get("html"),
+            text=decoded.get("text"),
+            status=1 if self.template_review else 0,
+        )
+        return {}
 
     def _do_DeleteEmailTemplate(self, params: dict[str, Any]) -> dict[str, Any]:
         template_id, _ = self._template(params)
@@ -1120,6 +1231,7 @@ def emulator_options(options: Mapping[str, str]) -> dict[str, Any]:
         "secret_key": str,
         "region": str,
         "max_groups": int,
+        "auto_verify": lambda v: v.lower() in {"1", "true", "yes", "on"},
         "template_review": lambda v: v.lower() in {"1", "true", "yes", "on"},
         "domains": lambda v: [d for d in v.split(",") if d],
         "blacklist": lambda v: [a for a in v.split(",") if a],
