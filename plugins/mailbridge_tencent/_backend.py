@@ -788,10 +788,11 @@ class TencentBackend(Backend):
         self._call("DeleteEmailIdentity", {"EmailIdentity": name})
 
     def create_sender(self, address: str, *, kind: str | None = None, reply_to: str | None = None) -> SenderAddress:
-        if kind is not None or reply_to is not None:
-            raise UnsupportedFeature(
-                "Tencent SES sender addresses have no kind and no reply-to address (give reply_to per message)",
-                provider=self.name,
+        # SES addresses serve transactional and batch mail alike, so ``kind`` has nothing to select.
+        if reply_to is not None:
+            log.warning(
+                "Tencent SES has no per-sender reply-to address; %s is created without it (set Message.reply_to)",
+                address,
             )
         self._call("CreateEmailAddress", {"EmailAddress": address})
         return SenderAddress(address=address, provider=self.name)
