@@ -158,6 +158,24 @@ def templates(c: mailbridge.Client) -> None:
     c.delete_template(template)
 
 
+def domain_setup(c: mailbridge.Client) -> None:
+    domain = c.create_domain("mb-tc.example.org")
+    assert domain.verified is False and {r.purpose for r in domain.records} >= {"spf", "dkim"}
+    assert c.verify_domain("mb-tc.example.org").verified
+    sender = c.create_sender("hello@mb-tc.example.org")
+    assert "hello@mb-tc.example.org" in [s.address for s in c.senders()]
+    c.delete_sender(sender)
+    c.delete_domain("mb-tc.example.org")
+
+
+def template_update(c: mailbridge.Client) -> None:
+    template = c.create_template("mb-tc-update", subject="Old", text="Old {{name}}")
+    updated = c.update_template(template, subject="New", text="New {{name}}")
+    assert updated.status == "pending_review"
+    assert c.get_template(template.id).text == "New {{name}}"
+    c.delete_template(template)
+
+
 # --------------------------------------------------------------------------- errors
 
 
@@ -202,6 +220,9 @@ SCENARIOS: list[Scenario] = [
     Scenario("domains_and_senders", domains_and_senders),
     # Live, a new template waits for Tencent's review before it can be used: emulator only.
     Scenario("templates", templates, live_ok=False),
+    # Live, a domain needs its DNS records published before it verifies: emulator only.
+    Scenario("domain_setup", domain_setup, live_ok=False),
+    Scenario("template_update", template_update),
     Scenario("error_authentication", _list_groups, mailbridge.AuthenticationError, secret_key="not-the-secret"),
     Scenario(
         "error_permission_denied",

@@ -145,3 +145,29 @@ def test_template_constructs_that_do_not_translate_are_refused(
     with pytest.raises(mailbridge.InvalidRequest):
         client.create_template("bad", subject="s", text=body)
     assert sent(emu, "CreateEmailTemplate") == []
+
+
+def test_every_field_sent_exists_in_the_sdk_model(emu: TencentEmulator, client: mailbridge.Client) -> None:
+    """The setup actions send only fields their SDK request models know."""
+    from tencentcloud.ses.v20201002 import models
+
+    client.create_domain("m.example.org")
+    client.verify_domain("m.example.org")
+    client.create_sender("a@m.example.org")
+    client.set_sender_password("a@m.example.org", GOOD_PASSWORD)
+    client.delete_sender("a@m.example.org")
+    client.delete_domain("m.example.org")
+    template = client.create_template("t", subject="s", text="x")
+    client.update_template(template, subject="s", text="y")
+    assert {r["action"] for r in emu.requests} >= {
+        "CreateEmailIdentity",
+        "UpdateEmailIdentity",
+        "DeleteEmailIdentity",
+        "CreateEmailAddress",
+        "DeleteEmailAddress",
+        "UpdateEmailSmtpPassWord",
+        "UpdateEmailTemplate",
+    }
+    for request in emu.requests:
+        model = getattr(models, f"{request['action']}Request")()
+        assert all(hasattr(model, key) for key in request["params"]), request["action"]
