@@ -21,6 +21,7 @@ PATTERNS = [
     re.compile(r"Signature=(?!\*\*\*|REDACTED)[A-Za-z0-9+/%]{8,}"),
     re.compile(r"SignatureNonce=(?!\*\*\*|REDACTED)[A-Za-z0-9-]{6,}"),
     re.compile(r"(ACS3-HMAC-SHA256|TC3-HMAC-SHA256) Credential=(?!\*\*\*|REDACTED)"),
+    re.compile(r"(?i)(password|passwd)(=|\"?:\s*\"?)(?!\*\*\*|REDACTED|%3Cscrubbed|<scrubbed)[^&\s'\",}]{3,}"),
     re.compile(r"\bLTAI[0-9A-Za-z]{12,}"),
     re.compile(r"\bAKID[0-9A-Za-z]{16,}"),
     re.compile(
@@ -53,6 +54,8 @@ def test_cassette_is_scrubbed(path: Path) -> None:
         "Authorization:\n    - ACS3-HMAC-SHA256 Credential=someid,SignedHeaders=host,Signature=00ff",
         "  x-acs-signature-nonce:\n  - 2c6ff2da6f0af7027d46c9cd571a4e06",
         "body: AccessKeySecret=mailbridge-test-secret-aliyun",
+        "body: AccountName=news%40mail.example.com&Password=Ab12Cd34Ef56",
+        'body: \'{"EmailAddress": "a@b.com", "Password": "Ab12Cd34Ef56"}\'',
     ],
 )
 def test_the_check_catches_planted_secrets(planted: str) -> None:
@@ -61,5 +64,5 @@ def test_the_check_catches_planted_secrets(planted: str) -> None:
 
 
 def test_scrubbed_forms_pass() -> None:
-    clean = "AccessKeyId=REDACTED&Signature=REDACTED\nAuthorization:\n- REDACTED\n"
+    clean = "AccessKeyId=REDACTED&Signature=REDACTED&Password=%3Cscrubbed%3E\nAuthorization:\n- REDACTED\n"
     assert find_leaks(clean) == []

@@ -17,6 +17,12 @@ Decisions worth knowing:
   which failover would not fix.
 * ``InvalidReceiverStatus.Malformed`` ("check whether the recipients have been
   uploaded": the list is mid-upload) is :class:`ResourceBusy`, retryable.
+* ``CheckDomain.Failed`` ("Domain check failed": DM could not run the DNS check, which
+  is not the same as records that are missing, reported as DomainStatus 1) is
+  :class:`ProviderUnavailable`, retryable; another provider would not verify this
+  provider's domain, so it is not failover-eligible.
+* The sender-address actions document the ``InvalidMailAddress*`` codes spelled both with
+  and without the dot (CreateMailAddress without, the others with); both are rows.
 """
 
 from __future__ import annotations
@@ -70,6 +76,8 @@ _GW = "A.5 gateway"
 _DM = "A.5 DM"
 _S2 = "seed 002"
 _S3 = "seed 003"
+_EC = "DM error-code page (api-dm-2015-11-23-errorcodes)"
+_CD = "CreateDomain doc (current)"
 
 ERROR_TABLE: dict[str, ErrorRule] = {
     # ---- gateway (POP) common errors, reference A.5
@@ -126,6 +134,12 @@ ERROR_TABLE: dict[str, ErrorRule] = {
     "EmailFormatError": ErrorRule(InvalidAddress, source=_DM),
     "EmailLengthError": ErrorRule(InvalidAddress, source=_DM),
     "InvalidIP.NotFound": ErrorRule(NotFound, source=_DM),
+    # ---- sender domains (issue 6)
+    "InvalidDomainName.Duplicate": ErrorRule(AlreadyExists, source=_CD),
+    "InvalidDomainNumber.Malformed": ErrorRule(LimitExceeded, source=_CD + ": the maximum number of domains"),
+    "CheckDomain.Failed": ErrorRule(
+        ProviderUnavailable, retryable=True, failover_eligible=False, source=_EC + ": the check itself failed"
+    ),
 }
 
 # Families the gateway spells with the parameter name inside the code.

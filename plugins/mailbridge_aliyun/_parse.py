@@ -19,6 +19,7 @@ from mailbridge import (
     DnsRecord,
     Group,
     GroupStatus,
+    InvalidRequest,
     Member,
     Recipient,
     SenderAddress,
@@ -26,11 +27,14 @@ from mailbridge import (
     StatisticsRow,
     Tag,
     Template,
+    TemplateSyntax,
 )
 
 __all__ = [
     "CST",
     "DELIVERY_STATUS",
+    "DM_SYNTAX",
+    "KIND_TO_SENDTYPE",
     "STATUS_CODE",
     "account",
     "compact",
@@ -45,7 +49,6 @@ __all__ = [
     "statistics_row",
     "tag",
     "template",
-    "to_dm_variables",
 ]
 
 PROVIDER = "aliyun"
@@ -76,6 +79,11 @@ DEFAULT_SCHEMA = "UserName,NickName,Gender,Birthday,Mobile"
 
 # DescAccountSummary UserStatus: seed 003 documents 0-3, the 1.11.1 SDK 0/1/2/4/8 (reference A.6).
 USER_STATUS = {0: "normal", 1: "frozen", 2: "overdue", 3: "sending_disabled", 4: "outbound_restricted", 8: "deleted"}
+# Direct Mail writes template variables ``{name}`` ("hello {name}"); the neutral syntax is ``{{name}}``.
+DM_SYNTAX = TemplateSyntax("Alibaba Cloud Direct Mail", "{", "}")
+# CreateMailAddress / QueryMailAddressByParam Sendtype (seed 003) <-> neutral sender kind.
+KIND_TO_SENDTYPE = {"transactional": "trigger", "batch": "batch"}
+SENDTYPE_TO_KIND = {v: k for k, v in KIND_TO_SENDTYPE.items()}
 # Domain status (seed 003, QueryDomainByParam / DescDomain).
 DOMAIN_STATUS = {
     "0": "verified",
@@ -84,6 +92,7 @@ DOMAIN_STATUS = {
     "3": "not_filed",
     "4": "no_cname",
 }
+AVAILABLE = frozenset({"0", "2", "3", "4"})  # seed 003: "the domain name is (verified and) available"
 
 _DUPLICATE = re.compile(r"duplicat|repeat|already exist|重复|已存在", re.I)
 
@@ -247,52 +256,100 @@ def _ok(value: Any) -> bool | None:
     return {"0": True, "1": False}.get(text)
 
 
+def _qualify(host: str, name: str, top: str | None) -> str:
+    """A DescDomain host record as a full DNS name.
+
+    The console shows host records relative to the primary domain (``TlDomainName``):
+    for ``mail.example.com`` the DKIM host is ``<selector>._domainkey.mail``. A host that
+    already ends with the domain is kept; one that ends with the sub-domain part is
+    qualified with the primary domain; anything else is taken relative to the domain.
+    """
+    host = host.strip().rstrip(".")
+    if not host or host == "@":
+        return name
+    if host == name or host.endswith("." + name):
+        return host
+    sub = name[: -len(top) - 1] if top and name.endswith("." + top) else ""
+    if sub and (host == sub or host.endswith("." + sub)):
+        return f"{host}.{top}"
+    return f"{host}.{name}"
+
+
 def domain(r: Mapping[str, Any], *, with_records: bool) -> SenderDomain:
     """A QueryDomainByParam record, or a DescDomain body with the DNS records it asks for.
 
-    Records (seed 003 DescDomain): ownership TXT ``aliyundm.<domain>`` = DomainType (the
-    token QueryDomainByParam calls DomainRecord), SPF TXT ``v=spf1 <SpfRecord> -all``, MX
-    ``MxRecord``, tracking CNAME ``<CnameRecord>.<domain>`` -> TraceRecord (the sample JSON
-    spells it ``TracefRecord``; both are read).
+    Records (seed 003 DescDomain, and the current DescDomain fields of the 2015-11-23 SDK
+    models): ownership TXT ``aliyundm.<domain>`` (``HostRecord`` when given) =
+    ``DomainType`` (the token QueryDomainByParam calls DomainRecord); SPF TXT on the domain
+    = ``SpfRecordV2``, else ``v=spf1 <SpfRecord> -all``; DKIM TXT ``DkimRR`` =
+    ``DkimPublicKey``; MX = ``MxRecord``; tracking CNAME ``<CnameRecord>.<domain>`` ->
+    ``TracefRecord`` (the seed's table spells it ``TraceRecord``; both are read); DMARC TXT
+    ``DmarcHostRecord`` = ``DmarcRecord``. Each record's ``verified`` comes from its auth
+    flag ("0" passed, "1" not). ``verified`` is true for DomainStatus 0, 2, 3 and 4, the
+    states seed 003 calls "available"; ``status`` keeps the detail.
     """
     name = str(r.get("DomainName", ""))
-    raw_status = str(r.get("DomainStatus", ""))
+    top = str(r.get("TldomainName") or r.get("TlDomainName") or "") or None
+    raw_status = "" if r.get("DomainStatus") is None else str(r.get("DomainStatus"))
     recs: list[DnsRecord] = []
     if with_records:
         token = r.get("DomainType") or r.get("DomainRecord")
         if token:
-            recs.append(DnsRecord("TXT", f"aliyundm.{name}", str(token), "ownership", _ok(r.get("CnameAuthStatus"))))
-        if r.get("SpfRecord"):
-            recs.append(DnsRecord("TXT", name, f"v=spf1 {r['SpfRecord']} -all", "spf", _ok(r.get("SpfAuthStatus"))))
+            host = _qualify(str(r["HostRecord"]), name, top) if r.get("HostRecord") else f"aliyundm.{name}"
+            recs.append(DnsRecord("TXT", host, str(token), "ownership", _ok(r.get("CnameAuthStatus"))))
+        spf = r.get("SpfRecordV2") or (f"v=spf1 {r['SpfRecord']} -all" if r.get("SpfRecord") else None)
+        if spf:
+            recs.append(DnsRecord("TXT", name, str(spf), "spf", _ok(r.get("SpfAuthStatus"))))
+        if r.get("DkimRR") and r.get("DkimPublicKey"):
+            host = _qualify(str(r["DkimRR"]), name, top)
+            recs.append(DnsRecord("TXT", host, str(r["DkimPublicKey"]), "dkim", _ok(r.get("DkimAuthStatus"))))
         if r.get("MxRecord"):
             recs.append(DnsRecord("MX", name, str(r["MxRecord"]), "mx", _ok(r.get("MxAuthStatus"))))
-        trace = r.get("TraceRecord") or r.get("TracefRecord")
+        trace = r.get("TracefRecord") or r.get("TraceRecord")
         if r.get("CnameRecord") and trace:
-            recs.append(
-                DnsRecord(
-                    "CNAME", f"{r['CnameRecord']}.{name}", str(trace), "tracking", _ok(r.get("CnameConfirmStatus"))
-                )
-            )
+            host = _qualify(str(r["CnameRecord"]), name, top)
+            recs.append(DnsRecord("CNAME", host, str(trace), "tracking", _ok(r.get("CnameConfirmStatus"))))
+        if r.get("DmarcHostRecord") and r.get("DmarcRecord"):
+            host = _qualify(str(r["DmarcHostRecord"]), name, top)
+            recs.append(DnsRecord("TXT", host, str(r["DmarcRecord"]), "dmarc", _ok(r.get("DmarcAuthStatus"))))
     return SenderDomain(
         name=name,
         provider=PROVIDER,
         id=None if r.get("DomainId") is None else str(r.get("DomainId")),
-        verified=raw_status == "0",
+        verified=raw_status in AVAILABLE if raw_status else None,
         status=DOMAIN_STATUS.get(raw_status, raw_status or None),
         records=recs,
     )
 
 
 def sender(r: Mapping[str, Any]) -> SenderAddress:
-    """A QueryMailAddressByParam ``data.mailAddress`` record."""
+    """A QueryMailAddressByParam ``data.mailAddress`` record.
+
+    ``kind``: DM's Sendtype ``trigger`` is the neutral ``transactional``, ``batch`` stays.
+    ``status``: ``frozen`` (AccountStatus 1); else, with a reply-to address whose
+    ReplyStatus is known, ``reply-to verified`` (0) or ``reply-to pending``; else ``normal``.
+    """
     status = _int(r.get("AccountStatus"))
+    raw_kind = str(r.get("Sendtype") or "")
+    reply_to = r.get("ReplyAddress") or None
+    reply_status = _int(r.get("ReplyStatus"))
+    if status == 1:
+        text: str | None = "frozen"
+    elif status is None:
+        text = None
+    elif status != 0:
+        text = str(status)
+    elif reply_to and reply_status is not None:
+        text = "reply-to verified" if reply_status == 0 else "reply-to pending"
+    else:
+        text = "normal"
     return SenderAddress(
         address=str(r.get("AccountName", "")),
         provider=PROVIDER,
         id=None if r.get("MailAddressId") is None else str(r.get("MailAddressId")),
-        kind=r.get("Sendtype") or None,
-        reply_to=r.get("ReplyAddress") or None,
-        status=None if status is None else {0: "normal", 1: "frozen"}.get(status, str(status)),
+        kind=SENDTYPE_TO_KIND.get(raw_kind, raw_kind or None),
+        reply_to=reply_to,
+        status=text,
     )
 
 
@@ -305,28 +362,28 @@ def tag(r: Mapping[str, Any]) -> Tag:
 
 # DescTemplate TemplateStatus: 0 draft, 1 pending review, 2 approved, 3 rejected.
 TEMPLATE_STATUS = {"0": "draft", "1": "pending", "2": "approved", "3": "rejected"}
-_NEUTRAL_VAR = re.compile(r"\{\{\s*(\w+)\s*\}\}")
-_DM_VAR = re.compile(r"(?<!\{)\{(\w+)\}(?!\})")
-
-
-def to_dm_variables(text: str) -> str:
-    """``{{name}}`` (neutral) -> ``{name}`` (the DM template syntax, e.g. "hello {name}")."""
-    return _NEUTRAL_VAR.sub(r"{\1}", text)
-
-
-def _to_neutral_variables(text: str | None) -> str | None:
-    return None if text is None else _DM_VAR.sub(r"{{\1}}", text)
 
 
 def template(r: Mapping[str, Any], template_id: str | None = None) -> Template:
-    """A QueryTemplateByParam ``data.template`` record or a DescTemplate body."""
+    """A QueryTemplateByParam ``data.template`` record or a DescTemplate body, in the neutral syntax.
+
+    DM's ``{name}`` becomes ``{{name}}``; DM text holding a literal ``{{...}}`` raises
+    :class:`InvalidRequest` naming it (see :data:`DM_SYNTAX`). A DM template has one
+    HTML body (``TemplateText``), so ``text`` is always ``None``.
+    """
     raw_status = "" if r.get("TemplateStatus") is None else str(r.get("TemplateStatus"))
+    name = str(r.get("TemplateName", ""))
+    try:
+        subject = DM_SYNTAX.from_provider(r.get("TemplateSubject"))
+        html = DM_SYNTAX.from_provider(r.get("TemplateText"))
+    except InvalidRequest as exc:
+        raise InvalidRequest(f"Direct Mail template {name!r}: {exc}", provider=PROVIDER) from None
     return Template(
         id=str(template_id or r.get("TemplateId", "")),
-        name=str(r.get("TemplateName", "")),
+        name=name,
         provider=PROVIDER,
-        subject=_to_neutral_variables(r.get("TemplateSubject")),
-        html=_to_neutral_variables(r.get("TemplateText")),
+        subject=subject,
+        html=html,
         status=TEMPLATE_STATUS.get(raw_status, raw_status or None),
     )
 

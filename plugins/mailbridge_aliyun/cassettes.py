@@ -3,8 +3,11 @@
 Scrubbed before anything is written (and applied to live requests before matching):
 the V3 ``Authorization``, ``x-acs-date``, ``x-acs-signature-nonce`` and
 ``x-acs-content-sha256`` headers; the V2 ``AccessKeyId``, ``Signature``,
-``SignatureNonce`` and ``Timestamp`` query parameters; and, in responses, the access key
-id, the secret, the ``Date`` header and the server's "string to sign" echoed by ``SignatureDoesNotMatch``.
+``SignatureNonce`` and ``Timestamp`` query parameters; the SMTP ``Password`` form
+parameter (ModifyMailAddress, ModifyPWByDomain), replaced by :data:`SCRUBBED_PASSWORD`;
+and, in responses, the access key id, the secret, the ``Date`` header and the server's
+"string to sign" echoed by ``SignatureDoesNotMatch``. Live requests are scrubbed the
+same way before matching, so a replay matches whatever password the scenario uses.
 
 Requests match on method, path, the action (``x-acs-action`` header or ``Action``
 parameter) and the business parameters (query and form body, common/signature
@@ -21,7 +24,9 @@ from urllib.parse import parse_qsl, urlsplit
 __all__ = [
     "CASSETTE_DIR",
     "FILTER_HEADERS",
+    "FILTER_POST_DATA",
     "FILTER_QUERY",
+    "SCRUBBED_PASSWORD",
     "business_params",
     "make_vcr",
     "request_action",
@@ -36,6 +41,8 @@ FILTER_HEADERS = [
     "x-acs-security-token",
 ]
 FILTER_QUERY = ["AccessKeyId", "Signature", "SignatureNonce", "Timestamp", "SecurityToken"]
+SCRUBBED_PASSWORD = "<scrubbed>"
+FILTER_POST_DATA = [("Password", SCRUBBED_PASSWORD)]
 COMMON = frozenset(
     {"Action", "Format", "Version", "AccessKeyId", "SignatureMethod", "SignatureVersion", "SignatureNonce",
      "Timestamp", "Signature", "RegionId", "SecurityToken"}
@@ -103,6 +110,7 @@ def make_vcr(*, record_mode: str = "none", secrets: list[str] | None = None, cas
         match_on=["method", "path", "acs_action", "business_params"],
         filter_headers=FILTER_HEADERS,
         filter_query_parameters=FILTER_QUERY,
+        filter_post_data_parameters=FILTER_POST_DATA,
         before_record_response=_scrubber(list(secrets or [])),
         decode_compressed_response=True,
     )

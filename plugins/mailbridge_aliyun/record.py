@@ -51,13 +51,26 @@ from mailbridge import (
 )
 
 from .cassettes import CASSETTE_DIR, make_vcr
-from .emulator import TEST_ACCESS_KEY_ID, TEST_ACCESS_KEY_SECRET, AliyunEmulator
+from .emulator import TEST_ACCESS_KEY_ID, TEST_ACCESS_KEY_SECRET, AliyunEmulator, reply_ticket
 
-__all__ = ["RECORDED_AT", "SCENARIOS", "Scenario", "ScenarioContext", "main", "replay_url", "scenario_client"]
+__all__ = [
+    "RECORDED_AT",
+    "SCENARIOS",
+    "SCENARIO_PASSWORDS",
+    "Scenario",
+    "ScenarioContext",
+    "main",
+    "replay_url",
+    "scenario_client",
+]
 
 RECORDED_AT = dt.datetime(2026, 11, 2, 10, 0, tzinfo=dt.UTC)  # the emulator's clock while recording
 SENDER = "noreply@mail.example.com"
 BATCH_SENDER = "news@mail.example.com"
+SETUP_DOMAIN = "mb-setup.example.com"
+# SMTP passwords the scenarios set; tests prove none of them reaches a cassette.
+SMTP_PASSWORD = "Mb7Scenario9Pw"
+SCENARIO_PASSWORDS = (SMTP_PASSWORD,)
 
 
 class _NoWait(RateLimiter):
@@ -86,10 +99,20 @@ class ScenarioContext:
     sender: str = SENDER
     batch_sender: str = BATCH_SENDER
     template_id: str = "100001"  # the emulator's seeded "welcome" template
+    live: bool = False  # recording against a real account (no DNS publishing, no reply-to ticket)
 
     def inject(self, kind: str = "error", **options: Any) -> None:
         if self.emulator is not None:
             self.emulator.inject(kind, **options)
+
+    def publish_dns(self, domain: str) -> None:
+        """Publish the domain's records in the emulator (while replaying the cassette already has the effect)."""
+        if self.emulator is not None:
+            self.emulator.publish_dns(domain)
+
+    def reply_ticket(self, sender_id: str, attempt: int = 1) -> str:
+        """The ticket of the emulator's reply-to verification mail (deterministic, so replays match)."""
+        return reply_ticket(sender_id, attempt)
 
 
 @dataclass
@@ -215,11 +238,54 @@ def domains(client: Client, ctx: ScenarioContext) -> None:
     assert "mail.example.com" in names, names
     detail = client.domain("mail.example.com")
     assert {r.purpose for r in detail.records} >= {"ownership", "spf", "mx", "tracking"}, detail
+    # A new domain: unverified, with the records to publish; verified once they are in DNS.
+    created = client.create_domain(SETUP_DOMAIN)
+    assert created.verified is False and created.id, created
+    purposes = [r.purpose for r in created.records]
+    assert purposes == ["ownership", "spf", "dkim", "mx", "tracking", "dmarc"], purposes
+    assert all(r.verified is False for r in created.records), created.records
+    assert SETUP_DOMAIN in [d.name for d in client.domains()]
+    assert client.verify_domain(SETUP_DOMAIN).verified is False  # nothing published yet
+    ctx.publish_dns(SETUP_DOMAIN)
+    checked = client.verify_domain(SETUP_DOMAIN)
+    if not ctx.live:
+        assert (checked.verified, checked.status) == (True, "verified"), checked
+        assert all(r.verified for r in checked.records), checked.records
+    assert client.domain(SETUP_DOMAIN).records == checked.records
+    client.delete_domain(SETUP_DOMAIN)
+    assert SETUP_DOMAIN not in [d.name for d in client.domains()]
 
 
 def senders(client: Client, ctx: ScenarioContext) -> None:
     found = {s.address: s for s in client.senders()}
-    assert found[SENDER].kind == "trigger", found
+    assert found[SENDER].kind == "transactional" and found[BATCH_SENDER].kind == "batch", found
+    alerts = client.create_sender("mb-alerts@mail.example.com", kind="transactional", reply_to="ops@example.com")
+    bulk = client.create_sender("mb-bulk@mail.example.com", kind="batch")
+    assert (alerts.kind, alerts.status, bulk.kind, bulk.reply_to) == (
+        "transactional",
+        "reply-to pending",
+        "batch",
+        None,
+    )
+    listed = {s.address: s for s in client.senders()}
+    assert listed["mb-alerts@mail.example.com"] == alerts, listed
+    assert listed["mb-bulk@mail.example.com"] == bulk, listed
+    expect(AlreadyExists, lambda: client.create_sender("mb-bulk@mail.example.com", kind="batch"))
+    expect(InvalidRequest, lambda: client.set_sender_password(alerts, "tooshort"))  # refused before any call
+    client.set_sender_password(alerts, SMTP_PASSWORD)
+    if ctx.emulator is not None:
+        assert ctx.emulator.smtp_password_matches("mb-alerts@mail.example.com", SMTP_PASSWORD)
+    # Direct Mail refuses the password it already has ("cannot be the same as the last one").
+    expect(InvalidRequest, lambda: client.set_sender_password(alerts, SMTP_PASSWORD))
+    client.verify_reply_to(alerts)
+    if not ctx.live:
+        assert alerts.id is not None
+        client.backend.approve_reply_to(ctx.reply_ticket(alerts.id))  # type: ignore[attr-defined]
+        assert client.sender("mb-alerts@mail.example.com").status == "reply-to verified"
+    client.delete_sender(alerts)
+    client.delete_sender("mb-bulk@mail.example.com")
+    remaining = [s.address for s in client.senders()]
+    assert "mb-alerts@mail.example.com" not in remaining and "mb-bulk@mail.example.com" not in remaining
 
 
 def tags(client: Client, ctx: ScenarioContext) -> None:
@@ -237,7 +303,12 @@ def templates(client: Client, ctx: ScenarioContext) -> None:
     assert "mb-template" in [t.name for t in client.templates()]
     fetched = client.get_template(created.id)
     assert (fetched.name, fetched.subject, fetched.html) == ("mb-template", "Hi {{name}}", "<p>Hello {{name}}</p>")
-    client.delete_template(fetched)
+    expect(AlreadyExists, lambda: client.create_template("mb-template", subject="x", text="y"))
+    updated = client.update_template(fetched, subject="Hello {{ name }}", text="Dear {{name}},\nyour code: {{code}}")
+    assert updated.id == created.id
+    again = client.get_template(created.id)
+    assert (again.subject, again.html) == ("Hello {{name}}", "Dear {{name}},<br>your code: {{code}}"), again
+    client.delete_template(again)
     expect(TemplateNotFound, lambda: client.get_template(created.id))
 
 
@@ -351,6 +422,46 @@ def error_outcome_unknown(client: Client, ctx: ScenarioContext) -> None:
     assert exc.maybe_sent and exc.not_sent == ()
 
 
+def error_domain_duplicate(client: Client, ctx: ScenarioContext) -> None:
+    exc = expect(AlreadyExists, lambda: client.create_domain("mail.example.com"))
+    assert exc.provider_code == "InvalidDomainName.Duplicate"
+
+
+def error_domain_limit(client: Client, ctx: ScenarioContext) -> None:
+    ctx.inject("error", action="CreateDomain", status=400, code="InvalidDomainNumber.Malformed",
+               message="The maximum number of domain names is exceeded.")  # fmt: skip
+    assert expect(LimitExceeded, lambda: client.create_domain(SETUP_DOMAIN)).http_status == 400
+
+
+def error_check_domain_failed(client: Client, ctx: ScenarioContext) -> None:
+    ctx.inject("error", action="CheckDomain", status=400, code="CheckDomain.Failed", message="Domain check failed.")
+    exc = expect(ProviderUnavailable, lambda: client.verify_domain("unverified.example"))
+    assert exc.retryable and not exc.failover_eligible
+
+
+def error_sender_domain(client: Client, ctx: ScenarioContext) -> None:
+    exc = expect(SenderNotFound, lambda: client.create_sender("someone@not-registered.example", kind="batch"))
+    assert exc.provider_code == "InvalidMailAddressDomainMalformed"
+
+
+def error_sender_send_type(client: Client, ctx: ScenarioContext) -> None:
+    ctx.inject("error", action="CreateMailAddress", status=400, code="InvalidMailAddressSendType.Malformed",
+               message="The specified mailAddress sendType is wrongly formed.")  # fmt: skip
+    expect(InvalidRequest, lambda: client.create_sender("mb-type@mail.example.com", kind="batch"))
+
+
+def error_sender_status(client: Client, ctx: ScenarioContext) -> None:
+    ctx.inject("error", action="ModifyMailAddress", status=400, code="InvalidMailAddressStatus.Malformed",
+               message="The specified mailAddresses status is wrongly formed.")  # fmt: skip
+    exc = expect(SenderNotFound, lambda: client.set_sender_password(SENDER, SMTP_PASSWORD))
+    assert exc.provider_code == "InvalidMailAddressStatus.Malformed"
+
+
+def error_template_name(client: Client, ctx: ScenarioContext) -> None:
+    exc = expect(InvalidRequest, lambda: client.create_template("m" * 31, subject="s", text="t"))
+    assert exc.provider_code == "InvalidTemplateName.Malformed"
+
+
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in [
@@ -383,6 +494,13 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("error_limit_exceeded", error_limit_exceeded, live=False),
         Scenario("error_configuration", error_configuration, live=False),
         Scenario("error_outcome_unknown", error_outcome_unknown, live=False),
+        Scenario("error_domain_duplicate", error_domain_duplicate),
+        Scenario("error_domain_limit", error_domain_limit, live=False),
+        Scenario("error_check_domain_failed", error_check_domain_failed, live=False),
+        Scenario("error_sender_domain", error_sender_domain),
+        Scenario("error_sender_send_type", error_sender_send_type, live=False),
+        Scenario("error_sender_status", error_sender_status, live=False),
+        Scenario("error_template_name", error_template_name),
     ]
 }
 
@@ -408,8 +526,8 @@ def record(names: list[str], *, cassette_dir: Path, live: bool, region: str, ctx
             continue
         path = cassette_dir / f"{name}.yaml"
         path.unlink(missing_ok=True)
-        recorder = make_vcr(record_mode="all", secrets=[TEST_ACCESS_KEY_ID, TEST_ACCESS_KEY_SECRET, key_id, secret],
-                            cassette_dir=cassette_dir)  # fmt: skip
+        secrets = [TEST_ACCESS_KEY_ID, TEST_ACCESS_KEY_SECRET, key_id, secret, *SCENARIO_PASSWORDS]
+        recorder = make_vcr(record_mode="all", secrets=secrets, cassette_dir=cassette_dir)
         if live:
             url = f"aliyun://?region={region}"
             if scenario.wrong_secret:
@@ -452,6 +570,7 @@ def main(argv: list[str] | None = None) -> int:
         sender=args.sender,
         batch_sender=args.batch_sender,
         template_id=args.template_id,
+        live=args.live,
     )
     record(args.scenarios or list(SCENARIOS), cassette_dir=args.dir, live=args.live, region=args.region, ctx=ctx)
     return 0

@@ -85,6 +85,9 @@ EXPECTED: dict[str, tuple[type[MailbridgeError], bool, bool]] = {
     "EmailFormatError": (InvalidAddress, False, False),
     "EmailLengthError": (InvalidAddress, False, False),
     "InvalidIP.NotFound": (NotFound, False, False),
+    "InvalidDomainName.Duplicate": (AlreadyExists, False, False),
+    "InvalidDomainNumber.Malformed": (LimitExceeded, False, False),
+    "CheckDomain.Failed": (ProviderUnavailable, True, False),
 }
 
 # Every code named in issue 3, the seeds and reference A.5 (prefix families checked below).
@@ -186,3 +189,30 @@ def test_signature_mismatch_hides_the_string_to_sign() -> None:
     text = str(info.value) + repr(info.value) + json.dumps(info.value.raw) + json.dumps(info.value.context())
     assert "LTAI5tMailbridgeTestKeyId" not in text
     assert "string to sign is: <redacted>" in text
+
+
+# The codes the domain, sender-address and template actions document (seed 003 sections 2-3, the
+# current CreateDomain page, the DM error-code page, reference A.5): each has its row.
+SETUP_CODES = {
+    "InvalidDomainName.Duplicate": AlreadyExists,
+    "InvalidDomainNumber.Malformed": LimitExceeded,
+    "CheckDomain.Failed": ProviderUnavailable,
+    "InvalidMailAddressSendType.Malformed": InvalidRequest,
+    "InvalidMailAddressDomainMalformed": SenderNotFound,
+    "InvalidMailAddressDomain.Malformed": SenderNotFound,
+    "InvalidMailAddressStatusMalformed": SenderNotFound,
+    "InvalidMailAddressStatus.Malformed": SenderNotFound,
+    "InvalidMailAddress.NotFound": SenderNotFound,
+    "InvalidReplyAddress.Malformed": InvalidAddress,
+    "InvalidTemplateName.Malformed": InvalidRequest,
+    "InvalidTemplate.NotFound": TemplateNotFound,
+    "EmailFormatError": InvalidAddress,
+}
+
+
+@pytest.mark.parametrize("code", sorted(SETUP_CODES))
+def test_setup_action_codes_have_one_row_each(code: str) -> None:
+    assert ERROR_TABLE[code].cls is SETUP_CODES[code]
+    with pytest.raises(SETUP_CODES[code]) as info:
+        _backend(400, _error_body(code)).list_domains()
+    assert type(info.value) is SETUP_CODES[code] and info.value.operation == "domains"

@@ -347,7 +347,7 @@ def test_send_to_group_with_stored_template_and_inline_content() -> None:
     assert wire.actions()[-1] == "BatchSendMail" and wire.params()["TemplateName"] == "by-name"
     inline = Message(sender="news@example.net", to=(), subject="Hi {{name}}", html="<b>x</b>", sender_name="News")
     b.send_to_group(GROUP, inline)
-    assert wire.params()["TemplateContent"] == '{"Subject":"Hi {{name}}","HtmlBody":"<b>x</b>","Alias":"News"}'
+    assert wire.params()["TemplateContent"] == '{"Subject":"Hi {name}","HtmlBody":"<b>x</b>","Alias":"News"}'
     with pytest.raises(InvalidRequest):
         b.send_to_group(GROUP, Message(sender="news@example.net", to=(), template_id="w", template_data={"a": "b"}))
 
@@ -361,11 +361,16 @@ def test_templates_wire_and_parse() -> None:
         {
             "CreateTemplate": {"TemplateId": 415366},
             "DescTemplate": desc,
-            "QueryTemplateByParam": {"TotalCount": 1, "data": {"template": [{"TemplateId": 415366, **desc}]}},
+            "QueryTemplateByParam": lambda request: {
+                "TotalCount": 1,
+                "data": {"template": [] if b"KeyWord" in request.content else [{"TemplateId": 415366, **desc}]},
+            },
         }
     )
     b = backend(wire)
     created = b.create_template("test1", subject="Hi {{ name }}", text="a < b\n{{name}}")
+    assert wire.actions() == ["QueryTemplateByParam", "CreateTemplate"]  # the name must be free first
+    assert wire.params(0) == {"KeyWord": "test1", "PageNo": "1", "PageSize": "50"}
     assert wire.params() == {
         "TemplateType": "0",
         "TemplateName": "test1",

@@ -16,6 +16,13 @@ codes, throttles past a configurable rate and takes injected faults::
 Outcomes are simulated by recipient domain: ``bounce.example`` -> invalid address (and
 the address joins the account's invalid-address list, as on the cloud),
 ``spam.example`` -> spam, ``fail.example`` -> failed; everything else is delivered.
+
+Sender domains start unverified: their DNS records become visible once "published"
+(``emu.publish_dns("mail.example.com")`` or ``POST /_emulator/dns`` with
+``{"domain": ..., "records": [purposes]}``), and the next CheckDomain verifies them.
+Reply-to verification mails are kept (``emu.reply_to_ticket(address)`` gives the ticket
+ApproveReplyMailAddress wants). SMTP passwords are kept as salted hashes only and masked
+in the request log (``emu.smtp_password_matches(address, password)`` checks one).
 From a shell: ``mailbridge emulator aliyun --port 8025`` (or ``python -m
 mailbridge_aliyun.emulator``); faults over HTTP: ``POST /_emulator/faults`` with a JSON
 :class:`Fault`, ``DELETE /_emulator/faults``, ``GET /_emulator/state``.
@@ -32,18 +39,32 @@ from typing import Any, Self
 from urllib.parse import quote
 
 from ._server import DMServer, Fault
-from ._state import DeliveryRecord, DMError, EmulatorState, Receiver, SentMail
+from ._state import (
+    DNS_PURPOSES,
+    DeliveryRecord,
+    DMError,
+    DomainState,
+    EmulatorState,
+    Receiver,
+    SentMail,
+    render_dm,
+    reply_ticket,
+)
 
 __all__ = [
+    "DNS_PURPOSES",
     "TEST_ACCESS_KEY_ID",
     "TEST_ACCESS_KEY_SECRET",
     "AliyunEmulator",
     "DMError",
     "DeliveryRecord",
+    "DomainState",
     "EmulatorState",
     "Fault",
     "Receiver",
     "SentMail",
+    "render_dm",
+    "reply_ticket",
     "serve",
 ]
 
@@ -66,7 +87,9 @@ class AliyunEmulator:
     """A running emulator. **Parameters:** ``host`` (loopback only), ``port`` (0: any free
     port), ``access_key_id``/``secret`` (the one valid credential pair), ``region``,
     ``rate`` *(optional)*: calls per second per action before ``Throttling.User``,
-    ``max_lists``, ``max_list_size``, ``daily_quota``, ``clock`` *(optional)*: the time
+    ``quotas``: also enforce reference A.6's per-action quota table (e.g. CheckDomain 10/60 s),
+    ``max_lists``, ``max_list_size``, ``daily_quota``, ``max_domains`` (an emulator choice:
+    DM documents ``InvalidDomainNumber.Malformed`` but not the number), ``clock`` *(optional)*: the time
     the account sees (for delivery records), default ``time.time``."""
 
     def __init__(
@@ -78,9 +101,11 @@ class AliyunEmulator:
         secret: str = TEST_ACCESS_KEY_SECRET,
         region: str = "cn-hangzhou",
         rate: float | None = None,
+        quotas: bool = False,
         max_lists: int = 10,
         max_list_size: int = 10_000,
         daily_quota: int = 2000,
+        max_domains: int = 20,
         clock: Callable[[], float] = time.time,
     ) -> None:
         _check_loopback(host)
@@ -88,9 +113,13 @@ class AliyunEmulator:
         self._secret = secret
         self.region = region
         self.state = EmulatorState(
-            clock=clock, max_lists=max_lists, max_list_size=max_list_size, daily_quota=daily_quota
+            clock=clock,
+            max_lists=max_lists,
+            max_list_size=max_list_size,
+            daily_quota=daily_quota,
+            max_domains=max_domains,
         )
-        self.server = DMServer((host, port), self.state, {access_key_id: secret}, rate=rate)
+        self.server = DMServer((host, port), self.state, {access_key_id: secret}, rate=rate, quotas=quotas)
         self._thread: threading.Thread | None = None
 
     def __repr__(self) -> str:
@@ -192,18 +221,52 @@ class AliyunEmulator:
     def add_sender(self, address: str, sendtype: str = "trigger") -> None:
         self.state.add_sender(address, sendtype)
 
+    # ------------------------------------------------------------------ domains, senders, templates
+
+    @property
+    def domains(self) -> dict[str, DomainState]:
+        with self.state.lock:
+            return {d.name: d for d in self.state.domains}
+
+    @property
+    def senders(self) -> list[dict[str, Any]]:
+        """The sender-address records (QueryMailAddressByParam shape; no password anywhere)."""
+        with self.state.lock:
+            return [dict(s) for s in self.state.senders]
+
+    def publish_dns(self, domain: str, records: tuple[str, ...] | None = None) -> None:
+        """Publish a domain's expected DNS records (all, or the given purposes, e.g. ``("ownership",)``);
+        the next CheckDomain (``client.verify_domain``) sees them."""
+        self.state.publish_dns(domain, records)
+
+    def reply_to_ticket(self, address: str) -> str:
+        """The ticket of the last verification mail CheckReplyToMailAddress sent for this sender."""
+        return self.state.reply_ticket_for(address)
+
+    def smtp_password_matches(self, address: str, password: str) -> bool:
+        """Whether ``password`` is the sender's SMTP password (compared against a salted hash)."""
+        with self.state.lock:
+            sender = next(s for s in self.state.senders if s["AccountName"].casefold() == address.casefold())
+            return self.state.passwords.matches(f"address:{sender['MailAddressId']}", password)
+
+    def render_template(self, template_id: str, data: dict[str, str]) -> tuple[str | None, str | None]:
+        """(subject, body) of a stored template rendered the Direct Mail way (``{name}`` variables)."""
+        return self.state.render_template(template_id, data)
+
 
 def serve(host: str = "127.0.0.1", port: int = 8025, **options: str) -> None:
     """Run an emulator until interrupted (the ``mailbridge emulator aliyun`` entry point).
 
     ``options`` (strings, from the command line): ``rate``, ``max_lists``,
-    ``max_list_size``, ``daily_quota``, ``access_key_id``, ``secret``, ``region``.
+    ``max_list_size``, ``daily_quota``, ``max_domains``, ``quotas``, ``access_key_id``, ``secret``, ``region``.
     """
     numeric: dict[str, Callable[[str], Any]] = {
         "rate": float,
         "max_lists": int,
         "max_list_size": int,
         "daily_quota": int,
+        "max_domains": int,
+        "quotas": lambda v: v.lower() in ("1", "true", "yes"),
     }
     kwargs: dict[str, Any] = {}
     for key, value in options.items():

@@ -36,7 +36,7 @@ from mailbridge_aliyun._signing import (
 
 from ._state import DMError, EmulatorState
 
-__all__ = ["COMMON_PARAMS", "DMServer", "Fault"]
+__all__ = ["COMMON_PARAMS", "QUOTAS", "SECRET_PARAMS", "DMServer", "Fault"]
 
 COMMON_PARAMS = frozenset(
     {
@@ -44,8 +44,18 @@ COMMON_PARAMS = frozenset(
         "SignatureNonce", "Timestamp", "Signature", "RegionId", "SecurityToken", "SignatureType",
     }
 )  # fmt: skip
+SECRET_PARAMS = frozenset({"Password"})  # ModifyMailAddress, ModifyPWByDomain: masked in the request log
 MAX_SKEW = 15 * 60  # reference A.5: InvalidTimeStamp.Expired beyond 15 minutes
 CONTROL_PREFIX = "/_emulator"
+# Reference A.6, the Quota Center table (calls, seconds), enforced with ``quotas=True``.
+QUOTAS: dict[str, tuple[int, float]] = {
+    "SingleSendMail": (100, 1), "BatchSendMail": (20, 60), "CreateReceiver": (10, 60),
+    "DeleteReceiverDetail": (20, 1), "QueryReceiverDetail": (2, 1), "DescAccountSummary": (10, 60),
+    "SenderStatisticsDetailByParam": (500, 60), "CreateTag": (30, 10), "CheckDomain": (10, 60),
+    "QueryMailAddressByParam": (5, 1), "ModifyMailAddress": (300, 60), "DeleteMailAddress": (10, 1),
+    "ApproveReplyMailAddress": (5, 1), "QueryTemplateByParam": (20, 1), "DescTemplate": (20, 1),
+    "ModifyTemplate": (2, 1), "DeleteTemplate": (10, 1),
+}  # fmt: skip
 
 
 @dataclass
@@ -85,11 +95,13 @@ class DMServer(ThreadingHTTPServer):
         credentials: dict[str, str],
         *,
         rate: float | None = None,
+        quotas: bool = False,
     ) -> None:
         super().__init__(address, _Handler)
         self.state = state
         self.credentials = dict(credentials)
         self.rate = rate
+        self.quotas = quotas
         self.faults: list[Fault] = []
         self.requests: list[dict[str, Any]] = []  # every authenticated call: action, params, signature
         self._nonces: set[str] = set()
@@ -116,16 +128,25 @@ class DMServer(ThreadingHTTPServer):
             return False
 
     def throttled(self, key: str) -> bool:
-        if not self.rate:
+        """Whether one more call of action ``key`` is over ``rate`` per second, or over its A.6 quota."""
+        limits: list[tuple[str, float, float]] = []
+        if self.rate:
+            limits.append((key, self.rate, 1.0))
+        if self.quotas and key in QUOTAS:
+            calls, per = QUOTAS[key]
+            limits.append((f"quota:{key}", calls, per))
+        if not limits:
             return False
         now = time.monotonic()
         with self._lock:
-            hits = self._hits[key]
-            while hits and hits[0] <= now - 1.0:
-                hits.popleft()
-            if len(hits) >= self.rate:
-                return True
-            hits.append(now)
+            for bucket, calls_allowed, window in limits:
+                hits = self._hits[bucket]
+                while hits and hits[0] <= now - window:
+                    hits.popleft()
+                if len(hits) >= calls_allowed:
+                    return True
+            for bucket, _calls, _window in limits:
+                self._hits[bucket].append(now)
             return False
 
 
@@ -211,7 +232,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(err.status, err.code, err.message)
             return
         business = {k: v for k, v in params.items() if k not in COMMON_PARAMS}
-        self.server.requests.append({"action": action, "params": dict(business), "signature": version})
+        logged = {k: ("***" if k in SECRET_PARAMS else v) for k, v in business.items()}  # never keep a password
+        self.server.requests.append({"action": action, "params": logged, "signature": version})
         if self.server.throttled(action):
             self._error(400, "Throttling.User", "Request was denied due to user flow control.")
             return
@@ -354,6 +376,18 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, {"faults": []})
         elif path == "/faults":
             self._json(200, {"faults": [asdict(f) for f in server.faults]})
+        elif path == "/dns" and method == "POST":
+            try:
+                spec = json.loads(body or b"{}")
+                records = spec.get("records")
+                server.state.publish_dns(str(spec["domain"]), tuple(records) if records else None)
+            except (KeyError, TypeError, ValueError) as exc:
+                self._json(400, {"error": f"POST /_emulator/dns wants {{'domain': ..., 'records': [...]}}: {exc}"})
+                return
+            except DMError as err:
+                self._json(404, {"error": err.message})
+                return
+            self._json(200, {"published": spec["domain"]})
         elif path == "/state":
             with server.state.lock:
                 state = server.state
@@ -368,6 +402,19 @@ class _Handler(BaseHTTPRequestHandler):
                     ],
                     "tags": state.tags,
                     "deliveries": len(state.deliveries),
+                    "domains": [
+                        {"name": d.name, "status": d.status, "published": sorted(d.published)} for d in state.domains
+                    ],
+                    "senders": [
+                        {
+                            "address": s["AccountName"],
+                            "sendtype": s["Sendtype"],
+                            "reply_to": s["ReplyAddress"],
+                            "reply_status": s["ReplyStatus"],
+                        }
+                        for s in state.senders
+                    ],
+                    "reply_mails": list(state.reply_mails),
                 }
             self._json(200, snapshot)
         else:

@@ -9,10 +9,14 @@ marked "emulator-chosen" and follows the gateway's ``Invalid{ParameterName}`` pa
 
 from __future__ import annotations
 
+import base64
 import csv
 import datetime as dt
+import hashlib
+import hmac
 import io
 import json
+import os
 import re
 import threading
 import time
@@ -21,7 +25,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["DMError", "DeliveryRecord", "EmulatorState", "Receiver", "SentMail"]
+__all__ = [
+    "DNS_PURPOSES",
+    "DMError",
+    "DeliveryRecord",
+    "DomainState",
+    "EmulatorState",
+    "Receiver",
+    "SentMail",
+    "check_password",
+    "render_dm",
+    "reply_ticket",
+]
 
 CST = dt.timezone(dt.timedelta(hours=8))
 _EMAIL = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
@@ -43,6 +58,67 @@ OUTCOMES: dict[str, tuple[int, str, str]] = {
     "fail.example": (4, "SmtpConnectFailed", "421 4.4.0 connection failed (emulated)"),
 }
 DELIVERED = (0, "SendOk", "250 Send Mail OK")
+_DOMAIN_NAME = re.compile(r"^[A-Za-z0-9.-]{1,50}$")  # seed 003 CreateDomain
+MAX_TEMPLATE_NAME = 30  # reference A.5 InvalidTemplateName.Malformed
+SENDTYPES = ("batch", "trigger")  # seed 003 CreateMailAddress
+# The DNS records a domain needs, in DescDomain order; DomainStatus 0 needs REQUIRED_DNS and
+# the tracking CNAME (without it: 4, "available but not configured with a CNAME record").
+DNS_PURPOSES = ("ownership", "spf", "dkim", "mx", "tracking", "dmarc")
+REQUIRED_DNS = ("ownership", "spf", "dkim", "mx")  # emulator choice; DMARC is recommended, not required
+SPF_INCLUDE = "include:spf1.dm.aliyun.com"
+DMARC_VALUE = "v=DMARC1;p=none;rua=mailto:dmarc_report@service.aliyun.com"
+_DM_VARIABLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def render_dm(text: str | None, data: dict[str, str]) -> str | None:
+    """Direct Mail's own template rendering: ``{name}`` is replaced, nothing else is touched."""
+    if text is None:
+        return None
+    return _DM_VARIABLE.sub(lambda m: str(data.get(m.group(1), "")), text)
+
+
+def reply_ticket(mail_address_id: str, attempt: int) -> str:
+    """The ticket the emulator's verification mail carries for a reply-to address (deterministic)."""
+    return hashlib.sha256(f"reply-to:{mail_address_id}:{attempt}".encode()).hexdigest()[:32]
+
+
+def check_password(value: str) -> str | None:
+    """The emulator's copy of DM's SMTP password rules (ModifyMailAddress doc), or None when valid."""
+    digits = [c for c in value if c.isascii() and c.isdigit()]
+    upper = [c for c in value if c.isascii() and c.isupper()]
+    lower = [c for c in value if c.isascii() and c.islower()]
+    if not 10 <= len(value) <= 20:
+        return "length"
+    if min(len(digits), len(upper), len(lower)) < 2:
+        return "character classes"
+    if len(set(digits)) < 2 or len(set(upper + lower)) < 2:
+        return "repeated character"
+    return None
+
+
+class _PasswordStore:
+    """Salted hashes only: the emulator never keeps an SMTP password in plain text."""
+
+    def __init__(self) -> None:
+        self._hashes: dict[str, tuple[bytes, bytes]] = {}
+
+    @staticmethod
+    def _digest(salt: bytes, value: str) -> bytes:
+        return hashlib.pbkdf2_hmac("sha256", value.encode(), salt, 1000)
+
+    def matches(self, key: str, value: str) -> bool:
+        stored = self._hashes.get(key)
+        return stored is not None and hmac.compare_digest(stored[1], self._digest(stored[0], value))
+
+    def set(self, key: str, value: str) -> None:
+        salt = os.urandom(16)
+        self._hashes[key] = (salt, self._digest(salt, value))
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._hashes
+
+    def __repr__(self) -> str:
+        return f"<passwords: {len(self._hashes)} salted hashes>"
 
 
 class DMError(Exception):
@@ -132,11 +208,106 @@ class Template:
     created: float = 0.0
 
 
-def _render(text: str | None, data: dict[str, str]) -> str | None:
-    if text is None:
-        return None
-    pattern = r"\{\{\s*(\w+)\s*\}\}|\$\{(\w+)\}|\{(\w+)\}"
-    return re.sub(pattern, lambda m: data.get(m.group(1) or m.group(2) or m.group(3) or "", ""), text)
+@dataclass
+class DomainState:
+    """One sender domain: its records, what "public DNS" holds, and the last check's result."""
+
+    id: int
+    name: str
+    token: str  # the ownership value (DomainType / DomainRecord)
+    created: float
+    icp: str = "1"
+    status: str = "1"
+    auth: dict[str, str] = field(default_factory=lambda: dict.fromkeys(DNS_PURPOSES, "1"))
+    published: dict[str, str] = field(default_factory=dict)  # purpose -> value found in "public DNS"
+
+    @property
+    def top(self) -> str:
+        return ".".join(self.name.split(".")[-2:])
+
+    def _host(self, prefix: str) -> str:
+        """A host record as the console shows it: relative to the primary domain."""
+        sub = self.name[: -len(self.top) - 1] if self.name != self.top else ""
+        return ".".join(p for p in (prefix, sub) if p) or "@"
+
+    @property
+    def dkim_key(self) -> str:
+        digest = hashlib.sha256(f"dkim:{self.name}:{self.token}".encode()).digest()
+        return "v=DKIM1; k=rsa; p=" + base64.b64encode(digest * 4).decode()
+
+    def expected(self) -> dict[str, tuple[str, str, str]]:
+        """purpose -> (type, host relative to the primary domain, value)."""
+        return {
+            "ownership": ("TXT", self._host("aliyundm"), self.token),
+            "spf": ("TXT", self._host(""), f"v=spf1 {SPF_INCLUDE} -all"),
+            "dkim": ("TXT", self._host("aliyun-cn-hangzhou._domainkey"), self.dkim_key),
+            "mx": ("MX", self._host(""), "mx01.dm.aliyun.com"),
+            "tracking": ("CNAME", self._host("dmtrace"), "tracedm.aliyuncs.com"),
+            "dmarc": ("TXT", self._host("_dmarc"), DMARC_VALUE),
+        }
+
+    def check(self) -> str:
+        """CheckDomain: compare "public DNS" with the expected records and set the statuses."""
+        expected = self.expected()
+        for purpose in DNS_PURPOSES:
+            self.auth[purpose] = "0" if self.published.get(purpose) == expected[purpose][2] else "1"
+        if any(self.auth[p] != "0" for p in REQUIRED_DNS):
+            self.status = "1"
+        elif self.auth["tracking"] != "0":
+            self.status = "4" if self.icp == "1" else "2"
+        else:
+            self.status = "0" if self.icp == "1" else "3"
+        return self.status
+
+    def listing(self) -> dict[str, Any]:
+        """A QueryDomainByParam ``data.domain`` record (seed 003 fields)."""
+        return {
+            "DomainId": self.id,
+            "DomainName": self.name,
+            "DomainStatus": self.status,
+            "ConfirmStatus": self.auth["tracking"],
+            "CnameAuthStatus": self.auth["ownership"],
+            "MxAuthStatus": self.auth["mx"],
+            "SpfAuthStatus": self.auth["spf"],
+            "IcpStatus": self.icp,
+            "DomainRecord": self.token,
+            "CreateTime": _cst(self.created),
+            "UtcCreateTime": int(self.created),
+        }
+
+    def describe(self) -> dict[str, Any]:
+        """A DescDomain body: seed 003 fields plus the DKIM/DMARC/SPF-v2 fields of the current SDK models."""
+        expected = self.expected()
+        return {
+            "DomainId": self.id,
+            "DomainName": self.name,
+            "DomainStatus": self.status,
+            "CnameAuthStatus": self.auth["ownership"],
+            "CnameConfirmStatus": self.auth["tracking"],
+            "MxAuthStatus": self.auth["mx"],
+            "SpfAuthStatus": self.auth["spf"],
+            "DkimAuthStatus": self.auth["dkim"],
+            "DmarcAuthStatus": int(self.auth["dmarc"]),
+            "IcpStatus": self.icp,
+            "DomainType": self.token,
+            "HostRecord": expected["ownership"][1],
+            "CnameRecord": "dmtrace",
+            "TracefRecord": expected["tracking"][2],
+            "MxRecord": expected["mx"][2],
+            "SpfRecord": SPF_INCLUDE,
+            "SpfRecordV2": expected["spf"][2],
+            "DkimRR": expected["dkim"][1],
+            "DkimPublicKey": expected["dkim"][2],
+            "DmarcHostRecord": expected["dmarc"][1],
+            "DmarcRecord": DMARC_VALUE,
+            "DnsTxt": self.published.get("ownership", ""),
+            "DnsSpf": self.published.get("spf", ""),
+            "DnsMx": self.published.get("mx", ""),
+            "DnsDmarc": self.published.get("dmarc", ""),
+            "DefaultDomain": "0",
+            "TlDomainName": self.top,
+            "CreateTime": _cst(self.created),
+        }
 
 
 class EmulatorState:
@@ -150,8 +321,10 @@ class EmulatorState:
         max_list_size: int = 10_000,
         daily_quota: int = 2000,
         month_quota: int = 60_000,
+        max_domains: int = 20,
     ) -> None:
         self.clock = clock
+        self.max_domains = max_domains
         self.max_lists = max_lists
         self.max_list_size = max_list_size
         self.daily_quota = daily_quota
@@ -164,7 +337,10 @@ class EmulatorState:
         self.tags: dict[str, dict[str, str]] = {}
         self.templates: dict[str, Template] = {}
         self.senders: list[dict[str, Any]] = []
-        self.domains: list[dict[str, Any]] = []
+        self.domains: list[DomainState] = []
+        self.passwords = _PasswordStore()  # key: "address:<MailAddressId>" or "domain:<name>"
+        self.reply_tickets: dict[str, str] = {}  # ticket -> MailAddressId
+        self.reply_mails: list[dict[str, str]] = []  # verification mails "sent" to reply-to addresses
         self._ids = 100_000
         self._seed()
 
@@ -174,14 +350,11 @@ class EmulatorState:
 
     def _seed(self) -> None:
         now = int(self.clock())
-        self.domains = [
-            {"DomainId": 158910, "DomainName": "mail.example.com", "DomainStatus": "0", "ConfirmStatus": "0",
-             "CnameAuthStatus": "0", "MxAuthStatus": "0", "SpfAuthStatus": "0", "IcpStatus": "1",
-             "DomainRecord": "0c40d5f125af4e42892a", "CreateTime": _cst(now), "UtcCreateTime": now},
-            {"DomainId": 158923, "DomainName": "unverified.example", "DomainStatus": "1", "ConfirmStatus": "1",
-             "CnameAuthStatus": "1", "MxAuthStatus": "1", "SpfAuthStatus": "1", "IcpStatus": "0",
-             "DomainRecord": "6bd86901b9fe4618a046", "CreateTime": _cst(now), "UtcCreateTime": now},
-        ]  # fmt: skip
+        verified = DomainState(158910, "mail.example.com", "0c40d5f125af4e42892a", now)
+        verified.published = {p: v for p, (_t, _h, v) in verified.expected().items()}
+        verified.check()
+        unverified = DomainState(158923, "unverified.example", "6bd86901b9fe4618a046", now, icp="0")
+        self.domains = [verified, unverified]
         self.senders = [
             {"MailAddressId": 237915, "AccountName": "noreply@mail.example.com", "Sendtype": "trigger",
              "AccountStatus": 0, "ReplyAddress": "support@mail.example.com", "ReplyStatus": 0,
@@ -448,7 +621,7 @@ class EmulatorState:
             stored = self.templates.get(str(template.get("TemplateId", "")))
             if stored is None:
                 raise DMError(404, "InvalidTemplate.NotFound", "The specified template does not exist.")
-            subject = subject or _render(stored.subject, dict(template.get("TemplateData") or {})) or ""
+            subject = subject or render_dm(stored.subject, dict(template.get("TemplateData") or {})) or ""
         else:
             if not subject:
                 raise _missing("Subject")
@@ -498,7 +671,7 @@ class EmulatorState:
             profile = {n: m.detail.get(k, "") for n, k in zip(names, SCHEMA_KEYS, strict=True)}
             profile.update({n: m.detail.get(k, "") for n, k in zip(neutral, SCHEMA_KEYS, strict=True)})
             data = {**profile, **m.custom}
-            self._record(env_id, "BatchSendMail", sender, [m.email], _render(subject_template, data) or "", params=p)
+            self._record(env_id, "BatchSendMail", sender, [m.email], render_dm(subject_template, data) or "", params=p)
         return {"EnvId": env_id}
 
     # ------------------------------------------------------------------ delivery & account
@@ -607,39 +780,164 @@ class EmulatorState:
 
     # ------------------------------------------------------------------ domains, senders, tags
 
+    def publish_dns(self, name: str, purposes: tuple[str, ...] | None = None) -> None:
+        """Put a domain's expected records into the emulated public DNS (all, or ``purposes``)."""
+        with self.lock:
+            found = self._domain_by_name(name)
+            for purpose, (_type, _host, value) in found.expected().items():
+                if purposes is None or purpose in purposes:
+                    found.published[purpose] = value
+
+    def _domain_by_name(self, name: str) -> DomainState:
+        found = next((d for d in self.domains if d.name.casefold() == name.casefold()), None)
+        if found is None:
+            raise DMError(404, "InvalidDomain.NotFound", "The specified domain does not exist (emulator-chosen code).")
+        return found
+
+    def _domain(self, p: dict[str, str]) -> DomainState:
+        if not p.get("DomainId"):
+            raise _missing("DomainId")
+        found = next((d for d in self.domains if str(d.id) == p["DomainId"]), None)
+        if found is None:
+            raise DMError(404, "InvalidDomain.NotFound", "The specified domain does not exist (emulator-chosen code).")
+        return found
+
+    def do_CreateDomain(self, p: dict[str, str]) -> dict[str, Any]:
+        name = p.get("DomainName", "")
+        if not name:
+            raise _missing("DomainName")
+        if not _DOMAIN_NAME.match(name) or "." not in name.strip("."):
+            raise _invalid("DomainName")
+        if any(d.name.casefold() == name.casefold() for d in self.domains):
+            raise DMError(400, "InvalidDomainName.Duplicate", "The specified domain name already exists.")
+        if len(self.domains) >= self.max_domains:
+            raise DMError(400, "InvalidDomainNumber.Malformed", "The maximum number of domain names is exceeded.")
+        domain_id = int(self._next_id())
+        token = hashlib.sha256(f"ownership:{name}:{domain_id}".encode()).hexdigest()[:20]
+        self.domains.append(DomainState(domain_id, name.lower(), token, self.clock()))
+        return {"DomainId": domain_id}
+
     def do_QueryDomainByParam(self, p: dict[str, str]) -> dict[str, Any]:
         keyword = p.get("KeyWord", "").casefold()
-        page = self._page_no([d for d in self.domains if keyword in d["DomainName"].casefold()], p)
+        status = p.get("Status")
+        items = [
+            d.listing()
+            for d in self.domains
+            if keyword in d.name.casefold() and (not status or (d.status == "0") == (status == "0"))
+        ]
+        page = self._page_no(items, p)
         return {**{k: v for k, v in page.items() if k != "page"}, "data": {"domain": page["page"]}}
 
     def do_DescDomain(self, p: dict[str, str]) -> dict[str, Any]:
-        if not p.get("DomainId"):
-            raise _missing("DomainId")
-        found = next((d for d in self.domains if str(d["DomainId"]) == p["DomainId"]), None)
+        return self._domain(p).describe()
+
+    def do_CheckDomain(self, p: dict[str, str]) -> dict[str, Any]:
+        return {"DomainStatus": int(self._domain(p).check())}
+
+    def do_DeleteDomain(self, p: dict[str, str]) -> dict[str, Any]:
+        found = self._domain(p)
+        self.domains.remove(found)
+        return {}
+
+    def do_ModifyPWByDomain(self, p: dict[str, str]) -> dict[str, Any]:
+        for required in ("DomainName", "Password"):
+            if not p.get(required):
+                raise _missing(required)
+        found = self._domain_by_name(p["DomainName"])
+        self._set_password(f"domain:{found.name}", p["Password"])
+        return {"Code": "OK", "Success": True}
+
+    def _set_password(self, key: str, value: str) -> None:
+        if check_password(value) is not None:
+            raise _invalid("Password")
+        if self.passwords.matches(key, value):
+            raise DMError(400, "InvalidPassword", "The password cannot be the same as the last one (emulator-chosen).")
+        self.passwords.set(key, value)
+
+    # ------------------------------------------------------------------ sender addresses
+
+    def _mail_address(self, p: dict[str, str]) -> dict[str, Any]:
+        if not p.get("MailAddressId"):
+            raise _missing("MailAddressId")
+        found = next((s for s in self.senders if str(s["MailAddressId"]) == p["MailAddressId"]), None)
         if found is None:
-            raise DMError(404, "InvalidDomain.NotFound", "The specified domain does not exist (emulator-chosen code).")
-        name = found["DomainName"]
-        return {
-            "DomainId": found["DomainId"],
-            "DomainName": name,
-            "DomainStatus": found["DomainStatus"],
-            "CnameAuthStatus": found["CnameAuthStatus"],
-            "CnameConfirmStatus": found["ConfirmStatus"],
-            "MxAuthStatus": found["MxAuthStatus"],
-            "SpfAuthStatus": found["SpfAuthStatus"],
-            "IcpStatus": found["IcpStatus"],
-            "DomainType": found["DomainRecord"],
-            "CnameRecord": "dmtrace",
-            "TraceRecord": "tracedm.aliyuncs.com",
-            "MxRecord": "mx01.dm.aliyun.com",
-            "SpfRecord": "include:spf1.dm.aliyun.com",
-            "DnsMx": "",
-            "DnsSpf": "",
-            "DnsTxt": "",
-            "DefaultDomain": "0",
-            "TlDomainName": name,
-            "CreateTime": found["CreateTime"],
-        }
+            raise DMError(404, "InvalidMailAddress.NotFound", "The specified mail address is not found.")
+        return found
+
+    def do_CreateMailAddress(self, p: dict[str, str]) -> dict[str, Any]:
+        for required in ("AccountName", "Sendtype"):
+            if not p.get(required):
+                raise _missing(required)
+        address, sendtype, reply = p["AccountName"], p["Sendtype"], p.get("ReplyAddress", "")
+        if sendtype not in SENDTYPES:
+            raise DMError(
+                400, "InvalidMailAddressSendType.Malformed", "The specified mailAddress sendType is wrongly formed."
+            )
+        if not _EMAIL.match(address):
+            raise DMError(400, "EmailFormatError", "The Email format is invalid.")
+        domain = address.rsplit("@", 1)[1].casefold()
+        if not any(d.name == domain for d in self.domains):  # seed 003 spells this one without the dot
+            raise DMError(
+                400, "InvalidMailAddressDomainMalformed", "The specified mailAddresses domain does not exist."
+            )
+        if any(s["AccountName"].casefold() == address.casefold() for s in self.senders):
+            raise DMError(400, "InvalidMailAddress.Duplicate", "The mail address already exists (emulator-chosen).")
+        if reply and not _EMAIL.match(reply):
+            raise DMError(400, "InvalidReplyAddress.Malformed", "The specified replyAddress is wrongly formed.")
+        mail_address_id = self._next_id()
+        self.senders.append(
+            {"MailAddressId": int(mail_address_id), "AccountName": address, "Sendtype": sendtype,
+             "AccountStatus": 0, "ReplyAddress": reply, "ReplyStatus": 1, "CreateTime": _cst(self.clock()),
+             "DailyCount": -1, "MonthCount": -1, "DailyReqCount": 0, "MonthReqCount": 0, "DomainStatus": 0}
+        )  # fmt: skip
+        return {"MailAddressId": mail_address_id}
+
+    def do_DeleteMailAddress(self, p: dict[str, str]) -> dict[str, Any]:
+        self.senders.remove(self._mail_address(p))
+        return {}
+
+    def do_ModifyMailAddress(self, p: dict[str, str]) -> dict[str, Any]:
+        found = self._mail_address(p)
+        if found["AccountStatus"] != 0:
+            raise DMError(
+                400, "InvalidMailAddressStatus.Malformed", "The specified mailAddresses status is wrongly formed."
+            )
+        if p.get("ReplyAddress") and not _EMAIL.match(p["ReplyAddress"]):
+            raise DMError(400, "InvalidReplyAddress.Malformed", "The specified replyAddress is wrongly formed.")
+        if p.get("Password"):
+            self._set_password(f"address:{found['MailAddressId']}", p["Password"])
+        if p.get("ReplyAddress") and p["ReplyAddress"] != found["ReplyAddress"]:
+            found["ReplyAddress"], found["ReplyStatus"] = p["ReplyAddress"], 1
+        return {}
+
+    def do_CheckReplyToMailAddress(self, p: dict[str, str]) -> dict[str, Any]:
+        found = self._mail_address(p)
+        if not found["ReplyAddress"]:
+            raise DMError(400, "InvalidReplyAddress.Malformed", "The sender address has no reply-to address.")
+        mail_address_id = str(found["MailAddressId"])
+        attempt = 1 + sum(1 for m in self.reply_mails if m["mail_address_id"] == mail_address_id)
+        ticket = reply_ticket(mail_address_id, attempt)
+        self.reply_tickets[ticket] = mail_address_id
+        self.reply_mails.append({"mail_address_id": mail_address_id, "to": found["ReplyAddress"], "ticket": ticket})
+        return {}
+
+    def do_ApproveReplyMailAddress(self, p: dict[str, str]) -> dict[str, Any]:
+        if not p.get("Ticket"):
+            raise _missing("Ticket")
+        mail_address_id = self.reply_tickets.pop(p["Ticket"], None)
+        if mail_address_id is None:
+            raise _invalid("Ticket")
+        self._mail_address({"MailAddressId": mail_address_id})["ReplyStatus"] = 0
+        return {}
+
+    def reply_ticket_for(self, address: str) -> str:
+        """The ticket of the latest verification mail sent for a sender's reply-to address."""
+        with self.lock:
+            sender = next(s for s in self.senders if s["AccountName"].casefold() == address.casefold())
+            mails = [m for m in self.reply_mails if m["mail_address_id"] == str(sender["MailAddressId"])]
+            if not mails:
+                raise LookupError(f"no reply-to verification mail for {address!r}")
+            return mails[-1]["ticket"]
 
     def do_QueryMailAddressByParam(self, p: dict[str, str]) -> dict[str, Any]:
         keyword = p.get("KeyWord", "").casefold()
@@ -719,7 +1017,7 @@ class EmulatorState:
         name = p.get("TemplateName", "")
         if not name:
             raise _missing("TemplateName")
-        if len(name) > 30:
+        if len(name) > MAX_TEMPLATE_NAME:
             raise DMError(400, "InvalidTemplateName.Malformed", "The specified template name is wrongly formed.")
         if any(t.name == name for t in self.templates.values()):
             raise DMError(400, "InvalidTemplateName.Malformed", "The template name already exists.")
@@ -744,3 +1042,25 @@ class EmulatorState:
     def do_DeleteTemplate(self, p: dict[str, str]) -> dict[str, Any]:
         del self.templates[self._template(p).id]
         return {}
+
+    def do_ModifyTemplate(self, p: dict[str, str]) -> dict[str, Any]:
+        found = self._template(p)
+        name = p.get("TemplateName") or found.name
+        if len(name) > MAX_TEMPLATE_NAME:
+            raise DMError(400, "InvalidTemplateName.Malformed", "The specified template name is wrongly formed.")
+        if any(t.name == name and t.id != found.id for t in self.templates.values()):
+            raise DMError(400, "InvalidTemplateName.Malformed", "The template name already exists.")
+        if len(p.get("TemplateSubject", "")) > MAX_SUBJECT:
+            raise _invalid("TemplateSubject")
+        found.name = name
+        if "TemplateSubject" in p:
+            found.subject = p["TemplateSubject"]
+        if "TemplateText" in p:
+            found.html, found.text = p["TemplateText"], None
+        return {}
+
+    def render_template(self, template_id: str, data: dict[str, str]) -> tuple[str | None, str | None]:
+        """(subject, body) of a stored template as Direct Mail renders it (:func:`render_dm`)."""
+        with self.lock:
+            found = self.templates[template_id]
+            return render_dm(found.subject, data), render_dm(found.html or found.text, data)
