@@ -1,0 +1,901 @@
+"""The ``tencent`` backend: Tencent Cloud SES (API 2020-10-02) through the official SDK.
+
+URL: ``tencent://SECRET_ID:SECRET_KEY@REGION?endpoint=http://127.0.0.1:PORT&timeout=SECONDS``, or
+``tencent://?region=ap-guangzhou`` with the credentials in ``TENCENTCLOUD_SECRET_ID`` /
+``TENCENTCLOUD_SECRET_KEY``. Regions: ap-guangzhou and ap-hongkong (``ses.tencentcloudapi.com``),
+ap-singapore (``ses.intl.tencentcloudapi.com``). An ``http://`` endpoint is accepted for loopback only.
+
+Transport: the SDK's sync ``SesClient`` (``requests`` underneath) with its retryer off (the core
+retries) and English error messages. Every call goes through :meth:`TencentBackend._call`, which
+uses the SDK's JSON path and checks ``Response.Error`` itself: the SDK only notices an error when
+the Content-Type is exactly ``application/json`` (reference B.2), so a ``; charset=utf-8`` answer
+would otherwise pass as an empty success.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import ipaddress
+import json
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, Self
+from urllib.parse import urlsplit
+
+import requests
+import urllib3
+from tencentcloud.common.credential import Credential
+from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
+from tencentcloud.common.profile.client_profile import ClientProfile
+from tencentcloud.common.profile.http_profile import HttpProfile
+from tencentcloud.common.retry import NoopRetryer
+from tencentcloud.ses.v20201002.ses_client import SesClient
+
+from mailbridge import (
+    Backend,
+    BatchResult,
+    ConfigurationError,
+    DeliveryEvent,
+    DeliveryQuery,
+    DeliveryStatus,
+    DnsRecord,
+    Feature,
+    Group,
+    GroupStatus,
+    InvalidRequest,
+    LimitExceeded,
+    Limits,
+    Member,
+    Message,
+    Page,
+    ProviderURL,
+    Rate,
+    Recipient,
+    RejectedAddress,
+    Secret,
+    SenderAddress,
+    SenderDomain,
+    SendReceipt,
+    StatisticsRow,
+    Template,
+    TemplateSyntax,
+    UnsupportedFeature,
+)
+
+from ._errors import error_for_code
+from ._rules import smtp_password_error
+
+__all__ = ["BEIJING", "REGIONS", "TencentBackend"]
+
+log = logging.getLogger("mailbridge.tencent")
+
+#: SES dates (RequestDate, CreateTime, SendDate) are Beijing time; China has no DST.
+BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
+
+#: Region -> API host (reference B.3).
+REGIONS: dict[str, str] = {
+    "ap-guangzhou": "ses.tencentcloudapi.com",
+    "ap-hongkong": "ses.tencentcloudapi.com",
+    "ap-singapore": "ses.intl.tencentcloudapi.com",
+}
+ENV_ID = "TENCENTCLOUD_SECRET_ID"
+ENV_KEY = "TENCENTCLOUD_SECRET_KEY"
+DEFAULT_TIMEOUT = 30.0
+
+#: Actions whose effect may have happened when no answer came back; a transport failure after
+#: sending becomes OutcomeUnknown so that nothing retries them (SES does not de-duplicate).
+_NOT_IDEMPOTENT = frozenset(
+    {"SendEmail", "BatchSendEmail", "CreateReceiver", "CreateReceiverDetail", "CreateReceiverDetailWithData"}
+)
+
+_GROUP_STATUS = {1: GroupStatus.EMPTY, 2: GroupStatus.PROCESSING, 3: GroupStatus.READY}
+
+#: GetSendEmailStatus.SendStatus (Tencent-side processing) -> neutral status; 0 means "see DeliverStatus".
+SEND_STATUS: dict[int, DeliveryStatus] = {
+    1001: DeliveryStatus.FAILED,  # internal system error
+    1002: DeliveryStatus.FAILED,
+    1003: DeliveryStatus.FAILED,
+    1004: DeliveryStatus.FAILED,  # send timeout
+    1005: DeliveryStatus.FAILED,
+    1006: DeliveryStatus.REJECTED,  # frequency control: too many mails to this address
+    1007: DeliveryStatus.REJECTED,  # address in the blacklist
+    1008: DeliveryStatus.REJECTED,  # domain refused by the recipient
+    1009: DeliveryStatus.FAILED,
+    1010: DeliveryStatus.FAILED,  # daily sending limit exceeded
+    1011: DeliveryStatus.FAILED,  # no permission for custom content: templates only
+    1013: DeliveryStatus.REJECTED,  # domain unsubscribed by the recipient
+    2001: DeliveryStatus.FAILED,  # no record found
+    3007: DeliveryStatus.FAILED,  # invalid template id
+    3008: DeliveryStatus.REJECTED,  # recipient domain temporarily blocked
+    3009: DeliveryStatus.FAILED,  # no permission for this template
+    3010: DeliveryStatus.FAILED,  # TemplateData malformed
+    3014: DeliveryStatus.FAILED,  # sender domain not verified
+    3020: DeliveryStatus.REJECTED,  # recipient mailbox type blacklisted
+    3024: DeliveryStatus.INVALID_ADDRESS,  # address format pre-check failed
+    3030: DeliveryStatus.REJECTED,  # bounce rate too high, temporarily restricted
+    3033: DeliveryStatus.FAILED,  # insufficient balance
+}
+#: GetSendEmailStatus.DeliverStatus (recipient side), when SendStatus is 0.
+DELIVER_STATUS: dict[int, DeliveryStatus] = {
+    0: DeliveryStatus.PENDING,  # accepted by Tencent, queued
+    1: DeliveryStatus.DELIVERED,
+    2: DeliveryStatus.FAILED,  # dropped; DeliverMessage says why
+    3: DeliveryStatus.REJECTED,  # refused by the recipient's ESP (usually: no such mailbox)
+    8: DeliveryStatus.PENDING,  # delayed by the recipient's ESP
+}
+
+#: TemplatesMetadata.TemplateStatus: 0 approved, 1 in review, 2 rejected, anything else unavailable.
+_TEMPLATE_STATUS: dict[Any, str] = {0: "approved", 1: "pending_review", 2: "rejected"}
+
+_TRIGGER_TYPES = {"marketing": 0, "transactional": 1, 0: 0, 1: 1, "0": 0, "1": 1}
+_OPTION_KEYS = ("trigger_type", "unsubscribe_language", "header_from", "ad_location", "params")
+
+
+class _RedactAuthorization(logging.Filter):
+    """The SDK logs whole requests at DEBUG, Authorization header included: mask it."""
+
+    _pattern = re.compile(r'(Authorization: )[^\n]*|(Credential=)[^,\s]*|("Password": ")[^"]*')
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if "Authorization" in text or "Credential=" in text or '"Password"' in text:
+            record.msg = self._pattern.sub(lambda m: (m.group(1) or m.group(2) or m.group(3)) + "***", text)
+            record.args = None
+        return True
+
+
+logging.getLogger("tencentcloud_sdk_common").addFilter(_RedactAuthorization())
+
+_HTML_TAG = re.compile(r"<[a-zA-Z/][^>]*>")
+
+
+class _HTTPStatusError(TencentCloudSDKException):  # type: ignore[misc]
+    """The SDK's ServerNetworkError, keeping the HTTP status it otherwise drops."""
+
+    def __init__(self, status: int, content: bytes) -> None:
+        super().__init__("ServerNetworkError", content)
+        self.status = status
+
+
+class _SesClient(SesClient):  # type: ignore[misc]
+    def _check_status(self, resp_inter: Any) -> None:
+        if resp_inter.status_code != 200:
+            raise _HTTPStatusError(resp_inter.status_code, resp_inter.content)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _compact(data: Mapping[str, str]) -> str:
+    """TemplateData as SES wants it: a JSON *string* (compact, UTF-8 kept)."""
+    return json.dumps(dict(data), ensure_ascii=False, separators=(",", ":"))
+
+
+def _b64(text: str | bytes) -> str:
+    raw = text.encode("utf-8") if isinstance(text, str) else text
+    return base64.b64encode(raw).decode("ascii")
+
+
+def _unb64(value: Any) -> str | None:
+    if not value:
+        return None
+    try:
+        return base64.b64decode(str(value)).decode("utf-8", "replace")
+    except ValueError:
+        return str(value)
+
+
+def _beijing_time(value: Any) -> dt.datetime | None:
+    """``2021-09-28 16:40:35`` (Beijing time) -> aware datetime; None when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        return dt.datetime.strptime(str(value), "%Y-%m-%d %H:%M:%S").replace(tzinfo=BEIJING).astimezone(dt.UTC)
+    except ValueError:
+        return None
+
+
+def _unix(value: Any) -> dt.datetime | None:
+    if not value:
+        return None
+    return dt.datetime.fromtimestamp(int(value), dt.UTC)
+
+
+def _maybe_sent(exc: BaseException | None) -> bool:
+    """True unless the chain proves the request never left (connect refused or timed out)."""
+    seen = 0
+    while exc is not None and seen < 10:
+        seen += 1
+        if isinstance(exc, requests.exceptions.ConnectTimeout):
+            return False
+        if isinstance(exc, requests.exceptions.ReadTimeout):
+            return True
+        if isinstance(exc, requests.exceptions.ConnectionError):
+            reason: Any = exc.args[0] if exc.args else None
+            if isinstance(reason, urllib3.exceptions.MaxRetryError):
+                reason = reason.reason
+            return not isinstance(
+                reason, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError
+            )
+        exc = exc.__cause__ or exc.__context__
+    return True
+
+
+def _purpose(record: Mapping[str, Any]) -> str:
+    host = str(record.get("SendDomain", "")).lower()
+    value = str(record.get("ExpectedValue", "")).lower()
+    kind = str(record.get("Type", "")).upper()
+    if kind == "MX":
+        return "mx"
+    if "_domainkey" in host or "dkim" in value:
+        return "dkim"
+    if host.startswith("_dmarc") or value.startswith("v=dmarc"):
+        return "dmarc"
+    if value.startswith("v=spf1"):
+        return "spf"
+    return "ownership"
+
+
+class TencentBackend(Backend):
+    """Tencent Cloud SES through ``tencentcloud-sdk-python-ses``."""
+
+    name = "tencent"
+    display_name = "Tencent Cloud SES"
+    template_syntax = TemplateSyntax("Tencent Cloud SES", "{{", "}}")  # TemplateData keys fill {{key}}
+    limits = Limits(
+        upload_batch_size=20_000,  # CreateReceiverDetail(WithData) doc: "up to 20,000 at a time"
+        recipients_per_send=50,  # SendEmailRequest.Destination: "最多支持群发50人"; TooManyRecipients
+        max_group_size=50_000,  # CreateReceiverDetail doc: "the recipient group can contain up to 50,000"
+        cc_per_send=20,  # SendEmailRequest.Cc: "最多支持抄送20人"
+        bcc_per_send=20,  # SendEmailRequest.Bcc: "最多支持抄送20人"
+        subject_length=100,  # InvalidParameterValue.SubjectLengthError: "1-100"
+        template_data_bytes=800,  # ReceiverInputData.TemplateData: whole JSON <= 800 bytes (check_recipient)
+        attachments_per_send=10,  # FailedOperation.TooManyAttachments: "最多支持10个附件"
+        attachments_total_bytes=4 * 1024 * 1024,  # Attachment.Content: total <= 4 MB before base64
+        list_page_size=100,  # ListReceivers / ListReceiverDetails Limit <= 100
+        delivery_page_size=100,  # GetSendEmailStatus Limit: "最多 100"
+        delivery_query_by_day=True,  # GetSendEmailStatus.RequestDate: one day, no ranges
+        timezone=BEIJING,  # RequestDate is a Beijing-time calendar day
+        delivery_retention=dt.timedelta(days=30),  # GetSendEmailStatus doc: data within 30 days
+        delivery_filters={"recipient", "message_id"},  # ToEmailAddress, MessageId
+        async_upload=True,  # CreateReceiverDetail doc: "processed asynchronously"
+        rates={"*": Rate(20)},  # every SES API page: "默认接口请求频率限制: 20次/秒"
+        features={
+            Feature.HTML_BODY,  # Simple.Html (base64; accounts with the "special config" only)
+            Feature.TEXT_BODY,  # Simple.Text
+            Feature.TEMPLATE_SEND,
+            Feature.SENDER_NAME,  # FromEmailAddress "Alias <addr>"
+            Feature.CC,
+            Feature.BCC,
+            Feature.REPLY_TO,
+            Feature.HEADERS,  # SmtpHeaders (JSON object as a string)
+            Feature.UNSUBSCRIBE,
+            Feature.ATTACHMENTS,
+            Feature.PROFILE_FIELDS,  # stored in each member's TemplateData
+            Feature.TEMPLATE_DATA,  # CreateReceiverDetailWithData
+            Feature.BATCH_SEND,  # BatchSendEmail
+            Feature.DELIVERY_ENGAGEMENT,  # UserOpened / UserClicked / UserUnsubscribed / UserComplained
+            Feature.STATISTICS,  # GetStatisticsReport
+            Feature.DOMAINS,  # Create/List/Get/Update(= verify)/DeleteEmailIdentity
+            Feature.SENDERS,  # Create/List/DeleteEmailAddress
+            Feature.SENDER_PASSWORD,  # UpdateEmailSmtpPassWord
+            Feature.TEMPLATES,  # Create/List/Get/Update/DeleteEmailTemplate (Tencent reviews new content)
+        },
+    )
+
+    def __init__(
+        self,
+        *,
+        secret_id: str,
+        secret_key: Secret,
+        region: str = "ap-guangzhou",
+        endpoint: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        if region not in REGIONS:
+            raise ConfigurationError(
+                f"Tencent SES region {region!r} is not supported; use one of {', '.join(REGIONS)}", provider=self.name
+            )
+        self.secret_id = secret_id
+        self._secret_key = secret_key
+        self.region = region
+        self.endpoint = endpoint
+        self.timeout = timeout
+        scheme, host = "https", REGIONS[region]
+        if endpoint:
+            parts = urlsplit(endpoint if "://" in endpoint else "https://" + endpoint)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ConfigurationError(f"endpoint {endpoint!r} is not an http(s) URL", provider=self.name)
+            if parts.scheme == "http" and not _is_loopback(parts.hostname):
+                raise ConfigurationError(
+                    f"endpoint {endpoint!r}: plain http is allowed for a loopback emulator only", provider=self.name
+                )
+            scheme, host = parts.scheme, parts.netloc
+        try:
+            credential = Credential(secret_id, secret_key.reveal())
+        except TencentCloudSDKException as exc:
+            raise ConfigurationError(f"Tencent credentials rejected: {exc.message}", provider=self.name) from None
+        profile = ClientProfile(
+            httpProfile=HttpProfile(protocol=scheme, endpoint=host, reqTimeout=timeout),
+            language="en-US",
+            retryer=NoopRetryer(),  # the core owns retries and rate limits
+        )
+        self._client = _SesClient(credential, region, profile)
+        # SES templates have no subject: remember the ones created here for sends that give none.
+        self._template_subjects: dict[str, str] = {}
+
+    # ------------------------------------------------------------------ construction
+
+    @classmethod
+    def from_url(cls, url: ProviderURL) -> Self:
+        secret_id = url.credential(url.username, ENV_ID)
+        key_text = url.password.reveal() if url.password else url.credential(None, ENV_KEY)
+        if not secret_id or not key_text:
+            raise ConfigurationError(
+                "Tencent SES needs a SecretId and SecretKey: put them in the URL "
+                f"(tencent://SECRET_ID:SECRET_KEY@ap-guangzhou) or set {ENV_ID} and {ENV_KEY}",
+                provider=cls.name,
+            )
+        region = url.host or url.param("region") or "ap-guangzhou"
+        if url.host and url.param("region") and url.param("region") != url.host:
+            raise ConfigurationError(f"region given twice: {url.host!r} and {url.param('region')!r}", provider=cls.name)
+        return cls(
+            secret_id=secret_id,
+            secret_key=Secret(key_text),
+            region=region,
+            endpoint=url.param("endpoint"),
+            timeout=url.float_param("timeout", DEFAULT_TIMEOUT),
+        )
+
+    def describe(self) -> str:
+        text = f"tencent://{self.secret_id[:4]}***@{self.region}"
+        return text + (f"?endpoint={self.endpoint}" if self.endpoint else "")
+
+    def __repr__(self) -> str:
+        return f"<TencentBackend {self.describe()}>"
+
+    @property
+    def rate_limit_key(self) -> str:
+        digest = hashlib.sha256(self.secret_id.encode()).hexdigest()[:12]
+        return f"tencent:{digest}:{self.region}"
+
+    def close(self) -> None:
+        session = getattr(getattr(self._client.request, "conn", None), "_session", None)
+        if session is not None:
+            session.close()
+
+    # ------------------------------------------------------------------ the one provider call
+
+    def _call(self, action: str, params: dict[str, Any]) -> dict[str, Any]:
+        """One SES action; returns ``Response`` without errors or raises one neutral error."""
+        uncertain = action in _NOT_IDEMPOTENT
+        try:
+            body = self._client.call_json(action, params)
+        except TencentCloudSDKException as exc:
+            code = str(exc.code or "ClientError")
+            message = exc.message.decode("utf-8", "replace") if isinstance(exc.message, bytes) else str(exc.message)
+            if code == "ClientNetworkError":
+                raise error_for_code(
+                    code, message, provider=self.name, maybe_sent=uncertain and _maybe_sent(exc.__context__)
+                ) from exc
+            status = getattr(exc, "status", None)
+            if code == "ServerNetworkError":
+                message = f"HTTP {status or 'error'} from Tencent SES: " + message[:200]
+            raw = None
+            if exc.requestId:  # the server answered with Response.Error; keep it in the same shape
+                raw = {"Response": {"Error": {"Code": code, "Message": message}, "RequestId": exc.requestId}}
+            raise error_for_code(
+                code, message, provider=self.name, request_id=exc.requestId, raw=raw, http_status=status
+            ) from exc
+        except (requests.RequestException, OSError) as exc:  # reading a streamed body failed
+            raise error_for_code(
+                "ClientNetworkError", str(exc), provider=self.name, maybe_sent=uncertain and _maybe_sent(exc)
+            ) from exc
+        except (ValueError, KeyError, TypeError) as exc:  # the body is not JSON, or not SES's shape
+            raise error_for_code(
+                "ServerNetworkError", f"malformed response: {exc!r}", provider=self.name, maybe_sent=uncertain
+            ) from exc
+        response = body.get("Response") if isinstance(body, dict) else None
+        if not isinstance(response, dict):
+            raise error_for_code(
+                "ServerNetworkError", "response has no 'Response' object", provider=self.name, maybe_sent=uncertain
+            )
+        error = response.get("Error")
+        if isinstance(error, dict):  # detected here too: the SDK misses it behind "; charset=utf-8"
+            raise error_for_code(
+                str(error.get("Code") or "FailedOperation"),
+                str(error.get("Message") or ""),
+                provider=self.name,
+                request_id=response.get("RequestId"),
+                raw=body,
+            )
+        return response
+
+    def _require(self, action: str, response: Mapping[str, Any], key: str) -> Any:
+        """A field the answer must carry; its absence means we cannot know what happened."""
+        if response.get(key) is None:
+            raise error_for_code(
+                "ServerNetworkError",
+                f"{action} answer has no {key}",
+                provider=self.name,
+                request_id=response.get("RequestId"),
+                maybe_sent=action in _NOT_IDEMPOTENT,
+            )
+        return response[key]
+
+    # ------------------------------------------------------------------ groups
+
+    def _group(self, data: Mapping[str, Any]) -> Group:
+        status = data.get("ReceiversStatus")
+        return Group(
+            id=str(data["ReceiverId"]),
+            name=str(data.get("ReceiversName", "")),
+            provider=self.name,
+            description=data.get("Desc") or None,
+            recipient_count=int(data.get("Count") or 0),
+            status=_GROUP_STATUS.get(int(status) if status is not None else -1, GroupStatus.UNKNOWN),
+            created_at=_beijing_time(data.get("CreateTime")),
+            extra={"invalid_count": data.get("InvalidCount"), "receivers_status": status},
+        )
+
+    @staticmethod
+    def _receiver_id(group: Group) -> int:
+        try:
+            return int(group.id)
+        except ValueError:
+            raise InvalidRequest(f"Tencent SES group ids are integers, not {group.id!r}") from None
+
+    def create_group(self, name: str, description: str | None = None) -> Group:
+        params: dict[str, Any] = {"ReceiversName": name}
+        if description:
+            params["Desc"] = description
+        response = self._call("CreateReceiver", params)
+        return Group(
+            id=str(self._require("CreateReceiver", response, "ReceiverId")),
+            name=name,
+            provider=self.name,
+            description=description or None,
+            recipient_count=0,
+            status=GroupStatus.EMPTY,
+            created_at=dt.datetime.now(dt.UTC),
+        )
+
+    def list_groups(self, *, keyword: str | None, cursor: str | None, page_size: int) -> Page[Group]:
+        offset = int(cursor or 0)
+        params: dict[str, Any] = {"Offset": offset, "Limit": min(page_size, 100)}
+        if keyword:
+            params["KeyWord"] = keyword
+        response = self._call("ListReceivers", params)
+        groups = [self._group(d) for d in response.get("Data") or [] if d.get("ReceiverId") is not None]
+        total = int(response.get("TotalCount") or 0)
+        following = offset + len(groups)
+        return Page(groups, str(following) if groups and following < total else None)
+
+    def delete_group(self, group: Group) -> None:
+        self._call("DeleteReceiver", {"ReceiverId": self._receiver_id(group)})
+
+    # ------------------------------------------------------------------ members
+
+    @staticmethod
+    def template_data(recipient: Recipient) -> dict[str, str]:
+        """What a member stores as TemplateData: its profile fields, then its template data."""
+        return {**recipient.profile(), **recipient.data}
+
+    def check_recipient(self, recipient: Recipient) -> str | None:
+        data = self.template_data(recipient)
+        if any(_HTML_TAG.search(v) for v in data.values()):
+            return "template data must not contain HTML tags (InvalidParameterValue.InValidTemplateData)"
+        if data:
+            size = len(_compact(data).encode("utf-8"))
+            if size > 800:
+                return f"template data is {size} bytes as JSON; Tencent SES allows at most 800 per recipient"
+        return None
+
+    def upload_batch(self, group: Group, recipients: Sequence[Recipient]) -> BatchResult:
+        receiver_id = self._receiver_id(group)
+        emails = [r.email for r in recipients]
+        if any(self.template_data(r) for r in recipients):
+            datas = [{"Email": r.email, "TemplateData": _compact(self.template_data(r))} for r in recipients]
+            response = self._call("CreateReceiverDetailWithData", {"ReceiverId": receiver_id, "Datas": datas})
+        else:
+            response = self._call("CreateReceiverDetail", {"ReceiverId": receiver_id, "Emails": emails})
+        valid = response.get("ValidCount")
+        rejected: list[RejectedAddress] = []
+        accepted = emails
+        if valid is not None and int(valid) < len(emails):
+            # SES reports counts only; which addresses it skipped shows in list_members later.
+            missing = len(emails) - int(valid)
+            reason = (
+                f"SES imported {valid} of {len(emails)} addresses (too long: {response.get('TooLongCount', 0)}, "
+                f"empty: {response.get('EmptyEmailCount', 0)}, repeated: {response.get('RepeatCount', 0)}) "
+                "and does not say which; see the group's members for per-address status"
+            )
+            accepted = emails[: int(valid)]
+            rejected = [RejectedAddress("", reason, "unattributed") for _ in range(missing)]
+        return BatchResult(accepted=accepted, rejected=rejected, processing=True, request_id=response.get("RequestId"))
+
+    def list_members(self, group: Group, *, cursor: str | None, page_size: int) -> Page[Member]:
+        offset = int(cursor or 0)
+        response = self._call(
+            "ListReceiverDetails",
+            {"ReceiverId": self._receiver_id(group), "Offset": offset, "Limit": min(page_size, 100)},
+        )
+        members = [self._member(d) for d in response.get("Data") or []]
+        following = offset + len(members)
+        total = int(response.get("TotalCount") or 0)
+        return Page(members, str(following) if members and following < total else None)
+
+    def _member(self, data: Mapping[str, Any]) -> Member:
+        stored: dict[str, Any] = {}
+        if data.get("TemplateData"):
+            try:
+                loaded = json.loads(str(data["TemplateData"]))
+                stored = loaded if isinstance(loaded, dict) else {}
+            except ValueError:
+                stored = {"TemplateData": data["TemplateData"]}
+        profile = {f: str(stored.pop(f)) for f in Recipient.PROFILE_FIELDS if f in stored}
+        status = data.get("Status")
+        return Member(
+            recipient=Recipient(email=str(data.get("Email", "")), data=stored, **profile),
+            valid=None if status is None else int(status) == 1,
+            invalid_reason=data.get("Reason") or None,
+            added_at=_beijing_time(data.get("CreateTime")),
+        )
+
+    def remove_members(self, group: Group, emails: Sequence[str]) -> None:
+        self.unsupported(Feature.REMOVE_RECIPIENTS, "SES has no API to delete a recipient from a list")
+
+    # ------------------------------------------------------------------ sending
+
+    @staticmethod
+    def _options(message: Message) -> dict[str, Any]:
+        unknown = sorted(set(message.provider_options) - set(_OPTION_KEYS))
+        if unknown:
+            raise InvalidRequest(
+                f"unknown Tencent provider_options {unknown}; known: {', '.join(_OPTION_KEYS)}", provider="tencent"
+            )
+        return dict(message.provider_options)
+
+    def _common(self, message: Message) -> dict[str, Any]:
+        """The fields SendEmail and BatchSendEmail share."""
+        options = self._options(message)
+        if message.sender_name is not None and ":" in message.sender_name:
+            raise InvalidRequest("Tencent SES does not allow ':' in the sender name", provider=self.name)
+        if message.reply_to_name:
+            raise UnsupportedFeature(
+                "Tencent SES does not support a reply-to display name (ReplyToAddresses is an address)",
+                provider=self.name,
+            )
+        subject = message.subject
+        if not subject and message.template_id is not None:
+            subject = self._template_subjects.get(str(message.template_id))
+        if not subject:
+            raise InvalidRequest(
+                "Tencent SES needs a subject, also for template sends (its templates have none)", provider=self.name
+            )
+        sender = f"{message.sender_name} <{message.sender}>" if message.sender_name else message.sender
+        params: dict[str, Any] = {"FromEmailAddress": sender, "Subject": subject}
+        if message.reply_to:
+            params["ReplyToAddresses"] = message.reply_to
+        if message.template_id is not None:
+            try:
+                template_id = int(message.template_id)
+            except ValueError:
+                raise InvalidRequest(
+                    f"Tencent SES template ids are integers, not {message.template_id!r}", provider=self.name
+                ) from None
+            params["Template"] = {"TemplateID": template_id, "TemplateData": _compact(message.template_data)}
+        else:
+            simple: dict[str, str] = {}
+            if message.html is not None:
+                simple["Html"] = _b64(message.html)
+            if message.text is not None:
+                simple["Text"] = _b64(message.text)
+            params["Simple"] = simple
+        if message.unsubscribe is not None:
+            params["Unsubscribe"] = str(options.get("unsubscribe_language", "2")) if message.unsubscribe else "0"
+        if "params" in options:
+            params.update(dict(options["params"]))
+        return params
+
+    def send(self, message: Message) -> SendReceipt:
+        params = self._common(message)
+        options = message.provider_options
+        params["Destination"] = list(message.to)
+        if message.cc:
+            params["Cc"] = list(message.cc)
+        if message.bcc:
+            params["Bcc"] = list(message.bcc)
+        if message.attachments:
+            for attachment in message.attachments:
+                if len(attachment.filename) > 255:
+                    raise LimitExceeded(
+                        f"attachment name is {len(attachment.filename)} characters; Tencent SES allows 255",
+                        provider=self.name,
+                    )
+            params["Attachments"] = [{"FileName": a.filename, "Content": _b64(a.content)} for a in message.attachments]
+        if "trigger_type" in options:
+            if options["trigger_type"] not in _TRIGGER_TYPES:
+                raise InvalidRequest("trigger_type must be 'transactional' or 'marketing'", provider=self.name)
+            params["TriggerType"] = _TRIGGER_TYPES[options["trigger_type"]]
+        if "header_from" in options:
+            params["HeaderFrom"] = str(options["header_from"])
+        headers = dict(message.headers)
+        for name in [h for h in headers if h.lower() == "message-id"]:
+            params["SmtpMessageId"] = headers.pop(name)
+        if headers:
+            params["SmtpHeaders"] = json.dumps(headers, ensure_ascii=False)
+        sent_at = dt.datetime.now(dt.UTC)
+        response = self._call("SendEmail", params)
+        return SendReceipt(
+            provider=self.name,
+            message_ids=(str(self._require("SendEmail", response, "MessageId")),),
+            accepted=(*message.to, *message.cc, *message.bcc),
+            request_id=response.get("RequestId"),
+            sent_at=sent_at,
+        )
+
+    def send_to_group(self, group: Group, message: Message) -> SendReceipt:
+        if message.attachments:
+            self.unsupported(Feature.ATTACHMENTS, "BatchSendEmail does not take attachments yet")
+        if message.cc or message.bcc or message.headers:
+            raise UnsupportedFeature(
+                "Tencent SES BatchSendEmail takes no cc, bcc or custom headers", provider=self.name
+            )
+        params = self._common(message)
+        params["ReceiverId"] = self._receiver_id(group)
+        params["TaskType"] = 1  # send now
+        options = message.provider_options
+        if "ad_location" in options:
+            params["ADLocation"] = int(options["ad_location"])
+        sent_at = dt.datetime.now(dt.UTC)
+        response = self._call("BatchSendEmail", params)
+        return SendReceipt(
+            provider=self.name,
+            request_id=response.get("RequestId"),
+            sent_at=sent_at,
+            batch_id=str(self._require("BatchSendEmail", response, "TaskId")),
+            extra={"group_id": group.id},
+        )
+
+    def send_task(self, task_id: str) -> dict[str, Any]:
+        """The ListSendTasks record of a group send (``SendReceipt.batch_id``), or {} when not listed."""
+        offset = 0
+        while True:
+            response = self._call("ListSendTasks", {"Offset": offset, "Limit": 100})
+            data = response.get("Data") or []
+            for task in data:
+                if str(task.get("TaskId")) == str(task_id):
+                    return dict(task)
+            offset += len(data)
+            if not data or offset >= int(response.get("TotalCount") or 0):
+                return {}
+
+    # ------------------------------------------------------------------ delivery
+
+    def query_deliveries(self, query: DeliveryQuery, *, cursor: str | None, page_size: int) -> Page[DeliveryEvent]:
+        offset = int(cursor or 0)
+        limit = min(page_size, 100)
+        params: dict[str, Any] = {
+            "RequestDate": query.start.astimezone(BEIJING).date().isoformat(),
+            "Offset": offset,
+            "Limit": limit,
+        }
+        if query.message_id:
+            params["MessageId"] = query.message_id
+        if query.recipient:
+            params["ToEmailAddress"] = query.recipient
+        response = self._call("GetSendEmailStatus", params)
+        rows = response.get("EmailStatusList") or []
+        events = [self._event(r) for r in rows]
+        return Page(events, str(offset + len(rows)) if len(rows) >= limit else None)
+
+    def _event(self, row: Mapping[str, Any]) -> DeliveryEvent:
+        send_status = int(row.get("SendStatus") or 0)
+        deliver_status = int(row.get("DeliverStatus") or 0)
+        if send_status:
+            status = SEND_STATUS.get(send_status, DeliveryStatus.FAILED)
+        else:
+            status = DELIVER_STATUS.get(deliver_status, DeliveryStatus.PENDING)
+        complained = row.get("UserComplained")
+        if complained is None:
+            complained = row.get("UserComplainted")  # the older, misspelt field
+        return DeliveryEvent(
+            provider=self.name,
+            recipient=str(row.get("ToEmailAddress", "")),
+            status=status,
+            time=_unix(row.get("RequestTime")),
+            sender=row.get("FromEmailAddress"),
+            message_id=row.get("MessageId"),
+            raw_status=f"SendStatus={send_status} DeliverStatus={deliver_status}",
+            raw_detail=row.get("DeliverMessage") or None,
+            opened=row.get("UserOpened"),
+            clicked=row.get("UserClicked"),
+            unsubscribed=row.get("UserUnsubscribed"),
+            complained=complained,
+        )
+
+    def statistics(self, start: str, end: str) -> list[StatisticsRow]:
+        response = self._call("GetStatisticsReport", {"StartDate": start, "EndDate": end})
+        return [
+            StatisticsRow(
+                date=dt.date.fromisoformat(str(v.get("SendDate"))[:10]),
+                requested=int(v.get("RequestCount") or 0),
+                delivered=int(v.get("DeliveredCount") or 0),
+                bounced=int(v.get("BounceCount") or 0),
+                opened=v.get("OpenedCount"),
+                clicked=v.get("ClickedCount"),
+                unsubscribed=v.get("UnsubscribeCount"),
+            )
+            for v in response.get("DailyVolumes") or []
+            if v.get("SendDate")
+        ]
+
+    # ------------------------------------------------------------------ read-only setup views
+
+    def _domain(self, name: str, response: Mapping[str, Any]) -> SenderDomain:
+        records = [
+            DnsRecord(
+                type=str(a.get("Type", "")),
+                host=str(a.get("SendDomain", "")),
+                value=str(a.get("ExpectedValue", "")),
+                purpose=_purpose(a),
+                verified=a.get("Status"),
+            )
+            for a in response.get("Attributes") or []
+        ]
+        verified = response.get("VerifiedForSendingStatus")
+        return SenderDomain(
+            name=name,
+            provider=self.name,
+            verified=verified,
+            status="verified" if verified else "pending",
+            records=records,
+        )
+
+    def create_domain(self, name: str) -> SenderDomain:
+        return self._domain(name, self._call("CreateEmailIdentity", {"EmailIdentity": name}))
+
+    def list_domains(self) -> list[SenderDomain]:
+        response = self._call("ListEmailIdentities", {})
+        return [
+            SenderDomain(
+                name=str(i.get("IdentityName", "")),
+                provider=self.name,
+                verified=i.get("SendingEnabled"),
+                status="verified" if i.get("SendingEnabled") else "pending",
+            )
+            for i in response.get("EmailIdentities") or []
+        ]
+
+    def get_domain(self, name: str) -> SenderDomain:
+        return self._domain(name, self._call("GetEmailIdentity", {"EmailIdentity": name}))
+
+    def verify_domain(self, name: str) -> SenderDomain:
+        # UpdateEmailIdentity is SES's "check the DNS records again" and answers like GetEmailIdentity.
+        return self._domain(name, self._call("UpdateEmailIdentity", {"EmailIdentity": name}))
+
+    def delete_domain(self, name: str) -> None:
+        self._call("DeleteEmailIdentity", {"EmailIdentity": name})
+
+    def create_sender(self, address: str, *, kind: str | None = None, reply_to: str | None = None) -> SenderAddress:
+        # SES addresses serve transactional and batch mail alike, so ``kind`` has nothing to select.
+        if reply_to is not None:
+            log.warning(
+                "Tencent SES has no per-sender reply-to address; %s is created without it (set Message.reply_to)",
+                address,
+            )
+        self._call("CreateEmailAddress", {"EmailAddress": address})
+        return SenderAddress(address=address, provider=self.name)
+
+    def list_senders(self) -> list[SenderAddress]:
+        response = self._call("ListEmailAddress", {})
+        return [
+            SenderAddress(address=str(s.get("EmailAddress", "")), provider=self.name)
+            for s in response.get("EmailSenders") or []
+        ]
+
+    def delete_sender(self, sender: SenderAddress) -> None:
+        self._call("DeleteEmailAddress", {"EmailAddress": sender.address})
+
+    def set_sender_password(self, sender: SenderAddress, password: Secret) -> None:
+        if problem := smtp_password_error(password.reveal()):
+            raise InvalidRequest(f"Tencent SES refuses this SMTP password: {problem}", provider=self.name)
+        self._call("UpdateEmailSmtpPassWord", {"Password": password.reveal(), "EmailAddress": sender.address})
+
+    # ------------------------------------------------------------------ templates
+
+    @staticmethod
+    def _template_id(template_id: str) -> int:
+        try:
+            return int(template_id)
+        except ValueError:
+            raise InvalidRequest(f"Tencent SES template ids are integers, not {template_id!r}") from None
+
+    def _template_content(self, html: str | None, text: str | None) -> dict[str, str]:
+        content: dict[str, str] = {}
+        if (provider_html := self.template_syntax.to_provider(html)) is not None:
+            content["Html"] = _b64(provider_html)
+        if (provider_text := self.template_syntax.to_provider(text)) is not None:
+            content["Text"] = _b64(provider_text)
+        return content
+
+    def create_template(self, name: str, *, subject: str, html: str | None = None, text: str | None = None) -> Template:
+        content = self._template_content(html, text)
+        response = self._call("CreateEmailTemplate", {"TemplateName": name, "TemplateContent": content})
+        template_id = str(self._require("CreateEmailTemplate", response, "TemplateID"))
+        self._template_subjects[template_id] = subject
+        return Template(
+            id=template_id,
+            name=name,
+            provider=self.name,
+            subject=subject,
+            html=html,
+            text=text,
+            status=_TEMPLATE_STATUS[1],  # every new SES template is reviewed first
+        )
+
+    def list_templates(self) -> list[Template]:
+        templates: list[Template] = []
+        while True:
+            response = self._call("ListEmailTemplates", {"Limit": 100, "Offset": len(templates)})
+            page = response.get("TemplatesMetadata") or []
+            templates += [
+                Template(
+                    id=str(t["TemplateID"]),
+                    name=str(t.get("TemplateName", "")),
+                    provider=self.name,
+                    subject=self._template_subjects.get(str(t["TemplateID"])),
+                    status=_TEMPLATE_STATUS.get(t.get("TemplateStatus"), "unavailable"),
+                )
+                for t in page
+                if t.get("TemplateID") is not None
+            ]
+            if not page or len(templates) >= int(response.get("TotalCount") or 0):
+                return templates
+
+    def get_template(self, template_id: str) -> Template:
+        response = self._call("GetEmailTemplate", {"TemplateID": self._template_id(template_id)})
+        content = response.get("TemplateContent") or {}
+        return Template(
+            id=str(template_id),
+            name=str(response.get("TemplateName", "")),
+            provider=self.name,
+            subject=self._template_subjects.get(str(template_id)),
+            html=self.template_syntax.from_provider(_unb64(content.get("Html"))),
+            text=self.template_syntax.from_provider(_unb64(content.get("Text"))),
+            status=_TEMPLATE_STATUS.get(response.get("TemplateStatus"), "unavailable"),
+        )
+
+    def update_template(
+        self, template: Template, *, subject: str, html: str | None = None, text: str | None = None
+    ) -> Template:
+        params = {
+            "TemplateID": self._template_id(template.id),
+            "TemplateName": template.name,
+            "TemplateContent": self._template_content(html, text),
+        }
+        self._call("UpdateEmailTemplate", params)
+        self._template_subjects[template.id] = subject
+        return Template(
+            id=template.id,
+            name=template.name,
+            provider=self.name,
+            subject=subject,
+            html=html,
+            text=text,
+            status=_TEMPLATE_STATUS[1],  # changed content is reviewed again
+        )
+
+    def delete_template(self, template: Template) -> None:
+        self._call("DeleteEmailTemplate", {"TemplateID": self._template_id(template.id)})
+        self._template_subjects.pop(template.id, None)

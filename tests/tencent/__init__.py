@@ -1,0 +1,1 @@
+"""Tests of the tencent backend, its emulator and its cassettes."""

@@ -1,0 +1,90 @@
+"""Shared helpers for the tencent tests: a fake clock, client builders, the vcr setup.
+
+Cassettes match requests on the HTTP method and path, the ``X-TC-Action`` header and the JSON
+body (``RequestDate``, which is "today" when recorded, is compared as a placeholder). Mismatch is
+signalled with ``AssertionError`` only, as vcrpy requires. ``Authorization``, ``X-TC-Timestamp``,
+``X-TC-TraceId`` and ``X-TC-Token`` are removed before anything is written.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import vcr
+from mailbridge_tencent.emulator import TEST_SECRET_ID, TEST_SECRET_KEY, TencentEmulator
+
+import mailbridge
+
+ROOT = Path(__file__).resolve().parents[2]
+CASSETTES = ROOT / "cassettes" / "tencent"
+SCRUBBED_HEADERS = ["Authorization", "X-TC-Timestamp", "X-TC-TraceId", "X-TC-Token"]
+#: Replays never reach this port: vcrpy answers from the cassette (record_mode="none").
+REPLAY_URL = f"tencent://{TEST_SECRET_ID}:{TEST_SECRET_KEY}@ap-guangzhou?endpoint=http://127.0.0.1:9"
+_PLACEHOLDERS = {"RequestDate": "<day>"}
+
+
+class FakeClock:
+    """The emulator's clock, advanced by the client's ``sleep`` (starts at the real time)."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def connect(url: str, **options: Any) -> mailbridge.Client:
+    """A client that never sleeps and (by default) never retries."""
+    options.setdefault("retry", mailbridge.RetryPolicy(attempts=1))
+    options.setdefault("sleep", lambda _: None)
+    return mailbridge.connect(url, **options)
+
+
+def emulator(**options: Any) -> TencentEmulator:
+    options.setdefault("rate_limit", 0)
+    return TencentEmulator(port=0, **options)
+
+
+# --------------------------------------------------------------------------- vcr
+
+
+def _body(request: Any) -> Any:
+    raw = request.body or b""
+    try:
+        data = json.loads(raw)
+    except (ValueError, TypeError):
+        return raw
+    if isinstance(data, dict):
+        for key, placeholder in _PLACEHOLDERS.items():
+            if key in data:
+                data[key] = placeholder
+    return data
+
+
+def tc_action(r1: Any, r2: Any) -> None:
+    assert r1.headers.get("X-TC-Action") == r2.headers.get("X-TC-Action")
+
+
+def tc_body(r1: Any, r2: Any) -> None:
+    assert _body(r1) == _body(r2)
+
+
+def make_vcr(record_mode: str = "none") -> vcr.VCR:
+    recorder = vcr.VCR(
+        cassette_library_dir=str(CASSETTES),
+        record_mode=record_mode,
+        match_on=["method", "path", "tc_action", "tc_body"],
+        filter_headers=SCRUBBED_HEADERS,
+        decode_compressed_response=True,
+    )
+    recorder.register_matcher("tc_action", tc_action)
+    recorder.register_matcher("tc_body", tc_body)
+    return recorder

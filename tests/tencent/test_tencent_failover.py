@@ -1,0 +1,58 @@
+"""The error flags of the tencent backend drive failover as intended (tencent emulator -> local)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from mailbridge_tencent.emulator import TencentEmulator
+
+import mailbridge
+from mailbridge import Message
+
+from ._support import connect, emulator
+
+MESSAGE = Message(sender="noreply@mail.example.com", to=["ann@example.com"], subject="Hi", text="Hi")
+
+
+@pytest.fixture
+def emu() -> Iterator[TencentEmulator]:
+    with emulator() as server:
+        yield server
+
+
+def pair(emu: TencentEmulator, tmp_path: Path) -> mailbridge.FailoverClient:
+    return mailbridge.FailoverClient([connect(emu.url), connect(f"local://{tmp_path}")])
+
+
+@pytest.mark.parametrize(
+    ("fault", "options"),
+    [
+        ("status", {"status": 503}),
+        ("error", {"code": "RequestLimitExceeded"}),
+        ("error", {"code": "FailedOperation.ExceedSendLimit"}),
+        ("error", {"code": "AuthFailure.SignatureFailure"}),
+    ],
+)
+def test_unhealthy_tencent_fails_over_to_local(
+    emu: TencentEmulator, tmp_path: Path, fault: str, options: dict[str, object]
+) -> None:
+    emu.add_fault(fault, "SendEmail", times=None, **options)
+    result = pair(emu, tmp_path).send(MESSAGE)
+    assert result.provider == "local"
+    assert emu.sent_mail == []
+
+
+def test_unknown_outcome_is_never_failed_over(emu: TencentEmulator, tmp_path: Path) -> None:
+    emu.add_fault("malformed", "SendEmail", times=None)
+    with pytest.raises(mailbridge.OutcomeUnknown):
+        pair(emu, tmp_path).send(MESSAGE)
+    outbox = tmp_path / "outbox"
+    assert not outbox.exists() or not any(p.is_file() for p in outbox.rglob("*"))  # local sent nothing
+
+
+def test_message_problems_are_not_failed_over(emu: TencentEmulator, tmp_path: Path) -> None:
+    emu.add_fault("error", "SendEmail", code="FailedOperation.EmailAddrInBlacklist", times=None)
+    with pytest.raises(mailbridge.ContentRejected):
+        pair(emu, tmp_path).send(MESSAGE)
