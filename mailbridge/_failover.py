@@ -13,6 +13,7 @@ URL grammar (see README "Failover")::
 
     failover://?providers=URL1,URL2[,...][&strategy=priority|round-robin][&cooldown=SECONDS]
                [&probe_timeout=SECONDS][&retries=N][&at_least_once=true][&state=redis://HOST:PORT/DB]
+               [&rate_limit=off]
 
 Inner URLs containing ``,`` or ``&`` must be percent-encoded (:func:`failover_url` does it).
 """
@@ -91,6 +92,8 @@ class FailoverClient:
         state = url.param("state")
         retries = int(url.float_param("retries", 2))
         limiter = RateLimiter(state) if state else RateLimiter()
+        if not url.bool_param("rate_limit", True):
+            limiter = RateLimiter.disabled()  # an emulator that does not enforce the cloud's rates
         clients = [
             connect(member, retry=RetryPolicy(attempts=max(1, retries)), rate_limiter=limiter) for member in members
         ]
@@ -197,7 +200,7 @@ class FailoverClient:
                     raise
                 self.health.mark_failed(key, self.cooldown)
                 log.warning(
-                    "failover: %s %s failed with %s; provider cooling down for %.0fs",
+                    "failover: %s %s failed with %s; provider cooling down for %gs",
                     label,
                     what,
                     type(exc).__name__,

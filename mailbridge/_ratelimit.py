@@ -22,7 +22,9 @@ class RateLimiter:
     """Blocks until a call fits the declared :class:`Rate` for its key.
 
     **Parameters:** ``storage_uri`` *(optional)*: a ``limits`` storage URI, ``memory://``
-    (default) or ``redis://host:port/db`` for a budget shared across processes.
+    (default) or ``redis://host:port/db`` for a budget shared across processes;
+    ``margin`` *(optional)*: extra seconds to wait once the budget is used up, so that
+    network jitter cannot make the provider see one call too many in its own window.
     """
 
     def __init__(
@@ -31,8 +33,10 @@ class RateLimiter:
         *,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
+        margin: float = 0.1,
     ) -> None:
         self.storage_uri = storage_uri
+        self.margin = margin
         self._limiter = MovingWindowRateLimiter(storage_from_string(storage_uri))
         self._sleep = sleep
         self._clock = clock
@@ -53,7 +57,7 @@ class RateLimiter:
         item = RateLimitItemPerSecond(rate.calls, rate.per)
         while not self._limiter.hit(item, "mailbridge", key):
             reset_at, _remaining = self._limiter.get_window_stats(item, "mailbridge", key)
-            delay = min(max(reset_at - self._clock(), 0.005), float(rate.per))
+            delay = min(max(reset_at - self._clock(), 0.0) + self.margin, float(rate.per))
             self.waited += delay
             self._sleep(delay)
 
