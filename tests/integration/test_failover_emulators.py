@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-import mailbridge
 from mailbridge_aliyun.emulator import AliyunEmulator
 from mailbridge_tencent.emulator import TencentEmulator
+
+import mailbridge
 
 from ..redis_server import redis_server
 
