@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import attrs
+
 from ._client import Client, RetryPolicy
 from ._exceptions import ConfigurationError
 from ._failover import FailoverClient
@@ -30,13 +32,19 @@ def connect(
 
     **Parameters:** ``url`` *(optional)*: e.g. ``local:///path/to/dir``,
     ``aliyun://?region=cn-hangzhou``, ``tencent://?region=ap-guangzhou``; default from
-    ``MAILBRIDGE_URL``, else the embedded ``local`` backend in ``./.mailbridge/``.
+    ``MAILBRIDGE_URL``, else the embedded ``local`` backend in ``./.mailbridge/``. Any URL
+    takes ``rate_limit=off`` to skip the provider's declared rates (for emulators only).
     The other parameters are passed to :class:`Client`.
     """
     text = url if url is not None else os.environ.get(URL_ENV) or DEFAULT_URL
     parsed = text if isinstance(text, ProviderURL) else ProviderURL.parse(text)
     if parsed.provider == "failover":
         raise ConfigurationError("a failover:// URL builds a FailoverClient: use mailbridge.connect_failover(url)")
+    if "rate_limit" in parsed.params:  # rate_limit=off: skip the declared rates (emulators only)
+        enforce = parsed.bool_param("rate_limit", True)
+        parsed = attrs.evolve(parsed, params={k: v for k, v in parsed.params.items() if k != "rate_limit"})
+        if not enforce and rate_limiter is None:
+            rate_limiter = RateLimiter.disabled()
     backend_cls = load_backend_class(parsed.provider)
     backend = backend_cls.from_url(parsed)
     return Client(

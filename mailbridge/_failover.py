@@ -93,7 +93,7 @@ class FailoverClient:
         retries = int(url.float_param("retries", 2))
         limiter = RateLimiter(state) if state else RateLimiter()
         if not url.bool_param("rate_limit", True):
-            limiter = RateLimiter.disabled()  # an emulator that does not enforce the cloud's rates
+            limiter = RateLimiter.disabled()  # emulators that do not enforce the clouds' rates
         clients = [
             connect(member, retry=RetryPolicy(attempts=max(1, retries)), rate_limiter=limiter) for member in members
         ]

@@ -56,6 +56,7 @@ class Feature(enum.StrEnum):
     ATTACHMENTS = "attachments"
     PROFILE_FIELDS = "profile_fields"
     TEMPLATE_DATA = "template_data"  # per-recipient data stored with group members
+    TEMPLATE_DATA_READ = "template_data_read"  # listed members come back with their template data
     BATCH_SEND = "batch_send"  # send a template to a whole group in one call
     REMOVE_RECIPIENTS = "remove_recipients"
     DELIVERY_ENGAGEMENT = "delivery_engagement"  # opened/clicked flags in delivery events

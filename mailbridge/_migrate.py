@@ -122,6 +122,7 @@ class GroupResult:
     plan: GroupPlan
     uploads: tuple[UploadReport, ...] = field(converter=_tuple)
     verification: Verification
+    already_on_target: int = 0  # source members skipped because the target had them (a resumed run)
 
     @property
     def copied(self) -> int:
@@ -132,7 +133,7 @@ class GroupResult:
             "group": self.plan.name,
             "targets": list(self.plan.targets),
             "copied": self.copied,
-            "skipped_existing": sum(u.existing for u in self.uploads),
+            "skipped_existing": self.already_on_target,
             "rejected": [
                 {"email": r.email, "reason": r.reason, "code": r.code} for u in self.uploads for r in u.rejected
             ],
@@ -161,8 +162,10 @@ def _part_names(name: str, parts: int) -> list[str]:
 
 
 def _dropped_fields(source: Client, target: Client, group: Group, sample: int = 200) -> list[str]:
-    """Recipient data present in a sample of the source group that the target cannot store."""
+    """Recipient data that will not survive the move (sampled from the source group)."""
     dropped: set[str] = set()
+    if source.limits.supports(Feature.TEMPLATE_DATA) and not source.limits.supports(Feature.TEMPLATE_DATA_READ):
+        dropped.add(f"template data ({source.provider} does not return it when listing members)")
     for i, member in enumerate(source.members(group)):
         if i >= sample:
             break
@@ -301,6 +304,8 @@ def _copy_group(
     existing = SeenSet()
     counts = []
     try:
+        if target.limits.async_upload:  # members of an import still running are not listed yet
+            parts = [target.wait_until_ready(part, timeout=wait_timeout) for part in parts]
         for part in parts:
             n = 0
             for member in target.members(part):
@@ -329,10 +334,13 @@ def _copy_group(
                 counts[part_index] += report.accepted
                 uploads.append(report)
 
+        skipped = 0
         for member in source.members(source_group):
             if member.recipient.key not in existing:
                 existing.add(member.recipient.key)
                 buffer.append(member.recipient)
+            else:
+                skipped += 1
             if progress:
                 progress(1)
             if len(buffer) >= chunk:
@@ -343,7 +351,7 @@ def _copy_group(
     for part in parts:
         if target.limits.async_upload:
             target.wait_until_ready(part, timeout=wait_timeout)
-    return GroupResult(group_plan, uploads, verify_migration(source, target, group_plan))
+    return GroupResult(group_plan, uploads, verify_migration(source, target, group_plan), skipped)
 
 
 # ---------------------------------------------------------------------------- verification

@@ -114,7 +114,7 @@ def migrate_command(
                 [
                     g.plan.name,
                     g.copied,
-                    sum(u.existing for u in g.uploads),
+                    g.already_on_target,
                     sum(len(u.rejected) for u in g.uploads),
                     "yes" if g.verification.equal else "NO",
                     len(g.verification.missing_on_target),

@@ -107,6 +107,7 @@ _FEATURES = set(Feature) - {
     Feature.CC,
     Feature.ATTACHMENTS,
     Feature.DELIVERY_ENGAGEMENT,
+    Feature.TEMPLATE_DATA_READ,  # QueryReceiverDetail returns only the DataSchema profile fields, never CustomDetail
 }
 
 

@@ -282,6 +282,7 @@ class TencentBackend(Backend):
             Feature.ATTACHMENTS,
             Feature.PROFILE_FIELDS,  # stored in each member's TemplateData
             Feature.TEMPLATE_DATA,  # CreateReceiverDetailWithData
+            Feature.TEMPLATE_DATA_READ,  # ListReceiverDetails returns each member's TemplateData
             Feature.BATCH_SEND,  # BatchSendEmail
             Feature.DELIVERY_ENGAGEMENT,  # UserOpened / UserClicked / UserUnsubscribed / UserComplained
             Feature.STATISTICS,  # GetStatisticsReport

@@ -69,3 +69,10 @@ def test_backend_errors_do_not_echo_url_secrets(caplog: pytest.LogCaptureFixture
         mailbridge.connect("local://someone:hunter2@dir")
     assert "hunter2" not in str(info.value) and "hunter2" not in repr(info.value)
     assert "hunter2" not in caplog.text
+
+
+def test_rate_limit_off_is_taken_by_the_client(tmp_path: object) -> None:
+    with mailbridge.connect(f"local://{tmp_path}?rate_limit=off") as client:
+        assert client.rate_limiter.enabled is False
+    with mailbridge.connect(f"local://{tmp_path}") as client:
+        assert client.rate_limiter.enabled is True
