@@ -398,6 +398,31 @@ class TencentEmulator:
                     return fault
         return None
 
+    def publish_dns(self, domain: str) -> None:
+        """Publish a domain's expected DNS records: the next UpdateEmailIdentity (verify) succeeds."""
+        with self._lock:
+            if domain not in self.identities:
+                raise KeyError(f"no sender domain {domain!r} in the emulator")
+            self.identities[domain]["published"] = True
+
+    def expected_records(self, domain: str) -> list[tuple[str, str, str]]:
+        """(type, host, value) of every DNS record the emulator expects for ``domain``."""
+        with self._lock:
+            answer = self._identity_answer(domain, self.identities[domain])
+        return [(a["Type"], a["SendDomain"], a["ExpectedValue"]) for a in answer["Attributes"]]
+
+    def render_template(self, template_id: int, data: Mapping[str, str]) -> tuple[str | None, str | None]:
+        """(html, text) of a stored template rendered the SES way: ``{{name}}`` from TemplateData."""
+        with self._lock:
+            stored = self.templates[template_id]
+
+        def fill(text: str | None) -> str | None:
+            if text is None:
+                return None
+            return re.sub(r"\{\{\s*(\w+)\s*\}\}", lambda m: str(data.get(m.group(1), "")), text)
+
+        return fill(stored.get("html")), fill(stored.get("text"))
+
     def finish_uploads(self) -> None:
         """Complete every pending import now, whatever ``upload_delay`` says."""
         with self._lock:
@@ -981,7 +1006,7 @@ class TencentEmulator:
 
     def _do_UpdateEmailIdentity(self, params: dict[str, Any]) -> dict[str, Any]:
         name, identity = self._identity(params)
-        if self.auto_verify:
+        if self.auto_verify or identity.get("published"):
             identity["verified"] = True
         return self._identity_answer(name, identity)
 
