@@ -23,7 +23,6 @@ _SHOWN = [
     ("delivery_retention", "delivery data kept"),
     ("delivery_page_size", "delivery page size"),
     ("async_upload", "asynchronous upload"),
-    ("rates", "requests per second"),
 ]
 
 
@@ -33,8 +32,6 @@ def _cell(limits: Limits, name: str) -> str:
         return "1 calendar day"
     if isinstance(value, dt.timedelta):
         return f"{value.days} days" if value.days else f"{value.total_seconds():.0f}s"
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={v}" for k, v in sorted(value.items())) or "-"
     if isinstance(value, bool):
         return "yes" if value else "no"
     return "-" if value is None else str(value)
@@ -61,6 +58,10 @@ def providers(state: State) -> None:
         rows: list[list[str]] = []
         for attr, label in _SHOWN:
             rows.append([label, *(_cell(found[n].limits, attr) for n in names)])
+        operations = sorted({op for n in names for op in found[n].limits.rates})
+        for op in operations:
+            label = "rate: every other call" if op == "*" else f"rate: {op.replace('_', ' ')}"
+            rows.append([label, *(str(found[n].limits.rates.get(op) or "-") for n in names)])
         for feature in Feature:
             rows.append([feature.value, *("yes" if found[n].limits.supports(feature) else "-" for n in names)])
         state.output.table(["", *names], rows)
