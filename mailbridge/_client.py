@@ -105,6 +105,8 @@ class _UploadTally:
         self.batches = 0
         self.processing = False
         self.request_ids: list[str] = []
+        self.unattributed = 0
+        self.notes: list[str] = []
 
     def report(self, group: Group | None = None) -> UploadReport:
         return UploadReport(
@@ -116,6 +118,8 @@ class _UploadTally:
             batches=self.batches,
             processing=self.processing,
             request_ids=tuple(self.request_ids),
+            unattributed_rejected=self.unattributed,
+            notes=tuple(self.notes),
         )
 
 
@@ -126,8 +130,8 @@ class Client:
     ``ignore_unsupported_features`` *(optional)*: drop fields the backend cannot honour
     (with a warning) instead of raising :class:`UnsupportedFeature`; ``retry``
     *(optional)*: a :class:`RetryPolicy`; ``rate_limiter`` *(optional)*: a shared
-    :class:`RateLimiter` (for example Redis-backed); ``sleep`` *(optional)*: injectable
-    for tests.
+    :class:`RateLimiter` (for example Redis-backed); ``sleep`` and ``clock``
+    *(optional)*: injectable for tests (``clock`` is monotonic seconds).
     """
 
     def __init__(
@@ -138,12 +142,14 @@ class Client:
         retry: RetryPolicy | None = None,
         rate_limiter: RateLimiter | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.backend = backend
         self.ignore_unsupported_features = ignore_unsupported_features
         self.retry = retry or RetryPolicy()
         self.rate_limiter = rate_limiter or RateLimiter(sleep=sleep)
         self._sleep = sleep
+        self._clock = clock
 
     # ------------------------------------------------------------------ basics
 
@@ -412,13 +418,22 @@ class Client:
             if self.limits.async_upload and tally.processing:
                 # The provider refuses changes to a list that is still importing.
                 self.wait_until_ready(group)
-            result: BatchResult = self._call(Operation.UPLOAD, self.backend.upload_batch, group, batch)
+            try:
+                result: BatchResult = self._call(Operation.UPLOAD, self.backend.upload_batch, group, batch)
+            except ResourceBusy:
+                if not self.limits.async_upload:
+                    raise
+                self.wait_until_ready(group)  # an earlier upload (maybe another process's) is still importing
+                result = self._call(Operation.UPLOAD, self.backend.upload_batch, group, batch)
         except MailbridgeError as exc:
             exc.partial_result = tally.report()
             exc.not_sent = tuple(r.email for r in batch)
             raise
         tally.batches += 1
-        tally.accepted += len(result.accepted)
+        tally.accepted += result.accepted_total
+        tally.unattributed += result.unattributed_rejected
+        if result.note:
+            tally.notes.append(result.note)
         tally.duplicates.extend(result.duplicates)
         tally.rejected.extend(result.rejected)
         tally.processing = tally.processing or result.processing
@@ -442,13 +457,13 @@ class Client:
     ) -> Group:
         """Poll until an asynchronous import has finished; :class:`ResourceBusy` on timeout."""
         resolved = self._group(group)
-        deadline = time.monotonic() + timeout
+        deadline = self._clock() + timeout
         delay = poll_initial
         while True:
             current = self._call(Operation.GET_GROUP, self.backend.get_group, resolved.id)
             if current.status not in (GroupStatus.PROCESSING,):
                 return current
-            if time.monotonic() + delay > deadline:
+            if self._clock() + delay > deadline:
                 raise ResourceBusy(
                     f"group {resolved.name!r} is still importing after {timeout:.0f}s",
                     provider=self.provider,

@@ -49,6 +49,7 @@ class Feature(enum.StrEnum):
     CC = "cc"
     BCC = "bcc"
     REPLY_TO = "reply_to"
+    REPLY_TO_NAME = "reply_to_name"
     HEADERS = "headers"
     TAGS = "tags"
     UNSUBSCRIBE = "unsubscribe"

@@ -182,13 +182,24 @@ class RejectedAddress:
 
 @frozen
 class BatchResult:
-    """What a backend reports for one upload call (the core merges these into a report)."""
+    """What a backend reports for one upload call (the core merges these into a report).
+
+    A provider that answers with counts only (SES) sets ``accepted_count`` and
+    ``unattributed_rejected`` instead of naming addresses it cannot name, and says why in ``note``.
+    """
 
     accepted: tuple[str, ...] = field(default=(), converter=_tuple)
     rejected: tuple[RejectedAddress, ...] = field(default=(), converter=_tuple)
     duplicates: tuple[str, ...] = field(default=(), converter=_tuple)
     processing: bool = False
     request_id: str | None = None
+    accepted_count: int | None = None  # when the provider gives a count but not the addresses
+    unattributed_rejected: int = 0  # refused addresses the provider did not name
+    note: str | None = None
+
+    @property
+    def accepted_total(self) -> int:
+        return self.accepted_count if self.accepted_count is not None else len(self.accepted)
 
 
 @frozen
@@ -199,7 +210,9 @@ class UploadReport:
     with its reason (syntax and limit checks by the core, per-address failures from the
     provider); ``duplicates`` are repeats within the input that were skipped; ``existing``
     counts addresses skipped because the group already had them (``skip_existing``);
-    ``processing`` is true while the provider is still importing asynchronously.
+    ``processing`` is true while the provider is still importing asynchronously;
+    ``unattributed_rejected`` counts addresses a count-only provider refused without naming
+    them (``notes`` says what it reported).
     """
 
     group: Group
@@ -210,11 +223,13 @@ class UploadReport:
     batches: int = 0
     processing: bool = False
     request_ids: tuple[str, ...] = ()
+    unattributed_rejected: int = 0
+    notes: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
         """True when nothing was rejected."""
-        return not self.rejected
+        return not self.rejected and not self.unattributed_rejected
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -227,6 +242,8 @@ class UploadReport:
             "existing": self.existing,
             "batches": self.batches,
             "processing": self.processing,
+            "unattributed_rejected": self.unattributed_rejected,
+            "notes": list(self.notes),
         }
 
 

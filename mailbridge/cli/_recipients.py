@@ -91,9 +91,11 @@ def upload(
         )
         if written:
             state.output.note(f"{len(report.rejected)} rejected rows written to {written}")
+        for note in report.notes:
+            state.output.note(note)
 
     state.output.data(payload, human)
-    if report.rejected:
+    if report.rejected or report.unattributed_rejected:
         click.get_current_context().exit(int(ExitStatus.PARTIAL))
 
 

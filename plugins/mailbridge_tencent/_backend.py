@@ -54,7 +54,6 @@ from mailbridge import (
     ProviderURL,
     Rate,
     Recipient,
-    RejectedAddress,
     Secret,
     SenderAddress,
     SenderDomain,
@@ -510,19 +509,22 @@ class TencentBackend(Backend):
         else:
             response = self._call("CreateReceiverDetail", {"ReceiverId": receiver_id, "Emails": emails})
         valid = response.get("ValidCount")
-        rejected: list[RejectedAddress] = []
-        accepted = emails
+        request_id = response.get("RequestId")
         if valid is not None and int(valid) < len(emails):
-            # SES reports counts only; which addresses it skipped shows in list_members later.
-            missing = len(emails) - int(valid)
-            reason = (
+            # SES reports counts only: say how many were refused, never guess which.
+            note = (
                 f"SES imported {valid} of {len(emails)} addresses (too long: {response.get('TooLongCount', 0)}, "
                 f"empty: {response.get('EmptyEmailCount', 0)}, repeated: {response.get('RepeatCount', 0)}) "
                 "and does not say which; see the group's members for per-address status"
             )
-            accepted = emails[: int(valid)]
-            rejected = [RejectedAddress("", reason, "unattributed") for _ in range(missing)]
-        return BatchResult(accepted=accepted, rejected=rejected, processing=True, request_id=response.get("RequestId"))
+            return BatchResult(
+                accepted_count=int(valid),
+                unattributed_rejected=len(emails) - int(valid),
+                note=note,
+                processing=True,
+                request_id=request_id,
+            )
+        return BatchResult(accepted=emails, processing=True, request_id=request_id)
 
     def list_members(self, group: Group, *, cursor: str | None, page_size: int) -> Page[Member]:
         offset = int(cursor or 0)

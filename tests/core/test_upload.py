@@ -229,3 +229,28 @@ def test_seen_set_spills_to_disk() -> None:
         assert len(seen) == 50
     finally:
         seen.close()
+
+
+def test_count_only_providers_report_unattributed_rejections(make_client: MakeClient) -> None:
+    """A provider that answers with counts only is reported as such, never as guessed addresses."""
+    client = make_client()
+    group = client.create_group("g")
+
+    def counts_only(group: mailbridge.Group, batch: list[mailbridge.Recipient]) -> mailbridge.BatchResult:
+        return mailbridge.BatchResult(accepted_count=len(batch) - 1, unattributed_rejected=1, note="1 refused")
+
+    backend_of(client).upload_batch = counts_only  # type: ignore[method-assign]
+    report = client.upload(group, ["a@example.com", "b@example.com", "c@example.com"])
+    assert (report.accepted, report.unattributed_rejected, report.notes) == (2, 1, ("1 refused",))
+    assert not report.ok and report.as_dict()["unattributed_rejected"] == 1
+
+
+def test_upload_into_a_group_still_importing_waits(make_client: MakeClient) -> None:
+    """On an async backend, ResourceBusy from a previous import makes the client wait, then retry once."""
+    client = make_client(async_upload=True)
+    group = client.create_group("g")
+    backend_of(client).failures["upload_batch"] = [mailbridge.ResourceBusy("list is importing")] * 3
+    waited: list[str] = []
+    client.wait_until_ready = lambda g, **kw: waited.append(g.name) or g  # type: ignore[method-assign,func-returns-value]
+    report = client.upload(group, ["a@example.com"])
+    assert report.accepted == 1 and waited == ["g"]

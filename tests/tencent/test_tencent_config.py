@@ -137,7 +137,7 @@ def message(**changes: object) -> Message:
         (
             {"template_id": "1", "reply_to": "r@example.com", "reply_to_name": "R"},
             mailbridge.UnsupportedFeature,
-            "reply-to",
+            "reply to name",
         ),
         ({"template_id": "1", "provider_options": {"colour": "red"}}, mailbridge.InvalidRequest, "unknown Tencent"),
         (
