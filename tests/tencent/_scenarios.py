@@ -19,6 +19,7 @@ import mailbridge
 from mailbridge import Attachment, DeliveryQuery, DeliveryStatus, Group, GroupStatus, Message, Recipient
 
 SENDER = "noreply@mail.example.com"
+PASSWORD = "Mb-Test-Pw-12ab"  # a valid SES SMTP password (see _rules.py); never written to a cassette
 TEMPLATE_ID = "1"
 
 
@@ -168,6 +169,10 @@ def domain_setup(c: mailbridge.Client) -> None:
     c.delete_domain("mb-tc.example.org")
 
 
+def sender_password(c: mailbridge.Client) -> None:
+    c.set_sender_password(SENDER, PASSWORD)  # the cassette holds "<scrubbed>" in its place
+
+
 def template_update(c: mailbridge.Client) -> None:
     template = c.create_template("mb-tc-update", subject="Old", text="Old {{name}}")
     updated = c.update_template(template, subject="New", text="New {{name}}")
@@ -223,6 +228,7 @@ SCENARIOS: list[Scenario] = [
     # Live, a domain needs its DNS records published before it verifies: emulator only.
     Scenario("domain_setup", domain_setup, live_ok=False),
     Scenario("template_update", template_update),
+    Scenario("sender_password", sender_password),
     Scenario("error_authentication", _list_groups, mailbridge.AuthenticationError, secret_key="not-the-secret"),
     Scenario(
         "error_permission_denied",

@@ -24,6 +24,9 @@ SCRUBBED_HEADERS = ["Authorization", "X-TC-Timestamp", "X-TC-TraceId", "X-TC-Tok
 #: Replays never reach this port: vcrpy answers from the cassette (record_mode="none").
 REPLAY_URL = f"tencent://{TEST_SECRET_ID}:{TEST_SECRET_KEY}@ap-guangzhou?endpoint=http://127.0.0.1:9"
 _PLACEHOLDERS = {"RequestDate": "<day>"}
+#: Body fields that are secrets: rewritten before a request is matched or written.
+_SECRET_FIELDS = ("Password",)
+SCRUBBED = "<scrubbed>"
 
 
 class FakeClock:
@@ -77,8 +80,23 @@ def tc_body(r1: Any, r2: Any) -> None:
     assert _body(r1) == _body(r2)
 
 
+def scrub_request(request: Any) -> Any:
+    """Replace secret JSON body fields (the SMTP password) before matching and before writing."""
+    try:
+        data = json.loads(request.body or b"")
+    except (ValueError, TypeError):
+        return request
+    if isinstance(data, dict) and any(k in data for k in _SECRET_FIELDS):
+        for key in _SECRET_FIELDS:
+            if key in data:
+                data[key] = SCRUBBED
+        request.body = json.dumps(data, ensure_ascii=False).encode()
+    return request
+
+
 def make_vcr(record_mode: str = "none") -> vcr.VCR:
     recorder = vcr.VCR(
+        before_record_request=scrub_request,
         cassette_library_dir=str(CASSETTES),
         record_mode=record_mode,
         match_on=["method", "path", "tc_action", "tc_body"],
