@@ -106,3 +106,8 @@ def make_vcr(record_mode: str = "none") -> vcr.VCR:
     recorder.register_matcher("tc_action", tc_action)
     recorder.register_matcher("tc_body", tc_body)
     return recorder
+
+
+def sent(emu: TencentEmulator, action: str) -> list[dict[str, Any]]:
+    """The JSON bodies the emulator received for one action, in order."""
+    return [r["params"] for r in emu.requests if r["action"] == action]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from collections.abc import Iterator
 
 import pytest
 from mailbridge_tencent import TencentBackend
@@ -21,7 +20,7 @@ import mailbridge
 from mailbridge import Feature, Message, Recipient
 from mailbridge._registry import load_emulator
 
-from ._support import connect, emulator
+from ._support import connect
 
 CREDS = f"{TEST_SECRET_ID}:{TEST_SECRET_KEY}"
 
@@ -113,12 +112,6 @@ def test_remove_is_unsupported_with_the_reason() -> None:
         mailbridge.Client(b).remove(group, ["a@example.com"])
     with pytest.raises(mailbridge.UnsupportedFeature, match="SES has no API to delete a recipient from a list"):
         b.remove_members(group, ["a@example.com"])
-
-
-@pytest.fixture
-def emu() -> Iterator[TencentEmulator]:
-    with emulator() as server:
-        yield server
 
 
 def message(**changes: object) -> Message:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,15 +10,9 @@ from mailbridge_tencent.emulator import TencentEmulator
 import mailbridge
 from mailbridge import Message
 
-from ._support import connect, emulator
+from ._support import connect
 
 MESSAGE = Message(sender="noreply@mail.example.com", to=["ann@example.com"], subject="Hi", text="Hi")
-
-
-@pytest.fixture
-def emu() -> Iterator[TencentEmulator]:
-    with emulator() as server:
-        yield server
 
 
 def pair(emu: TencentEmulator, tmp_path: Path) -> mailbridge.FailoverClient:

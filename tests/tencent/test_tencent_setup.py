@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from mailbridge_tencent.emulator import TencentEmulator
@@ -13,25 +11,9 @@ from mailbridge_tencent.emulator import TencentEmulator
 import mailbridge
 from mailbridge import Feature, Message
 
-from ._support import connect, emulator
+from ._support import connect, sent
 
 GOOD_PASSWORD = "Abcdefgh12xY"
-
-
-@pytest.fixture
-def emu() -> Iterator[TencentEmulator]:
-    with emulator() as server:
-        yield server
-
-
-@pytest.fixture
-def client(emu: TencentEmulator) -> Iterator[mailbridge.Client]:
-    with connect(emu.url) as c:
-        yield c
-
-
-def sent(emu: TencentEmulator, action: str) -> list[dict[str, Any]]:
-    return [r["params"] for r in emu.requests if r["action"] == action]
 
 
 def test_features_declared() -> None:

@@ -6,7 +6,6 @@ import datetime as dt
 import hashlib
 import logging
 import socket
-from collections.abc import Iterator
 
 import pytest
 from mailbridge_tencent import TencentBackend
@@ -77,12 +76,6 @@ def test_emulator_verifier_matches_published_vectors(key: str, signed: list[str]
         service="cvm",
     )
     assert computed == signature
-
-
-@pytest.fixture
-def emu() -> Iterator[TencentEmulator]:
-    with emulator() as server:
-        yield server
 
 
 def backend_for(url: str) -> TencentBackend:

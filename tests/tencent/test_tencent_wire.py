@@ -5,8 +5,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from mailbridge_tencent.emulator import TencentEmulator
@@ -15,26 +13,9 @@ from tencentcloud.ses.v20201002 import models
 import mailbridge
 from mailbridge import Attachment, DeliveryQuery, Group, GroupStatus, Message, Recipient
 
-from ._support import FakeClock, connect, emulator
+from ._support import FakeClock, connect, emulator, sent
 
 SENDER = "noreply@mail.example.com"
-
-
-@pytest.fixture
-def emu() -> Iterator[TencentEmulator]:
-    with emulator() as server:
-        yield server
-
-
-@pytest.fixture
-def client(emu: TencentEmulator) -> Iterator[mailbridge.Client]:
-    with connect(emu.url) as c:
-        yield c
-
-
-def sent(emu: TencentEmulator, action: str) -> list[dict[str, Any]]:
-    """The JSON bodies the emulator received for one action, in order."""
-    return [r["params"] for r in emu.requests if r["action"] == action]
 
 
 def test_every_field_sent_exists_in_the_sdk_model(emu: TencentEmulator, client: mailbridge.Client) -> None:
