@@ -37,7 +37,7 @@ from ._models import (
     Tag,
     Template,
 )
-from ._templating import NEUTRAL, TemplateSyntax
+from ._templating import NEUTRAL_SYNTAX, TemplateSyntax
 from ._url import ProviderURL, Secret
 
 __all__ = ["Backend"]
@@ -53,7 +53,7 @@ class Backend(abc.ABC):
     name: ClassVar[str]
     display_name: ClassVar[str]
     limits: ClassVar[Limits]
-    template_syntax: ClassVar[TemplateSyntax] = NEUTRAL  # how the provider writes {{variables}}
+    template_syntax: ClassVar[TemplateSyntax] = NEUTRAL_SYNTAX  # how the provider writes {{variables}}
 
     # ---------------------------------------------------------------- construction
 

@@ -357,7 +357,7 @@ class Client:
         except (TypeError, ValueError) as exc:
             tally.rejected.append(RejectedAddress(str(item)[:200], f"unreadable row: {exc}", "invalid", row))
             return None
-        reason = recipient_error(recipient, self.limits, self.provider)
+        reason = recipient_error(recipient)
         if reason is None:
             recipient = strip_unsupported_recipient_fields(
                 recipient,
@@ -378,13 +378,11 @@ class Client:
         limit = self.limits.max_group_size
         assert limit is not None
         keys = SeenSet()
+        scratch = _UploadTally(group)  # rejections are recorded for real by the upload pass itself
         try:
-            for item in recipients:
-                try:
-                    recipient = Recipient.coerce(item)
-                except (TypeError, ValueError):
-                    continue
-                if recipient_error(recipient, self.limits, self.provider) is None and (recipient.key not in existing):
+            for row, item in enumerate(recipients, start=1):
+                recipient = self._prepare(item, row, scratch)
+                if recipient is not None and recipient.key not in existing:
                     keys.add(recipient.key)
             new = len(keys)
         finally:
@@ -556,10 +554,9 @@ class Client:
         wanted = DeliveryStatus(status) if status else None
         filters = {"recipient": recipient, "sender": sender, "message_id": message_id, "status": wanted, "tag": tag}
         for name, value in filters.items():
-            cannot = name in limits.unsupported_delivery_filters or (
-                name == "tag" and name not in limits.delivery_filters
-            )
-            if value is not None and cannot:
+            server_side = name in limits.delivery_filters
+            client_side = name in _CLIENT_FILTERABLE and name not in limits.unsupported_delivery_filters
+            if value is not None and not (server_side or client_side):
                 raise UnsupportedFeature(
                     f"{self.provider} cannot filter delivery events by {name.replace('_', ' ')}", provider=self.provider
                 )
@@ -747,6 +744,10 @@ class Client:
 
 
 _DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+
+
+# Filters the client can apply itself to returned events (events carry no tag).
+_CLIENT_FILTERABLE = frozenset({"recipient", "sender", "message_id", "status"})
 
 
 def _matches(event: DeliveryEvent, key: str, value: Any) -> bool:

@@ -79,7 +79,7 @@ class FailoverClient:
         self.probe_timeout = probe_timeout
         self.health: HealthStore = health or MemoryHealthStore()
         self.at_least_once = at_least_once
-        self._keys = [self._health_key(i, c) for i, c in enumerate(self.clients)]
+        self._keys = [c.backend.rate_limit_key for c in self.clients]  # per account, shared by workers
         self.labels = self._labels()
 
     @classmethod
@@ -107,10 +107,6 @@ class FailoverClient:
         )
 
     # ------------------------------------------------------------------ basics
-
-    @staticmethod
-    def _health_key(index: int, client: Client) -> str:
-        return client.backend.rate_limit_key
 
     def _labels(self) -> list[str]:
         seen: dict[str, int] = {}

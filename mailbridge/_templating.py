@@ -17,19 +17,19 @@ from attrs import frozen
 
 from ._exceptions import InvalidRequest
 
-__all__ = ["NEUTRAL", "NEUTRAL_SYNTAX", "TemplateSyntax", "render", "render_template", "variables"]
+__all__ = ["NEUTRAL_SYNTAX", "TemplateSyntax", "render_template", "variables"]
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
-_NEUTRAL_VAR = re.compile(r"\{\{\s*(" + _NAME + r")\s*\}\}")
-_NEUTRAL_ANY = re.compile(r"\{\{(.*?)\}\}", re.S)
+_NEUTRAL_SYNTAX_VAR = re.compile(r"\{\{\s*(" + _NAME + r")\s*\}\}")
+_NEUTRAL_SYNTAX_ANY = re.compile(r"\{\{(.*?)\}\}", re.S)
 
 
 def variables(text: str | None) -> set[str]:
     """The variable names a neutral template uses."""
-    return set(_NEUTRAL_VAR.findall(text or ""))
+    return set(_NEUTRAL_SYNTAX_VAR.findall(text or ""))
 
 
-def render(text: str | None, data: Mapping[str, str], *, escape: bool = False) -> str | None:
+def render_template(text: str | None, data: Mapping[str, str], *, escape: bool = False) -> str | None:
     """Fill neutral ``{{name}}`` variables from ``data`` (missing ones render empty)."""
     if text is None:
         return None
@@ -38,12 +38,12 @@ def render(text: str | None, data: Mapping[str, str], *, escape: bool = False) -
         raw = str(data.get(match.group(1), ""))
         return html.escape(raw) if escape else raw
 
-    return _NEUTRAL_VAR.sub(value, text)
+    return _NEUTRAL_SYNTAX_VAR.sub(value, text)
 
 
 def _check_neutral(text: str, provider: str) -> None:
-    for match in _NEUTRAL_ANY.finditer(text):
-        if not _NEUTRAL_VAR.fullmatch(match.group(0)):
+    for match in _NEUTRAL_SYNTAX_ANY.finditer(text):
+        if not _NEUTRAL_SYNTAX_VAR.fullmatch(match.group(0)):
             raise InvalidRequest(
                 f"template construct {match.group(0)!r} cannot be expressed on {provider}: "
                 "only plain variables like {{name}} translate between providers"
@@ -74,13 +74,13 @@ class TemplateSyntax:
             return None
         _check_neutral(text, self.provider)
         if self.opener != "{{" or self.closer != "}}":
-            stripped = _NEUTRAL_VAR.sub("", text)
+            stripped = _NEUTRAL_SYNTAX_VAR.sub("", text)
             if clash := self._pattern.search(stripped):
                 raise InvalidRequest(
                     f"literal text {clash.group(0)!r} would be read as a variable on {self.provider}; "
                     "rephrase it (for example add a space inside the braces)"
                 )
-        return _NEUTRAL_VAR.sub(lambda m: f"{self.opener}{m.group(1)}{self.closer}", text)
+        return _NEUTRAL_SYNTAX_VAR.sub(lambda m: f"{self.opener}{m.group(1)}{self.closer}", text)
 
     def from_provider(self, text: str | None) -> str | None:
         """Provider -> neutral. Raises if the provider text holds a literal neutral-looking ``{{...}}``."""
@@ -88,7 +88,7 @@ class TemplateSyntax:
             return None
         if self.opener != "{{" or self.closer != "}}":
             stripped = self._pattern.sub("", text)
-            if clash := _NEUTRAL_ANY.search(stripped):
+            if clash := _NEUTRAL_SYNTAX_ANY.search(stripped):
                 raise InvalidRequest(
                     f"{self.provider} template text {clash.group(0)!r} would be read as a neutral variable"
                 )
@@ -103,7 +103,4 @@ class TemplateSyntax:
         return self._pattern.sub(lambda m: str(data.get(m.group(1), "")), text)
 
 
-NEUTRAL = TemplateSyntax("mailbridge", "{{", "}}")
-
-NEUTRAL_SYNTAX = NEUTRAL
-render_template = render
+NEUTRAL_SYNTAX = TemplateSyntax("mailbridge", "{{", "}}")

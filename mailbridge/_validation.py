@@ -155,7 +155,7 @@ def check_message(
     return message
 
 
-def recipient_error(recipient: Recipient, limits: Limits, provider: str) -> str | None:
+def recipient_error(recipient: Recipient) -> str | None:
     """Why the core must reject this recipient before upload (address syntax), or None."""
     if problem := address_error(recipient.email):
         return f"invalid address: {problem}"

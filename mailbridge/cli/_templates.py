@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -12,9 +13,21 @@ from ._app import State, cli, json_flag, pass_state
 
 __all__ = ["templates"]
 
+F = TypeVar("F", bound=Callable[..., Any])
+
 
 def _dict(t: Template) -> dict[str, Any]:
     return {"id": t.id, "name": t.name, "provider": t.provider, "subject": t.subject, "status": t.status}
+
+
+def _body_options(f: F) -> F:
+    """--text-file and --html-file, shared by create and update."""
+    f = click.option("--html-file", type=click.Path(exists=True, dir_okay=False, path_type=Path))(f)
+    return click.option("--text-file", type=click.Path(exists=True, dir_okay=False, path_type=Path))(f)
+
+
+def _read(path: Path | None) -> str | None:
+    return path.read_text(encoding="utf-8") if path else None
 
 
 @cli.group()
@@ -37,8 +50,7 @@ def list_templates(state: State) -> None:
 @templates.command("create")
 @click.argument("name")
 @click.option("--subject", required=True)
-@click.option("--text-file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--html-file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_body_options
 @json_flag
 @pass_state
 def create_template(state: State, name: str, subject: str, text_file: Path | None, html_file: Path | None) -> None:
@@ -46,8 +58,8 @@ def create_template(state: State, name: str, subject: str, text_file: Path | Non
     template = state.client().create_template(
         name,
         subject=subject,
-        text=text_file.read_text(encoding="utf-8") if text_file else None,
-        html=html_file.read_text(encoding="utf-8") if html_file else None,
+        text=_read(text_file),
+        html=_read(html_file),
     )
     state.output.data(_dict(template), lambda: state.output.note(f"created template {template.id}"))
 
@@ -73,8 +85,7 @@ def show_template(state: State, template_id: str) -> None:
 @templates.command("update")
 @click.argument("template_id")
 @click.option("--subject", required=True)
-@click.option("--text-file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--html-file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_body_options
 @json_flag
 @pass_state
 def update_template(
@@ -84,8 +95,8 @@ def update_template(
     template = state.client().update_template(
         template_id,
         subject=subject,
-        text=text_file.read_text(encoding="utf-8") if text_file else None,
-        html=html_file.read_text(encoding="utf-8") if html_file else None,
+        text=_read(text_file),
+        html=_read(html_file),
     )
     state.output.data(_dict(template), lambda: state.output.note(f"updated template {template.id}"))
 
