@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 
 from ._backend import Backend
+from ._bulk import SendManyInterrupted, SendManyProgress, SendOutcome
 from ._client import Client, RetryPolicy, UploadProgress
 from ._connect import connect, connect_failover
 from ._csvio import read_recipients_csv, write_rejected_csv
@@ -130,6 +131,9 @@ __all__ = [
     "ResourceBusy",
     "RetryPolicy",
     "Secret",
+    "SendManyInterrupted",
+    "SendManyProgress",
+    "SendOutcome",
     "SendReceipt",
     "SendResult",
     "SenderAddress",

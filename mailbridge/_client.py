@@ -18,6 +18,7 @@ import stamina
 from attrs import frozen
 
 from ._backend import Backend
+from ._bulk import SendManyProgress, SendOutcome, default_in_flight, send_many
 from ._dedup import SeenSet
 from ._exceptions import (
     GroupNotFound,
@@ -517,6 +518,23 @@ class Client:
         resolved = self._group(group)
         receipt = self._call(Operation.SEND_TO_GROUP, self.backend.send_to_group, resolved, checked)
         return SendResult([receipt])
+
+    def send_many(
+        self,
+        messages: Iterable[Message],
+        *,
+        max_in_flight: int | None = None,
+        progress: Callable[[SendManyProgress], None] | None = None,
+    ) -> Iterator[SendOutcome]:
+        """Send many messages concurrently, paced by the declared rate; one outcome per message, in order.
+
+        ``messages`` may be any iterable (read lazily, bounded memory). ``max_in_flight``
+        defaults from the backend's declared send rate. Each outcome holds the message's
+        :class:`SendResult` or its neutral error; the stream never raises for one message.
+        Ctrl-C raises :class:`SendManyInterrupted` once the calls in flight have finished.
+        """
+        in_flight = max_in_flight or default_in_flight(self.limits)
+        return send_many(self.send, messages, max_in_flight=in_flight, progress=progress)
 
     # ------------------------------------------------------------------ delivery
 
