@@ -15,13 +15,16 @@ import math
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from typing import TYPE_CHECKING
 
 from attrs import field, frozen
 
 from ._exceptions import MailbridgeError, OutcomeUnknown
 from ._limits import Limits, Operation
 from ._models import Message, SendResult
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 __all__ = ["SendManyInterrupted", "SendManyProgress", "SendOutcome", "default_in_flight", "send_many"]
 
@@ -105,6 +108,8 @@ class _Stream:
     ) -> None:
         self.send = send
         self.progress = progress
+        from concurrent.futures import ThreadPoolExecutor  # imported on first use: it costs ~20 ms at startup
+
         self.window = 4 * max_in_flight
         self.executor = ThreadPoolExecutor(max_workers=max_in_flight, thread_name_prefix="mailbridge-send")
         self.pending: deque[Future[SendOutcome]] = deque()
@@ -147,6 +152,8 @@ class _Stream:
 
     def interrupted(self) -> SendManyInterrupted:
         """Ctrl-C: start nothing more, let the started calls finish, hand over their outcomes."""
+        from concurrent.futures import wait
+
         for future in self.pending:
             future.cancel()  # only those no worker has started: always a suffix of the queue
         wait(self.pending)
