@@ -20,6 +20,7 @@ from attrs import frozen
 from ._backend import Backend
 from ._dedup import SeenSet
 from ._exceptions import (
+    AlreadyExists,
     GroupNotFound,
     InvalidAddress,
     InvalidRequest,
@@ -232,7 +233,10 @@ class Client:
             return self._call(operation, create)
         except OutcomeUnknown as exc:
             unknown = exc
+        wait = self.retry.wait_initial
         for _ in range(max(0, self.retry.attempts - 1)):
+            self._sleep(wait)  # let a request still in flight land before looking
+            wait = min(wait * 2, self.retry.wait_max)
             try:
                 found = find()
             except MailbridgeError:
@@ -244,6 +248,10 @@ class Client:
                 return self._call(operation, create)
             except OutcomeUnknown as exc:
                 unknown = exc
+            except AlreadyExists:  # it landed meanwhile: the name is unique, so it is ours
+                if (found := find()) is not None:
+                    return found
+                raise
         raise unknown
 
     def _pages(self, operation: Operation, fetch: Callable[[str | None], Page[T]]) -> Iterator[T]:
