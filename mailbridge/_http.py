@@ -123,6 +123,7 @@ class _GuardedStream(httpcore.NetworkStream):
         # it (it is readable while idle), fail before writing anything.
         fresh = probe is None or probe.bytes_written > 0 or probe.new_connection
         if not fresh and self._inner.get_extra_info("is_readable"):
+            self._inner.close()  # httpcore reads after a write error: let that fail at once too
             raise httpcore.WriteError("the pooled connection was closed by the server; nothing was written")
         self._inner.write(buffer, _clamp(timeout, httpcore.WriteTimeout))
         if probe is not None:

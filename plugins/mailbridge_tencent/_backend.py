@@ -56,6 +56,7 @@ from mailbridge import (
     ProviderURL,
     Rate,
     Recipient,
+    ResourceBusy,
     Secret,
     SenderAddress,
     SenderDomain,
@@ -755,13 +756,37 @@ class TencentBackend(Backend):
         if "ad_location" in options:
             params["ADLocation"] = int(options["ad_location"])
         sent_at = dt.datetime.now(dt.UTC)
-        response = self._call("BatchSendEmail", params)
+        try:
+            response = self._call("BatchSendEmail", params)
+        except ResourceBusy as exc:
+            if exc.provider_code != "OperationDenied.ReceiverStatusError":
+                raise
+            raise self._receiver_status_error(group, exc) from exc
         return SendReceipt(
             provider=self.name,
             request_id=response.get("RequestId"),
             sent_at=sent_at,
             batch_id=str(self._require("BatchSendEmail", response, "TaskId")),
             extra={"group_id": group.id},
+        )
+
+    def _receiver_status_error(self, group: Group, exc: ResourceBusy) -> MailbridgeError:
+        """ReceiverStatusError means "empty, or not finished importing": ask which. Only an
+        import still running is worth a retry; an empty list stays empty."""
+        try:
+            found = [g for g in self.list_groups(keyword=group.name, cursor=None, page_size=100).items]
+        except MailbridgeError:
+            return exc
+        current = next((g for g in found if g.id == group.id), None)
+        if current is not None and current.status is GroupStatus.PROCESSING:
+            exc.retryable = True
+            return exc
+        return InvalidRequest(
+            f"recipient group {group.name!r} is empty: upload recipients before a group send",
+            provider=self.name,
+            provider_code=exc.provider_code,
+            provider_message=exc.provider_message,
+            request_id=exc.request_id,
         )
 
     def send_task(self, task_id: str) -> dict[str, Any]:

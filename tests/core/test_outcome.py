@@ -10,13 +10,14 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpcore
 import pytest
 from mailbridge_aliyun.emulator import AliyunEmulator
 from mailbridge_tencent.emulator import TEST_SECRET_ID, TEST_SECRET_KEY, TencentEmulator
 
 import mailbridge
 from mailbridge import Message, OutcomeUnknown, ProviderUnavailable, RetryPolicy
-from mailbridge._http import _Probe
+from mailbridge._http import _PROBE, _GuardedStream, _Probe
 from mailbridge._outcome import Stage, verdict
 
 ALIYUN_KEY, ALIYUN_SECRET = "LTAI5tMailbridgeTestKeyId", "mailbridge-test-secret-aliyun"
@@ -269,18 +270,19 @@ def test_the_same_answers_on_a_read_are_retried(wire_factory: Callable[..., Wire
     assert wire.count(read_action) == 3  # the test suite's stamina allows 3 attempts
 
 
-def test_tencent_error_json_at_http_500_keeps_its_code(wire_factory: Callable[..., Wire]) -> None:
-    """A Response.Error served with HTTP 500 is its mapped code (a refusal), not a retried network error."""
+@pytest.mark.parametrize("status", [400, 500, 503])
+def test_tencent_error_json_at_any_status_keeps_its_code(wire_factory: Callable[..., Wire], status: int) -> None:
+    """A Response.Error served with HTTP 4xx/5xx is its mapped code (a refusal), not a retried network error."""
     body = (
         b'{"Response": {"Error": {"Code": "FailedOperation.ExceedSendLimit", "Message": "daily"}, "RequestId": "r9"}}'
     )
-    wire = wire_factory(default=reply(500, body))
+    wire = wire_factory(default=reply(status, body))
     with mailbridge.connect(tencent_url(wire.endpoint)) as client, pytest.raises(mailbridge.QuotaExceeded) as info:
         client.send(TEMPLATE_SEND)
     assert (info.value.provider_code, info.value.request_id, info.value.http_status) == (
         "FailedOperation.ExceedSendLimit",
         "r9",
-        500,
+        status,
     )
     assert not info.value.maybe_sent and wire.count("SendEmail") == 1
 
@@ -432,3 +434,57 @@ def test_a_retry_after_past_the_budget_is_raised_at_once(tmp_path: Path) -> None
         assert emu.faults_served == 1 and slept == []  # one request, no retry, no wait
         pair = mailbridge.FailoverClient([mailbridge.connect(emu.url), mailbridge.connect(f"local://{tmp_path}")])
         assert pair.send(TEMPLATE_SEND.evolve(template_id=None, text="Hi")).provider == "local"
+
+
+class _ClosedByServer(httpcore.NetworkStream):
+    """An idle pooled stream the server has closed: readable, and records what is written to it."""
+
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+        self.closed = False
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return b""
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self.written.append(buffer)
+
+    def close(self) -> None:
+        self.closed = True
+
+    def get_extra_info(self, info: str) -> object:
+        return info == "is_readable"
+
+
+def test_a_stale_pooled_connection_gets_no_byte_of_the_next_request() -> None:
+    """Right before the first byte of a request on a reused connection, a closed one is refused unwritten."""
+    inner = _ClosedByServer()
+    stream = _GuardedStream(inner)
+    probe = _Probe(deadline=time.monotonic() + 5)
+    token = _PROBE.set(probe)
+    try:
+        with pytest.raises(httpcore.WriteError):
+            stream.write(b"POST / HTTP/1.1\r\n")
+    finally:
+        _PROBE.reset(token)
+    assert inner.written == [] and inner.closed and probe.bytes_written == 0
+    # On a connection this request opened itself there is nothing to check.
+    fresh = _Probe(deadline=time.monotonic() + 5)
+    fresh("connection.connect_tcp.started", {})
+    token = _PROBE.set(fresh)
+    try:
+        _GuardedStream(inner).write(b"POST / HTTP/1.1\r\n")
+    finally:
+        _PROBE.reset(token)
+    assert inner.written == [b"POST / HTTP/1.1\r\n"]
+
+
+def test_the_deadline_cuts_every_socket_operation() -> None:
+    """Once the request's deadline has passed, a read fails at once whatever its own timeout."""
+    stream = _GuardedStream(_ClosedByServer())
+    token = _PROBE.set(_Probe(deadline=time.monotonic() - 1))
+    try:
+        with pytest.raises(httpcore.ReadTimeout):
+            stream.read(10, timeout=30)
+    finally:
+        _PROBE.reset(token)
