@@ -5,11 +5,16 @@ URL: ``tencent://SECRET_ID:SECRET_KEY@REGION?endpoint=http://127.0.0.1:PORT&time
 ``TENCENTCLOUD_SECRET_KEY``. Regions: ap-guangzhou and ap-hongkong (``ses.tencentcloudapi.com``),
 ap-singapore (``ses.intl.tencentcloudapi.com``). An ``http://`` endpoint is accepted for loopback only.
 
-Transport: the SDK's sync ``SesClient`` (``requests`` underneath) with its retryer off (the core
-retries) and English error messages. Every call goes through :meth:`TencentBackend._call`, which
-uses the SDK's JSON path and checks ``Response.Error`` itself: the SDK only notices an error when
-the Content-Type is exactly ``application/json`` (reference B.2), so a ``; charset=utf-8`` answer
-would otherwise pass as an empty success.
+Transport: the SDK's sync ``SesClient`` with its retryer off (the core retries) and English error
+messages. The SDK builds, signs and parses every request; the bytes travel over the core's shared
+HTTP seam (:mod:`mailbridge._http`, httpx) instead of the SDK's ``requests`` session, so that a
+Tencent call has what a Direct Mail call has: one deadline (``timeout=``) from connect to the
+last byte, and a report of whether the request was written, which the core's outcome rule
+(:mod:`mailbridge._outcome`) needs. Every call goes through :meth:`TencentBackend._call`, which
+uses the SDK's JSON path and reads ``Response.Error`` itself, at any HTTP status: the SDK only
+notices an error when the Content-Type is exactly ``application/json`` (reference B.2) and the
+status is 200, so a ``; charset=utf-8`` answer would otherwise pass as an empty success and an
+error served with HTTP 4xx/5xx would lose its code.
 """
 
 from __future__ import annotations

@@ -488,3 +488,16 @@ def test_the_deadline_cuts_every_socket_operation() -> None:
             stream.read(10, timeout=30)
     finally:
         _PROBE.reset(token)
+
+
+def test_a_delete_applied_before_a_gateway_page_is_a_success_on_retry() -> None:
+    """DeleteReceiver applied, then a 502 page: retried (idempotent), the retry finds it gone: success."""
+    with AliyunEmulator() as emu:
+        with mailbridge.connect(emu.url, sleep=lambda _: None) as client:
+            group = client.create_group("issue9-doomed")
+            emu.inject("malformed", action="DeleteReceiver", apply=True, status=502)
+            client.delete_group(group)
+            with pytest.raises(mailbridge.GroupNotFound):  # a delete that never happened still says so
+                client.delete_group(group)
+        assert len(emu.calls("DeleteReceiver")) == 3
+        assert all(r.name != "issue9-doomed" for r in emu.lists.values())
