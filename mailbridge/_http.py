@@ -25,9 +25,16 @@ proxy that forwarded the request and then reset the connection looks the same. S
 guard (1) checks again, right before the first byte of a request goes on a reused
 connection, that the server has not closed it, and if it has, fails the write without
 writing (``NOT_SENT``), and (2) retries a ``NOT_SENT`` failure on a reused connection once,
-on a fresh one, within the same deadline. What is left is a race of microseconds between
-that check and the write; it ends as ``UNKNOWN`` (an honest "maybe sent"), never as a
-double send.
+on a fresh one, within the same deadline.
+
+A server (or proxy) that closes right after answering, without ``Connection: close``, makes
+that race common: the next request is written a few microseconds after the answer, before the
+server's close, and is reset unread (measured on loopback: 319 of 2,000 back-to-back requests).
+A request that must not be repeated therefore waits until :data:`SETTLE` seconds have passed
+since the connection's last answer before the check (at most 50 ms, only when sending faster
+than that on one connection). What is left, a server closing at the very moment of the write
+(an idle timeout expiring then), ends as ``UNKNOWN``: an honest "maybe sent", never a double
+send.
 """
 
 from __future__ import annotations
@@ -59,11 +66,17 @@ class CallFailed(Exception):
         self.reused = reused
 
 
+#: Seconds a non-idempotent request waits after the previous answer on the same connection
+#: before reusing it, so that a server closing right after answering is seen closed.
+SETTLE = 0.05
+
+
 class _Probe:
     """What one request did on the wire (fed by httpcore's trace) and its deadline."""
 
-    def __init__(self, deadline: float) -> None:
+    def __init__(self, deadline: float, *, idempotent: bool = False) -> None:
         self.deadline = deadline
+        self.idempotent = idempotent
         self.events: list[str] = []
         self.bytes_written = 0
 
@@ -111,17 +124,26 @@ class _GuardedStream(httpcore.NetworkStream):
 
     def __init__(self, inner: httpcore.NetworkStream) -> None:
         self._inner = inner
+        self._last_read = 0.0
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, _clamp(timeout, httpcore.ReadTimeout))
+        data = self._inner.read(max_bytes, _clamp(timeout, httpcore.ReadTimeout))
+        self._last_read = time.monotonic()
+        return data
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
         if not buffer:
             return
         probe = _PROBE.get()
         # A reused connection about to carry its next request: if the server has closed
-        # it (it is readable while idle), fail before writing anything.
+        # it (it is readable while idle), fail before writing anything. A request that must
+        # not be repeated first gives a server that closes right after answering the time
+        # to do so (the FIN follows the answer closely).
         fresh = probe is None or probe.bytes_written > 0 or probe.new_connection
+        if not fresh and probe is not None and not probe.idempotent:
+            pause = min(self._last_read + SETTLE - time.monotonic(), probe.remaining())
+            if pause > 0:
+                time.sleep(pause)
         if not fresh and self._inner.get_extra_info("is_readable"):
             self._inner.close()  # httpcore reads after a write error: let that fail at once too
             raise httpcore.WriteError("the pooled connection was closed by the server; nothing was written")
@@ -192,11 +214,15 @@ class GuardedHTTP:
         self.client = client
         self.timeout = timeout
 
-    def send(self, request: httpx.Request) -> httpx.Response:
-        """The complete response (any status), or :class:`CallFailed`."""
+    def send(self, request: httpx.Request, *, idempotent: bool = False) -> httpx.Response:
+        """The complete response (any status), or :class:`CallFailed`.
+
+        ``idempotent``: the request may be repeated; a request that may not (the default)
+        waits up to :data:`SETTLE` before reusing a connection that has just answered.
+        """
         deadline = time.monotonic() + self.timeout
         for attempt in (1, 2):
-            probe = _Probe(deadline)
+            probe = _Probe(deadline, idempotent=idempotent)
             request.extensions = {**request.extensions, "trace": probe}
             token = _PROBE.set(probe)
             try:

@@ -295,7 +295,9 @@ class _SdkConnection:
     ) -> requests.Response:
         content = body.encode("utf-8") if isinstance(body, str) else body
         self.request_length = len(content or b"")
-        answer = self.http.send(self.client.build_request(method, url, content=content, headers=headers))
+        action = (headers or {}).get("X-TC-Action", "")
+        request = self.client.build_request(method, url, content=content, headers=headers)
+        answer = self.http.send(request, idempotent=action not in _NOT_IDEMPOTENT)
         response = requests.Response()
         response.status_code = answer.status_code
         response._content = answer.content
