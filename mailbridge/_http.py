@@ -32,7 +32,9 @@ that race common: the next request is written a few microseconds after the answe
 server's close, and is reset unread (measured on loopback: 319 of 2,000 back-to-back requests).
 A request that must not be repeated therefore waits until :data:`SETTLE` seconds have passed
 since the connection's last answer before the check (at most 50 ms, only when sending faster
-than that on one connection). What is left, a server closing at the very moment of the write
+than that on one connection), for as long as the server has not shown that it keeps
+connections open (three reused connections answered, and no connection found closed within
+a second of its answer since). What is left, a server closing at the very moment of the write
 (an idle timeout expiring then), ends as ``UNKNOWN``: an honest "maybe sent", never a double
 send.
 """
@@ -71,6 +73,30 @@ class CallFailed(Exception):
 SETTLE = 0.05
 
 
+class _Habits:
+    """What one pool has seen of its server's keep-alive: does it close right after answering?
+
+    Until a few reused connections have been answered, and again whenever a connection is
+    found closed within a second of its last answer, non-idempotent requests settle first.
+    """
+
+    TRUST_AFTER = 3
+    CLOSES_SOON = 1.0
+
+    def __init__(self) -> None:
+        self.kept_alive = 0
+
+    @property
+    def settle(self) -> bool:
+        return self.kept_alive < self.TRUST_AFTER
+
+    def closed(self) -> None:
+        self.kept_alive = 0
+
+    def answered_on_reuse(self) -> None:
+        self.kept_alive += 1
+
+
 class _Probe:
     """What one request did on the wire (fed by httpcore's trace) and its deadline."""
 
@@ -79,6 +105,7 @@ class _Probe:
         self.idempotent = idempotent
         self.events: list[str] = []
         self.bytes_written = 0
+        self.reused: _Habits | None = None  # set when written on a reused connection
 
     def __call__(self, name: str, info: dict[str, Any]) -> None:
         self.events.append(name)
@@ -122,8 +149,9 @@ def _clamp(timeout: float | None, kind: type[Exception]) -> float | None:
 class _GuardedStream(httpcore.NetworkStream):
     """A network stream whose every operation respects the current request's deadline."""
 
-    def __init__(self, inner: httpcore.NetworkStream) -> None:
+    def __init__(self, inner: httpcore.NetworkStream, habits: _Habits) -> None:
         self._inner = inner
+        self._habits = habits
         self._last_read = 0.0
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
@@ -140,13 +168,15 @@ class _GuardedStream(httpcore.NetworkStream):
         # not be repeated first gives a server that closes right after answering the time
         # to do so (the FIN follows the answer closely).
         fresh = probe is None or probe.bytes_written > 0 or probe.new_connection
-        if not fresh and probe is not None and not probe.idempotent:
-            pause = min(self._last_read + SETTLE - time.monotonic(), probe.remaining())
-            if pause > 0:
-                time.sleep(pause)
-        if not fresh and self._inner.get_extra_info("is_readable"):
-            self._inner.close()  # httpcore reads after a write error: let that fail at once too
-            raise httpcore.WriteError("the pooled connection was closed by the server; nothing was written")
+        if probe is not None and not fresh:
+            if not probe.idempotent and self._habits.settle:
+                pause = min(self._last_read + SETTLE - time.monotonic(), probe.remaining())
+                if pause > 0:
+                    time.sleep(pause)
+            if self.get_extra_info("is_readable"):
+                self._inner.close()  # httpcore reads after a write error: let that fail at once too
+                raise httpcore.WriteError("the pooled connection was closed by the server; nothing was written")
+            probe.reused = self._habits
         self._inner.write(buffer, _clamp(timeout, httpcore.WriteTimeout))
         if probe is not None:
             probe.bytes_written += len(buffer)
@@ -158,15 +188,19 @@ class _GuardedStream(httpcore.NetworkStream):
         self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
     ) -> httpcore.NetworkStream:
         inner = self._inner.start_tls(ssl_context, server_hostname, _clamp(timeout, httpcore.ConnectTimeout))
-        return _GuardedStream(inner)
+        return _GuardedStream(inner, self._habits)
 
     def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
+        value = self._inner.get_extra_info(info)
+        if info == "is_readable" and value and time.monotonic() - self._last_read < _Habits.CLOSES_SOON:
+            self._habits.closed()  # idle and readable: the server closed it soon after answering
+        return value
 
 
 class _GuardedBackend(httpcore.NetworkBackend):
     def __init__(self, inner: httpcore.NetworkBackend) -> None:
         self._inner = inner
+        self.habits = _Habits()
 
     def connect_tcp(
         self,
@@ -179,13 +213,13 @@ class _GuardedBackend(httpcore.NetworkBackend):
         stream = self._inner.connect_tcp(
             host, port, _clamp(timeout, httpcore.ConnectTimeout), local_address, socket_options
         )
-        return _GuardedStream(stream)
+        return _GuardedStream(stream, self.habits)
 
     def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
     ) -> httpcore.NetworkStream:  # pragma: no cover - the clouds are reached over TCP
         stream = self._inner.connect_unix_socket(path, _clamp(timeout, httpcore.ConnectTimeout), socket_options)
-        return _GuardedStream(stream)
+        return _GuardedStream(stream, self.habits)
 
     def sleep(self, seconds: float) -> None:  # pragma: no cover - used by httpcore's connect retries only
         self._inner.sleep(seconds)
@@ -226,8 +260,10 @@ class GuardedHTTP:
             request.extensions = {**request.extensions, "trace": probe}
             token = _PROBE.set(probe)
             try:
-                return self.client.send(request)
+                response = self.client.send(request)
             except httpx.HTTPError as exc:
+                if probe.reused is not None and not probe.saw("receive_response_headers.complete"):
+                    probe.reused.closed()  # a reused connection that never answered
                 stage = probe.stage(exc)
                 reused = bool(probe.events) and not probe.new_connection
                 if stage is Stage.NOT_SENT and reused and attempt == 1 and probe.remaining() > 0:
@@ -236,4 +272,7 @@ class GuardedHTTP:
                 raise CallFailed(stage, what, reused=reused) from exc
             finally:
                 _PROBE.reset(token)
+            if probe.reused is not None:
+                probe.reused.answered_on_reuse()
+            return response
         raise AssertionError("unreachable")  # pragma: no cover

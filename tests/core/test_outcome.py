@@ -17,7 +17,7 @@ from mailbridge_tencent.emulator import TEST_SECRET_ID, TEST_SECRET_KEY, Tencent
 
 import mailbridge
 from mailbridge import Message, OutcomeUnknown, ProviderUnavailable, RetryPolicy
-from mailbridge._http import _PROBE, _GuardedStream, _Probe
+from mailbridge._http import _PROBE, _GuardedStream, _Habits, _Probe
 from mailbridge._outcome import Stage, verdict
 
 ALIYUN_KEY, ALIYUN_SECRET = "LTAI5tMailbridgeTestKeyId", "mailbridge-test-secret-aliyun"
@@ -490,7 +490,7 @@ class _ClosedByServer(httpcore.NetworkStream):
 def test_a_stale_pooled_connection_gets_no_byte_of_the_next_request() -> None:
     """Right before the first byte of a request on a reused connection, a closed one is refused unwritten."""
     inner = _ClosedByServer()
-    stream = _GuardedStream(inner)
+    stream = _GuardedStream(inner, _Habits())
     probe = _Probe(deadline=time.monotonic() + 5)
     token = _PROBE.set(probe)
     try:
@@ -504,7 +504,7 @@ def test_a_stale_pooled_connection_gets_no_byte_of_the_next_request() -> None:
     fresh("connection.connect_tcp.started", {})
     token = _PROBE.set(fresh)
     try:
-        _GuardedStream(inner).write(b"POST / HTTP/1.1\r\n")
+        _GuardedStream(inner, _Habits()).write(b"POST / HTTP/1.1\r\n")
     finally:
         _PROBE.reset(token)
     assert inner.written == [b"POST / HTTP/1.1\r\n"]
@@ -512,7 +512,7 @@ def test_a_stale_pooled_connection_gets_no_byte_of_the_next_request() -> None:
 
 def test_the_deadline_cuts_every_socket_operation() -> None:
     """Once the request's deadline has passed, a read fails at once whatever its own timeout."""
-    stream = _GuardedStream(_ClosedByServer())
+    stream = _GuardedStream(_ClosedByServer(), _Habits())
     token = _PROBE.set(_Probe(deadline=time.monotonic() - 1))
     try:
         with pytest.raises(httpcore.ReadTimeout):
