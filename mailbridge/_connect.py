@@ -33,7 +33,8 @@ def connect(
     **Parameters:** ``url`` *(optional)*: e.g. ``local:///path/to/dir``,
     ``aliyun://?region=cn-hangzhou``, ``tencent://?region=ap-guangzhou``; default from
     ``MAILBRIDGE_URL``, else the embedded ``local`` backend in ``./.mailbridge/``. Any URL
-    takes ``rate_limit=off`` to skip the provider's declared rates (for emulators only).
+    takes ``rate_limit=off`` to skip the provider's declared rates (for emulators only) and
+    ``template_catalog=PATH|redis://...|off`` (see :class:`Client`).
     The other parameters are passed to :class:`Client`.
     """
     text = url if url is not None else os.environ.get(URL_ENV) or DEFAULT_URL
@@ -45,6 +46,9 @@ def connect(
         parsed = attrs.evolve(parsed, params={k: v for k, v in parsed.params.items() if k != "rate_limit"})
         if not enforce and rate_limiter is None:
             rate_limiter = RateLimiter.disabled()
+    if "template_catalog" in parsed.params:  # where template parts the provider cannot store are kept
+        client_options.setdefault("template_catalog", parsed.params["template_catalog"])
+        parsed = attrs.evolve(parsed, params={k: v for k, v in parsed.params.items() if k != "template_catalog"})
     backend_cls = load_backend_class(parsed.provider)
     backend = backend_cls.from_url(parsed)
     return Client(
