@@ -732,12 +732,13 @@ class Client:
         self._require(Feature.TEMPLATES)
         return self._call(Operation.TEMPLATES, self.backend.list_templates)
 
-    def get_template(self, template: str) -> Template:
+    def get_template(self, template: Template | str) -> Template:
         """The template with this name (or, failing that, this provider id), with every part.
 
         Same result on every backend; :class:`TemplateNotFound` if there is none. Parts the
         provider cannot store come from the template catalog; those it has no record of are
-        named in ``Template.missing`` (and left ``None``).
+        named in ``Template.missing`` (and left ``None``). A :class:`Template` (from
+        :meth:`templates`) is read by its id.
         """
         self._require(Feature.TEMPLATES)
         return self._templates.complete(self._templates.find(template))

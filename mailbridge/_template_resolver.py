@@ -137,19 +137,28 @@ class TemplateResolver:
     def _get(self, template_id: str) -> Template:
         return self.client._call(Operation.TEMPLATES, self._backend.get_template, template_id)
 
-    def find(self, key: str) -> Template:
+    def find(self, key: str | Template) -> Template:
         """The cloud's template named ``key``, else the one with that id; :class:`TemplateNotFound`."""
+        if isinstance(key, Template):
+            found = self._get(key.id)
+            if found.name != key.name:
+                raise TemplateNotFound(
+                    f"template id {key.id} on {self.client.provider} is now {found.name!r}, not {key.name!r}",
+                    provider=self.client.provider,
+                )
+            self._ids[found.name] = found.id
+            return found
         key = key.strip()
         if not key:
             raise InvalidRequest("a template name or id is needed")
         cached = self._ids.get(key)
         if cached is not None:
             try:
-                found = self._get(cached)
+                hit: Template | None = self._get(cached)
             except TemplateNotFound:
-                found = None
-            if found is not None and found.name == key:
-                return found
+                hit = None
+            if hit is not None and hit.name == key:
+                return hit
             self._ids.pop(key, None)
         for summary in self.client._call(Operation.TEMPLATES, self._backend.list_templates):
             if summary.name == key:
