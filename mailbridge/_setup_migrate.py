@@ -167,7 +167,7 @@ def _source_note(template: Template) -> str | None:
 
 
 def template_steps(source: Client, target: Client) -> list[str]:
-    """"To do by hand" lines for the templates the target lacks or holds differently (migrate without --setup)."""
+    """The "to do by hand" lines for the templates the target lacks or holds differently (migrate without --setup)."""
     try:
         templates = [source.get_template(t) for t in source.templates()]
         existing = _target_templates(target)
