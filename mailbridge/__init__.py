@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 
 from ._backend import Backend
+from ._catalog import RedisCatalog, SqliteCatalog, TemplateCatalog
 from ._client import Client, RetryPolicy, UploadProgress
 from ._connect import connect, connect_failover
 from ._csvio import read_recipients_csv, write_rejected_csv
@@ -125,6 +126,7 @@ __all__ = [
     "RateLimited",
     "RateLimiter",
     "Recipient",
+    "RedisCatalog",
     "RedisHealthStore",
     "RejectedAddress",
     "ResourceBusy",
@@ -137,9 +139,11 @@ __all__ = [
     "SenderNotFound",
     "SetupItem",
     "SetupReport",
+    "SqliteCatalog",
     "StatisticsRow",
     "Tag",
     "Template",
+    "TemplateCatalog",
     "TemplateNotFound",
     "TemplateSyntax",
     "UnsupportedFeature",

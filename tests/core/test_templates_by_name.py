@@ -336,3 +336,18 @@ def test_redis_catalog_shares_parts_between_clients(tmp_path: Path) -> None:
             assert other.get_template("mb-welcome").subject == SUBJECT
         secret = RedisCatalog("redis://user:hunter2@localhost:1/0")
         assert "hunter2" not in repr(secret) and "hunter2" not in secret.location
+
+
+def test_semantics_page_says_where_each_part_lives_as_the_backends_declare() -> None:
+    """docs/semantics.md's "Where each part lives" table is the backends' template_parts."""
+    from mailbridge._registry import load_backend_class
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "semantics.md").read_text(encoding="utf-8")
+    section = page.split("### Where each part lives", 1)[1].split("\n\n", 2)[2]
+    header, _rule, *rows = [line.strip("|").split("|") for line in section.splitlines() if line.startswith("|")][:5]
+    providers = [cell.strip() for cell in header[1:]]
+    table = {row[0].strip(): dict(zip(providers, (c.strip() for c in row[1:]), strict=True)) for row in rows}
+    assert set(table) == {"subject", "html", "text"} and providers == ["local", "aliyun", "tencent"]
+    for provider in providers:
+        parts = load_backend_class(provider).template_parts
+        assert {p: ("cloud" if p in parts else "catalog") for p in table} == {p: table[p][provider] for p in table}
