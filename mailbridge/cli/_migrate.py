@@ -91,6 +91,8 @@ def migrate_command(
 
     Running it again after an interruption completes the copy without duplicates.
     """
+    if update_templates and not setup:
+        raise click.UsageError("--update-templates works with --setup")
     with connect(source_url) as source, connect(target_url) as target:
         plan = plan_migration(source, target, list(groups) or None, split=split)
         setup_plan = plan_setup(source, target, update_templates=update_templates) if setup else None

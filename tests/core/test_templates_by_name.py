@@ -351,3 +351,70 @@ def test_semantics_page_says_where_each_part_lives_as_the_backends_declare() -> 
     for provider in providers:
         parts = load_backend_class(provider).template_parts
         assert {p: ("cloud" if p in parts else "catalog") for p in table} == {p: table[p][provider] for p in table}
+
+
+# --------------------------------------------------------------------------- the command line, as the issue tried it
+
+
+def test_cli_create_then_send_by_name_in_separate_commands(backend: Backend, tmp_path: Path) -> None:
+    """Issue 11: on Tencent the subject given to `templates create` was lost, so `send --template` failed."""
+    html, text = tmp_path / "w.html", tmp_path / "w.txt"
+    html.write_text(HTML, encoding="utf-8")
+    text.write_text(TEXT, encoding="utf-8")
+    runner = CliRunner()
+    base = ["--json", "--url", backend.url]
+    create = ["templates", "create", "mb-welcome", "--subject", SUBJECT, "--html-file", str(html), "--text-file"]
+    created = runner.invoke(cli, [*base, *create, str(text)])
+    assert created.exit_code == 0, created.output
+    assert json.loads(created.stdout) | {"id": "-", "status": "-"} == {
+        "id": "-",
+        "status": "-",
+        "name": "mb-welcome",
+        "provider": backend.kind,
+        "subject": SUBJECT,
+        "html": HTML,
+        "text": TEXT,
+        "missing": [],
+    }
+    send = ["send", "--from", SENDER, "--to", "ann@example.com", "--template", "mb-welcome"]
+    sent = runner.invoke(cli, [*base, *send, "--data", "name=Ada", "--data", "plan=pro"])
+    assert sent.exit_code == 0, sent.output
+    assert [s["subject"] for s in backend.sends()] == ["Welcome Ada"]
+
+
+def test_migrate_without_setup_lists_only_templates_missing_or_different(tmp_path: Path) -> None:
+    with (
+        mailbridge.connect(f"local://{tmp_path / 'a'}") as source,
+        mailbridge.connect(f"local://{tmp_path / 'b'}") as target,
+    ):
+        for name in ("same", "changed", "absent"):
+            source.create_template(name, subject="S {{name}}", html="<p>{{name}}</p>")
+        target.create_template("same", subject="S {{ name }}", html="<p>{{name}}</p>")  # equal as variables
+        target.create_template("changed", subject="S {{name}}", html="<p>other</p>")
+        steps = [s for s in mailbridge.plan_migration(source, target).manual_steps if s.startswith("template")]
+        assert steps == [
+            "template 'changed': differs on local (html)",
+            "template 'absent': recreate it on local (or run migrate --setup)",
+        ]
+        plan = mailbridge.plan_setup(source, target)
+        assert {i.name: (i.action, i.detail) for i in plan.items if i.kind == "template"} == {
+            "same": ("same", None),
+            "changed": ("differs", "html"),
+            "absent": ("create", None),
+        }
+
+
+def test_setup_refuses_a_source_template_whose_subject_nobody_knows(tmp_path: Path) -> None:
+    with (
+        TencentEmulator(rate_limit=0) as ses,
+        mailbridge.connect(ses.url) as source,
+        mailbridge.connect(f"local://{tmp_path}") as target,
+    ):
+        report = mailbridge.apply_setup(source, target)
+        items = {i.name: i for i in report.items if i.kind == "template"}
+        assert items["welcome"].action == "failed" and "subject is unknown" in (items["welcome"].detail or "")
+        assert any(s.startswith("template welcome:") for s in report.manual_steps)
+        assert target.templates() == []
+    runner = CliRunner()
+    alone = runner.invoke(cli, ["migrate", "--from", "local://a", "--to", "local://b", "--update-templates"])
+    assert alone.exit_code == ExitStatus.USAGE
