@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from ._catalog import CatalogEntry, TemplateCatalog, content_digest, open_catalog
 from ._exceptions import InvalidRequest, TemplateNotFound, UnsupportedFeature
-from ._limits import Operation
+from ._limits import Feature, Operation
 from ._models import TEMPLATE_PARTS, Message, SendResult, Template
 from ._templating import render_template
 from ._validation import check_message
@@ -219,6 +219,10 @@ class TemplateResolver:
             raise InvalidRequest("give Message.template (a name) or Message.template_id (a provider id), not both")
         if message.html or message.text:
             raise InvalidRequest("give either a body (html/text) or a template, not both")
+        if group_send and message.to:
+            raise InvalidRequest("a group send takes its recipients from the group; leave Message.to empty")
+        if group_send:
+            self.client._require(Feature.BATCH_SEND)
         if not self.client.ignore_unsupported_features:  # bad input fails before the look-up's calls
             placeholder = message.evolve(template_id=message.template_id or key, subject=message.subject or key)
             check_message(
