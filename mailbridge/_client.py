@@ -7,6 +7,7 @@ translate one call at a time.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -22,6 +23,7 @@ from ._backend import Backend
 from ._catalog import TemplateCatalog
 from ._dedup import SeenSet
 from ._exceptions import (
+    ConfigurationError,
     GroupNotFound,
     InvalidAddress,
     InvalidRequest,
@@ -725,7 +727,12 @@ class Client:
         stored = self._call(
             Operation.TEMPLATES, self.backend.create_template, name, subject=subject, html=html, text=text
         )
-        return self._templates.remember(stored, {"subject": subject, "html": html, "text": text})
+        try:
+            return self._templates.remember(stored, {"subject": subject, "html": html, "text": text})
+        except ConfigurationError:  # the catalog failed after the create: take the incomplete template back
+            with contextlib.suppress(MailbridgeError):
+                self._call(Operation.TEMPLATES, self.backend.delete_template, stored)
+            raise
 
     def templates(self) -> list[Template]:
         """Every template as the provider lists it (id, name, status; use :meth:`get_template` for content)."""

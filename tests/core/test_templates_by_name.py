@@ -427,3 +427,29 @@ def test_group_send_by_name_checks_its_input_before_the_look_up() -> None:
         with pytest.raises(mailbridge.InvalidAddress):
             client.send_to_group("g", Message(sender="nobody", to=(), template="welcome"))
         assert ses.requests == []
+
+
+class _BrokenCatalog(SqliteCatalog):
+    """Opens fine, then fails to write (a full disk)."""
+
+    def put(self, account: str, name: str, entry: Any) -> None:
+        raise mailbridge.ConfigurationError(f"template catalog {self.location}: database or disk is full")
+
+
+def test_a_catalog_that_fails_after_the_create_takes_the_template_back(tmp_path: Path) -> None:
+    catalog = _BrokenCatalog(tmp_path / "full.sqlite3")
+    with TencentEmulator(rate_limit=0) as ses, mailbridge.connect(ses.url, template_catalog=catalog) as client:
+        with pytest.raises(mailbridge.ConfigurationError, match="disk is full"):
+            client.create_template("mb-welcome", subject=SUBJECT, html=HTML)
+        assert [r["action"] for r in ses.requests if "Template" in r["action"]] == [
+            "CreateEmailTemplate",
+            "DeleteEmailTemplate",
+        ]
+        assert "mb-welcome" not in [t.name for t in client.templates()]
+
+
+def test_message_template_takes_a_name_or_a_template() -> None:
+    template = mailbridge.Template(id="7", name="welcome", provider="local")
+    assert Message(sender=SENDER, to="a@example.com", template=template).template == "welcome"
+    assert Message(sender=SENDER, to="a@example.com", template="  welcome ").template == "welcome"
+    assert Message(sender=SENDER, to="a@example.com", template="").template is None
