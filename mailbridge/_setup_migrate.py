@@ -19,7 +19,7 @@ from typing import Any
 from attrs import frozen
 
 from ._client import Client
-from ._exceptions import AlreadyExists, MailbridgeError, TemplateNotFound, UnsupportedFeature
+from ._exceptions import AlreadyExists, InvalidRequest, MailbridgeError, TemplateNotFound, UnsupportedFeature
 from ._models import TEMPLATE_PARTS, DnsRecord, SenderAddress, SenderDomain, Template
 from ._templating import NEUTRAL_SYNTAX
 
@@ -109,8 +109,11 @@ def _source_objects(source: Client) -> tuple[list[SenderDomain], list[SenderAddr
 
 
 def _normal(text: str | None) -> str | None:
-    """A neutral part with its variables written one way (``{{ name }}`` is ``{{name}}``)."""
-    return NEUTRAL_SYNTAX.from_provider(NEUTRAL_SYNTAX.to_provider(text))
+    """A neutral part with its variables written one way (``{{ name }}`` is ``{{name}}``); else as it is."""
+    try:
+        return NEUTRAL_SYNTAX.from_provider(NEUTRAL_SYNTAX.to_provider(text))
+    except InvalidRequest:  # a construct with no neutral form: compared as text
+        return text
 
 
 def template_differences(source: Template, target: Template) -> list[str]:

@@ -453,3 +453,19 @@ def test_message_template_takes_a_name_or_a_template() -> None:
     assert Message(sender=SENDER, to="a@example.com", template=template).template == "welcome"
     assert Message(sender=SENDER, to="a@example.com", template="  welcome ").template == "welcome"
     assert Message(sender=SENDER, to="a@example.com", template="").template is None
+
+
+def test_template_differences_compare_variables_as_variables_and_say_what_is_unknown() -> None:
+    from mailbridge._setup_migrate import template_differences
+
+    def t(**parts: Any) -> mailbridge.Template:
+        return mailbridge.Template(id="1", name="n", provider="x", **parts)
+
+    assert template_differences(t(subject="Hi {{ name }}", html="<p/>"), t(subject="Hi {{name}}", html="<p/>")) == []
+    assert template_differences(t(subject="S", text="a"), t(subject="S", text="b")) == ["text"]
+    assert template_differences(t(subject="S", html="{{#if x}}"), t(subject="S", html="{{#if x}}")) == []
+    assert template_differences(t(subject="S"), t(missing=("subject",))) == ["subject unknown on target"]
+    assert template_differences(t(subject="S", html="<p/>", missing=("text",)), t(html="<p/>")) == [
+        "subject",
+        "text unknown on source",
+    ]
