@@ -128,7 +128,8 @@ class TemplateResolver:
             catalog.delete(self._account, template.name)
 
     def close(self) -> None:
-        if self._catalog is not None:
+        """Close the catalog this client opened (one passed in belongs to the caller)."""
+        if self._catalog is not None and not isinstance(self._catalog_spec, TemplateCatalog):
             self._catalog.close()
         self._catalog, self._opened = None, False
 

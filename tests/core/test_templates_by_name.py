@@ -469,3 +469,14 @@ def test_template_differences_compare_variables_as_variables_and_say_what_is_unk
         "subject",
         "text unknown on source",
     ]
+
+
+def test_a_catalog_passed_in_stays_open_when_a_client_closes(tmp_path: Path) -> None:
+    shared = SqliteCatalog(tmp_path / "shared.sqlite3")
+    with TencentEmulator(rate_limit=0) as ses:
+        with mailbridge.connect(ses.url, template_catalog=shared) as first:
+            first.create_template("mb-welcome", subject=SUBJECT, html=HTML)
+        assert shared._db is not None, "the client closed a catalog it did not open"
+        with mailbridge.connect(ses.url, template_catalog=shared) as second:
+            assert second.get_template("mb-welcome").subject == SUBJECT
+    shared.close()
