@@ -191,8 +191,10 @@ class TemplateResolver:
         return None
 
     def cached(self, message: Message) -> bool:
+        """Whether a send of this message would reuse an earlier look-up."""
         key = self._key(message)
-        return key is not None and key in self._send_cache
+        hit = self._send_cache.get(key) if key is not None else None
+        return hit is not None and self.client._clock() - hit[0] < SEND_CACHE_SECONDS
 
     def forget_message(self, message: Message) -> None:
         key = self._key(message)

@@ -480,3 +480,22 @@ def test_a_catalog_passed_in_stays_open_when_a_client_closes(tmp_path: Path) -> 
         with mailbridge.connect(ses.url, template_catalog=shared) as second:
             assert second.get_template("mb-welcome").subject == SUBJECT
     shared.close()
+
+
+def test_the_send_cache_expires() -> None:
+    now = [1000.0]
+    with TencentEmulator(rate_limit=0) as ses, mailbridge.connect(ses.url, clock=lambda: now[0]) as client:
+        client.create_template("mb-welcome", subject=SUBJECT, html=HTML)
+        message = Message(sender=SENDER, to="a@example.com", template="mb-welcome", template_data=DATA)
+
+        def lookups() -> int:
+            return sum(1 for r in ses.requests if r["action"] == "GetEmailTemplate")
+
+        client.send(message)
+        first = lookups()
+        now[0] += 59
+        client.send(message)
+        assert lookups() == first
+        now[0] += 2  # past SEND_CACHE_SECONDS: an update made elsewhere is seen
+        client.send(message)
+        assert lookups() == first + 1
