@@ -10,6 +10,7 @@ import contextlib
 
 from ._backend import Backend
 from ._bulk import SendManyInterrupted, SendManyProgress, SendOutcome
+from ._catalog import RedisCatalog, SqliteCatalog, TemplateCatalog
 from ._client import Client, RetryPolicy, UploadProgress
 from ._connect import connect, connect_failover
 from ._csvio import read_recipients_csv, write_rejected_csv
@@ -126,6 +127,7 @@ __all__ = [
     "RateLimited",
     "RateLimiter",
     "Recipient",
+    "RedisCatalog",
     "RedisHealthStore",
     "RejectedAddress",
     "ResourceBusy",
@@ -141,9 +143,11 @@ __all__ = [
     "SenderNotFound",
     "SetupItem",
     "SetupReport",
+    "SqliteCatalog",
     "StatisticsRow",
     "Tag",
     "Template",
+    "TemplateCatalog",
     "TemplateNotFound",
     "TemplateSyntax",
     "UnsupportedFeature",

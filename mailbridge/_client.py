@@ -7,8 +7,10 @@ translate one call at a time.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+import os
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -19,9 +21,11 @@ from attrs import frozen
 
 from ._backend import Backend
 from ._bulk import SendManyProgress, SendOutcome, default_in_flight, send_many
+from ._catalog import TemplateCatalog
 from ._dedup import SeenSet
 from ._exceptions import (
     AlreadyExists,
+    ConfigurationError,
     GroupNotFound,
     InvalidAddress,
     InvalidRequest,
@@ -58,6 +62,7 @@ from ._models import (
     UploadReport,
 )
 from ._ratelimit import RateLimiter
+from ._template_resolver import TemplateResolver, resolves_template_names
 from ._url import Secret
 from ._validation import address_error, check_message, recipient_error, strip_unsupported_recipient_fields
 
@@ -137,7 +142,10 @@ class Client:
     (with a warning) instead of raising :class:`UnsupportedFeature`; ``retry``
     *(optional)*: a :class:`RetryPolicy`; ``rate_limiter`` *(optional)*: a shared
     :class:`RateLimiter` (for example Redis-backed); ``sleep`` and ``clock``
-    *(optional)*: injectable for tests (``clock`` is monotonic seconds).
+    *(optional)*: injectable for tests (``clock`` is monotonic seconds);
+    ``template_catalog`` *(optional)*: where the template parts the provider cannot store
+    are kept (a path, ``redis://...``, ``off`` or a :class:`TemplateCatalog`; default
+    ``MAILBRIDGE_TEMPLATE_CATALOG``, else the user data directory).
     """
 
     def __init__(
@@ -149,6 +157,7 @@ class Client:
         rate_limiter: RateLimiter | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        template_catalog: str | os.PathLike[str] | TemplateCatalog | None = None,
     ) -> None:
         self.backend = backend
         self.ignore_unsupported_features = ignore_unsupported_features
@@ -156,6 +165,7 @@ class Client:
         self.rate_limiter = rate_limiter or RateLimiter(sleep=sleep)
         self._sleep = sleep
         self._clock = clock
+        self._templates = TemplateResolver(self, template_catalog)
 
     # ------------------------------------------------------------------ basics
 
@@ -172,6 +182,7 @@ class Client:
         return f"<mailbridge.Client {self.backend.describe()}>"
 
     def close(self) -> None:
+        self._templates.close()
         self.backend.close()
 
     def __enter__(self) -> Client:
@@ -550,6 +561,7 @@ class Client:
 
     # ------------------------------------------------------------------ sending
 
+    @resolves_template_names
     def send(self, message: Message) -> SendResult:
         """Send a message; a ``to`` list longer than the backend's per-send limit is split.
 
@@ -580,6 +592,7 @@ class Client:
                 raise
         return SendResult(receipts)
 
+    @resolves_template_names
     def send_to_group(self, group: Group | str, message: Message) -> SendResult:
         """Send to every member of a group in one provider call (a template, on the clouds)."""
         self._require(Feature.BATCH_SEND)
@@ -818,43 +831,73 @@ class Client:
     # ------------------------------------------------------------------ templates
 
     def create_template(self, name: str, *, subject: str, html: str | None = None, text: str | None = None) -> Template:
-        """Store a template; variables are written ``{{name}}`` whatever the provider."""
+        """Store a template under ``name``, its neutral identity; variables are written ``{{name}}``.
+
+        Every part is kept: what the provider cannot store (Tencent subjects, Direct Mail text
+        bodies) goes to the template catalog (see :mod:`mailbridge._catalog`); with the catalog
+        ``off`` such a template is refused before any call. Returns the complete template.
+        """
         self._require(Feature.TEMPLATES)
-        self._check_template(subject, html, text)
+        name = self._check_template(name, subject, html, text)
 
         def find() -> Template | None:
-            return next((t for t in self.templates() if t.name == name), None)
+            listed = next((t for t in self.templates() if t.name == name), None)
+            return None if listed is None else self._call(Operation.TEMPLATES, self.backend.get_template, listed.id)
 
-        return self._create(
+        stored = self._create(
             Operation.TEMPLATES,
             lambda: self.backend.create_template(name, subject=subject, html=html, text=text),
             find,
         )
+        try:
+            return self._templates.remember(stored, {"subject": subject, "html": html, "text": text})
+        except ConfigurationError:  # the catalog failed after the create: take the incomplete template back
+            with contextlib.suppress(MailbridgeError):
+                self._call(Operation.TEMPLATES, self.backend.delete_template, stored)
+            raise
 
     def templates(self) -> list[Template]:
+        """Every template as the provider lists it (id, name, status; use :meth:`get_template` for content)."""
         self._require(Feature.TEMPLATES)
         return self._call(Operation.TEMPLATES, self.backend.list_templates)
 
-    def get_template(self, template_id: str) -> Template:
+    def get_template(self, template: Template | str) -> Template:
+        """The template with this name (or, failing that, this provider id), with every part.
+
+        Same result on every backend; :class:`TemplateNotFound` if there is none. Parts the
+        provider cannot store come from the template catalog; those it has no record of are
+        named in ``Template.missing`` (and left ``None``). A :class:`Template` (from
+        :meth:`templates`) is read by its id.
+        """
         self._require(Feature.TEMPLATES)
-        return self._call(Operation.TEMPLATES, self.backend.get_template, template_id)
+        return self._templates.complete(self._templates.find(template))
 
     def update_template(
         self, template: Template | str, *, subject: str, html: str | None = None, text: str | None = None
     ) -> Template:
+        """Replace a template's subject and bodies (the template given by name, id or :class:`Template`)."""
         self._require(Feature.TEMPLATES)
-        self._check_template(subject, html, text)
-        resolved = template if isinstance(template, Template) else self.get_template(template)
-        return self._call(
+        resolved = template if isinstance(template, Template) else self._templates.find(template)
+        self._check_template(resolved.name, subject, html, text)
+        self._templates.forget(resolved)
+        stored = self._call(
             Operation.TEMPLATES, self.backend.update_template, resolved, subject=subject, html=html, text=text
         )
+        return self._templates.remember(stored, {"subject": subject, "html": html, "text": text})
 
     def delete_template(self, template: Template | str) -> None:
+        """Delete a template (by name, id or :class:`Template`) and its catalog entry."""
         self._require(Feature.TEMPLATES)
-        resolved = template if isinstance(template, Template) else self.get_template(template)
+        resolved = template if isinstance(template, Template) else self._templates.find(template)
+        self._templates.forget(resolved)
         self._delete(Operation.TEMPLATES, self.backend.delete_template, resolved)
+        self._templates.drop(resolved)
 
-    def _check_template(self, subject: str, html: str | None, text: str | None) -> None:
+    def _check_template(self, name: str, subject: str, html: str | None, text: str | None) -> str:
+        """Refuse a template the provider could not keep whole; return the stripped name."""
+        name = name.strip()
+        if not name:
+            raise InvalidRequest("a template needs a name")
         if not (html or text):
             raise InvalidRequest("a template needs an html or text body")
         if not subject or "\r" in subject or "\n" in subject:
@@ -862,6 +905,8 @@ class Client:
         syntax = self.backend.template_syntax
         for part in (subject, html, text):
             syntax.to_provider(part)  # raises InvalidRequest naming a construct the provider cannot express
+        self._templates.require_catalog({"subject": subject, "html": html, "text": text})
+        return name
 
 
 _DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")

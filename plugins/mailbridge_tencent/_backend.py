@@ -68,6 +68,7 @@ from mailbridge import (
     SendReceipt,
     StatisticsRow,
     Template,
+    TemplateNotFound,
     TemplateSyntax,
     UnsupportedFeature,
 )
@@ -333,6 +334,7 @@ class TencentBackend(Backend):
     name = "tencent"
     display_name = "Tencent Cloud SES"
     template_syntax = TemplateSyntax("Tencent Cloud SES", "{{", "}}")  # TemplateData keys fill {{key}}
+    template_parts = frozenset({"html", "text"})  # no template action stores a subject (the client's catalog does)
     limits = Limits(
         upload_batch_size=20_000,  # CreateReceiverDetail(WithData) doc: "up to 20,000 at a time"
         recipients_per_send=50,  # SendEmailRequest.Destination: "最多支持群发50人"; TooManyRecipients
@@ -415,8 +417,6 @@ class TencentBackend(Backend):
         self._client = _SesClient(credential, region, profile)
         self._connection = _SdkConnection(timeout)
         self._client.request.conn = self._connection
-        # SES templates have no subject: remember the ones created here for sends that give none.
-        self._template_subjects: dict[str, str] = {}
 
     # ------------------------------------------------------------------ construction
 
@@ -680,9 +680,7 @@ class TencentBackend(Backend):
                 "Tencent SES does not support a reply-to display name (ReplyToAddresses is an address)",
                 provider=self.name,
             )
-        subject = message.subject
-        if not subject and message.template_id is not None:
-            subject = self._template_subjects.get(str(message.template_id))
+        subject = message.subject  # for a template send the client fills in the template's (from its catalog)
         if not subject:
             raise InvalidRequest(
                 "Tencent SES needs a subject, also for template sends (its templates have none)", provider=self.name
@@ -945,10 +943,11 @@ class TencentBackend(Backend):
 
     @staticmethod
     def _template_id(template_id: str) -> int:
+        """SES template ids are integers: anything else names no template."""
         try:
             return int(template_id)
         except ValueError:
-            raise InvalidRequest(f"Tencent SES template ids are integers, not {template_id!r}") from None
+            raise TemplateNotFound(f"no Tencent SES template with id {template_id!r}", provider="tencent") from None
 
     def _template_content(self, html: str | None, text: str | None) -> dict[str, str]:
         content: dict[str, str] = {}
@@ -958,20 +957,24 @@ class TencentBackend(Backend):
             content["Text"] = _b64(provider_text)
         return content
 
-    def create_template(self, name: str, *, subject: str, html: str | None = None, text: str | None = None) -> Template:
-        content = self._template_content(html, text)
-        response = self._call("CreateEmailTemplate", {"TemplateName": name, "TemplateContent": content})
-        template_id = str(self._require("CreateEmailTemplate", response, "TemplateID"))
-        self._template_subjects[template_id] = subject
+    def _held(self, template_id: str, name: str, html: str | None, text: str | None, status: int) -> Template:
+        """The template as SES now holds it: no subject, the bodies as they read back."""
+        syntax = self.template_syntax
         return Template(
             id=template_id,
             name=name,
             provider=self.name,
-            subject=subject,
-            html=html,
-            text=text,
-            status=_TEMPLATE_STATUS[1],  # every new SES template is reviewed first
+            html=syntax.from_provider(syntax.to_provider(html)),
+            text=syntax.from_provider(syntax.to_provider(text)),
+            status=_TEMPLATE_STATUS[status],
         )
+
+    def create_template(self, name: str, *, subject: str, html: str | None = None, text: str | None = None) -> Template:
+        """CreateEmailTemplate with the bodies; ``subject`` is not sent (SES templates have none)."""
+        content = self._template_content(html, text)
+        response = self._call("CreateEmailTemplate", {"TemplateName": name, "TemplateContent": content})
+        template_id = str(self._require("CreateEmailTemplate", response, "TemplateID"))
+        return self._held(template_id, name, html, text, 1)  # every new SES template is reviewed first
 
     def list_templates(self) -> list[Template]:
         templates: list[Template] = []
@@ -983,7 +986,6 @@ class TencentBackend(Backend):
                     id=str(t["TemplateID"]),
                     name=str(t.get("TemplateName", "")),
                     provider=self.name,
-                    subject=self._template_subjects.get(str(t["TemplateID"])),
                     status=_TEMPLATE_STATUS.get(t.get("TemplateStatus"), "unavailable"),
                 )
                 for t in page
@@ -993,13 +995,13 @@ class TencentBackend(Backend):
                 return templates
 
     def get_template(self, template_id: str) -> Template:
+        """GetEmailTemplate: the bodies in the neutral syntax, ``subject`` None (SES stores none)."""
         response = self._call("GetEmailTemplate", {"TemplateID": self._template_id(template_id)})
         content = response.get("TemplateContent") or {}
         return Template(
             id=str(template_id),
             name=str(response.get("TemplateName", "")),
             provider=self.name,
-            subject=self._template_subjects.get(str(template_id)),
             html=self.template_syntax.from_provider(_unb64(content.get("Html"))),
             text=self.template_syntax.from_provider(_unb64(content.get("Text"))),
             status=_TEMPLATE_STATUS.get(response.get("TemplateStatus"), "unavailable"),
@@ -1014,17 +1016,7 @@ class TencentBackend(Backend):
             "TemplateContent": self._template_content(html, text),
         }
         self._call("UpdateEmailTemplate", params)
-        self._template_subjects[template.id] = subject
-        return Template(
-            id=template.id,
-            name=template.name,
-            provider=self.name,
-            subject=subject,
-            html=html,
-            text=text,
-            status=_TEMPLATE_STATUS[1],  # changed content is reviewed again
-        )
+        return self._held(template.id, template.name, html, text, 1)  # changed content is reviewed again
 
     def delete_template(self, template: Template) -> None:
         self._call("DeleteEmailTemplate", {"TemplateID": self._template_id(template.id)})
-        self._template_subjects.pop(template.id, None)
