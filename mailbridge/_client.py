@@ -220,8 +220,11 @@ class Client:
 
     # ------------------------------------------------------------------ groups
 
-    def create_group(self, name: str, description: str | None = None) -> Group:
-        """Create an empty recipient group (names are unique per provider account)."""
+    def create_group(self, name: str, description: str | None = None, *, alias: str | None = None) -> Group:
+        """Create an empty recipient group (names are unique per provider account).
+
+        ``alias``: the provider's second name for the group where it has one (Direct Mail's list
+        alias, an email address under 30 characters; derived from the name when not given)."""
         name = name.strip()
         if not name:
             raise InvalidRequest("a group needs a name")
@@ -230,7 +233,9 @@ class Client:
                 f"group name is {len(name)} characters; {self.provider} allows at most {limit}",
                 provider=self.provider,
             )
-        return self._call(Operation.CREATE_GROUP, self.backend.create_group, name, description)
+        if alias is None:  # third-party backends written before ``alias`` keep working
+            return self._call(Operation.CREATE_GROUP, self.backend.create_group, name, description)
+        return self._call(Operation.CREATE_GROUP, self.backend.create_group, name, description, alias=alias)
 
     def groups(self, keyword: str | None = None) -> Iterator[Group]:
         """Every group (whose name contains ``keyword``), following pages."""
