@@ -4,10 +4,12 @@ POST ``/`` with ``X-TC-Action`` / ``X-TC-Version: 2020-10-02``, a JSON body and 
 ``Authorization`` header, verified against the configured test credentials; answers
 ``{"Response": {..., "RequestId": ...}}`` and, for errors, HTTP 200 with ``Response.Error``.
 It keeps state (groups, members, sent mail, delivery records), imports uploads asynchronously
-(status 1 -> 2 -> 3 over ``upload_delay`` seconds, ``OperationDenied.ReceiverIsOperating``
-meanwhile), enforces the documented limits with the documented codes, answers
-``RequestLimitExceeded`` past ``rate_limit`` calls per second per action, and takes injected
-faults (:meth:`TencentEmulator.add_fault`, or ``POST /_emulator/faults`` with the same fields).
+by default, as SES does (status 1 -> 2 -> 3 over ``upload_delay`` seconds of its ``clock``,
+``OperationDenied.ReceiverIsOperating`` meanwhile; ``upload_delay=0`` for instant imports), stores
+duplicates (SES does not de-duplicate), keeps connections alive (HTTP/1.1), enforces the
+documented limits with the documented codes, answers ``RequestLimitExceeded`` past
+``rate_limit`` calls per second per action, and takes injected faults
+(:meth:`TencentEmulator.add_fault`, or ``POST /_emulator/faults`` with the same fields).
 
 Python::
 

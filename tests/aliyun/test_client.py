@@ -10,7 +10,7 @@ from mailbridge_aliyun.emulator import AliyunEmulator
 from mailbridge_aliyun.record import scenario_client
 
 import mailbridge
-from mailbridge import Client, DeliveryStatus, Message, Recipient
+from mailbridge import Client, DeliveryStatus, InvalidRequest, Message, Recipient
 
 SENDER = "noreply@mail.example.com"
 
@@ -139,3 +139,15 @@ def test_unicode_and_reserved_characters_sign_correctly(emulator: AliyunEmulator
         )
     assert emulator.sent_mail[0].subject == subject
     assert emulator.sent_mail[0].params["HtmlBody"] == "<p>你好 & +</p>"
+
+
+def test_create_group_alias_through_the_client(client: Client, emulator: AliyunEmulator) -> None:
+    """The neutral ``alias=`` reaches ReceiversAlias; without it an address is derived from the name."""
+    derived = client.create_group("Spring sale!")
+    chosen = client.create_group("vip", alias="vip@mail.example.com")
+    aliases = {r.name: r.alias for r in emulator.lists.values()}
+    assert aliases == {"Spring sale!": "Spring-sale@list.invalid", "vip": "vip@mail.example.com"}
+    assert (derived.extra["alias"], chosen.extra["alias"]) == ("Spring-sale@list.invalid", "vip@mail.example.com")
+    with pytest.raises(InvalidRequest, match="list alias"):
+        client.create_group("bad", alias="not an address")
+    assert [c["ReceiversName"] for c in emulator.calls("CreateReceiver")] == ["Spring sale!", "vip"]
