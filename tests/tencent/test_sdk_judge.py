@@ -365,3 +365,15 @@ def test_connections_are_kept_alive(emu: TencentEmulator) -> None:
     for _ in range(3):
         judge("ListEmailIdentities")
     assert len(emu.requests) == 3
+
+
+def test_the_emulator_checks_signatures_with_its_own_code() -> None:
+    """The emulator's TC3 check is its own (``tc3_signature``): it imports neither the backend nor the SDK."""
+    import ast
+
+    import mailbridge_tencent.emulator as module
+
+    tree = ast.parse(Path(module.__file__).read_text())
+    imported = {("." * n.level) + (n.module or "") for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert not {m for m in imported if m.startswith(("tencentcloud", "._backend", "mailbridge_tencent"))}, imported
