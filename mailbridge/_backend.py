@@ -95,8 +95,9 @@ class Backend(abc.ABC):
     # ---------------------------------------------------------------- groups
 
     @abc.abstractmethod
-    def create_group(self, name: str, description: str | None = None) -> Group:
-        """Create an empty recipient group."""
+    def create_group(self, name: str, description: str | None = None, *, alias: str | None = None) -> Group:
+        """Create an empty recipient group. ``alias``: a provider's second name for the group
+        (Direct Mail's ReceiversAlias); providers without one ignore it."""
 
     @abc.abstractmethod
     def list_groups(self, *, keyword: str | None, cursor: str | None, page_size: int) -> Page[Group]:

@@ -81,7 +81,7 @@ from . import _parse as parse
 from ._config import AliyunConfig
 from ._transport import DirectMailTransport
 
-__all__ = ["AliyunBackend", "check_smtp_password"]
+__all__ = ["AliyunBackend", "check_list_alias", "check_smtp_password", "list_alias"]
 
 log = logging.getLogger("mailbridge.aliyun")
 
@@ -104,6 +104,31 @@ BATCH_SEND_PARAMS = frozenset(
 _TAG_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")  # seed 002 TagName
 _DOMAIN_NAME = re.compile(r"[A-Za-z0-9.-]{1,50}")  # seed 003 CreateDomain DomainName
 _ALIAS_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
+# CreateReceiver ReceiversAlias: "an email address less than 30 characters long"; the documented
+# InvalidReceiverName.Malformed allows letters, digits, "_", "-" and "." around one "@".
+_LIST_ALIAS = re.compile(r"[A-Za-z0-9_.-]+@[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+")
+LIST_ALIAS_LENGTH = 29
+LIST_ALIAS_DOMAIN = "list.invalid"  # RFC 2606: a name that never resolves, for an address never mailed
+
+
+def check_list_alias(alias: str) -> str:
+    """``alias`` if Direct Mail would take it as a ReceiversAlias, else :class:`InvalidRequest`."""
+    if len(alias) > LIST_ALIAS_LENGTH or not _LIST_ALIAS.fullmatch(alias):
+        raise InvalidRequest(
+            f"a Direct Mail list alias must be an email address of at most {LIST_ALIAS_LENGTH} characters "
+            f"(letters, digits, '_', '-', '.'), not {alias!r}",
+            provider="aliyun",
+        )
+    return alias
+
+
+def list_alias(name: str) -> str:
+    """The default ReceiversAlias: the list name made address-safe, ``@list.invalid``, under 30 characters."""
+    room = LIST_ALIAS_LENGTH - len(LIST_ALIAS_DOMAIN) - 1
+    local = _ALIAS_CHARS.sub("-", name).strip("-.")[:room].strip("-.") or "list"
+    return f"{local}@{LIST_ALIAS_DOMAIN}"
+
+
 _FEATURES = set(Feature) - {
     Feature.CC,
     Feature.ATTACHMENTS,
@@ -218,13 +243,17 @@ class AliyunBackend(Backend):
 
     # ------------------------------------------------------------------ groups
 
-    def create_group(self, name: str, description: str | None = None) -> Group:
+    def create_group(self, name: str, description: str | None = None, *, alias: str | None = None) -> Group:
         """CreateReceiver. Names must be unique, but DM documents no code for a taken name,
-        so an exact-name look-up (QueryReceiverByParam) runs first and raises AlreadyExists."""
+        so an exact-name look-up (QueryReceiverByParam) runs first and raises AlreadyExists.
+
+        ``alias`` is the list's ``ReceiversAlias``, which DM requires: "an email address less than
+        30 characters long", for your own identification only (nothing is sent to it). Without
+        one, :func:`list_alias` derives it from the name."""
+        alias = check_list_alias(alias) if alias is not None else list_alias(name)
         existing = self.list_groups(keyword=name, cursor=None, page_size=self.limits.list_page_size)
         if any(g.name == name for g in existing.items):
             raise AlreadyExists(f"a recipient list named {name!r} already exists", provider=self.name)
-        alias = (_ALIAS_CHARS.sub("-", name).strip("-") or "list")[:29]
         body = self._call(
             "CreateReceiver",
             {"ReceiversName": name, "ReceiversAlias": alias, "Desc": description},
@@ -657,8 +686,12 @@ class AliyunBackend(Backend):
         return self._held(str(answer.get("TemplateId", "")), name, subject, html, text)
 
     def list_templates(self) -> list[Template]:
+        """QueryTemplateByParam, then DescTemplate for each record: the listing carries no subject
+        and no body (SDK model ``QueryTemplateByParamResponseBodyDataTemplate``)."""
         rows = self._paged("QueryTemplateByParam", ("data", "template"), Operation.TEMPLATES)
-        return [parse.template(r) for r in rows]
+        return [
+            parse.template(r) if "TemplateText" in r else self.get_template(str(r.get("TemplateId", ""))) for r in rows
+        ]
 
     def get_template(self, template_id: str) -> Template:
         """DescTemplate. DM template ids are numbers: anything else names no template."""

@@ -144,7 +144,8 @@ class LocalBackend(Backend):
             created_at=dt.datetime.fromisoformat(str(row["created_at"])),
         )
 
-    def create_group(self, name: str, description: str | None = None) -> Group:
+    def create_group(self, name: str, description: str | None = None, *, alias: str | None = None) -> Group:
+        """A new group; the local store has no alias, so ``alias`` is ignored."""
         if self.store.query("SELECT 1 FROM groups WHERE name = ?", (name,)):
             raise AlreadyExists(f"a group named {name!r} already exists", provider=self.name)
         with self.store.transaction() as db:

@@ -556,7 +556,8 @@ class TencentBackend(Backend):
         except ValueError:
             raise InvalidRequest(f"Tencent SES group ids are integers, not {group.id!r}") from None
 
-    def create_group(self, name: str, description: str | None = None) -> Group:
+    def create_group(self, name: str, description: str | None = None, *, alias: str | None = None) -> Group:
+        """CreateReceiver; SES groups have no alias, so ``alias`` is ignored."""
         params: dict[str, Any] = {"ReceiversName": name}
         if description:
             params["Desc"] = description

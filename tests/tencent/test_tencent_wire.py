@@ -122,6 +122,7 @@ def test_group_size_limit_is_checked_before_sending(emu: TencentEmulator, client
     group = client.create_group("full")
     for start, count in ((0, 20_000), (20_000, 20_000), (40_000, 9_999)):
         client.backend.upload_batch(group, [Recipient(f"u{start + i}@example.com") for i in range(count)])
+        emu.finish_uploads()  # imports are asynchronous; the next call would be ReceiverIsOperating
     group = client.get_group("full")
     with pytest.raises(mailbridge.LimitExceeded, match=r"has 49999 recipients and the upload adds 2 .*at most 50000"):
         client.upload(group, ["v1@example.com", "v2@example.com"])
@@ -134,7 +135,9 @@ def test_emulator_enforces_group_size_too(emu: TencentEmulator, client: mailbrid
     backend = client.backend
     for start in (0, 20_000):
         backend.upload_batch(group, [Recipient(f"u{start + i}@example.com") for i in range(20_000)])
+        emu.finish_uploads()
     backend.upload_batch(group, [Recipient(f"w{i}@example.com") for i in range(10_000)])
+    emu.finish_uploads()
     with pytest.raises(mailbridge.LimitExceeded) as info:
         backend.upload_batch(group, [Recipient("one-too-many@example.com")])
     assert info.value.provider_code == "LimitExceeded.ReceiverDetailCountLimit"
@@ -187,6 +190,8 @@ def test_members_keep_status_reason_and_data(emu: TencentEmulator, client: mailb
     client.backend.upload_batch(
         group, [Recipient("ok@example.com", nickname="Nick", data={"k": "v"}), Recipient("broken@@example")]
     )
+    assert client.refresh_group(group).status is GroupStatus.PROCESSING  # the import takes time, as on SES
+    emu.finish_uploads()
     members = list(client.members(group))
     assert sent(emu, "ListReceiverDetails") == [{"ReceiverId": 1001, "Offset": 0, "Limit": 100}]
     ok, bad = members
@@ -202,9 +207,20 @@ def test_members_keep_status_reason_and_data(emu: TencentEmulator, client: mailb
 def test_unattributed_shortfall_is_reported(emu: TencentEmulator, client: mailbridge.Client) -> None:
     """SES says how many addresses it skipped but not which: the count stays honest."""
     group = client.create_group("short")
-    result = client.backend.upload_batch(group, [Recipient("a@example.com"), Recipient("a@example.com")])
+    result = client.backend.upload_batch(group, [Recipient("a@example.com"), Recipient("x" * 250 + "@example.com")])
     assert (result.accepted, result.accepted_count, result.unattributed_rejected) == ((), 1, 1)
-    assert result.rejected == () and result.note is not None and "repeated: 1" in result.note
+    assert result.rejected == () and result.note is not None and "too long: 1" in result.note
+
+
+def test_duplicates_are_stored_as_ses_does_not_deduplicate(emu: TencentEmulator, client: mailbridge.Client) -> None:
+    """CreateReceiverDetail is documented without de-duplication: a repeated address is imported twice
+    (and counted in RepeatCount), so it shows up twice among the members."""
+    group = client.create_group("twice")
+    result = client.backend.upload_batch(group, [Recipient("a@example.com"), Recipient("A@example.com")])
+    assert result.accepted == ("a@example.com", "A@example.com")
+    emu.finish_uploads()
+    assert [m.email for m in client.members(group)] == ["a@example.com", "A@example.com"]
+    assert client.refresh_group(group).recipient_count == 2
 
 
 def test_template_send_json(emu: TencentEmulator, client: mailbridge.Client) -> None:
