@@ -497,8 +497,6 @@ class Client:
         key = idempotency_key or message.idempotency_key
         if key is None:
             return self._send_checked(checked)
-        if self.idempotency is None:
-            self.idempotency = IdempotencyGuard(MemoryIdempotencyStore())
         return self.idempotency.send(key, checked.evolve(idempotency_key=key), self._send_checked)
 
     def _send_checked(self, checked: Message) -> SendResult:
@@ -772,9 +770,9 @@ _DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-
 _CLIENT_FILTERABLE = frozenset({"recipient", "sender", "message_id", "status"})
 
 
-def _guard(store: IdempotencyStore | str | None) -> IdempotencyGuard | None:
+def _guard(store: IdempotencyStore | str | None) -> IdempotencyGuard:
     if store is None:
-        return None
+        return IdempotencyGuard(MemoryIdempotencyStore())  # a key without a store still holds in this process
     return IdempotencyGuard(idempotency_store(store) if isinstance(store, str) else store)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import collections
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +62,29 @@ class Worker(threading.Thread):
                 assert result.receipts and result.message_ids
                 self.receipts[subject] = result.attempts[-1].provider
 
+    def _fallbacks(self) -> tuple[Any, Any]:
+        health = self.client.health
+        budget = self.client.clients[0].rate_limiter.fallback
+        assert isinstance(health, mailbridge.RedisHealthStore) and budget is not None
+        return health.fallback, budget
+
+    def outages(self) -> tuple[int, int]:
+        """Outages seen by this worker's health store and rate-limit budget."""
+        health, budget = self._fallbacks()
+        return health.outages, budget.outages
+
+    def up(self) -> bool:
+        return all(f.up for f in self._fallbacks())
+
+
+def until(condition: Callable[[], bool], pause: threading.Event, limit: float = 30.0) -> None:
+    """Wait (bounded) until the workers have noticed a change of Redis's state."""
+    for _ in range(int(limit / 0.05)):
+        if condition():
+            return
+        pause.wait(0.05)
+    raise AssertionError("the workers did not notice Redis's change of state")
+
 
 def _subjects(mail: list[Any]) -> collections.Counter[str]:
     return collections.Counter(m.subject if hasattr(m, "subject") else m["subject"] for m in mail)
@@ -88,13 +111,17 @@ def test_redis_stopped_restarted_and_frozen_during_a_run(
             w.start()
         phase(0.6)  # Redis up
         server.stop()
-        phase(1.2)  # Redis down: connections refused
+        phase(0.5)  # Redis down: connections refused
+        until(lambda: all(w.outages() == (1, 1) for w in workers), pause)
         server.start()
-        phase(1.5)  # Redis back (empty); the workers find it within their retry interval
+        phase(0.5)  # Redis back (empty); the workers find it within their retry interval
+        until(lambda: all(w.up() for w in workers), pause)
         server.freeze()
-        phase(1.5)  # Redis frozen: connections accepted, nothing answered
+        phase(0.5)  # Redis frozen: connections accepted, nothing answered
+        until(lambda: all(w.outages() == (2, 2) for w in workers), pause)
         server.thaw()
-        phase(1.5)
+        phase(0.5)
+        until(lambda: all(w.up() for w in workers), pause)
         # Health is in Redis again: a failure seen by one worker is visible there.
         direct = redis_lib.Redis.from_url(server.url, socket_timeout=2)
         primary_key = workers[0].client.clients[0].backend.rate_limit_key
