@@ -25,6 +25,8 @@ from ._exceptions import (
     InvalidRequest,
     LimitExceeded,
     MailbridgeError,
+    NotFound,
+    OutcomeUnknown,
     RateLimited,
     ResourceBusy,
     SenderNotFound,
@@ -192,13 +194,26 @@ class Client:
         return True
 
     def _call(self, operation: Operation, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """One backend call: rate-limited, retried while the error says so, errors tagged."""
+        """One backend call: rate-limited, retried while the error says so, errors tagged.
+
+        Waiting is bounded by the policy's ``timeout``: a ``retry_after`` longer than what is
+        left of it is not slept through; the :class:`RateLimited` is raised at once (its
+        ``retry_after`` intact), so that a failover moves on to the next provider.
+        """
         rate = self.limits.rate_for(operation)
         key = f"{self.backend.rate_limit_key}:{operation}"
         policy = self.retry
+        deadline = self._clock() + policy.timeout
+
+        def on(exc: Exception) -> bool | float:
+            verdict = self._retry_hook(exc)
+            if not isinstance(verdict, bool) and verdict > deadline - self._clock():
+                return False  # the provider asks for longer than this call may take
+            return verdict
+
         try:
             for attempt in stamina.retry_context(
-                on=self._retry_hook,
+                on=on,
                 attempts=policy.attempts,
                 timeout=policy.timeout,
                 wait_initial=policy.wait_initial,
@@ -214,6 +229,28 @@ class Client:
             raise
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _create(self, operation: Operation, create: Callable[[], T], find: Callable[[], T | None]) -> T:
+        """A create that is safe to repeat: after an unknown outcome, look the object up by its
+        name and return it if it exists; only if it does not, create again (up to the policy's
+        attempts). The last :class:`OutcomeUnknown` is raised when that cannot settle it."""
+        try:
+            return self._call(operation, create)
+        except OutcomeUnknown as exc:
+            unknown = exc
+        for _ in range(max(0, self.retry.attempts - 1)):
+            try:
+                found = find()
+            except MailbridgeError:
+                raise unknown from None  # the look-up failed too: still unknown
+            if found is not None:
+                log.info("%s: the create whose outcome was unknown had happened; returning it", operation)
+                return found
+            try:
+                return self._call(operation, create)
+            except OutcomeUnknown as exc:
+                unknown = exc
+        raise unknown
+
     def _pages(self, operation: Operation, fetch: Callable[[str | None], Page[T]]) -> Iterator[T]:
         cursor: str | None = None
         while True:
@@ -226,7 +263,11 @@ class Client:
     # ------------------------------------------------------------------ groups
 
     def create_group(self, name: str, description: str | None = None) -> Group:
-        """Create an empty recipient group (names are unique per provider account)."""
+        """Create an empty recipient group (names are unique per provider account).
+
+        Like every create, safe to repeat: after an unknown outcome the group is looked up
+        by name and returned if the create had happened.
+        """
         name = name.strip()
         if not name:
             raise InvalidRequest("a group needs a name")
@@ -235,7 +276,14 @@ class Client:
                 f"group name is {len(name)} characters; {self.provider} allows at most {limit}",
                 provider=self.provider,
             )
-        return self._call(Operation.CREATE_GROUP, self.backend.create_group, name, description)
+
+        def find() -> Group | None:
+            try:
+                return self.get_group(name)
+            except GroupNotFound:
+                return None
+
+        return self._create(Operation.CREATE_GROUP, lambda: self.backend.create_group(name, description), find)
 
     def groups(self, keyword: str | None = None) -> Iterator[Group]:
         """Every group (whose name contains ``keyword``), following pages."""
@@ -641,7 +689,14 @@ class Client:
         domain = name.strip().lower()
         if not _DOMAIN.fullmatch(domain):
             raise InvalidRequest(f"{name!r} is not a domain name")
-        return self._call(Operation.DOMAINS, self.backend.create_domain, domain)
+
+        def find() -> SenderDomain | None:
+            try:
+                return self._call(Operation.DOMAINS, self.backend.get_domain, domain)
+            except NotFound:
+                return None
+
+        return self._create(Operation.DOMAINS, lambda: self.backend.create_domain(domain), find)
 
     def domains(self) -> list[SenderDomain]:
         self._require(Feature.DOMAINS)
@@ -671,7 +726,16 @@ class Client:
                 raise InvalidAddress(f"{field_name} address {value!r} is invalid: {problem}", provider=self.provider)
         if kind not in (None, "transactional", "batch"):
             raise InvalidRequest(f"sender kind must be 'transactional' or 'batch', not {kind!r}")
-        return self._call(Operation.SENDERS, self.backend.create_sender, address, kind=kind, reply_to=reply_to)
+
+        def find() -> SenderAddress | None:
+            try:
+                return self.sender(address)
+            except SenderNotFound:
+                return None
+
+        return self._create(
+            Operation.SENDERS, lambda: self.backend.create_sender(address, kind=kind, reply_to=reply_to), find
+        )
 
     def senders(self) -> list[SenderAddress]:
         self._require(Feature.SENDERS)
@@ -710,7 +774,11 @@ class Client:
 
     def create_tag(self, name: str, description: str | None = None) -> Tag:
         self._require(Feature.TAG_MANAGEMENT)
-        return self._call(Operation.TAGS, self.backend.create_tag, name, description)
+
+        def find() -> Tag | None:
+            return next((t for t in self.tags() if t.name == name), None)
+
+        return self._create(Operation.TAGS, lambda: self.backend.create_tag(name, description), find)
 
     def rename_tag(self, tag: Tag, new_name: str) -> Tag:
         self._require(Feature.TAG_MANAGEMENT)
@@ -726,8 +794,14 @@ class Client:
         """Store a template; variables are written ``{{name}}`` whatever the provider."""
         self._require(Feature.TEMPLATES)
         self._check_template(subject, html, text)
-        return self._call(
-            Operation.TEMPLATES, self.backend.create_template, name, subject=subject, html=html, text=text
+
+        def find() -> Template | None:
+            return next((t for t in self.templates() if t.name == name), None)
+
+        return self._create(
+            Operation.TEMPLATES,
+            lambda: self.backend.create_template(name, subject=subject, html=html, text=text),
+            find,
         )
 
     def templates(self) -> list[Template]:
