@@ -35,7 +35,7 @@ class HealthStore(Protocol):
         """Give the probe claim back (the probe ended without telling whether the provider is healthy)."""
 
     def mark_failed(self, provider: str, cooldown: float) -> None:
-        """Open the circuit for ``cooldown`` seconds (and drop any probe claim)."""
+        """Open the circuit for ``cooldown`` seconds; no probe can be claimed before it ends."""
 
     def mark_healthy(self, provider: str) -> None:
         """Close the circuit: the provider takes traffic again."""
@@ -77,7 +77,7 @@ class MemoryHealthStore:
     def mark_failed(self, provider: str, cooldown: float) -> None:
         with self._lock:
             self._open_until[provider] = self._clock() + cooldown
-            self._probe_until.pop(provider, None)
+            self._probe_until[provider] = self._clock() + cooldown  # a caller that saw it closed cannot probe
 
     def mark_healthy(self, provider: str) -> None:
         with self._lock:
@@ -148,7 +148,9 @@ class RedisHealthStore:
             pipe = self._redis.pipeline()
             pipe.set(self._key("open", provider), "1", px=_ms(cooldown))
             pipe.set(self._key("failed", provider), "1")
-            pipe.delete(self._key("probe", provider))
+            # The probe claim runs out with the cooldown: a worker that read "not open" just before
+            # this cannot claim a second probe right after a failed one.
+            pipe.set(self._key("probe", provider), "1", px=_ms(cooldown))
             pipe.execute()
 
         self.memory.mark_failed(provider, cooldown)  # also here, so that an outage starts from what we saw
