@@ -24,6 +24,7 @@ URL grammar (see README "Failover")::
     failover://?providers=URL1,URL2[,...][&strategy=priority|round-robin][&cooldown=SECONDS]
                [&probe_timeout=SECONDS][&retries=N][&at_least_once=true][&state=redis://HOST:PORT/DB]
                [&idempotency=state|memory|sqlite:///PATH|redis://HOST:PORT/DB][&idempotency_ttl=SECONDS]
+               [&timeout=SECONDS]
                [&rate_limit=off]
 
 Inner URLs containing ``,`` or ``&`` must be percent-encoded (:func:`failover_url` does it).
@@ -118,9 +119,10 @@ class FailoverClient:
         limiter = RateLimiter(state) if state else RateLimiter()
         if not url.bool_param("rate_limit", True):
             limiter = RateLimiter.disabled()  # emulators that do not enforce the clouds' rates
-        clients = [
-            connect(member, retry=RetryPolicy(attempts=max(1, retries)), rate_limiter=limiter) for member in members
-        ]
+        options: dict[str, Any] = {"retry": RetryPolicy(attempts=max(1, retries)), "rate_limiter": limiter}
+        if url.param("timeout"):  # one deadline for every member's requests, over the members' own
+            options["timeout"] = url.float_param("timeout", 0.0)
+        clients = [connect(member, **options) for member in members]
         idempotency = url.param("idempotency") or None
         if idempotency == "state":
             if not state:

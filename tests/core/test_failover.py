@@ -372,3 +372,20 @@ def test_per_message_throttle_moves_the_message_and_harms_no_provider(
         fo.send(msg())
     assert info.value.retry_after == 90 and [a.outcome for a in info.value.attempts] == ["failed", "failed"]
     assert info.value.not_sent == ("a@example.com",)
+
+
+def test_failover_url_timeout_reaches_every_member(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """``timeout=`` on the failover URL is passed to connect() for each member."""
+    seen: list[Any] = []
+
+    def fake_connect(url: str, **options: Any) -> mailbridge.Client:
+        seen.append(options.get("timeout"))
+        return mailbridge.connect(url, retry=options["retry"], rate_limiter=options["rate_limiter"])
+
+    parsed = mailbridge.ProviderURL.parse(
+        mailbridge.failover_url([f"local://{tmp_path}/a", f"local://{tmp_path}/b"], timeout=2.5)
+    )
+    with FailoverClient.from_url(parsed, fake_connect):
+        assert seen == [2.5, 2.5]
+    with pytest.raises(mailbridge.ConfigurationError, match="timeout"):
+        mailbridge.connect_failover(mailbridge.failover_url([f"local://{tmp_path}/a"], timeout=0))
