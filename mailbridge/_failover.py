@@ -173,19 +173,18 @@ class FailoverClient:
     def healthy(self) -> dict[str, bool]:
         """Which members are currently taking traffic (not cooling down)."""
         return {
-            label: not self._health(False, self.health.is_open, key)
+            label: not self._health(False, "is_open", key)
             for label, key in zip(self.labels, self._keys, strict=True)
         }
 
-    @staticmethod
-    def _health(default: T, method: Callable[..., T], *args: Any) -> T:
-        """A health-store call that can never fail a send or hide its receipt."""
+    def _health(self, default: T, name: str, *args: Any) -> T:
+        """``self.health.<name>(*args)``, which can never fail a send or hide its receipt."""
         try:
-            return method(*args)
+            result: T = getattr(self.health, name)(*args)
         except Exception as exc:  # a custom store's failure: keep sending, as if the provider were healthy
-            name = getattr(method, "__name__", "call")
             log.warning("failover: the health store failed in %s (%s: %s); continuing", name, type(exc).__name__, exc)
             return default
+        return result
 
     # ------------------------------------------------------------------ routing
 
@@ -193,7 +192,7 @@ class FailoverClient:
         indexes = list(range(len(self.clients)))
         if self.strategy == "round-robin":
             key = "|".join(self._keys)
-            start = self._health(0, self.health.next_index, key, len(indexes))
+            start = self._health(0, "next_index", key, len(indexes))
             indexes = indexes[start:] + indexes[:start]
         return indexes
 
@@ -206,11 +205,11 @@ class FailoverClient:
         """
         for index in self._order():
             key, label = self._keys[index], self.labels[index]
-            if self._health(False, self.health.is_open, key):
+            if self._health(False, "is_open", key):
                 attempts.append(Attempt(label, "skipped", detail="cooling down after a failure"))
                 continue
-            probing = self._health(False, self.health.was_failed, key)
-            if probing and not self._health(True, self.health.claim_probe, key, self.probe_timeout):
+            probing = self._health(False, "was_failed", key)
+            if probing and not self._health(True, "claim_probe", key, self.probe_timeout):
                 attempts.append(Attempt(label, "skipped", detail="another worker is probing it"))
                 continue
             yield index, probing
@@ -228,7 +227,7 @@ class FailoverClient:
                 last = exc
                 if exc.maybe_sent:
                     attempts.append(Attempt(label, "unknown", error=type(exc).__name__, detail=str(exc)))
-                    self._health(None, self.health.mark_failed, key, self.cooldown)
+                    self._health(None, "mark_failed", key, self.cooldown)
                     if not self.at_least_once:
                         exc.attempts = tuple(attempts)
                         raise
@@ -243,7 +242,7 @@ class FailoverClient:
                 attempts.append(Attempt(label, "failed", error=type(exc).__name__, detail=str(exc)))
                 if exc.failover_eligible:
                     cooldown = max(self.cooldown, float(getattr(exc, "retry_after", None) or 0.0))
-                    self._health(None, self.health.mark_failed, key, cooldown)
+                    self._health(None, "mark_failed", key, cooldown)
                     log.warning(
                         "failover: %s %s failed with %s; provider cooling down for %gs",
                         label,
@@ -254,7 +253,7 @@ class FailoverClient:
                     provider_failed = True
                     continue
                 if probing:  # the provider answered about this message only: let the next caller probe now
-                    self._health(None, self.health.release_probe, key)
+                    self._health(None, "release_probe", key)
                 if exc.retryable:  # throttled or busy for this message only; another provider may take it
                     log.warning(
                         "failover: %s %s refused this message for now (%s); trying the next provider",
@@ -266,7 +265,7 @@ class FailoverClient:
                 exc.attempts = tuple(attempts)
                 raise
             if probing:
-                self._health(None, self.health.mark_healthy, key)
+                self._health(None, "mark_healthy", key)
             attempts.append(Attempt(label, "sent"))
             return result, attempts
         raise self._exhausted(what, attempts, last, unknown, provider_failed)
