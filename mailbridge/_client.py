@@ -20,6 +20,7 @@ from attrs import frozen
 from ._backend import Backend
 from ._dedup import SeenSet
 from ._exceptions import (
+    AlreadyExists,
     GroupNotFound,
     InvalidAddress,
     InvalidRequest,
@@ -72,7 +73,9 @@ class RetryPolicy:
     """How the client retries calls that failed with a ``retryable`` error.
 
     Times are in seconds. A send is retried only when the provider certainly did not
-    accept it; ``attempts=1`` turns retries off.
+    accept it; ``attempts=1`` turns retries off. ``timeout`` is the budget of one client
+    call across its retries: a provider's ``retry_after`` longer than what is left of it is
+    not waited for (the :class:`RateLimited` is raised at once, so failover moves on).
     """
 
     attempts: int = 5
@@ -237,7 +240,10 @@ class Client:
             return self._call(operation, create)
         except OutcomeUnknown as exc:
             unknown = exc
+        wait = self.retry.wait_initial
         for _ in range(max(0, self.retry.attempts - 1)):
+            self._sleep(wait)  # let a request still in flight land before looking
+            wait = min(wait * 2, self.retry.wait_max)
             try:
                 found = find()
             except MailbridgeError:
@@ -249,7 +255,30 @@ class Client:
                 return self._call(operation, create)
             except OutcomeUnknown as exc:
                 unknown = exc
+            except AlreadyExists:  # it landed meanwhile: the name is unique, so it is ours
+                if (found := find()) is not None:
+                    return found
+                raise
         raise unknown
+
+    def _delete(self, operation: Operation, fn: Callable[..., None], *args: Any) -> None:
+        """A delete, retried like any idempotent call; when an attempt failed without an answer
+        and a retry then finds the object gone, the failed attempt did it: that is a success."""
+        failed_before = False
+
+        def once() -> None:
+            nonlocal failed_before
+            try:
+                fn(*args)
+            except NotFound:
+                if not failed_before:
+                    raise
+                log.info("%s: gone on retry; the earlier attempt deleted it", operation)
+            except MailbridgeError as exc:
+                failed_before = failed_before or exc.retryable
+                raise
+
+        self._call(operation, once)
 
     def _pages(self, operation: Operation, fetch: Callable[[str | None], Page[T]]) -> Iterator[T]:
         cursor: str | None = None
@@ -310,7 +339,7 @@ class Client:
 
     def delete_group(self, group: Group | str) -> None:
         """Delete a group and its members."""
-        self._call(Operation.DELETE_GROUP, self.backend.delete_group, self._group(group))
+        self._delete(Operation.DELETE_GROUP, self.backend.delete_group, self._group(group))
 
     def _group(self, group: Group | str) -> Group:
         return group if isinstance(group, Group) else self.get_group(group)
@@ -714,7 +743,7 @@ class Client:
 
     def delete_domain(self, name: str) -> None:
         self._require(Feature.DOMAINS)
-        self._call(Operation.DOMAINS, self.backend.delete_domain, name.strip().lower())
+        self._delete(Operation.DOMAINS, self.backend.delete_domain, name.strip().lower())
 
     # ------------------------------------------------------------------ sender addresses
 
@@ -751,7 +780,7 @@ class Client:
     def delete_sender(self, sender: SenderAddress | str) -> None:
         self._require(Feature.SENDERS)
         resolved = sender if isinstance(sender, SenderAddress) else self.sender(sender)
-        self._call(Operation.SENDERS, self.backend.delete_sender, resolved)
+        self._delete(Operation.SENDERS, self.backend.delete_sender, resolved)
 
     def set_sender_password(self, sender: SenderAddress | str, password: str | Secret) -> None:
         """Set a sender's SMTP password (never logged, printed or recorded)."""
@@ -786,7 +815,7 @@ class Client:
 
     def delete_tag(self, tag: Tag) -> None:
         self._require(Feature.TAG_MANAGEMENT)
-        self._call(Operation.TAGS, self.backend.delete_tag, tag)
+        self._delete(Operation.TAGS, self.backend.delete_tag, tag)
 
     # ------------------------------------------------------------------ templates
 
@@ -825,7 +854,7 @@ class Client:
     def delete_template(self, template: Template | str) -> None:
         self._require(Feature.TEMPLATES)
         resolved = template if isinstance(template, Template) else self.get_template(template)
-        self._call(Operation.TEMPLATES, self.backend.delete_template, resolved)
+        self._delete(Operation.TEMPLATES, self.backend.delete_template, resolved)
 
     def _check_template(self, subject: str, html: str | None, text: str | None) -> None:
         if not (html or text):

@@ -25,9 +25,18 @@ proxy that forwarded the request and then reset the connection looks the same. S
 guard (1) checks again, right before the first byte of a request goes on a reused
 connection, that the server has not closed it, and if it has, fails the write without
 writing (``NOT_SENT``), and (2) retries a ``NOT_SENT`` failure on a reused connection once,
-on a fresh one, within the same deadline. What is left is a race of microseconds between
-that check and the write; it ends as ``UNKNOWN`` (an honest "maybe sent"), never as a
-double send.
+on a fresh one, within the same deadline.
+
+A server (or proxy) that closes right after answering, without ``Connection: close``, makes
+that race common: the next request is written a few microseconds after the answer, before the
+server's close, and is reset unread (measured on loopback: 319 of 2,000 back-to-back requests).
+A request that must not be repeated therefore waits until :data:`SETTLE` seconds have passed
+since the connection's last answer before the check (at most 50 ms, only when sending faster
+than that on one connection), for as long as the server has not shown that it keeps
+connections open (three reused connections answered, and no connection found closed within
+a second of its answer since). What is left, a server closing at the very moment of the write
+(an idle timeout expiring then), ends as ``UNKNOWN``: an honest "maybe sent", never a double
+send.
 """
 
 from __future__ import annotations
@@ -59,13 +68,44 @@ class CallFailed(Exception):
         self.reused = reused
 
 
+#: Seconds a non-idempotent request waits after the previous answer on the same connection
+#: before reusing it, so that a server closing right after answering is seen closed.
+SETTLE = 0.05
+
+
+class _Habits:
+    """What one pool has seen of its server's keep-alive: does it close right after answering?
+
+    Until a few reused connections have been answered, and again whenever a connection is
+    found closed within a second of its last answer, non-idempotent requests settle first.
+    """
+
+    TRUST_AFTER = 3
+    CLOSES_SOON = 1.0
+
+    def __init__(self) -> None:
+        self.kept_alive = 0
+
+    @property
+    def settle(self) -> bool:
+        return self.kept_alive < self.TRUST_AFTER
+
+    def closed(self) -> None:
+        self.kept_alive = 0
+
+    def answered_on_reuse(self) -> None:
+        self.kept_alive += 1
+
+
 class _Probe:
     """What one request did on the wire (fed by httpcore's trace) and its deadline."""
 
-    def __init__(self, deadline: float) -> None:
+    def __init__(self, deadline: float, *, idempotent: bool = False) -> None:
         self.deadline = deadline
+        self.idempotent = idempotent
         self.events: list[str] = []
         self.bytes_written = 0
+        self.reused: _Habits | None = None  # set when written on a reused connection
 
     def __call__(self, name: str, info: dict[str, Any]) -> None:
         self.events.append(name)
@@ -109,21 +149,34 @@ def _clamp(timeout: float | None, kind: type[Exception]) -> float | None:
 class _GuardedStream(httpcore.NetworkStream):
     """A network stream whose every operation respects the current request's deadline."""
 
-    def __init__(self, inner: httpcore.NetworkStream) -> None:
+    def __init__(self, inner: httpcore.NetworkStream, habits: _Habits) -> None:
         self._inner = inner
+        self._habits = habits
+        self._last_read = 0.0
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, _clamp(timeout, httpcore.ReadTimeout))
+        data = self._inner.read(max_bytes, _clamp(timeout, httpcore.ReadTimeout))
+        self._last_read = time.monotonic()
+        return data
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
         if not buffer:
             return
         probe = _PROBE.get()
         # A reused connection about to carry its next request: if the server has closed
-        # it (it is readable while idle), fail before writing anything.
+        # it (it is readable while idle), fail before writing anything. A request that must
+        # not be repeated first gives a server that closes right after answering the time
+        # to do so (the FIN follows the answer closely).
         fresh = probe is None or probe.bytes_written > 0 or probe.new_connection
-        if not fresh and self._inner.get_extra_info("is_readable"):
-            raise httpcore.WriteError("the pooled connection was closed by the server; nothing was written")
+        if probe is not None and not fresh:
+            if not probe.idempotent and self._habits.settle:
+                pause = min(self._last_read + SETTLE - time.monotonic(), probe.remaining())
+                if pause > 0:
+                    time.sleep(pause)
+            if self.get_extra_info("is_readable"):
+                self._inner.close()  # httpcore reads after a write error: let that fail at once too
+                raise httpcore.WriteError("the pooled connection was closed by the server; nothing was written")
+            probe.reused = self._habits
         self._inner.write(buffer, _clamp(timeout, httpcore.WriteTimeout))
         if probe is not None:
             probe.bytes_written += len(buffer)
@@ -135,15 +188,19 @@ class _GuardedStream(httpcore.NetworkStream):
         self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
     ) -> httpcore.NetworkStream:
         inner = self._inner.start_tls(ssl_context, server_hostname, _clamp(timeout, httpcore.ConnectTimeout))
-        return _GuardedStream(inner)
+        return _GuardedStream(inner, self._habits)
 
     def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
+        value = self._inner.get_extra_info(info)
+        if info == "is_readable" and value and time.monotonic() - self._last_read < _Habits.CLOSES_SOON:
+            self._habits.closed()  # idle and readable: the server closed it soon after answering
+        return value
 
 
 class _GuardedBackend(httpcore.NetworkBackend):
     def __init__(self, inner: httpcore.NetworkBackend) -> None:
         self._inner = inner
+        self.habits = _Habits()
 
     def connect_tcp(
         self,
@@ -156,13 +213,13 @@ class _GuardedBackend(httpcore.NetworkBackend):
         stream = self._inner.connect_tcp(
             host, port, _clamp(timeout, httpcore.ConnectTimeout), local_address, socket_options
         )
-        return _GuardedStream(stream)
+        return _GuardedStream(stream, self.habits)
 
     def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
     ) -> httpcore.NetworkStream:  # pragma: no cover - the clouds are reached over TCP
         stream = self._inner.connect_unix_socket(path, _clamp(timeout, httpcore.ConnectTimeout), socket_options)
-        return _GuardedStream(stream)
+        return _GuardedStream(stream, self.habits)
 
     def sleep(self, seconds: float) -> None:  # pragma: no cover - used by httpcore's connect retries only
         self._inner.sleep(seconds)
@@ -191,16 +248,22 @@ class GuardedHTTP:
         self.client = client
         self.timeout = timeout
 
-    def send(self, request: httpx.Request) -> httpx.Response:
-        """The complete response (any status), or :class:`CallFailed`."""
+    def send(self, request: httpx.Request, *, idempotent: bool = False) -> httpx.Response:
+        """The complete response (any status), or :class:`CallFailed`.
+
+        ``idempotent``: the request may be repeated; a request that may not (the default)
+        waits up to :data:`SETTLE` before reusing a connection that has just answered.
+        """
         deadline = time.monotonic() + self.timeout
         for attempt in (1, 2):
-            probe = _Probe(deadline)
+            probe = _Probe(deadline, idempotent=idempotent)
             request.extensions = {**request.extensions, "trace": probe}
             token = _PROBE.set(probe)
             try:
-                return self.client.send(request)
+                response = self.client.send(request)
             except httpx.HTTPError as exc:
+                if probe.reused is not None and not probe.saw("receive_response_headers.complete"):
+                    probe.reused.closed()  # a reused connection that never answered
                 stage = probe.stage(exc)
                 reused = bool(probe.events) and not probe.new_connection
                 if stage is Stage.NOT_SENT and reused and attempt == 1 and probe.remaining() > 0:
@@ -209,4 +272,7 @@ class GuardedHTTP:
                 raise CallFailed(stage, what, reused=reused) from exc
             finally:
                 _PROBE.reset(token)
+            if probe.reused is not None:
+                probe.reused.answered_on_reuse()
+            return response
         raise AssertionError("unreachable")  # pragma: no cover

@@ -169,7 +169,7 @@ class DirectMailTransport:
         idempotent = not is_send and action not in NOT_IDEMPOTENT
         request = self.build(action, params)
         try:
-            response = self.http.send(request)
+            response = self.http.send(request, idempotent=idempotent)
         except CallFailed as exc:
             raise failed(
                 exc.stage,

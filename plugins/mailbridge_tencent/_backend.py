@@ -5,11 +5,16 @@ URL: ``tencent://SECRET_ID:SECRET_KEY@REGION?endpoint=http://127.0.0.1:PORT&time
 ``TENCENTCLOUD_SECRET_KEY``. Regions: ap-guangzhou and ap-hongkong (``ses.tencentcloudapi.com``),
 ap-singapore (``ses.intl.tencentcloudapi.com``). An ``http://`` endpoint is accepted for loopback only.
 
-Transport: the SDK's sync ``SesClient`` (``requests`` underneath) with its retryer off (the core
-retries) and English error messages. Every call goes through :meth:`TencentBackend._call`, which
-uses the SDK's JSON path and checks ``Response.Error`` itself: the SDK only notices an error when
-the Content-Type is exactly ``application/json`` (reference B.2), so a ``; charset=utf-8`` answer
-would otherwise pass as an empty success.
+Transport: the SDK's sync ``SesClient`` with its retryer off (the core retries) and English error
+messages. The SDK builds, signs and parses every request; the bytes travel over the core's shared
+HTTP seam (:mod:`mailbridge._http`, httpx) instead of the SDK's ``requests`` session, so that a
+Tencent call has what a Direct Mail call has: one deadline (``timeout=``) from connect to the
+last byte, and a report of whether the request was written, which the core's outcome rule
+(:mod:`mailbridge._outcome`) needs. Every call goes through :meth:`TencentBackend._call`, which
+uses the SDK's JSON path and reads ``Response.Error`` itself, at any HTTP status: the SDK only
+notices an error when the Content-Type is exactly ``application/json`` (reference B.2) and the
+status is 200, so a ``; charset=utf-8`` answer would otherwise pass as an empty success and an
+error served with HTTP 4xx/5xx would lose its code.
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ from mailbridge import (
     ProviderURL,
     Rate,
     Recipient,
+    ResourceBusy,
     Secret,
     SenderAddress,
     SenderDomain,
@@ -289,7 +295,9 @@ class _SdkConnection:
     ) -> requests.Response:
         content = body.encode("utf-8") if isinstance(body, str) else body
         self.request_length = len(content or b"")
-        answer = self.http.send(self.client.build_request(method, url, content=content, headers=headers))
+        action = (headers or {}).get("X-TC-Action", "")
+        request = self.client.build_request(method, url, content=content, headers=headers)
+        answer = self.http.send(request, idempotent=action not in _NOT_IDEMPOTENT)
         response = requests.Response()
         response.status_code = answer.status_code
         response._content = answer.content
@@ -755,13 +763,37 @@ class TencentBackend(Backend):
         if "ad_location" in options:
             params["ADLocation"] = int(options["ad_location"])
         sent_at = dt.datetime.now(dt.UTC)
-        response = self._call("BatchSendEmail", params)
+        try:
+            response = self._call("BatchSendEmail", params)
+        except ResourceBusy as exc:
+            if exc.provider_code != "OperationDenied.ReceiverStatusError":
+                raise
+            raise self._receiver_status_error(group, exc) from exc
         return SendReceipt(
             provider=self.name,
             request_id=response.get("RequestId"),
             sent_at=sent_at,
             batch_id=str(self._require("BatchSendEmail", response, "TaskId")),
             extra={"group_id": group.id},
+        )
+
+    def _receiver_status_error(self, group: Group, exc: ResourceBusy) -> MailbridgeError:
+        """ReceiverStatusError means "empty, or not finished importing": ask which. Only an
+        import still running is worth a retry; an empty list stays empty."""
+        try:
+            found = [g for g in self.list_groups(keyword=group.name, cursor=None, page_size=100).items]
+        except MailbridgeError:
+            return exc
+        current = next((g for g in found if g.id == group.id), None)
+        if current is not None and current.status is GroupStatus.PROCESSING:
+            exc.retryable = True
+            return exc
+        return InvalidRequest(
+            f"recipient group {group.name!r} is empty: upload recipients before a group send",
+            provider=self.name,
+            provider_code=exc.provider_code,
+            provider_message=exc.provider_message,
+            request_id=exc.request_id,
         )
 
     def send_task(self, task_id: str) -> dict[str, Any]:
