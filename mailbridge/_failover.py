@@ -262,6 +262,8 @@ class FailoverClient:
                         type(exc).__name__,
                     )
                     continue
+                if unknown is not None:  # at-least-once: an earlier provider may have sent it, so say so
+                    raise self._exhausted(what, attempts, exc, unknown, provider_failed) from exc
                 exc.attempts = tuple(attempts)
                 raise
             if probing:
@@ -288,7 +290,7 @@ class FailoverClient:
             )
         elif unknown is not None:
             error = OutcomeUnknown(
-                f"every provider failed to {what}, and an earlier attempt's outcome is unknown: it may have been sent",
+                f"no provider could {what}, and an earlier attempt's outcome is unknown: it may have been sent",
                 provider=self.provider,
                 operation=what,
             )
@@ -391,7 +393,7 @@ class _Ledger:
         if exc.maybe_sent:
             maybe = exc.maybe_sent_to or tuple(a for a in addresses(self.pending) if a not in exc.not_sent)
             self.maybe.update(dict.fromkeys(maybe))
-            rest = tuple(exc.not_sent) if done else ()
+            rest = tuple(exc.not_sent)  # the later parts of a split send, never tried
             self.not_sent = rest
             if done and self.at_least_once:  # resend the unknown part and the rest (all plain "to" after part 1)
                 self.pending = self.pending.evolve(to=(*maybe, *rest), cc=(), bcc=())
