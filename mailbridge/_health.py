@@ -3,7 +3,9 @@
 A provider that fails with a ``failover_eligible`` error is *open* (skipped) for a cooldown.
 When the cooldown has passed it is *half-open*: exactly one caller, across every worker
 sharing the store, claims the probe and sends through it; success closes the circuit,
-failure opens it again. The memory store serves one process; the Redis store serves every
+failure opens it again (and holds the probe claim until that cooldown ends, so a worker that
+saw the circuit closed a moment before cannot probe twice); an answer about the message only
+(a per-message refusal) gives the claim back at once. The memory store serves one process; the Redis store serves every
 process and machine of an application, and falls back to memory while Redis is unreachable.
 """
 
