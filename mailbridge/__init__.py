@@ -38,6 +38,13 @@ from ._exceptions import (
 )
 from ._failover import FailoverClient, failover_url
 from ._health import HealthStore, MemoryHealthStore, RedisHealthStore
+from ._idempotency import (
+    IdempotencyStore,
+    MemoryIdempotencyStore,
+    RedisIdempotencyStore,
+    SQLiteIdempotencyStore,
+    idempotency_store,
+)
 from ._limits import Feature, Limits, Operation, Rate
 from ._migrate import (
     GroupPlan,
@@ -104,6 +111,7 @@ __all__ = [
     "GroupResult",
     "GroupStatus",
     "HealthStore",
+    "IdempotencyStore",
     "InvalidAddress",
     "InvalidRequest",
     "LimitExceeded",
@@ -111,6 +119,7 @@ __all__ = [
     "MailbridgeError",
     "Member",
     "MemoryHealthStore",
+    "MemoryIdempotencyStore",
     "Message",
     "MigrationPlan",
     "MigrationReport",
@@ -129,9 +138,11 @@ __all__ = [
     "Recipient",
     "RedisCatalog",
     "RedisHealthStore",
+    "RedisIdempotencyStore",
     "RejectedAddress",
     "ResourceBusy",
     "RetryPolicy",
+    "SQLiteIdempotencyStore",
     "Secret",
     "SendManyInterrupted",
     "SendManyProgress",
@@ -159,6 +170,7 @@ __all__ = [
     "connect",
     "connect_failover",
     "failover_url",
+    "idempotency_store",
     "migrate",
     "plan_migration",
     "plan_setup",

@@ -38,6 +38,7 @@ from ._exceptions import (
     SenderNotFound,
     UnsupportedFeature,
 )
+from ._idempotency import IdempotencyGuard, IdempotencyStore, MemoryIdempotencyStore, idempotency_store
 from ._limits import Feature, Limits, Operation
 from ._models import (
     AccountSummary,
@@ -145,7 +146,9 @@ class Client:
     *(optional)*: injectable for tests (``clock`` is monotonic seconds);
     ``template_catalog`` *(optional)*: where the template parts the provider cannot store
     are kept (a path, ``redis://...``, ``off`` or a :class:`TemplateCatalog`; default
-    ``MAILBRIDGE_TEMPLATE_CATALOG``, else the user data directory).
+    ``MAILBRIDGE_TEMPLATE_CATALOG``, else the user data directory); ``idempotency``
+    *(optional)*: where idempotency keys live, an :class:`IdempotencyStore` or its URL
+    (``memory://``, ``sqlite:///path``, ``redis://host:port/db``).
     """
 
     def __init__(
@@ -158,7 +161,9 @@ class Client:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         template_catalog: str | os.PathLike[str] | TemplateCatalog | None = None,
+        idempotency: IdempotencyStore | str | None = None,
     ) -> None:
+        self.idempotency = _guard(idempotency)
         self.backend = backend
         self.ignore_unsupported_features = ignore_unsupported_features
         self.retry = retry or RetryPolicy()
@@ -569,16 +574,29 @@ class Client:
     # ------------------------------------------------------------------ sending
 
     @resolves_template_names
-    def send(self, message: Message) -> SendResult:
+    def send(self, message: Message, *, idempotency_key: str | None = None) -> SendResult:
         """Send a message; a ``to`` list longer than the backend's per-send limit is split.
 
         Copies (cc/bcc) go with the first call only. Never retried when the outcome is
-        unknown. If a later call fails, the error's ``partial_result`` holds the receipts
-        of the calls that succeeded and ``not_sent`` the addresses never sent.
+        unknown. If a call fails, the error's ``partial_result`` holds the receipts of the
+        calls that succeeded, ``not_sent`` the addresses certainly not sent and
+        ``maybe_sent_to`` those of a call whose outcome is unknown.
+
+        ``idempotency_key`` (or ``message.idempotency_key``): a send with a key already used
+        returns the first receipts instead of sending again, and raises
+        :class:`OutcomeUnknown` while the first is unresolved (in flight elsewhere, or ended
+        unknown). Keys live in the client's ``idempotency`` store (process memory unless
+        one is given: a SQLite file or Redis shares them between processes).
         """
         checked = check_message(
             message, self.limits, self.provider, ignore_unsupported=self.ignore_unsupported_features
         )
+        key = idempotency_key or message.idempotency_key
+        if key is None:
+            return self._send_checked(checked)
+        return self.idempotency.send(key, checked.evolve(idempotency_key=key), self._send_checked)
+
+    def _send_checked(self, checked: Message) -> SendResult:
         size = self.limits.recipients_per_send
         chunks = [checked.to[i : i + size] for i in range(0, len(checked.to), size)]
         receipts: list[SendReceipt] = []
@@ -594,8 +612,10 @@ class Client:
                 receipts.append(self._call(Operation.SEND, self.backend.send, part))
             except MailbridgeError as exc:
                 exc.partial_result = tuple(receipts)
-                later = [a for c in chunks[index + 1 :] for a in c]
-                exc.not_sent = tuple(([] if exc.maybe_sent else list(chunk)) + later)
+                this = (*part.to, *part.cc, *part.bcc)
+                later = tuple(a for c in chunks[index + 1 :] for a in c)
+                exc.not_sent = later if exc.maybe_sent else (*this, *later)
+                exc.maybe_sent_to = this if exc.maybe_sent else ()
                 raise
         return SendResult(receipts)
 
@@ -921,6 +941,12 @@ _DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-
 
 # Filters the client can apply itself to returned events (events carry no tag).
 _CLIENT_FILTERABLE = frozenset({"recipient", "sender", "message_id", "status"})
+
+
+def _guard(store: IdempotencyStore | str | None) -> IdempotencyGuard:
+    if store is None:
+        return IdempotencyGuard(MemoryIdempotencyStore())  # a key without a store still holds in this process
+    return IdempotencyGuard(idempotency_store(store) if isinstance(store, str) else store)
 
 
 def _matches(event: DeliveryEvent, key: str, value: Any) -> bool:

@@ -97,7 +97,8 @@ class MailbridgeError(Exception):
     secrets), ``retryable``, ``failover_eligible``, ``partial_result`` (what completed
     before the failure: an ``UploadReport`` for uploads, a tuple of ``SendReceipt`` for
     split sends) and ``not_sent`` (addresses certainly not sent or uploaded by the
-    failed call and the ones after it).
+    failed call and the ones after it), ``maybe_sent_to`` (addresses a send may have
+    reached: the ones of an attempt whose outcome is unknown).
     """
 
     retryable: bool = False
@@ -134,6 +135,7 @@ class MailbridgeError(Exception):
             self.failover_eligible = failover_eligible
         self.partial_result = partial_result
         self.not_sent: tuple[str, ...] = ()
+        self.maybe_sent_to: tuple[str, ...] = ()
         self.attempts: tuple[Any, ...] = ()  # failover: every provider tried (mailbridge.Attempt)
 
     def __str__(self) -> str:

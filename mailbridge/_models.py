@@ -276,6 +276,8 @@ class Message:
     provider, so such a send can fail over), ``template_id`` is one provider's own id.
     A template send without ``subject`` takes the template's. Everything the neutral fields cannot say goes in
     ``provider_options`` (passed to the backend untouched, like anymail's ``esp_extra``).
+    ``idempotency_key`` *(optional)*: a send with a key already used returns the first
+    receipts instead of sending again (see ``Client.send``); never sent to the provider.
     """
 
     sender: str
@@ -297,6 +299,7 @@ class Message:
     click_tracking: bool | None = None
     attachments: tuple[Attachment, ...] = field(default=(), converter=_tuple)
     provider_options: dict[str, Any] = field(factory=dict, converter=_any_map, hash=False)
+    idempotency_key: str | None = None
 
     def evolve(self, **changes: Any) -> Message:
         return attrs.evolve(self, **changes)
