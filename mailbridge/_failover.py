@@ -12,6 +12,14 @@ Which errors move work to the next provider is decided by the neutral flags only
 * anything else (invalid address, content rejected ...): a problem of this message, raised
   at once; no provider's health is touched.
 
+Before a provider is tried, the message is checked against the features it declares (the
+rules of :func:`~mailbridge._validation.check_message`): a provider that cannot carry it is
+skipped (``Attempt(label, "skipped", detail="cannot carry: tag, cc")``), its health untouched,
+unless its client has ``ignore_unsupported_features``: then it gets the message without those
+fields, with a warning, and its ``sent`` attempt says what was dropped. When no provider can
+carry the message, :class:`UnsupportedFeature` (certainly not sent) names what each one lacks,
+before any call.
+
 A cooled-down provider is skipped until its cooldown ends; then exactly one caller across
 every worker sharing the health store probes it. When every provider is cooling down nothing
 is tried: :class:`ProviderUnavailable` (certainly not sent) lists the skipped attempts. Errors
@@ -26,6 +34,10 @@ URL grammar (see README "Failover")::
                [&idempotency=state|memory|sqlite:///PATH|redis://HOST:PORT/DB][&idempotency_ttl=SECONDS]
                [&timeout=SECONDS]
                [&rate_limit=off]
+               [&ignore_unsupported_features=true]
+
+``ignore_unsupported_features=true`` on the failover URL applies to every member; on an inner
+URL, to that member only.
 
 Inner URLs containing ``,`` or ``&`` must be percent-encoded (:func:`failover_url` does it).
 """
@@ -39,7 +51,14 @@ from urllib.parse import quote, unquote
 
 from ._bulk import SendManyProgress, SendOutcome, default_in_flight, send_many
 from ._client import Client, RetryPolicy
-from ._exceptions import AlreadyExists, ConfigurationError, MailbridgeError, OutcomeUnknown, ProviderUnavailable
+from ._exceptions import (
+    AlreadyExists,
+    ConfigurationError,
+    MailbridgeError,
+    OutcomeUnknown,
+    ProviderUnavailable,
+    UnsupportedFeature,
+)
 from ._health import HealthStore, MemoryHealthStore, RedisHealthStore
 from ._idempotency import (
     DEFAULT_IDEMPOTENCY_TTL,
@@ -52,12 +71,14 @@ from ._idempotency import (
 from ._models import Attempt, Group, Message, Recipient, SendReceipt, SendResult, UploadReport
 from ._ratelimit import RateLimiter
 from ._url import ProviderURL
+from ._validation import unsupported_fields
 
 __all__ = ["FailoverClient", "failover_url"]
 
 log = logging.getLogger("mailbridge.failover")
 T = TypeVar("T")
 STRATEGIES = ("priority", "round-robin")
+IGNORE_UNSUPPORTED = "ignore_unsupported_features"
 
 
 def failover_url(urls: Sequence[str], **options: str | float | bool) -> str:
@@ -123,7 +144,14 @@ class FailoverClient:
         options: dict[str, Any] = {"retry": RetryPolicy(attempts=max(1, retries)), "rate_limiter": limiter}
         if url.param("timeout"):  # one deadline for every member's requests, over the members' own
             options["timeout"] = url.float_param("timeout", 0.0)
-        clients = [connect(member, **options) for member in members]
+        ignore_all = url.bool_param(IGNORE_UNSUPPORTED)
+        clients = []
+        for member in members:
+            inner, ignore = _pop_ignore_unsupported(member)
+            if ignore_all or ignore:
+                clients.append(connect(inner, ignore_unsupported_features=True, **options))
+            else:
+                clients.append(connect(inner, **options))
         idempotency = url.param("idempotency") or None
         if idempotency == "state":
             if not state:
@@ -197,15 +225,50 @@ class FailoverClient:
             indexes = indexes[start:] + indexes[:start]
         return indexes
 
-    def _route(self, attempts: list[Attempt]) -> Iterator[tuple[int, bool]]:
-        """Members to try, in order, each with whether this caller is its half-open probe.
+    def _carry(self, message: Message | None, index: int) -> tuple[bool, tuple[str, ...]]:
+        """Whether member ``index`` may get ``message``, and the fields it cannot carry."""
+        if message is None:
+            return True, ()
+        client = self.clients[index]
+        fields = unsupported_fields(message, client.limits)
+        return (not fields or client.ignore_unsupported_features), fields
 
-        Cooling-down members are skipped; a member whose cooldown has ended is tried only by
-        the one caller that wins its probe. Nothing else: when every member is skipped the
-        caller gets an error, never a stampede onto providers that just failed.
+    def _require_carrier(self, message: Message, what: str) -> None:
+        """:class:`UnsupportedFeature` before any call when no member can carry ``message``."""
+        verdicts = [self._carry(message, index) for index in range(len(self.clients))]
+        if any(ok for ok, _ in verdicts):
+            return
+        lacks = "; ".join(
+            f"{label} cannot carry {', '.join(fields)}"
+            for label, (_, fields) in zip(self.labels, verdicts, strict=True)
+        )
+        error = UnsupportedFeature(
+            f"no provider can carry this message, so nothing was sent: {lacks}", provider=self.provider, operation=what
+        )
+        error.attempts = tuple(
+            Attempt(label, "skipped", detail="cannot carry: " + ", ".join(fields))
+            for label, (_, fields) in zip(self.labels, verdicts, strict=True)
+        )
+        error.not_sent = addresses(message)
+        raise error
+
+    def _route(
+        self, attempts: list[Attempt], message: Callable[[], Message | None]
+    ) -> Iterator[tuple[int, bool, tuple[str, ...]]]:
+        """Members to try, in order, each with whether this caller is its half-open probe and the fields it drops.
+
+        Members that cannot carry the message (and do not ignore unsupported features) are
+        skipped first, their health untouched. Cooling-down members are skipped; a member whose
+        cooldown has ended is tried only by the one caller that wins its probe. Nothing else:
+        when every member is skipped the caller gets an error, never a stampede onto providers
+        that just failed.
         """
         for index in self._order():
             key, label = self._keys[index], self.labels[index]
+            carries, fields = self._carry(message(), index)
+            if not carries:
+                attempts.append(Attempt(label, "skipped", detail="cannot carry: " + ", ".join(fields)))
+                continue
             if self._health(False, "is_open", key):
                 attempts.append(Attempt(label, "skipped", detail="cooling down after a failure"))
                 continue
@@ -213,15 +276,25 @@ class FailoverClient:
             if probing and not self._health(True, "claim_probe", key, self.probe_timeout):
                 attempts.append(Attempt(label, "skipped", detail="another worker is probing it"))
                 continue
-            yield index, probing
+            yield index, probing, fields
 
-    def _run(self, what: str, call: Callable[[Client], T]) -> tuple[T, list[Attempt]]:
+    def _run(
+        self, what: str, call: Callable[[Client], T], message: Callable[[], Message | None] = lambda: None
+    ) -> tuple[T, list[Attempt]]:
+        """Try ``call`` on each routed member; ``message`` gives what the next member would get."""
         attempts: list[Attempt] = []
         last: MailbridgeError | None = None
         unknown: MailbridgeError | None = None
         provider_failed = False
-        for index, probing in self._route(attempts):
+        for index, probing, dropped in self._route(attempts, message):
             client, label, key = self.clients[index], self.labels[index], self._keys[index]
+            if dropped:
+                log.warning(
+                    "failover: %s cannot carry %s; %s without it (ignore_unsupported_features)",
+                    label,
+                    ", ".join(dropped),
+                    what,
+                )
             try:
                 result = call(client)
             except MailbridgeError as exc:
@@ -269,7 +342,7 @@ class FailoverClient:
                 raise
             if probing:
                 self._health(None, "mark_healthy", key)
-            attempts.append(Attempt(label, "sent"))
+            attempts.append(Attempt(label, "sent", detail="dropped: " + ", ".join(dropped) if dropped else None))
             return result, attempts
         raise self._exhausted(what, attempts, last, unknown, provider_failed)
 
@@ -284,8 +357,13 @@ class FailoverClient:
         """The error when no provider took the work."""
         error: MailbridgeError
         if last is None:
+            who = (
+                "every provider that can carry this message is"
+                if any((a.detail or "").startswith("cannot carry") for a in attempts)
+                else "every provider is"
+            )
             error = ProviderUnavailable(
-                f"every provider is cooling down after failures; nothing was tried, so nothing was sent ({what})",
+                f"{who} cooling down after failures; nothing was tried, so nothing was sent ({what})",
                 provider=self.provider,
                 operation=what,
             )
@@ -319,6 +397,7 @@ class FailoverClient:
         receipts, and one whose first send is unresolved (in flight in another worker, or
         ended unknown) raises :class:`OutcomeUnknown` instead of sending again.
         """
+        self._require_carrier(message, "send")
         key = idempotency_key or message.idempotency_key
         if key is None:
             return self._send(message)
@@ -335,15 +414,16 @@ class FailoverClient:
                 raise
 
         try:
-            result, attempts = self._run("send", attempt)
+            result, attempts = self._run("send", attempt, lambda: ledger.pending)
         except MailbridgeError as exc:
             ledger.annotate(exc)
             raise
         return SendResult([*ledger.receipts, *result.receipts], attempts)
 
     def send_to_group(self, group: str, message: Message) -> SendResult:
-        """Send a template to the group of this name on the first healthy provider."""
-        result, attempts = self._run("send_to_group", lambda c: c.send_to_group(group, message))
+        """Send a template to the group of this name on the first healthy provider that can carry it."""
+        self._require_carrier(message, "send_to_group")
+        result, attempts = self._run("send_to_group", lambda c: c.send_to_group(group, message), lambda: message)
         return SendResult(result.receipts, attempts)
 
     def send_many(
@@ -386,6 +466,17 @@ class FailoverClient:
         """Upload the same recipients into the group of this name on every provider."""
         rows = recipients if isinstance(recipients, Sequence) else list(recipients)
         return self._everywhere(lambda c: c.upload(group, rows, **options))
+
+
+def _pop_ignore_unsupported(url: str) -> tuple[str, bool]:
+    """``url`` without its ``ignore_unsupported_features`` parameter, and that parameter's value."""
+    parsed = ProviderURL.parse(url)
+    if IGNORE_UNSUPPORTED not in parsed.params:
+        return url, False
+    ignore = parsed.bool_param(IGNORE_UNSUPPORTED)
+    base, _, query = url.partition("?")
+    kept = [item for item in query.split("&") if unquote(item.partition("=")[0]) != IGNORE_UNSUPPORTED]
+    return base + ("?" + "&".join(kept) if kept else ""), ignore
 
 
 class _Ledger:

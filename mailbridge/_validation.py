@@ -11,7 +11,13 @@ from ._exceptions import InvalidAddress, InvalidRequest, LimitExceeded, Unsuppor
 from ._limits import Feature, Limits
 from ._models import Message, Recipient
 
-__all__ = ["address_error", "check_message", "recipient_error", "strip_unsupported_recipient_fields"]
+__all__ = [
+    "address_error",
+    "check_message",
+    "recipient_error",
+    "strip_unsupported_recipient_fields",
+    "unsupported_fields",
+]
 
 log = logging.getLogger("mailbridge")
 
@@ -53,7 +59,7 @@ def _used_features(message: Message) -> dict[Feature, str]:
     checks = [
         (Feature.HTML_BODY, "html", message.html),
         (Feature.TEXT_BODY, "text", message.text),
-        (Feature.TEMPLATE_SEND, "template_id", message.template_id),
+        (Feature.TEMPLATE_SEND, "template_id", message.template_id or message.template),
         (Feature.SENDER_NAME, "sender_name", message.sender_name),
         (Feature.CC, "cc", message.cc),
         (Feature.BCC, "bcc", message.bcc),
@@ -69,6 +75,11 @@ def _used_features(message: Message) -> dict[Feature, str]:
         if value is not None and value not in ((), {}, ""):
             used[feature] = name
     return used
+
+
+def unsupported_fields(message: Message, limits: Limits) -> tuple[str, ...]:
+    """The ``Message`` fields using a feature these limits do not declare (what :func:`check_message` refuses)."""
+    return tuple(name for feature, name in _used_features(message).items() if not limits.supports(feature))
 
 
 _EMPTY: dict[str, object] = {
@@ -119,11 +130,11 @@ def check_message(
 
     if not group_send and not message.to:
         raise InvalidRequest("a message needs at least one 'to' address")
-    if not (message.html or message.text or message.template_id):
+    if not (message.html or message.text or message.template_id or message.template):
         raise InvalidRequest("a message needs an html or text body, or a template_id")
-    if message.template_id and (message.html or message.text):
+    if (message.template_id or message.template) and (message.html or message.text):
         raise InvalidRequest("give either a body (html/text) or a template_id, not both")
-    if not message.template_id and not message.subject:
+    if not (message.template_id or message.template) and not message.subject:
         raise InvalidRequest("a message without a template needs a subject")
 
     for field_name, value in [
