@@ -389,3 +389,123 @@ def test_failover_url_timeout_reaches_every_member(monkeypatch: pytest.MonkeyPat
         assert seen == [2.5, 2.5]
     with pytest.raises(mailbridge.ConfigurationError, match="timeout"):
         mailbridge.connect_failover(mailbridge.failover_url([f"local://{tmp_path}/a"], timeout=0))
+
+
+# ---------------------------------------------------------------------------- failover by capability
+
+def lacking(*features: mailbridge.Feature) -> dict[str, Any]:
+    """``make_client`` changes for a backend that declares every feature but these."""
+    return {"features": frozenset(mailbridge.Feature) - set(features)}
+
+
+def test_member_that_cannot_carry_the_message_is_skipped_untouched(make_client: MakeClient) -> None:
+    """The primary lacks tags and cc: skipped with the reason, never called, its health unchanged."""
+    one_try = {"retry": mailbridge.RetryPolicy(attempts=1)}
+    primary = make_client(one_try, **lacking(mailbridge.Feature.TAGS, mailbridge.Feature.CC))
+    secondary = make_client(one_try)
+    fo = FailoverClient([primary, secondary])
+    result = fo.send(msg(tag="news", cc=["c@example.com"]))
+    assert [(a.provider, a.outcome, a.detail) for a in result.attempts] == [
+        ("scripted", "skipped", "cannot carry: cc, tag"),
+        ("scripted#2", "sent", None),
+    ]
+    assert sent(primary) == 0
+    (delivered,) = backend_of(secondary).calls_to("send")
+    assert delivered.tag == "news" and delivered.cc == ("c@example.com",)
+    assert fo.healthy() == {"scripted": True, "scripted#2": True}
+    fo.send(msg())  # a plain message still goes to the primary: it was never marked failed
+    assert (sent(primary), sent(secondary)) == (1, 1)
+
+
+def test_member_ignoring_unsupported_features_gets_the_message_without_them(
+    make_client: MakeClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    one_try: dict[str, Any] = {"retry": mailbridge.RetryPolicy(attempts=1)}
+    primary = make_client({**one_try, "ignore_unsupported_features": True}, **lacking(mailbridge.Feature.TAGS))
+    secondary = make_client(one_try)
+    caplog.set_level(logging.WARNING)
+    result = FailoverClient([primary, secondary]).send(msg(tag="news"))
+    assert [(a.provider, a.outcome, a.detail) for a in result.attempts] == [("scripted", "sent", "dropped: tag")]
+    (delivered,) = backend_of(primary).calls_to("send")
+    assert delivered.tag is None and delivered.text == "Hello"
+    assert "scripted cannot carry tag" in caplog.text
+    assert sent(secondary) == 0
+
+
+def test_no_member_can_carry_the_message_fails_before_any_call(make_client: MakeClient) -> None:
+    """Both lack something the message uses: UnsupportedFeature names each, nothing is called or marked."""
+    primary = make_client(**lacking(mailbridge.Feature.TAGS))
+    secondary = make_client(**lacking(mailbridge.Feature.ATTACHMENTS, mailbridge.Feature.TAGS))
+    fo = FailoverClient([primary, secondary])
+    attachment = mailbridge.Attachment("a.txt", b"hi")
+    with pytest.raises(mailbridge.UnsupportedFeature) as info:
+        fo.send(msg(tag="news", attachments=[attachment]), idempotency_key="k-1")
+    text = str(info.value)
+    assert "scripted cannot carry tag;" in text and "scripted#2 cannot carry tag, attachments" in text
+    assert "nothing was sent" in text
+    outcomes = [(a.provider, a.outcome) for a in info.value.attempts]
+    assert outcomes == [("scripted", "skipped"), ("scripted#2", "skipped")]
+    assert info.value.not_sent == ("a@example.com",) and not info.value.maybe_sent
+    assert (sent(primary), sent(secondary)) == (0, 0)
+    assert fo.healthy() == {"scripted": True, "scripted#2": True}
+    # the refused message did not use up its idempotency key: the same key sends a carriable message
+    assert fo.send(msg(tag=None), idempotency_key="k-1").provider == "scripted"
+    with pytest.raises(mailbridge.UnsupportedFeature, match="scripted cannot carry tag"):
+        fo.send_to_group("customers", msg(to=(), tag="news"))
+
+
+def test_only_carrier_cooling_down_is_unavailable_not_unsupported(make_client: MakeClient) -> None:
+    one_try = {"retry": mailbridge.RetryPolicy(attempts=1)}
+    primary = make_client(one_try, **lacking(mailbridge.Feature.TAGS))
+    secondary = make_client(one_try)
+    fo = FailoverClient([primary, secondary], cooldown=30, health=MemoryHealthStore(Clock()))
+    backend_of(secondary).failures["send"] = [mailbridge.ProviderUnavailable("HTTP 503")]
+    with pytest.raises(mailbridge.ProviderUnavailable):
+        fo.send(msg(tag="news"))
+    assert fo.healthy() == {"scripted": True, "scripted#2": False}
+    with pytest.raises(mailbridge.ProviderUnavailable, match="every provider that can carry this message") as info:
+        fo.send(msg(tag="news"))
+    assert [(a.outcome, a.detail) for a in info.value.attempts] == [
+        ("skipped", "cannot carry: tag"),
+        ("skipped", "cooling down after a failure"),
+    ]
+    assert sent(primary) == 0 and sent(secondary) == 1
+
+
+def test_failover_url_ignore_unsupported_features(tmp_path: Path) -> None:
+    """On the failover URL it reaches every member; on an inner URL only that one (and not its backend)."""
+    seen: list[tuple[str, bool]] = []
+
+    def fake_connect(url: str, **options: Any) -> mailbridge.Client:
+        seen.append((url, options.get("ignore_unsupported_features", False)))
+        return mailbridge.connect(url, **options)
+
+    a, b = f"local://{tmp_path}/a", f"local://{tmp_path}/b"
+    inner = mailbridge.failover_url([a + "?ignore_unsupported_features=true", b])
+    with FailoverClient.from_url(mailbridge.ProviderURL.parse(inner), fake_connect) as fo:
+        assert [c.ignore_unsupported_features for c in fo.clients] == [True, False]
+    assert seen == [(a, True), (b, False)]
+    seen.clear()
+    with FailoverClient.from_url(
+        mailbridge.ProviderURL.parse(mailbridge.failover_url([a, b], ignore_unsupported_features=True)), fake_connect
+    ) as fo:
+        assert [c.ignore_unsupported_features for c in fo.clients] == [True, True]
+    with mailbridge.connect_failover(mailbridge.failover_url([a + "?ignore_unsupported_features=no", b])) as fo:
+        assert [c.ignore_unsupported_features for c in fo.clients] == [False, False]
+    with pytest.raises(mailbridge.ConfigurationError, match="ignore_unsupported_features"):
+        mailbridge.connect_failover(mailbridge.failover_url([a + "?ignore_unsupported_features=maybe"]))
+
+
+def test_check_message_takes_a_template_name() -> None:
+    """``Message.template`` counts as a template for every check_message rule (the core's, before any look-up)."""
+    from mailbridge._validation import check_message, unsupported_fields
+
+    limits = mailbridge.Limits(upload_batch_size=100, recipients_per_send=50, features=frozenset(mailbridge.Feature))
+    by_name = Message(sender="me@example.com", to=["a@example.com"], template="welcome")
+    assert check_message(by_name, limits, "x", ignore_unsupported=False) == by_name
+    with pytest.raises(mailbridge.InvalidRequest, match="not both"):
+        check_message(by_name.evolve(html="<p>hi</p>"), limits, "x", ignore_unsupported=False)
+    no_templates = limits.evolve(features=limits.features - {mailbridge.Feature.TEMPLATE_SEND})
+    assert unsupported_fields(by_name, no_templates) == ("template_id",)
+    with pytest.raises(mailbridge.UnsupportedFeature, match="template"):
+        check_message(by_name, no_templates, "x", ignore_unsupported=False)
