@@ -73,6 +73,7 @@ from ._models import (
     UploadReport,
 )
 from ._ratelimit import RateLimiter
+from ._reader import ResponseReader
 from ._registry import available_providers
 from ._setup_migrate import SetupItem, SetupReport, apply_setup, plan_setup
 from ._templating import NEUTRAL_SYNTAX, TemplateSyntax, render_template
@@ -128,6 +129,7 @@ __all__ = [
     "RedisHealthStore",
     "RejectedAddress",
     "ResourceBusy",
+    "ResponseReader",
     "RetryPolicy",
     "Secret",
     "SendReceipt",
