@@ -72,6 +72,7 @@ from ._models import (
     Template,
     UploadReport,
 )
+from ._paging import follow_pages
 from ._ratelimit import RateLimiter
 from ._reader import ResponseReader
 from ._registry import available_providers
@@ -153,6 +154,7 @@ __all__ = [
     "connect",
     "connect_failover",
     "failover_url",
+    "follow_pages",
     "migrate",
     "plan_migration",
     "plan_setup",

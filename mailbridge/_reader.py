@@ -64,6 +64,11 @@ class ResponseReader:
     def __repr__(self) -> str:
         return f"ResponseReader({self.provider} {self.action} {self.path or '<body>'})"
 
+    def __eq__(self, other: object) -> bool:  # same data: lets a pager see a repeated page
+        return isinstance(other, ResponseReader) and self._data == other._data
+
+    __hash__ = None  # type: ignore[assignment]
+
     # ------------------------------------------------------------------ plumbing
 
     def error(self, where: str, value: Any, expected: str) -> ProviderUnavailable:
@@ -89,6 +94,16 @@ class ResponseReader:
         if value is None and required:
             raise self.error(self._where(key), value, "a value (the field is required)")
         return value
+
+    def expect(self, *keys: str) -> None:
+        """Refuse an answer that lacks a field the action always returns (``null`` counts as present).
+
+        A body without them is not this action's answer (an error page, a relay's or proxy's
+        reply) and must not pass for an empty success.
+        """
+        for key in keys:
+            if key not in self._data:
+                raise self.error(self._where(key), None, "the field (the action always returns it)")
 
     def has(self, key: str) -> bool:
         """Whether the field is present and not ``null``."""
