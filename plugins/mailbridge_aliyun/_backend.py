@@ -62,7 +62,6 @@ from mailbridge import (
     NotFound,
     Operation,
     Page,
-    ProviderUnavailable,
     ProviderURL,
     Rate,
     Recipient,
@@ -76,6 +75,7 @@ from mailbridge import (
     StatisticsRow,
     Tag,
     Template,
+    follow_pages,
 )
 
 from . import _parse as parse
@@ -105,8 +105,6 @@ BATCH_SEND_PARAMS = frozenset(
 _TAG_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")  # seed 002 TagName
 _DOMAIN_NAME = re.compile(r"[A-Za-z0-9.-]{1,50}")  # seed 003 CreateDomain DomainName
 _ALIAS_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
-#: PageNo listings stop with ProviderUnavailable past this many pages (see ``_paged``).
-MAX_PAGES = 2_000
 _FEATURES = set(Feature) - {
     Feature.CC,
     Feature.ATTACHMENTS,
@@ -479,34 +477,20 @@ class AliyunBackend(Backend):
         return sorted(rows, key=lambda r: r.date)
 
     def _paged(self, action: str, path: tuple[str, str], operation: Operation, **params: Any) -> list[ResponseReader]:
-        """PageNo/PageSize listings (domains, senders, tags, templates): every page, within bounds.
+        """PageNo/PageSize listings (domains, senders, tags, templates): every page, bounded by
+        :func:`~mailbridge.follow_pages` (a repeated page, e.g. a server ignoring PageNo, ends it).
+        A short page, or TotalCount reached, is the last."""
+        size = 50
 
-        The listing ends on a short or empty page, when TotalCount is reached, or when a page
-        repeats the one before (a server ignoring PageNo). Past :data:`MAX_PAGES` pages
-        (100,000 records at 50 a page, far beyond DM's documented account limits) it raises
-        :class:`ProviderUnavailable` instead of paging for ever.
-        """
-        out: list[ResponseReader] = []
-        page_no, size = 1, 50
-        previous: list[dict[str, Any]] | None = None
-        while True:
-            if page_no > MAX_PAGES:
-                raise ProviderUnavailable(
-                    f"Direct Mail kept answering {action} with full pages: stopped after {MAX_PAGES} pages",
-                    provider=self.name,
-                    operation=str(operation),
-                )
+        def fetch(cursor: str | None) -> Page[ResponseReader]:
+            page_no = int(cursor or 1)
             body = self._read(action, {**params, "PageNo": page_no, "PageSize": size}, operation)
             rows = parse.records(body, *path)
-            current = [r.as_dict() for r in rows]
-            if current == previous:  # the same page again: the server ignores PageNo
-                return out
-            out.extend(rows)
             total = body.count("TotalCount")
-            if len(rows) < size or (total is not None and len(out) >= total):
-                return out
-            previous = current
-            page_no += 1
+            more = len(rows) >= size and (total is None or page_no * size < total)
+            return Page(rows, str(page_no + 1) if more else None)
+
+        return [r for page in follow_pages(fetch, provider=self.name, operation=str(operation)) for r in page.items]
 
     # ------------------------------------------------------------------ sender domains
 
