@@ -78,7 +78,12 @@ class ResponseReader:
         if len(shown) > 80:
             shown = shown[:77] + "..."
         found = "missing" if value is None else f"{type(value).__name__} {shown}"
-        request_id = self.root.get("RequestId") if isinstance(self.root, Mapping) else None
+        request_id = None
+        if isinstance(self.root, Mapping):  # at the top, or inside an envelope such as SES's ``Response``
+            envelope = self.root.get("Response")
+            request_id = self.root.get("RequestId") or (
+                envelope.get("RequestId") if isinstance(envelope, Mapping) else None
+            )
         return ProviderUnavailable(
             f"{self.provider} answered {self.action} with an unexpected shape: {where} is {found}, expected {expected}",
             provider=self.provider,

@@ -92,6 +92,9 @@ _NOT_IDEMPOTENT = frozenset(
     {"SendEmail", "BatchSendEmail", "CreateReceiver", "CreateReceiverDetail", "CreateReceiverDetailWithData"}
 )
 
+#: Fields no SES success answer has (checked against every *Response model of the SDK).
+_ERROR_KEYS = ("Error", "Code", "Message", "code", "message")
+
 _GROUP_STATUS = {1: GroupStatus.EMPTY, 2: GroupStatus.PROCESSING, 3: GroupStatus.READY}
 
 #: GetSendEmailStatus.SendStatus (Tencent-side processing) -> neutral status; 0 means "see DeliverStatus".
@@ -451,7 +454,17 @@ class TencentBackend(Backend):
 
     def _read(self, action: str, params: dict[str, Any]) -> ResponseReader:
         """One call whose ``Response`` is read field by field (a wrong shape is ProviderUnavailable)."""
-        return ResponseReader(self._call(action, params), provider=self.name, action=action)
+        return self._success(action, self._call(action, params))
+
+    def _success(self, action: str, response: Mapping[str, Any]) -> ResponseReader:
+        """``Response`` as a success answer. No SES success answer has an ``Error``, ``Code`` or
+        ``Message`` field (SDK models 2020-10-02), so one that does is an error in another shape
+        (a relay's or gateway's, or an ``Error`` that is not an object) and not an empty success."""
+        answer = ResponseReader(response, provider=self.name, action=action, root={"Response": response})
+        for key in _ERROR_KEYS:
+            if answer.has(key):
+                raise answer.error(key, answer.raw(key), "no such field in a success answer")
+        return answer
 
     def _offset_page(
         self, action: str, params: dict[str, Any], key: str, cursor: str | None, limit: int = 100
@@ -528,12 +541,11 @@ class TencentBackend(Backend):
             response = self._call("CreateReceiverDetailWithData", {"ReceiverId": receiver_id, "Datas": datas})
         else:
             response = self._call("CreateReceiverDetail", {"ReceiverId": receiver_id, "Emails": emails})
-        # ValidCount is in every success answer (CreateReceiverDetail(WithData)Response): a body
-        # without it is not SES's and must not pass as "all imported".
-        answer = ResponseReader(response, provider=self.name, action="CreateReceiverDetail")
-        valid = answer.count("ValidCount", required=True) or 0
+        # The counts are optional: the CreateReceiverDetail doc's own example answers with a RequestId only.
+        answer = self._success("CreateReceiverDetail", response)
+        valid = answer.count("ValidCount")
         request_id = answer.string("RequestId")
-        if valid < len(emails):
+        if valid is not None and valid < len(emails):
             # SES reports counts only: say how many were refused, never guess which.
             note = (
                 f"SES imported {valid} of {len(emails)} addresses (too long: {answer.count('TooLongCount', 0)}, "
