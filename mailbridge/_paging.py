@@ -11,10 +11,11 @@ own loops over templates or send tasks) goes through :func:`follow_pages`, which
 
 These are clean stops (logged as a warning when the server misbehaved): what was read is
 every distinct record the server would give. A server that keeps producing *new* full pages
-is stopped after :data:`MAX_PAGES` pages with :class:`ProviderUnavailable` (retryable,
-failover-eligible): a listing cut short there would be silently incomplete, so it is an
-error rather than a result. 10,000 pages of 100 is a million records, far past every
-provider's documented group and list sizes.
+is stopped after :data:`MAX_PAGES` pages with :class:`ProviderUnavailable` (failover-eligible,
+but *not* retryable: asking again would page through the same endless listing again): a
+listing cut short there would be silently incomplete, so it is an error rather than a result.
+10,000 pages of 100 is a million records, far past every provider's documented group and
+list sizes.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ def follow_pages(
                 f"{where}: the server still had more after {limit} pages; stopped rather than page for ever",
                 provider=provider,
                 operation=operation,
+                retryable=False,
             )
         followed.add(following)
         previous = items
