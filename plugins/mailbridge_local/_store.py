@@ -17,6 +17,7 @@ No ``sqlite3`` exception leaves this module (``raise ... from``):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sqlite3
@@ -131,9 +132,10 @@ class Store:
             raise ConfigurationError(f"cannot open the local store {path}: {exc}", provider=PROVIDER) from exc
         self._db.row_factory = sqlite3.Row
         try:
-            self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-            self._db.execute("PRAGMA foreign_keys = ON")
             self._open()
+        except ProviderUnavailable as exc:  # not a database, unreadable, read-only ...
+            self._db.close()
+            raise ConfigurationError(f"cannot use the local store {path}: {exc.message}", provider=PROVIDER) from exc
         except MailbridgeError:
             self._db.close()
             raise
@@ -141,13 +143,15 @@ class Store:
     def _open(self) -> None:
         """WAL mode and the schema. Changing the journal mode does not wait on SQLite's busy handler
         (several processes opening a new store at once), so it is retried until ``busy_timeout``."""
+        self._guard(lambda: self._db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}"), None)
+        self._guard(lambda: self._db.execute("PRAGMA foreign_keys = ON"), None)
         deadline = time.monotonic() + self.busy_timeout
         delay = 0.005
         while True:
             try:
                 self._db.execute("PRAGMA journal_mode = WAL")
                 break
-            except sqlite3.OperationalError as exc:
+            except sqlite3.Error as exc:
                 if not _is_busy(exc) or time.monotonic() + delay > deadline:
                     raise self._translate(exc, None) from exc
                 time.sleep(delay)
@@ -158,7 +162,8 @@ class Store:
                 self._guard(lambda: self._db.executescript(f"BEGIN IMMEDIATE;{SCHEMA}COMMIT;"), None)
             finally:
                 if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
+                    with contextlib.suppress(sqlite3.Error):
+                        self._db.execute("ROLLBACK")
 
     def _translate(self, exc: sqlite3.Error, conflict: str | None) -> MailbridgeError:
         where = f"the local store {self.path}"
@@ -194,7 +199,8 @@ class Store:
                 self._guard(lambda: self._db.execute("COMMIT"), conflict)
             except BaseException as exc:
                 if self._db.in_transaction:
-                    self._guard(lambda: self._db.execute("ROLLBACK"), None)
+                    with contextlib.suppress(sqlite3.Error):  # keep the first error, not the rollback's
+                        self._db.execute("ROLLBACK")
                 if isinstance(exc, sqlite3.Error):
                     raise self._translate(exc, conflict) from exc
                 raise
