@@ -71,7 +71,8 @@ def follow_pages(
             return
         if pages >= limit:
             raise ProviderUnavailable(
-                f"{where}: the server still had more after {limit} pages; stopped rather than page for ever",
+                f"the server still had more after {limit} pages of {operation or 'a listing'}; "
+                "stopped rather than page for ever",
                 provider=provider,
                 operation=operation,
                 retryable=False,

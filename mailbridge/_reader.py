@@ -41,6 +41,21 @@ _MAX_EPOCH = 253_402_300_799
 _MILLIS = 10**11  # above this (year 5138) a timestamp is read as milliseconds
 
 
+#: How deep the raw body an error carries may nest (scrubbing and printing it recurse).
+_RAW_DEPTH = 64
+
+
+def _trim(value: Any, depth: int) -> Any:
+    """``value`` with whatever nests deeper than ``depth`` levels replaced by a marker."""
+    if isinstance(value, Mapping | list | tuple):
+        if depth <= 0:
+            return f"<{type(value).__name__} nested too deep to keep>"
+        if isinstance(value, Mapping):
+            return {k: _trim(v, depth - 1) for k, v in value.items()}
+        return [_trim(v, depth - 1) for v in value]
+    return value
+
+
 class ResponseReader:
     """One JSON object of a provider answer, read field by field with the type each must have.
 
@@ -74,7 +89,7 @@ class ResponseReader:
     def error(self, where: str, value: Any, expected: str) -> ProviderUnavailable:
         """The neutral error for a field ``where`` holding ``value`` instead of ``expected``."""
         leaf = where.rsplit(".", 1)[-1]
-        shown = repr(scrub({leaf: value})[leaf])
+        shown = repr(scrub({leaf: _trim(value, 4)})[leaf])
         if len(shown) > 80:
             shown = shown[:77] + "..."
         found = "missing" if value is None else f"{type(value).__name__} {shown}"
@@ -85,10 +100,10 @@ class ResponseReader:
                 envelope.get("RequestId") if isinstance(envelope, Mapping) else None
             )
         return ProviderUnavailable(
-            f"{self.provider} answered {self.action} with an unexpected shape: {where} is {found}, expected {expected}",
+            f"the answer to {self.action} has an unexpected shape: {where} is {found}, expected {expected}",
             provider=self.provider,
             request_id=request_id if isinstance(request_id, str) else None,
-            raw=self.root,
+            raw=_trim(self.root, _RAW_DEPTH),
         )
 
     def _where(self, key: str) -> str:

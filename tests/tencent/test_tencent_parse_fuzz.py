@@ -199,3 +199,15 @@ def test_a_list_answer_without_its_fields_is_refused(action: str) -> None:
     _, error, _ = run(action, {"Response": {"RequestId": "R-3"}})
     assert isinstance(error, ProviderUnavailable)
     assert error.raw == {"Response": {"RequestId": "R-3"}}
+
+
+def test_a_deeply_nested_body_still_gives_a_neutral_error() -> None:
+    """Nesting that JSON decodes but recursion-heavy code would choke on: the error keeps a trimmed body."""
+    deep: Any = []
+    for _ in range(600):
+        deep = [deep]
+    body = {"Response": {"RequestId": "R-4", "TotalCount": "x", "TemplatesMetadata": [], "Deep": deep}}
+    _, error, _ = run("ListEmailTemplates", body)
+    assert isinstance(error, ProviderUnavailable) and "TotalCount is str 'x'" in error.message
+    assert "nested too deep to keep" in json.dumps(error.raw)
+    assert str(error).startswith("tencent (request R-4): the answer to ListEmailTemplates has an unexpected shape")
