@@ -148,7 +148,7 @@ class ResponseReader:
         if isinstance(value, int) and not isinstance(value, bool) and -INT_RANGE <= value < INT_RANGE:
             return str(value)
         if isinstance(value, float) and math.isfinite(value):
-            return repr(value)
+            return str(int(value)) if value.is_integer() and abs(value) < INT_RANGE else repr(value)
         raise self.error(self._where(key), value, "a string")
 
     def text(self, key: str, *, required: bool = False) -> str:

@@ -442,7 +442,7 @@ class TencentBackend(Backend):
         data = self._reader(data, "ListReceivers")
         status = data.integer("ReceiversStatus")
         return Group(
-            id=data.text("ReceiverId", required=True),
+            id=str(data.integer("ReceiverId", required=True)),  # SES ids are integers (ReceiverData)
             name=data.text("ReceiversName"),
             provider=self.name,
             description=data.string("Desc") or None,
@@ -894,8 +894,9 @@ class TencentBackend(Backend):
         """ListEmailTemplates, every page (bounded by :func:`~mailbridge.follow_pages`)."""
         templates: list[Template] = []
         for t in self._offset_records("ListEmailTemplates", {}, "TemplatesMetadata"):
-            if (template_id := t.string("TemplateID")) is None:
+            if (number := t.integer("TemplateID")) is None:
                 continue
+            template_id = str(number)
             templates.append(
                 Template(
                     id=template_id,
