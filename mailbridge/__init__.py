@@ -74,9 +74,11 @@ from ._models import (
 )
 from ._ratelimit import RateLimiter
 from ._registry import available_providers
+from ._scrub import install_log_filter as _install_log_filter
+from ._scrub import scrub_text
 from ._setup_migrate import SetupItem, SetupReport, apply_setup, plan_setup
 from ._templating import NEUTRAL_SYNTAX, TemplateSyntax, render_template
-from ._url import ProviderURL, Secret
+from ._url import ProviderURL, Secret, redact_url
 
 __all__ = [
     "NEUTRAL_SYNTAX",
@@ -155,7 +157,9 @@ __all__ = [
     "plan_migration",
     "plan_setup",
     "read_recipients_csv",
+    "redact_url",
     "render_template",
+    "scrub_text",
     "verify_migration",
     "write_rejected_csv",
 ]
@@ -167,6 +171,7 @@ for _name in __all__:
         with contextlib.suppress(AttributeError, TypeError):
             _obj.__module__ = "mailbridge"
 del _name, _obj
+_install_log_filter()
 
 
 def __getattr__(name: str) -> str:

@@ -54,6 +54,7 @@ from ._models import (
     UploadReport,
 )
 from ._ratelimit import RateLimiter
+from ._scrub import scrub_text
 from ._url import Secret
 from ._validation import address_error, check_message, recipient_error, strip_unsupported_recipient_fields
 
@@ -163,7 +164,7 @@ class Client:
         return self.backend.limits
 
     def __repr__(self) -> str:
-        return f"<mailbridge.Client {self.backend.describe()}>"
+        return scrub_text(f"<mailbridge.Client {self.backend.describe()}>")
 
     def close(self) -> None:
         self.backend.close()

@@ -12,6 +12,7 @@ from ._exceptions import ConfigurationError
 from ._failover import FailoverClient
 from ._ratelimit import RateLimiter
 from ._registry import load_backend_class
+from ._scrub import install_log_filter
 from ._url import ProviderURL
 
 __all__ = ["DEFAULT_URL", "URL_ENV", "connect", "connect_failover"]
@@ -46,6 +47,7 @@ def connect(
         if not enforce and rate_limiter is None:
             rate_limiter = RateLimiter.disabled()
     backend_cls = load_backend_class(parsed.provider)
+    install_log_filter()  # the plugin's loggers exist now
     backend = backend_cls.from_url(parsed)
     return Client(
         backend,

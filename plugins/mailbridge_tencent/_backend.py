@@ -22,6 +22,7 @@ import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
+from email.headerregistry import Address
 from typing import Any, Self
 from urllib.parse import urlsplit
 
@@ -62,6 +63,7 @@ from mailbridge import (
     Template,
     TemplateSyntax,
     UnsupportedFeature,
+    redact_url,
 )
 
 from ._errors import error_for_code
@@ -358,7 +360,7 @@ class TencentBackend(Backend):
 
     def describe(self) -> str:
         text = f"tencent://{self.secret_id[:4]}***@{self.region}"
-        return text + (f"?endpoint={self.endpoint}" if self.endpoint else "")
+        return text + (f"?endpoint={redact_url(self.endpoint)}" if self.endpoint else "")
 
     def __repr__(self) -> str:
         return f"<TencentBackend {self.describe()}>"
@@ -571,8 +573,12 @@ class TencentBackend(Backend):
     def _common(self, message: Message) -> dict[str, Any]:
         """The fields SendEmail and BatchSendEmail share."""
         options = self._options(message)
-        if message.sender_name is not None and ":" in message.sender_name:
-            raise InvalidRequest("Tencent SES does not allow ':' in the sender name", provider=self.name)
+        if message.sender_name is not None and any(c in message.sender_name for c in ':<>"\\'):
+            # FromEmailAddress is "alias <addr>" with no quoting defined: an alias holding these
+            # could not be told apart from the address (and ':' is documented as refused).
+            raise InvalidRequest(
+                "Tencent SES does not allow ':', '<', '>', '\"' or '\\' in the sender name", provider=self.name
+            )
         if message.reply_to_name:
             raise UnsupportedFeature(
                 "Tencent SES does not support a reply-to display name (ReplyToAddresses is an address)",
@@ -585,7 +591,9 @@ class TencentBackend(Backend):
             raise InvalidRequest(
                 "Tencent SES needs a subject, also for template sends (its templates have none)", provider=self.name
             )
-        sender = f"{message.sender_name} <{message.sender}>" if message.sender_name else message.sender
+        sender = message.sender
+        if message.sender_name:  # documented form: alias, one space, <address>; specials quoted (RFC 5322)
+            sender = str(Address(display_name=message.sender_name, addr_spec=message.sender))
         params: dict[str, Any] = {"FromEmailAddress": sender, "Subject": subject}
         if message.reply_to:
             params["ReplyToAddresses"] = message.reply_to
