@@ -11,7 +11,7 @@ import contextlib
 from ._backend import Backend
 from ._client import Client, RetryPolicy, UploadProgress
 from ._connect import connect, connect_failover
-from ._csvio import read_recipients_csv, write_rejected_csv
+from ._csvio import RecipientsFile, UnreadableRow, read_recipients_csv, write_rejected_csv
 from ._exceptions import (
     AlreadyExists,
     AuthenticationError,
@@ -127,6 +127,7 @@ __all__ = [
     "RateLimited",
     "RateLimiter",
     "Recipient",
+    "RecipientsFile",
     "RedisHealthStore",
     "RejectedAddress",
     "ResourceBusy",
@@ -144,6 +145,7 @@ __all__ = [
     "Template",
     "TemplateNotFound",
     "TemplateSyntax",
+    "UnreadableRow",
     "UnsupportedFeature",
     "UploadProgress",
     "UploadReport",

@@ -18,6 +18,7 @@ import stamina
 from attrs import frozen
 
 from ._backend import Backend
+from ._csvio import UnreadableRow
 from ._dedup import SeenSet
 from ._exceptions import (
     GroupNotFound,
@@ -62,7 +63,7 @@ __all__ = ["Client", "RetryPolicy", "UploadProgress"]
 
 log = logging.getLogger("mailbridge")
 T = TypeVar("T")
-RecipientLike = Recipient | str | Mapping[str, Any]
+RecipientLike = Recipient | str | Mapping[str, Any] | UnreadableRow
 
 
 @frozen
@@ -353,12 +354,17 @@ class Client:
 
     def _prepare(self, item: RecipientLike, row: int, tally: _UploadTally) -> Recipient | None:
         """Coerce and check one input row; record a rejection and return None if it fails."""
+        if isinstance(item, UnreadableRow):
+            tally.rejected.append(RejectedAddress(item.text, item.reason, "invalid", row))
+            return None
         try:
             recipient = Recipient.coerce(item)
         except (TypeError, ValueError) as exc:
-            tally.rejected.append(RejectedAddress(str(item)[:200], f"unreadable row: {exc}", "invalid", row))
+            shown = item.get("email") or item.get("address") if isinstance(item, Mapping) else None
+            text = shown if isinstance(shown, str) else repr(item)
+            tally.rejected.append(RejectedAddress(text[:200], f"unreadable row: {exc}", "invalid", row))
             return None
-        reason = recipient_error(recipient)
+        reason = recipient_error(recipient, self.limits.supports(Feature.SMTPUTF8))
         if reason is None:
             recipient = strip_unsupported_recipient_fields(
                 recipient,

@@ -114,7 +114,7 @@ class LocalBackend(Backend):
         directory = Path(raw or ".mailbridge").expanduser()
         try:
             return cls(directory.resolve())
-        except OSError as exc:
+        except (OSError, sqlite3.Error) as exc:
             raise ConfigurationError(f"cannot use {directory} for the local backend: {exc}") from exc
 
     def describe(self) -> str:
