@@ -75,9 +75,14 @@ class ScrubFilter(logging.Filter):
 _FILTER = ScrubFilter()
 
 
+# Dependencies that log requests at DEBUG (the Tencent SDK logs whole requests, Host included).
+_DEPENDENCY_LOGGERS = ("tencentcloud_sdk_common", "urllib3", "httpx", "httpcore", "stamina", "redis")
+
+
 def install_log_filter() -> None:
-    """Attach the scrubber to the ``mailbridge`` logger and every ``mailbridge.*`` logger that exists."""
-    names = ["mailbridge", *(n for n in logging.root.manager.loggerDict if n.startswith("mailbridge."))]
+    """Attach the scrubber to ``mailbridge``, every ``mailbridge.*`` logger, and the dependencies' loggers."""
+    ours = [n for n in logging.root.manager.loggerDict if n.startswith("mailbridge.")]
+    names = ["mailbridge", *ours, *_DEPENDENCY_LOGGERS]
     for name in names:
         logger = logging.getLogger(name)
         if _FILTER not in logger.filters:

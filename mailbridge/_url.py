@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import re
-from urllib.parse import parse_qsl, quote, unquote
+from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 from attrs import field, frozen
 
@@ -156,6 +156,18 @@ class ProviderURL:
             out += "?" + "&".join(f"{k}={_redact_param(k, v)}" for k, v in self.params.items())
         return out
 
+    def unsplit(self) -> str:
+        """The URL again, secrets revealed and every part percent-encoded (for an HTTP client)."""
+        out = f"{self.provider}://"
+        if self.username or self.password:
+            out += quote(self.username or "", safe="")
+            out += f":{quote(self.password.reveal(), safe='')}" if self.password else ""
+            out += "@"
+        out += self.host or ""
+        out += f":{self.port}" if self.port else ""
+        out += quote(self.path, safe="/") if self.path else ""
+        return out + ("?" + urlencode(self.params) if self.params else "")
+
     def __repr__(self) -> str:
         return f"ProviderURL({self.redacted()!r})"
 
@@ -170,15 +182,16 @@ _NESTED_USERINFO = re.compile(r"://(?:[^/?#@:]*):([^/?#@]*)@")
 def _split_head(head: str) -> tuple[str | None, str, str]:
     """``USER:SECRET@HOST:PORT/PATH`` into userinfo, host-and-port and path.
 
-    The authority ends at the first ``/`` (RFC 3986), unless that leaves a ``USER:X``
-    without a numeric port before it and an ``@`` after it: then the ``/`` is taken as
-    part of an unencoded secret (``tencent://AKID:ab/cd@region``).
+    The authority ends at the first ``/`` (RFC 3986), unless it holds credentials (an ``@``,
+    or a ``USER:X`` without a numeric port) and an ``@`` follows the ``/``: then the last
+    ``@`` ends an unencoded secret (``tencent://AKID:ab/cd@region``, ``AKID:a@b/c@region``).
     """
     slash = head.find("/")
     authority = head if slash < 0 else head[:slash]
     at = authority.rfind("@")
-    if at < 0 and slash >= 0 and ":" in authority and not authority.rsplit(":", 1)[1].isdigit():
-        at = head.rfind("@")
+    looks_like_credentials = at >= 0 or (":" in authority and not authority.rsplit(":", 1)[1].isdigit())
+    if slash >= 0 and looks_like_credentials and "@" in head[slash:]:
+        at = head.rfind("@")  # the last '@' ends the credentials: '/' and '@' inside a secret
     if at < 0:
         return None, authority, "" if slash < 0 else head[slash:]
     userinfo, after = head[:at], head[at + 1 :]

@@ -59,6 +59,7 @@ class AliyunConfig:
         if endpoint:
             if not endpoint.startswith(("http://", "https://")):
                 raise ConfigurationError(f"aliyun endpoint must be an http(s) URL, got {endpoint!r}")
+            endpoint = ProviderURL.parse(endpoint).unsplit()  # well-formed, credentials percent-encoded
         elif region in ENDPOINTS:
             endpoint = ENDPOINTS[region]
         else:

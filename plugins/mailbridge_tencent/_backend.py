@@ -321,7 +321,8 @@ class TencentBackend(Backend):
                 raise ConfigurationError(
                     f"endpoint {endpoint!r}: plain http is allowed for a loopback emulator only", provider=self.name
                 )
-            scheme, host = parts.scheme, parts.netloc
+            # The SDK would send userinfo in the Host header (and log it): keep host and port only.
+            scheme, host = parts.scheme, parts.netloc.rsplit("@", 1)[-1]
         try:
             credential = Credential(secret_id, secret_key.reveal())
         except TencentCloudSDKException as exc:
@@ -354,7 +355,7 @@ class TencentBackend(Backend):
             secret_id=secret_id,
             secret_key=Secret(key_text),
             region=region,
-            endpoint=url.param("endpoint"),
+            endpoint=(ProviderURL.parse(e).unsplit() if "://" in e else e) if (e := url.param("endpoint")) else None,
             timeout=url.float_param("timeout", DEFAULT_TIMEOUT),
         )
 
