@@ -6,6 +6,7 @@ import logging
 import re
 from functools import lru_cache
 
+import attrs
 from email_validator import EmailNotValidError, validate_email
 
 from ._exceptions import InvalidAddress, InvalidRequest, LimitExceeded, UnsupportedFeature
@@ -136,6 +137,9 @@ def _check_attachment(index: int, attachment: Attachment) -> None:
     if not isinstance(attachment.filename, str) or not attachment.filename.strip():
         raise InvalidRequest(f"{where} needs a filename")
     _no_control(f"{where} filename", attachment.filename)
+    name = attachment.filename.strip()
+    if len(name) >= 2 and name[0] == name[-1] == '"':  # readers take the quotes for MIME quoting and drop them
+        raise InvalidRequest(f"{where} filename must not be wrapped in double quotes")
     if len(attachment.filename) > 255:
         raise InvalidRequest(f"{where} filename is {len(attachment.filename)} characters; at most 255")
     if not isinstance(attachment.content, bytes | bytearray):
@@ -208,7 +212,7 @@ def check_message(
     """Validate a message for a backend; return it, less ignored unsupported fields.
 
     Raises :class:`InvalidAddress`, :class:`InvalidRequest`, :class:`LimitExceeded` or
-    :class:`UnsupportedFeature`. Header text (subject, display names, header values) loses
+    :class:`UnsupportedFeature`. Header text (subject, display names, header values, file names) loses
     surrounding whitespace, and display names runs of whitespace, as every reader would show
     it. The per-send recipient limit is not checked here: the client splits ``to`` into
     several calls instead.
@@ -279,6 +283,7 @@ def check_message(
         sender_name=_display_name(message.sender_name),
         reply_to_name=_display_name(message.reply_to_name),
         headers={name: value.strip() for name, value in message.headers.items()},
+        attachments=tuple(attrs.evolve(a, filename=a.filename.strip()) for a in message.attachments),
     )
     _max_len("subject", message.subject, limits.subject_length, provider)
     _max_len("sender_name", message.sender_name, limits.sender_name_length, provider)

@@ -133,7 +133,9 @@ def test_the_reported_urls() -> None:
         ProviderURL.parse("tencent://AKIDxxxx:MyRealSecret123")
     assert "MyRealSecret123" not in str(info.value) and "port" in str(info.value)
     url = ProviderURL.parse(
-        failover_url(["aliyun://LTAIabcdefgh:AliSecret123@cn-hangzhou", "tencent://AKIDabcdefgh:TcSecret456@ap-guangzhou"])
+        failover_url(
+            ["aliyun://LTAIabcdefgh:AliSecret123@cn-hangzhou", "tencent://AKIDabcdefgh:TcSecret456@ap-guangzhou"]
+        )
     )
     assert str(url) == "failover://?providers=aliyun://LTAI***@cn-hangzhou,tencent://AKID***@ap-guangzhou"
 
