@@ -79,6 +79,8 @@ def _check_decodes(handle: IO[bytes], encoding: str) -> int:
             done = data[: exc.start].decode(encoding, errors="replace").count("\n")
             what = f"byte 0x{data[exc.start]:02x}" if exc.start < len(data) else "a truncated character"
             raise _DecodeFailure(what, start + exc.start, lines + done) from None
+        except UnicodeError as exc:  # e.g. "UTF-16 stream does not start with BOM"
+            raise _DecodeFailure(str(exc), offset, lines) from None
         if encoding == "gb18030" and (match := _PRIVATE_USE.search(text)):
             # Valid GB18030 bytes, but a private-use character no real name holds: Big5 or another codec.
             raise _DecodeFailure("a private-use character", offset, lines + text[: match.start()].count("\n"))
