@@ -80,6 +80,11 @@ class _Root(click.Group):
         """Like click's, but a usage error is one line too (``mailbridge: error: ...``, exit 2)."""
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        given = list(sys.argv[1:] if args is None else args)
+        for position, arg in enumerate(given, start=1):
+            if any("\ud800" <= c <= "\udfff" for c in arg):  # undecodable bytes, surrogate-escaped by Python
+                click.echo(f"mailbridge: error: argument {position} is not valid UTF-8 text", err=True)
+                sys.exit(int(ExitStatus.USAGE))
         try:
             code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.ClickException as exc:
