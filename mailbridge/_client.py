@@ -299,8 +299,10 @@ class Client:
         """Add any number of recipients to a group and return one exact report.
 
         ``recipients`` may be any iterable (a generator over a huge CSV streams in bounded
-        memory) of :class:`Recipient`, address strings or mappings (CSV rows). Invalid
-        addresses and repeats are reported, not sent; the rest go in chunks of the
+        memory) of :class:`Recipient`, address strings or mappings with string keys (CSV
+        rows; see :meth:`Recipient.coerce`). Anything else (``None``, bytes, a ``csv.reader``
+        tuple, an :class:`UnreadableRow`), invalid addresses and repeats are reported per
+        row with a reason, not sent; the rest go in chunks of the
         backend's per-call limit, within its rate limit, retried while retryable.
         ``skip_existing`` first reads the group's members so that a resumed upload sends
         only what is missing. ``wait`` blocks until an asynchronous import has finished.

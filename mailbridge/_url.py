@@ -7,7 +7,13 @@ Grammar::
 ``PROVIDER`` names a backend entry point. What USER, SECRET, HOST and PATH mean is the
 backend's business (for the clouds USER/SECRET are the access key pair and HOST the
 region; for ``local`` PATH is the data directory). A URL prints redacted:
-``aliyun://LTAI***@cn-hangzhou``.
+``aliyun://LTAI***@cn-hangzhou``; so do URLs inside parameters (``endpoint=``, the
+``providers=`` of a failover URL), and every secret is registered with the scrubber
+(:mod:`mailbridge._scrub`). Parse errors describe what is wrong, never echo the URL.
+
+Credentials should be percent-encoded; unencoded ``/``, ``:`` and ``@`` in a secret are
+understood when a host follows (the last ``@`` before the query ends the credentials).
+``?``, ``#`` and ``&`` cannot be told from URL syntax and must be encoded.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ import datetime as dt
 import hashlib
 import json
 import mailbox
+import re
 import secrets
 import sqlite3
 import uuid
@@ -67,6 +68,9 @@ _SIMULATED = {
     "bounce.example": (DeliveryStatus.INVALID_ADDRESS, "550 5.1.1 mailbox does not exist (simulated)"),
     "spam.example": (DeliveryStatus.REJECTED, "554 5.7.1 message rejected as spam (simulated)"),
 }
+
+
+_HEADER_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def _now() -> dt.datetime:
@@ -259,6 +263,8 @@ class LocalBackend(Backend):
         encoded words; addresses are ASCII, the core refuses others for this backend).
         """
         subject, html_body, text_body = content
+        # A template filled with member data may put a line break into the subject: a header cannot hold one.
+        subject = " ".join(_HEADER_BREAKS.sub(" ", subject).split()) if _HEADER_BREAKS.search(subject) else subject
         email = EmailMessage(policy=policy.default)
         email["From"] = Address(display_name=message.sender_name or "", addr_spec=message.sender)
         email["To"] = tuple(Address(addr_spec=a) for a in to)

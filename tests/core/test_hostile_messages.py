@@ -358,3 +358,14 @@ def _sent_params(client: mailbridge.Client, message: Message) -> dict[str, Any]:
     finally:
         del backend._call  # type: ignore[attr-defined]
     return seen[-1]
+
+
+def test_member_data_with_a_line_break_cannot_break_a_templated_subject(local: mailbridge.Client) -> None:
+    """Per-recipient data is rendered after validation: the local backend keeps the subject one line."""
+    group = local.create_group("multiline")
+    local.upload(group, [{"email": "ada@example.com", "name": "Ada\r\nBcc: evil@example.com"}])
+    template = local.create_template("hi", subject="Hi {{name}}", text="Hello {{name}}")
+    result = local.send_to_group(group, Message(sender="noreply@example.com", to=(), template_id=template.id))
+    parsed = _outbox_file(local, result.message_ids[0])
+    assert str(parsed["Subject"]) == "Hi Ada Bcc: evil@example.com"
+    assert "Bcc" not in parsed and [a.addr_spec for a in parsed["To"].addresses] == ["ada@example.com"]
