@@ -100,6 +100,9 @@ class ProviderURL:
         if "#" in rest:
             raise ConfigurationError(f"malformed {scheme} URL: it contains '#'; {_ENCODE_HINT}")
         head, _, query = rest.partition("?")
+        keys = [part.split("=", 1)[0] for part in query.split("&")] if query else []
+        if any("@" in key or "/" in key for key in keys):  # USER:a?b@HOST: the '?' was part of a secret
+            raise ConfigurationError(f"malformed {scheme} URL: a '?' inside the credentials; {_ENCODE_HINT}")
         userinfo, hostport, path = _split_head(head)
         host, port = _split_hostport(scheme, hostport)
         user, _, password = (userinfo or "").partition(":")

@@ -120,14 +120,14 @@ class _Root(click.Group):
             if state is not None and state.traceback:
                 raise
             detail = scrub_text(" ".join(str(exc).split()))[:500] or "no detail"
-            if isinstance(exc, OSError):
-                message = f"{exc.strerror or type(exc).__name__}: {exc.filename}" if exc.filename else detail
-                click.echo(f"mailbridge: error: {scrub_text(message)}", err=True)
+            if isinstance(exc, OSError) and exc.filename:
+                message = scrub_text(f"{exc.strerror or type(exc).__name__}: {exc.filename}")
             else:
-                click.echo(
-                    f"mailbridge: error: unexpected {type(exc).__name__}: {detail} (run with --traceback for details)",
-                    err=True,
-                )
+                message = f"unexpected {type(exc).__name__}: {detail} (run with --traceback for details)"
+            if state is not None and state.output.json_mode:
+                click.echo(json.dumps({"error": type(exc).__name__, "message": message}, ensure_ascii=False), err=True)
+            else:
+                click.echo(f"mailbridge: error: {message}", err=True)
             ctx.exit(int(ExitStatus.ERROR))
 
 

@@ -140,6 +140,25 @@ def test_the_reported_urls() -> None:
     assert str(url) == "failover://?providers=aliyun://LTAI***@cn-hangzhou,tencent://AKID***@ap-guangzhou"
 
 
+@pytest.mark.parametrize(
+    ("url", "hint"),
+    [
+        ("tencent://AKIDxxxx:ab#cdSecretHash@ap-guangzhou", "contains '#'"),
+        ("tencent://AKIDxxxx:ab@cdSecretQ?x@ap-guangzhou", "'?' inside the credentials"),
+        ("tencent://AKIDxxxx:abSecretQ?cd@ap-guangzhou", "'?' inside the credentials"),
+        ("tencent://AKIDxxxx:abSecretQ?cd", "not a port number"),
+        ("tencent://AKIDxxxx:[SecretBracket@ap-guangzhou/x", ""),
+    ],
+)
+def test_unreadable_urls_say_why_without_echoing(url: str, hint: str) -> None:
+    try:
+        ProviderURL.parse(url)
+    except ConfigurationError as exc:
+        assert hint in str(exc) and "Secret" not in str(exc) and "percent-encode" in str(exc)
+    else:
+        assert hint == ""
+
+
 def test_a_secret_with_a_slash_parses_unencoded() -> None:
     url = ProviderURL.parse("tencent://AKIDabcd:ab/cd+ef@ap-guangzhou")
     assert url.password is not None and url.password.reveal() == "ab/cd+ef"
