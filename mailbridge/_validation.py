@@ -236,17 +236,8 @@ def check_message(
         if field_name == "reply_to" and not address:
             continue
         if problem := address_error(address, smtputf8):
-            shown = ascii(address) if len(address) <= 320 else ascii(address[:320]) + "..."
+            shown = repr(address) if len(repr(address)) <= 320 else repr(address)[:320] + "..."
             raise InvalidAddress(f"{field_name} address {shown} is invalid: {problem}", provider=provider)
-
-    if not group_send and not message.to:
-        raise InvalidRequest("a message needs at least one 'to' address")
-    if not (message.html or message.text or message.template_id):
-        raise InvalidRequest("a message needs an html or text body, or a template_id")
-    if message.template_id and (message.html or message.text):
-        raise InvalidRequest("give either a body (html/text) or a template_id, not both")
-    if not message.template_id and not message.subject:
-        raise InvalidRequest("a message without a template needs a subject")
 
     for field_name, value in [
         ("subject", message.subject),
@@ -259,15 +250,15 @@ def check_message(
     _no_surrogate("html", message.html)
     _no_surrogate("text", message.text)
     for key, value in message.template_data.items():
-        _no_surrogate(f"template_data key {key!a}", key)
-        _no_surrogate(f"template_data[{key!a}]", value)
+        _no_surrogate(f"template_data key {key!r}", key)
+        _no_surrogate(f"template_data[{key!r}]", value)
     for name, value in message.headers.items():
         if problem := header_name_error(name):
-            raise InvalidRequest(f"header name {name!a} {problem}", provider=provider)
+            raise InvalidRequest(f"header name {name!r} {problem}", provider=provider)
         _no_control(f"header {name!r}", value)
         _no_encoded_word(f"header {name!r}", value)
         if name.lower() == "message-id" and value.strip() and not _MSG_ID.fullmatch(value.strip()):
-            raise InvalidRequest(f"header 'Message-ID' must look like <id@domain> (RFC 5322 msg-id), not {value!a}")
+            raise InvalidRequest(f"header 'Message-ID' must look like <id@domain> (RFC 5322 msg-id), not {value!r}")
     for field_name, value in [
         ("subject", message.subject),
         ("sender_name", message.sender_name),
@@ -276,6 +267,15 @@ def check_message(
         _no_encoded_word(field_name, value)
     for index, attachment in enumerate(message.attachments):
         _check_attachment(index, attachment)
+
+    if not group_send and not message.to:
+        raise InvalidRequest("a message needs at least one 'to' address")
+    if not (message.html or message.text or message.template_id):
+        raise InvalidRequest("a message needs an html or text body, or a template_id")
+    if message.template_id and (message.html or message.text):
+        raise InvalidRequest("give either a body (html/text) or a template_id, not both")
+    if not message.template_id and not (message.subject or "").strip():
+        raise InvalidRequest("a message without a template needs a subject")
 
     # What a reader sees anyway: headers do not keep surrounding whitespace (RFC 5322 folding).
     message = message.evolve(
@@ -309,7 +309,7 @@ def recipient_error(recipient: Recipient, smtputf8: bool = False) -> str | None:
         if not isinstance(value, str):
             return f"field {name!r} must be text, not {type(value).__name__}"
         if _SURROGATE.search(value) or _SURROGATE.search(name):
-            return f"field {name!a} contains a NUL character or an unpaired surrogate"
+            return f"field {name!r} contains a NUL character or an unpaired surrogate"
     return None
 
 
