@@ -88,9 +88,13 @@ def upload(
             if isinstance(exc.partial_result, UploadReport):  # what was done before the failure, on record
                 partial = exc.partial_result
                 written = _write_rejected(partial, rejected_to)
-                state.output.note(
-                    f"upload stopped after {partial.accepted} accepted, {len(partial.rejected)} rejected"
-                    + (f"; rejected rows written to {written}" if written else "")
+                payload = partial.as_dict() | {"rejected_file": str(written) if written else None, "complete": False}
+                state.output.data(
+                    payload,
+                    lambda: state.output.note(
+                        f"upload stopped after {partial.accepted} accepted, {len(partial.rejected)} rejected"
+                        + (f"; rejected rows written to {written}" if written else "")
+                    ),
                 )
             raise
         finally:

@@ -306,3 +306,23 @@ def test_fuzzed_csv_ends_in_a_report_or_an_error_before_any_upload(
 
 def test_unreadable_rows_are_public(tmp_path: Path) -> None:
     assert UnreadableRow("why").reason == "why"
+
+
+def test_a_failed_upload_still_writes_the_report_and_the_rejected_file(tmp_path: Path) -> None:
+    """Direct Mail fails every SaveReceiverDetail: exit 7, the partial report on stdout, row 2 on file."""
+    path = tmp_path / "people.csv"
+    path.write_text("email\nada@example.com\nnot-an-address\n" + "".join(f"u{i}@example.com\n" for i in range(600)))
+    rejected = tmp_path / "people.rejected.csv"
+    with AliyunEmulator() as emu:
+        url = f"{emu.url}&rate_limit=off"
+        with mailbridge.connect(url) as client:
+            client.create_group("failing")
+        emu.inject("error", action="SaveReceiverDetail", times=None, status=400, code="InvalidParameter")
+        result = CliRunner().invoke(cli, ["--url", url, "--json", "recipients", "upload", "failing", str(path)])
+    assert result.exit_code == int(ExitStatus.INVALID_REQUEST), result.output
+    partial = json.loads(result.stdout)
+    assert partial["complete"] is False and partial["accepted"] == 0
+    assert [r["row"] for r in partial["rejected"]] == [2] and partial["rejected_file"] == str(rejected)
+    with rejected.open(encoding="utf-8") as handle:
+        assert [r["email"] for r in csv.DictReader(handle)] == ["not-an-address"]
+    assert len(result.stderr.strip().splitlines()) == 1
