@@ -149,7 +149,10 @@ class RecipientsFile:
         encoding: str | None = None,
         delimiter: str | None = None,
     ) -> None:
-        self.name = "<stdin>" if source in ("-", Path("-")) else getattr(source, "name", None) or str(source)
+        if isinstance(source, str | Path):
+            self.name = "<stdin>" if str(source) == "-" else str(source)
+        else:
+            self.name = str(getattr(source, "name", None) or "<stream>")
         self._owned: IO[bytes] | None = None
         self._path: Path | None = None
         if isinstance(source, str | Path) and str(source) != "-":

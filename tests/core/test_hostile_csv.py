@@ -326,3 +326,11 @@ def test_a_failed_upload_still_writes_the_report_and_the_rejected_file(tmp_path:
     with rejected.open(encoding="utf-8") as handle:
         assert [r["email"] for r in csv.DictReader(handle)] == ["not-an-address"]
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_binary_stream_is_read_like_a_file() -> None:
+    rows = read_recipients_csv(io.BytesIO("email;name\r\nzoe@example.com;Zoë\r\n".encode("utf-16")))
+    assert (rows.name, rows.encoding, rows.delimiter) == ("<stream>", "utf-16", ";")
+    assert list(rows) == [{"email": "zoe@example.com", "name": "Zoë"}]
+    assert list(rows) == [{"email": "zoe@example.com", "name": "Zoë"}]  # iterable again: the stream was spooled
+    rows.close()
