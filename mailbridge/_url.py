@@ -14,6 +14,10 @@ region; for ``local`` PATH is the data directory). A URL prints redacted:
 Credentials should be percent-encoded; unencoded ``/``, ``:`` and ``@`` in a secret are
 understood when a host follows (the last ``@`` before the query ends the credentials).
 ``?``, ``#`` and ``&`` cannot be told from URL syntax and must be encoded.
+
+The split is hand-written (about 60 lines) rather than ``urllib.parse.urlsplit``: urllib
+starts the path at an unencoded ``/`` inside a secret, takes ``#`` as a fragment, and its
+"Port could not be cast" error quotes the secret.
 """
 
 from __future__ import annotations

@@ -3,6 +3,10 @@
 Every problem is an :class:`InvalidRequest` naming the file and the field (``attachments[1].
 content_base64``), never a traceback. Attachments are objects with ``filename``, optional
 ``content_type`` and either ``content_base64`` or ``path`` (relative to the file).
+
+Hand-written rather than a schema library (jsonschema, cattrs): the checks are one per field
+type, the messages must name JSON types and field paths the way a user wrote them, and the
+semantic checks (addresses, headers) stay in :mod:`mailbridge._validation`, shared with the API.
 """
 
 from __future__ import annotations
