@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 
 from ._backend import Backend
+from ._bulk import SendManyInterrupted, SendManyProgress, SendOutcome
+from ._catalog import RedisCatalog, SqliteCatalog, TemplateCatalog
 from ._client import Client, RetryPolicy, UploadProgress
 from ._connect import connect, connect_failover
 from ._csvio import RecipientsFile, UnreadableRow, read_recipients_csv, write_rejected_csv
@@ -128,11 +130,15 @@ __all__ = [
     "RateLimiter",
     "Recipient",
     "RecipientsFile",
+    "RedisCatalog",
     "RedisHealthStore",
     "RejectedAddress",
     "ResourceBusy",
     "RetryPolicy",
     "Secret",
+    "SendManyInterrupted",
+    "SendManyProgress",
+    "SendOutcome",
     "SendReceipt",
     "SendResult",
     "SenderAddress",
@@ -140,9 +146,11 @@ __all__ = [
     "SenderNotFound",
     "SetupItem",
     "SetupReport",
+    "SqliteCatalog",
     "StatisticsRow",
     "Tag",
     "Template",
+    "TemplateCatalog",
     "TemplateNotFound",
     "TemplateSyntax",
     "UnreadableRow",

@@ -19,6 +19,7 @@ import mailbox
 import re
 import secrets
 import sqlite3
+import threading
 import uuid
 from collections.abc import Mapping, Sequence
 from email import policy
@@ -109,6 +110,8 @@ class LocalBackend(Backend):
         self.directory = directory
         self.store = Store(directory / "mailbridge.sqlite3")
         self.outbox_path = directory / "outbox"
+        # mailbox.Maildir names files from the time and a class-level counter that threads race on.
+        self._outbox_lock = threading.Lock()
 
     @classmethod
     def from_url(cls, url: ProviderURL) -> Self:
@@ -309,7 +312,8 @@ class LocalBackend(Backend):
         # The caller's Message-ID, except in a group send (one file per member: ids must differ).
         message_id = given if given and not batch_id else make_msgid(domain="mailbridge.local")
         email = self._build(message, to, content, message_id, batch_id)
-        self.outbox().add(email.as_bytes())
+        with self._outbox_lock:
+            self.outbox().add(email.as_bytes())
         now = _iso(_now())
         rows = []
         for recipient in [*to, *message.cc, *message.bcc]:

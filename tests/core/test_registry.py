@@ -118,3 +118,14 @@ def test_core_never_imports_a_backend_module() -> None:
     code = "import sys, mailbridge, mailbridge.cli; print([m for m in sys.modules if m.startswith('mailbridge_')])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_connect_loads_only_the_requested_backend() -> None:
+    """A Direct Mail user never imports the Tencent SDK (cold start, issue 13)."""
+    code = (
+        "import sys, mailbridge\n"
+        "mailbridge.connect('aliyun://LTAI5tMailbridgeTestKeyId:s3cret@cn-hangzhou')\n"
+        "print(sorted(m for m in ('tencentcloud', 'mailbridge_tencent', 'requests') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
