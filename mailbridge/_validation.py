@@ -245,6 +245,7 @@ def check_message(
         ("reply_to_name", message.reply_to_name),
         ("tag", message.tag),
         ("template_id", message.template_id),
+        ("template", message.template),
     ]:
         _no_control(field_name, value)
     _no_surrogate("html", message.html)

@@ -24,7 +24,7 @@ from .._models import Attachment, Message
 
 __all__ = ["read_message_file"]
 
-_TEXT = ("sender", "subject", "html", "text", "sender_name", "reply_to", "reply_to_name", "tag")
+_TEXT = ("sender", "subject", "html", "text", "sender_name", "reply_to", "reply_to_name", "tag", "template")
 _ADDRESSES = ("to", "cc", "bcc")
 _FLAGS = ("unsubscribe", "click_tracking")
 _STRING_MAPS = ("headers", "template_data")
@@ -163,4 +163,6 @@ def read_message_file(path: Path) -> dict[str, Any]:
             if not isinstance(value, list):
                 raise check.fail(name, f"must be an array of attachment objects, not {_kind(value)}")
             out[name] = [check.attachment(i, item) for i, item in enumerate(value)]
+        else:  # a Message field added later: Message and the validation layer check it
+            out[name] = value
     return {k: v for k, v in out.items() if v is not None}

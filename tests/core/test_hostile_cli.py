@@ -115,3 +115,66 @@ def test_hostile_arguments_exit_with_a_documented_code_and_one_error_line(
             assert isinstance(json.loads(errors[0]), dict)
     elif as_json and result.stdout.strip():
         json.loads(result.stdout)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b'{"subject": ', "invalid JSON at line 1, column 13"),
+        ('{"subject": "café"}'.encode("latin-1"), "not UTF-8 text (byte 0xe9 at offset 16)"),
+        (b'["a list"]', "expected a JSON object of Message fields, not an array"),
+        (b'{"subject": 5}', "field 'subject' must be a string, not a number"),
+        (b'{"headers": "x"}', "field 'headers' must be an object of strings, not a string"),
+        (b'{"headers": {"X-A": 1}}', "field 'headers.X-A' must be a string, not a number"),
+        (b'{"to": ["a@example.com", 7]}', "field 'to[1]' must be a string, not a number"),
+        (b'{"unsubscribe": "yes"}', "field 'unsubscribe' must be true, false or null, not a string"),
+        (b'{"colour": "red"}', "unknown field 'colour'"),
+        (b'{"attachments": {"filename": "a"}}', "field 'attachments' must be an array of attachment objects"),
+        (b'{"attachments": ["a.txt"]}', "field 'attachments[0]' must be an object"),
+        (b'{"attachments": [{"filename": "a.txt"}]}', "needs exactly one of content_base64 and path"),
+        (
+            b'{"attachments": [{"filename": "a", "content_base64": "!!"}]}',
+            "'attachments[0].content_base64' is not valid",
+        ),
+        (b'{"attachments": [{"filename": "a", "path": "missing.bin"}]}', "'attachments[0].path' cannot be read"),
+        (b'{"attachments": [{"filename": "a", "size": 1}]}', "'attachments[0].size' is not known"),
+        (b'{"attachments": [{"content_base64": "aGk="}]}', "'attachments[0].filename' is required"),
+        (b'{"attachments": [{"filename": "a\\r\\nb", "content_base64": "aGk="}]}', "filename must not contain a line"),
+    ],
+)
+def test_message_file_errors_name_the_field(content: bytes, expected: str, tmp_path: Path) -> None:
+    path = tmp_path / "message.json"
+    path.write_bytes(content)
+    args = ["--url", f"local://{tmp_path / 'data'}", "send", "--message-file", str(path)]
+    args += ["--from", "a@example.com", "--to", "b@example.com", "--subject", "s", "--text", "t"]
+    if b'"subject"' in content:
+        args = [a for a in args if a not in ("--subject", "s")]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == int(ExitStatus.INVALID_REQUEST), result.output
+    (line,) = result.stderr.strip().splitlines()
+    assert expected in line, line
+
+
+def test_a_message_file_with_attachments_sends(tmp_path: Path) -> None:
+    (tmp_path / "report.pdf").write_bytes(b"%PDF-1.4 fake")
+    path = tmp_path / "message.json"
+    path.write_text(
+        json.dumps(
+            {
+                "sender": "a@example.com",
+                "to": "b@example.com",
+                "subject": "Report",
+                "text": "attached",
+                "attachments": [
+                    {"filename": "report.pdf", "path": "report.pdf", "content_type": "application/pdf"},
+                    {"filename": "hi.txt", "content_base64": "aGk="},
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(
+        cli, ["--url", f"local://{tmp_path / 'data'}", "--json", "send", "--message-file", str(path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["accepted"] == ["b@example.com"]
