@@ -235,10 +235,16 @@ def _split_hostport(scheme: str, hostport: str) -> tuple[str, int | None]:
     return host, int(port_text)
 
 
+def _nested_urls(value: str) -> list[str]:
+    """The URLs in a parameter: a comma-separated list (``providers=``) if every piece is a URL, else one."""
+    pieces = value.split(",")
+    return pieces if all("://" in p for p in pieces) else [value]
+
+
 def _register_nested(value: str) -> None:
     """Register the secrets of URLs inside a parameter (``endpoint=``, ``providers=``)."""
-    for piece in value.split(","):
-        inner = unquote(piece.strip())
+    for piece in _nested_urls(value):
+        inner = piece.strip()  # already percent-decoded once, with the rest of the query
         for match in _NESTED_USERINFO.finditer(inner):
             register_secret(unquote(match.group(1)))
         try:
@@ -249,7 +255,7 @@ def _register_nested(value: str) -> None:
 
 def _redact_nested(piece: str) -> str:
     try:
-        return ProviderURL.parse(unquote(piece.strip())).redacted()
+        return ProviderURL.parse(piece.strip()).redacted()
     except ConfigurationError:
         return "***"
 
@@ -258,7 +264,7 @@ def _redact_param(key: str, value: str) -> str:
     if _SECRET_PARAM.search(key):
         return "***"
     if "://" in value:
-        return ",".join(_redact_nested(p) for p in value.split(","))
+        return ",".join(_redact_nested(p) for p in _nested_urls(value))
     return value
 
 

@@ -43,14 +43,16 @@ def _shapes(provider: str, secret: str) -> list[str]:
     key_id = "AKIDabcd1234" if provider == "tencent" else "LTAIabcd1234"
     region = "ap-guangzhou" if provider == "tencent" else "cn-hangzhou"
     encoded = quote(secret, safe="")
+    endpoint = quote(f"http://user:{encoded}@127.0.0.1:9", safe=":/@")  # a URL in a query value, encoded as one
     shapes = [
-        f"{provider}://{key_id}:{secret}@{region}?endpoint={DEAD}&timeout=1",
         f"{provider}://{key_id}:{encoded}@{region}?endpoint={DEAD}&timeout=1",
-        f"{provider}://{key_id}:goodSecret99@{region}?endpoint=http://user:{encoded}@127.0.0.1:9&timeout=1",
+        f"{provider}://{key_id}:goodSecret99@{region}?endpoint={endpoint}&timeout=1",
         failover_url([f"{provider}://{key_id}:{encoded}@{region}?endpoint={DEAD}", "local:///tmp/mb-hostile"]),
     ]
-    # Without a host after it, a raw '@' is the host separator, and inside a query a raw '&'
-    # starts a parameter: such URLs are a different, valid URL (documented: percent-encode them).
+    # Unencoded, the secret is ambiguous in three cases (documented: percent-encode it): an '@' then a '?'
+    # (the '?' starts the query), an '@' with no host after it, and a '&' inside a query.
+    if not ("?" in secret and "@" in secret.split("?", 1)[0]):
+        shapes.append(f"{provider}://{key_id}:{secret}@{region}?endpoint={DEAD}&timeout=1")
     if "@" not in secret and "&" not in secret:
         shapes.append(f"{provider}://{key_id}:{secret}")  # no '@': the secret used to land in the port
         shapes.append(f"failover://?providers={provider}://{key_id}:{secret}")
@@ -186,3 +188,19 @@ def test_dependency_text_is_scrubbed_in_errors_and_logs(caplog: pytest.LogCaptur
     logging.getLogger("mailbridge").warning("retrying after %s", "Dependency-Echoed-Key-123 refused")
     logging.getLogger("mailbridge.aliyun").warning("body: %s", "Dependency%2DEchoed-Key-123")
     assert "Dependency-Echoed-Key-123" not in caplog.text and caplog.text.count("***") >= 1
+
+
+@SETTINGS
+@given(secret=secrets(), via_failover=st.booleans())
+def test_a_percent_encoded_secret_arrives_exactly(secret: tuple[str, list[str]], via_failover: bool) -> None:
+    """Whatever the secret holds, its percent-encoded form reaches the backend unchanged (failover members too)."""
+    text, _ = secret
+    url = f"tencent://AKIDabcd1234:{quote(text, safe='')}@ap-guangzhou?endpoint={DEAD}"
+    if via_failover:
+        failover = mailbridge.connect_failover(failover_url([url, "local:///tmp/mb-hostile"]))
+        backend = failover.clients[0].backend
+    else:
+        client = mailbridge.connect(url)
+        backend = client.backend
+    assert backend._secret_key.reveal() == text  # type: ignore[attr-defined]
+    backend.close()
