@@ -235,6 +235,8 @@ def check_message(
     for field_name, address in addresses:
         if field_name == "reply_to" and not address:
             continue
+        if not isinstance(address, str):  # (also unhashable for address_error's cache)
+            raise InvalidAddress(f"{field_name} address must be a string, not {type(address).__name__}")
         if problem := address_error(address, smtputf8):
             shown = repr(address) if len(repr(address)) <= 320 else repr(address)[:320] + "..."
             raise InvalidAddress(f"{field_name} address {shown} is invalid: {problem}", provider=provider)
