@@ -1,0 +1,263 @@
+"""Issue 9's judge: "never sends twice", checked through an independent TCP fault proxy.
+
+A :class:`tests.faultproxy.FaultProxy` sits in front of each emulator (Direct Mail and Tencent
+SES) and spoils requests by a seeded random schedule: resets before forwarding, connections dropped
+after the provider accepted, 500/502/503/504 gateway answers after the provider accepted, the
+provider's own throttle errors, answers held past the timeout and answers dribbled slower than it.
+Thousands of ``failover://`` sends run in each order; every message has a unique subject and is
+counted in both emulators' sent mail, then matched against what the caller was told:
+
+* ``sent`` (a receipt): delivered exactly once, by the provider the result names;
+* ``unknown`` (:class:`mailbridge.OutcomeUnknown`): delivered at most once;
+* ``not sent`` (any other mailbridge error, ``maybe_sent`` false): delivered zero times;
+* nothing else may escape ``send()``.
+
+The focused tests below pin the exact neutral class of each fault kind, one send each.
+``MAILBRIDGE_FAULT_SEED`` changes the seed (default fixed, so a failure reproduces).
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+from mailbridge_aliyun.emulator import AliyunEmulator
+from mailbridge_tencent.emulator import TencentEmulator
+
+import mailbridge
+
+from ..faultproxy import Fault, FaultProxy
+
+SENDER = "noreply@mail.example.com"
+TIMEOUT = 0.25  # the client's timeout; the proxy's delay and drip pace follow from it
+SENDS = int(os.environ.get("MAILBRIDGE_FAULT_SENDS", "3000"))  # per order (issue 9: at least 3,000)
+WORKERS = 32  # client threads: most of the time is spent waiting out timeouts, not on the CPU
+COOLDOWN = 0.05
+SEED = int(os.environ.get("MAILBRIDGE_FAULT_SEED", "20261201"))
+ORDERS = [("aliyun", "tencent"), ("tencent", "aliyun")]
+PROVIDERS = ("aliyun", "tencent")
+
+
+# ---------------------------------------------------------------------- rig
+
+
+@dataclass
+class Rig:
+    """Both emulators, each behind its own fault proxy."""
+
+    ali: AliyunEmulator
+    ten: TencentEmulator
+    proxies: dict[str, FaultProxy]
+
+    def url(self, provider: str) -> str:
+        if provider == "aliyun":
+            return self.proxies["aliyun"].proxied(self.ali.url_with(timeout=str(TIMEOUT)))
+        return self.proxies["tencent"].proxied(f"{self.ten.url}&timeout={TIMEOUT}")
+
+    def delivered(self) -> dict[str, collections.Counter[str]]:
+        """Subject -> how many times each emulator accepted it."""
+        return {
+            "aliyun": collections.Counter(m.subject for m in self.ali.sent_mail),
+            "tencent": collections.Counter(m["subject"] for m in self.ten.sent_mail),
+        }
+
+    def client(self, provider: str, *, retries: int = 1) -> mailbridge.Client:
+        return mailbridge.connect(
+            self.url(provider),
+            retry=mailbridge.RetryPolicy(attempts=retries, wait_initial=0.01, wait_jitter=0.01),
+            rate_limiter=mailbridge.RateLimiter.disabled(),
+        )
+
+    def failover(self, order: tuple[str, str], *, at_least_once: bool = False) -> mailbridge.FailoverClient:
+        url = mailbridge.failover_url(
+            [self.url(p) for p in order],
+            cooldown=COOLDOWN,
+            retries=2,
+            rate_limit="off",
+            at_least_once=at_least_once,
+        )
+        return mailbridge.connect_failover(url)
+
+
+@contextlib.contextmanager
+def rig(seed: int = SEED, *, weights: dict[Fault, float] | None = None) -> Iterator[Rig]:
+    with (
+        AliyunEmulator(daily_quota=10_000_000) as ali,
+        TencentEmulator(rate_limit=0) as ten,
+        FaultProxy(ali.endpoint, flavor="aliyun", timeout=TIMEOUT, seed=seed, weights=weights) as ali_proxy,
+        FaultProxy(ten.endpoint, flavor="tencent", timeout=TIMEOUT, seed=seed + 1, weights=weights) as ten_proxy,
+    ):
+        ali.add_sender(SENDER)
+        yield Rig(ali, ten, {"aliyun": ali_proxy, "tencent": ten_proxy})
+
+
+CLEAN = {Fault.PASS: 1.0}
+
+
+@pytest.fixture
+def quiet(caplog: pytest.LogCaptureFixture) -> None:
+    """Thousands of expected failover and retry warnings: keep only errors."""
+    caplog.set_level(logging.ERROR, logger="mailbridge")
+    caplog.set_level(logging.ERROR, logger="stamina")
+
+
+def message(subject: str) -> mailbridge.Message:
+    return mailbridge.Message(sender=SENDER, to=[f"{subject}@example.com"], subject=subject, text="hi")
+
+
+# ---------------------------------------------------------------------- the big run
+
+
+@dataclass
+class Told:
+    """What the caller was told about one message."""
+
+    kind: str  # "sent" | "unknown" | "not_sent" | "escaped"
+    provider: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class Run:
+    order: tuple[str, str]
+    at_least_once: bool
+    told: dict[str, Told] = field(default_factory=dict)
+    delivered: dict[str, collections.Counter[str]] = field(default_factory=dict)
+    faults: dict[str, collections.Counter[str]] = field(default_factory=dict)
+    forwarded: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def total(self, subject: str) -> int:
+        return sum(self.delivered[p][subject] for p in PROVIDERS)
+
+    def violations(self) -> dict[str, list[str]]:
+        told, total = self.told, self.total
+        return {
+            "escaped": sorted(s for s, t in told.items() if t.kind == "escaped"),
+            "delivered_twice": sorted(s for s in told if total(s) > 1),
+            "receipt_but_not_delivered": sorted(
+                s for s, t in told.items() if t.kind == "sent" and self.delivered[str(t.provider)][s] == 0
+            ),
+            "not_sent_but_delivered": sorted(s for s, t in told.items() if t.kind == "not_sent" and total(s) > 0),
+            "delivered_but_not_success_or_unknown": sorted(
+                s for s, t in told.items() if total(s) > 0 and t.kind not in ("sent", "unknown")
+            ),
+            "stray_deliveries": sorted(
+                s for p in PROVIDERS for s in self.delivered[p] if s not in told
+            ),  # the emulators got a subject nobody sent
+        }
+
+    def summary(self) -> str:
+        name = " -> ".join(self.order) + (" at_least_once" if self.at_least_once else "")
+        lines = [f"== failover {name}: {len(self.told)} sends in {self.seconds:.1f}s, {WORKERS} threads, seed {SEED}"]
+        kinds = [str(k) for k in Fault]
+        lines.append("  faults     " + " ".join(f"{k:>9}" for k in kinds) + "  requests forwarded")
+        for p in PROVIDERS:
+            row = " ".join(f"{self.faults[p][k]:>9}" for k in kinds)
+            lines.append(f"  {p:<10} {row}  {sum(self.faults[p].values()):>8} {self.forwarded[p]:>9}")
+        outcomes = collections.Counter(
+            f"sent via {t.provider}" if t.kind == "sent" else f"{t.kind} ({t.error})" for t in self.told.values()
+        )
+        lines.append("  outcomes   " + ", ".join(f"{k}: {v}" for k, v in sorted(outcomes.items())))
+        per_kind: dict[str, collections.Counter[int]] = collections.defaultdict(collections.Counter)
+        for s, t in self.told.items():
+            per_kind[t.kind][self.total(s)] += 1
+        lines.append(
+            "  delivered  "
+            + "; ".join(
+                f"{kind}: " + ", ".join(f"{n}x={c}" for n, c in sorted(counts.items()))
+                for kind, counts in sorted(per_kind.items())
+            )
+        )
+        lines.append("  violations " + ", ".join(f"{k}={len(v)}" for k, v in self.violations().items()))
+        return "\n".join(lines)
+
+
+def _send_all(rig: Rig, order: tuple[str, str], *, at_least_once: bool, sends: int, tag: str) -> Run:
+    run = Run(order, at_least_once)
+    lock = threading.Lock()
+
+    def worker(w: int) -> None:
+        with rig.failover(order, at_least_once=at_least_once) as fo:
+            for i in range(w, sends, WORKERS):
+                subject = f"{tag}-{i}"
+                try:
+                    result = fo.send(message(subject))
+                except mailbridge.OutcomeUnknown as exc:
+                    told = Told("unknown", error=type(exc).__name__)
+                except mailbridge.MailbridgeError as exc:
+                    told = Told("unknown" if exc.maybe_sent else "not_sent", error=type(exc).__name__)
+                except Exception as exc:  # anything else escaping send() is a finding
+                    told = Told("escaped", error=f"{type(exc).__module__}.{type(exc).__name__}")
+                else:
+                    assert result.attempts[-1].outcome == "sent"
+                    told = Told("sent", provider=result.attempts[-1].provider)
+                with lock:
+                    run.told[subject] = told
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=worker, args=(w,), name=f"sender-{w}") for w in range(WORKERS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    run.seconds = time.monotonic() - started
+    run.delivered = rig.delivered()
+    for p in PROVIDERS:
+        log = rig.proxies[p].log
+        run.faults[p] = collections.Counter(str(i.spec.kind) for i in log)
+        run.forwarded[p] = sum(i.forwarded for i in log)
+    return run
+
+
+def _check_the_run_was_meaningful(run: Run) -> None:
+    """The judge itself: every fault kind hit both proxies, and both kinds of answer came back."""
+    least = max(1, len(run.told) // 300)  # 10 of each kind in a full run
+    for p in PROVIDERS:
+        missing = [str(k) for k in Fault if run.faults[p][str(k)] < least]
+        assert not missing, f"{p}: too few faults of kinds {missing}: {run.faults[p]}"
+    kinds = collections.Counter(t.kind for t in run.told.values())
+    assert kinds["sent"] > len(run.told) // 4, kinds
+    assert kinds["unknown"] > 0, kinds
+    assert any(t.kind == "sent" and t.provider == run.order[1] for t in run.told.values()), "no failover happened"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("order", ORDERS, ids=["aliyun-first", "tencent-first"])
+def test_failover_never_sends_twice_under_random_faults(
+    order: tuple[str, str], capsys: pytest.CaptureFixture[str], quiet: None
+) -> None:
+    with rig(SEED + (0 if order[0] == "aliyun" else 100)) as r:
+        run = _send_all(r, order, at_least_once=False, sends=SENDS, tag=f"nt-{order[0]}")
+    with capsys.disabled():
+        print("\n" + run.summary())
+    assert len(run.told) == SENDS
+    _check_the_run_was_meaningful(run)
+    found = {k: len(v) for k, v in run.violations().items()}
+    examples = {k: v[:5] for k, v in run.violations().items() if v}
+    assert found == dict.fromkeys(found, 0), f"{found}; e.g. {examples}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("order", ORDERS, ids=["aliyun-first", "tencent-first"])
+def test_at_least_once_never_reports_a_delivered_message_as_not_sent(
+    order: tuple[str, str], capsys: pytest.CaptureFixture[str], quiet: None
+) -> None:
+    with rig(SEED + (200 if order[0] == "aliyun" else 300)) as r:
+        run = _send_all(r, order, at_least_once=True, sends=SENDS, tag=f"alo-{order[0]}")
+    with capsys.disabled():
+        print("\n" + run.summary())
+    assert len(run.told) == SENDS
+    _check_the_run_was_meaningful(run)
+    violations = run.violations()
+    del violations["delivered_twice"]  # at-least-once: an unknown outcome is sent again elsewhere
+    found = {k: len(v) for k, v in violations.items()}
+    examples = {k: v[:5] for k, v in violations.items() if v}
+    assert found == dict.fromkeys(found, 0), f"{found}; e.g. {examples}"
