@@ -335,6 +335,11 @@ class FaultProxy:
             for fault in faults:
                 self._schedule.queued.append(fault if isinstance(fault, FaultSpec) else FaultSpec(fault))
 
+    def clear(self) -> None:
+        """Forget queued faults (the random schedule and the log stay)."""
+        with self._lock:
+            self._schedule.queued.clear()
+
     @property
     def log(self) -> list[Injection]:
         with self._lock:

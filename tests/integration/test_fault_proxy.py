@@ -24,7 +24,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import pytest
@@ -33,7 +33,7 @@ from mailbridge_tencent.emulator import TencentEmulator
 
 import mailbridge
 
-from ..faultproxy import Fault, FaultProxy
+from ..faultproxy import Fault, FaultProxy, FaultSpec
 
 SENDER = "noreply@mail.example.com"
 TIMEOUT = 0.25  # the client's timeout; the proxy's delay and drip pace follow from it
@@ -261,3 +261,169 @@ def test_at_least_once_never_reports_a_delivered_message_as_not_sent(
     found = {k: len(v) for k, v in violations.items()}
     examples = {k: v[:5] for k, v in violations.items() if v}
     assert found == dict.fromkeys(found, 0), f"{found}; e.g. {examples}"
+
+
+# ---------------------------------------------------------------------- one fault, one send
+
+
+@pytest.fixture(scope="module")
+def clean() -> Iterator[Rig]:
+    """Both emulators behind proxies that pass everything unless a test queues a fault."""
+    with rig(weights=CLEAN) as r:
+        yield r
+
+
+@pytest.fixture
+def fresh(clean: Rig) -> Iterator[Rig]:
+    yield clean
+    for proxy in clean.proxies.values():
+        proxy.clear()
+
+
+_subjects = iter(range(1_000_000))
+
+
+def unique(name: str) -> str:
+    return f"focus-{name.replace(' ', '-')}-{next(_subjects)}"
+
+
+def delivered(r: Rig, subject: str) -> dict[str, int]:
+    counts = r.delivered()
+    return {p: counts[p][subject] for p in PROVIDERS}
+
+
+# (fault, expected neutral class or None for a receipt, deliveries): the answer is lost after the
+# provider accepted -> OutcomeUnknown and delivered once; never forwarded -> delivered zero times.
+ONE_FAULT: list[tuple[FaultSpec, type[mailbridge.MailbridgeError] | None, int]] = [
+    (FaultSpec(Fault.PASS), None, 1),
+    (FaultSpec(Fault.RESET), mailbridge.OutcomeUnknown, 0),  # the client cannot tell it from a drop
+    (FaultSpec(Fault.DROP), mailbridge.OutcomeUnknown, 1),
+    (FaultSpec(Fault.DROP, rst=True), mailbridge.OutcomeUnknown, 1),
+    *[
+        (FaultSpec(Fault.GATEWAY, status=status, empty=empty, close=close), mailbridge.OutcomeUnknown, 1)
+        for status in (500, 502, 503, 504)
+        for empty, close in ((False, False), (True, True))
+    ],
+    (FaultSpec(Fault.THROTTLE), mailbridge.RateLimited, 0),
+    (FaultSpec(Fault.DELAY), mailbridge.OutcomeUnknown, 1),
+    (FaultSpec(Fault.DRIP), mailbridge.OutcomeUnknown, 1),
+]
+
+
+def outcome(send: Callable[[], mailbridge.SendResult]) -> tuple[str, mailbridge.MailbridgeError | None]:
+    """("receipt", None) or (the neutral class name, the error)."""
+    try:
+        send()
+    except mailbridge.MailbridgeError as exc:
+        return type(exc).__name__, exc
+    return "receipt", None
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize(("spec", "expected", "count"), ONE_FAULT, ids=[s.label() for s, _, _ in ONE_FAULT])
+def test_one_fault_gives_the_exact_neutral_class(
+    fresh: Rig, provider: str, spec: FaultSpec, expected: type[mailbridge.MailbridgeError] | None, count: int
+) -> None:
+    """One send, one fault, retries allowed: a wrong "not sent" shows as a retry and a second delivery."""
+    proxy = fresh.proxies[provider]
+    before = len(proxy.log)
+    subject = unique(f"{provider}-{spec.label()}")
+    retries = 1 if spec.kind is Fault.THROTTLE else 3  # a throttle is retried: see the next test
+    proxy.queue(spec)
+    with fresh.client(provider, retries=retries) as client:
+        got, error = outcome(lambda: client.send(message(subject)))
+    requests = proxy.log[before:]
+    seen = (got, [i.spec.label() for i in requests], delivered(fresh, subject))
+    want = (
+        expected.__name__ if expected else "receipt",
+        [spec.label()],  # never retried: a throttle because retries=1, the rest because they are not refusals
+        {p: count if p == provider else 0 for p in PROVIDERS},
+    )
+    assert seen == want, f"{provider} {spec.label()}: got {seen}; error: {error}"
+    if error is not None:
+        assert error.maybe_sent is (expected is mailbridge.OutcomeUnknown)
+    assert requests[0].forwarded is (spec.kind not in (Fault.RESET, Fault.THROTTLE))
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_throttle_is_retried_and_delivered_once(fresh: Rig, provider: str) -> None:
+    proxy = fresh.proxies[provider]
+    before = len(proxy.log)
+    subject = unique(f"{provider}-throttle-retried")
+    proxy.queue(Fault.THROTTLE, FaultSpec(Fault.THROTTLE, close=True))
+    with fresh.client(provider, retries=3) as client:
+        result = client.send(message(subject))
+    assert [str(i.spec.kind) for i in proxy.log[before:]] == ["throttle", "throttle", "pass"]
+    assert result.provider == provider
+    assert delivered(fresh, subject) == {p: int(p == provider) for p in PROVIDERS}
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_receipt_names_the_message_the_emulator_kept(fresh: Rig, provider: str) -> None:
+    subject = unique(f"{provider}-receipt")
+    with fresh.client(provider) as client:
+        result = client.send(message(subject))
+    if provider == "aliyun":
+        kept = [m.env_id for m in fresh.ali.sent_mail if m.subject == subject]
+    else:
+        kept = [m["message_id"] for m in fresh.ten.sent_mail if m["subject"] == subject]
+    assert list(result.message_ids) == kept
+
+
+# ---------------------------------------------------------------------- one fault on the primary
+
+
+@pytest.mark.parametrize("order", ORDERS, ids=["aliyun-first", "tencent-first"])
+def test_a_throttled_primary_fails_over_and_delivers_once(fresh: Rig, order: tuple[str, str]) -> None:
+    primary, secondary = order
+    subject = unique(f"fo-throttle-{primary}")
+    fresh.proxies[primary].queue(Fault.THROTTLE, Fault.THROTTLE)  # retries=2: both attempts throttled
+    with fresh.failover(order) as fo:
+        result = fo.send(message(subject))
+    assert [(a.provider, a.outcome) for a in result.attempts] == [(primary, "failed"), (secondary, "sent")]
+    assert delivered(fresh, subject) == {primary: 0, secondary: 1}
+
+
+@pytest.mark.parametrize("order", ORDERS, ids=["aliyun-first", "tencent-first"])
+@pytest.mark.parametrize(
+    "spec",
+    [FaultSpec(Fault.RESET), FaultSpec(Fault.DROP), FaultSpec(Fault.GATEWAY, status=502), FaultSpec(Fault.DRIP)],
+    ids=lambda s: s.label(),
+)
+def test_an_unknown_outcome_on_the_primary_is_not_failed_over(
+    fresh: Rig, order: tuple[str, str], spec: FaultSpec
+) -> None:
+    primary, secondary = order
+    subject = unique(f"fo-{spec.label()}-{primary}")
+    fresh.proxies[primary].queue(spec)
+    with fresh.failover(order) as fo, pytest.raises(mailbridge.MailbridgeError) as caught:
+        fo.send(message(subject))
+    assert type(caught.value) is mailbridge.OutcomeUnknown, f"{type(caught.value).__name__}: {caught.value}"
+    assert [(a.provider, a.outcome) for a in caught.value.attempts] == [(primary, "unknown")]
+    reached = int(spec.kind is not Fault.RESET)
+    assert delivered(fresh, subject) == {primary: reached, secondary: 0}
+
+
+@pytest.mark.parametrize("order", ORDERS, ids=["aliyun-first", "tencent-first"])
+def test_at_least_once_sends_again_elsewhere_after_an_unknown_outcome(fresh: Rig, order: tuple[str, str]) -> None:
+    primary, secondary = order
+    subject = unique(f"alo-drop-{primary}")
+    fresh.proxies[primary].queue(Fault.DROP)
+    with fresh.failover(order, at_least_once=True) as fo:
+        result = fo.send(message(subject))
+    assert [(a.provider, a.outcome) for a in result.attempts] == [(primary, "unknown"), (secondary, "sent")]
+    assert delivered(fresh, subject) == {primary: 1, secondary: 1}  # at least once: maybe twice
+
+
+@pytest.mark.parametrize("order", ORDERS, ids=["aliyun-first", "tencent-first"])
+def test_at_least_once_never_turns_an_unknown_outcome_into_not_sent(fresh: Rig, order: tuple[str, str]) -> None:
+    """Primary: accepted, answer lost; secondary: throttled (certainly not sent). The message was delivered."""
+    primary, secondary = order
+    subject = unique(f"alo-drop-throttle-{primary}")
+    fresh.proxies[primary].queue(Fault.DROP)
+    fresh.proxies[secondary].queue(Fault.THROTTLE, Fault.THROTTLE)
+    with fresh.failover(order, at_least_once=True) as fo, pytest.raises(mailbridge.MailbridgeError) as caught:
+        fo.send(message(subject))
+    assert delivered(fresh, subject) == {primary: 1, secondary: 0}
+    assert caught.value.maybe_sent, f"{type(caught.value).__name__} (maybe_sent false) for a delivered message"
+    assert isinstance(caught.value, mailbridge.OutcomeUnknown)
