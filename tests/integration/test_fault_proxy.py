@@ -39,7 +39,7 @@ SENDER = "noreply@mail.example.com"
 TIMEOUT = 0.25  # the client's timeout; the proxy's delay and drip pace follow from it
 SENDS = int(os.environ.get("MAILBRIDGE_FAULT_SENDS", "3000"))  # per order (issue 9: at least 3,000)
 WORKERS = 32  # client threads: most of the time is spent waiting out timeouts, not on the CPU
-COOLDOWN = 0.05
+COOLDOWN = float(os.environ.get("MAILBRIDGE_FAULT_COOLDOWN", "0.01"))
 SEED = int(os.environ.get("MAILBRIDGE_FAULT_SEED", "20261201"))
 ORDERS = [("aliyun", "tencent"), ("tencent", "aliyun")]
 PROVIDERS = ("aliyun", "tencent")
@@ -122,6 +122,8 @@ class Told:
     kind: str  # "sent" | "unknown" | "not_sent" | "escaped"
     provider: str | None = None
     error: str | None = None
+    tried: bool = True  # False: every provider was cooling down, no request left
+    refused: int = 0  # times the caller was told "every provider is cooling down, nothing tried" first
 
 
 @dataclass
@@ -163,9 +165,12 @@ class Run:
             row = " ".join(f"{self.faults[p][k]:>9}" for k in kinds)
             lines.append(f"  {p:<10} {row}  {sum(self.faults[p].values()):>8} {self.forwarded[p]:>9}")
         outcomes = collections.Counter(
-            f"sent via {t.provider}" if t.kind == "sent" else f"{t.kind} ({t.error})" for t in self.told.values()
+            f"sent via {t.provider}" if t.kind == "sent" else f"{t.kind} ({t.error}{'' if t.tried else ', untried'})"
+            for t in self.told.values()
         )
         lines.append("  outcomes   " + ", ".join(f"{k}: {v}" for k, v in sorted(outcomes.items())))
+        refusals = sum(t.refused for t in self.told.values())
+        lines.append(f"  refused untried (all cooling down), sent again a cooldown later: {refusals}")
         per_kind: dict[str, collections.Counter[int]] = collections.defaultdict(collections.Counter)
         for s, t in self.told.items():
             per_kind[t.kind][self.total(s)] += 1
@@ -180,6 +185,32 @@ class Run:
         return "\n".join(lines)
 
 
+UNTRIED_RESENDS = 100  # a caller told "nothing was tried" sends the message again a cooldown later
+
+
+def _send_one(fo: mailbridge.FailoverClient, subject: str) -> Told:
+    """Send one message the way a careful caller would; what it was told in the end."""
+    refused = 0
+    while True:
+        try:
+            result = fo.send(message(subject))
+        except mailbridge.MailbridgeError as exc:
+            kind = "unknown" if isinstance(exc, mailbridge.OutcomeUnknown) else "not_sent"
+            if exc.maybe_sent is not (kind == "unknown"):
+                return Told("escaped", error=f"{type(exc).__name__} with maybe_sent={exc.maybe_sent}")
+            tried = any(a.outcome != "skipped" for a in exc.attempts)
+            if not tried and refused < UNTRIED_RESENDS:  # every provider cooling down: nothing left
+                refused += 1
+                time.sleep(COOLDOWN)
+                continue
+            return Told(kind, error=type(exc).__name__, tried=tried, refused=refused)
+        except Exception as exc:  # anything else escaping send() is a finding
+            return Told("escaped", error=f"{type(exc).__module__}.{type(exc).__name__}: {exc}"[:200])
+        if result.attempts[-1].outcome != "sent":
+            return Told("escaped", error=f"a result whose last attempt is {result.attempts[-1]}")
+        return Told("sent", provider=result.attempts[-1].provider, refused=refused)
+
+
 def _send_all(rig: Rig, order: tuple[str, str], *, at_least_once: bool, sends: int, tag: str) -> Run:
     run = Run(order, at_least_once)
     lock = threading.Lock()
@@ -188,17 +219,7 @@ def _send_all(rig: Rig, order: tuple[str, str], *, at_least_once: bool, sends: i
         with rig.failover(order, at_least_once=at_least_once) as fo:
             for i in range(w, sends, WORKERS):
                 subject = f"{tag}-{i}"
-                try:
-                    result = fo.send(message(subject))
-                except mailbridge.OutcomeUnknown as exc:
-                    told = Told("unknown", error=type(exc).__name__)
-                except mailbridge.MailbridgeError as exc:
-                    told = Told("unknown" if exc.maybe_sent else "not_sent", error=type(exc).__name__)
-                except Exception as exc:  # anything else escaping send() is a finding
-                    told = Told("escaped", error=f"{type(exc).__module__}.{type(exc).__name__}")
-                else:
-                    assert result.attempts[-1].outcome == "sent"
-                    told = Told("sent", provider=result.attempts[-1].provider)
+                told = _send_one(fo, subject)
                 with lock:
                     run.told[subject] = told
 
