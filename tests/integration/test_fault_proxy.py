@@ -246,7 +246,7 @@ def _check_the_run_was_meaningful(run: Run) -> None:
         assert not missing, f"{p}: too few faults of kinds {missing}: {run.faults[p]}"
     kinds = collections.Counter(t.kind for t in run.told.values())
     assert kinds["sent"] > len(run.told) // 4, kinds
-    assert kinds["unknown"] > 0, kinds
+    assert run.at_least_once or kinds["unknown"] > 0, kinds
     assert any(t.kind == "sent" and t.provider == run.order[1] for t in run.told.values()), "no failover happened"
 
 
