@@ -47,7 +47,7 @@ import socket
 import struct
 import threading
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import parse_qsl, quote, urlsplit
@@ -233,8 +233,7 @@ class FaultProxy:
     ``timeout``: the client's timeout, from which ``delay`` (default 2x) and the drip pace (each
     gap at most a quarter of it, the whole answer about 2.5x) follow; ``drip_chunk``: bytes per drip;
     ``seed`` and ``weights``: the random schedule (default :data:`DEFAULT_WEIGHTS`; ``{Fault.PASS: 1}``
-    for a clean proxy);
-    ``actions`` *(optional)*: only these actions get faults, others pass.
+    for a clean proxy).
     """
 
     def __init__(
@@ -245,7 +244,6 @@ class FaultProxy:
         timeout: float,
         seed: int = 0,
         weights: Mapping[Fault, float] | None = None,
-        actions: Iterable[str] | None = None,
         delay: float | None = None,
         drip_chunk: int = 8,
     ) -> None:
@@ -257,7 +255,6 @@ class FaultProxy:
         self.timeout = timeout
         self.delay = delay if delay is not None else 2 * timeout
         self.drip_chunk = drip_chunk
-        self.actions = frozenset(actions) if actions is not None else None
         self._schedule = _Schedule(random.Random(seed), dict(weights or DEFAULT_WEIGHTS))
         self._lock = threading.Lock()
         self._log: list[Injection] = []
@@ -351,11 +348,7 @@ class FaultProxy:
 
     def _draw(self, action: str) -> Injection:
         with self._lock:
-            if self.actions is not None and action not in self.actions:
-                spec = FaultSpec(Fault.PASS)
-            else:
-                spec = self._schedule.draw()
-            injection = Injection(len(self._log), action, spec)
+            injection = Injection(len(self._log), action, self._schedule.draw())
             self._log.append(injection)
             return injection
 

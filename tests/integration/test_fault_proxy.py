@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import json
 import logging
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -282,6 +284,87 @@ def test_at_least_once_never_reports_a_delivered_message_as_not_sent(
     found = {k: len(v) for k, v in violations.items()}
     examples = {k: v[:5] for k, v in violations.items() if v}
     assert found == dict.fromkeys(found, 0), f"{found}; e.g. {examples}"
+
+
+# ---------------------------------------------------------------------- the judge's own behaviour
+
+
+def _raw_exchange(proxy: FaultProxy, requests: int = 1) -> tuple[list[bytes], BaseException | None]:
+    """Send ``requests`` GETs for the emulator's state on one connection; every recv() chunk, and how it ended."""
+    chunks: list[bytes] = []
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as sock:
+        sock.sendall(b"GET /_emulator/state HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" * requests)
+        try:
+            while data := sock.recv(65536):
+                chunks.append(data)
+                if b"".join(chunks).count(b"HTTP/1.") == requests and b"".join(chunks).endswith(b"}"):
+                    break
+        except OSError as exc:
+            return chunks, exc
+    return chunks, None
+
+
+def test_the_proxy_passes_answers_through_byte_for_byte_on_a_kept_alive_connection(fresh: Rig) -> None:
+    direct = _state_direct(fresh.ali.port)
+    chunks, error = _raw_exchange(fresh.proxies["aliyun"], requests=2)
+    assert error is None
+    answers = b"".join(chunks).split(b"HTTP/1.1 ")[1:]
+    assert len(answers) == 2
+    assert all(a.rsplit(b"\r\n\r\n", 1)[1] == direct.rsplit(b"\r\n\r\n", 1)[1] for a in answers)
+
+
+def _state_direct(port: int) -> bytes:
+    """The emulator's own answer to the same GET, without the proxy."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"GET /_emulator/state HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    return data
+
+
+def test_a_reset_is_an_rst_and_a_drop_a_fin_after_forwarding(fresh: Rig) -> None:
+    proxy = fresh.proxies["aliyun"]
+    before = len(proxy.log)
+    proxy.queue(Fault.RESET)
+    chunks, error = _raw_exchange(proxy)
+    assert (chunks, type(error)) == ([], ConnectionResetError)
+    proxy.queue(Fault.DROP)
+    chunks, error = _raw_exchange(proxy)
+    assert (chunks, error) == ([], None)  # an orderly close, no byte of the answer
+    proxy.queue(FaultSpec(Fault.DROP, rst=True))
+    chunks, error = _raw_exchange(proxy)
+    assert (chunks, type(error)) == ([], ConnectionResetError)
+    assert [(i.spec.label(), i.forwarded) for i in proxy.log[before:]] == [
+        ("reset", False),
+        ("drop fin", True),
+        ("drop rst", True),
+    ]
+
+
+def test_a_drip_delivers_the_real_answer_a_few_bytes_at_a_time(fresh: Rig) -> None:
+    proxy = fresh.proxies["tencent"]
+    proxy.queue(Fault.DRIP)
+    chunks, error = _raw_exchange(proxy)
+    assert error is None
+    assert max(len(c) for c in chunks) <= proxy.drip_chunk
+    answer = b"".join(chunks)
+    assert len(chunks) == -(-len(answer) // proxy.drip_chunk)  # every chunk was read on its own
+    assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["sent_mail"] is not None
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_throttle_is_the_providers_own_error_body(fresh: Rig, provider: str) -> None:
+    proxy = fresh.proxies[provider]
+    proxy.queue(Fault.THROTTLE)
+    chunks, _ = _raw_exchange(proxy)
+    head, body = b"".join(chunks).split(b"\r\n\r\n", 1)
+    decoded = json.loads(body)
+    if provider == "aliyun":
+        assert head.startswith(b"HTTP/1.1 400 ") and decoded["Code"] == "Throttling.User"
+    else:
+        assert head.startswith(b"HTTP/1.1 200 ") and decoded["Response"]["Error"]["Code"] == "RequestLimitExceeded"
+    assert proxy.log[-1].forwarded is False
 
 
 # ---------------------------------------------------------------------- one fault, one send
