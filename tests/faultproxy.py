@@ -109,12 +109,14 @@ class FaultSpec:
 @dataclass
 class Injection:
     """What the proxy did with one request. ``forwarded``: the emulator got it; ``accepted``: the
-    emulator's answer was a success (None when not forwarded); ``client_gone``: writing the (late)
+    emulator's answer was a success (None when not forwarded); ``connection``: the client
+    connection's number (the same number twice: a kept-alive connection was reused); ``client_gone``: writing the (late)
     answer failed because the client had given up."""
 
     index: int
     action: str
     spec: FaultSpec
+    connection: int  # which client connection carried it (numbered as accepted)
     forwarded: bool = False
     accepted: bool | None = None
     upstream_status: int | None = None
@@ -233,7 +235,10 @@ class FaultProxy:
     ``timeout``: the client's timeout, from which ``delay`` (default 2x) and the drip pace (each
     gap at most a quarter of it, the whole answer about 2.5x) follow; ``drip_chunk``: bytes per drip;
     ``seed`` and ``weights``: the random schedule (default :data:`DEFAULT_WEIGHTS`; ``{Fault.PASS: 1}``
-    for a clean proxy).
+    for a clean proxy); ``idle_close`` *(optional)*: close a kept-alive client connection idle this long.
+
+    Client connections are the proxy's own, as at a load balancer: they stay alive (HTTP/1.1) whatever
+    the emulator does (``Connection`` is hop-by-hop; each request goes upstream on a fresh connection).
     """
 
     def __init__(
@@ -246,6 +251,7 @@ class FaultProxy:
         weights: Mapping[Fault, float] | None = None,
         delay: float | None = None,
         drip_chunk: int = 8,
+        idle_close: float | None = None,
     ) -> None:
         parts = urlsplit(upstream if "://" in upstream else "http://" + upstream)
         if parts.hostname not in ("127.0.0.1", "localhost", "::1") or parts.port is None:
@@ -255,9 +261,11 @@ class FaultProxy:
         self.timeout = timeout
         self.delay = delay if delay is not None else 2 * timeout
         self.drip_chunk = drip_chunk
+        self.idle_close = idle_close
         self._schedule = _Schedule(random.Random(seed), dict(weights or DEFAULT_WEIGHTS))
         self._lock = threading.Lock()
         self._log: list[Injection] = []
+        self._connections = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.Server | None = None
         self._thread: threading.Thread | None = None
@@ -346,9 +354,9 @@ class FaultProxy:
         """Requests per fault kind (``pass`` included)."""
         return collections.Counter(str(i.spec.kind) for i in self.log)
 
-    def _draw(self, action: str) -> Injection:
+    def _draw(self, action: str, connection: int) -> Injection:
         with self._lock:
-            injection = Injection(len(self._log), action, self._schedule.draw())
+            injection = Injection(len(self._log), action, self._schedule.draw(), connection)
             self._log.append(injection)
             return injection
 
@@ -359,13 +367,16 @@ class FaultProxy:
         assert task is not None
         self._tasks.add(task)
         conn = h11.Connection(h11.SERVER)
+        with self._lock:
+            self._connections += 1
+            number = self._connections
         try:
             while True:
                 try:
                     request, body = await self._read_request(conn, reader)
                 except _Closed:
                     return
-                keep = await self._answer(conn, writer, request, body)
+                keep = await self._answer(conn, writer, request, body, number)
                 if not keep or conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
                     return
                 conn.start_next_cycle()
@@ -378,8 +389,7 @@ class FaultProxy:
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
-    @staticmethod
-    async def _read_request(conn: h11.Connection, reader: asyncio.StreamReader) -> tuple[h11.Request, bytes]:
+    async def _read_request(self, conn: h11.Connection, reader: asyncio.StreamReader) -> tuple[h11.Request, bytes]:
         request: h11.Request | None = None
         body = bytearray()
         while True:
@@ -388,7 +398,12 @@ class FaultProxy:
             except h11.RemoteProtocolError as exc:
                 raise _Closed from exc
             if event is h11.NEED_DATA:
-                conn.receive_data(await reader.read(65536))
+                idle = request is None and not conn.trailing_data[0] and self.idle_close is not None
+                try:
+                    data = await asyncio.wait_for(reader.read(65536), self.idle_close if idle else None)
+                except TimeoutError:  # a load balancer's keep-alive timeout: close the idle connection (FIN)
+                    raise _Closed from None
+                conn.receive_data(data)
                 continue
             if isinstance(event, h11.Request):
                 request = event
@@ -400,10 +415,10 @@ class FaultProxy:
                 raise _Closed
 
     async def _answer(
-        self, conn: h11.Connection, writer: asyncio.StreamWriter, request: h11.Request, body: bytes
+        self, conn: h11.Connection, writer: asyncio.StreamWriter, request: h11.Request, body: bytes, number: int
     ) -> bool:
         """Apply this request's fault; whether the client connection may take another request."""
-        injection = self._draw(_action(request))
+        injection = self._draw(_action(request), number)
         spec = injection.spec
         if spec.kind is Fault.RESET:
             self._rst(writer)
@@ -524,9 +539,6 @@ class FaultProxy:
             elif isinstance(event, h11.EndOfMessage) and response is not None:
                 raw = response.headers.raw_items()
                 headers = [(k, v) for k, v in raw if k.lower() not in (b"connection", b"keep-alive")]
-                closes = any(k.lower() == b"connection" and b"close" in v.lower() for k, v in response.headers)
-                if closes:  # keep the emulator's choice: Tencent's emulator closes after every answer
-                    headers.append((b"Connection", b"close"))
                 return response.status_code, headers, bytes(body)
             elif isinstance(event, h11.ConnectionClosed):
                 raise ConnectionResetError("the emulator closed the connection before answering")

@@ -89,12 +89,15 @@ class Rig:
 
 
 @contextlib.contextmanager
-def rig(seed: int = SEED, *, weights: dict[Fault, float] | None = None) -> Iterator[Rig]:
+def rig(
+    seed: int = SEED, *, weights: dict[Fault, float] | None = None, idle_close: float | None = None
+) -> Iterator[Rig]:
+    options = {"timeout": TIMEOUT, "weights": weights, "idle_close": idle_close}
     with (
         AliyunEmulator(daily_quota=10_000_000) as ali,
         TencentEmulator(rate_limit=0) as ten,
-        FaultProxy(ali.endpoint, flavor="aliyun", timeout=TIMEOUT, seed=seed, weights=weights) as ali_proxy,
-        FaultProxy(ten.endpoint, flavor="tencent", timeout=TIMEOUT, seed=seed + 1, weights=weights) as ten_proxy,
+        FaultProxy(ali.endpoint, flavor="aliyun", seed=seed, **options) as ali_proxy,  # type: ignore[arg-type]
+        FaultProxy(ten.endpoint, flavor="tencent", seed=seed + 1, **options) as ten_proxy,  # type: ignore[arg-type]
     ):
         ali.add_sender(SENDER)
         yield Rig(ali, ten, {"aliyun": ali_proxy, "tencent": ten_proxy})
@@ -472,6 +475,21 @@ def test_a_receipt_names_the_message_the_emulator_kept(fresh: Rig, provider: str
     else:
         kept = [m["message_id"] for m in fresh.ten.sent_mail if m["subject"] == subject]
     assert list(result.message_ids) == kept
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_kept_alive_connection_closed_while_idle_is_not_an_unknown_outcome(provider: str) -> None:
+    """A load balancer closes idle connections (here after 0.05 s): the next send must not be "maybe sent"."""
+    with rig(weights=CLEAN, idle_close=0.05) as r, r.client(provider) as client:
+        subjects = [unique(f"{provider}-idle-{n}") for n in range(3)]
+        client.send(message(subjects[0]))
+        client.send(message(subjects[1]))  # at once: on the same, pooled connection
+        time.sleep(0.3)  # the proxy has closed the pooled connection by now
+        got, error = outcome(lambda: client.send(message(subjects[2])))
+        assert got == "receipt", error
+        assert [delivered(r, s) for s in subjects] == [{p: int(p == provider) for p in PROVIDERS}] * 3
+        first, again, last = (i.connection for i in r.proxies[provider].log)
+        assert first == again != last  # the scenario happened: a kept-alive connection, closed while idle
 
 
 # ---------------------------------------------------------------------- one fault on the primary
