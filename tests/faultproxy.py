@@ -21,7 +21,10 @@ Fault kinds (what the provider saw / what the client gets):
   HTTP 400, Tencent SES ``RequestLimitExceeded`` in a 200 ``Response.Error``);
 * ``delay``: forwarded and answered; the real answer is held past the client's timeout;
 * ``drip``: forwarded and answered; the real answer is dribbled a few bytes at a time, each gap
-  shorter than the timeout, the whole longer than it (only an overall deadline catches it).
+  shorter than the timeout, the whole longer than it (only an overall deadline catches it);
+* ``truncate``: forwarded and answered; half the real body arrives, either ``cut`` (the headers
+  announce the whole length, then the connection closes) or ``garbled`` (a complete 200 answer whose
+  body is half the provider's JSON).
 
 Why hand-written: toxiproxy works at TCP level (it cannot replace an answer after the upstream
 accepted it, nor send a provider's throttle body) and needs an external binary; mitmproxy is a large
@@ -69,20 +72,20 @@ class Fault(enum.StrEnum):
     THROTTLE = "throttle"
     DELAY = "delay"
     DRIP = "drip"
+    TRUNCATE = "truncate"
 
 
-# What never reaches the provider, and what reaches it but whose answer the client never gets.
-NOT_FORWARDED = frozenset({Fault.RESET, Fault.THROTTLE})
-ANSWER_LOST = frozenset({Fault.DROP, Fault.GATEWAY, Fault.DELAY, Fault.DRIP})
+NOT_FORWARDED = frozenset({Fault.RESET, Fault.THROTTLE})  # the provider never sees these requests
 
 DEFAULT_WEIGHTS: Mapping[Fault, float] = {
-    Fault.PASS: 0.45,
+    Fault.PASS: 0.41,
     Fault.RESET: 0.09,
     Fault.DROP: 0.09,
     Fault.GATEWAY: 0.13,
     Fault.THROTTLE: 0.10,
     Fault.DELAY: 0.07,
     Fault.DRIP: 0.07,
+    Fault.TRUNCATE: 0.04,
 }
 
 
@@ -90,19 +93,23 @@ DEFAULT_WEIGHTS: Mapping[Fault, float] = {
 class FaultSpec:
     """One fault with its details: ``status`` (gateway; default 502), ``empty`` (gateway: no body),
     ``close`` (send ``Connection: close`` with a made-up answer), ``rst`` (drop: abort with an RST
-    instead of a FIN, so a client cannot tell it from a reset before forwarding)."""
+    instead of a FIN, so a client cannot tell it from a reset before forwarding), ``garbled``
+    (truncate: a well-framed half body instead of a cut connection)."""
 
     kind: Fault
     status: int | None = None
     empty: bool = False
     close: bool = False
     rst: bool = False
+    garbled: bool = False
 
     def label(self) -> str:
         if self.kind is Fault.GATEWAY:
             return f"gateway {self.status or 502} {'empty' if self.empty else 'html'}"
         if self.kind is Fault.DROP:
             return f"drop {'rst' if self.rst else 'fin'}"
+        if self.kind is Fault.TRUNCATE:
+            return f"truncate {'garbled' if self.garbled else 'cut'}"
         return str(self.kind)
 
 
@@ -145,6 +152,8 @@ class _Schedule:
             return FaultSpec(kind, close=self.rng.random() < 0.3)
         if kind is Fault.DROP:
             return FaultSpec(kind, rst=self.rng.random() < 0.5)
+        if kind is Fault.TRUNCATE:
+            return FaultSpec(kind, garbled=self.rng.random() < 0.5)
         return FaultSpec(kind)
 
 
@@ -442,6 +451,12 @@ class FaultProxy:
             page = b"" if spec.empty else _gateway_page(code, self.flavor)
             gateway_headers = [(b"Content-Type", b"text/html")] if page else []
             return await self._write(conn, writer, injection, code, gateway_headers, page, close=spec.close)
+        if spec.kind is Fault.TRUNCATE:
+            half = data[: len(data) // 2]
+            if spec.garbled:
+                return await self._write(conn, writer, injection, status, headers, half, close=False)
+            await self._write(conn, writer, injection, status, headers, data, close=False, cut=len(data) - len(half))
+            return False
         if spec.kind is Fault.DELAY:
             await asyncio.sleep(self.delay)
         drip = spec.kind is Fault.DRIP
@@ -466,7 +481,9 @@ class FaultProxy:
         *,
         close: bool,
         drip: bool = False,
+        cut: int = 0,
     ) -> bool:
+        """Send one answer (``drip``: slowly; ``cut``: without its last bytes, then close)."""
         names = {k.lower() for k, _ in headers}
         out = [(k, v) for k, v in headers if k.lower() != b"content-length"]
         out.append((b"Content-Length", str(len(data)).encode()))
@@ -480,6 +497,8 @@ class FaultProxy:
             wire += conn.send(h11.EndOfMessage()) or b""
         except h11.LocalProtocolError:
             return False
+        if cut:
+            wire = wire[:-cut]
         try:
             if not drip:
                 writer.write(wire)
@@ -496,6 +515,9 @@ class FaultProxy:
                     await writer.drain()
         except (ConnectionError, OSError):
             injection.client_gone = True
+            return False
+        if cut:
+            writer.close()
             return False
         return conn.our_state is h11.DONE
 

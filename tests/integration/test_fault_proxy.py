@@ -35,7 +35,7 @@ from mailbridge_tencent.emulator import TencentEmulator
 
 import mailbridge
 
-from ..faultproxy import Fault, FaultProxy, FaultSpec
+from ..faultproxy import NOT_FORWARDED, Fault, FaultProxy, FaultSpec
 
 SENDER = "noreply@mail.example.com"
 TIMEOUT = 0.25  # the client's timeout; the proxy's delay and drip pace follow from it
@@ -69,6 +69,15 @@ class Rig:
             "aliyun": collections.Counter(m.subject for m in self.ali.sent_mail),
             "tencent": collections.Counter(m["subject"] for m in self.ten.sent_mail),
         }
+
+    def message_ids(self) -> dict[str, dict[str, list[str]]]:
+        """Subject -> the ids each emulator gave it (what a receipt must name)."""
+        ids: dict[str, dict[str, list[str]]] = {p: collections.defaultdict(list) for p in PROVIDERS}
+        for m in self.ali.sent_mail:
+            ids["aliyun"][m.subject].append(m.env_id)
+        for t in self.ten.sent_mail:
+            ids["tencent"][t["subject"]].append(t["message_id"])
+        return ids
 
     def client(self, provider: str, *, retries: int = 1) -> mailbridge.Client:
         return mailbridge.connect(
@@ -129,6 +138,7 @@ class Told:
     error: str | None = None
     tried: bool = True  # False: every provider was cooling down, no request left
     refused: int = 0  # times the caller was told "every provider is cooling down, nothing tried" first
+    message_ids: tuple[str, ...] = ()
 
 
 @dataclass
@@ -137,6 +147,7 @@ class Run:
     at_least_once: bool
     told: dict[str, Told] = field(default_factory=dict)
     delivered: dict[str, collections.Counter[str]] = field(default_factory=dict)
+    ids: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     faults: dict[str, collections.Counter[str]] = field(default_factory=dict)
     forwarded: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
@@ -151,6 +162,11 @@ class Run:
             "delivered_twice": sorted(s for s in told if total(s) > 1),
             "receipt_but_not_delivered": sorted(
                 s for s, t in told.items() if t.kind == "sent" and self.delivered[str(t.provider)][s] == 0
+            ),
+            "receipt_names_another_message": sorted(
+                s
+                for s, t in told.items()
+                if t.kind == "sent" and not set(t.message_ids) <= set(self.ids[str(t.provider)].get(s, ()))
             ),
             "not_sent_but_delivered": sorted(s for s, t in told.items() if t.kind == "not_sent" and total(s) > 0),
             "delivered_but_not_success_or_unknown": sorted(
@@ -213,7 +229,7 @@ def _send_one(fo: mailbridge.FailoverClient, subject: str) -> Told:
             return Told("escaped", error=f"{type(exc).__module__}.{type(exc).__name__}: {exc}"[:200])
         if result.attempts[-1].outcome != "sent":
             return Told("escaped", error=f"a result whose last attempt is {result.attempts[-1]}")
-        return Told("sent", provider=result.attempts[-1].provider, refused=refused)
+        return Told("sent", provider=result.attempts[-1].provider, refused=refused, message_ids=result.message_ids)
 
 
 def _send_all(rig: Rig, order: tuple[str, str], *, at_least_once: bool, sends: int, tag: str) -> Run:
@@ -236,6 +252,7 @@ def _send_all(rig: Rig, order: tuple[str, str], *, at_least_once: bool, sends: i
         t.join()
     run.seconds = time.monotonic() - started
     run.delivered = rig.delivered()
+    run.ids = rig.message_ids()
     for p in PROVIDERS:
         log = rig.proxies[p].log
         run.faults[p] = collections.Counter(str(i.spec.kind) for i in log)
@@ -292,11 +309,14 @@ def test_at_least_once_never_reports_a_delivered_message_as_not_sent(
 # ---------------------------------------------------------------------- the judge's own behaviour
 
 
-def _raw_exchange(proxy: FaultProxy, requests: int = 1) -> tuple[list[bytes], BaseException | None]:
+def _raw_exchange(
+    proxy: FaultProxy, requests: int = 1, *, close: bool = False
+) -> tuple[list[bytes], BaseException | None]:
     """Send ``requests`` GETs for the emulator's state on one connection; every recv() chunk, and how it ended."""
     chunks: list[bytes] = []
+    header = b"Connection: close\r\n" if close else b""
     with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as sock:
-        sock.sendall(b"GET /_emulator/state HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" * requests)
+        sock.sendall((b"GET /_emulator/state HTTP/1.1\r\nHost: 127.0.0.1\r\n" + header + b"\r\n") * requests)
         try:
             while data := sock.recv(65536):
                 chunks.append(data)
@@ -354,6 +374,18 @@ def test_a_drip_delivers_the_real_answer_a_few_bytes_at_a_time(fresh: Rig) -> No
     answer = b"".join(chunks)
     assert len(chunks) == -(-len(answer) // proxy.drip_chunk)  # every chunk was read on its own
     assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["sent_mail"] is not None
+
+
+def test_a_truncated_answer_is_cut_short_or_well_framed_but_half(fresh: Rig) -> None:
+    proxy = fresh.proxies["aliyun"]
+    real = _state_direct(fresh.ali.port).split(b"\r\n\r\n", 1)[1]
+    for garbled in (False, True):
+        proxy.queue(FaultSpec(Fault.TRUNCATE, garbled=garbled))
+        chunks, error = _raw_exchange(proxy, close=True)
+        head, body = b"".join(chunks).split(b"\r\n\r\n", 1)
+        length = int(next(h for h in head.split(b"\r\n") if h.lower().startswith(b"content-length:")).split(b":")[1])
+        assert (error, body) == (None, real[: len(real) // 2])
+        assert length == (len(body) if garbled else len(real))
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -414,6 +446,8 @@ ONE_FAULT: list[tuple[FaultSpec, type[mailbridge.MailbridgeError] | None, int]] 
     (FaultSpec(Fault.THROTTLE), mailbridge.RateLimited, 0),
     (FaultSpec(Fault.DELAY), mailbridge.OutcomeUnknown, 1),
     (FaultSpec(Fault.DRIP), mailbridge.OutcomeUnknown, 1),
+    (FaultSpec(Fault.TRUNCATE), mailbridge.OutcomeUnknown, 1),
+    (FaultSpec(Fault.TRUNCATE, garbled=True), mailbridge.OutcomeUnknown, 1),
 ]
 
 
@@ -449,7 +483,7 @@ def test_one_fault_gives_the_exact_neutral_class(
     assert seen == want, f"{provider} {spec.label()}: got {seen}; error: {error}"
     if error is not None:
         assert error.maybe_sent is (expected is mailbridge.OutcomeUnknown)
-    assert requests[0].forwarded is (spec.kind not in (Fault.RESET, Fault.THROTTLE))
+    assert requests[0].forwarded is (spec.kind not in NOT_FORWARDED)
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
