@@ -44,6 +44,7 @@ import asyncio
 import collections
 import contextlib
 import enum
+import http
 import json
 import random
 import socket
@@ -128,6 +129,7 @@ class Injection:
     accepted: bool | None = None
     upstream_status: int | None = None
     client_gone: bool = False
+    writes: int = 0  # separate socket writes of the answer (a drip: one per few bytes)
 
 
 @dataclass
@@ -490,7 +492,8 @@ class FaultProxy:
         if close and b"connection" not in names:
             out.append((b"Connection", b"close"))
         try:
-            wire = conn.send(h11.Response(status_code=status, headers=out))
+            reason = http.HTTPStatus(status).phrase.encode() if status in http.HTTPStatus._value2member_map_ else b""
+            wire = conn.send(h11.Response(status_code=status, headers=out, reason=reason))
             assert wire is not None
             if data:
                 wire += conn.send(h11.Data(data=data)) or b""
@@ -501,6 +504,7 @@ class FaultProxy:
             wire = wire[:-cut]
         try:
             if not drip:
+                injection.writes += 1
                 writer.write(wire)
                 await writer.drain()
             else:  # each gap at most a quarter of the timeout, the whole answer about 2.5 timeouts
@@ -511,6 +515,7 @@ class FaultProxy:
                         await asyncio.sleep(gap)
                         if writer.is_closing():
                             raise ConnectionResetError
+                    injection.writes += 1
                     writer.write(chunk)
                     await writer.drain()
         except (ConnectionError, OSError):
