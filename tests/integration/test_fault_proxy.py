@@ -1,9 +1,10 @@
-"""Issue 9's judge: "never sends twice", checked through an independent TCP fault proxy.
+"""Issue 9's judge: "never sends twice", checked through an independent loopback fault proxy.
 
 A :class:`tests.faultproxy.FaultProxy` sits in front of each emulator (Direct Mail and Tencent
 SES) and spoils requests by a seeded random schedule: resets before forwarding, connections dropped
 after the provider accepted, 500/502/503/504 gateway answers after the provider accepted, the
-provider's own throttle errors, answers held past the timeout and answers dribbled slower than it.
+provider's own throttle errors, answers held past the timeout, answers dribbled slower than it and
+truncated answers.
 Thousands of ``failover://`` sends run in each order; every message has a unique subject and is
 counted in both emulators' sent mail, then matched against what the caller was told:
 
@@ -28,6 +29,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Literal
 
 import pytest
 from mailbridge_aliyun.emulator import AliyunEmulator
@@ -101,12 +103,14 @@ class Rig:
 def rig(
     seed: int = SEED, *, weights: dict[Fault, float] | None = None, idle_close: float | None = None
 ) -> Iterator[Rig]:
-    options = {"timeout": TIMEOUT, "weights": weights, "idle_close": idle_close}
+    def proxy(endpoint: str, flavor: Literal["aliyun", "tencent"], seed: int) -> FaultProxy:
+        return FaultProxy(endpoint, flavor=flavor, timeout=TIMEOUT, seed=seed, weights=weights, idle_close=idle_close)
+
     with (
         AliyunEmulator(daily_quota=10_000_000) as ali,
         TencentEmulator(rate_limit=0) as ten,
-        FaultProxy(ali.endpoint, flavor="aliyun", seed=seed, **options) as ali_proxy,  # type: ignore[arg-type]
-        FaultProxy(ten.endpoint, flavor="tencent", seed=seed + 1, **options) as ten_proxy,  # type: ignore[arg-type]
+        proxy(ali.endpoint, "aliyun", seed) as ali_proxy,
+        proxy(ten.endpoint, "tencent", seed + 1) as ten_proxy,
     ):
         ali.add_sender(SENDER)
         yield Rig(ali, ten, {"aliyun": ali_proxy, "tencent": ten_proxy})
