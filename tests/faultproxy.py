@@ -275,6 +275,8 @@ class FaultProxy:
         self.idle_close = idle_close
         self._schedule = _Schedule(random.Random(seed), dict(weights or DEFAULT_WEIGHTS))
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._in_flight = 0
         self._log: list[Injection] = []
         self._connections = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -365,11 +367,26 @@ class FaultProxy:
         """Requests per fault kind (``pass`` included)."""
         return collections.Counter(str(i.spec.kind) for i in self.log)
 
+    def wait_idle(self, timeout: float = 10.0) -> None:
+        """Wait until every request that arrived has been dealt with (forwarded, answered or dropped).
+
+        Count deliveries after this: a client may give up before a slow emulator has finished.
+        """
+        with self._idle:
+            if not self._idle.wait_for(lambda: self._in_flight == 0, timeout):
+                raise AssertionError(f"{self._in_flight} requests still in the fault proxy after {timeout}s")
+
     def _draw(self, action: str, connection: int) -> Injection:
         with self._lock:
             injection = Injection(len(self._log), action, self._schedule.draw(), connection)
             self._log.append(injection)
+            self._in_flight += 1
             return injection
+
+    def _done(self) -> None:
+        with self._idle:
+            self._in_flight -= 1
+            self._idle.notify_all()
 
     # ------------------------------------------------------------------ serving
 
@@ -430,6 +447,19 @@ class FaultProxy:
     ) -> bool:
         """Apply this request's fault; whether the client connection may take another request."""
         injection = self._draw(_action(request), number)
+        try:
+            return await self._apply(conn, writer, request, body, injection)
+        finally:
+            self._done()
+
+    async def _apply(
+        self,
+        conn: h11.Connection,
+        writer: asyncio.StreamWriter,
+        request: h11.Request,
+        body: bytes,
+        injection: Injection,
+    ) -> bool:
         spec = injection.spec
         if spec.kind is Fault.RESET:
             self._rst(writer)
