@@ -41,7 +41,7 @@ from ..faultproxy import NOT_FORWARDED, Fault, FaultProxy, FaultSpec
 
 SENDER = "noreply@mail.example.com"
 TIMEOUT = 0.25  # the client's timeout in the big runs; the proxy's delay and drip pace follow from it
-FOCUS_TIMEOUT = 1.0  # one send per test: room for a loaded machine, so a pass-through never times out
+FOCUS_TIMEOUT = 0.5  # one send per test: room for a loaded machine, so a pass-through never times out
 SENDS = int(os.environ.get("MAILBRIDGE_FAULT_SENDS", "3000"))  # per order (issue 9: at least 3,000)
 WORKERS = 32  # client threads: most of the time is spent waiting out timeouts, not on the CPU
 COOLDOWN = float(os.environ.get("MAILBRIDGE_FAULT_COOLDOWN", "0.01"))
