@@ -137,8 +137,11 @@ class _Schedule:
     rng: random.Random
     weights: Mapping[Fault, float]
     queued: collections.deque[FaultSpec] = field(default_factory=collections.deque)
+    for_action: dict[str, collections.deque[FaultSpec]] = field(default_factory=dict)
 
-    def draw(self) -> FaultSpec:
+    def draw(self, action: str) -> FaultSpec:
+        if self.for_action.get(action):
+            return self.for_action[action].popleft()
         if self.queued:
             return self.queued.popleft()
         kinds = list(self.weights)
@@ -347,16 +350,22 @@ class FaultProxy:
 
     # ------------------------------------------------------------------ schedule & records
 
-    def queue(self, *faults: Fault | FaultSpec) -> None:
-        """The next requests get these faults, in order; then the random schedule resumes."""
+    def queue(self, *faults: Fault | FaultSpec, action: str | None = None) -> None:
+        """The next requests (of ``action`` only, if given) get these faults, in order; then the
+        random schedule resumes."""
         with self._lock:
-            for fault in faults:
-                self._schedule.queued.append(fault if isinstance(fault, FaultSpec) else FaultSpec(fault))
+            target = (
+                self._schedule.queued
+                if action is None
+                else self._schedule.for_action.setdefault(action, collections.deque())
+            )
+            target.extend(f if isinstance(f, FaultSpec) else FaultSpec(f) for f in faults)
 
     def clear(self) -> None:
         """Forget queued faults (the random schedule and the log stay)."""
         with self._lock:
             self._schedule.queued.clear()
+            self._schedule.for_action.clear()
 
     @property
     def log(self) -> list[Injection]:
@@ -378,7 +387,7 @@ class FaultProxy:
 
     def _draw(self, action: str, connection: int) -> Injection:
         with self._lock:
-            injection = Injection(len(self._log), action, self._schedule.draw(), connection)
+            injection = Injection(len(self._log), action, self._schedule.draw(action), connection)
             self._log.append(injection)
             self._in_flight += 1
             return injection

@@ -462,8 +462,8 @@ ONE_FAULT: list[tuple[FaultSpec, type[mailbridge.MailbridgeError] | None, int]] 
 ]
 
 
-def outcome(send: Callable[[], mailbridge.SendResult]) -> tuple[str, mailbridge.MailbridgeError | None]:
-    """("receipt", None) or (the neutral class name, the error)."""
+def outcome(send: Callable[[], object]) -> tuple[str, mailbridge.MailbridgeError | None]:
+    """("receipt", None) when the call returned, or (the neutral class name, the error)."""
     try:
         send()
     except mailbridge.MailbridgeError as exc:
@@ -535,6 +535,34 @@ def test_a_kept_alive_connection_closed_while_idle_is_not_an_unknown_outcome(pro
         assert [delivered(r, s) for s in subjects] == [{p: int(p == provider) for p in PROVIDERS}] * 3
         first, again, last = (i.connection for i in r.proxies[provider].log)
         assert first == again != last  # the scenario happened: a kept-alive connection, closed while idle
+
+
+CREATE_FAULTS = [
+    FaultSpec(Fault.RESET),
+    FaultSpec(Fault.DROP),
+    FaultSpec(Fault.GATEWAY, status=502),
+    FaultSpec(Fault.GATEWAY, status=504, empty=True),
+    FaultSpec(Fault.DELAY),
+    FaultSpec(Fault.TRUNCATE),
+]
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("spec", CREATE_FAULTS, ids=lambda s: s.label())
+def test_a_create_whose_answer_is_lost_leaves_exactly_one_group(fresh: Rig, provider: str, spec: FaultSpec) -> None:
+    """Issue 9, creates safe to repeat: the group is looked up by name, never created twice."""
+    name = f"grp-{next(_subjects)}"  # group names: at most 30 characters on Direct Mail
+    fresh.proxies[provider].queue(spec, action="CreateReceiver")
+    with fresh.client(provider, retries=3) as client:
+        got, error = outcome(lambda: client.create_group(name))
+        assert got == "receipt", error
+    fresh.proxies[provider].wait_idle()
+    if provider == "aliyun":
+        names = [r.name for r in fresh.ali.lists.values()]
+    else:
+        with fresh.ten._lock:
+            names = [g.name for g in fresh.ten.groups.values()]
+    assert names.count(name) == 1
 
 
 # ---------------------------------------------------------------------- one fault on the primary
