@@ -40,6 +40,7 @@ import mailbridge
 from ..faultproxy import NOT_FORWARDED, Fault, FaultProxy, FaultSpec
 
 SENDER = "noreply@mail.example.com"
+BATCH_SENDER = "news@mail.example.com"
 TIMEOUT = 0.25  # the client's timeout in the big runs; the proxy's delay and drip pace follow from it
 FOCUS_TIMEOUT = 0.5  # one send per test: room for a loaded machine, so a pass-through never times out
 SENDS = int(os.environ.get("MAILBRIDGE_FAULT_SENDS", "3000"))  # per order (issue 9: at least 3,000)
@@ -121,6 +122,7 @@ def rig(
         proxy(ten.endpoint, "tencent", seed + 1) as ten_proxy,
     ):
         ali.add_sender(SENDER)
+        ali.add_sender(BATCH_SENDER, "batch")  # Direct Mail group sends need a batch sender
         yield Rig(ali, ten, {"aliyun": ali_proxy, "tencent": ten_proxy}, timeout)
 
 
@@ -563,6 +565,57 @@ def test_a_create_whose_answer_is_lost_leaves_exactly_one_group(fresh: Rig, prov
         with fresh.ten._lock:
             names = [g.name for g in fresh.ten.groups.values()]
     assert names.count(name) == 1
+
+
+GROUP_FAULTS: list[tuple[FaultSpec, type[mailbridge.MailbridgeError], int]] = [
+    (FaultSpec(Fault.RESET), mailbridge.OutcomeUnknown, 0),
+    (FaultSpec(Fault.DROP, rst=True), mailbridge.OutcomeUnknown, 1),
+    (FaultSpec(Fault.GATEWAY, status=503), mailbridge.OutcomeUnknown, 1),
+    (FaultSpec(Fault.GATEWAY, status=502, empty=True), mailbridge.OutcomeUnknown, 1),
+    (FaultSpec(Fault.THROTTLE), mailbridge.RateLimited, 0),
+    (FaultSpec(Fault.DELAY), mailbridge.OutcomeUnknown, 1),
+    (FaultSpec(Fault.DRIP), mailbridge.OutcomeUnknown, 1),
+    (FaultSpec(Fault.TRUNCATE, garbled=True), mailbridge.OutcomeUnknown, 1),
+]
+BATCH_ACTION = {"aliyun": "BatchSendMail", "tencent": "BatchSendEmail"}
+
+
+@pytest.fixture(scope="module")
+def one_member_groups(clean: Rig) -> dict[str, str]:
+    """A group of one address on each provider (a group send then delivers once per run)."""
+    names = {}
+    for provider in PROVIDERS:
+        with clean.client(provider) as client:
+            group = client.create_group(f"batch-{provider}")
+            client.upload(group, ["member@example.com"], wait=True)
+            names[provider] = group.name
+    return names
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize(("spec", "expected", "count"), GROUP_FAULTS, ids=[s.label() for s, _, _ in GROUP_FAULTS])
+def test_a_group_send_under_one_fault_gives_the_exact_neutral_class(
+    fresh: Rig,
+    one_member_groups: dict[str, str],
+    provider: str,
+    spec: FaultSpec,
+    expected: type[mailbridge.MailbridgeError],
+    count: int,
+) -> None:
+    """Group sends are not idempotent either: never retried unless certainly refused."""
+    subject = unique(f"batch-{provider}-{spec.label()}")
+    if provider == "aliyun":
+        batch = mailbridge.Message(sender=BATCH_SENDER, to=(), subject=subject, text="hi")
+    else:  # SES group sends take a template (the emulator's template 1)
+        batch = mailbridge.Message(sender=SENDER, to=(), subject=subject, template_id="1", template_data={})
+    proxy = fresh.proxies[provider]
+    before = len(proxy.log)
+    proxy.queue(spec, action=BATCH_ACTION[provider])
+    with fresh.client(provider, retries=1 if spec.kind is Fault.THROTTLE else 3) as client:
+        got, error = outcome(lambda: client.send_to_group(one_member_groups[provider], batch))
+    sends = [i.spec.label() for i in proxy.log[before:] if i.action == BATCH_ACTION[provider]]
+    seen = (got, sends, delivered(fresh, subject)[provider])
+    assert seen == (expected.__name__, [spec.label()], count), f"{provider} {spec.label()}: got {seen}; {error}"
 
 
 # ---------------------------------------------------------------------- one fault on the primary
