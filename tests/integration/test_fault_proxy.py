@@ -37,7 +37,7 @@ from mailbridge_tencent.emulator import TencentEmulator
 
 import mailbridge
 
-from ..faultproxy import NOT_FORWARDED, Fault, FaultProxy, FaultSpec
+from ..faultproxy import NOT_FORWARDED, Fault, FaultProxy, FaultSpec, proxied_url
 
 SENDER = "noreply@mail.example.com"
 BATCH_SENDER = "news@mail.example.com"
@@ -650,6 +650,23 @@ def test_an_unknown_outcome_on_the_primary_is_not_failed_over(
     assert [(a.provider, a.outcome) for a in caught.value.attempts] == [(primary, "unknown")]
     reached = int(spec.kind is not Fault.RESET)
     assert delivered(fresh, subject) == {primary: reached, secondary: 0}
+
+
+@pytest.mark.parametrize("order", ORDERS, ids=["aliyun-first", "tencent-first"])
+def test_a_primary_refusing_connections_fails_over_and_delivers_once(fresh: Rig, order: tuple[str, str]) -> None:
+    """Connection refused: the request certainly never left, so the secondary may take it."""
+    primary, secondary = order
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    urls = {p: fresh.url(p) for p in PROVIDERS}
+    urls[primary] = proxied_url(urls[primary], closed)
+    url = mailbridge.failover_url([urls[p] for p in order], cooldown=COOLDOWN, retries=2, rate_limit="off")
+    subject = unique(f"fo-refused-{primary}")
+    with mailbridge.connect_failover(url) as fo:
+        result = fo.send(message(subject))
+    assert [(a.provider, a.outcome) for a in result.attempts] == [(primary, "failed"), (secondary, "sent")]
+    assert delivered(fresh, subject) == {primary: 0, secondary: 1}
 
 
 @pytest.mark.parametrize("order", ORDERS, ids=["aliyun-first", "tencent-first"])
