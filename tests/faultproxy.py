@@ -5,7 +5,9 @@ request, applies one :class:`Fault` drawn from a seeded random schedule (or queu
 
     with FaultProxy(emulator.endpoint, flavor="aliyun", timeout=0.3, seed=7) as proxy:
         client = mailbridge.connect(proxy.proxied(emulator.url_with(timeout="0.3")))
+        proxy.queue(Fault.DROP, action="SingleSendMail")  # the next send: accepted, answer lost
         ...
+        proxy.wait_idle()  # then count what the emulator kept
         proxy.counts()  # Counter of faults injected per kind
 
 Fault kinds (what the provider saw / what the client gets):
@@ -14,7 +16,7 @@ Fault kinds (what the provider saw / what the client gets):
 * ``reset``: the request is read but never forwarded, the client connection is aborted with an RST
   (``SO_LINGER`` 0): the provider never saw it, and the client cannot tell;
 * ``drop``: forwarded, the provider answered (accepted), then the client connection is closed
-  without a byte of the answer;
+  without a byte of the answer, with a FIN or (``rst``) an RST like ``reset``;
 * ``gateway``: forwarded and answered, then replaced by a load balancer's 500/502/503/504 with an
   HTML page or an empty body;
 * ``throttle``: not forwarded; the provider's own throttle error (Direct Mail ``Throttling.User`` at
