@@ -36,6 +36,13 @@ from ._exceptions import (
 )
 from ._failover import FailoverClient, failover_url
 from ._health import HealthStore, MemoryHealthStore, RedisHealthStore
+from ._idempotency import (
+    IdempotencyStore,
+    MemoryIdempotencyStore,
+    RedisIdempotencyStore,
+    SQLiteIdempotencyStore,
+    idempotency_store,
+)
 from ._limits import Feature, Limits, Operation, Rate
 from ._migrate import (
     GroupPlan,
@@ -102,6 +109,7 @@ __all__ = [
     "GroupResult",
     "GroupStatus",
     "HealthStore",
+    "IdempotencyStore",
     "InvalidAddress",
     "InvalidRequest",
     "LimitExceeded",
@@ -109,6 +117,7 @@ __all__ = [
     "MailbridgeError",
     "Member",
     "MemoryHealthStore",
+    "MemoryIdempotencyStore",
     "Message",
     "MigrationPlan",
     "MigrationReport",
@@ -126,9 +135,11 @@ __all__ = [
     "RateLimiter",
     "Recipient",
     "RedisHealthStore",
+    "RedisIdempotencyStore",
     "RejectedAddress",
     "ResourceBusy",
     "RetryPolicy",
+    "SQLiteIdempotencyStore",
     "Secret",
     "SendReceipt",
     "SendResult",
@@ -151,6 +162,7 @@ __all__ = [
     "connect",
     "connect_failover",
     "failover_url",
+    "idempotency_store",
     "migrate",
     "plan_migration",
     "plan_setup",

@@ -20,16 +20,20 @@ from attrs import frozen
 from ._backend import Backend
 from ._dedup import SeenSet
 from ._exceptions import (
+    AlreadyExists,
     GroupNotFound,
     InvalidAddress,
     InvalidRequest,
     LimitExceeded,
     MailbridgeError,
+    NotFound,
+    OutcomeUnknown,
     RateLimited,
     ResourceBusy,
     SenderNotFound,
     UnsupportedFeature,
 )
+from ._idempotency import IdempotencyGuard, IdempotencyStore, MemoryIdempotencyStore, idempotency_store
 from ._limits import Feature, Limits, Operation
 from ._models import (
     AccountSummary,
@@ -69,7 +73,9 @@ class RetryPolicy:
     """How the client retries calls that failed with a ``retryable`` error.
 
     Times are in seconds. A send is retried only when the provider certainly did not
-    accept it; ``attempts=1`` turns retries off.
+    accept it; ``attempts=1`` turns retries off. ``timeout`` is the budget of one client
+    call across its retries: a provider's ``retry_after`` longer than what is left of it is
+    not waited for (the :class:`RateLimited` is raised at once, so failover moves on).
     """
 
     attempts: int = 5
@@ -131,7 +137,9 @@ class Client:
     (with a warning) instead of raising :class:`UnsupportedFeature`; ``retry``
     *(optional)*: a :class:`RetryPolicy`; ``rate_limiter`` *(optional)*: a shared
     :class:`RateLimiter` (for example Redis-backed); ``sleep`` and ``clock``
-    *(optional)*: injectable for tests (``clock`` is monotonic seconds).
+    *(optional)*: injectable for tests (``clock`` is monotonic seconds); ``idempotency``
+    *(optional)*: where idempotency keys live, an :class:`IdempotencyStore` or its URL
+    (``memory://``, ``sqlite:///path``, ``redis://host:port/db``).
     """
 
     def __init__(
@@ -143,7 +151,9 @@ class Client:
         rate_limiter: RateLimiter | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        idempotency: IdempotencyStore | str | None = None,
     ) -> None:
+        self.idempotency = _guard(idempotency)
         self.backend = backend
         self.ignore_unsupported_features = ignore_unsupported_features
         self.retry = retry or RetryPolicy()
@@ -187,13 +197,26 @@ class Client:
         return True
 
     def _call(self, operation: Operation, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """One backend call: rate-limited, retried while the error says so, errors tagged."""
+        """One backend call: rate-limited, retried while the error says so, errors tagged.
+
+        Waiting is bounded by the policy's ``timeout``: a ``retry_after`` longer than what is
+        left of it is not slept through; the :class:`RateLimited` is raised at once (its
+        ``retry_after`` intact), so that a failover moves on to the next provider.
+        """
         rate = self.limits.rate_for(operation)
         key = f"{self.backend.rate_limit_key}:{operation}"
         policy = self.retry
+        deadline = self._clock() + policy.timeout
+
+        def on(exc: Exception) -> bool | float:
+            verdict = self._retry_hook(exc)
+            if not isinstance(verdict, bool) and verdict > deadline - self._clock():
+                return False  # the provider asks for longer than this call may take
+            return verdict
+
         try:
             for attempt in stamina.retry_context(
-                on=self._retry_hook,
+                on=on,
                 attempts=policy.attempts,
                 timeout=policy.timeout,
                 wait_initial=policy.wait_initial,
@@ -209,6 +232,54 @@ class Client:
             raise
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _create(self, operation: Operation, create: Callable[[], T], find: Callable[[], T | None]) -> T:
+        """A create that is safe to repeat: after an unknown outcome, look the object up by its
+        name and return it if it exists; only if it does not, create again (up to the policy's
+        attempts). The last :class:`OutcomeUnknown` is raised when that cannot settle it."""
+        try:
+            return self._call(operation, create)
+        except OutcomeUnknown as exc:
+            unknown = exc
+        wait = self.retry.wait_initial
+        for _ in range(max(0, self.retry.attempts - 1)):
+            self._sleep(wait)  # let a request still in flight land before looking
+            wait = min(wait * 2, self.retry.wait_max)
+            try:
+                found = find()
+            except MailbridgeError:
+                raise unknown from None  # the look-up failed too: still unknown
+            if found is not None:
+                log.info("%s: the create whose outcome was unknown had happened; returning it", operation)
+                return found
+            try:
+                return self._call(operation, create)
+            except OutcomeUnknown as exc:
+                unknown = exc
+            except AlreadyExists:  # it landed meanwhile: the name is unique, so it is ours
+                if (found := find()) is not None:
+                    return found
+                raise
+        raise unknown
+
+    def _delete(self, operation: Operation, fn: Callable[..., None], *args: Any) -> None:
+        """A delete, retried like any idempotent call; when an attempt failed without an answer
+        and a retry then finds the object gone, the failed attempt did it: that is a success."""
+        failed_before = False
+
+        def once() -> None:
+            nonlocal failed_before
+            try:
+                fn(*args)
+            except NotFound:
+                if not failed_before:
+                    raise
+                log.info("%s: gone on retry; the earlier attempt deleted it", operation)
+            except MailbridgeError as exc:
+                failed_before = failed_before or exc.retryable
+                raise
+
+        self._call(operation, once)
+
     def _pages(self, operation: Operation, fetch: Callable[[str | None], Page[T]]) -> Iterator[T]:
         cursor: str | None = None
         while True:
@@ -221,7 +292,11 @@ class Client:
     # ------------------------------------------------------------------ groups
 
     def create_group(self, name: str, description: str | None = None) -> Group:
-        """Create an empty recipient group (names are unique per provider account)."""
+        """Create an empty recipient group (names are unique per provider account).
+
+        Like every create, safe to repeat: after an unknown outcome the group is looked up
+        by name and returned if the create had happened.
+        """
         name = name.strip()
         if not name:
             raise InvalidRequest("a group needs a name")
@@ -230,7 +305,14 @@ class Client:
                 f"group name is {len(name)} characters; {self.provider} allows at most {limit}",
                 provider=self.provider,
             )
-        return self._call(Operation.CREATE_GROUP, self.backend.create_group, name, description)
+
+        def find() -> Group | None:
+            try:
+                return self.get_group(name)
+            except GroupNotFound:
+                return None
+
+        return self._create(Operation.CREATE_GROUP, lambda: self.backend.create_group(name, description), find)
 
     def groups(self, keyword: str | None = None) -> Iterator[Group]:
         """Every group (whose name contains ``keyword``), following pages."""
@@ -257,7 +339,7 @@ class Client:
 
     def delete_group(self, group: Group | str) -> None:
         """Delete a group and its members."""
-        self._call(Operation.DELETE_GROUP, self.backend.delete_group, self._group(group))
+        self._delete(Operation.DELETE_GROUP, self.backend.delete_group, self._group(group))
 
     def _group(self, group: Group | str) -> Group:
         return group if isinstance(group, Group) else self.get_group(group)
@@ -472,16 +554,29 @@ class Client:
 
     # ------------------------------------------------------------------ sending
 
-    def send(self, message: Message) -> SendResult:
+    def send(self, message: Message, *, idempotency_key: str | None = None) -> SendResult:
         """Send a message; a ``to`` list longer than the backend's per-send limit is split.
 
         Copies (cc/bcc) go with the first call only. Never retried when the outcome is
-        unknown. If a later call fails, the error's ``partial_result`` holds the receipts
-        of the calls that succeeded and ``not_sent`` the addresses never sent.
+        unknown. If a call fails, the error's ``partial_result`` holds the receipts of the
+        calls that succeeded, ``not_sent`` the addresses certainly not sent and
+        ``maybe_sent_to`` those of a call whose outcome is unknown.
+
+        ``idempotency_key`` (or ``message.idempotency_key``): a send with a key already used
+        returns the first receipts instead of sending again, and raises
+        :class:`OutcomeUnknown` while the first is unresolved (in flight elsewhere, or ended
+        unknown). Keys live in the client's ``idempotency`` store (process memory unless
+        one is given: a SQLite file or Redis shares them between processes).
         """
         checked = check_message(
             message, self.limits, self.provider, ignore_unsupported=self.ignore_unsupported_features
         )
+        key = idempotency_key or message.idempotency_key
+        if key is None:
+            return self._send_checked(checked)
+        return self.idempotency.send(key, checked.evolve(idempotency_key=key), self._send_checked)
+
+    def _send_checked(self, checked: Message) -> SendResult:
         size = self.limits.recipients_per_send
         chunks = [checked.to[i : i + size] for i in range(0, len(checked.to), size)]
         receipts: list[SendReceipt] = []
@@ -497,8 +592,10 @@ class Client:
                 receipts.append(self._call(Operation.SEND, self.backend.send, part))
             except MailbridgeError as exc:
                 exc.partial_result = tuple(receipts)
-                later = [a for c in chunks[index + 1 :] for a in c]
-                exc.not_sent = tuple(([] if exc.maybe_sent else list(chunk)) + later)
+                this = (*part.to, *part.cc, *part.bcc)
+                later = tuple(a for c in chunks[index + 1 :] for a in c)
+                exc.not_sent = later if exc.maybe_sent else (*this, *later)
+                exc.maybe_sent_to = this if exc.maybe_sent else ()
                 raise
         return SendResult(receipts)
 
@@ -621,7 +718,14 @@ class Client:
         domain = name.strip().lower()
         if not _DOMAIN.fullmatch(domain):
             raise InvalidRequest(f"{name!r} is not a domain name")
-        return self._call(Operation.DOMAINS, self.backend.create_domain, domain)
+
+        def find() -> SenderDomain | None:
+            try:
+                return self._call(Operation.DOMAINS, self.backend.get_domain, domain)
+            except NotFound:
+                return None
+
+        return self._create(Operation.DOMAINS, lambda: self.backend.create_domain(domain), find)
 
     def domains(self) -> list[SenderDomain]:
         self._require(Feature.DOMAINS)
@@ -639,7 +743,7 @@ class Client:
 
     def delete_domain(self, name: str) -> None:
         self._require(Feature.DOMAINS)
-        self._call(Operation.DOMAINS, self.backend.delete_domain, name.strip().lower())
+        self._delete(Operation.DOMAINS, self.backend.delete_domain, name.strip().lower())
 
     # ------------------------------------------------------------------ sender addresses
 
@@ -651,7 +755,16 @@ class Client:
                 raise InvalidAddress(f"{field_name} address {value!r} is invalid: {problem}", provider=self.provider)
         if kind not in (None, "transactional", "batch"):
             raise InvalidRequest(f"sender kind must be 'transactional' or 'batch', not {kind!r}")
-        return self._call(Operation.SENDERS, self.backend.create_sender, address, kind=kind, reply_to=reply_to)
+
+        def find() -> SenderAddress | None:
+            try:
+                return self.sender(address)
+            except SenderNotFound:
+                return None
+
+        return self._create(
+            Operation.SENDERS, lambda: self.backend.create_sender(address, kind=kind, reply_to=reply_to), find
+        )
 
     def senders(self) -> list[SenderAddress]:
         self._require(Feature.SENDERS)
@@ -667,7 +780,7 @@ class Client:
     def delete_sender(self, sender: SenderAddress | str) -> None:
         self._require(Feature.SENDERS)
         resolved = sender if isinstance(sender, SenderAddress) else self.sender(sender)
-        self._call(Operation.SENDERS, self.backend.delete_sender, resolved)
+        self._delete(Operation.SENDERS, self.backend.delete_sender, resolved)
 
     def set_sender_password(self, sender: SenderAddress | str, password: str | Secret) -> None:
         """Set a sender's SMTP password (never logged, printed or recorded)."""
@@ -690,7 +803,11 @@ class Client:
 
     def create_tag(self, name: str, description: str | None = None) -> Tag:
         self._require(Feature.TAG_MANAGEMENT)
-        return self._call(Operation.TAGS, self.backend.create_tag, name, description)
+
+        def find() -> Tag | None:
+            return next((t for t in self.tags() if t.name == name), None)
+
+        return self._create(Operation.TAGS, lambda: self.backend.create_tag(name, description), find)
 
     def rename_tag(self, tag: Tag, new_name: str) -> Tag:
         self._require(Feature.TAG_MANAGEMENT)
@@ -698,7 +815,7 @@ class Client:
 
     def delete_tag(self, tag: Tag) -> None:
         self._require(Feature.TAG_MANAGEMENT)
-        self._call(Operation.TAGS, self.backend.delete_tag, tag)
+        self._delete(Operation.TAGS, self.backend.delete_tag, tag)
 
     # ------------------------------------------------------------------ templates
 
@@ -706,8 +823,14 @@ class Client:
         """Store a template; variables are written ``{{name}}`` whatever the provider."""
         self._require(Feature.TEMPLATES)
         self._check_template(subject, html, text)
-        return self._call(
-            Operation.TEMPLATES, self.backend.create_template, name, subject=subject, html=html, text=text
+
+        def find() -> Template | None:
+            return next((t for t in self.templates() if t.name == name), None)
+
+        return self._create(
+            Operation.TEMPLATES,
+            lambda: self.backend.create_template(name, subject=subject, html=html, text=text),
+            find,
         )
 
     def templates(self) -> list[Template]:
@@ -731,7 +854,7 @@ class Client:
     def delete_template(self, template: Template | str) -> None:
         self._require(Feature.TEMPLATES)
         resolved = template if isinstance(template, Template) else self.get_template(template)
-        self._call(Operation.TEMPLATES, self.backend.delete_template, resolved)
+        self._delete(Operation.TEMPLATES, self.backend.delete_template, resolved)
 
     def _check_template(self, subject: str, html: str | None, text: str | None) -> None:
         if not (html or text):
@@ -748,6 +871,12 @@ _DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-
 
 # Filters the client can apply itself to returned events (events carry no tag).
 _CLIENT_FILTERABLE = frozenset({"recipient", "sender", "message_id", "status"})
+
+
+def _guard(store: IdempotencyStore | str | None) -> IdempotencyGuard:
+    if store is None:
+        return IdempotencyGuard(MemoryIdempotencyStore())  # a key without a store still holds in this process
+    return IdempotencyGuard(idempotency_store(store) if isinstance(store, str) else store)
 
 
 def _matches(event: DeliveryEvent, key: str, value: Any) -> bool:

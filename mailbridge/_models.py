@@ -266,6 +266,8 @@ class Message:
     Give either a body (``html`` and/or ``text``) or a template (``template_id`` plus
     ``template_data``). Everything the neutral fields cannot say goes in
     ``provider_options`` (passed to the backend untouched, like anymail's ``esp_extra``).
+    ``idempotency_key`` *(optional)*: a send with a key already used returns the first
+    receipts instead of sending again (see ``Client.send``); never sent to the provider.
     """
 
     sender: str
@@ -286,6 +288,7 @@ class Message:
     click_tracking: bool | None = None
     attachments: tuple[Attachment, ...] = field(default=(), converter=_tuple)
     provider_options: dict[str, Any] = field(factory=dict, converter=_any_map, hash=False)
+    idempotency_key: str | None = None
 
     def evolve(self, **changes: Any) -> Message:
         return attrs.evolve(self, **changes)

@@ -580,7 +580,7 @@ def test_transport_errors_are_translated(exc: Exception, send_error: type, read_
     [
         (200, b"<html>oops</html>", OutcomeUnknown, ProviderUnavailable),
         (200, b"[1, 2]", OutcomeUnknown, ProviderUnavailable),
-        (502, b"Bad Gateway", ProviderUnavailable, ProviderUnavailable),
+        (502, b"Bad Gateway", OutcomeUnknown, ProviderUnavailable),  # a gateway page: maybe forwarded
         (400, b"\xff\xfe", InvalidRequest, InvalidRequest),
         (504, b"Gateway Timeout", OutcomeUnknown, ProviderUnavailable),
         (504, b'{"Code": "ServiceUnavailable", "Message": "m", "RequestId": "r"}', OutcomeUnknown, ProviderUnavailable),

@@ -309,6 +309,16 @@ def test_batch_send_before_import_finishes_is_busy() -> None:
         with pytest.raises(mailbridge.ResourceBusy) as info:
             client.send_to_group(group, Message(sender=SENDER, to=[], subject="x", template_id="1"))
     assert info.value.provider_code == "OperationDenied.ReceiverStatusError"
+    assert info.value.retryable  # still importing: worth a retry
+
+
+def test_batch_send_to_an_empty_group_is_not_retried_as_busy(emu: TencentEmulator, client: mailbridge.Client) -> None:
+    """ReceiverStatusError on an empty list: a clear InvalidRequest (not retryable), not "busy"."""
+    group = client.create_group("empty")
+    with pytest.raises(mailbridge.InvalidRequest) as info:
+        client.send_to_group(group, Message(sender=SENDER, to=[], subject="x", template_id="1"))
+    assert info.value.provider_code == "OperationDenied.ReceiverStatusError" and not info.value.retryable
+    assert "empty" in info.value.message
 
 
 def test_delivery_query_json(emu: TencentEmulator, client: mailbridge.Client) -> None:
