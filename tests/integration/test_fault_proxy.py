@@ -444,8 +444,8 @@ def test_split_failover_sends_account_for_every_address(
             + ", ".join(f"{k}={len(v)}" for k, v in found.items())
         )
     assert len(splits) == SPLIT_SENDS
-    assert partial > 0, "no split send failed half-way: the judge saw nothing"
     assert {k: len(v) for k, v in found.items()} == {}, {k: v[:3] for k, v in found.items()}
+    assert partial > 0, "no split send failed half-way: the judge saw nothing"
 
 
 # ---------------------------------------------------------------------- the judge's own behaviour
