@@ -40,9 +40,14 @@ class Envelope:
 
 
 def _address(addr_spec: str, display_name: str | None = None) -> Address:
+    """An ``Address`` from the parts (the core has checked the syntax, SMTPUTF8 local parts included; the
+    ``addr_spec=`` parser would refuse a non-ASCII local part even where SMTPUTF8 allows it)."""
+    username, at, domain = addr_spec.rpartition("@")
     try:
-        return Address(display_name=display_name or "", addr_spec=addr_spec)
-    except (ValueError, IndexError) as exc:  # the email package's parser refuses it
+        if not at or not username:
+            raise ValueError("no local part")
+        return Address(display_name=display_name or "", username=username, domain=domain)
+    except ValueError as exc:
         raise InvalidAddress(f"address {addr_spec!r} cannot be written in a header: {exc}") from exc
 
 

@@ -37,7 +37,8 @@ class Received:
 
     @property
     def message(self) -> EmailMessage:
-        parsed = email.message_from_bytes(self.data, policy=email.policy.default)
+        # Decoded first: a SMTPUTF8 message has UTF-8 headers, which the bytes parser would leave escaped.
+        parsed = email.message_from_string(self.data.decode("utf-8", "surrogateescape"), policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
         return parsed
 
@@ -131,7 +132,7 @@ class SmtpServer:
             return AuthResult(success=False, handled=False)
         login, password = data.login.decode(), data.password.decode()
         self.auth_attempts.append((mechanism, login))
-        return AuthResult(success=self.users.get(login) == password, auth_data=data)
+        return AuthResult(success=self.users.get(login) == password, handled=False, auth_data=data)
 
     def __enter__(self) -> SmtpServer:
         cert = self.ca.issue_cert("127.0.0.1", "localhost")
