@@ -58,7 +58,6 @@ _SHARED_CODES = {
     "5.2.3": ErrorRule(LimitExceeded, source="RFC 3463 X.2.3 message length exceeds administrative limit"),
     "5.3.4": ErrorRule(LimitExceeded, source="RFC 3463 X.3.4 message too big for system"),
     "5.5.3": ErrorRule(LimitExceeded, source="RFC 3463 X.5.3 too many recipients"),
-    "5.7.0": ErrorRule(PermissionDenied, source="RFC 3463 X.7.0 other security or policy status"),
     "5.7.1": ErrorRule(ContentRejected, source="RFC 3463 X.7.1 delivery not authorized, message refused"),
     "5.7.8": ErrorRule(AuthenticationError, source="RFC 4954 X.7.8 authentication credentials invalid"),
     "5.7.9": ErrorRule(AuthenticationError, source="RFC 4954 X.7.9 mechanism too weak"),
