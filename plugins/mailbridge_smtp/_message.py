@@ -65,7 +65,13 @@ def build(message: Message, extra_headers: Mapping[str, str], *, domain: str | N
     """The envelope for ``message``; ``extra_headers`` are the preset's (``X-AliDM-Trace``)."""
     addresses = [message.sender, *message.to, *message.cc, *message.bcc, message.reply_to or ""]
     smtputf8 = not all(a.isascii() for a in addresses)
-    policy = email.policy.SMTPUTF8 if smtputf8 else email.policy.SMTP
+    # 8bit bodies only with SMTPUTF8 (sent with BODY=8BITMIME); otherwise non-ASCII text is quoted-printable or
+    # base64, as a relay without 8BITMIME requires (RFC 6152). Header lines up to RFC 5322's 998 characters are not
+    # folded: CPython's folding of encoded-words puts the space between two words outside them, where RFC 2047
+    # 6.2 makes it vanish ("a ¡ b" arrived as "a ¡b"; found by tests/smtp/test_roundtrip.py).
+    policy = (email.policy.SMTPUTF8 if smtputf8 else email.policy.SMTP.clone(cte_type="7bit")).clone(
+        max_line_length=998
+    )
     mail = EmailMessage(policy=policy)
     mail["From"] = _address(message.sender, message.sender_name)
     mail["To"] = [_address(a) for a in message.to]

@@ -35,6 +35,11 @@ class Received:
     login: str | None
     mail_options: list[str]
 
+    def raw_header(self, name: str) -> str:
+        """A header as it was on the wire, unfolded, not decoded."""
+        raw = email.message_from_bytes(self.data, policy=email.policy.compat32)[name]
+        return str(raw).replace("\r\n", "").replace("\n", "")
+
     @property
     def message(self) -> EmailMessage:
         # Decoded first: a SMTPUTF8 message has UTF-8 headers, which the bytes parser would leave escaped.

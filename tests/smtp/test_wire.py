@@ -247,3 +247,15 @@ def test_the_password_never_shows(make_server: Callable[..., SmtpServer], caplog
     for text in texts:
         assert PASSWORD not in text
         assert base64.b64encode(f"\0{LOGIN}\0{PASSWORD}".encode()).decode() not in text
+
+
+def test_non_ascii_bodies_are_7bit_safe_without_smtputf8(server: SmtpServer, client: Client) -> None:
+    """Found by test_roundtrip: an 8bit body needs BODY=8BITMIME (RFC 6152); without SMTPUTF8 none is sent."""
+    client.send(Message(sender=SENDER, to="a@example.com", subject="s", text="Grüße\u00a0", html="<p>Grüße</p>"))
+    [received] = server.received
+    assert received.mail_options == []
+    assert received.data.isascii()
+    for part in (received.message.get_body(("plain",)), received.message.get_body(("html",))):
+        assert part is not None and part["Content-Transfer-Encoding"] in ("quoted-printable", "base64")
+    text = received.message.get_body(("plain",))
+    assert text is not None and text.get_content().rstrip() == "Grüße\u00a0".rstrip()
