@@ -81,7 +81,9 @@ from ._models import (
     Template,
     UploadReport,
 )
+from ._paging import follow_pages
 from ._ratelimit import RateLimiter
+from ._reader import ResponseReader
 from ._registry import available_providers
 from ._setup_migrate import SetupItem, SetupReport, apply_setup, plan_setup
 from ._templating import NEUTRAL_SYNTAX, TemplateSyntax, render_template
@@ -141,6 +143,7 @@ __all__ = [
     "RedisIdempotencyStore",
     "RejectedAddress",
     "ResourceBusy",
+    "ResponseReader",
     "RetryPolicy",
     "SQLiteIdempotencyStore",
     "Secret",
@@ -170,6 +173,7 @@ __all__ = [
     "connect",
     "connect_failover",
     "failover_url",
+    "follow_pages",
     "idempotency_store",
     "migrate",
     "plan_migration",

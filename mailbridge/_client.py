@@ -62,6 +62,7 @@ from ._models import (
     Template,
     UploadReport,
 )
+from ._paging import follow_pages
 from ._ratelimit import RateLimiter
 from ._template_resolver import TemplateResolver, resolves_template_names
 from ._url import Secret
@@ -293,13 +294,13 @@ class Client:
         self._call(operation, once)
 
     def _pages(self, operation: Operation, fetch: Callable[[str | None], Page[T]]) -> Iterator[T]:
-        cursor: str | None = None
-        while True:
-            page = self._call(operation, fetch, cursor)
+        """Every item of a listing, each page one :meth:`_call`; bounded as :func:`follow_pages` says."""
+
+        def call(cursor: str | None) -> Page[T]:
+            return self._call(operation, fetch, cursor)
+
+        for page in follow_pages(call, provider=self.provider, operation=str(operation)):
             yield from page.items
-            if not page.next_cursor or page.next_cursor == cursor:
-                return
-            cursor = page.next_cursor
 
     # ------------------------------------------------------------------ groups
 

@@ -58,7 +58,7 @@ from mailbridge import (
     render_template,
 )
 
-from ._store import Store
+from ._store import DEFAULT_BUSY_TIMEOUT, Store
 
 __all__ = ["LocalBackend"]
 
@@ -98,9 +98,9 @@ class LocalBackend(Backend):
         features=set(Feature) - {Feature.ACCOUNT_SUMMARY, Feature.CLICK_TRACKING, Feature.DELIVERY_ENGAGEMENT},
     )
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
         self.directory = directory
-        self.store = Store(directory / "mailbridge.sqlite3")
+        self.store = Store(directory / "mailbridge.sqlite3", busy_timeout=busy_timeout)
         self.outbox_path = directory / "outbox"
         # mailbox.Maildir names files from the time and a class-level counter that threads race on.
         self._outbox_lock = threading.Lock()
@@ -111,8 +111,11 @@ class LocalBackend(Backend):
         if url.username or url.password:
             raise ConfigurationError("the local backend takes no credentials")
         directory = Path(raw or ".mailbridge").expanduser()
+        busy_timeout = url.float_param("busy_timeout", DEFAULT_BUSY_TIMEOUT)
+        if not 0 <= busy_timeout <= 3600:
+            raise ConfigurationError(f"busy_timeout must be 0 to 3600 seconds, not {busy_timeout:g}")
         try:
-            return cls(directory.resolve())
+            return cls(directory.resolve(), busy_timeout=busy_timeout)
         except OSError as exc:
             raise ConfigurationError(f"cannot use {directory} for the local backend: {exc}") from exc
 
@@ -146,9 +149,10 @@ class LocalBackend(Backend):
 
     def create_group(self, name: str, description: str | None = None, *, alias: str | None = None) -> Group:
         """A new group; the local store has no alias, so ``alias`` is ignored."""
-        if self.store.query("SELECT 1 FROM groups WHERE name = ?", (name,)):
-            raise AlreadyExists(f"a group named {name!r} already exists", provider=self.name)
-        with self.store.transaction() as db:
+        taken = f"a group named {name!r} already exists"
+        with self.store.transaction(conflict=taken) as db:  # checked under the write lock: creates may race
+            if db.execute("SELECT 1 FROM groups WHERE name = ?", (name,)).fetchone():
+                raise AlreadyExists(taken, provider=self.name)
             cur = db.execute(
                 "INSERT INTO groups (name, description, created_at) VALUES (?, ?, ?)",
                 (name, description, _iso(_now())),
@@ -372,9 +376,10 @@ class LocalBackend(Backend):
     # ------------------------------------------------------------------ templates & tags
 
     def create_template(self, name: str, *, subject: str, html: str | None = None, text: str | None = None) -> Template:
-        if self.store.query("SELECT 1 FROM templates WHERE name = ?", (name,)):
-            raise AlreadyExists(f"a template named {name!r} already exists", provider=self.name)
-        with self.store.transaction() as db:
+        taken = f"a template named {name!r} already exists"
+        with self.store.transaction(conflict=taken) as db:
+            if db.execute("SELECT 1 FROM templates WHERE name = ?", (name,)).fetchone():
+                raise AlreadyExists(taken, provider=self.name)
             cur = db.execute(
                 "INSERT INTO templates (name, subject, html, text) VALUES (?, ?, ?, ?)", (name, subject, html, text)
             )
@@ -397,14 +402,15 @@ class LocalBackend(Backend):
         ]
 
     def create_tag(self, name: str, description: str | None = None) -> Tag:
-        if self.store.query("SELECT 1 FROM tags WHERE name = ?", (name,)):
-            raise AlreadyExists(f"a tag named {name!r} already exists", provider=self.name)
-        with self.store.transaction() as db:
+        taken = f"a tag named {name!r} already exists"
+        with self.store.transaction(conflict=taken) as db:
+            if db.execute("SELECT 1 FROM tags WHERE name = ?", (name,)).fetchone():
+                raise AlreadyExists(taken, provider=self.name)
             cur = db.execute("INSERT INTO tags (name, description) VALUES (?, ?)", (name, description))
         return Tag(str(cur.lastrowid), name, description)
 
     def rename_tag(self, tag: Tag, new_name: str) -> Tag:
-        with self.store.transaction() as db:
+        with self.store.transaction(conflict=f"a tag named {new_name!r} already exists") as db:
             cur = db.execute("UPDATE tags SET name = ? WHERE id = ?", (new_name, tag.id))
         if not cur.rowcount:
             raise NotFound(f"no tag {tag.name!r}", provider=self.name)
@@ -434,9 +440,10 @@ class LocalBackend(Backend):
         return SenderDomain(name=name, provider=self.name, id=name, verified=verified, status=status, records=records)
 
     def create_domain(self, name: str) -> SenderDomain:
-        if self.store.query("SELECT 1 FROM domains WHERE name = ?", (name,)):
-            raise AlreadyExists(f"sender domain {name!r} already exists", provider=self.name)
-        with self.store.transaction() as db:
+        taken = f"sender domain {name!r} already exists"
+        with self.store.transaction(conflict=taken) as db:
+            if db.execute("SELECT 1 FROM domains WHERE name = ?", (name,)).fetchone():
+                raise AlreadyExists(taken, provider=self.name)
             db.execute(
                 "INSERT INTO domains (name, token, created_at) VALUES (?, ?, ?)",
                 (name, secrets.token_hex(12), _iso(_now())),
@@ -473,9 +480,10 @@ class LocalBackend(Backend):
         )
 
     def create_sender(self, address: str, *, kind: str | None = None, reply_to: str | None = None) -> SenderAddress:
-        if self.store.query("SELECT 1 FROM senders WHERE address = ?", (address,)):
-            raise AlreadyExists(f"sender address {address!r} already exists", provider=self.name)
-        with self.store.transaction() as db:
+        taken = f"sender address {address!r} already exists"
+        with self.store.transaction(conflict=taken) as db:
+            if db.execute("SELECT 1 FROM senders WHERE address = ?", (address,)).fetchone():
+                raise AlreadyExists(taken, provider=self.name)
             cur = db.execute(
                 "INSERT INTO senders (address, kind, reply_to) VALUES (?, ?, ?)", (address, kind, reply_to)
             )
