@@ -21,6 +21,7 @@ only, no even pacing, and cost 35 ms of import time (asyncio, deprecated, wrapt)
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -30,9 +31,10 @@ from ._exceptions import ConfigurationError
 from ._limits import Rate
 from ._sharedstate import DEFAULT_REDIS_TIMEOUT, RedisFallback, redis_client, redis_errors
 
-__all__ = ["DEFAULT_MARGIN", "RateLimiter", "Slot"]
+__all__ = ["DEFAULT_MARGIN", "MARGIN_ENV", "RateLimiter", "Slot"]
 
 DEFAULT_MARGIN = 0.04  # seconds of arrival jitter absorbed per provider window (96% of a per-second rate)
+MARGIN_ENV = "MAILBRIDGE_RATE_MARGIN"  # overrides DEFAULT_MARGIN for every limiter of a process
 _KEY_PREFIX = "mailbridge:pace:"
 
 # KEYS[1]: the key's next free slot (microseconds of Redis TIME); ARGV[1]: the interval in microseconds.
@@ -48,6 +50,16 @@ return {slot, slot - now}
 """
 
 
+def _margin_from_env() -> float:
+    text = os.environ.get(MARGIN_ENV)
+    if not text:
+        return DEFAULT_MARGIN
+    try:
+        return float(text)
+    except ValueError:
+        raise ConfigurationError(f"{MARGIN_ENV} must be a number of seconds, not {text!r}") from None
+
+
 class Slot(NamedTuple):
     """A reserved slot: ``at`` on the storage's clock (``clock`` or Redis ``TIME``), ``wait`` seconds from now."""
 
@@ -61,8 +73,9 @@ class RateLimiter:
     **Parameters:** ``storage_uri`` *(optional)*: ``memory://`` (default) or
     ``redis://host:port/db`` (also ``rediss://``, ``unix://``) for slots shared by every
     process and machine of an application; ``margin`` *(optional)*: seconds of network and
-    scheduling jitter the pacing absorbs per provider window (default 0.04: slots
-    ``(per + 0.04) / calls`` apart, 96% of a per-second rate); ``timeout`` *(optional)*:
+    scheduling jitter the pacing absorbs per provider window (default ``MAILBRIDGE_RATE_MARGIN``,
+    else 0.04: slots ``(per + 0.04) / calls`` apart, 96% of a per-second rate; raise it on busy
+    hosts); ``timeout`` *(optional)*:
     seconds per Redis call; ``sleep`` and ``clock`` *(optional)*: injectable for tests
     (``clock`` paces the memory slots; Redis slots use Redis ``TIME``).
     ``waited`` is the total number of seconds slept.
@@ -74,9 +87,11 @@ class RateLimiter:
         *,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
-        margin: float = DEFAULT_MARGIN,
+        margin: float | None = None,
         timeout: float = DEFAULT_REDIS_TIMEOUT,
     ) -> None:
+        if margin is None:
+            margin = _margin_from_env()
         if not margin >= 0:
             raise ConfigurationError(f"rate-limit margin must be zero or more seconds, not {margin!r}")
         self.storage_uri = storage_uri

@@ -17,8 +17,8 @@ Configuration (environment variables, read at import by the workers and by the p
 ``CELERY_BROKER_URL`` (default ``redis://127.0.0.1:6379/0``), ``CELERY_RESULT_BACKEND``
 (default: the broker), ``MAILBRIDGE_STATE`` (the Redis for rate limits and idempotency keys,
 default: the broker), ``CELERY_VISIBILITY_TIMEOUT`` (seconds, default 300; it must be longer
-than any task runs), ``MAILBRIDGE_RATE_MARGIN`` (seconds of network and scheduling jitter the
-pacing absorbs per provider window, default 0.04; see ``celery.md``). Run a worker with::
+than any task runs), ``MAILBRIDGE_RATE_MARGIN`` (read by :class:`mailbridge.RateLimiter`: seconds of network and
+scheduling jitter the pacing absorbs per provider window, default 0.04; see ``celery.md``). Run a worker with::
 
     celery -A celery_app worker --pool threads --concurrency 4
 """
@@ -36,8 +36,6 @@ import mailbridge
 
 BROKER = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
 VISIBILITY_TIMEOUT = float(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "300"))
-# Seconds of jitter absorbed per provider window (mailbridge.RateLimiter's margin); raise it on busy hosts.
-MARGIN = float(os.environ.get("MAILBRIDGE_RATE_MARGIN", "0.04"))
 
 app = Celery("mailbridge_recipe", broker=BROKER, backend=os.environ.get("CELERY_RESULT_BACKEND", BROKER))
 app.conf.update(
@@ -67,7 +65,7 @@ def client() -> mailbridge.Client:
             state = os.environ.get("MAILBRIDGE_STATE", BROKER)
             _clients["mail"] = mailbridge.connect(
                 os.environ.get("MAILBRIDGE_URL"),
-                rate_limiter=mailbridge.RateLimiter(state, margin=MARGIN),
+                rate_limiter=mailbridge.RateLimiter(state),  # margin: MAILBRIDGE_RATE_MARGIN, else 0.04 s
                 idempotency=state,
             )
         return _clients["mail"]

@@ -190,3 +190,12 @@ def test_redis_outage_paces_in_memory_with_one_warning(tmp_path: Path, caplog: p
         assert waits == pytest.approx([0.0, 0.104, 0.208]), "paced in memory during the outage"
         assert caplog.text.count("Redis does not answer") == 1
         assert limiter.fallback is not None and not limiter.fallback.up
+
+
+def test_the_margin_comes_from_the_environment_when_not_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAILBRIDGE_RATE_MARGIN", "0.1")
+    assert RateLimiter().interval(Rate(20, 1)) == pytest.approx(0.055)
+    assert RateLimiter(margin=0.0).interval(Rate(20, 1)) == pytest.approx(0.05), "an explicit margin wins"
+    monkeypatch.setenv("MAILBRIDGE_RATE_MARGIN", "soon")
+    with pytest.raises(mailbridge.ConfigurationError, match="MAILBRIDGE_RATE_MARGIN"):
+        RateLimiter()
