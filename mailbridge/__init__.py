@@ -13,7 +13,7 @@ from ._bulk import SendManyInterrupted, SendManyProgress, SendOutcome
 from ._catalog import RedisCatalog, SqliteCatalog, TemplateCatalog
 from ._client import Client, RetryPolicy, UploadProgress
 from ._connect import connect, connect_failover
-from ._csvio import read_recipients_csv, write_rejected_csv
+from ._csvio import RecipientsFile, UnreadableRow, read_recipients_csv, write_rejected_csv
 from ._exceptions import (
     AlreadyExists,
     AuthenticationError,
@@ -85,9 +85,11 @@ from ._paging import follow_pages
 from ._ratelimit import RateLimiter
 from ._reader import ResponseReader
 from ._registry import available_providers
+from ._scrub import install_log_filter as _install_log_filter
+from ._scrub import scrub_text
 from ._setup_migrate import SetupItem, SetupReport, apply_setup, plan_setup
 from ._templating import NEUTRAL_SYNTAX, TemplateSyntax, render_template
-from ._url import ProviderURL, Secret
+from ._url import ProviderURL, Secret, redact_url
 
 __all__ = [
     "NEUTRAL_SYNTAX",
@@ -138,6 +140,7 @@ __all__ = [
     "RateLimited",
     "RateLimiter",
     "Recipient",
+    "RecipientsFile",
     "RedisCatalog",
     "RedisHealthStore",
     "RedisIdempotencyStore",
@@ -164,6 +167,7 @@ __all__ = [
     "TemplateCatalog",
     "TemplateNotFound",
     "TemplateSyntax",
+    "UnreadableRow",
     "UnsupportedFeature",
     "UploadProgress",
     "UploadReport",
@@ -179,7 +183,9 @@ __all__ = [
     "plan_migration",
     "plan_setup",
     "read_recipients_csv",
+    "redact_url",
     "render_template",
+    "scrub_text",
     "verify_migration",
     "write_rejected_csv",
 ]
@@ -191,6 +197,7 @@ for _name in __all__:
         with contextlib.suppress(AttributeError, TypeError):
             _obj.__module__ = "mailbridge"
 del _name, _obj
+_install_log_filter()
 
 
 def __getattr__(name: str) -> str:

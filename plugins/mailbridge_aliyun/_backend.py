@@ -136,6 +136,7 @@ _FEATURES = set(Feature) - {
     Feature.ATTACHMENTS,
     Feature.DELIVERY_ENGAGEMENT,
     Feature.TEMPLATE_DATA_READ,  # QueryReceiverDetail returns only the DataSchema profile fields, never CustomDetail
+    Feature.SMTPUTF8,  # Direct Mail refuses non-ASCII (SMTPUTF8/IDN) addresses (issue 10)
 }
 
 

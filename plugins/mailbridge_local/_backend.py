@@ -16,13 +16,16 @@ import datetime as dt
 import hashlib
 import json
 import mailbox
+import re
 import secrets
 import sqlite3
 import threading
 import uuid
 from collections.abc import Mapping, Sequence
+from email import policy
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, make_msgid
+from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Self
 
@@ -68,6 +71,9 @@ _SIMULATED = {
 }
 
 
+_HEADER_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -94,8 +100,10 @@ class LocalBackend(Backend):
         tag_length=128,
         list_page_size=100,
         delivery_page_size=100,
-        # Not offered: account quotas, open/click tracking.
-        features=set(Feature) - {Feature.ACCOUNT_SUMMARY, Feature.CLICK_TRACKING, Feature.DELIVERY_ENGAGEMENT},
+        # Not offered: account quotas, open/click tracking; SMTPUTF8 addresses (RFC 6532 headers
+        # do not parse back with the email package: it reads raw UTF-8 as surrogate escapes).
+        features=set(Feature)
+        - {Feature.ACCOUNT_SUMMARY, Feature.CLICK_TRACKING, Feature.DELIVERY_ENGAGEMENT, Feature.SMTPUTF8},
     )
 
     def __init__(self, directory: Path, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
@@ -116,7 +124,7 @@ class LocalBackend(Backend):
             raise ConfigurationError(f"busy_timeout must be 0 to 3600 seconds, not {busy_timeout:g}")
         try:
             return cls(directory.resolve(), busy_timeout=busy_timeout)
-        except OSError as exc:
+        except (OSError, sqlite3.Error) as exc:
             raise ConfigurationError(f"cannot use {directory} for the local backend: {exc}") from exc
 
     def describe(self) -> str:
@@ -248,27 +256,43 @@ class LocalBackend(Backend):
             render_template(message.text, data),
         )
 
-    def _write(self, message: Message, to: Sequence[str], data: Mapping[str, str], batch_id: str | None = None) -> str:
-        subject, html_body, text_body = self._content(message, data)
-        email = EmailMessage()
-        email["From"] = formataddr((message.sender_name or "", message.sender))
-        email["To"] = ", ".join(to)
+    @staticmethod
+    def _build(
+        message: Message,
+        to: Sequence[str],
+        content: tuple[str, str | None, str | None],
+        message_id: str,
+        batch_id: str | None,
+    ) -> EmailMessage:
+        """The RFC 5322 message: addresses as structured headers, names as display names.
+
+        Parsing the file back with the ``email`` package gives exactly the caller's
+        addresses, display names and custom headers (non-ASCII text as RFC 2047/2231
+        encoded words; addresses are ASCII, the core refuses others for this backend).
+        """
+        subject, html_body, text_body = content
+        # A template filled with member data may put a line break into the subject: a header cannot hold one.
+        subject = " ".join(_HEADER_BREAKS.sub(" ", subject).split()) if _HEADER_BREAKS.search(subject) else subject
+        email = EmailMessage(policy=policy.default)
+        email["From"] = Address(display_name=message.sender_name or "", addr_spec=message.sender)
+        email["To"] = tuple(Address(addr_spec=a) for a in to)
         if message.cc:
-            email["Cc"] = ", ".join(message.cc)
+            email["Cc"] = tuple(Address(addr_spec=a) for a in message.cc)
         if message.reply_to:
-            email["Reply-To"] = formataddr((message.reply_to_name or "", message.reply_to))
+            email["Reply-To"] = Address(display_name=message.reply_to_name or "", addr_spec=message.reply_to)
         email["Subject"] = subject
         email["Date"] = format_datetime(_now())
-        message_id = make_msgid(domain="mailbridge.local")
         email["Message-ID"] = message_id
         if message.tag:
             email["X-Mailbridge-Tag"] = message.tag
         if batch_id:
             email["X-Mailbridge-Batch"] = batch_id
-        if message.unsubscribe:
+        custom = {name.lower() for name in message.headers}
+        if message.unsubscribe and "list-unsubscribe" not in custom:
             email["List-Unsubscribe"] = f"<mailto:unsubscribe@mailbridge.local?subject={message_id}>"
         for name, value in message.headers.items():
-            email[name] = value
+            if name.lower() != "message-id":  # the caller's Message-ID, if any, is message_id already
+                email[name] = value
         if text_body is not None:
             email.set_content(text_body)
         if html_body is not None:
@@ -279,13 +303,22 @@ class LocalBackend(Backend):
         for attachment in message.attachments:
             maintype, _, subtype = attachment.content_type.partition("/")
             email.add_attachment(
-                attachment.content,
+                bytes(attachment.content),
                 maintype=maintype,
                 subtype=subtype or "octet-stream",
                 filename=attachment.filename,
             )
+        return email
+
+    def _write(self, message: Message, to: Sequence[str], data: Mapping[str, str], batch_id: str | None = None) -> str:
+        content = self._content(message, data)
+        subject = content[0]
+        given = next((v for k, v in message.headers.items() if k.lower() == "message-id" and v), None)
+        # The caller's Message-ID, except in a group send (one file per member: ids must differ).
+        message_id = given if given and not batch_id else make_msgid(domain="mailbridge.local")
+        email = self._build(message, to, content, message_id, batch_id)
         with self._outbox_lock:
-            self.outbox().add(email)
+            self.outbox().add(email.as_bytes())
         now = _iso(_now())
         rows = []
         for recipient in [*to, *message.cc, *message.bcc]:

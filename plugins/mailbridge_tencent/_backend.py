@@ -27,6 +27,7 @@ import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
+from email.headerregistry import Address
 from typing import Any, Self
 from urllib.parse import urlsplit
 
@@ -73,6 +74,7 @@ from mailbridge import (
     TemplateSyntax,
     UnsupportedFeature,
     follow_pages,
+    redact_url,
 )
 from mailbridge._http import CallFailed, GuardedHTTP, guarded_transport
 from mailbridge._outcome import Stage, answered, failed
@@ -405,7 +407,8 @@ class TencentBackend(Backend):
                 raise ConfigurationError(
                     f"endpoint {endpoint!r}: plain http is allowed for a loopback emulator only", provider=self.name
                 )
-            scheme, host = parts.scheme, parts.netloc
+            # The SDK would send userinfo in the Host header (and log it): keep host and port only.
+            scheme, host = parts.scheme, parts.netloc.rsplit("@", 1)[-1]
         try:
             credential = Credential(secret_id, secret_key.reveal())
         except TencentCloudSDKException as exc:
@@ -438,13 +441,13 @@ class TencentBackend(Backend):
             secret_id=secret_id,
             secret_key=Secret(key_text),
             region=region,
-            endpoint=url.param("endpoint"),
+            endpoint=(ProviderURL.parse(e).unsplit() if "://" in e else e) if (e := url.param("endpoint")) else None,
             timeout=url.float_param("timeout", DEFAULT_TIMEOUT),
         )
 
     def describe(self) -> str:
         text = f"tencent://{self.secret_id[:4]}***@{self.region}"
-        return text + (f"?endpoint={self.endpoint}" if self.endpoint else "")
+        return text + (f"?endpoint={redact_url(self.endpoint)}" if self.endpoint else "")
 
     def __repr__(self) -> str:
         return f"<TencentBackend {self.describe()}>"
@@ -705,8 +708,12 @@ class TencentBackend(Backend):
     def _common(self, message: Message) -> dict[str, Any]:
         """The fields SendEmail and BatchSendEmail share."""
         options = self._options(message)
-        if message.sender_name is not None and ":" in message.sender_name:
-            raise InvalidRequest("Tencent SES does not allow ':' in the sender name", provider=self.name)
+        if message.sender_name is not None and any(c in message.sender_name for c in ':<>"\\'):
+            # FromEmailAddress is "alias <addr>" with no quoting defined: an alias holding these
+            # could not be told apart from the address (and ':' is documented as refused).
+            raise InvalidRequest(
+                "Tencent SES does not allow ':', '<', '>', '\"' or '\\' in the sender name", provider=self.name
+            )
         if message.reply_to_name:
             raise UnsupportedFeature(
                 "Tencent SES does not support a reply-to display name (ReplyToAddresses is an address)",
@@ -717,7 +724,9 @@ class TencentBackend(Backend):
             raise InvalidRequest(
                 "Tencent SES needs a subject, also for template sends (its templates have none)", provider=self.name
             )
-        sender = f"{message.sender_name} <{message.sender}>" if message.sender_name else message.sender
+        sender = message.sender
+        if message.sender_name:  # documented form: alias, one space, <address>; specials quoted (RFC 5322)
+            sender = str(Address(display_name=message.sender_name, addr_spec=message.sender))
         params: dict[str, Any] = {"FromEmailAddress": sender, "Subject": subject}
         if message.reply_to:
             params["ReplyToAddresses"] = message.reply_to
