@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 
 from ._backend import Backend
+from ._bounce import refine_status
 from ._client import Client, RetryPolicy, UploadProgress
 from ._connect import connect, connect_failover
 from ._csvio import read_recipients_csv, write_rejected_csv
@@ -52,6 +53,7 @@ from ._models import (
     Attachment,
     Attempt,
     BatchResult,
+    BounceType,
     DeliveryEvent,
     DeliveryQuery,
     DeliveryStatus,
@@ -63,6 +65,7 @@ from ._models import (
     Page,
     Recipient,
     RejectedAddress,
+    RemoveReport,
     SenderAddress,
     SenderDomain,
     SendReceipt,
@@ -87,6 +90,7 @@ __all__ = [
     "AuthenticationError",
     "Backend",
     "BatchResult",
+    "BounceType",
     "Client",
     "ConfigurationError",
     "ContentRejected",
@@ -127,6 +131,7 @@ __all__ = [
     "Recipient",
     "RedisHealthStore",
     "RejectedAddress",
+    "RemoveReport",
     "ResourceBusy",
     "RetryPolicy",
     "Secret",
@@ -155,6 +160,7 @@ __all__ = [
     "plan_migration",
     "plan_setup",
     "read_recipients_csv",
+    "refine_status",
     "render_template",
     "verify_migration",
     "write_rejected_csv",

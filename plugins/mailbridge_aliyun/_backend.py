@@ -52,6 +52,7 @@ from mailbridge import (
     BatchResult,
     DeliveryEvent,
     DeliveryQuery,
+    DeliveryStatus,
     Feature,
     Group,
     GroupStatus,
@@ -253,38 +254,52 @@ class AliyunBackend(Backend):
     # ------------------------------------------------------------------ members
 
     def upload_batch(self, group: Group, recipients: Sequence[Recipient]) -> BatchResult:
-        """SaveReceiverDetail: profile fields in Detail, template data in CustomDetail."""
-        detail = [parse.profile_detail(r) for r in recipients]
-        custom = [{"Email": r.email, "CustomData": r.data} for r in recipients if r.data]
+        """SaveReceiverDetail: each address once, in ``Detail`` (profile fields) *or*, when it has
+        template data, in ``CustomDetail`` (its profile fields then go in CustomData too): seed 000
+        counts an address given twice in one call as an error.
+
+        Per-address failures (``Data.Detail``): a message saying the address is there already,
+        or no message at all (seed 000: a duplicate "returns ErrorCount: 1"; the core has removed
+        repeats and bad syntax, so a silent failure is an address already in the list), is
+        ``existing``; any other message a rejection. Failures DM counts but does not list are
+        ``unattributed_rejected``.
+        """
+        plain = [r for r in recipients if not r.data]
+        with_data = [r for r in recipients if r.data]
+        detail = [parse.profile_detail(r) for r in plain]
+        custom = [{"Email": r.email, "CustomData": {**r.profile(), **r.data}} for r in with_data]
         body = self._call(
             "SaveReceiverDetail",
             {
                 "ReceiverId": group.id,
-                "Detail": parse.compact(detail),
+                "Detail": parse.compact(detail) if detail else None,
                 "CustomDetail": parse.compact(custom) if custom else None,
             },
             Operation.UPLOAD,
         )
         failures = parse.records(body, "Data", "Detail")
         failed: dict[str, str] = {str(f.get("Email", "")).casefold(): str(f.get("ErrMessage") or "") for f in failures}
-        accepted, rejected, duplicates = [], [], []
+        accepted, rejected, existing = [], [], []
         for r in recipients:
             if r.key not in failed:
                 accepted.append(r.email)
-            elif parse.is_duplicate_message(failed[r.key]):
-                duplicates.append(r.email)
+            elif not failed[r.key] or parse.is_duplicate_message(failed[r.key]):
+                existing.append(r.email)
             else:
-                rejected.append(RejectedAddress(r.email, failed[r.key] or "rejected by Direct Mail", "provider"))
+                rejected.append(RejectedAddress(r.email, failed[r.key], "provider"))
         error_count = body.get("ErrorCount")
-        if isinstance(error_count, int) and error_count > len(failures):
-            log.warning(
-                "Direct Mail reported %d failed addresses but listed %d; the accepted count may be high",
-                error_count,
-                len(failures),
+        named = sum(1 for r in recipients if r.key in failed)
+        if isinstance(error_count, int) and error_count > named:
+            unnamed = min(error_count - named, len(accepted))
+            return BatchResult(
+                accepted_count=len(accepted) - unnamed,
+                rejected=rejected,
+                existing=existing,
+                unattributed_rejected=unnamed,
+                note=f"Direct Mail reported {error_count} failed addresses but named {named}",
+                request_id=body.get("RequestId"),
             )
-        return BatchResult(
-            accepted=accepted, rejected=rejected, duplicates=duplicates, request_id=body.get("RequestId")
-        )
+        return BatchResult(accepted=accepted, rejected=rejected, existing=existing, request_id=body.get("RequestId"))
 
     def list_members(self, group: Group, *, cursor: str | None, page_size: int) -> Page[Member]:
         body = self._call(
@@ -424,8 +439,11 @@ class AliyunBackend(Backend):
         elif query.sender is not None:
             server["AccountName"] = query.sender
         local_sender = query.sender if query.sender is not None and "AccountName" not in server else None
-        if query.status is not None and query.status in parse.STATUS_CODE:
-            server["Status"] = parse.STATUS_CODE[query.status]
+        # Only "delivered" is one DM Status (0); the failures are refined by classification and
+        # SMTP reply (a Status 4 "550 5.1.1" is invalid_address), so they are filtered here.
+        server_status = query.status is DeliveryStatus.DELIVERED
+        if server_status:
+            server["Status"] = parse.STATUS_CODE[DeliveryStatus.DELIVERED]
         length = min(page_size, self.limits.delivery_page_size)
         body = self._call(
             "SenderStatisticsDetailByParam",
@@ -442,8 +460,8 @@ class AliyunBackend(Backend):
         events = [parse.delivery_event(r) for r in rows]
         if local_sender is not None:
             events = [e for e in events if (e.sender or "").casefold() == local_sender.casefold()]
-        if query.status is not None and query.status not in parse.STATUS_CODE:
-            events = [e for e in events if e.status == query.status]
+        if query.status is not None and not server_status:
+            events = [e for e in events if e.has(query.status)]
         return Page(events, self._next(body, len(rows), length, cursor))
 
     # ------------------------------------------------------------------ account & setup

@@ -37,6 +37,7 @@ from tencentcloud.ses.v20201002.ses_client import SesClient
 from mailbridge import (
     Backend,
     BatchResult,
+    BounceType,
     ConfigurationError,
     DeliveryEvent,
     DeliveryQuery,
@@ -62,6 +63,7 @@ from mailbridge import (
     Template,
     TemplateSyntax,
     UnsupportedFeature,
+    refine_status,
 )
 
 from ._errors import error_for_code
@@ -121,8 +123,8 @@ SEND_STATUS: dict[int, DeliveryStatus] = {
 DELIVER_STATUS: dict[int, DeliveryStatus] = {
     0: DeliveryStatus.PENDING,  # accepted by Tencent, queued
     1: DeliveryStatus.DELIVERED,
-    2: DeliveryStatus.FAILED,  # dropped; DeliverMessage says why
-    3: DeliveryStatus.REJECTED,  # refused by the recipient's ESP (usually: no such mailbox)
+    2: DeliveryStatus.REJECTED,  # dropped by Tencent (suppressed, blocked); DeliverMessage says why
+    3: DeliveryStatus.REJECTED,  # refused by the recipient's ESP; its reply (550 5.1.1: invalid_address) refines it
     8: DeliveryStatus.PENDING,  # delayed by the recipient's ESP
 }
 
@@ -508,23 +510,36 @@ class TencentBackend(Backend):
             response = self._call("CreateReceiverDetailWithData", {"ReceiverId": receiver_id, "Datas": datas})
         else:
             response = self._call("CreateReceiverDetail", {"ReceiverId": receiver_id, "Emails": emails})
-        valid = response.get("ValidCount")
+        if response.get("ValidCount") is not None and int(response["ValidCount"]) == len(emails):
+            return BatchResult(accepted=emails, processing=True, request_id=response.get("RequestId"))
+        return self._batch_result(response, len(emails))
+
+    @staticmethod
+    def _batch_result(response: Mapping[str, Any], sent: int) -> BatchResult:
+        """CreateReceiverDetail(WithData) counts: ``ValidCount`` imported, ``RepeatCount`` already
+        in the group (the core sends no repeats, so a repeat is an existing member), the rest
+        refused without names (too long, empty)."""
         request_id = response.get("RequestId")
-        if valid is not None and int(valid) < len(emails):
-            # SES reports counts only: say how many were refused, never guess which.
+        valid = response.get("ValidCount")
+        if valid is None:  # an answer without counts: SES took the request, nothing more is known
+            return BatchResult(accepted_count=sent, processing=True, request_id=request_id)
+        repeated = int(response.get("RepeatCount") or 0)
+        refused = max(sent - int(valid) - repeated, 0)
+        note = None
+        if refused:
             note = (
-                f"SES imported {valid} of {len(emails)} addresses (too long: {response.get('TooLongCount', 0)}, "
-                f"empty: {response.get('EmptyEmailCount', 0)}, repeated: {response.get('RepeatCount', 0)}) "
-                "and does not say which; see the group's members for per-address status"
+                f"SES imported {valid} of {sent} addresses ({repeated} already in the group, too long: "
+                f"{response.get('TooLongCount', 0)}, empty: {response.get('EmptyEmailCount', 0)}) "
+                "and does not say which it refused; see the group's members for per-address status"
             )
-            return BatchResult(
-                accepted_count=int(valid),
-                unattributed_rejected=len(emails) - int(valid),
-                note=note,
-                processing=True,
-                request_id=request_id,
-            )
-        return BatchResult(accepted=emails, processing=True, request_id=request_id)
+        return BatchResult(
+            accepted_count=int(valid),
+            existing_count=repeated,
+            unattributed_rejected=refused,
+            note=note,
+            processing=True,
+            request_id=request_id,
+        )
 
     def list_members(self, group: Group, *, cursor: str | None, page_size: int) -> Page[Member]:
         offset = int(cursor or 0)
@@ -709,6 +724,10 @@ class TencentBackend(Backend):
             status = SEND_STATUS.get(send_status, DeliveryStatus.FAILED)
         else:
             status = DELIVER_STATUS.get(deliver_status, DeliveryStatus.PENDING)
+        reason = row.get("DeliverMessage") or None
+        status, bounce_type = refine_status(status, reason)  # the SMTP reply quoted, if any
+        if not send_status and deliver_status == 3 and bounce_type is None:
+            bounce_type = BounceType.HARD  # "ESP rejected" without a reply code: a refusal, not a delay
         complained = row.get("UserComplained")
         if complained is None:
             complained = row.get("UserComplainted")  # the older, misspelt field
@@ -720,7 +739,9 @@ class TencentBackend(Backend):
             sender=row.get("FromEmailAddress"),
             message_id=row.get("MessageId"),
             raw_status=f"SendStatus={send_status} DeliverStatus={deliver_status}",
-            raw_detail=row.get("DeliverMessage") or None,
+            raw_detail=reason,
+            reason=reason if status is not DeliveryStatus.DELIVERED else None,
+            bounce_type=bounce_type,
             opened=row.get("UserOpened"),
             clicked=row.get("UserClicked"),
             unsubscribed=row.get("UserUnsubscribed"),

@@ -18,8 +18,11 @@ Python::
 
 Command line: ``mailbridge emulator tencent --port 9025`` (calls :func:`serve`).
 
-Simulated delivery, by recipient domain: ``bounce.example`` is refused by the recipient's ESP
-(DeliverStatus 3), ``spam.example`` dropped (2), ``delay.example`` delayed (8),
+Simulated delivery, by recipient domain (the same domains and SMTP replies as the Direct Mail
+emulator and the local backend): ``bounce.example`` is refused by the recipient's ESP with
+``550 5.1.1`` (DeliverStatus 3), ``spam.example`` refused with ``554 5.7.1`` (3),
+``drop.example`` dropped by Tencent (2), ``fail.example`` fails to connect (SendStatus 1004,
+``421 4.4.0``), ``delay.example`` delayed (8),
 ``invalid.example`` fails the address pre-check (SendStatus 3024), ``opened.example`` is
 delivered, opened and clicked; every other address is delivered (1).
 """
@@ -232,7 +235,9 @@ _PARAMS: dict[str, set[str]] = {
 
 _SIMULATED: dict[str, tuple[int, int, str]] = {
     "bounce.example": (0, 3, "550 5.1.1 mailbox does not exist (emulated)"),
-    "spam.example": (0, 2, "dropped: message looks like spam (emulated)"),
+    "spam.example": (0, 3, "554 5.7.1 rejected as spam (emulated)"),
+    "drop.example": (0, 2, "dropped: the address is on the suppression list (emulated)"),
+    "fail.example": (1004, 0, "421 4.4.0 connection failed (emulated)"),
     "delay.example": (0, 8, "421 try again later (emulated)"),
     "invalid.example": (3024, 0, "address pre-check failed (emulated)"),
 }

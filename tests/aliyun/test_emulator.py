@@ -226,7 +226,7 @@ def test_state_is_visible_from_python(emulator: AliyunEmulator, client: Client) 
     client.upload(group, [Recipient("a@example.com", name="A", data={"k": "v"})])
     client.create_tag("t1")
     member = emulator.lists[group.id].members["a@example.com"]
-    assert (member.detail, member.custom) == ({"u": "A"}, {"k": "v"})
+    assert (member.detail, member.custom) == ({}, {"name": "A", "k": "v"})  # CustomDetail only (Detail xor)
     assert [t["TagName"] for t in emulator.tags.values()] == ["t1"]
     client.send(MESSAGE.evolve(to=["gone@bounce.example"]))
     assert emulator.deliveries[-1].status == 2

@@ -16,6 +16,7 @@ from mailbridge_aliyun._signing import authorization_v3, sha256_hex, sign_v2
 
 import mailbridge
 from mailbridge import (
+    BounceType,
     DeliveryQuery,
     DeliveryStatus,
     Group,
@@ -188,15 +189,40 @@ def test_upload_batch_detail_and_custom_detail() -> None:
     )
     params = wire.params()
     assert params["ReceiverId"] == "34642"
+    # Each address once per call: Detail xor CustomDetail (seed 000 counts a repeat as an error).
     assert params["Detail"] == (
-        '[{"b":"1815-12-10","e":"ada@example.com","g":"f","m":"100","n":"ada","u":"Ada"},'
-        '{"e":"Bob@example.com"},{"e":"carol@example.com"}]'
+        '[{"b":"1815-12-10","e":"ada@example.com","g":"f","m":"100","n":"ada","u":"Ada"},{"e":"carol@example.com"}]'
     )
     assert params["CustomDetail"] == '[{"Email":"Bob@example.com","CustomData":{"plan":"pro","名字":"鲍勃"}}]'
     assert result.accepted == ("ada@example.com",)
-    assert result.duplicates == ("Bob@example.com",)
+    assert result.existing == ("Bob@example.com",)
     assert [(r.email, r.reason) for r in result.rejected] == [("carol@example.com", "mailbox blocked")]
     assert result.request_id == "REQ"
+
+
+def test_upload_with_only_template_data_sends_no_detail_and_keeps_profile_in_custom_data() -> None:
+    wire = Wire({"SaveReceiverDetail": {"ErrorCount": 0, "SuccessCount": 1}})
+    backend(wire).upload_batch(GROUP, [Recipient("a@example.com", name="A", data={"plan": "pro"})])
+    assert wire.params() == {
+        "ReceiverId": "34642",
+        "CustomDetail": '[{"Email":"a@example.com","CustomData":{"name":"A","plan":"pro"}}]',
+    }
+
+
+def test_duplicate_answer_without_message_is_existing_not_rejected() -> None:
+    """Seed 000: a duplicate "returns ErrorCount: 1", with no ErrMessage: the address is already there."""
+    wire = Wire(
+        {"SaveReceiverDetail": {"ErrorCount": 1, "SuccessCount": 1, "Data": {"Detail": [{"Email": "a@x.com"}]}}}
+    )
+    result = backend(wire).upload_batch(GROUP, [Recipient("a@x.com"), Recipient("b@x.com")])
+    assert (result.accepted, result.existing, result.rejected) == (("b@x.com",), ("a@x.com",), ())
+
+
+def test_failures_counted_but_not_named_are_unattributed() -> None:
+    wire = Wire({"SaveReceiverDetail": {"ErrorCount": 1, "SuccessCount": 1}})
+    result = backend(wire).upload_batch(GROUP, [Recipient("a@x.com"), Recipient("b@x.com")])
+    assert (result.accepted_total, result.existing_total, result.unattributed_rejected) == (1, 0, 1)
+    assert result.note and "named 0" in result.note
 
 
 def test_upload_without_template_data_sends_no_custom_detail() -> None:
@@ -414,6 +440,8 @@ def test_query_deliveries_wire_and_parse() -> None:
         {**SEED_004_RECORD, "Status": 4},
         {**SEED_004_RECORD, "Status": 9},
     ]
+    records[3] = {**records[3], "ErrorClassification": "SmtpConnectFailed", "Message": "421 4.4.0 timed out"}
+    records[4] = {**records[4], "ErrorClassification": "", "Message": ""}
     wire = Wire({"SenderStatisticsDetailByParam": {"NextStart": "next#1", "data": {"mailDetail": records}}})
     query = DeliveryQuery(
         start=dt.datetime(2021, 4, 28, 0, 0, 30, tzinfo=dt.UTC),
@@ -445,6 +473,13 @@ def test_query_deliveries_wire_and_parse() -> None:
         DeliveryStatus.PENDING,
     ]
     assert page.items[2].raw_detail is None
+    assert [(e.bounce_type, e.reason) for e in page.items] == [
+        (None, None),
+        (BounceType.HARD, "550"),
+        (None, None),
+        (BounceType.SOFT, "421 4.4.0 timed out"),
+        (None, None),
+    ]
 
 
 def test_query_deliveries_sends_one_selector_and_filters_the_rest() -> None:

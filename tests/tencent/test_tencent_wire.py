@@ -7,6 +7,7 @@ import datetime as dt
 import json
 
 import pytest
+from mailbridge_tencent import TencentBackend
 from mailbridge_tencent.emulator import TencentEmulator
 from tencentcloud.ses.v20201002 import models
 
@@ -199,12 +200,26 @@ def test_members_keep_status_reason_and_data(emu: TencentEmulator, client: mailb
     assert (bad.valid, bad.invalid_reason) == (False, "invalid email address format")
 
 
-def test_unattributed_shortfall_is_reported(emu: TencentEmulator, client: mailbridge.Client) -> None:
-    """SES says how many addresses it skipped but not which: the count stays honest."""
+def test_repeats_are_existing_members(emu: TencentEmulator, client: mailbridge.Client) -> None:
+    """SES counts an address the group has as RepeatCount (the core never repeats one in a call)."""
     group = client.create_group("short")
-    result = client.backend.upload_batch(group, [Recipient("a@example.com"), Recipient("a@example.com")])
-    assert (result.accepted, result.accepted_count, result.unattributed_rejected) == ((), 1, 1)
-    assert result.rejected == () and result.note is not None and "repeated: 1" in result.note
+    client.upload(group, ["a@example.com"], wait=True)
+    result = client.backend.upload_batch(group, [Recipient("a@example.com"), Recipient("b@example.com")])
+    assert (result.accepted, result.accepted_count, result.existing_count, result.unattributed_rejected) == (
+        (),
+        1,
+        1,
+        0,
+    )
+    assert result.rejected == () and result.note is None
+
+
+def test_unattributed_shortfall_is_reported() -> None:
+    """SES says how many addresses it refused but not which: the count stays honest."""
+    answer = {"TotalCount": 3, "ValidCount": 1, "RepeatCount": 1, "TooLongCount": 1, "EmptyEmailCount": 0}
+    result = TencentBackend._batch_result(answer, 3)
+    assert (result.accepted_total, result.existing_total, result.unattributed_rejected) == (1, 1, 1)
+    assert result.note is not None and "too long: 1" in result.note
 
 
 def test_template_send_json(emu: TencentEmulator, client: mailbridge.Client) -> None:
