@@ -617,17 +617,18 @@ class Client:
     # ------------------------------------------------------------------ sending
 
     def send(self, message: Message) -> SendResult:
-        """Send a message; a ``to`` list longer than the backend's per-send limit is split.
+        """Send one email: several ``to`` addresses are one shared message that every one of
+        them receives and sees (with cc; bcc stays hidden), in one provider call.
 
-        Copies (cc/bcc) go with the first call only. Never retried when the outcome is
-        unknown. If a later call fails, the error's ``partial_result`` holds the receipts
-        of the calls that succeeded and ``not_sent`` the addresses never sent.
+        A ``to`` list larger than one call of this provider can carry
+        (``limits.recipients_per_send``) is refused with :class:`LimitExceeded` before any
+        call: it is never split into arbitrary subsets. For one private copy per recipient
+        use :meth:`send_many` (or a group send). Never retried when the outcome is unknown.
         """
         checked = check_message(
             message, self.limits, self.provider, ignore_unsupported=self.ignore_unsupported_features
         )
-        size = self.limits.recipients_per_send
-        chunks = [checked.to[i : i + size] for i in range(0, len(checked.to), size)]
+        chunks = [self._one_shared_email(checked)]
         receipts: list[SendReceipt] = []
         for index, chunk in enumerate(chunks):
             part = (
@@ -643,6 +644,40 @@ class Client:
                 exc.partial_result = tuple(receipts)
                 later = [a for c in chunks[index + 1 :] for a in c]
                 exc.not_sent = tuple(([] if exc.maybe_sent else list(chunk)) + later)
+                raise
+        return SendResult(receipts)
+
+    def _one_shared_email(self, message: Message) -> tuple[str, ...]:
+        """The ``to`` list of one shared email, or LimitExceeded if one call cannot carry it."""
+        size = self.limits.recipients_per_send
+        if len(message.to) > size:
+            raise LimitExceeded(
+                f"{len(message.to)} 'to' addresses: several 'to' addresses are one shared email (each recipient "
+                f"sees the others) and {self.provider} carries at most {size} in one call. Send one copy each "
+                "with Client.send_many() (mailbridge send --each), or upload them to a group and send to it.",
+                provider=self.provider,
+                operation=str(Operation.SEND),
+            )
+        return message.to
+
+    def send_many(self, message: Message) -> SendResult:
+        """Send one private copy of ``message`` to each ``to`` address (nobody sees the others).
+
+        One :meth:`send` per address, in order; cc and bcc are refused (they would get every
+        copy). If a send fails, the error's ``partial_result`` holds the receipts so far and
+        ``not_sent`` the addresses certainly not sent (the failed one too, unless the outcome
+        is unknown).
+        """
+        if message.cc or message.bcc:
+            raise InvalidRequest("send_many sends one copy per 'to' address; cc and bcc would get every copy")
+        check_message(message, self.limits, self.provider, ignore_unsupported=self.ignore_unsupported_features)
+        receipts: list[SendReceipt] = []
+        for index, address in enumerate(message.to):
+            try:
+                receipts.extend(self.send(message.evolve(to=(address,))).receipts)
+            except MailbridgeError as exc:
+                exc.partial_result = tuple(receipts)
+                exc.not_sent = tuple(([] if exc.maybe_sent else [address]) + list(message.to[index + 1 :]))
                 raise
         return SendResult(receipts)
 

@@ -10,7 +10,7 @@ from mailbridge_aliyun.emulator import AliyunEmulator
 from mailbridge_aliyun.record import scenario_client
 
 import mailbridge
-from mailbridge import Client, DeliveryStatus, Message, Recipient
+from mailbridge import Client, DeliveryStatus, LimitExceeded, Message, Recipient
 
 SENDER = "noreply@mail.example.com"
 
@@ -45,16 +45,16 @@ def test_upload_reports_duplicates_and_rejections(client: Client, emulator: Aliy
     assert [r.email for r in report.rejected] == ["not-an-address"]
 
 
-def test_send_of_150_is_split_100_50(client: Client, emulator: AliyunEmulator) -> None:
-    """ToAddress carries at most 100 addresses; bcc goes with the first call only."""
+def test_send_of_100_is_one_call_and_150_is_refused(client: Client, emulator: AliyunEmulator) -> None:
+    """ToAddress carries at most 100 addresses: 100 go as one shared email, 150 are refused before any call."""
     to = [f"r{i}@example.com" for i in range(150)]
-    result = client.send(Message(sender=SENDER, to=to, bcc=["audit@example.com"], subject="Hi", text="Hello"))
-    calls = emulator.calls("SingleSendMail")
-    assert [len(c["ToAddress"].split(",")) for c in calls] == [100, 50]
-    assert calls[0]["ToAddress"].split(",") == to[:100] and calls[1]["ToAddress"].split(",") == to[100:]
-    assert [c.get("BccAddress") for c in calls] == ["audit@example.com", None]
-    assert len(result.message_ids) == 2 and result.message_ids == tuple(m.env_id for m in emulator.sent_mail)
-    assert len(result.accepted) == 151
+    result = client.send(Message(sender=SENDER, to=to[:100], bcc=["audit@example.com"], subject="Hi", text="Hello"))
+    (call,) = emulator.calls("SingleSendMail")
+    assert call["ToAddress"].split(",") == to[:100] and call["BccAddress"] == "audit@example.com"
+    assert result.message_ids == tuple(m.env_id for m in emulator.sent_mail) and len(result.accepted) == 101
+    with pytest.raises(LimitExceeded, match="150 'to' addresses"):
+        client.send(Message(sender=SENDER, to=to, subject="Hi", text="Hello"))
+    assert len(emulator.calls("SingleSendMail")) == 1
 
 
 def test_a_send_shows_up_in_delivery_queries(client: Client) -> None:

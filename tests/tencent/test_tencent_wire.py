@@ -282,14 +282,16 @@ def test_simple_send_is_base64_with_attachments(emu: TencentEmulator, client: ma
     assert emu.sent_mail[0]["attachments"][0]["content"] == b"%PDF-1.4"
 
 
-def test_sixty_recipients_are_split_50_and_10(emu: TencentEmulator, client: mailbridge.Client) -> None:
+def test_sixty_recipients_are_refused_fifty_are_one_call(emu: TencentEmulator, client: mailbridge.Client) -> None:
+    """SES shows every Destination to each recipient: 50 go as one email, 60 never as 50 + 10."""
     to = [f"user{i}@example.com" for i in range(60)]
-    result = client.send(Message(sender=SENDER, to=to, cc=["c@example.com"], subject="Hi", template_id="2"))
-    calls = sent(emu, "SendEmail")
-    assert [len(c["Destination"]) for c in calls] == [50, 10]
-    assert calls[0]["Destination"] == to[:50] and calls[1]["Destination"] == to[50:]
-    assert "Cc" in calls[0] and "Cc" not in calls[1]
-    assert len(result.message_ids) == 2
+    with pytest.raises(mailbridge.LimitExceeded, match=r"60 'to' addresses.*one shared email"):
+        client.send(Message(sender=SENDER, to=to, cc=["c@example.com"], subject="Hi", template_id="2"))
+    assert sent(emu, "SendEmail") == []
+    result = client.send(Message(sender=SENDER, to=to[:50], cc=["c@example.com"], subject="Hi", template_id="2"))
+    (call,) = sent(emu, "SendEmail")
+    assert call["Destination"] == to[:50] and call["Cc"] == ["c@example.com"]
+    assert len(result.message_ids) == 1
 
 
 def test_batch_send_json(emu: TencentEmulator, client: mailbridge.Client) -> None:
