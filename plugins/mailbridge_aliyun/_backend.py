@@ -50,6 +50,7 @@ from mailbridge import (
     AlreadyExists,
     Backend,
     BatchResult,
+    ContentRejected,
     DeliveryEvent,
     DeliveryQuery,
     DeliveryStatus,
@@ -64,6 +65,7 @@ from mailbridge import (
     Operation,
     Page,
     ProviderURL,
+    QuotaExceeded,
     Rate,
     Recipient,
     RejectedAddress,
@@ -75,6 +77,7 @@ from mailbridge import (
     StatisticsRow,
     Tag,
     Template,
+    render_template,
 )
 
 from . import _parse as parse
@@ -104,6 +107,7 @@ BATCH_SEND_PARAMS = frozenset(
 _TAG_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")  # seed 002 TagName
 _DOMAIN_NAME = re.compile(r"[A-Za-z0-9.-]{1,50}")  # seed 003 CreateDomain DomainName
 _ALIAS_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
+_QUOTA_TEXT = re.compile(r"quota|额度|配额", re.I)  # InvalidSendMail.Spam for a used-up daily/monthly quota
 _FEATURES = set(Feature) - {
     Feature.CC,
     Feature.ATTACHMENTS,
@@ -184,6 +188,7 @@ class AliyunBackend(Backend):
             timeout=config.timeout,
             transport=transport,
         )
+        self._subjects: dict[str, str] = {}  # template id -> subject (neutral syntax), for template sends
 
     @classmethod
     def from_url(cls, url: ProviderURL, *, transport: httpx.BaseTransport | None = None) -> Self:
@@ -209,9 +214,12 @@ class AliyunBackend(Backend):
 
     @staticmethod
     def _next(body: Mapping[str, Any], got: int, page_size: int, cursor: str | None) -> str | None:
+        """The next page's ``NextStart``: followed until DM returns none (a short page is not the
+        end: DM may return fewer rows than asked with more to come); a token repeating the
+        request's own cursor, or one on an empty page, would loop, so it ends the listing too."""
         token = body.get("NextStart")
         token = None if token in (None, "", "0", 0) else str(token)
-        if got < page_size or token == cursor:
+        if not got or token == cursor:
             return None
         return token
 
@@ -320,6 +328,8 @@ class AliyunBackend(Backend):
 
     @staticmethod
     def _options(message: Message, allowed: frozenset[str], action: str) -> dict[str, Any]:
+        """``provider_options`` as DM parameters; structured values (``Headers``, ``Template``,
+        ``TemplateContent`` ...) go out as compact JSON, as DM's JSON-string parameters need."""
         unknown = set(message.provider_options) - allowed
         if unknown:
             raise InvalidRequest(
@@ -327,7 +337,10 @@ class AliyunBackend(Backend):
                 f"known: {', '.join(sorted(allowed))}",
                 provider="aliyun",
             )
-        return dict(message.provider_options)
+        return {
+            k: parse.compact(v) if isinstance(v, Mapping | list | tuple) else v
+            for k, v in message.provider_options.items()
+        }
 
     @staticmethod
     def _common(message: Message) -> dict[str, Any]:
@@ -364,11 +377,13 @@ class AliyunBackend(Backend):
             params["Template"] = parse.compact(
                 {"TemplateId": message.template_id, "TemplateData": message.template_data}
             )
+            if not message.subject:  # seed 002: Subject is required, also with a template
+                params["Subject"] = self._template_subject(message.template_id, message.template_data)
         else:
             params["HtmlBody"] = message.html
             params["TextBody"] = message.text
         params.update(self._options(message, SINGLE_SEND_PARAMS, "SingleSendMail"))
-        body = self._call("SingleSendMail", params, Operation.SEND, is_send=True)
+        body = self._send_call("SingleSendMail", params, Operation.SEND)
         env_id = body.get("EnvId")
         return SendReceipt(
             provider=self.name,
@@ -377,6 +392,32 @@ class AliyunBackend(Backend):
             request_id=body.get("RequestId"),
             extra={"EnvId": env_id},
         )
+
+    def _template_subject(self, template_id: str, data: Mapping[str, str]) -> str:
+        """A stored template's subject, rendered with the send's data (DescTemplate, once per id)."""
+        subject = self._subjects.get(template_id)
+        if subject is None:
+            subject = self.get_template(template_id).subject or ""
+            self._subjects[template_id] = subject
+        return render_template(subject, data) or ""
+
+    def _send_call(self, action: str, params: Mapping[str, Any], operation: Operation) -> dict[str, Any]:
+        """A send action; DM's daily-quota refusal is ``InvalidSendMail.Spam`` with quota text
+        (reference A.5, A.6): that one is :class:`QuotaExceeded`, not a content rejection."""
+        try:
+            return self._call(action, params, operation, is_send=True)
+        except ContentRejected as exc:
+            if exc.provider_code == "InvalidSendMail.Spam" and _QUOTA_TEXT.search(str(exc.provider_message or exc)):
+                raise QuotaExceeded(
+                    f"Direct Mail refused the send: the account's sending quota is used up ({exc.provider_message})",
+                    provider=self.name,
+                    operation=str(operation),
+                    provider_code=exc.provider_code,
+                    provider_message=exc.provider_message,
+                    request_id=exc.request_id,
+                    http_status=exc.http_status,
+                ) from exc
+            raise
 
     def send_to_group(self, group: Group, message: Message) -> SendReceipt:
         """BatchSendMail to the list by name: a stored template or inline content (TemplateContent,
@@ -408,7 +449,7 @@ class AliyunBackend(Backend):
             }
             params["TemplateContent"] = parse.compact({k: v for k, v in content.items() if v is not None})
         params.update(self._options(message, BATCH_SEND_PARAMS, "BatchSendMail"))
-        body = self._call("BatchSendMail", params, Operation.SEND_TO_GROUP, is_send=True)
+        body = self._send_call("BatchSendMail", params, Operation.SEND_TO_GROUP)
         env_id = body.get("EnvId")
         return SendReceipt(
             provider=self.name,

@@ -328,13 +328,75 @@ def test_send_minimal_and_template() -> None:
         "Subject": "S",
         "TextBody": "T",
     }
-    b.send(
+    wire.answers["DescTemplate"] = {"TemplateName": "t", "TemplateSubject": "Hi {name}", "TemplateText": "<p>x</p>"}
+    for _ in range(2):
+        b.send(
+            Message(
+                sender="s@example.net",
+                to="a@example.com",
+                template_id="xxx",
+                template_data={"name": "Tom", "age": "22"},
+            )
+        )
+    assert wire.params()["Template"] == '{"TemplateId":"xxx","TemplateData":{"name":"Tom","age":"22"}}'
+    # seed 002: Subject is required with a template too: the template's, rendered (DescTemplate once)
+    assert "HtmlBody" not in wire.params() and wire.params()["Subject"] == "Hi Tom"
+    assert wire.actions().count("DescTemplate") == 1
+
+
+def test_structured_provider_options_go_out_as_json() -> None:
+    """A dict/list option is a JSON string on the wire, never a Python repr."""
+    wire = Wire({"SingleSendMail": {"EnvId": "1"}})
+    backend(wire).send(
         Message(
-            sender="s@example.net", to="a@example.com", template_id="xxx", template_data={"name": "Tom", "age": "22"}
+            sender="s@example.net",
+            to="a@example.com",
+            subject="S",
+            text="T",
+            provider_options={"Headers": {"X-User-UID1": "UID-1"}, "IpPoolId": "p1"},
         )
     )
-    assert wire.params()["Template"] == '{"TemplateId":"xxx","TemplateData":{"name":"Tom","age":"22"}}'
-    assert "HtmlBody" not in wire.params() and "Subject" not in wire.params()
+    assert wire.params()["Headers"] == '{"X-User-UID1":"UID-1"}'
+    assert wire.params()["IpPoolId"] == "p1"
+
+
+def test_paging_follows_next_start_past_a_short_page() -> None:
+    """A page shorter than asked with a NextStart is not the end: the token is followed until DM gives none."""
+    row = {"Email": "a@example.com", "Data": ""}
+    pages = iter(
+        [
+            {"NextStart": "t1", "data": {"detail": [row]}},
+            {"NextStart": "t2", "data": {"detail": [{**row, "Email": "b@example.com"}]}},
+            {"data": {"detail": [{**row, "Email": "c@example.com"}]}},
+        ]
+    )
+    wire = Wire({"QueryReceiverDetail": lambda request: next(pages)})
+    client = mailbridge.Client(backend(wire))
+    assert [m.email for m in client.members(GROUP)] == ["a@example.com", "b@example.com", "c@example.com"]
+    assert [wire.params(i).get("NextStart") for i in range(3)] == [None, "t1", "t2"]
+
+
+def test_daily_quota_refusal_is_quota_exceeded() -> None:
+    """InvalidSendMail.Spam with its quota text is QuotaExceeded (exit 7), other Spam answers stay ContentRejected."""
+    from mailbridge import ContentRejected, QuotaExceeded
+
+    def answer(text: str) -> Any:
+        def reply(request: httpx.Request) -> httpx.Response:
+            body = {"RequestId": "R", "Code": "InvalidSendMail.Spam", "Message": text}
+            return httpx.Response(400, json=body)
+
+        return reply
+
+    for text, error in [
+        ("Sendmail rejected by spam filter (daily quota exceeded).", QuotaExceeded),
+        ("Sendmail rejected by spam filter.", ContentRejected),
+    ]:
+        transport = httpx.MockTransport(answer(text))
+        url = mailbridge.ProviderURL.parse(f"aliyun://{KEY}:{SECRET}@cn-hangzhou")
+        b = AliyunBackend.from_url(url, transport=transport)
+        with pytest.raises(error) as info:
+            b.send(Message(sender="s@example.net", to="a@example.com", subject="S", text="T"))
+        assert info.value.provider_code == "InvalidSendMail.Spam"
 
 
 @pytest.mark.parametrize(

@@ -619,7 +619,8 @@ class EmulatorState:
             stored = self.templates.get(str(template.get("TemplateId", "")))
             if stored is None:
                 raise DMError(404, "InvalidTemplate.NotFound", "The specified template does not exist.")
-            subject = subject or render_dm(stored.subject, dict(template.get("TemplateData") or {})) or ""
+            if not subject:  # seed 002 marks Subject required, template or not
+                raise _missing("Subject")
         else:
             if not subject:
                 raise _missing("Subject")
