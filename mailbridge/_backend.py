@@ -142,7 +142,11 @@ class Backend(abc.ABC):
         """
 
     def send_to_group(self, group: Group, message: Message) -> SendReceipt:
-        """Send a template to every member of a group in one call."""
+        """Send a template to every member of a group in one call.
+
+        A backend declaring ``Feature.SCHEDULED_SEND`` also takes ``schedule`` (an aware,
+        future datetime, checked by the core) as a keyword argument.
+        """
         self.unsupported(Feature.BATCH_SEND)
 
     # ---------------------------------------------------------------- delivery & account

@@ -681,9 +681,18 @@ class Client:
                 raise
         return SendResult(receipts)
 
-    def send_to_group(self, group: Group | str, message: Message) -> SendResult:
-        """Send to every member of a group in one provider call (a template, on the clouds)."""
+    def send_to_group(self, group: Group | str, message: Message, *, schedule: dt.datetime | None = None) -> SendResult:
+        """Send to every member of a group in one provider call (a template, on the clouds).
+
+        ``schedule`` (an aware datetime; naive means UTC) starts the send at that time instead of
+        now, on backends declaring ``Feature.SCHEDULED_SEND``; it must lie in the future.
+        """
         self._require(Feature.BATCH_SEND)
+        if schedule is not None:
+            self._require(Feature.SCHEDULED_SEND)
+            schedule = schedule if schedule.tzinfo else schedule.replace(tzinfo=dt.UTC)
+            if schedule <= dt.datetime.now(dt.UTC):
+                raise InvalidRequest(f"schedule {schedule.isoformat()} is not in the future")
         if message.to:
             raise InvalidRequest("a group send takes its recipients from the group; leave Message.to empty")
         checked = check_message(
@@ -694,7 +703,12 @@ class Client:
             group_send=True,
         )
         resolved = self._group(group)
-        receipt = self._call(Operation.SEND_TO_GROUP, self.backend.send_to_group, resolved, checked)
+        if schedule is None:
+            receipt = self._call(Operation.SEND_TO_GROUP, self.backend.send_to_group, resolved, checked)
+        else:
+            receipt = self._call(
+                Operation.SEND_TO_GROUP, self.backend.send_to_group, resolved, checked, schedule=schedule
+            )
         return SendResult([receipt])
 
     # ------------------------------------------------------------------ delivery

@@ -113,6 +113,7 @@ _FEATURES = set(Feature) - {
     Feature.ATTACHMENTS,
     Feature.DELIVERY_ENGAGEMENT,
     Feature.TEMPLATE_DATA_READ,  # QueryReceiverDetail returns only the DataSchema profile fields, never CustomDetail
+    Feature.SCHEDULED_SEND,  # no 2015-11-23 action takes a send time: BatchSendMail starts at once (reference 2, 9)
 }
 
 

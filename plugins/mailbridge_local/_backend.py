@@ -97,8 +97,9 @@ class LocalBackend(Backend):
         tag_length=128,
         list_page_size=100,
         delivery_page_size=100,
-        # Not offered: account quotas, open/click tracking.
-        features=set(Feature) - {Feature.ACCOUNT_SUMMARY, Feature.CLICK_TRACKING, Feature.DELIVERY_ENGAGEMENT},
+        # Not offered: account quotas, open/click tracking, scheduled group sends (it has no scheduler).
+        features=set(Feature)
+        - {Feature.ACCOUNT_SUMMARY, Feature.CLICK_TRACKING, Feature.DELIVERY_ENGAGEMENT, Feature.SCHEDULED_SEND},
     )
 
     def __init__(self, directory: Path) -> None:

@@ -336,6 +336,7 @@ class TencentEmulator:
         self.sent_mail: list[dict[str, Any]] = []
         self.deliveries: list[dict[str, Any]] = []
         self.tasks: list[dict[str, Any]] = []
+        self.timed: list[tuple[float, Callable[[], None]]] = []  # (BeginTime, run) of timed batch tasks
         self.requests: list[dict[str, Any]] = []  # every accepted call: action + params
         self.faults: list[Fault] = []
         self.faults_served = 0  # how many requests a fault answered
@@ -443,6 +444,9 @@ class TencentEmulator:
             for item in done:
                 group.members.extend(item[1])
                 group.pending.remove(item)
+        for task in [t for t in self.timed if t[0] <= now]:  # timed batch tasks whose BeginTime has come
+            self.timed.remove(task)
+            task[1]()
 
     # ------------------------------------------------------------------ request handling
 
@@ -830,8 +834,59 @@ class TencentEmulator:
         if group.status != 3:
             raise _Error("OperationDenied.ReceiverStatusError", "the recipient group is empty or still uploading")
         content = self._content(params)
+        begin: float | None = None
+        if task_type == 2:
+            timed = params["TimedParam"]
+            try:
+                begin_at = dt.datetime.strptime(str(timed.get("BeginTime")), "%Y-%m-%d %H:%M:%S")
+            except (AttributeError, ValueError):
+                raise _Error("InvalidParameterValue", "TimedParam.BeginTime must be 'YYYY-MM-DD HH:MM:SS'") from None
+            begin = begin_at.replace(tzinfo=BEIJING).timestamp()
+            if begin <= self.clock():
+                raise _Error("InvalidParameterValue.BeginTimeBeforeNow", "the start time must be later than now")
         task_id = next(self._ids)
         valid = [m for m in group.members if m["Status"] == 1]
+        stamp = _beijing_now(self.clock()).strftime("%Y-%m-%d %H:%M:%S")
+        task = {
+            "TaskId": task_id,
+            "FromEmailAddress": params["FromEmailAddress"],
+            "ReceiverId": group.id,
+            "TaskStatus": 1 if begin is not None else 10,  # 1 pending, 10 done (ListSendTasks)
+            "TaskType": task_type,
+            "RequestCount": len(valid),
+            "SendCount": 0 if begin is not None else len(valid),
+            "CacheCount": 0,
+            "CreateTime": stamp,
+            "UpdateTime": stamp,
+            "Subject": content["subject"],
+            "Template": params.get("Template"),
+            "CycleParam": params.get("CycleParam"),
+            "TimedParam": params.get("TimedParam"),
+            "ErrMsg": "",
+            "ReceiversName": group.name,
+        }
+        self.tasks.append(task)
+
+        def run() -> None:
+            self._run_task(task, valid, content, address, alias, params)
+
+        if begin is None:
+            run()
+        else:
+            self.timed.append((begin, run))
+        return {"TaskId": task_id}
+
+    def _run_task(
+        self,
+        task: dict[str, Any],
+        valid: list[dict[str, Any]],
+        content: dict[str, Any],
+        address: str,
+        alias: str | None,
+        params: Mapping[str, Any],
+    ) -> None:
+        task_id = task["TaskId"]
+        task.update(TaskStatus=10, SendCount=len(valid))
         for member in valid:
             data = json.loads(member["TemplateData"] or "{}")
             mail = {
@@ -851,28 +906,6 @@ class TencentEmulator:
                 "template_data": {**content["template_data"], **data},
             }
             self._record(mail, [member["Email"]])
-        stamp = _beijing_now(self.clock()).strftime("%Y-%m-%d %H:%M:%S")
-        self.tasks.append(
-            {
-                "TaskId": task_id,
-                "FromEmailAddress": params["FromEmailAddress"],
-                "ReceiverId": group.id,
-                "TaskStatus": 10,
-                "TaskType": task_type,
-                "RequestCount": len(valid),
-                "SendCount": len(valid),
-                "CacheCount": 0,
-                "CreateTime": stamp,
-                "UpdateTime": stamp,
-                "Subject": content["subject"],
-                "Template": params.get("Template"),
-                "CycleParam": params.get("CycleParam"),
-                "TimedParam": params.get("TimedParam"),
-                "ErrMsg": "",
-                "ReceiversName": group.name,
-            }
-        )
-        return {"TaskId": task_id}
 
     def _do_ListSendTasks(self, params: dict[str, Any]) -> dict[str, Any]:
         offset, limit = _page(params)
