@@ -466,15 +466,19 @@ class Client:
         assert limit is not None
         keys = SeenSet()
         scratch = _UploadTally(tally.group)  # rejections are recorded for real by the upload pass itself
+        group, base_count = tally.group, tally.counts[0]
         try:
             for row, item in enumerate(recipients, start=1):
                 recipient = self._prepare(item, row, scratch)
                 if recipient is not None and recipient.key not in existing:
                     keys.add(recipient.key)
             new = len(keys)
+            if base_count + new > limit and base_count and not split:
+                # Over the limit as counted: the members not read yet may hold some of these
+                # addresses (a re-upload); read them once so that only really new ones count.
+                new -= sum(1 for m in self.members(group) if m.recipient.key in keys)
         finally:
             keys.close()
-        group, base_count = tally.group, tally.counts[0]
         if not split:
             if base_count + new > limit:
                 raise LimitExceeded(

@@ -282,6 +282,7 @@ class TencentEmulator:
     whether raw Html/Text sends are allowed (real accounts need a special config);
     ``templates``: template id -> name; ``domains``: verified sender domains (None: any);
     ``blacklist``: addresses SendEmail refuses; ``max_groups``: recipient groups per account;
+    ``max_group_size``: addresses per group (the documented 50,000);
     ``template_review``: new templates stay "in review" (status 1) instead of being approved at once;
     ``auto_verify``: UpdateEmailIdentity finds a new domain's DNS records in place.
     """
@@ -301,6 +302,7 @@ class TencentEmulator:
         domains: Iterable[str] | None = None,
         blacklist: Iterable[str] = (),
         max_groups: int = 100,
+        max_group_size: int = MAX_GROUP,
         template_review: bool = False,
         auto_verify: bool = True,
         clock: Callable[[], float] = time.time,
@@ -331,6 +333,7 @@ class TencentEmulator:
         self.auto_verify = auto_verify
         self.blacklist = {a.casefold() for a in blacklist}
         self.max_groups = max_groups
+        self.max_group_size = max_group_size  # the documented 50,000; smaller to test splitting cheaply
         self.clock = clock
         self.groups: dict[int, _Group] = {}
         self.sent_mail: list[dict[str, Any]] = []
@@ -587,8 +590,11 @@ class TencentEmulator:
         if len(entries) > MAX_UPLOAD:
             raise _Error("LimitExceeded.ReceiverDetailRequestLimit", "at most 20000 addresses per request")
         existing = {m["Email"].casefold() for m in group.members}
-        if len(existing) + len(entries) > MAX_GROUP:
-            raise _Error("LimitExceeded.ReceiverDetailCountLimit", "a recipient group holds at most 50000 addresses")
+        if len(existing) + len(entries) > self.max_group_size:
+            raise _Error(
+                "LimitExceeded.ReceiverDetailCountLimit",
+                f"a recipient group holds at most {self.max_group_size} addresses",
+            )
         now = _beijing_now(self.clock()).strftime("%Y-%m-%d %H:%M:%S")
         counts = {
             "TotalCount": len(entries),
@@ -1294,6 +1300,7 @@ def emulator_options(options: Mapping[str, str]) -> dict[str, Any]:
         "secret_key": str,
         "region": str,
         "max_groups": int,
+        "max_group_size": int,
         "auto_verify": lambda v: v.lower() in {"1", "true", "yes", "on"},
         "template_review": lambda v: v.lower() in {"1", "true", "yes", "on"},
         "domains": lambda v: [d for d in v.split(",") if d],
