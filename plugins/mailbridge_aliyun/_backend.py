@@ -41,6 +41,7 @@ import html as html_lib
 import logging
 import re
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, Self
 
 import httpx
@@ -137,6 +138,13 @@ class AliyunBackend(Backend):
     display_name = "Alibaba Cloud Direct Mail"
     template_syntax = parse.DM_SYNTAX
     install_hint = "pip install mailbridge"
+    delivery_codes = MappingProxyType(
+        {
+            **{f"Status={k}": v for k, v in parse.DELIVERY_STATUS.items()},
+            **{f"ErrorClassification={k}": v for k, v in parse.CLASSIFICATION_STATUS.items()},
+            "Status missing or unlisted": DeliveryStatus.PENDING,
+        }
+    )
     limits = Limits(
         upload_batch_size=500,  # seed 000: SaveReceiverDetail "up to 500 recipients at a time"
         recipients_per_send=100,  # seed 002: ToAddress "a maximum of 100 addresses"

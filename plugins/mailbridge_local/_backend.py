@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 from pathlib import Path
+from types import MappingProxyType
 from typing import Self
 
 from mailbridge import (
@@ -84,6 +85,12 @@ class LocalBackend(Backend):
 
     name = "local"
     display_name = "mailbridge local"
+    delivery_codes = MappingProxyType(
+        {
+            **{f"recipient @{domain} ({reply[:9]})": status for domain, (status, reply) in _SIMULATED.items()},
+            "any other recipient (250 2.0.0)": DeliveryStatus.DELIVERED,
+        }
+    )
     limits = Limits(
         upload_batch_size=1000,
         recipients_per_send=100,

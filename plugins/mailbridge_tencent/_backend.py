@@ -22,6 +22,7 @@ import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, Self
 from urllib.parse import urlsplit
 
@@ -252,6 +253,13 @@ class TencentBackend(Backend):
     name = "tencent"
     display_name = "Tencent Cloud SES"
     template_syntax = TemplateSyntax("Tencent Cloud SES", "{{", "}}")  # TemplateData keys fill {{key}}
+    delivery_codes = MappingProxyType(
+        {
+            **{f"DeliverStatus={k} (SendStatus=0)": v for k, v in DELIVER_STATUS.items()},
+            **{f"SendStatus={k}": v for k, v in SEND_STATUS.items()},
+            "SendStatus undocumented": DeliveryStatus.FAILED,
+        }
+    )
     limits = Limits(
         upload_batch_size=20_000,  # CreateReceiverDetail(WithData) doc: "up to 20,000 at a time"
         recipients_per_send=50,  # SendEmailRequest.Destination: "最多支持群发50人"; TooManyRecipients
