@@ -136,3 +136,19 @@ def test_emulator_command_names_installed_emulators() -> None:
     result = CliRunner().invoke(cli, ["emulator", "nosuch"])
     assert result.exit_code == ExitStatus.CONFIGURATION
     assert "no emulator named 'nosuch'" in result.stderr
+
+
+def test_upload_split_fills_numbered_lists(run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """--split fills GROUP, GROUP-2, ...; without it the counted file is refused before any upload."""
+    from mailbridge_local import LocalBackend
+
+    monkeypatch.setattr(LocalBackend, "limits", LocalBackend.limits.evolve(max_group_size=3))
+    path = tmp_path / "seven.csv"
+    path.write_text("email\n" + "".join(f"u{i}@example.com\n" for i in range(7)))
+    run("groups", "create", "news")
+    _, err = run("recipients", "upload", "news", str(path), expect=ExitStatus.INVALID_REQUEST)
+    assert "adds 7 new ones" in err and "--split" in err
+    report, _ = run("--json", "recipients", "upload", "news", str(path), "--split")
+    assert (report["accepted"], report["groups"]) == (7, ["news", "news-2", "news-3"])
+    listed, _ = run("--json", "groups", "list")
+    assert {g["name"]: g["recipient_count"] for g in listed} == {"news": 3, "news-2": 3, "news-3": 1}
