@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 
 from ._backend import Backend
+from ._bounce import refine_status
 from ._bulk import SendManyInterrupted, SendManyProgress, SendOutcome
 from ._client import Client, RetryPolicy, UploadProgress
 from ._connect import connect, connect_failover
@@ -53,6 +54,7 @@ from ._models import (
     Attachment,
     Attempt,
     BatchResult,
+    BounceType,
     DeliveryEvent,
     DeliveryQuery,
     DeliveryStatus,
@@ -64,6 +66,7 @@ from ._models import (
     Page,
     Recipient,
     RejectedAddress,
+    RemoveReport,
     SenderAddress,
     SenderDomain,
     SendReceipt,
@@ -88,6 +91,7 @@ __all__ = [
     "AuthenticationError",
     "Backend",
     "BatchResult",
+    "BounceType",
     "Client",
     "ConfigurationError",
     "ContentRejected",
@@ -128,6 +132,7 @@ __all__ = [
     "Recipient",
     "RedisHealthStore",
     "RejectedAddress",
+    "RemoveReport",
     "ResourceBusy",
     "RetryPolicy",
     "Secret",
@@ -159,6 +164,7 @@ __all__ = [
     "plan_migration",
     "plan_setup",
     "read_recipients_csv",
+    "refine_status",
     "render_template",
     "verify_migration",
     "write_rejected_csv",

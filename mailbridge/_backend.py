@@ -15,7 +15,7 @@ Register a backend as an entry point in the group ``mailbridge.providers``::
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import ClassVar, NoReturn, Self
 
 from ._exceptions import GroupNotFound, UnsupportedFeature
@@ -25,6 +25,7 @@ from ._models import (
     BatchResult,
     DeliveryEvent,
     DeliveryQuery,
+    DeliveryStatus,
     Group,
     Member,
     Message,
@@ -54,6 +55,9 @@ class Backend(abc.ABC):
     display_name: ClassVar[str]
     limits: ClassVar[Limits]
     template_syntax: ClassVar[TemplateSyntax] = NEUTRAL_SYNTAX  # how the provider writes {{variables}}
+    #: The provider's raw delivery codes and the neutral status each maps to before the SMTP
+    #: reply refines it (``"Status=2": INVALID_ADDRESS``); docs/semantics.md is generated from it.
+    delivery_codes: ClassVar[Mapping[str, DeliveryStatus]] = {}
 
     # ---------------------------------------------------------------- construction
 
@@ -142,7 +146,11 @@ class Backend(abc.ABC):
         """
 
     def send_to_group(self, group: Group, message: Message) -> SendReceipt:
-        """Send a template to every member of a group in one call."""
+        """Send a template to every member of a group in one call.
+
+        A backend declaring ``Feature.SCHEDULED_SEND`` also takes ``schedule`` (an aware,
+        future datetime, checked by the core) as a keyword argument.
+        """
         self.unsupported(Feature.BATCH_SEND)
 
     # ---------------------------------------------------------------- delivery & account

@@ -23,6 +23,7 @@ from ._dedup import SeenSet
 from ._exceptions import GroupNotFound, LimitExceeded, MailbridgeError, UnsupportedFeature
 from ._limits import Feature
 from ._models import Group, GroupStatus, Recipient, UploadReport
+from ._parts import part_names
 
 __all__ = [
     "GroupPlan",
@@ -157,8 +158,7 @@ class MigrationReport:
 # ---------------------------------------------------------------------------- planning
 
 
-def _part_names(name: str, parts: int) -> list[str]:
-    return [name] if parts <= 1 else [f"{name}-{i}" for i in range(1, parts + 1)]
+_part_names = part_names  # the naming upload(split=True) continues (see _parts)
 
 
 def _dropped_fields(source: Client, target: Client, group: Group, sample: int = 200) -> list[str]:

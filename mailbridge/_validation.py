@@ -117,6 +117,7 @@ def check_message(
         if problem := address_error(address):
             raise InvalidAddress(f"{field_name} address {address!r} is invalid: {problem}", provider=provider)
 
+    _no_visible_bcc(message)
     if not group_send and not message.to:
         raise InvalidRequest("a message needs at least one 'to' address")
     if not (message.html or message.text or message.template_id):
@@ -153,6 +154,13 @@ def check_message(
             provider=provider,
         )
     return message
+
+
+def _no_visible_bcc(message: Message) -> None:
+    """A bcc address that is also a to/cc address would be both hidden and shown (SES refuses it)."""
+    shown = {a.casefold() for a in (*message.to, *message.cc)}
+    if both := [a for a in message.bcc if a.casefold() in shown]:
+        raise InvalidRequest(f"bcc address {both[0]!r} is also a to/cc address; give each recipient once")
 
 
 def recipient_error(recipient: Recipient) -> str | None:

@@ -41,6 +41,7 @@ import html as html_lib
 import logging
 import re
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, Self
 
 import httpx
@@ -50,8 +51,10 @@ from mailbridge import (
     AlreadyExists,
     Backend,
     BatchResult,
+    ContentRejected,
     DeliveryEvent,
     DeliveryQuery,
+    DeliveryStatus,
     Feature,
     Group,
     GroupStatus,
@@ -63,6 +66,7 @@ from mailbridge import (
     Operation,
     Page,
     ProviderURL,
+    QuotaExceeded,
     Rate,
     Recipient,
     RejectedAddress,
@@ -74,6 +78,7 @@ from mailbridge import (
     StatisticsRow,
     Tag,
     Template,
+    render_template,
 )
 
 from . import _parse as parse
@@ -103,11 +108,13 @@ BATCH_SEND_PARAMS = frozenset(
 _TAG_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")  # seed 002 TagName
 _DOMAIN_NAME = re.compile(r"[A-Za-z0-9.-]{1,50}")  # seed 003 CreateDomain DomainName
 _ALIAS_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
+_QUOTA_TEXT = re.compile(r"quota|额度|配额", re.I)  # InvalidSendMail.Spam for a used-up daily/monthly quota
 _FEATURES = set(Feature) - {
     Feature.CC,
     Feature.ATTACHMENTS,
     Feature.DELIVERY_ENGAGEMENT,
     Feature.TEMPLATE_DATA_READ,  # QueryReceiverDetail returns only the DataSchema profile fields, never CustomDetail
+    Feature.SCHEDULED_SEND,  # no 2015-11-23 action takes a send time: BatchSendMail starts at once (reference 2, 9)
 }
 
 
@@ -131,6 +138,13 @@ class AliyunBackend(Backend):
     display_name = "Alibaba Cloud Direct Mail"
     template_syntax = parse.DM_SYNTAX
     install_hint = "pip install mailbridge"
+    delivery_codes = MappingProxyType(
+        {
+            **{f"Status={k}": v for k, v in parse.DELIVERY_STATUS.items()},
+            **{f"ErrorClassification={k}": v for k, v in parse.CLASSIFICATION_STATUS.items()},
+            "Status missing or unlisted": DeliveryStatus.PENDING,
+        }
+    )
     limits = Limits(
         upload_batch_size=500,  # seed 000: SaveReceiverDetail "up to 500 recipients at a time"
         recipients_per_send=100,  # seed 002: ToAddress "a maximum of 100 addresses"
@@ -183,6 +197,7 @@ class AliyunBackend(Backend):
             timeout=config.timeout,
             transport=transport,
         )
+        self._subjects: dict[str, str] = {}  # template id -> subject (neutral syntax), for template sends
 
     @classmethod
     def from_url(cls, url: ProviderURL, *, transport: httpx.BaseTransport | None = None) -> Self:
@@ -208,9 +223,12 @@ class AliyunBackend(Backend):
 
     @staticmethod
     def _next(body: Mapping[str, Any], got: int, page_size: int, cursor: str | None) -> str | None:
+        """The next page's ``NextStart``: followed until DM returns none (a short page is not the
+        end: DM may return fewer rows than asked with more to come); a token repeating the
+        request's own cursor, or one on an empty page, would loop, so it ends the listing too."""
         token = body.get("NextStart")
         token = None if token in (None, "", "0", 0) else str(token)
-        if got < page_size or token == cursor:
+        if not got or token == cursor:
             return None
         return token
 
@@ -253,38 +271,52 @@ class AliyunBackend(Backend):
     # ------------------------------------------------------------------ members
 
     def upload_batch(self, group: Group, recipients: Sequence[Recipient]) -> BatchResult:
-        """SaveReceiverDetail: profile fields in Detail, template data in CustomDetail."""
-        detail = [parse.profile_detail(r) for r in recipients]
-        custom = [{"Email": r.email, "CustomData": r.data} for r in recipients if r.data]
+        """SaveReceiverDetail: each address once, in ``Detail`` (profile fields) *or*, when it has
+        template data, in ``CustomDetail`` (its profile fields then go in CustomData too): seed 000
+        counts an address given twice in one call as an error.
+
+        Per-address failures (``Data.Detail``): a message saying the address is there already,
+        or no message at all (seed 000: a duplicate "returns ErrorCount: 1"; the core has removed
+        repeats and bad syntax, so a silent failure is an address already in the list), is
+        ``existing``; any other message a rejection. Failures DM counts but does not list are
+        ``unattributed_rejected``.
+        """
+        plain = [r for r in recipients if not r.data]
+        with_data = [r for r in recipients if r.data]
+        detail = [parse.profile_detail(r) for r in plain]
+        custom = [{"Email": r.email, "CustomData": {**r.profile(), **r.data}} for r in with_data]
         body = self._call(
             "SaveReceiverDetail",
             {
                 "ReceiverId": group.id,
-                "Detail": parse.compact(detail),
+                "Detail": parse.compact(detail) if detail else None,
                 "CustomDetail": parse.compact(custom) if custom else None,
             },
             Operation.UPLOAD,
         )
         failures = parse.records(body, "Data", "Detail")
         failed: dict[str, str] = {str(f.get("Email", "")).casefold(): str(f.get("ErrMessage") or "") for f in failures}
-        accepted, rejected, duplicates = [], [], []
+        accepted, rejected, existing = [], [], []
         for r in recipients:
             if r.key not in failed:
                 accepted.append(r.email)
-            elif parse.is_duplicate_message(failed[r.key]):
-                duplicates.append(r.email)
+            elif not failed[r.key] or parse.is_duplicate_message(failed[r.key]):
+                existing.append(r.email)
             else:
-                rejected.append(RejectedAddress(r.email, failed[r.key] or "rejected by Direct Mail", "provider"))
+                rejected.append(RejectedAddress(r.email, failed[r.key], "provider"))
         error_count = body.get("ErrorCount")
-        if isinstance(error_count, int) and error_count > len(failures):
-            log.warning(
-                "Direct Mail reported %d failed addresses but listed %d; the accepted count may be high",
-                error_count,
-                len(failures),
+        named = sum(1 for r in recipients if r.key in failed)
+        if isinstance(error_count, int) and error_count > named:
+            unnamed = min(error_count - named, len(accepted))
+            return BatchResult(
+                accepted_count=len(accepted) - unnamed,
+                rejected=rejected,
+                existing=existing,
+                unattributed_rejected=unnamed,
+                note=f"Direct Mail reported {error_count} failed addresses but named {named}",
+                request_id=body.get("RequestId"),
             )
-        return BatchResult(
-            accepted=accepted, rejected=rejected, duplicates=duplicates, request_id=body.get("RequestId")
-        )
+        return BatchResult(accepted=accepted, rejected=rejected, existing=existing, request_id=body.get("RequestId"))
 
     def list_members(self, group: Group, *, cursor: str | None, page_size: int) -> Page[Member]:
         body = self._call(
@@ -305,6 +337,8 @@ class AliyunBackend(Backend):
 
     @staticmethod
     def _options(message: Message, allowed: frozenset[str], action: str) -> dict[str, Any]:
+        """``provider_options`` as DM parameters; structured values (``Headers``, ``Template``,
+        ``TemplateContent`` ...) go out as compact JSON, as DM's JSON-string parameters need."""
         unknown = set(message.provider_options) - allowed
         if unknown:
             raise InvalidRequest(
@@ -312,7 +346,10 @@ class AliyunBackend(Backend):
                 f"known: {', '.join(sorted(allowed))}",
                 provider="aliyun",
             )
-        return dict(message.provider_options)
+        return {
+            k: parse.compact(v) if isinstance(v, Mapping | list | tuple) else v
+            for k, v in message.provider_options.items()
+        }
 
     @staticmethod
     def _common(message: Message) -> dict[str, Any]:
@@ -349,11 +386,13 @@ class AliyunBackend(Backend):
             params["Template"] = parse.compact(
                 {"TemplateId": message.template_id, "TemplateData": message.template_data}
             )
+            if not message.subject:  # seed 002: Subject is required, also with a template
+                params["Subject"] = self._template_subject(message.template_id, message.template_data)
         else:
             params["HtmlBody"] = message.html
             params["TextBody"] = message.text
         params.update(self._options(message, SINGLE_SEND_PARAMS, "SingleSendMail"))
-        body = self._call("SingleSendMail", params, Operation.SEND, is_send=True)
+        body = self._send_call("SingleSendMail", params, Operation.SEND)
         env_id = body.get("EnvId")
         return SendReceipt(
             provider=self.name,
@@ -362,6 +401,32 @@ class AliyunBackend(Backend):
             request_id=body.get("RequestId"),
             extra={"EnvId": env_id},
         )
+
+    def _template_subject(self, template_id: str, data: Mapping[str, str]) -> str:
+        """A stored template's subject, rendered with the send's data (DescTemplate, once per id)."""
+        subject = self._subjects.get(template_id)
+        if subject is None:
+            subject = self.get_template(template_id).subject or ""
+            self._subjects[template_id] = subject
+        return render_template(subject, data) or ""
+
+    def _send_call(self, action: str, params: Mapping[str, Any], operation: Operation) -> dict[str, Any]:
+        """A send action; DM's daily-quota refusal is ``InvalidSendMail.Spam`` with quota text
+        (reference A.5, A.6): that one is :class:`QuotaExceeded`, not a content rejection."""
+        try:
+            return self._call(action, params, operation, is_send=True)
+        except ContentRejected as exc:
+            if exc.provider_code == "InvalidSendMail.Spam" and _QUOTA_TEXT.search(str(exc.provider_message or exc)):
+                raise QuotaExceeded(
+                    f"Direct Mail refused the send: the account's sending quota is used up ({exc.provider_message})",
+                    provider=self.name,
+                    operation=str(operation),
+                    provider_code=exc.provider_code,
+                    provider_message=exc.provider_message,
+                    request_id=exc.request_id,
+                    http_status=exc.http_status,
+                ) from exc
+            raise
 
     def send_to_group(self, group: Group, message: Message) -> SendReceipt:
         """BatchSendMail to the list by name: a stored template or inline content (TemplateContent,
@@ -393,7 +458,7 @@ class AliyunBackend(Backend):
             }
             params["TemplateContent"] = parse.compact({k: v for k, v in content.items() if v is not None})
         params.update(self._options(message, BATCH_SEND_PARAMS, "BatchSendMail"))
-        body = self._call("BatchSendMail", params, Operation.SEND_TO_GROUP, is_send=True)
+        body = self._send_call("BatchSendMail", params, Operation.SEND_TO_GROUP)
         env_id = body.get("EnvId")
         return SendReceipt(
             provider=self.name,
@@ -424,8 +489,11 @@ class AliyunBackend(Backend):
         elif query.sender is not None:
             server["AccountName"] = query.sender
         local_sender = query.sender if query.sender is not None and "AccountName" not in server else None
-        if query.status is not None and query.status in parse.STATUS_CODE:
-            server["Status"] = parse.STATUS_CODE[query.status]
+        # Only "delivered" is one DM Status (0); the failures are refined by classification and
+        # SMTP reply (a Status 4 "550 5.1.1" is invalid_address), so they are filtered here.
+        server_status = query.status is DeliveryStatus.DELIVERED
+        if server_status:
+            server["Status"] = parse.STATUS_CODE[DeliveryStatus.DELIVERED]
         length = min(page_size, self.limits.delivery_page_size)
         body = self._call(
             "SenderStatisticsDetailByParam",
@@ -442,8 +510,8 @@ class AliyunBackend(Backend):
         events = [parse.delivery_event(r) for r in rows]
         if local_sender is not None:
             events = [e for e in events if (e.sender or "").casefold() == local_sender.casefold()]
-        if query.status is not None and query.status not in parse.STATUS_CODE:
-            events = [e for e in events if e.status == query.status]
+        if query.status is not None and not server_status:
+            events = [e for e in events if e.has(query.status)]
         return Page(events, self._next(body, len(rows), length, cursor))
 
     # ------------------------------------------------------------------ account & setup

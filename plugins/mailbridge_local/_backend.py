@@ -4,9 +4,11 @@ URL: ``local:///absolute/dir`` or ``local://relative/dir`` (default ``local://.m
 The directory holds ``mailbridge.sqlite3`` (groups, members, delivery log, templates,
 tags) and ``outbox/`` (a Maildir: one RFC 5322 file per sent message).
 
-Delivery simulation, so that status handling can be exercised offline: a recipient at
-the domain ``bounce.example`` is logged ``invalid_address``, one at ``spam.example``
-``rejected``; everyone else ``delivered``. There is no DNS offline: a sender domain lists
+Delivery simulation, so that status handling can be exercised offline, with the same domains
+and SMTP replies as both emulators: a recipient at ``bounce.example`` is logged
+``invalid_address`` (``550 5.1.1``, hard bounce), one at ``spam.example`` ``rejected``
+(``554 5.7.1``, hard), one at ``fail.example`` ``failed`` (``421 4.4.0``, soft); everyone
+else ``delivered``. There is no DNS offline: a sender domain lists
 the records a real provider would want and verifies as soon as it is asked to.
 """
 
@@ -24,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 from pathlib import Path
+from types import MappingProxyType
 from typing import Self
 
 from mailbridge import (
@@ -55,6 +58,7 @@ from mailbridge import (
     Tag,
     Template,
     TemplateNotFound,
+    refine_status,
     render_template,
 )
 
@@ -65,6 +69,7 @@ __all__ = ["LocalBackend"]
 _SIMULATED = {
     "bounce.example": (DeliveryStatus.INVALID_ADDRESS, "550 5.1.1 mailbox does not exist (simulated)"),
     "spam.example": (DeliveryStatus.REJECTED, "554 5.7.1 message rejected as spam (simulated)"),
+    "fail.example": (DeliveryStatus.FAILED, "421 4.4.0 connection failed (simulated)"),
 }
 
 
@@ -81,6 +86,12 @@ class LocalBackend(Backend):
 
     name = "local"
     display_name = "mailbridge local"
+    delivery_codes = MappingProxyType(
+        {
+            **{f"recipient @{domain} ({reply[:9]})": status for domain, (status, reply) in _SIMULATED.items()},
+            "any other recipient (250 2.0.0)": DeliveryStatus.DELIVERED,
+        }
+    )
     limits = Limits(
         upload_batch_size=1000,
         recipients_per_send=100,
@@ -94,8 +105,9 @@ class LocalBackend(Backend):
         tag_length=128,
         list_page_size=100,
         delivery_page_size=100,
-        # Not offered: account quotas, open/click tracking.
-        features=set(Feature) - {Feature.ACCOUNT_SUMMARY, Feature.CLICK_TRACKING, Feature.DELIVERY_ENGAGEMENT},
+        # Not offered: account quotas, open/click tracking, scheduled group sends (it has no scheduler).
+        features=set(Feature)
+        - {Feature.ACCOUNT_SUMMARY, Feature.CLICK_TRACKING, Feature.DELIVERY_ENGAGEMENT, Feature.SCHEDULED_SEND},
     )
 
     def __init__(self, directory: Path) -> None:
@@ -182,7 +194,7 @@ class LocalBackend(Backend):
     def upload_batch(self, group: Group, recipients: Sequence[Recipient]) -> BatchResult:
         self.get_group(group.id)
         accepted: list[str] = []
-        duplicates: list[str] = []
+        existing: list[str] = []  # already members (the core has removed repeats within the input)
         now = _iso(_now())
         with self.store.transaction() as db:
             seq = db.execute("SELECT COALESCE(MAX(seq), 0) FROM members WHERE group_id = ?", (group.id,)).fetchone()[0]
@@ -193,8 +205,8 @@ class LocalBackend(Backend):
                     " VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (group.id, r.key, r.email, Store.dumps(r.profile()), Store.dumps(r.data), now, seq),
                 )
-                (accepted if cur.rowcount else duplicates).append(r.email)
-        return BatchResult(accepted=accepted, duplicates=duplicates, request_id=uuid.uuid4().hex)
+                (accepted if cur.rowcount else existing).append(r.email)
+        return BatchResult(accepted=accepted, existing=existing, request_id=uuid.uuid4().hex)
 
     def list_members(self, group: Group, *, cursor: str | None, page_size: int) -> Page[Member]:
         self.get_group(group.id)
@@ -339,22 +351,26 @@ class LocalBackend(Backend):
                 sql += f" AND {column} = ? COLLATE NOCASE"
                 params.append(value)
         rows = self.store.query(sql + " ORDER BY id LIMIT ?", (*params, page_size + 1))
-        events = [
-            DeliveryEvent(
-                provider=self.name,
-                recipient=r["recipient"],
-                status=DeliveryStatus(r["status"]),
-                time=dt.datetime.fromisoformat(r["time"]),
-                sender=r["sender"],
-                subject=r["subject"],
-                message_id=r["message_id"],
-                raw_status=r["status"],
-                raw_detail=r["detail"],
-            )
-            for r in rows[:page_size]
-        ]
+        events = [self._event(r) for r in rows[:page_size]]
         next_cursor = str(rows[page_size - 1]["id"]) if len(rows) > page_size else None
         return Page(events, next_cursor)
+
+    def _event(self, r: sqlite3.Row) -> DeliveryEvent:
+        status, bounce_type = refine_status(DeliveryStatus(r["status"]), r["detail"])
+        delivered = status is DeliveryStatus.DELIVERED
+        return DeliveryEvent(
+            provider=self.name,
+            recipient=r["recipient"],
+            status=status,
+            bounce_type=bounce_type,
+            reason=None if delivered else r["detail"],
+            time=dt.datetime.fromisoformat(r["time"]),
+            sender=r["sender"],
+            subject=r["subject"],
+            message_id=r["message_id"],
+            raw_status=r["status"],
+            raw_detail=r["detail"],
+        )
 
     def statistics(self, start: str, end: str) -> list[StatisticsRow]:
         rows = self.store.query(

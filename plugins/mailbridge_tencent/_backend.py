@@ -27,6 +27,7 @@ import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, Self
 from urllib.parse import urlsplit
 
@@ -43,6 +44,7 @@ from tencentcloud.ses.v20201002.ses_client import SesClient
 from mailbridge import (
     Backend,
     BatchResult,
+    BounceType,
     ConfigurationError,
     DeliveryEvent,
     DeliveryQuery,
@@ -70,6 +72,7 @@ from mailbridge import (
     Template,
     TemplateSyntax,
     UnsupportedFeature,
+    refine_status,
 )
 from mailbridge._http import CallFailed, GuardedHTTP, guarded_transport
 from mailbridge._outcome import Stage, answered, failed
@@ -143,8 +146,8 @@ SEND_STATUS: dict[int, DeliveryStatus] = {
 DELIVER_STATUS: dict[int, DeliveryStatus] = {
     0: DeliveryStatus.PENDING,  # accepted by Tencent, queued
     1: DeliveryStatus.DELIVERED,
-    2: DeliveryStatus.FAILED,  # dropped; DeliverMessage says why
-    3: DeliveryStatus.REJECTED,  # refused by the recipient's ESP (usually: no such mailbox)
+    2: DeliveryStatus.REJECTED,  # dropped by Tencent (suppressed, blocked); DeliverMessage says why
+    3: DeliveryStatus.REJECTED,  # refused by the recipient's ESP; its reply (550 5.1.1: invalid_address) refines it
     8: DeliveryStatus.PENDING,  # delayed by the recipient's ESP
 }
 
@@ -333,6 +336,13 @@ class TencentBackend(Backend):
     name = "tencent"
     display_name = "Tencent Cloud SES"
     template_syntax = TemplateSyntax("Tencent Cloud SES", "{{", "}}")  # TemplateData keys fill {{key}}
+    delivery_codes = MappingProxyType(
+        {
+            **{f"DeliverStatus={k} (SendStatus=0)": v for k, v in DELIVER_STATUS.items()},
+            **{f"SendStatus={k}": v for k, v in SEND_STATUS.items()},
+            "SendStatus undocumented": DeliveryStatus.FAILED,
+        }
+    )
     limits = Limits(
         upload_batch_size=20_000,  # CreateReceiverDetail(WithData) doc: "up to 20,000 at a time"
         recipients_per_send=50,  # SendEmailRequest.Destination: "最多支持群发50人"; TooManyRecipients
@@ -340,6 +350,9 @@ class TencentBackend(Backend):
         cc_per_send=20,  # SendEmailRequest.Cc: "最多支持抄送20人"
         bcc_per_send=20,  # SendEmailRequest.Bcc: "最多支持抄送20人"
         subject_length=100,  # InvalidParameterValue.SubjectLengthError: "1-100"
+        # ReceiversName: the docs give no number ("check the characters and size",
+        # ReceiverNameIllegal); 200, as the emulator enforces, keeps absurd names off the wire.
+        group_name_length=200,
         template_data_bytes=800,  # ReceiverInputData.TemplateData: whole JSON <= 800 bytes (check_recipient)
         attachments_per_send=10,  # FailedOperation.TooManyAttachments: "最多支持10个附件"
         attachments_total_bytes=4 * 1024 * 1024,  # Attachment.Content: total <= 4 MB before base64
@@ -366,6 +379,7 @@ class TencentBackend(Backend):
             Feature.TEMPLATE_DATA,  # CreateReceiverDetailWithData
             Feature.TEMPLATE_DATA_READ,  # ListReceiverDetails returns each member's TemplateData
             Feature.BATCH_SEND,  # BatchSendEmail
+            Feature.SCHEDULED_SEND,  # BatchSendEmail TaskType 2 + TimedParam.BeginTime
             Feature.DELIVERY_ENGAGEMENT,  # UserOpened / UserClicked / UserUnsubscribed / UserComplained
             Feature.STATISTICS,  # GetStatisticsReport
             Feature.DOMAINS,  # Create/List/Get/Update(= verify)/DeleteEmailIdentity
@@ -610,23 +624,36 @@ class TencentBackend(Backend):
             response = self._call("CreateReceiverDetailWithData", {"ReceiverId": receiver_id, "Datas": datas})
         else:
             response = self._call("CreateReceiverDetail", {"ReceiverId": receiver_id, "Emails": emails})
-        valid = response.get("ValidCount")
+        if response.get("ValidCount") is not None and int(response["ValidCount"]) == len(emails):
+            return BatchResult(accepted=emails, processing=True, request_id=response.get("RequestId"))
+        return self._batch_result(response, len(emails))
+
+    @staticmethod
+    def _batch_result(response: Mapping[str, Any], sent: int) -> BatchResult:
+        """CreateReceiverDetail(WithData) counts: ``ValidCount`` imported, ``RepeatCount`` already
+        in the group (the core sends no repeats, so a repeat is an existing member), the rest
+        refused without names (too long, empty)."""
         request_id = response.get("RequestId")
-        if valid is not None and int(valid) < len(emails):
-            # SES reports counts only: say how many were refused, never guess which.
+        valid = response.get("ValidCount")
+        if valid is None:  # an answer without counts: SES took the request, nothing more is known
+            return BatchResult(accepted_count=sent, processing=True, request_id=request_id)
+        repeated = int(response.get("RepeatCount") or 0)
+        refused = max(sent - int(valid) - repeated, 0)
+        note = None
+        if refused:
             note = (
-                f"SES imported {valid} of {len(emails)} addresses (too long: {response.get('TooLongCount', 0)}, "
-                f"empty: {response.get('EmptyEmailCount', 0)}, repeated: {response.get('RepeatCount', 0)}) "
-                "and does not say which; see the group's members for per-address status"
+                f"SES imported {valid} of {sent} addresses ({repeated} already in the group, too long: "
+                f"{response.get('TooLongCount', 0)}, empty: {response.get('EmptyEmailCount', 0)}) "
+                "and does not say which it refused; see the group's members for per-address status"
             )
-            return BatchResult(
-                accepted_count=int(valid),
-                unattributed_rejected=len(emails) - int(valid),
-                note=note,
-                processing=True,
-                request_id=request_id,
-            )
-        return BatchResult(accepted=emails, processing=True, request_id=request_id)
+        return BatchResult(
+            accepted_count=int(valid),
+            existing_count=repeated,
+            unattributed_rejected=refused,
+            note=note,
+            processing=True,
+            request_id=request_id,
+        )
 
     def list_members(self, group: Group, *, cursor: str | None, page_size: int) -> Page[Member]:
         offset = int(cursor or 0)
@@ -728,10 +755,12 @@ class TencentBackend(Backend):
                         provider=self.name,
                     )
             params["Attachments"] = [{"FileName": a.filename, "Content": _b64(a.content)} for a in message.attachments]
-        if "trigger_type" in options:
-            if options["trigger_type"] not in _TRIGGER_TYPES:
-                raise InvalidRequest("trigger_type must be 'transactional' or 'marketing'", provider=self.name)
-            params["TriggerType"] = _TRIGGER_TYPES[options["trigger_type"]]
+        # A single send is transactional (TriggerType 1, the fast channel; reference 2 section 6)
+        # unless the caller asks for the marketing channel (provider_options trigger_type).
+        trigger = options.get("trigger_type", "transactional")
+        if trigger not in _TRIGGER_TYPES:
+            raise InvalidRequest("trigger_type must be 'transactional' or 'marketing'", provider=self.name)
+        params.setdefault("TriggerType", _TRIGGER_TYPES[trigger])
         if "header_from" in options:
             params["HeaderFrom"] = str(options["header_from"])
         headers = dict(message.headers)
@@ -749,7 +778,9 @@ class TencentBackend(Backend):
             sent_at=sent_at,
         )
 
-    def send_to_group(self, group: Group, message: Message) -> SendReceipt:
+    def send_to_group(self, group: Group, message: Message, *, schedule: dt.datetime | None = None) -> SendReceipt:
+        """BatchSendEmail: ``TaskType`` 1 (now), or 2 with ``TimedParam.BeginTime`` (Beijing time,
+        as every SES date) for a ``schedule``; a TaskType given in ``provider_options["params"]`` is kept."""
         if message.attachments:
             self.unsupported(Feature.ATTACHMENTS, "BatchSendEmail does not take attachments yet")
         if message.cc or message.bcc or message.headers:
@@ -758,7 +789,11 @@ class TencentBackend(Backend):
             )
         params = self._common(message)
         params["ReceiverId"] = self._receiver_id(group)
-        params["TaskType"] = 1  # send now
+        if schedule is not None:
+            begin = schedule.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+            params.update({"TaskType": 2, "TimedParam": {"BeginTime": begin}})
+        else:
+            params.setdefault("TaskType", 1)  # send now, unless provider_options set another task type
         options = message.provider_options
         if "ad_location" in options:
             params["ADLocation"] = int(options["ad_location"])
@@ -835,6 +870,10 @@ class TencentBackend(Backend):
             status = SEND_STATUS.get(send_status, DeliveryStatus.FAILED)
         else:
             status = DELIVER_STATUS.get(deliver_status, DeliveryStatus.PENDING)
+        reason = row.get("DeliverMessage") or None
+        status, bounce_type = refine_status(status, reason)  # the SMTP reply quoted, if any
+        if not send_status and deliver_status == 3 and bounce_type is None:
+            bounce_type = BounceType.HARD  # "ESP rejected" without a reply code: a refusal, not a delay
         complained = row.get("UserComplained")
         if complained is None:
             complained = row.get("UserComplainted")  # the older, misspelt field
@@ -846,7 +885,9 @@ class TencentBackend(Backend):
             sender=row.get("FromEmailAddress"),
             message_id=row.get("MessageId"),
             raw_status=f"SendStatus={send_status} DeliverStatus={deliver_status}",
-            raw_detail=row.get("DeliverMessage") or None,
+            raw_detail=reason,
+            reason=reason if status is not DeliveryStatus.DELIVERED else None,
+            bounce_type=bounce_type,
             opened=row.get("UserOpened"),
             clicked=row.get("UserClicked"),
             unsubscribed=row.get("UserUnsubscribed"),

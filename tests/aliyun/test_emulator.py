@@ -226,7 +226,7 @@ def test_state_is_visible_from_python(emulator: AliyunEmulator, client: Client) 
     client.upload(group, [Recipient("a@example.com", name="A", data={"k": "v"})])
     client.create_tag("t1")
     member = emulator.lists[group.id].members["a@example.com"]
-    assert (member.detail, member.custom) == ({"u": "A"}, {"k": "v"})
+    assert (member.detail, member.custom) == ({}, {"name": "A", "k": "v"})  # CustomDetail only (Detail xor)
     assert [t["TagName"] for t in emulator.tags.values()] == ["t1"]
     client.send(MESSAGE.evolve(to=["gone@bounce.example"]))
     assert emulator.deliveries[-1].status == 2
@@ -239,7 +239,7 @@ def test_state_is_visible_from_python(emulator: AliyunEmulator, client: Client) 
 def test_daily_quota(client: Client) -> None:
     with AliyunEmulator(daily_quota=2) as small, scenario_client(small.url) as c:
         c.send(MESSAGE.evolve(to=["a@example.com", "b@example.com"]))
-        with pytest.raises(mailbridge.ContentRejected) as info:
+        with pytest.raises(mailbridge.QuotaExceeded) as info:  # InvalidSendMail.Spam with its quota text
             c.send(MESSAGE)
     assert info.value.provider_code == "InvalidSendMail.Spam" and info.value.failover_eligible
 

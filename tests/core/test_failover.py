@@ -139,18 +139,15 @@ def test_every_provider_down(pair: tuple[mailbridge.Client, mailbridge.Client]) 
     assert isinstance(info.value.__cause__, mailbridge.AuthenticationError)
 
 
-def test_split_send_fails_over_only_the_rest(make_client: MakeClient) -> None:
-    """If the primary took the first part of a split send, only the rest goes to the secondary."""
+def test_a_to_list_too_large_for_the_primary_is_refused_not_split(make_client: MakeClient) -> None:
+    """Several 'to' addresses are one shared email: never split into subsets across providers."""
     one_try = {"retry": mailbridge.RetryPolicy(attempts=1)}
     primary = make_client(one_try, recipients_per_send=2)
     secondary = make_client(one_try)
-    backend_of(primary).failures["send"] = [None, mailbridge.ProviderUnavailable("503")]
     fo = FailoverClient([primary, secondary])
-    to = [f"u{i}@example.com" for i in range(5)]
-    result = fo.send(msg(to=to, bcc=["audit@example.com"]))
-    assert sorted(result.accepted) == sorted([*to, "audit@example.com"])
-    (rest,) = backend_of(secondary).calls_to("send")
-    assert rest.to == ("u2@example.com", "u3@example.com", "u4@example.com") and rest.bcc == ()
+    with pytest.raises(mailbridge.LimitExceeded, match="one shared email"):
+        fo.send(msg(to=[f"u{i}@example.com" for i in range(5)]))
+    assert backend_of(primary).calls_to("send") == [] and backend_of(secondary).calls_to("send") == []
 
 
 def test_round_robin_alternates(pair: tuple[mailbridge.Client, mailbridge.Client]) -> None:

@@ -83,8 +83,8 @@ def test_third_party_provider_from_a_temporary_distribution(tmp_path: Path) -> N
         import json, mailbridge
         client = mailbridge.connect("toy://somewhere")
         report = client.upload("toy-list", ["a@example.com", "b@example.com", "c@example.com"])
-        result = client.send(mailbridge.Message(sender="me@example.com", to=["x@example.com", "y@example.com"],
-                                                subject="s", text="t"))
+        result = client.send_many(mailbridge.Message(sender="me@example.com", to=["x@example.com", "y@example.com"],
+                                                     subject="s", text="t"))
         print(json.dumps({"providers": sorted(mailbridge.available_providers()), "batches": report.batches,
                           "ids": list(result.message_ids), "host": client.backend.host}))
         """
@@ -97,7 +97,7 @@ def test_third_party_provider_from_a_temporary_distribution(tmp_path: Path) -> N
     data = json.loads(out.stdout)
     assert "toy" in data["providers"] and "local" in data["providers"]
     assert data["batches"] == 2  # chunked by the toy's declared limit of 2
-    assert data["ids"] == ["toy-x@example.com", "toy-y@example.com"]  # split by its limit of 1
+    assert data["ids"] == ["toy-x@example.com", "toy-y@example.com"]  # one private copy each
     assert data["host"] == "somewhere"
 
 

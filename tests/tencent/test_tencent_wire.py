@@ -7,6 +7,7 @@ import datetime as dt
 import json
 
 import pytest
+from mailbridge_tencent import TencentBackend
 from mailbridge_tencent.emulator import TencentEmulator
 from tencentcloud.ses.v20201002 import models
 
@@ -199,12 +200,26 @@ def test_members_keep_status_reason_and_data(emu: TencentEmulator, client: mailb
     assert (bad.valid, bad.invalid_reason) == (False, "invalid email address format")
 
 
-def test_unattributed_shortfall_is_reported(emu: TencentEmulator, client: mailbridge.Client) -> None:
-    """SES says how many addresses it skipped but not which: the count stays honest."""
+def test_repeats_are_existing_members(emu: TencentEmulator, client: mailbridge.Client) -> None:
+    """SES counts an address the group has as RepeatCount (the core never repeats one in a call)."""
     group = client.create_group("short")
-    result = client.backend.upload_batch(group, [Recipient("a@example.com"), Recipient("a@example.com")])
-    assert (result.accepted, result.accepted_count, result.unattributed_rejected) == ((), 1, 1)
-    assert result.rejected == () and result.note is not None and "repeated: 1" in result.note
+    client.upload(group, ["a@example.com"], wait=True)
+    result = client.backend.upload_batch(group, [Recipient("a@example.com"), Recipient("b@example.com")])
+    assert (result.accepted, result.accepted_count, result.existing_count, result.unattributed_rejected) == (
+        (),
+        1,
+        1,
+        0,
+    )
+    assert result.rejected == () and result.note is None
+
+
+def test_unattributed_shortfall_is_reported() -> None:
+    """SES says how many addresses it refused but not which: the count stays honest."""
+    answer = {"TotalCount": 3, "ValidCount": 1, "RepeatCount": 1, "TooLongCount": 1, "EmptyEmailCount": 0}
+    result = TencentBackend._batch_result(answer, 3)
+    assert (result.accepted_total, result.existing_total, result.unattributed_rejected) == (1, 1, 1)
+    assert result.note is not None and "too long: 1" in result.note
 
 
 def test_template_send_json(emu: TencentEmulator, client: mailbridge.Client) -> None:
@@ -267,14 +282,16 @@ def test_simple_send_is_base64_with_attachments(emu: TencentEmulator, client: ma
     assert emu.sent_mail[0]["attachments"][0]["content"] == b"%PDF-1.4"
 
 
-def test_sixty_recipients_are_split_50_and_10(emu: TencentEmulator, client: mailbridge.Client) -> None:
+def test_sixty_recipients_are_refused_fifty_are_one_call(emu: TencentEmulator, client: mailbridge.Client) -> None:
+    """SES shows every Destination to each recipient: 50 go as one email, 60 never as 50 + 10."""
     to = [f"user{i}@example.com" for i in range(60)]
-    result = client.send(Message(sender=SENDER, to=to, cc=["c@example.com"], subject="Hi", template_id="2"))
-    calls = sent(emu, "SendEmail")
-    assert [len(c["Destination"]) for c in calls] == [50, 10]
-    assert calls[0]["Destination"] == to[:50] and calls[1]["Destination"] == to[50:]
-    assert "Cc" in calls[0] and "Cc" not in calls[1]
-    assert len(result.message_ids) == 2
+    with pytest.raises(mailbridge.LimitExceeded, match=r"60 'to' addresses.*one shared email"):
+        client.send(Message(sender=SENDER, to=to, cc=["c@example.com"], subject="Hi", template_id="2"))
+    assert sent(emu, "SendEmail") == []
+    result = client.send(Message(sender=SENDER, to=to[:50], cc=["c@example.com"], subject="Hi", template_id="2"))
+    (call,) = sent(emu, "SendEmail")
+    assert call["Destination"] == to[:50] and call["Cc"] == ["c@example.com"]
+    assert len(result.message_ids) == 1
 
 
 def test_batch_send_json(emu: TencentEmulator, client: mailbridge.Client) -> None:

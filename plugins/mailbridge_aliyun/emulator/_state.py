@@ -487,32 +487,30 @@ class EmulatorState:
             raise DMError(
                 400, "InvalidDetail", f"Specified parameter Detail is not valid: at most {MAX_UPLOAD} records."
             )
-        custom_by_email = {
-            str(c.get("Email", "")).casefold(): {str(k): str(v) for k, v in (c.get("CustomData") or {}).items()}
-            for c in custom
-            if isinstance(c, dict)
-        }
-        emails_in_detail = {str(d.get("e", "")).casefold() for d in detail if isinstance(d, dict)}
-        rows = [d for d in detail if isinstance(d, dict)]
-        rows += [
-            {"e": c["Email"]}
-            for c in custom
-            if isinstance(c, dict) and str(c.get("Email", "")).casefold() not in emails_in_detail
-        ]
+        # Seed 000: every address counts once per call, whether in Detail or CustomDetail; a
+        # repeat (within the call, or of a listed address) "returns ErrorCount: 1", and the
+        # failure record carries no ErrMessage (as the cloud answers duplicates).
+        rows: list[tuple[str, dict[str, str], dict[str, str]]] = []
+        for d in detail:
+            if isinstance(d, dict):
+                fields = {k: str(v) for k, v in d.items() if k in SCHEMA_KEYS and v}
+                rows.append((str(d.get("e", "")), fields, {}))
+        for c in custom:
+            if isinstance(c, dict):
+                data = {str(k): str(v) for k, v in (c.get("CustomData") or {}).items()}
+                rows.append((str(c.get("Email", "")), {}, data))
         failures: list[dict[str, str]] = []
         success = 0
-        for row in rows:
-            email = str(row.get("e", ""))
+        for email, detail_fields, custom_data in rows:
             key = email.casefold()
             if not _EMAIL.match(email):
                 failures.append({"Email": email, "ErrMessage": "The email address is invalid."})
             elif key in receiver.members:
-                failures.append({"Email": email, "ErrMessage": "Duplicate: the address already exists in the list."})
+                failures.append({"Email": email})
             elif len(receiver.members) >= self.max_list_size:
                 failures.append({"Email": email, "ErrMessage": f"The list is full ({self.max_list_size} addresses)."})
             else:
-                detail_fields = {k: str(v) for k, v in row.items() if k in SCHEMA_KEYS and v}
-                receiver.members[key] = MemberRecord(email, detail_fields, custom_by_email.get(key, {}), self.clock())
+                receiver.members[key] = MemberRecord(email, detail_fields, custom_data, self.clock())
                 success += 1
         return {"ErrorCount": len(failures), "SuccessCount": success, "Data": {"Detail": failures}}
 
@@ -621,7 +619,8 @@ class EmulatorState:
             stored = self.templates.get(str(template.get("TemplateId", "")))
             if stored is None:
                 raise DMError(404, "InvalidTemplate.NotFound", "The specified template does not exist.")
-            subject = subject or render_dm(stored.subject, dict(template.get("TemplateData") or {})) or ""
+            if not subject:  # seed 002 marks Subject required, template or not
+                raise _missing("Subject")
         else:
             if not subject:
                 raise _missing("Subject")
