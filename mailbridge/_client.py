@@ -13,7 +13,7 @@ import math
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import attrs
 import stamina
@@ -742,7 +742,7 @@ class Client:
             )
         return message.to
 
-    def send_many(self, message: Message) -> SendResult:
+    def _send_copies(self, message: Message) -> SendResult:
         """Send one private copy of ``message`` to each ``to`` address (nobody sees the others).
 
         One :meth:`send` per address, in order; cc and bcc are refused (they would get every
@@ -793,20 +793,37 @@ class Client:
             )
         return SendResult([receipt])
 
+    @overload
+    def send_many(self, messages: Message) -> SendResult: ...
+
+    @overload
     def send_many(
         self,
         messages: Iterable[Message],
         *,
         max_in_flight: int | None = None,
         progress: Callable[[SendManyProgress], None] | None = None,
-    ) -> Iterator[SendOutcome]:
+    ) -> Iterator[SendOutcome]: ...
+
+    def send_many(
+        self,
+        messages: Message | Iterable[Message],
+        *,
+        max_in_flight: int | None = None,
+        progress: Callable[[SendManyProgress], None] | None = None,
+    ) -> SendResult | Iterator[SendOutcome]:
         """Send many messages concurrently, paced by the declared rate; one outcome per message, in order.
+
+        Given one :class:`Message`, sends one private copy to each of its ``to`` addresses instead
+        and returns one :class:`SendResult` (see ``_send_copies``).
 
         ``messages`` may be any iterable (read lazily, bounded memory). ``max_in_flight``
         defaults from the backend's declared send rate. Each outcome holds the message's
         :class:`SendResult` or its neutral error; the stream never raises for one message.
         Ctrl-C raises :class:`SendManyInterrupted` once the calls in flight have finished.
         """
+        if isinstance(messages, Message):
+            return self._send_copies(messages)
         in_flight = max_in_flight or default_in_flight(self.limits)
         return send_many(self.send, messages, max_in_flight=in_flight, progress=progress)
 
