@@ -14,6 +14,7 @@ from ._bulk import SendManyInterrupted, SendManyProgress, SendOutcome
 from ._client import Client, RetryPolicy, UploadProgress
 from ._connect import connect, connect_failover
 from ._csvio import read_recipients_csv, write_rejected_csv
+from ._events import EventAuth, EventRequest, event_key, parse_events
 from ._exceptions import (
     AlreadyExists,
     AuthenticationError,
@@ -72,6 +73,8 @@ from ._models import (
     SendReceipt,
     SendResult,
     StatisticsRow,
+    Suppression,
+    SuppressionReason,
     Tag,
     Template,
     UploadReport,
@@ -81,6 +84,7 @@ from ._registry import available_providers
 from ._setup_migrate import SetupItem, SetupReport, apply_setup, plan_setup
 from ._templating import NEUTRAL_SYNTAX, TemplateSyntax, render_template
 from ._url import ProviderURL, Secret
+from ._webhooks import EventReceiver, EventStore, MemoryEventStore, SQLiteEventStore
 
 __all__ = [
     "NEUTRAL_SYNTAX",
@@ -99,6 +103,10 @@ __all__ = [
     "DeliveryQuery",
     "DeliveryStatus",
     "DnsRecord",
+    "EventAuth",
+    "EventReceiver",
+    "EventRequest",
+    "EventStore",
     "FailoverClient",
     "Feature",
     "Group",
@@ -113,6 +121,7 @@ __all__ = [
     "Limits",
     "MailbridgeError",
     "Member",
+    "MemoryEventStore",
     "MemoryHealthStore",
     "Message",
     "MigrationPlan",
@@ -135,6 +144,7 @@ __all__ = [
     "RemoveReport",
     "ResourceBusy",
     "RetryPolicy",
+    "SQLiteEventStore",
     "Secret",
     "SendManyInterrupted",
     "SendManyProgress",
@@ -147,6 +157,8 @@ __all__ = [
     "SetupItem",
     "SetupReport",
     "StatisticsRow",
+    "Suppression",
+    "SuppressionReason",
     "Tag",
     "Template",
     "TemplateNotFound",
@@ -159,8 +171,10 @@ __all__ = [
     "available_providers",
     "connect",
     "connect_failover",
+    "event_key",
     "failover_url",
     "migrate",
+    "parse_events",
     "plan_migration",
     "plan_setup",
     "read_recipients_csv",

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping, Sequence
-from typing import ClassVar, NoReturn, Self
+from typing import TYPE_CHECKING, ClassVar, NoReturn, Self
 
 from ._exceptions import GroupNotFound, UnsupportedFeature
 from ._limits import Feature, Limits
@@ -35,11 +35,15 @@ from ._models import (
     SenderDomain,
     SendReceipt,
     StatisticsRow,
+    Suppression,
     Tag,
     Template,
 )
 from ._templating import NEUTRAL_SYNTAX, TemplateSyntax
 from ._url import ProviderURL, Secret
+
+if TYPE_CHECKING:
+    from ._events import EventAuth, EventRequest
 
 __all__ = ["Backend"]
 
@@ -241,3 +245,33 @@ class Backend(abc.ABC):
 
     def delete_template(self, template: Template) -> None:
         self.unsupported(Feature.TEMPLATES)
+
+    # ---------------------------------------------------------------- pushed events (webhooks)
+
+    @classmethod
+    def parse_events(cls, request: EventRequest) -> list[DeliveryEvent]:
+        """Parse one request the cloud pushed into neutral events (pure: no network).
+
+        Raise :class:`InvalidRequest` for a body that is not the cloud's format; an event type
+        not known gets status ``unknown`` and its raw body.
+        """
+        raise UnsupportedFeature(f"{cls.display_name} does not push delivery events", provider=cls.name)
+
+    @classmethod  # noqa: B027 - an optional hook: doing nothing is the default
+    def authenticate_events(cls, request: EventRequest, auth: EventAuth) -> None:
+        """Check the cloud's own proof of origin (signature, account) beyond the receiver's URL
+        secret; raise :class:`AuthenticationError` if it fails. Default: nothing more to check."""
+
+    # ---------------------------------------------------------------- suppression list
+
+    def list_suppressions(self, *, cursor: str | None, page_size: int) -> Page[Suppression]:
+        """One page of suppressed addresses (every list the provider keeps, account and shared)."""
+        self.unsupported(Feature.SUPPRESSIONS)
+
+    def add_suppressions(self, addresses: Sequence[str]) -> None:
+        """Suppress valid, unique addresses (at most ``limits.upload_batch_size`` per call)."""
+        self.unsupported(Feature.SUPPRESSIONS)
+
+    def remove_suppressions(self, addresses: Sequence[str]) -> None:
+        """Take addresses off every list the account may edit; absent ones are no error."""
+        self.unsupported(Feature.SUPPRESSIONS)

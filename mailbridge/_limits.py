@@ -37,6 +37,7 @@ class Operation(enum.StrEnum):
     SENDERS = "senders"
     TAGS = "tags"
     TEMPLATES = "templates"
+    SUPPRESSIONS = "suppressions"
 
 
 class Feature(enum.StrEnum):
@@ -70,6 +71,7 @@ class Feature(enum.StrEnum):
     REPLY_TO_VERIFICATION = "reply_to_verification"  # verify a sender's reply-to address
     TAG_MANAGEMENT = "tag_management"
     TEMPLATES = "templates"  # create, list, get, update, delete
+    SUPPRESSIONS = "suppressions"  # list, add and remove suppressed addresses
 
 
 @frozen
@@ -137,6 +139,7 @@ class Limits:
     async_upload: bool = False
     rates: dict[str, Rate] = field(factory=dict, converter=_rates, hash=False)
     features: frozenset[Feature] = field(factory=frozenset, converter=_features)
+    suppression_batch_size: int = 100  # addresses per add_/remove_suppressions call
 
     def rate_for(self, operation: Operation | str) -> Rate | None:
         """The declared rate for an operation, falling back to ``"*"``."""

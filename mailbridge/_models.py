@@ -33,6 +33,8 @@ __all__ = [
     "SenderAddress",
     "SenderDomain",
     "StatisticsRow",
+    "Suppression",
+    "SuppressionReason",
     "Tag",
     "Template",
     "UploadReport",
@@ -453,7 +455,8 @@ class DeliveryStatus(enum.StrEnum):
     * ``failed``: any other failure (provider error, quota, timeouts, deferrals given up);
     * ``opened``/``clicked``/``unsubscribed``/``complained``: engagement after delivery. Events
       keep ``status=delivered`` and set the flag; filtering by these statuses matches the
-      flags, on backends declaring ``Feature.DELIVERY_ENGAGEMENT`` only.
+      flags, on backends declaring ``Feature.DELIVERY_ENGAGEMENT`` only;
+    * ``unknown``: a pushed event of a type mailbridge does not know (kept with its raw body).
     """
 
     PENDING = "pending"
@@ -465,6 +468,7 @@ class DeliveryStatus(enum.StrEnum):
     CLICKED = "clicked"
     UNSUBSCRIBED = "unsubscribed"
     COMPLAINED = "complained"
+    UNKNOWN = "unknown"
 
 
 #: Statuses that are engagement flags on a delivered event, not a fate of their own.
@@ -524,6 +528,11 @@ class DeliveryEvent:
     complained: bool | None = None
     bounce_type: BounceType | None = field(default=None, converter=_bounce)
     reason: str | None = None
+    # Pushed events (webhooks) also carry these; ``raw`` is the provider's whole event.
+    tag: str | None = None
+    url: str | None = None  # the clicked link of a click event
+    event_id: str | None = None  # the provider's key for de-duplicating redelivered events
+    raw: dict[str, Any] = field(factory=dict, converter=_any_map, eq=False, hash=False, repr=False)
 
     def has(self, status: DeliveryStatus) -> bool:
         """Whether this event matches a status filter (engagement statuses match their flag)."""
@@ -537,6 +546,50 @@ class DeliveryEvent:
         d["bounce_type"] = self.bounce_type.value if self.bounce_type else None
         d["time"] = self.time.isoformat() if self.time else None
         return d
+
+
+class SuppressionReason(enum.StrEnum):
+    """Why an address is on a suppression list."""
+
+    BOUNCE = "bounce"  # hard bounces (a provider's invalid-address or bounce blacklist)
+    COMPLAINT = "complaint"
+    UNSUBSCRIBE = "unsubscribe"
+    MANUAL = "manual"  # added by the account (suppress(), a custom blacklist)
+
+
+def _reason(value: SuppressionReason | str) -> SuppressionReason:
+    return SuppressionReason(value)
+
+
+@frozen
+class Suppression:
+    """One address the provider will not send to.
+
+    ``scope`` is ``account`` for the account's own list and ``shared`` for a list the
+    provider keeps for all its users (Tencent's hard-bounce blacklist, Direct Mail's global
+    invalid-address library); ``since`` is when it was listed, where the provider says.
+    """
+
+    address: str = field(converter=_strip)
+    reason: SuppressionReason = field(converter=_reason)
+    since: dt.datetime | None = field(default=None, converter=_utc)
+    scope: str = "account"
+    provider: str = ""
+    detail: str | None = None  # the provider's own text (ISP description, block reason)
+
+    @property
+    def key(self) -> str:
+        return self.address.casefold()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "address": self.address,
+            "reason": self.reason.value,
+            "since": self.since.isoformat() if self.since else None,
+            "scope": self.scope,
+            "provider": self.provider,
+            "detail": self.detail,
+        }
 
 
 @frozen

@@ -42,7 +42,7 @@ import logging
 import re
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import httpx
 
@@ -76,6 +76,8 @@ from mailbridge import (
     SenderNotFound,
     SendReceipt,
     StatisticsRow,
+    Suppression,
+    SuppressionReason,
     Tag,
     Template,
     render_template,
@@ -84,6 +86,9 @@ from mailbridge import (
 from . import _parse as parse
 from ._config import AliyunConfig
 from ._transport import DirectMailTransport
+
+if TYPE_CHECKING:
+    from mailbridge._events import EventAuth, EventRequest
 
 __all__ = ["AliyunBackend", "check_smtp_password"]
 
@@ -118,6 +123,11 @@ _FEATURES = set(Feature) - {
 }
 
 
+def _suppression_reason(kind: Any) -> SuppressionReason:
+    """ListUserSuppression ``Type`` (values undocumented): a bounce if it says so, else manual."""
+    return SuppressionReason.BOUNCE if "bounce" in str(kind or "").lower() else SuppressionReason.MANUAL
+
+
 def _minute_floor(value: dt.datetime) -> dt.datetime:
     return value.replace(second=0, microsecond=0)
 
@@ -149,6 +159,7 @@ class AliyunBackend(Backend):
         upload_batch_size=500,  # seed 000: SaveReceiverDetail "up to 500 recipients at a time"
         recipients_per_send=100,  # seed 002: ToAddress "a maximum of 100 addresses"
         remove_batch_size=1,  # seed 003: DeleteReceiverDetail takes one Email
+        suppression_batch_size=1,  # CreateUserSuppression / DeleteInvalidAddress take one address
         max_group_size=10_000,  # A.1.3 (doc-detail/57125): "the maximum number is 10000" per list
         max_groups=10,  # A.1.3 (doc-detail/57125): "up to 10 recipient lists"
         group_name_length=30,  # A.1.1 / CreateReceiver doc: ReceiversName 1-30 characters
@@ -744,6 +755,93 @@ class AliyunBackend(Backend):
 
     def delete_template(self, template: Template) -> None:
         self._call("DeleteTemplate", {"TemplateId": template.id}, Operation.TEMPLATES)
+
+    # ------------------------------------------------------------------ pushed events
+
+    @classmethod
+    def parse_events(cls, request: EventRequest) -> list[DeliveryEvent]:
+        """EventBridge CloudEvents or legacy MNS notifications (reference part 2, 1.2-1.3)."""
+        from ._events import parse_request
+
+        return parse_request(request)
+
+    @classmethod
+    def authenticate_events(cls, request: EventRequest, auth: EventAuth) -> None:
+        """EventBridge's RSA signature when ``auth.signature``, and ``aliyunaccountid``."""
+        from . import _eventbridge
+
+        if auth.signature:
+            _eventbridge.verify(request, auth)
+        _eventbridge.check_account(request, auth.account)
+
+    # ------------------------------------------------------------------ suppression lists
+
+    def list_suppressions(self, *, cursor: str | None, page_size: int) -> Page[Suppression]:
+        """QueryInvalidAddress (the invalid-address library, scope ``shared``: hard bounces of the
+        last 30 days, DM's longest window), then ListUserSuppression (the account's own list).
+        Cursor ``invalid:<NextStart>`` or ``user:<PageNo>``."""
+        part, _, token = (cursor or "invalid:").partition(":")
+        if part == "invalid":
+            today = dt.datetime.now(parse.CST).date()
+            body = self._call(
+                "QueryInvalidAddress",
+                {
+                    "StartTime": (today - dt.timedelta(days=30)).isoformat(),
+                    "EndTime": today.isoformat(),
+                    "Length": min(page_size, 100),
+                    "NextStart": token or None,
+                },
+                Operation.SUPPRESSIONS,
+            )
+            rows = parse.records(body, "data", "mailDetail")
+            items = [
+                Suppression(
+                    address=str(r.get("ToAddress", "")),
+                    reason=SuppressionReason.BOUNCE,
+                    since=parse._epoch(r.get("UtcLastUpdateTime")) or parse._cst_time(r.get("LastUpdateTime")),
+                    scope="shared",
+                    provider=self.name,
+                )
+                for r in rows
+            ]
+            following = self._next(body, len(rows), page_size, token or None)
+            return Page(items, f"invalid:{following}" if following else "user:1")
+        page_no = int(token or 1)
+        size = min(page_size, 100)
+        body = self._call("ListUserSuppression", {"PageNo": page_no, "PageSize": size}, Operation.SUPPRESSIONS)
+        data = body.get("Data") or {}
+        rows = list(data.get("UserSuppressions") or []) if isinstance(data, dict) else []
+        items = [
+            Suppression(
+                address=str(r.get("Address", "")),
+                reason=_suppression_reason(r.get("Type")),
+                since=parse._epoch(r.get("CreateTime")),
+                scope="account",
+                provider=self.name,
+                detail=str(r.get("SuppressionId")) if r.get("SuppressionId") is not None else None,
+            )
+            for r in rows
+        ]
+        more = rows and page_no * size < int(body.get("TotalCount") or 0)
+        return Page(items, f"user:{page_no + 1}" if more else None)
+
+    def add_suppressions(self, addresses: Sequence[str]) -> None:
+        """CreateUserSuppression (one address per call: ``suppression_batch_size`` 1)."""
+        for address in addresses:
+            self._call("CreateUserSuppression", {"Address": address}, Operation.SUPPRESSIONS)
+
+    def remove_suppressions(self, addresses: Sequence[str]) -> None:
+        """DeleteInvalidAddress, then the address's ListUserSuppression ids through RemoveUserSuppression."""
+        for address in addresses:
+            self._call("DeleteInvalidAddress", {"ToAddress": address}, Operation.SUPPRESSIONS)
+            body = self._call(
+                "ListUserSuppression", {"Address": address, "PageNo": 1, "PageSize": 100}, Operation.SUPPRESSIONS
+            )
+            data = body.get("Data") or {}
+            rows = data.get("UserSuppressions") or [] if isinstance(data, dict) else []
+            ids = [str(r["SuppressionId"]) for r in rows if r.get("SuppressionId") is not None]
+            if ids:
+                self._call("RemoveUserSuppression", {"SuppressionIds": ",".join(ids)}, Operation.SUPPRESSIONS)
 
 
 def check_smtp_password(password: Secret) -> str | None:

@@ -34,6 +34,7 @@ from mailbridge import (
     Backend,
     BatchResult,
     ConfigurationError,
+    ContentRejected,
     DeliveryEvent,
     DeliveryQuery,
     DeliveryStatus,
@@ -55,6 +56,8 @@ from mailbridge import (
     SenderNotFound,
     SendReceipt,
     StatisticsRow,
+    Suppression,
+    SuppressionReason,
     Tag,
     Template,
     TemplateNotFound,
@@ -308,12 +311,14 @@ class LocalBackend(Backend):
         return message_id
 
     def send(self, message: Message) -> SendReceipt:
+        message, suppressed = self._without_suppressed(message)
         message_id = self._write(message, message.to, {})
         return SendReceipt(
             provider=self.name,
             message_ids=(message_id,),
             accepted=(*message.to, *message.cc, *message.bcc),
             request_id=uuid.uuid4().hex,
+            extra={"suppressed": list(suppressed)} if suppressed else {},
         )
 
     def send_to_group(self, group: Group, message: Message) -> SendReceipt:
@@ -528,3 +533,52 @@ class LocalBackend(Backend):
                 "UPDATE templates SET subject = ?, html = ?, text = ? WHERE id = ?", (subject, html, text, template.id)
             )
         return self._template(template.id)
+
+    # ------------------------------------------------------------------ suppression list
+
+    def _without_suppressed(self, message: Message) -> tuple[Message, tuple[str, ...]]:
+        """The message without suppressed recipients (listed in the receipt's ``extra``);
+        :class:`ContentRejected` if nobody is left, as the clouds refuse a blacklisted send."""
+        everyone = [*message.to, *message.cc, *message.bcc]
+        keys = {a.casefold() for a in everyone}
+        marks = ",".join("?" * len(keys))
+        rows = self.store.query(f"SELECT key FROM suppressions WHERE key IN ({marks})", tuple(keys)) if keys else []
+        blocked = {r["key"] for r in rows}
+        if not blocked:
+            return message, ()
+        kept = {
+            name: tuple(a for a in getattr(message, name) if a.casefold() not in blocked)
+            for name in ("to", "cc", "bcc")
+        }
+        suppressed = tuple(a for a in everyone if a.casefold() in blocked)
+        if not any(kept.values()):
+            raise ContentRejected(
+                f"every recipient is on the suppression list: {', '.join(suppressed)}", provider=self.name
+            )
+        return message.evolve(**kept), suppressed
+
+    def list_suppressions(self, *, cursor: str | None, page_size: int) -> Page[Suppression]:
+        rows = self.store.query(
+            "SELECT rowid, * FROM suppressions WHERE rowid > ? ORDER BY rowid LIMIT ?", (int(cursor or 0), page_size)
+        )
+        items = [
+            Suppression(
+                address=r["address"],
+                reason=r["reason"],
+                since=dt.datetime.fromisoformat(r["since"]),
+                provider=self.name,
+            )
+            for r in rows
+        ]
+        return Page(items, str(rows[-1]["rowid"]) if len(rows) == page_size else None)
+
+    def add_suppressions(self, addresses: Sequence[str], reason: SuppressionReason = SuppressionReason.MANUAL) -> None:
+        with self.store.transaction() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO suppressions (key, address, reason, since) VALUES (?, ?, ?, ?)",
+                [(a.casefold(), a, SuppressionReason(reason).value, _iso(_now())) for a in addresses],
+            )
+
+    def remove_suppressions(self, addresses: Sequence[str]) -> None:
+        with self.store.transaction() as db:
+            db.executemany("DELETE FROM suppressions WHERE key = ?", [(a.casefold(),) for a in addresses])

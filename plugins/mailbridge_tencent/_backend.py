@@ -28,7 +28,7 @@ import logging
 import re
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlsplit
 
 import httpx
@@ -69,6 +69,8 @@ from mailbridge import (
     SenderDomain,
     SendReceipt,
     StatisticsRow,
+    Suppression,
+    SuppressionReason,
     Template,
     TemplateSyntax,
     UnsupportedFeature,
@@ -78,6 +80,9 @@ from mailbridge._http import CallFailed, GuardedHTTP, guarded_transport
 from mailbridge._outcome import Stage, answered, failed
 
 from ._errors import TABLE, error_for_code
+
+if TYPE_CHECKING:
+    from mailbridge._events import EventAuth, EventRequest
 from ._rules import smtp_password_error
 
 __all__ = ["BEIJING", "REGIONS", "TencentBackend"]
@@ -235,6 +240,10 @@ def _unix(value: Any) -> dt.datetime | None:
     return dt.datetime.fromtimestamp(int(value), dt.UTC)
 
 
+SUPPRESSION_PAGE = 100  # ListBlackEmailAddress / ListCustomBlacklist Limit: at most 100
+BLACKLIST_EPOCH = "2020-10-02"  # ListBlackEmailAddress StartDate: the API version's date, before any entry
+
+
 def _call_failure(exc: BaseException | None) -> CallFailed | None:
     """The transport's report in an exception chain (the SDK wraps it in ClientNetworkError)."""
     seen = 0
@@ -386,6 +395,7 @@ class TencentBackend(Backend):
             Feature.SENDERS,  # Create/List/DeleteEmailAddress
             Feature.SENDER_PASSWORD,  # UpdateEmailSmtpPassWord
             Feature.TEMPLATES,  # Create/List/Get/Update/DeleteEmailTemplate (Tencent reviews new content)
+            Feature.SUPPRESSIONS,  # ListBlackEmailAddress/DeleteBlackList + the custom blacklist actions
         },
     )
 
@@ -1069,3 +1079,77 @@ class TencentBackend(Backend):
     def delete_template(self, template: Template) -> None:
         self._call("DeleteEmailTemplate", {"TemplateID": self._template_id(template.id)})
         self._template_subjects.pop(template.id, None)
+
+    # ------------------------------------------------------------------ pushed events
+
+    @classmethod
+    def parse_events(cls, request: EventRequest) -> list[DeliveryEvent]:
+        """A Tencent SES callback (reference part 2, 1.1); statuses as in GetSendEmailStatus."""
+        from ._events import parse_callback
+
+        return parse_callback(request, DELIVER_STATUS)
+
+    @classmethod
+    def authenticate_events(cls, request: EventRequest, auth: EventAuth) -> None:
+        """Tencent signs nothing: the receiver's URL secret, then ``username`` == the appId."""
+        from ._events import check_account
+
+        check_account(request, auth.account)
+
+    # ------------------------------------------------------------------ suppression lists
+
+    def list_suppressions(self, *, cursor: str | None, page_size: int) -> Page[Suppression]:
+        """Tencent's shared hard-bounce blacklist (ListBlackEmailAddress, scope ``shared``), then
+        the account's active custom blacklist (ListCustomBlacklist Status 1, reason ``manual``).
+        Cursor ``shared:<offset>`` or ``custom:<offset>``."""
+        part, _, offset_text = (cursor or "shared:0").partition(":")
+        offset = int(offset_text or 0)
+        limit = min(page_size, SUPPRESSION_PAGE)
+        if part == "shared":
+            response = self._call(
+                "ListBlackEmailAddress",
+                {
+                    "StartDate": BLACKLIST_EPOCH,  # required; no span limit documented: the whole history
+                    "EndDate": dt.datetime.now(BEIJING).date().isoformat(),
+                    "Offset": offset,
+                    "Limit": limit,
+                },
+            )
+            rows = response.get("BlackList") or []
+            items = [
+                Suppression(
+                    address=str(r.get("EmailAddress", "")),
+                    reason=SuppressionReason.BOUNCE,
+                    since=_beijing_time(r.get("BounceTime")),
+                    scope="shared",
+                    provider=self.name,
+                    detail=r.get("IspDesc") or None,
+                )
+                for r in rows
+            ]
+            more = offset + len(rows) < int(response.get("TotalCount") or 0) and len(rows) > 0
+            return Page(items, f"shared:{offset + len(rows)}" if more else "custom:0")
+        response = self._call("ListCustomBlacklist", {"Offset": offset, "Limit": limit, "Status": 1})
+        rows = response.get("Data") or []
+        items = [
+            Suppression(
+                address=str(r.get("Email", "")),
+                reason=SuppressionReason.MANUAL,
+                since=_beijing_time(r.get("CreateTime")),
+                scope="account",
+                provider=self.name,
+                detail=f"expires {r['ExpireDate']}" if r.get("ExpireDate") else None,
+            )
+            for r in rows
+        ]
+        more = offset + len(rows) < int(response.get("TotalCount") or 0) and len(rows) > 0
+        return Page(items, f"custom:{offset + len(rows)}" if more else None)
+
+    def add_suppressions(self, addresses: Sequence[str]) -> None:
+        """CreateCustomBlacklist without ExpireDate (permanent)."""
+        self._call("CreateCustomBlacklist", {"Emails": list(addresses)})
+
+    def remove_suppressions(self, addresses: Sequence[str]) -> None:
+        """DeleteCustomBlackList, then DeleteBlackList (false positives on the shared list)."""
+        self._call("DeleteCustomBlackList", {"Emails": list(addresses)})
+        self._call("DeleteBlackList", {"EmailAddressList": list(addresses)})

@@ -25,6 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._suppression import SuppressionActions
+
 __all__ = [
     "DNS_PURPOSES",
     "DMError",
@@ -310,7 +312,7 @@ class DomainState:
         }
 
 
-class EmulatorState:
+class EmulatorState(SuppressionActions):
     """One emulated Direct Mail account. Thread-safe: every handler runs under one lock."""
 
     def __init__(
@@ -333,7 +335,9 @@ class EmulatorState:
         self.receivers: dict[str, Receiver] = {}
         self.sent_mail: list[SentMail] = []
         self.deliveries: list[DeliveryRecord] = []
-        self.invalid_addresses: set[str] = set()
+        # The account's invalid-address list (QueryInvalidAddress): casefolded -> (address, first seen).
+        self.invalid_addresses: dict[str, tuple[str, float]] = {}
+        self.user_suppressions: dict[int, dict[str, Any]] = {}  # CreateUserSuppression entries by id
         self.tags: dict[str, dict[str, str]] = {}
         self.templates: dict[str, Template] = {}
         self.senders: list[dict[str, Any]] = []
@@ -567,7 +571,7 @@ class EmulatorState:
             domain = address.rsplit("@", 1)[-1].casefold()
             status, classification, message = OUTCOMES.get(domain, DELIVERED)
             if status == 2:
-                self.invalid_addresses.add(address.casefold())
+                self.invalid_addresses.setdefault(address.casefold(), (address, now))
             tag = params.get("TagName", "")
             self.deliveries.append(
                 DeliveryRecord(address, sender, subject, tag, status, classification, message, now, env_id)
@@ -606,7 +610,7 @@ class EmulatorState:
         if len(bcc) > MAX_BCC or not all(_EMAIL.match(a) for a in bcc):
             raise _invalid("BccAddress")
         for address in to:
-            if address.casefold() in self.invalid_addresses:
+            if self.suppressed(address):
                 raise DMError(400, "InvalidToAddress.Spam", "Sendmail rejected by invalid address.")
         if len(p.get("FromAlias", "")) > MAX_ALIAS:
             raise DMError(400, "InvalidFromAlias.Malformed", "The specified fromAlias is wrongly formed.")

@@ -1,0 +1,153 @@
+"""The emulator's suppression actions (reference part 2, 4.1), mixed into ``EmulatorState``.
+
+* QueryInvalidAddress / DeleteInvalidAddress: the invalid-address list sends add hard bounces
+  to (``invalid_addresses``: casefolded -> (address, first seen)); ``StartTime`` no earlier than
+  30 days ago, the span at most 30 days (``yyyy-MM-dd``, Beijing days), ``NextStart`` paging.
+* CreateUserSuppression / ListUserSuppression / RemoveUserSuppression: the account's own list
+  (an address or a domain); ListUserSuppression's time filters span at most 7 days (Unix s).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from typing import Any
+
+CST = dt.timezone(dt.timedelta(hours=8))
+_ADDRESS_OR_DOMAIN = re.compile(r"^([A-Za-z0-9._%+'-]+@)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+MAX_INVALID_DAYS = 30
+MAX_SUPPRESSION_SPAN = 7 * 86400
+
+
+def _cst(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, CST).strftime("%Y-%m-%dT%H:%MZ")
+
+
+def _error(status: int, code: str, message: str) -> Exception:
+    from ._state import DMError
+
+    return DMError(status, code, message)
+
+
+def _missing(name: str) -> Exception:
+    return _error(400, f"Missing{name}", f"{name} is mandatory for this action.")
+
+
+def _invalid(name: str) -> Exception:
+    return _error(400, f"Invalid{name}", f"Specified parameter {name} is not valid.")
+
+
+class SuppressionActions:
+    """Needs ``clock``, ``invalid_addresses`` and ``user_suppressions`` on the state."""
+
+    clock: Callable[[], float]
+    invalid_addresses: dict[str, tuple[str, float]]
+    user_suppressions: dict[int, dict[str, Any]]
+
+    def suppressed(self, address: str) -> bool:
+        """Whether a send to ``address`` is refused (invalid list, or the account's list by address or domain)."""
+        key = address.casefold()
+        domain = key.rsplit("@", 1)[-1]
+        return key in self.invalid_addresses or any(
+            s["Address"].casefold() in (key, domain) for s in self.user_suppressions.values()
+        )
+
+    def _invalid_days(self, p: dict[str, str]) -> tuple[float, float]:
+        today = dt.datetime.fromtimestamp(self.clock(), CST).date()
+        days: dict[str, dt.date] = {}
+        for name, default in (("StartTime", today - dt.timedelta(days=MAX_INVALID_DAYS)), ("EndTime", today)):
+            try:
+                days[name] = dt.date.fromisoformat(p[name]) if p.get(name) else default
+            except ValueError as exc:
+                raise _error(400, f"Invalid{name}.Malformed", f"The specified {name} is wrongly formed.") from exc
+        first, last = days["StartTime"], days["EndTime"]
+        if (today - first).days > MAX_INVALID_DAYS:
+            raise _error(400, "InvalidStartTime.Malformed", "The start time cannot be earlier than 30 days ago.")
+        if last < first or (last - first).days > MAX_INVALID_DAYS:
+            raise _error(400, "InvalidBetweenTime.Malformed", "The time span cannot exceed 30 days.")
+        start = dt.datetime.combine(first, dt.time(), CST).timestamp()
+        return start, dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), CST).timestamp()
+
+    def do_QueryInvalidAddress(self, p: dict[str, str]) -> dict[str, Any]:
+        start, end = self._invalid_days(p)
+        keyword = p.get("KeyWord", "").casefold()
+        rows = sorted(
+            ((address, when) for key, (address, when) in self.invalid_addresses.items()
+             if start <= when < end and keyword in key),
+            key=lambda r: (r[1], r[0].casefold()),
+        )  # fmt: skip
+        length = p.get("Length") or "100"
+        if not length.isdigit() or int(length) < 1:
+            raise _invalid("Length")
+        offset_text = p.get("NextStart") or "0"
+        if not offset_text.isdigit():
+            raise _invalid("NextStart")
+        offset, size = int(offset_text), int(length)
+        chunk = rows[offset : offset + size]
+        body: dict[str, Any] = {
+            "TotalCount": len(rows),
+            "data": {"mailDetail": [
+                {"ToAddress": a, "LastUpdateTime": _cst(w), "UtcLastUpdateTime": int(w)} for a, w in chunk
+            ]},
+        }  # fmt: skip
+        if offset + size < len(rows):
+            body["NextStart"] = str(offset + size)
+        return body
+
+    def do_DeleteInvalidAddress(self, p: dict[str, str]) -> dict[str, Any]:
+        if not p.get("ToAddress"):
+            raise _missing("ToAddress")
+        self.invalid_addresses.pop(p["ToAddress"].casefold(), None)
+        return {}
+
+    def do_CreateUserSuppression(self, p: dict[str, str]) -> dict[str, Any]:
+        address = p.get("Address", "").strip()
+        if not address:
+            raise _missing("Address")
+        if not _ADDRESS_OR_DOMAIN.match(address):
+            raise _invalid("Address")
+        for sid, entry in self.user_suppressions.items():
+            if entry["Address"].casefold() == address.casefold():
+                return {"SuppressionId": str(sid)}
+        sid = max(self.user_suppressions, default=7_000_000) + 1
+        self.user_suppressions[sid] = {"Address": address, "CreateTime": int(self.clock()), "LastBounceTime": 0,
+                                       "SuppressionId": sid, "Type": "user"}  # fmt: skip
+        return {"SuppressionId": str(sid)}
+
+    def _unix(self, p: dict[str, str], name: str) -> int | None:
+        value = p.get(name)
+        if not value:
+            return None
+        if not value.isdigit():
+            raise _invalid(name)
+        return int(value)
+
+    def do_ListUserSuppression(self, p: dict[str, str]) -> dict[str, Any]:
+        entries = list(self.user_suppressions.values())
+        if p.get("Address"):
+            entries = [e for e in entries if e["Address"].casefold() == p["Address"].casefold()]
+        for field_name, prefix in (("CreateTime", "CreateTime"), ("LastBounceTime", "BounceTime")):
+            low, high = self._unix(p, f"Start{prefix}"), self._unix(p, f"End{prefix}")
+            if low is not None and high is not None and (high < low or high - low > MAX_SUPPRESSION_SPAN):
+                raise _invalid(f"End{prefix}")
+            if low is not None:
+                entries = [e for e in entries if e[field_name] >= low]
+            if high is not None:
+                entries = [e for e in entries if e[field_name] <= high]
+        page_no, page_size = self._unix(p, "PageNo") or 1, self._unix(p, "PageSize") or 10
+        if page_no < 1 or not 1 <= page_size <= 100:
+            raise _invalid("PageSize")
+        chunk = entries[(page_no - 1) * page_size : page_no * page_size]
+        return {"PageNumber": page_no, "PageSize": page_size, "TotalCount": len(entries),
+                "Data": {"UserSuppressions": [dict(e) for e in chunk]}}  # fmt: skip
+
+    def do_RemoveUserSuppression(self, p: dict[str, str]) -> dict[str, Any]:
+        ids = [i.strip() for i in p.get("SuppressionIds", "").split(",") if i.strip()]
+        if not ids:
+            raise _missing("SuppressionIds")
+        if not all(i.isdigit() for i in ids):
+            raise _invalid("SuppressionIds")
+        for sid in ids:
+            self.user_suppressions.pop(int(sid), None)
+        return {}
