@@ -63,6 +63,7 @@ from ._models import (
 )
 from ._parts import part_name, split_base
 from ._ratelimit import RateLimiter
+from ._suppressions import SuppressionsMixin
 from ._url import Secret
 from ._validation import address_error, check_message, recipient_error, strip_unsupported_recipient_fields
 
@@ -142,7 +143,7 @@ class _UploadTally:
         )
 
 
-class Client:
+class Client(SuppressionsMixin):
     """A connection to one provider through its backend.
 
     Build one with :func:`mailbridge.connect`. **Parameters:** ``backend``;
@@ -417,6 +418,7 @@ class Client:
         wait: bool = False,
         wait_timeout: float = 600.0,
         progress: Callable[[UploadProgress], None] | None = None,
+        skip_suppressed: bool = False,
     ) -> UploadReport:
         """Add any number of recipients to a group and return one exact report.
 
@@ -426,7 +428,8 @@ class Client:
         backend's per-call limit, within its rate limit, retried while retryable. Each row
         ends in one report category (see :class:`UploadReport`), the same on every backend.
         ``skip_existing`` first reads the group's members so that a resumed upload sends
-        only what is missing. ``wait`` blocks until an asynchronous import has finished.
+        only what is missing. ``skip_suppressed`` first reads the suppression list; suppressed
+        addresses are ``rejected`` with code ``suppressed``. ``wait`` blocks until an asynchronous import has finished.
 
         Larger than one provider list (``limits.max_group_size``): with ``split=True`` the
         group is filled to the limit and the rest goes into numbered lists (``news-2``,
@@ -445,6 +448,7 @@ class Client:
         tally = _UploadTally(resolved)
         existing = SeenSet()
         seen = SeenSet()
+        suppressed = self.suppressed_keys() if skip_suppressed else set()
         try:
             tally.counts[0] = resolved.recipient_count or 0
             if skip_existing or split:  # splitting: an address must not land in a second list
@@ -459,6 +463,10 @@ class Client:
                 if recipient is None:
                     continue
                 key = recipient.key
+                if suppressed and recipient.email.casefold() in suppressed:
+                    why = "on the suppression list"
+                    tally.rejected.append(RejectedAddress(recipient.email, why, "suppressed", row))
+                    continue
                 if not seen.add(key):
                     tally.duplicates.append(recipient.email)
                     continue
