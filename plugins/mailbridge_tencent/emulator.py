@@ -54,6 +54,7 @@ from attrs import define, field
 
 from mailbridge import ConfigurationError
 
+from ._emulator_lists import BLACKLIST_PARAMS, BlacklistActions
 from ._rules import smtp_password_error
 
 __all__ = [
@@ -273,7 +274,10 @@ def _page(params: Mapping[str, Any]) -> tuple[int, int]:
     return offset, limit
 
 
-class TencentEmulator:
+_PARAMS.update(BLACKLIST_PARAMS)
+
+
+class TencentEmulator(BlacklistActions):
     """An in-process SES emulator on a loopback port (``port=0`` picks a free one).
 
     **Parameters:** ``secret_id`` / ``secret_key`` *(optional)*: the accepted credentials;
@@ -777,7 +781,7 @@ class TencentEmulator:
         for recipient in recipients:
             if not isinstance(recipient, str) or not _EMAIL.match(recipient):
                 raise _Error("InvalidParameterValue.IllegalEmailAddress", "an email address is not valid")
-            if recipient.casefold() in self.blacklist:
+            if recipient.casefold() in self.blacklist or self.custom_blacklisted(recipient):
                 raise _Error("FailedOperation.EmailAddrInBlacklist", "the email address is in the blacklist")
         content = self._content(params)
         attachments = []
