@@ -55,6 +55,7 @@ from attrs import define, field
 from mailbridge import ConfigurationError
 
 from ._emulator_lists import BLACKLIST_PARAMS, BlacklistActions
+from ._emulator_push import PushEvents
 from ._rules import smtp_password_error
 
 __all__ = [
@@ -277,7 +278,7 @@ def _page(params: Mapping[str, Any]) -> tuple[int, int]:
 _PARAMS.update(BLACKLIST_PARAMS)
 
 
-class TencentEmulator(BlacklistActions):
+class TencentEmulator(BlacklistActions, PushEvents):
     """An in-process SES emulator on a loopback port (``port=0`` picks a free one).
 
     **Parameters:** ``secret_id`` / ``secret_key`` *(optional)*: the accepted credentials;
@@ -366,6 +367,7 @@ class TencentEmulator(BlacklistActions):
         return self
 
     def stop(self) -> None:
+        self._close_pusher()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -761,6 +763,7 @@ class TencentEmulator(BlacklistActions):
                     "_date": _beijing_now(now).date().isoformat(),
                 }
             )
+            self._push_row(self.deliveries[-1], mail)
 
     def _message_id(self) -> str:
         stamp = _beijing_now(self.clock()).strftime("%Y%m%d%H%M%S")

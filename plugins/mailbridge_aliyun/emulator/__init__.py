@@ -136,6 +136,10 @@ class AliyunEmulator:
         return self
 
     def stop(self) -> None:
+        if self.state.pusher is not None:
+            self.state.pusher.flush()
+            self.state.pusher.close()
+            self.state.pusher = None
         if self._thread is not None:
             self.server.shutdown()
             self._thread.join(timeout=5)
@@ -147,6 +151,24 @@ class AliyunEmulator:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+    def push_events(
+        self,
+        url: str,
+        *,
+        signing_key: bytes | None = None,
+        cert_url: str = "https://cn-hangzhou-eventbridge.oss-accelerate.aliyuncs.com/cert.pem",
+        account: str = "1234567890123456",
+    ) -> Any:
+        """Push a CloudEvent (EventBridge's format) to ``url`` for every delivery from now on;
+        with ``signing_key`` (PEM RSA private key) each push is signed. Returns the pusher:
+        ``flush()`` waits until every event was posted; stopping the emulator closes it."""
+        from ._push import start_pusher
+
+        pusher = start_pusher(url, signing_key=signing_key, cert_url=cert_url)
+        with self.state.lock:
+            self.state.pusher, self.state.push_region, self.state.push_account = pusher, self.region, account
+        return pusher
 
     # ------------------------------------------------------------------ addresses
 

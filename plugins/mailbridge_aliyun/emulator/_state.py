@@ -576,6 +576,7 @@ class EmulatorState(SuppressionActions):
             self.deliveries.append(
                 DeliveryRecord(address, sender, subject, tag, status, classification, message, now, env_id)
             )
+            self.push_event(self.deliveries[-1])
 
     def _common_send_checks(self, p: dict[str, str]) -> None:
         if "AddressType" not in p:

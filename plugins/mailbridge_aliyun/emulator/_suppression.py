@@ -39,11 +39,23 @@ def _invalid(name: str) -> Exception:
 
 
 class SuppressionActions:
-    """Needs ``clock``, ``invalid_addresses`` and ``user_suppressions`` on the state."""
+    """Needs ``clock``, ``invalid_addresses`` and ``user_suppressions`` on the state.
+
+    Also holds the event push (``pusher``, set by ``AliyunEmulator.push_events``)."""
 
     clock: Callable[[], float]
     invalid_addresses: dict[str, tuple[str, float]]
     user_suppressions: dict[int, dict[str, Any]]
+    pusher: Any = None
+    push_region = "cn-hangzhou"
+    push_account = "1234567890123456"
+
+    def push_event(self, record: Any) -> None:
+        """Queue the EventBridge CloudEvent of one delivery record (when pushing is on)."""
+        if self.pusher is not None:
+            from ._push import cloudevent, encode
+
+            self.pusher.push(encode(cloudevent(record, region=self.push_region, account=self.push_account)))
 
     def suppressed(self, address: str) -> bool:
         """Whether a send to ``address`` is refused (invalid list, or the account's list by address or domain)."""
