@@ -442,7 +442,9 @@ class Client:
     def _read_existing(self, tally: _UploadTally, existing: SeenSet, split: bool) -> None:
         """``skip_existing``: every member of the group (and, splitting, of its numbered lists)."""
         parts = [tally.group, *(self._split_parts(tally.group) if split else ())]
-        for index, part in enumerate(parts):
+        for index, listed in enumerate(parts):
+            busy = self.limits.async_upload and listed.status is GroupStatus.PROCESSING
+            part = self.wait_until_ready(listed) if busy else listed  # members still importing are not listed yet
             count = 0
             for member in self.members(part):
                 existing.add(member.recipient.key)
