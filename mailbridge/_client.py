@@ -547,7 +547,13 @@ class Client:
                 tally.rejected.extend(self._full(r, row) for r, row in rows)
                 return
             take, rows = rows[:room], rows[room:]
-            self._upload_call(tally.parts[-1], take, tally, progress)
+            try:
+                self._upload_call(tally.parts[-1], take, tally, progress)
+            except MailbridgeError as exc:  # the report counts every row of this flush not uploaded
+                tally.not_sent = len(take) + len(rows)
+                exc.partial_result = tally.report()
+                exc.not_sent = tuple(r.email for r, _ in (*take, *rows))
+                raise
 
     def _upload_call(
         self,
@@ -557,22 +563,16 @@ class Client:
         progress: Callable[[UploadProgress], None] | None,
     ) -> None:
         batch = [r for r, _ in rows]
+        if self.limits.async_upload and tally.processing:
+            # The provider refuses changes to a list that is still importing.
+            self.wait_until_ready(group)
         try:
-            if self.limits.async_upload and tally.processing:
-                # The provider refuses changes to a list that is still importing.
-                self.wait_until_ready(group)
-            try:
-                result: BatchResult = self._call(Operation.UPLOAD, self.backend.upload_batch, group, batch)
-            except ResourceBusy:
-                if not self.limits.async_upload:
-                    raise
-                self.wait_until_ready(group)  # an earlier upload (maybe another process's) is still importing
-                result = self._call(Operation.UPLOAD, self.backend.upload_batch, group, batch)
-        except MailbridgeError as exc:
-            tally.not_sent = len(batch)
-            exc.partial_result = tally.report()
-            exc.not_sent = tuple(r.email for r in batch)
-            raise
+            result: BatchResult = self._call(Operation.UPLOAD, self.backend.upload_batch, group, batch)
+        except ResourceBusy:
+            if not self.limits.async_upload:
+                raise
+            self.wait_until_ready(group)  # an earlier upload (maybe another process's) is still importing
+            result = self._call(Operation.UPLOAD, self.backend.upload_batch, group, batch)
         tally.batches += 1
         tally.accepted += result.accepted_total
         tally.counts[-1] += result.accepted_total
