@@ -530,30 +530,30 @@ class Client:
     ) -> None:
         """Send one batch to the current list; fill it to the limit, then split or stop."""
         limit = self.limits.max_group_size
-        rows = batch
-        while rows:
-            room = len(rows) if limit is None else limit - tally.counts[-1]
-            if room <= 0:
-                if split:
-                    self._next_part(tally)
-                    continue
-                if not tally.full:
-                    tally.full = True
-                    tally.notes.append(
-                        f"group {tally.parts[-1].name!r} reached {self.provider}'s limit of {limit} recipients; "
-                        f"{len(rows)} and any later new addresses were not uploaded (rejected, code 'limit'); "
-                        "upload them with split=True (--split) or into another group"
-                    )
-                tally.rejected.extend(self._full(r, row) for r, row in rows)
-                return
-            take, rows = rows[:room], rows[room:]
-            try:
-                self._upload_call(tally.parts[-1], take, tally, progress)
-            except MailbridgeError as exc:  # the report counts every row of this flush not uploaded
-                tally.not_sent = len(take) + len(rows)
-                exc.partial_result = tally.report()
-                exc.not_sent = tuple(r.email for r, _ in (*take, *rows))
-                raise
+        rows = batch  # not uploaded yet
+        try:
+            while rows:
+                room = len(rows) if limit is None else limit - tally.counts[-1]
+                if room <= 0:
+                    if split:
+                        self._next_part(tally)
+                        continue
+                    if not tally.full:
+                        tally.full = True
+                        tally.notes.append(
+                            f"group {tally.parts[-1].name!r} reached {self.provider}'s limit of {limit} "
+                            f"recipients; {len(rows)} and any later new addresses were not uploaded (rejected, "
+                            "code 'limit'); upload them with split=True (--split) or into another group"
+                        )
+                    tally.rejected.extend(self._full(r, row) for r, row in rows)
+                    return
+                self._upload_call(tally.parts[-1], rows[:room], tally, progress)
+                rows = rows[room:]
+        except MailbridgeError as exc:  # the report counts every row of this flush not uploaded
+            tally.not_sent = len(rows)
+            exc.partial_result = tally.report()
+            exc.not_sent = tuple(r.email for r, _ in rows)
+            raise
 
     def _upload_call(
         self,
