@@ -10,6 +10,8 @@ import contextlib
 
 from ._backend import Backend
 from ._bounce import refine_status
+from ._bulk import SendManyInterrupted, SendManyProgress, SendOutcome
+from ._catalog import RedisCatalog, SqliteCatalog, TemplateCatalog
 from ._client import Client, RetryPolicy, UploadProgress
 from ._connect import connect, connect_failover
 from ._csvio import read_recipients_csv, write_rejected_csv
@@ -129,12 +131,16 @@ __all__ = [
     "RateLimited",
     "RateLimiter",
     "Recipient",
+    "RedisCatalog",
     "RedisHealthStore",
     "RejectedAddress",
     "RemoveReport",
     "ResourceBusy",
     "RetryPolicy",
     "Secret",
+    "SendManyInterrupted",
+    "SendManyProgress",
+    "SendOutcome",
     "SendReceipt",
     "SendResult",
     "SenderAddress",
@@ -142,9 +148,11 @@ __all__ = [
     "SenderNotFound",
     "SetupItem",
     "SetupReport",
+    "SqliteCatalog",
     "StatisticsRow",
     "Tag",
     "Template",
+    "TemplateCatalog",
     "TemplateNotFound",
     "TemplateSyntax",
     "UnsupportedFeature",

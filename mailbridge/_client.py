@@ -7,9 +7,11 @@ translate one call at a time.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import math
+import os
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -20,13 +22,19 @@ import stamina
 from attrs import frozen
 
 from ._backend import Backend
+from ._bulk import SendManyProgress, SendOutcome, default_in_flight, send_many
+from ._catalog import TemplateCatalog
 from ._dedup import SeenSet
 from ._exceptions import (
+    AlreadyExists,
+    ConfigurationError,
     GroupNotFound,
     InvalidAddress,
     InvalidRequest,
     LimitExceeded,
     MailbridgeError,
+    NotFound,
+    OutcomeUnknown,
     RateLimited,
     ResourceBusy,
     SenderNotFound,
@@ -59,6 +67,7 @@ from ._models import (
 )
 from ._parts import part_name, split_base
 from ._ratelimit import RateLimiter
+from ._template_resolver import TemplateResolver, resolves_template_names
 from ._url import Secret
 from ._validation import address_error, check_message, recipient_error, strip_unsupported_recipient_fields
 
@@ -74,7 +83,9 @@ class RetryPolicy:
     """How the client retries calls that failed with a ``retryable`` error.
 
     Times are in seconds. A send is retried only when the provider certainly did not
-    accept it; ``attempts=1`` turns retries off.
+    accept it; ``attempts=1`` turns retries off. ``timeout`` is the budget of one client
+    call across its retries: a provider's ``retry_after`` longer than what is left of it is
+    not waited for (the :class:`RateLimited` is raised at once, so failover moves on).
     """
 
     attempts: int = 5
@@ -144,7 +155,10 @@ class Client:
     (with a warning) instead of raising :class:`UnsupportedFeature`; ``retry``
     *(optional)*: a :class:`RetryPolicy`; ``rate_limiter`` *(optional)*: a shared
     :class:`RateLimiter` (for example Redis-backed); ``sleep`` and ``clock``
-    *(optional)*: injectable for tests (``clock`` is monotonic seconds).
+    *(optional)*: injectable for tests (``clock`` is monotonic seconds);
+    ``template_catalog`` *(optional)*: where the template parts the provider cannot store
+    are kept (a path, ``redis://...``, ``off`` or a :class:`TemplateCatalog`; default
+    ``MAILBRIDGE_TEMPLATE_CATALOG``, else the user data directory).
     """
 
     def __init__(
@@ -156,6 +170,7 @@ class Client:
         rate_limiter: RateLimiter | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        template_catalog: str | os.PathLike[str] | TemplateCatalog | None = None,
     ) -> None:
         self.backend = backend
         self.ignore_unsupported_features = ignore_unsupported_features
@@ -163,6 +178,7 @@ class Client:
         self.rate_limiter = rate_limiter or RateLimiter(sleep=sleep)
         self._sleep = sleep
         self._clock = clock
+        self._templates = TemplateResolver(self, template_catalog)
 
     # ------------------------------------------------------------------ basics
 
@@ -179,6 +195,7 @@ class Client:
         return f"<mailbridge.Client {self.backend.describe()}>"
 
     def close(self) -> None:
+        self._templates.close()
         self.backend.close()
 
     def __enter__(self) -> Client:
@@ -200,13 +217,26 @@ class Client:
         return True
 
     def _call(self, operation: Operation, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """One backend call: rate-limited, retried while the error says so, errors tagged."""
+        """One backend call: rate-limited, retried while the error says so, errors tagged.
+
+        Waiting is bounded by the policy's ``timeout``: a ``retry_after`` longer than what is
+        left of it is not slept through; the :class:`RateLimited` is raised at once (its
+        ``retry_after`` intact), so that a failover moves on to the next provider.
+        """
         rate = self.limits.rate_for(operation)
         key = f"{self.backend.rate_limit_key}:{operation}"
         policy = self.retry
+        deadline = self._clock() + policy.timeout
+
+        def on(exc: Exception) -> bool | float:
+            verdict = self._retry_hook(exc)
+            if not isinstance(verdict, bool) and verdict > deadline - self._clock():
+                return False  # the provider asks for longer than this call may take
+            return verdict
+
         try:
             for attempt in stamina.retry_context(
-                on=self._retry_hook,
+                on=on,
                 attempts=policy.attempts,
                 timeout=policy.timeout,
                 wait_initial=policy.wait_initial,
@@ -222,6 +252,54 @@ class Client:
             raise
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _create(self, operation: Operation, create: Callable[[], T], find: Callable[[], T | None]) -> T:
+        """A create that is safe to repeat: after an unknown outcome, look the object up by its
+        name and return it if it exists; only if it does not, create again (up to the policy's
+        attempts). The last :class:`OutcomeUnknown` is raised when that cannot settle it."""
+        try:
+            return self._call(operation, create)
+        except OutcomeUnknown as exc:
+            unknown = exc
+        wait = self.retry.wait_initial
+        for _ in range(max(0, self.retry.attempts - 1)):
+            self._sleep(wait)  # let a request still in flight land before looking
+            wait = min(wait * 2, self.retry.wait_max)
+            try:
+                found = find()
+            except MailbridgeError:
+                raise unknown from None  # the look-up failed too: still unknown
+            if found is not None:
+                log.info("%s: the create whose outcome was unknown had happened; returning it", operation)
+                return found
+            try:
+                return self._call(operation, create)
+            except OutcomeUnknown as exc:
+                unknown = exc
+            except AlreadyExists:  # it landed meanwhile: the name is unique, so it is ours
+                if (found := find()) is not None:
+                    return found
+                raise
+        raise unknown
+
+    def _delete(self, operation: Operation, fn: Callable[..., None], *args: Any) -> None:
+        """A delete, retried like any idempotent call; when an attempt failed without an answer
+        and a retry then finds the object gone, the failed attempt did it: that is a success."""
+        failed_before = False
+
+        def once() -> None:
+            nonlocal failed_before
+            try:
+                fn(*args)
+            except NotFound:
+                if not failed_before:
+                    raise
+                log.info("%s: gone on retry; the earlier attempt deleted it", operation)
+            except MailbridgeError as exc:
+                failed_before = failed_before or exc.retryable
+                raise
+
+        self._call(operation, once)
+
     def _pages(self, operation: Operation, fetch: Callable[[str | None], Page[T]]) -> Iterator[T]:
         cursor: str | None = None
         while True:
@@ -234,7 +312,11 @@ class Client:
     # ------------------------------------------------------------------ groups
 
     def create_group(self, name: str, description: str | None = None) -> Group:
-        """Create an empty recipient group (names are unique per provider account)."""
+        """Create an empty recipient group (names are unique per provider account).
+
+        Like every create, safe to repeat: after an unknown outcome the group is looked up
+        by name and returned if the create had happened.
+        """
         name = name.strip()
         if not name:
             raise InvalidRequest("a group needs a name")
@@ -243,7 +325,14 @@ class Client:
                 f"group name is {len(name)} characters; {self.provider} allows at most {limit}",
                 provider=self.provider,
             )
-        return self._call(Operation.CREATE_GROUP, self.backend.create_group, name, description)
+
+        def find() -> Group | None:
+            try:
+                return self.get_group(name)
+            except GroupNotFound:
+                return None
+
+        return self._create(Operation.CREATE_GROUP, lambda: self.backend.create_group(name, description), find)
 
     def groups(self, keyword: str | None = None) -> Iterator[Group]:
         """Every group (whose name contains ``keyword``), following pages."""
@@ -270,7 +359,7 @@ class Client:
 
     def delete_group(self, group: Group | str) -> None:
         """Delete a group and its members."""
-        self._call(Operation.DELETE_GROUP, self.backend.delete_group, self._group(group))
+        self._delete(Operation.DELETE_GROUP, self.backend.delete_group, self._group(group))
 
     def _group(self, group: Group | str) -> Group:
         return group if isinstance(group, Group) else self.get_group(group)
@@ -622,6 +711,7 @@ class Client:
 
     # ------------------------------------------------------------------ sending
 
+    @resolves_template_names
     def send(self, message: Message) -> SendResult:
         """Send one email: several ``to`` addresses are one shared message that every one of
         them receives and sees (with cc; bcc stays hidden), in one provider call.
@@ -629,7 +719,8 @@ class Client:
         A ``to`` list larger than one call of this provider can carry
         (``limits.recipients_per_send``) is refused with :class:`LimitExceeded` before any
         call: it is never split into arbitrary subsets. For one private copy per recipient
-        use :meth:`send_many` (or a group send). Never retried when the outcome is unknown.
+        send one message per address with :meth:`send_many` (or a group send). Never retried
+        when the outcome is unknown.
         """
         checked = check_message(
             message, self.limits, self.provider, ignore_unsupported=self.ignore_unsupported_features
@@ -660,33 +751,14 @@ class Client:
             raise LimitExceeded(
                 f"{len(message.to)} 'to' addresses: several 'to' addresses are one shared email (each recipient "
                 f"sees the others) and {self.provider} carries at most {size} in one call. Send one copy each "
-                "with Client.send_many() (mailbridge send --each), or upload them to a group and send to it.",
+                "with Client.send_many(message.evolve(to=[a]) for a in to) (mailbridge send --each), or upload "
+                "them to a group and send to it.",
                 provider=self.provider,
                 operation=str(Operation.SEND),
             )
         return message.to
 
-    def send_many(self, message: Message) -> SendResult:
-        """Send one private copy of ``message`` to each ``to`` address (nobody sees the others).
-
-        One :meth:`send` per address, in order; cc and bcc are refused (they would get every
-        copy). If a send fails, the error's ``partial_result`` holds the receipts so far and
-        ``not_sent`` the addresses certainly not sent (the failed one too, unless the outcome
-        is unknown).
-        """
-        if message.cc or message.bcc:
-            raise InvalidRequest("send_many sends one copy per 'to' address; cc and bcc would get every copy")
-        check_message(message, self.limits, self.provider, ignore_unsupported=self.ignore_unsupported_features)
-        receipts: list[SendReceipt] = []
-        for index, address in enumerate(message.to):
-            try:
-                receipts.extend(self.send(message.evolve(to=(address,))).receipts)
-            except MailbridgeError as exc:
-                exc.partial_result = tuple(receipts)
-                exc.not_sent = tuple(([] if exc.maybe_sent else [address]) + list(message.to[index + 1 :]))
-                raise
-        return SendResult(receipts)
-
+    @resolves_template_names
     def send_to_group(self, group: Group | str, message: Message, *, schedule: dt.datetime | None = None) -> SendResult:
         """Send to every member of a group in one provider call (a template, on the clouds).
 
@@ -716,6 +788,23 @@ class Client:
                 Operation.SEND_TO_GROUP, self.backend.send_to_group, resolved, checked, schedule=schedule
             )
         return SendResult([receipt])
+
+    def send_many(
+        self,
+        messages: Iterable[Message],
+        *,
+        max_in_flight: int | None = None,
+        progress: Callable[[SendManyProgress], None] | None = None,
+    ) -> Iterator[SendOutcome]:
+        """Send many messages concurrently, paced by the declared rate; one outcome per message, in order.
+
+        ``messages`` may be any iterable (read lazily, bounded memory). ``max_in_flight``
+        defaults from the backend's declared send rate. Each outcome holds the message's
+        :class:`SendResult` or its neutral error; the stream never raises for one message.
+        Ctrl-C raises :class:`SendManyInterrupted` once the calls in flight have finished.
+        """
+        in_flight = max_in_flight or default_in_flight(self.limits)
+        return send_many(self.send, messages, max_in_flight=in_flight, progress=progress)
 
     # ------------------------------------------------------------------ delivery
 
@@ -830,7 +919,14 @@ class Client:
         domain = name.strip().lower()
         if not _DOMAIN.fullmatch(domain):
             raise InvalidRequest(f"{name!r} is not a domain name")
-        return self._call(Operation.DOMAINS, self.backend.create_domain, domain)
+
+        def find() -> SenderDomain | None:
+            try:
+                return self._call(Operation.DOMAINS, self.backend.get_domain, domain)
+            except NotFound:
+                return None
+
+        return self._create(Operation.DOMAINS, lambda: self.backend.create_domain(domain), find)
 
     def domains(self) -> list[SenderDomain]:
         self._require(Feature.DOMAINS)
@@ -848,7 +944,7 @@ class Client:
 
     def delete_domain(self, name: str) -> None:
         self._require(Feature.DOMAINS)
-        self._call(Operation.DOMAINS, self.backend.delete_domain, name.strip().lower())
+        self._delete(Operation.DOMAINS, self.backend.delete_domain, name.strip().lower())
 
     # ------------------------------------------------------------------ sender addresses
 
@@ -860,7 +956,16 @@ class Client:
                 raise InvalidAddress(f"{field_name} address {value!r} is invalid: {problem}", provider=self.provider)
         if kind not in (None, "transactional", "batch"):
             raise InvalidRequest(f"sender kind must be 'transactional' or 'batch', not {kind!r}")
-        return self._call(Operation.SENDERS, self.backend.create_sender, address, kind=kind, reply_to=reply_to)
+
+        def find() -> SenderAddress | None:
+            try:
+                return self.sender(address)
+            except SenderNotFound:
+                return None
+
+        return self._create(
+            Operation.SENDERS, lambda: self.backend.create_sender(address, kind=kind, reply_to=reply_to), find
+        )
 
     def senders(self) -> list[SenderAddress]:
         self._require(Feature.SENDERS)
@@ -876,7 +981,7 @@ class Client:
     def delete_sender(self, sender: SenderAddress | str) -> None:
         self._require(Feature.SENDERS)
         resolved = sender if isinstance(sender, SenderAddress) else self.sender(sender)
-        self._call(Operation.SENDERS, self.backend.delete_sender, resolved)
+        self._delete(Operation.SENDERS, self.backend.delete_sender, resolved)
 
     def set_sender_password(self, sender: SenderAddress | str, password: str | Secret) -> None:
         """Set a sender's SMTP password (never logged, printed or recorded)."""
@@ -899,7 +1004,11 @@ class Client:
 
     def create_tag(self, name: str, description: str | None = None) -> Tag:
         self._require(Feature.TAG_MANAGEMENT)
-        return self._call(Operation.TAGS, self.backend.create_tag, name, description)
+
+        def find() -> Tag | None:
+            return next((t for t in self.tags() if t.name == name), None)
+
+        return self._create(Operation.TAGS, lambda: self.backend.create_tag(name, description), find)
 
     def rename_tag(self, tag: Tag, new_name: str) -> Tag:
         self._require(Feature.TAG_MANAGEMENT)
@@ -907,42 +1016,78 @@ class Client:
 
     def delete_tag(self, tag: Tag) -> None:
         self._require(Feature.TAG_MANAGEMENT)
-        self._call(Operation.TAGS, self.backend.delete_tag, tag)
+        self._delete(Operation.TAGS, self.backend.delete_tag, tag)
 
     # ------------------------------------------------------------------ templates
 
     def create_template(self, name: str, *, subject: str, html: str | None = None, text: str | None = None) -> Template:
-        """Store a template; variables are written ``{{name}}`` whatever the provider."""
+        """Store a template under ``name``, its neutral identity; variables are written ``{{name}}``.
+
+        Every part is kept: what the provider cannot store (Tencent subjects, Direct Mail text
+        bodies) goes to the template catalog (see :mod:`mailbridge._catalog`); with the catalog
+        ``off`` such a template is refused before any call. Returns the complete template.
+        """
         self._require(Feature.TEMPLATES)
-        self._check_template(subject, html, text)
-        return self._call(
-            Operation.TEMPLATES, self.backend.create_template, name, subject=subject, html=html, text=text
+        name = self._check_template(name, subject, html, text)
+
+        def find() -> Template | None:
+            listed = next((t for t in self.templates() if t.name == name), None)
+            return None if listed is None else self._call(Operation.TEMPLATES, self.backend.get_template, listed.id)
+
+        stored = self._create(
+            Operation.TEMPLATES,
+            lambda: self.backend.create_template(name, subject=subject, html=html, text=text),
+            find,
         )
+        try:
+            return self._templates.remember(stored, {"subject": subject, "html": html, "text": text})
+        except ConfigurationError:  # the catalog failed after the create: take the incomplete template back
+            with contextlib.suppress(MailbridgeError):
+                self._call(Operation.TEMPLATES, self.backend.delete_template, stored)
+            raise
 
     def templates(self) -> list[Template]:
+        """Every template as the provider lists it (id, name, status; use :meth:`get_template` for content)."""
         self._require(Feature.TEMPLATES)
         return self._call(Operation.TEMPLATES, self.backend.list_templates)
 
-    def get_template(self, template_id: str) -> Template:
+    def get_template(self, template: Template | str) -> Template:
+        """The template with this name (or, failing that, this provider id), with every part.
+
+        Same result on every backend; :class:`TemplateNotFound` if there is none. Parts the
+        provider cannot store come from the template catalog; those it has no record of are
+        named in ``Template.missing`` (and left ``None``). A :class:`Template` (from
+        :meth:`templates`) is read by its id.
+        """
         self._require(Feature.TEMPLATES)
-        return self._call(Operation.TEMPLATES, self.backend.get_template, template_id)
+        return self._templates.complete(self._templates.find(template))
 
     def update_template(
         self, template: Template | str, *, subject: str, html: str | None = None, text: str | None = None
     ) -> Template:
+        """Replace a template's subject and bodies (the template given by name, id or :class:`Template`)."""
         self._require(Feature.TEMPLATES)
-        self._check_template(subject, html, text)
-        resolved = template if isinstance(template, Template) else self.get_template(template)
-        return self._call(
+        resolved = template if isinstance(template, Template) else self._templates.find(template)
+        self._check_template(resolved.name, subject, html, text)
+        self._templates.forget(resolved)
+        stored = self._call(
             Operation.TEMPLATES, self.backend.update_template, resolved, subject=subject, html=html, text=text
         )
+        return self._templates.remember(stored, {"subject": subject, "html": html, "text": text})
 
     def delete_template(self, template: Template | str) -> None:
+        """Delete a template (by name, id or :class:`Template`) and its catalog entry."""
         self._require(Feature.TEMPLATES)
-        resolved = template if isinstance(template, Template) else self.get_template(template)
-        self._call(Operation.TEMPLATES, self.backend.delete_template, resolved)
+        resolved = template if isinstance(template, Template) else self._templates.find(template)
+        self._templates.forget(resolved)
+        self._delete(Operation.TEMPLATES, self.backend.delete_template, resolved)
+        self._templates.drop(resolved)
 
-    def _check_template(self, subject: str, html: str | None, text: str | None) -> None:
+    def _check_template(self, name: str, subject: str, html: str | None, text: str | None) -> str:
+        """Refuse a template the provider could not keep whole; return the stripped name."""
+        name = name.strip()
+        if not name:
+            raise InvalidRequest("a template needs a name")
         if not (html or text):
             raise InvalidRequest("a template needs an html or text body")
         if not subject or "\r" in subject or "\n" in subject:
@@ -950,6 +1095,8 @@ class Client:
         syntax = self.backend.template_syntax
         for part in (subject, html, text):
             syntax.to_provider(part)  # raises InvalidRequest naming a construct the provider cannot express
+        self._templates.require_catalog({"subject": subject, "html": html, "text": text})
+        return name
 
 
 _DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")

@@ -22,14 +22,15 @@ provider-specific exception::
     ├── QuotaExceeded                 daily/monthly quota used up    failover_eligible
     ├── ContentRejected               spam / blacklist, per message
     ├── ResourceBusy                  the resource is mid-operation (an upload)  retryable
-    ├── ProviderUnavailable           5xx, connection refused ...    retryable, failover_eligible
-    └── OutcomeUnknown                the request left and no answer came back: maybe sent
+    ├── ProviderUnavailable           not applied (refused, never left) or a failed read   retryable, failover_eligible
+    └── OutcomeUnknown                a send/create was written, no trustworthy answer: maybe sent
 
 ``retryable`` means the same call may succeed later; ``failover_eligible`` means the
 provider as a whole is unhealthy, so another provider should take the work. Both are
 class defaults that a backend may override per instance. ``maybe_sent`` is true only
 for :class:`OutcomeUnknown`: every other error raised by a send means the provider
-certainly did not accept the message.
+certainly did not accept the message. Which failure becomes which is one rule, written
+once in :mod:`mailbridge._outcome`.
 """
 
 from __future__ import annotations
@@ -259,14 +260,18 @@ class ResourceBusy(MailbridgeError):
 
 
 class ProviderUnavailable(MailbridgeError):
-    """The provider failed (5xx, connection refused, internal error); nothing was accepted."""
+    """The provider is unavailable and did not apply the request (connection refused, a
+    refusal such as ``ServiceUnavailable``), or an idempotent call (a read, a delete) failed
+    in any way. A send or create that may have been applied is :class:`OutcomeUnknown` instead."""
 
     retryable = True
     failover_eligible = True
 
 
 class OutcomeUnknown(MailbridgeError):
-    """The request left but no answer came back (timeout, reset after sending).
+    """A non-idempotent request (send, create) was written and no trustworthy answer came
+    back: a timeout or the call's deadline, a reset, a gateway page (502/503/504), a garbled
+    body, an error code that is not a refusal (``InternalError``).
 
     The provider may or may not have accepted it. Neither retries nor failover repeat a
     send that ended like this.

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 from urllib.parse import quote, unquote
 
+from ._bulk import SendManyProgress, SendOutcome, default_in_flight, send_many
 from ._client import Client, RetryPolicy
 from ._exceptions import AlreadyExists, ConfigurationError, MailbridgeError, ProviderUnavailable
 from ._health import HealthStore, MemoryHealthStore, RedisHealthStore
@@ -242,6 +243,17 @@ class FailoverClient:
         """Send a template to the group of this name on the first healthy provider."""
         result, attempts = self._run("send_to_group", lambda c: c.send_to_group(group, message))
         return SendResult(result.receipts, attempts)
+
+    def send_many(
+        self,
+        messages: Iterable[Message],
+        *,
+        max_in_flight: int | None = None,
+        progress: Callable[[SendManyProgress], None] | None = None,
+    ) -> Iterator[SendOutcome]:
+        """:meth:`Client.send_many` through failover: each message goes through :meth:`send`."""
+        in_flight = max_in_flight or default_in_flight(self.clients[0].limits)
+        return send_many(self.send, messages, max_in_flight=in_flight, progress=progress)
 
     # ------------------------------------------------------------------ groups on every provider
 

@@ -48,20 +48,27 @@ def available_providers() -> dict[str, type[Backend]]:
     return dict(sorted(found.items()))
 
 
-def load_backend_class(name: str) -> type[Backend]:
-    """The backend class registered as ``name``; :class:`ProviderNotInstalled` if none."""
+def _not_installed_hint(name: str) -> str:
+    """Built only on failure: listing what is installed loads every backend (and its SDK)."""
     installed = ", ".join(available_providers()) or "none"
-    hint = (
+    return (
         f"no mailbridge backend named {name!r} is installed (installed: {installed}). "
         f"Install the distribution that provides it (for example `pip install mailbridge-{name}`); "
         f"it must register the entry point {name!r} in the group {PROVIDER_GROUP!r}"
     )
+
+
+def load_backend_class(name: str) -> type[Backend]:
+    """The backend class registered as ``name``; :class:`ProviderNotInstalled` if none.
+
+    Only the requested backend is imported: a Direct Mail user never loads the Tencent SDK.
+    """
     if not _allowed(name):
-        raise ProviderNotInstalled(f"{hint}; {LOAD_ENV} does not allow it")
+        raise ProviderNotInstalled(f"{_not_installed_hint(name)}; {LOAD_ENV} does not allow it")
     try:
         manager: DriverManager[Any] = DriverManager(PROVIDER_GROUP, name, invoke_on_load=False)
     except NoMatches:
-        raise ProviderNotInstalled(hint) from None
+        raise ProviderNotInstalled(_not_installed_hint(name)) from None
     except Exception as exc:  # the plugin is installed but broken
         raise ConfigurationError(f"the mailbridge backend {name!r} failed to load: {exc}") from exc
     plugin = manager.driver

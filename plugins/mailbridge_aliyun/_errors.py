@@ -16,13 +16,21 @@ Decisions worth knowing:
   was certainly not processed; ``InvalidTimeStamp.Expired`` means the local clock is off,
   which failover would not fix.
 * ``InvalidReceiverStatus.Malformed`` ("check whether the recipients have been
-  uploaded": the list is mid-upload) is :class:`ResourceBusy`, retryable.
+  uploaded") is :class:`ResourceBusy`.
 * ``CheckDomain.Failed`` ("Domain check failed": DM could not run the DNS check, which
   is not the same as records that are missing, reported as DomainStatus 1) is
   :class:`ProviderUnavailable`, retryable; another provider would not verify this
   provider's domain, so it is not failover-eligible.
 * The sender-address actions document the ``InvalidMailAddress*`` codes spelled both with
   and without the dot (CreateMailAddress without, the others with); both are rows.
+* ``refused`` (the provider certainly did not apply the request) holds for every row but
+  ``InternalError`` ("failed due to some unknown error": it can come mid-operation) and an
+  unknown code at HTTP 5xx; for those a send or create is ``OutcomeUnknown`` (core rule,
+  :mod:`mailbridge._outcome`). ``ServiceUnavailable`` is the gateway's "temporary failure
+  of the server", answered instead of forwarding: a refusal.
+* ``InvalidReceiverStatus.Malformed`` is not retryable: DM imports synchronously, so the
+  list is empty rather than importing, and waiting would not change that.
+* The table is one :class:`mailbridge._errors_table.ErrorTable` (shared with every backend).
 """
 
 from __future__ import annotations
@@ -30,8 +38,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Any
-
-from attrs import frozen
 
 from mailbridge import (
     AlreadyExists,
@@ -51,26 +57,9 @@ from mailbridge import (
     SenderNotFound,
     TemplateNotFound,
 )
+from mailbridge._errors_table import ErrorRule, ErrorTable
 
-__all__ = ["ERROR_TABLE", "PREFIX_TABLE", "STATUS_FALLBACK", "ErrorRule", "error_from_response"]
-
-
-@frozen
-class ErrorRule:
-    """How one provider code becomes a neutral error (``None`` flags keep the class defaults)."""
-
-    cls: type[MailbridgeError]
-    retryable: bool | None = None
-    failover_eligible: bool | None = None
-    source: str = ""
-
-    def flags(self) -> tuple[bool, bool]:
-        """The effective ``(retryable, failover_eligible)``."""
-        return (
-            self.cls.retryable if self.retryable is None else self.retryable,
-            self.cls.failover_eligible if self.failover_eligible is None else self.failover_eligible,
-        )
-
+__all__ = ["ERROR_TABLE", "PREFIX_TABLE", "STATUS_FALLBACK", "TABLE", "ErrorRule", "error_from_response", "rule_for"]
 
 _GW = "A.5 gateway"
 _DM = "A.5 DM"
@@ -99,7 +88,7 @@ ERROR_TABLE: dict[str, ErrorRule] = {
     "Forbidden.RiskControl": ErrorRule(PermissionDenied, source=_GW),
     "InvalidAction": ErrorRule(PermissionDenied, source=_GW),
     "ActionUnauthorized": ErrorRule(PermissionDenied, source=_GW),
-    "InternalError": ErrorRule(ProviderUnavailable, source=_GW),
+    "InternalError": ErrorRule(ProviderUnavailable, refused=False, source=_GW),
     "ServiceUnavailable": ErrorRule(ProviderUnavailable, source=_GW),
     # ---- Direct Mail business errors, seeds 002/003 and reference A.5
     "Forbidden": ErrorRule(PermissionDenied, source=_DM),
@@ -119,7 +108,7 @@ ERROR_TABLE: dict[str, ErrorRule] = {
     "InvalidReplyAddress.Malformed": ErrorRule(InvalidAddress, source=_DM),
     "InvalidReplyAddressAlias.Malformed": ErrorRule(InvalidRequest, source=_DM),
     "InvalidReceiverName.Malformed": ErrorRule(InvalidRequest, source=_S2 + ", " + _S3),
-    "InvalidReceiverStatus.Malformed": ErrorRule(ResourceBusy, source=_S3),
+    "InvalidReceiverStatus.Malformed": ErrorRule(ResourceBusy, retryable=False, source=_S3),
     "InvalidReceiver.NotFound": ErrorRule(GroupNotFound, source=_DM),
     "InvalidTemplateName.Malformed": ErrorRule(InvalidRequest, source=_DM),
     "InvalidTemplate.NotFound": ErrorRule(TemplateNotFound, source=_DM),
@@ -148,6 +137,7 @@ PREFIX_TABLE: dict[str, ErrorRule] = {
     "Throttling.": ErrorRule(RateLimited, source=_GW + " Throttling.*"),
     "Forbidden.": ErrorRule(PermissionDenied, source=_GW + " Forbidden.*"),
     "InvalidAccessKeyId.": ErrorRule(AuthenticationError, source=_GW + " InvalidAccessKeyId.*"),
+    "InvalidSecurityToken.": ErrorRule(AuthenticationError, source=_GW + " InvalidSecurityToken.* (STS tokens)"),
 }
 
 STATUS_FALLBACK: dict[int, ErrorRule] = {
@@ -163,19 +153,19 @@ STATUS_FALLBACK: dict[int, ErrorRule] = {
 _STRING_TO_SIGN = re.compile(r"(string to sign is:?).*", re.I | re.S)
 
 
+TABLE = ErrorTable(
+    codes=ERROR_TABLE,
+    prefixes=PREFIX_TABLE,
+    status=STATUS_FALLBACK,
+    unknown=ErrorRule(ProviderUnavailable, source="no code, no status"),
+    server_error=ErrorRule(ProviderUnavailable, refused=False, source="HTTP 5xx, unknown code"),
+    client_error=ErrorRule(InvalidRequest, source="HTTP 4xx, unknown code"),
+)
+
+
 def rule_for(code: str | None, status: int) -> ErrorRule:
     """The rule for a provider code, else its prefix family, else the HTTP status."""
-    if code:
-        if code in ERROR_TABLE:
-            return ERROR_TABLE[code]
-        for prefix, rule in PREFIX_TABLE.items():
-            if code.startswith(prefix):
-                return rule
-    if status in STATUS_FALLBACK:
-        return STATUS_FALLBACK[status]
-    if status >= 500:
-        return ErrorRule(ProviderUnavailable)
-    return ErrorRule(InvalidRequest if 400 <= status < 500 else ProviderUnavailable)
+    return TABLE.rule_for(code, status)
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
@@ -197,18 +187,15 @@ def error_from_response(
     message = _STRING_TO_SIGN.sub(r"\1 <redacted>", message)
     request_id = body.get("RequestId") or body.get("requestId")
     rule = rule_for(code, status)
-    kwargs: dict[str, Any] = {
-        "provider": provider,
-        "operation": operation,
-        "provider_code": code,
-        "provider_message": message,
-        "request_id": str(request_id) if request_id else None,
-        "http_status": status,
-        "raw": {**body, "Message": message} if "Message" in body else dict(body),
-        "retryable": rule.retryable,
-        "failover_eligible": rule.failover_eligible,
-    }
     text = message or f"Direct Mail answered HTTP {status}"
-    if rule.cls is RateLimited:
-        return RateLimited(text, retry_after=_retry_after(headers), **kwargs)
-    return rule.cls(text, **kwargs)
+    return rule.build(
+        text,
+        retry_after=_retry_after(headers),
+        provider=provider,
+        operation=operation,
+        provider_code=code,
+        provider_message=message,
+        request_id=str(request_id) if request_id else None,
+        http_status=status,
+        raw={**body, "Message": message} if "Message" in body else dict(body),
+    )

@@ -12,10 +12,15 @@ length limit (SaveReceiverDetail's 500-record Detail, HTML bodies).
   SignatureMethod/Version/Nonce, Timestamp, Signature) in the query string, as the
   official SDK sends them.
 
-No httpx or JSON exception leaves this module: connect failures become
-:class:`ProviderUnavailable` (the request certainly did not arrive); failures after
-the request left (read timeout, reset, HTTP 504, a 2xx body that is not JSON) become
-:class:`OutcomeUnknown` for sends and :class:`ProviderUnavailable` for everything else.
+No httpx, JSON or XML exception leaves this module. Every failure goes through the core's
+outcome rule (:mod:`mailbridge._outcome`) with what this seam knows: the request never
+left or left incomplete (``NOT_SENT``, from :class:`mailbridge._http.GuardedHTTP`), the
+provider answered an error code (JSON or XML, at any HTTP status) that :mod:`._errors`
+declares a refusal, or anything else after the request was written (``UNKNOWN``: a 5xx
+without a code, a gateway page, a garbled 2xx body, a timeout, a dropped connection).
+Actions in :data:`NOT_IDEMPOTENT` then become :class:`OutcomeUnknown`; the others are
+retryable :class:`ProviderUnavailable`. One deadline (``timeout``) covers connect, write
+and the whole answer.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import datetime as dt
 import json
 import platform
 import uuid
+import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -31,15 +37,32 @@ from urllib.parse import urlencode, urlsplit
 
 import httpx
 
-from mailbridge import MailbridgeError, OutcomeUnknown, ProviderUnavailable, Secret
+from mailbridge import MailbridgeError, Secret
+from mailbridge._http import CallFailed, GuardedHTTP, guarded_transport
+from mailbridge._outcome import Stage, answered, failed
 
-from ._errors import error_from_response
+from ._errors import error_from_response, rule_for
 from ._signing import authorization_v3, sha256_hex, sign_v2
 
-__all__ = ["API_VERSION", "DirectMailTransport", "user_agent"]
+__all__ = ["API_VERSION", "NOT_IDEMPOTENT", "DirectMailTransport", "decode_body", "user_agent"]
 
 API_VERSION = "2015-11-23"
 PROVIDER = "aliyun"
+
+#: Actions a repeat could apply twice. A failure after the request was written is
+#: OutcomeUnknown for these. SaveReceiverDetail is not here: DM de-duplicates addresses
+#: (a repeated address is reported in ErrorCount), so repeating an upload adds nothing twice.
+NOT_IDEMPOTENT = frozenset(
+    {
+        "SingleSendMail",
+        "BatchSendMail",
+        "CreateReceiver",
+        "CreateTemplate",
+        "CreateDomain",
+        "CreateMailAddress",
+        "CreateTag",
+    }
+)
 
 
 def user_agent() -> str:
@@ -66,7 +89,8 @@ class DirectMailTransport:
 
     **Parameters:** ``endpoint`` (``https://dm.aliyuncs.com`` or an emulator URL),
     ``access_key_id``, ``secret``, ``signature`` (``"v3"`` or ``"v2"``), ``timeout``
-    (seconds), ``transport`` *(optional)*: an ``httpx.BaseTransport`` for unit tests.
+    (seconds: one deadline per request, connect to the last byte of the answer),
+    ``transport`` *(optional)*: an ``httpx.BaseTransport`` for unit tests.
     """
 
     def __init__(
@@ -89,9 +113,10 @@ class DirectMailTransport:
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             verify=True,
             headers={"User-Agent": user_agent(), "Accept": "application/json"},
-            transport=transport,
+            transport=transport or guarded_transport(verify=True),
             follow_redirects=False,
         )
+        self.http = GuardedHTTP(self.client, timeout=timeout)
 
     def __repr__(self) -> str:
         return f"DirectMailTransport({self.endpoint!r}, signature={self.signature!r})"
@@ -136,56 +161,87 @@ class DirectMailTransport:
     # ------------------------------------------------------------------ calling
 
     def call(self, action: str, params: Mapping[str, Any], *, operation: str, is_send: bool = False) -> dict[str, Any]:
-        """Perform one action and return its decoded JSON body; raise a neutral error otherwise."""
+        """Perform one action and return its decoded body; raise a neutral error otherwise.
+
+        ``is_send`` is kept for callers that mark a send themselves; every action in
+        :data:`NOT_IDEMPOTENT` is treated as one anyway.
+        """
+        idempotent = not is_send and action not in NOT_IDEMPOTENT
         request = self.build(action, params)
-        response = self._send(request, operation=operation, is_send=is_send)
-        if is_send and response.status_code == 504:
-            # A gateway timeout: the request went upstream and nobody knows what happened there.
-            raise OutcomeUnknown(
-                "Direct Mail's gateway timed out (HTTP 504); the message may have been sent",
+        try:
+            response = self.http.send(request, idempotent=idempotent)
+        except CallFailed as exc:
+            raise failed(
+                exc.stage,
+                f"no answer from Direct Mail at {self.endpoint} ({exc.message})",
+                idempotent=idempotent,
                 provider=PROVIDER,
                 operation=operation,
-                http_status=504,
-            )
-        try:
-            decoded = json.loads(response.content) if response.content else {}
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise self._bad_body(response, operation, is_send) from exc
-        if not isinstance(decoded, dict):
-            raise self._bad_body(response, operation, is_send)
-        if response.status_code >= 300:
-            raise error_from_response(
-                response.status_code, decoded, response.headers, provider=PROVIDER, operation=operation
-            )
-        return decoded
-
-    def _send(self, request: httpx.Request, *, operation: str, is_send: bool) -> httpx.Response:
-        try:
-            return self.client.send(request)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol) as exc:
-            raise ProviderUnavailable(
-                f"cannot reach Direct Mail at {self.endpoint}: {type(exc).__name__}: {exc}",
-                provider=PROVIDER,
-                operation=operation,
-            ) from exc
-        except httpx.HTTPError as exc:  # the request left: read timeout, reset, protocol error
-            what = f"no answer from Direct Mail at {self.endpoint}: {type(exc).__name__}: {exc}"
-            if is_send:
-                raise OutcomeUnknown(
-                    what + "; the message may have been sent", provider=PROVIDER, operation=operation
-                ) from exc
-            raise ProviderUnavailable(what, provider=PROVIDER, operation=operation) from exc
-
-    def _bad_body(self, response: httpx.Response, operation: str, is_send: bool) -> MailbridgeError:
+            ) from (exc.__cause__ or exc)
         status = response.status_code
+        decoded = decode_body(response.content)
+        if status < 300:
+            if decoded is None:
+                raise self._garbled(response, operation, idempotent)
+            return decoded
+        if decoded is not None and (decoded.get("Code") or decoded.get("code")):
+            error = error_from_response(status, decoded, response.headers, provider=PROVIDER, operation=operation)
+            rule = rule_for(error.provider_code, status)
+            raise answered(error, refused=rule.refused, idempotent=idempotent)
+        if status >= 500:  # a gateway page or an empty 5xx: the request may have gone upstream
+            raise self._garbled(response, operation, idempotent)
+        # A 3xx/4xx without a provider code: refused by whatever answered (status fallback).
+        raise error_from_response(
+            status, {"Message": self._describe(response)}, response.headers, provider=PROVIDER, operation=operation
+        )
+
+    @staticmethod
+    def _describe(response: httpx.Response) -> str:
         snippet = response.content[:200].decode("utf-8", "replace")
-        text = f"Direct Mail answered HTTP {status} with a body that is not a JSON object: {snippet!r}"
-        if is_send and status < 400:
-            return OutcomeUnknown(
-                text + "; the message may have been sent", provider=PROVIDER, operation=operation, http_status=status
-            )
-        if 400 <= status < 500:
-            return error_from_response(
-                status, {"Message": text}, response.headers, provider=PROVIDER, operation=operation
-            )
-        return ProviderUnavailable(text, provider=PROVIDER, operation=operation, http_status=status)
+        return f"Direct Mail answered HTTP {response.status_code} with no provider error in the body: {snippet!r}"
+
+    def _garbled(self, response: httpx.Response, operation: str, idempotent: bool) -> MailbridgeError:
+        return failed(
+            Stage.UNKNOWN,
+            self._describe(response),
+            idempotent=idempotent,
+            provider=PROVIDER,
+            operation=operation,
+            http_status=response.status_code,
+        )
+
+
+def _element(node: ET.Element) -> Any:
+    children = list(node)
+    if not children:
+        return (node.text or "").strip()
+    result: dict[str, Any] = {}
+    for child in children:
+        value = _element(child)
+        if child.tag in result:  # repeated elements are a list, as in the JSON form
+            existing = result[child.tag]
+            result[child.tag] = [*existing, value] if isinstance(existing, list) else [existing, value]
+        else:
+            result[child.tag] = value
+    return result
+
+
+def decode_body(content: bytes) -> dict[str, Any] | None:
+    """A Direct Mail body, JSON or XML (``<Error><Code>..</Code>..</Error>``), as a dict; None if neither."""
+    text = content.strip()
+    if not text:
+        return None
+    if text.startswith(b"<"):
+        try:
+            root = ET.fromstring(text)  # expat expands no external entity
+        except ET.ParseError:
+            return None
+        value = _element(root)
+        # DM's answers, success (<ActionResponse>) or error (<Error>), all carry a RequestId;
+        # a gateway's HTML page does not.
+        return value if isinstance(value, dict) and "RequestId" in value else None
+    try:
+        decoded = json.loads(text)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return decoded if isinstance(decoded, dict) else None

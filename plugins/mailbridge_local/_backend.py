@@ -20,6 +20,7 @@ import json
 import mailbox
 import secrets
 import sqlite3
+import threading
 import uuid
 from collections.abc import Mapping, Sequence
 from email.message import EmailMessage
@@ -113,6 +114,8 @@ class LocalBackend(Backend):
         self.directory = directory
         self.store = Store(directory / "mailbridge.sqlite3")
         self.outbox_path = directory / "outbox"
+        # mailbox.Maildir names files from the time and a class-level counter that threads race on.
+        self._outbox_lock = threading.Lock()
 
     @classmethod
     def from_url(cls, url: ProviderURL) -> Self:
@@ -288,7 +291,8 @@ class LocalBackend(Backend):
                 subtype=subtype or "octet-stream",
                 filename=attachment.filename,
             )
-        self.outbox().add(email)
+        with self._outbox_lock:
+            self.outbox().add(email)
         now = _iso(_now())
         rows = []
         for recipient in [*to, *message.cc, *message.bcc]:

@@ -5,11 +5,16 @@ URL: ``tencent://SECRET_ID:SECRET_KEY@REGION?endpoint=http://127.0.0.1:PORT&time
 ``TENCENTCLOUD_SECRET_KEY``. Regions: ap-guangzhou and ap-hongkong (``ses.tencentcloudapi.com``),
 ap-singapore (``ses.intl.tencentcloudapi.com``). An ``http://`` endpoint is accepted for loopback only.
 
-Transport: the SDK's sync ``SesClient`` (``requests`` underneath) with its retryer off (the core
-retries) and English error messages. Every call goes through :meth:`TencentBackend._call`, which
-uses the SDK's JSON path and checks ``Response.Error`` itself: the SDK only notices an error when
-the Content-Type is exactly ``application/json`` (reference B.2), so a ``; charset=utf-8`` answer
-would otherwise pass as an empty success.
+Transport: the SDK's sync ``SesClient`` with its retryer off (the core retries) and English error
+messages. The SDK builds, signs and parses every request; the bytes travel over the core's shared
+HTTP seam (:mod:`mailbridge._http`, httpx) instead of the SDK's ``requests`` session, so that a
+Tencent call has what a Direct Mail call has: one deadline (``timeout=``) from connect to the
+last byte, and a report of whether the request was written, which the core's outcome rule
+(:mod:`mailbridge._outcome`) needs. Every call goes through :meth:`TencentBackend._call`, which
+uses the SDK's JSON path and reads ``Response.Error`` itself, at any HTTP status: the SDK only
+notices an error when the Content-Type is exactly ``application/json`` (reference B.2) and the
+status is 200, so a ``; charset=utf-8`` answer would otherwise pass as an empty success and an
+error served with HTTP 4xx/5xx would lose its code.
 """
 
 from __future__ import annotations
@@ -26,8 +31,9 @@ from types import MappingProxyType
 from typing import Any, Self
 from urllib.parse import urlsplit
 
+import httpx
 import requests
-import urllib3
+from requests.structures import CaseInsensitiveDict
 from tencentcloud.common.credential import Credential
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
 from tencentcloud.common.profile.client_profile import ClientProfile
@@ -50,24 +56,29 @@ from mailbridge import (
     InvalidRequest,
     LimitExceeded,
     Limits,
+    MailbridgeError,
     Member,
     Message,
     Page,
     ProviderURL,
     Rate,
     Recipient,
+    ResourceBusy,
     Secret,
     SenderAddress,
     SenderDomain,
     SendReceipt,
     StatisticsRow,
     Template,
+    TemplateNotFound,
     TemplateSyntax,
     UnsupportedFeature,
     refine_status,
 )
+from mailbridge._http import CallFailed, GuardedHTTP, guarded_transport
+from mailbridge._outcome import Stage, answered, failed
 
-from ._errors import error_for_code
+from ._errors import TABLE, error_for_code
 from ._rules import smtp_password_error
 
 __all__ = ["BEIJING", "REGIONS", "TencentBackend"]
@@ -87,10 +98,22 @@ ENV_ID = "TENCENTCLOUD_SECRET_ID"
 ENV_KEY = "TENCENTCLOUD_SECRET_KEY"
 DEFAULT_TIMEOUT = 30.0
 
-#: Actions whose effect may have happened when no answer came back; a transport failure after
-#: sending becomes OutcomeUnknown so that nothing retries them (SES does not de-duplicate).
+#: Actions a repeat could apply twice (SES de-duplicates nothing): a failure after the request
+#: was written is OutcomeUnknown for these (core rule, mailbridge._outcome), never retried.
+#: UpdateEmailSmtpPassWord is here because repeating a password that was set is refused
+#: (OperationDenied.RepeatPassWord), which would report a success as a failure.
 _NOT_IDEMPOTENT = frozenset(
-    {"SendEmail", "BatchSendEmail", "CreateReceiver", "CreateReceiverDetail", "CreateReceiverDetailWithData"}
+    {
+        "SendEmail",
+        "BatchSendEmail",
+        "CreateReceiver",
+        "CreateReceiverDetail",
+        "CreateReceiverDetailWithData",
+        "CreateEmailTemplate",
+        "CreateEmailIdentity",
+        "CreateEmailAddress",
+        "UpdateEmailSmtpPassWord",
+    }
 )
 
 _GROUP_STATUS = {1: GroupStatus.EMPTY, 2: GroupStatus.PROCESSING, 3: GroupStatus.READY}
@@ -160,6 +183,7 @@ class _HTTPStatusError(TencentCloudSDKException):  # type: ignore[misc]
     def __init__(self, status: int, content: bytes) -> None:
         super().__init__("ServerNetworkError", content)
         self.status = status
+        self.content = content
 
 
 class _SesClient(SesClient):  # type: ignore[misc]
@@ -212,24 +236,84 @@ def _unix(value: Any) -> dt.datetime | None:
     return dt.datetime.fromtimestamp(int(value), dt.UTC)
 
 
-def _maybe_sent(exc: BaseException | None) -> bool:
-    """True unless the chain proves the request never left (connect refused or timed out)."""
+def _call_failure(exc: BaseException | None) -> CallFailed | None:
+    """The transport's report in an exception chain (the SDK wraps it in ClientNetworkError)."""
     seen = 0
     while exc is not None and seen < 10:
+        if isinstance(exc, CallFailed):
+            return exc
         seen += 1
-        if isinstance(exc, requests.exceptions.ConnectTimeout):
-            return False
-        if isinstance(exc, requests.exceptions.ReadTimeout):
-            return True
-        if isinstance(exc, requests.exceptions.ConnectionError):
-            reason: Any = exc.args[0] if exc.args else None
-            if isinstance(reason, urllib3.exceptions.MaxRetryError):
-                reason = reason.reason
-            return not isinstance(
-                reason, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError
-            )
         exc = exc.__cause__ or exc.__context__
-    return True
+    return None
+
+
+def _maybe_sent(exc: BaseException | None) -> bool:
+    """True unless the chain proves the request never left (the transport said ``NOT_SENT``)."""
+    failure = _call_failure(exc)
+    return failure is None or failure.stage is not Stage.NOT_SENT
+
+
+def _error_body(content: bytes) -> dict[str, Any] | None:
+    """``Response.Error`` of a body, whatever the HTTP status, or None."""
+    try:
+        body = json.loads(content)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    response = body.get("Response") if isinstance(body, dict) else None
+    if not isinstance(response, dict):
+        return None
+    error = response.get("Error")
+    if not isinstance(error, dict) or not error.get("Code"):
+        return None
+    return {
+        "Code": str(error["Code"]),
+        "Message": str(error.get("Message") or ""),
+        "RequestId": response.get("RequestId"),
+    }
+
+
+class _Raw:
+    version = 11  # read by the SDK's debug log formatter
+
+
+class _SdkConnection:
+    """Stands in for the SDK's ``ProxyConnection``: the SDK signs and parses, the shared seam sends.
+
+    Through :class:`mailbridge._http.GuardedHTTP` a Tencent call gets what a Direct Mail call
+    gets: one deadline from connect to the last byte (requests' timeouts are per socket
+    operation, so a slow drip never trips them) and a report of whether the request was
+    written, which the outcome rule needs.
+    """
+
+    def __init__(self, timeout: float) -> None:
+        self.request_length = 0
+        self.client = httpx.Client(
+            transport=guarded_transport(verify=True),
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            follow_redirects=False,
+        )
+        self.http = GuardedHTTP(self.client, timeout=timeout)
+
+    def request(
+        self, method: str, url: str, body: str | bytes | None = None, headers: dict[str, str] | None = None
+    ) -> requests.Response:
+        content = body.encode("utf-8") if isinstance(body, str) else body
+        self.request_length = len(content or b"")
+        action = (headers or {}).get("X-TC-Action", "")
+        request = self.client.build_request(method, url, content=content, headers=headers)
+        answer = self.http.send(request, idempotent=action not in _NOT_IDEMPOTENT)
+        response = requests.Response()
+        response.status_code = answer.status_code
+        response._content = answer.content
+        response._content_consumed = True
+        response.headers = CaseInsensitiveDict(answer.headers.items())
+        response.reason = answer.reason_phrase
+        response.url = str(answer.url)
+        response.raw = _Raw()
+        return response
+
+    def close(self) -> None:
+        self.client.close()
 
 
 def _purpose(record: Mapping[str, Any]) -> str:
@@ -260,6 +344,7 @@ class TencentBackend(Backend):
             "SendStatus undocumented": DeliveryStatus.FAILED,
         }
     )
+    template_parts = frozenset({"html", "text"})  # no template action stores a subject (the client's catalog does)
     limits = Limits(
         upload_batch_size=20_000,  # CreateReceiverDetail(WithData) doc: "up to 20,000 at a time"
         recipients_per_send=50,  # SendEmailRequest.Destination: "最多支持群发50人"; TooManyRecipients
@@ -344,8 +429,8 @@ class TencentBackend(Backend):
             retryer=NoopRetryer(),  # the core owns retries and rate limits
         )
         self._client = _SesClient(credential, region, profile)
-        # SES templates have no subject: remember the ones created here for sends that give none.
-        self._template_subjects: dict[str, str] = {}
+        self._connection = _SdkConnection(timeout)
+        self._client.request.conn = self._connection
 
     # ------------------------------------------------------------------ construction
 
@@ -383,66 +468,83 @@ class TencentBackend(Backend):
         return f"tencent:{digest}:{self.region}"
 
     def close(self) -> None:
-        session = getattr(getattr(self._client.request, "conn", None), "_session", None)
-        if session is not None:
-            session.close()
+        self._connection.close()
 
     # ------------------------------------------------------------------ the one provider call
 
     def _call(self, action: str, params: dict[str, Any]) -> dict[str, Any]:
-        """One SES action; returns ``Response`` without errors or raises one neutral error."""
-        uncertain = action in _NOT_IDEMPOTENT
+        """One SES action; returns ``Response`` without errors or raises one neutral error.
+
+        Failures go through the core's outcome rule: ``NOT_SENT`` from the transport,
+        a ``Response.Error`` (at any HTTP status) through the error table and its
+        ``refused`` flag, anything else after the request was written as ``UNKNOWN``.
+        """
+        idempotent = action not in _NOT_IDEMPOTENT
         try:
             body = self._client.call_json(action, params)
         except TencentCloudSDKException as exc:
+            failure = _call_failure(exc)
+            if failure is not None:
+                raise failed(
+                    failure.stage, f"no answer from Tencent SES ({failure.message})", idempotent=idempotent,
+                    provider=self.name,
+                ) from (failure.__cause__ or exc)  # fmt: skip
+            status = getattr(exc, "status", None)
+            if isinstance(exc, _HTTPStatusError):
+                error = _error_body(exc.content)
+                if error is None:  # a gateway page or a bare status
+                    raise self._bare_status(action, status, exc.content, idempotent) from exc
+                raise self._answered(action, error, status, idempotent) from exc
             code = str(exc.code or "ClientError")
             message = exc.message.decode("utf-8", "replace") if isinstance(exc.message, bytes) else str(exc.message)
-            if code == "ClientNetworkError":
-                raise error_for_code(
-                    code, message, provider=self.name, maybe_sent=uncertain and _maybe_sent(exc.__context__)
-                ) from exc
-            status = getattr(exc, "status", None)
-            if code == "ServerNetworkError":
-                message = f"HTTP {status or 'error'} from Tencent SES: " + message[:200]
-            raw = None
-            if exc.requestId:  # the server answered with Response.Error; keep it in the same shape
-                raw = {"Response": {"Error": {"Code": code, "Message": message}, "RequestId": exc.requestId}}
-            raise error_for_code(
-                code, message, provider=self.name, request_id=exc.requestId, raw=raw, http_status=status
-            ) from exc
-        except (requests.RequestException, OSError) as exc:  # reading a streamed body failed
-            raise error_for_code(
-                "ClientNetworkError", str(exc), provider=self.name, maybe_sent=uncertain and _maybe_sent(exc)
-            ) from exc
+            error = {"Code": code, "Message": message, "RequestId": exc.requestId}
+            raise self._answered(action, error, status, idempotent) from exc
         except (ValueError, KeyError, TypeError) as exc:  # the body is not JSON, or not SES's shape
-            raise error_for_code(
-                "ServerNetworkError", f"malformed response: {exc!r}", provider=self.name, maybe_sent=uncertain
-            ) from exc
+            raise self._garbled(action, f"malformed response: {exc!r}", idempotent) from exc
         response = body.get("Response") if isinstance(body, dict) else None
         if not isinstance(response, dict):
-            raise error_for_code(
-                "ServerNetworkError", "response has no 'Response' object", provider=self.name, maybe_sent=uncertain
-            )
+            raise self._garbled(action, "response has no 'Response' object", idempotent)
         error = response.get("Error")
         if isinstance(error, dict):  # detected here too: the SDK misses it behind "; charset=utf-8"
-            raise error_for_code(
-                str(error.get("Code") or "FailedOperation"),
-                str(error.get("Message") or ""),
-                provider=self.name,
-                request_id=response.get("RequestId"),
-                raw=body,
-            )
+            found = {
+                "Code": str(error.get("Code") or "FailedOperation"),
+                "Message": str(error.get("Message") or ""),
+                "RequestId": response.get("RequestId"),
+            }
+            raise self._answered(action, found, 200, idempotent, raw=body)
         return response
+
+    def _answered(
+        self, action: str, error: Mapping[str, Any], status: int | None, idempotent: bool, raw: Any = None
+    ) -> MailbridgeError:
+        code, message, request_id = error["Code"], error["Message"], error.get("RequestId")
+        if raw is None and request_id:  # the server answered with Response.Error; keep it in the same shape
+            raw = {"Response": {"Error": {"Code": code, "Message": message}, "RequestId": request_id}}
+        neutral = error_for_code(code, message, provider=self.name, request_id=request_id, raw=raw, http_status=status)
+        return answered(neutral, refused=TABLE.rule_for(code).refused, idempotent=idempotent)
+
+    def _bare_status(self, action: str, status: int | None, content: bytes, idempotent: bool) -> MailbridgeError:
+        text = f"HTTP {status or 'error'} from Tencent SES: " + content[:200].decode("utf-8", "replace")
+        if status is not None and status < 500:  # refused by whatever answered (a gateway, a proxy)
+            return TABLE.rule_for(None, status).build(
+                text, provider=self.name, provider_code="ServerNetworkError", http_status=status
+            )
+        return failed(
+            Stage.UNKNOWN, text, idempotent=idempotent, provider=self.name, http_status=status,
+            provider_code="ServerNetworkError",
+        )  # fmt: skip
+
+    def _garbled(self, action: str, text: str, idempotent: bool, request_id: str | None = None) -> MailbridgeError:
+        return failed(
+            Stage.UNKNOWN, text, idempotent=idempotent, provider=self.name, request_id=request_id,
+            provider_code="ServerNetworkError",
+        )  # fmt: skip
 
     def _require(self, action: str, response: Mapping[str, Any], key: str) -> Any:
         """A field the answer must carry; its absence means we cannot know what happened."""
         if response.get(key) is None:
-            raise error_for_code(
-                "ServerNetworkError",
-                f"{action} answer has no {key}",
-                provider=self.name,
-                request_id=response.get("RequestId"),
-                maybe_sent=action in _NOT_IDEMPOTENT,
+            raise self._garbled(
+                action, f"{action} answer has no {key}", action not in _NOT_IDEMPOTENT, response.get("RequestId")
             )
         return response[key]
 
@@ -605,9 +707,7 @@ class TencentBackend(Backend):
                 "Tencent SES does not support a reply-to display name (ReplyToAddresses is an address)",
                 provider=self.name,
             )
-        subject = message.subject
-        if not subject and message.template_id is not None:
-            subject = self._template_subjects.get(str(message.template_id))
+        subject = message.subject  # for a template send the client fills in the template's (from its catalog)
         if not subject:
             raise InvalidRequest(
                 "Tencent SES needs a subject, also for template sends (its templates have none)", provider=self.name
@@ -696,13 +796,37 @@ class TencentBackend(Backend):
         if "ad_location" in options:
             params["ADLocation"] = int(options["ad_location"])
         sent_at = dt.datetime.now(dt.UTC)
-        response = self._call("BatchSendEmail", params)
+        try:
+            response = self._call("BatchSendEmail", params)
+        except ResourceBusy as exc:
+            if exc.provider_code != "OperationDenied.ReceiverStatusError":
+                raise
+            raise self._receiver_status_error(group, exc) from exc
         return SendReceipt(
             provider=self.name,
             request_id=response.get("RequestId"),
             sent_at=sent_at,
             batch_id=str(self._require("BatchSendEmail", response, "TaskId")),
             extra={"group_id": group.id},
+        )
+
+    def _receiver_status_error(self, group: Group, exc: ResourceBusy) -> MailbridgeError:
+        """ReceiverStatusError means "empty, or not finished importing": ask which. Only an
+        import still running is worth a retry; an empty list stays empty."""
+        try:
+            found = [g for g in self.list_groups(keyword=group.name, cursor=None, page_size=100).items]
+        except MailbridgeError:
+            return exc
+        current = next((g for g in found if g.id == group.id), None)
+        if current is not None and current.status is GroupStatus.PROCESSING:
+            exc.retryable = True
+            return exc
+        return InvalidRequest(
+            f"recipient group {group.name!r} is empty: upload recipients before a group send",
+            provider=self.name,
+            provider_code=exc.provider_code,
+            provider_message=exc.provider_message,
+            request_id=exc.request_id,
         )
 
     def send_task(self, task_id: str) -> dict[str, Any]:
@@ -860,10 +984,11 @@ class TencentBackend(Backend):
 
     @staticmethod
     def _template_id(template_id: str) -> int:
+        """SES template ids are integers: anything else names no template."""
         try:
             return int(template_id)
         except ValueError:
-            raise InvalidRequest(f"Tencent SES template ids are integers, not {template_id!r}") from None
+            raise TemplateNotFound(f"no Tencent SES template with id {template_id!r}", provider="tencent") from None
 
     def _template_content(self, html: str | None, text: str | None) -> dict[str, str]:
         content: dict[str, str] = {}
@@ -873,20 +998,24 @@ class TencentBackend(Backend):
             content["Text"] = _b64(provider_text)
         return content
 
-    def create_template(self, name: str, *, subject: str, html: str | None = None, text: str | None = None) -> Template:
-        content = self._template_content(html, text)
-        response = self._call("CreateEmailTemplate", {"TemplateName": name, "TemplateContent": content})
-        template_id = str(self._require("CreateEmailTemplate", response, "TemplateID"))
-        self._template_subjects[template_id] = subject
+    def _held(self, template_id: str, name: str, html: str | None, text: str | None, status: int) -> Template:
+        """The template as SES now holds it: no subject, the bodies as they read back."""
+        syntax = self.template_syntax
         return Template(
             id=template_id,
             name=name,
             provider=self.name,
-            subject=subject,
-            html=html,
-            text=text,
-            status=_TEMPLATE_STATUS[1],  # every new SES template is reviewed first
+            html=syntax.from_provider(syntax.to_provider(html)),
+            text=syntax.from_provider(syntax.to_provider(text)),
+            status=_TEMPLATE_STATUS[status],
         )
+
+    def create_template(self, name: str, *, subject: str, html: str | None = None, text: str | None = None) -> Template:
+        """CreateEmailTemplate with the bodies; ``subject`` is not sent (SES templates have none)."""
+        content = self._template_content(html, text)
+        response = self._call("CreateEmailTemplate", {"TemplateName": name, "TemplateContent": content})
+        template_id = str(self._require("CreateEmailTemplate", response, "TemplateID"))
+        return self._held(template_id, name, html, text, 1)  # every new SES template is reviewed first
 
     def list_templates(self) -> list[Template]:
         templates: list[Template] = []
@@ -898,7 +1027,6 @@ class TencentBackend(Backend):
                     id=str(t["TemplateID"]),
                     name=str(t.get("TemplateName", "")),
                     provider=self.name,
-                    subject=self._template_subjects.get(str(t["TemplateID"])),
                     status=_TEMPLATE_STATUS.get(t.get("TemplateStatus"), "unavailable"),
                 )
                 for t in page
@@ -908,13 +1036,13 @@ class TencentBackend(Backend):
                 return templates
 
     def get_template(self, template_id: str) -> Template:
+        """GetEmailTemplate: the bodies in the neutral syntax, ``subject`` None (SES stores none)."""
         response = self._call("GetEmailTemplate", {"TemplateID": self._template_id(template_id)})
         content = response.get("TemplateContent") or {}
         return Template(
             id=str(template_id),
             name=str(response.get("TemplateName", "")),
             provider=self.name,
-            subject=self._template_subjects.get(str(template_id)),
             html=self.template_syntax.from_provider(_unb64(content.get("Html"))),
             text=self.template_syntax.from_provider(_unb64(content.get("Text"))),
             status=_TEMPLATE_STATUS.get(response.get("TemplateStatus"), "unavailable"),
@@ -929,17 +1057,7 @@ class TencentBackend(Backend):
             "TemplateContent": self._template_content(html, text),
         }
         self._call("UpdateEmailTemplate", params)
-        self._template_subjects[template.id] = subject
-        return Template(
-            id=template.id,
-            name=template.name,
-            provider=self.name,
-            subject=subject,
-            html=html,
-            text=text,
-            status=_TEMPLATE_STATUS[1],  # changed content is reviewed again
-        )
+        return self._held(template.id, template.name, html, text, 1)  # changed content is reviewed again
 
     def delete_template(self, template: Template) -> None:
         self._call("DeleteEmailTemplate", {"TemplateID": self._template_id(template.id)})
-        self._template_subjects.pop(template.id, None)

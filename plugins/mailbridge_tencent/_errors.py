@@ -7,13 +7,29 @@ SDK's own client-side codes. A test fails when an SDK upgrade adds a code missin
 ``retryable`` / ``failover_eligible`` default to the neutral class's defaults; a rule overrides
 them where the code says more than its class (a per-recipient frequency limit is retryable but
 another provider would not help; an offline action will never succeed on a retry).
+
+Decisions worth knowing (issue 9 review):
+
+* Per-message refusals harm no provider: ``FailedOperation`` (unspecified), every unknown
+  ``FailedOperation.*`` / ``OperationDenied.*`` sub-code (they fall back on their parent),
+  ``FailedOperation.WithOutPermission`` (this account sends templates only: this message's
+  shape) and ``FailedOperation.NoAttachPermission`` (this message's attachments) are not
+  failover-eligible.
+* ``OperationDenied.ReceiverStatusError`` ("the list is empty or not finished uploading") is
+  not retryable: an empty list stays empty. The backend tells the two cases apart
+  (``send_to_group``) and only a list still importing is retried.
+* ``FailedOperation.TemporaryBlocked`` pauses one recipient ESP for 10 minutes: RateLimited
+  with ``retry_after`` 600 and failover-eligible. The client never sleeps past its budget: it
+  raises at once and the failover moves on.
+* ``refused`` (SES certainly did not apply the request) holds for every code but the
+  ``InternalError`` family (it can come mid-operation) and the SDK's transport codes; the
+  core's rule then makes a send or create ``OutcomeUnknown``.
+* The table is one :class:`mailbridge._errors_table.ErrorTable` (shared with every backend).
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-from attrs import frozen
 
 from mailbridge import (
     AlreadyExists,
@@ -36,25 +52,9 @@ from mailbridge import (
     TemplateNotFound,
     UnsupportedFeature,
 )
+from mailbridge._errors_table import ErrorRule, ErrorTable
 
-__all__ = ["ERRORS", "ErrorRule", "error_for_code"]
-
-
-@frozen
-class ErrorRule:
-    """How one provider code maps: the neutral class and, where deliberate, flag overrides."""
-
-    cls: type[MailbridgeError]
-    retryable: bool | None = None
-    failover_eligible: bool | None = None
-    retry_after: float | None = None
-
-    def flags(self) -> tuple[bool, bool]:
-        """The effective (retryable, failover_eligible) pair."""
-        return (
-            self.cls.retryable if self.retryable is None else self.retryable,
-            self.cls.failover_eligible if self.failover_eligible is None else self.failover_eligible,
-        )
+__all__ = ["ERRORS", "TABLE", "UNKNOWN", "ErrorRule", "error_for_code", "rule_for"]
 
 
 _ = ErrorRule
@@ -62,6 +62,7 @@ _ = ErrorRule
 ERRORS: dict[str, ErrorRule] = {
     # --- common API 3.0 codes (reference B.4, "Common") --------------------------------------
     "ActionOffline": _(ProviderUnavailable, retryable=False),  # the action was retired: retrying cannot help
+    "AuthFailure": _(AuthenticationError),  # parent of unknown AuthFailure.* sub-codes
     "AuthFailure.InvalidAuthorization": _(AuthenticationError),
     "AuthFailure.InvalidSecretId": _(AuthenticationError),
     "AuthFailure.MFAFailure": _(PermissionDenied),
@@ -71,8 +72,8 @@ ERRORS: dict[str, ErrorRule] = {
     "AuthFailure.TokenFailure": _(AuthenticationError),
     "AuthFailure.UnauthorizedOperation": _(PermissionDenied),  # CAM policy denies the action
     "DryRunOperation": _(InvalidRequest),
-    "FailedOperation": _(ProviderUnavailable, retryable=False),  # unspecified failure: do not repeat blindly
-    "InternalError": _(ProviderUnavailable),
+    "FailedOperation": _(ProviderUnavailable, retryable=False, failover_eligible=False),  # unspecified, per message
+    "InternalError": _(ProviderUnavailable, refused=False),  # may come mid-operation
     "InvalidAction": _(ConfigurationError),
     "InvalidParameter": _(InvalidRequest),
     "InvalidParameterValue": _(InvalidRequest),
@@ -100,8 +101,8 @@ ERRORS: dict[str, ErrorRule] = {
     "UnsupportedProtocol": _(ConfigurationError),
     "UnsupportedRegion": _(ConfigurationError),  # e.g. ap-hongkong on an international account
     # --- SDK client-side codes (tencentcloud/common) -------------------------------------------
-    "ClientNetworkError": _(ProviderUnavailable),  # refined by the backend: OutcomeUnknown after sending
-    "ServerNetworkError": _(ProviderUnavailable),  # any non-200 HTTP answer
+    "ClientNetworkError": _(ProviderUnavailable, refused=False),  # the core's outcome rule decides
+    "ServerNetworkError": _(ProviderUnavailable, refused=False),  # a non-200 answer without Response.Error
     "ClientError": _(ConfigurationError),
     "ClientParamsError": _(ConfigurationError),
     "InvalidCredential": _(ConfigurationError),
@@ -125,7 +126,7 @@ ERRORS: dict[str, ErrorRule] = {
     "FailedOperation.InvalidLimit": _(InvalidRequest),
     "FailedOperation.InvalidTemplateID": _(TemplateNotFound),
     "FailedOperation.MissingEmailContent": _(InvalidRequest),
-    "FailedOperation.NoAttachPermission": _(PermissionDenied),
+    "FailedOperation.NoAttachPermission": _(PermissionDenied, failover_eligible=False),  # this message
     "FailedOperation.NotAuthenticatedSender": _(SenderNotFound),
     "FailedOperation.NotSupportDate": _(LimitExceeded),  # outside the retention window
     "FailedOperation.ProtocolCheckErr": _(InvalidRequest),
@@ -140,9 +141,9 @@ ERRORS: dict[str, ErrorRule] = {
     "FailedOperation.TooManyRecipients": _(LimitExceeded),
     "FailedOperation.URLForbidden": _(ContentRejected),
     "FailedOperation.UnsupportMailType": _(InvalidAddress),
-    "FailedOperation.WithOutPermission": _(PermissionDenied),  # account may only send templates
+    "FailedOperation.WithOutPermission": _(PermissionDenied, failover_eligible=False),  # templates only: this message
     "FailedOperation.WrongContentJson": _(InvalidRequest),
-    "InternalError.QueryDataBaseFailed": _(ProviderUnavailable),
+    "InternalError.QueryDataBaseFailed": _(ProviderUnavailable, refused=False),
     # --- SES: InvalidParameter* / MissingParameter.* ------------------------------------------------
     "InvalidParameter.AppIdIsRequired": _(InvalidRequest),
     "InvalidParameter.InvalidEndTimeFormat": _(InvalidRequest),
@@ -185,32 +186,39 @@ ERRORS: dict[str, ErrorRule] = {
     "LimitExceeded.ExceedReceiverLimit": _(LimitExceeded),  # too many recipient groups
     "LimitExceeded.ReceiverDetailCountLimit": _(LimitExceeded),  # > 50,000 addresses in a group
     "LimitExceeded.ReceiverDetailRequestLimit": _(LimitExceeded),  # > 20,000 addresses in one call
-    "OperationDenied": _(PermissionDenied),
+    "OperationDenied": _(PermissionDenied, failover_eligible=False),  # unspecified: unknown sub-codes land here
     "OperationDenied.DomainNotVerified": _(SenderNotFound),
     "OperationDenied.ExceedDomainLimit": _(LimitExceeded),
     "OperationDenied.ExceedSenderLimit": _(LimitExceeded),
     "OperationDenied.NotAllowDelete": _(PermissionDenied, failover_eligible=False),
     "OperationDenied.ReceiverIsOperating": _(ResourceBusy),  # the group is still importing
     "OperationDenied.ReceiverNotExist": _(GroupNotFound),
-    # "empty, or not finished importing": usually right after an upload, so worth a retry.
-    "OperationDenied.ReceiverStatusError": _(ResourceBusy),
+    # "empty, or not finished importing": an empty list stays empty (send_to_group tells them apart).
+    "OperationDenied.ReceiverStatusError": _(ResourceBusy, retryable=False),
     "OperationDenied.RepeatPassWord": _(InvalidRequest),
     "OperationDenied.SendAddressStatusError": _(SenderNotFound),
     "OperationDenied.SenderWithDomainIsNotEmpty": _(InvalidRequest),
     "OperationDenied.TemplateStatusError": _(TemplateNotFound),
 }
-del _
 
 #: Used for a code in no table (a newer server than this SDK): never retried, never failed over.
-UNKNOWN = ErrorRule(ProviderUnavailable, retryable=False, failover_eligible=False)
+UNKNOWN = ErrorRule(ProviderUnavailable, retryable=False, failover_eligible=False, source="not in the table")
+
+TABLE = ErrorTable(
+    codes=ERRORS,
+    parent_fallback=True,
+    # SES answers errors with HTTP 200; a bare status comes from a gateway or proxy in front.
+    status={429: _(RateLimited, source="HTTP 429 without Response.Error")},
+    unknown=UNKNOWN,
+    server_error=_(ProviderUnavailable, refused=False, source="HTTP 5xx without Response.Error"),
+    client_error=_(ProviderUnavailable, retryable=False, source="HTTP 4xx without Response.Error"),
+)
+del _
 
 
 def rule_for(code: str) -> ErrorRule:
     """The rule for a code; an unknown sub-code falls back to its parent (``A.B`` -> ``A``)."""
-    if code in ERRORS:
-        return ERRORS[code]
-    parent = code.split(".", 1)[0]
-    return ERRORS.get(parent, UNKNOWN)
+    return TABLE.rule_for(code)
 
 
 def error_for_code(
@@ -237,18 +245,12 @@ def error_for_code(
             http_status=http_status,
             raw=raw,
         )
-    rule = rule_for(code)
-    retryable, failover = rule.flags()
-    kwargs: dict[str, Any] = {
-        "provider": provider,
-        "provider_code": code,
-        "provider_message": message,
-        "request_id": request_id,
-        "http_status": http_status,
-        "raw": raw,
-        "retryable": retryable,
-        "failover_eligible": failover,
-    }
-    if rule.cls is RateLimited:
-        return RateLimited(message, retry_after=rule.retry_after, **kwargs)
-    return rule.cls(message, **kwargs)
+    return rule_for(code).build(
+        message,
+        provider=provider,
+        provider_code=code,
+        provider_message=message,
+        request_id=request_id,
+        http_status=http_status,
+        raw=raw,
+    )

@@ -7,7 +7,7 @@ import json
 import httpx
 import pytest
 from mailbridge_aliyun import AliyunBackend
-from mailbridge_aliyun._errors import ERROR_TABLE, PREFIX_TABLE
+from mailbridge_aliyun._errors import ERROR_TABLE, PREFIX_TABLE, TABLE, rule_for
 
 import mailbridge
 from mailbridge import (
@@ -31,63 +31,63 @@ from mailbridge import (
 
 URL = "aliyun://LTAI5tMailbridgeTestKeyId:mailbridge-test-secret-aliyun@cn-hangzhou"
 
-# code -> (class, retryable, failover_eligible), written out independently of the table.
-EXPECTED: dict[str, tuple[type[MailbridgeError], bool, bool]] = {
-    "InvalidApi.NotFound": (ConfigurationError, False, False),
-    "InvalidAccessKeyId.NotFound": (AuthenticationError, False, True),
-    "InvalidAccessKeyId.Inactive": (AuthenticationError, False, True),
-    "InvalidTimeStamp.Format": (InvalidRequest, False, False),
-    "InvalidTimeStamp.Expired": (AuthenticationError, False, False),
-    "SignatureNonceUsed": (ProviderUnavailable, True, False),
-    "InvalidParameter.Format": (InvalidRequest, False, False),
-    "UnsupportedHTTPMethod": (InvalidRequest, False, False),
-    "InvalidSignatureMethod": (InvalidRequest, False, False),
-    "SignatureDoesNotMatch": (AuthenticationError, False, True),
-    "IncompleteSignature": (AuthenticationError, False, True),
-    "Throttling": (RateLimited, True, True),
-    "Throttling.User": (RateLimited, True, True),
-    "Throttling.Api": (RateLimited, True, True),
-    "Forbidden.RAM": (PermissionDenied, False, True),
-    "Forbidden.RiskControl": (PermissionDenied, False, True),
-    "InvalidAction": (PermissionDenied, False, True),
-    "ActionUnauthorized": (PermissionDenied, False, True),
-    "InternalError": (ProviderUnavailable, True, True),
-    "ServiceUnavailable": (ProviderUnavailable, True, True),
-    "Forbidden": (PermissionDenied, False, True),
-    "InvalidMailAddress.NotFound": (SenderNotFound, False, False),
-    "InvalidMailAddressStatus.Malformed": (SenderNotFound, False, False),
-    "InvalidMailAddressStatusMalformed": (SenderNotFound, False, False),
-    "InvalidMailAddressDomain.Malformed": (SenderNotFound, False, False),
-    "InvalidMailAddressDomainMalformed": (SenderNotFound, False, False),
-    "InvalidMailAddressSendType.Malformed": (InvalidRequest, False, False),
-    "InvalidToAddress": (InvalidAddress, False, False),
-    "InvalidToAddress.Spam": (ContentRejected, False, False),
-    "InvalidSendMail.Spam": (ContentRejected, False, True),
-    "InvalidBody": (InvalidRequest, False, False),
-    "InvalidSubject.Malformed": (InvalidRequest, False, False),
-    "InvalidFromAlias.Malformed": (InvalidRequest, False, False),
-    "InvalidFromALias.Malformed": (InvalidRequest, False, False),
-    "InvalidReplyAddress.Malformed": (InvalidAddress, False, False),
-    "InvalidReplyAddressAlias.Malformed": (InvalidRequest, False, False),
-    "InvalidReceiverName.Malformed": (InvalidRequest, False, False),
-    "InvalidReceiverStatus.Malformed": (ResourceBusy, True, False),
-    "InvalidReceiver.NotFound": (GroupNotFound, False, False),
-    "InvalidTemplateName.Malformed": (InvalidRequest, False, False),
-    "InvalidTemplate.NotFound": (TemplateNotFound, False, False),
-    "InvalidDate.Malformed": (InvalidRequest, False, False),
-    "InvalidDate.NotFound": (InvalidRequest, False, False),
-    "InvalidStartTime.Malformed": (InvalidRequest, False, False),
-    "InvalidEndTime.Malformed": (InvalidRequest, False, False),
-    "InvalidBetweenTime.Malformed": (LimitExceeded, False, False),
-    "InvalidAddress.NotFound": (NotFound, False, False),
-    "InvalidAddress.Locked": (InvalidRequest, False, False),
-    "InvalidAddressNumber.Malformed": (InvalidRequest, False, False),
-    "EmailFormatError": (InvalidAddress, False, False),
-    "EmailLengthError": (InvalidAddress, False, False),
-    "InvalidIP.NotFound": (NotFound, False, False),
-    "InvalidDomainName.Duplicate": (AlreadyExists, False, False),
-    "InvalidDomainNumber.Malformed": (LimitExceeded, False, False),
-    "CheckDomain.Failed": (ProviderUnavailable, True, False),
+# code -> (class, retryable, failover_eligible, refused), written out independently of the table.
+EXPECTED: dict[str, tuple[type[MailbridgeError], bool, bool, bool]] = {
+    "InvalidApi.NotFound": (ConfigurationError, False, False, True),
+    "InvalidAccessKeyId.NotFound": (AuthenticationError, False, True, True),
+    "InvalidAccessKeyId.Inactive": (AuthenticationError, False, True, True),
+    "InvalidTimeStamp.Format": (InvalidRequest, False, False, True),
+    "InvalidTimeStamp.Expired": (AuthenticationError, False, False, True),
+    "SignatureNonceUsed": (ProviderUnavailable, True, False, True),
+    "InvalidParameter.Format": (InvalidRequest, False, False, True),
+    "UnsupportedHTTPMethod": (InvalidRequest, False, False, True),
+    "InvalidSignatureMethod": (InvalidRequest, False, False, True),
+    "SignatureDoesNotMatch": (AuthenticationError, False, True, True),
+    "IncompleteSignature": (AuthenticationError, False, True, True),
+    "Throttling": (RateLimited, True, True, True),
+    "Throttling.User": (RateLimited, True, True, True),
+    "Throttling.Api": (RateLimited, True, True, True),
+    "Forbidden.RAM": (PermissionDenied, False, True, True),
+    "Forbidden.RiskControl": (PermissionDenied, False, True, True),
+    "InvalidAction": (PermissionDenied, False, True, True),
+    "ActionUnauthorized": (PermissionDenied, False, True, True),
+    "InternalError": (ProviderUnavailable, True, True, False),
+    "ServiceUnavailable": (ProviderUnavailable, True, True, True),
+    "Forbidden": (PermissionDenied, False, True, True),
+    "InvalidMailAddress.NotFound": (SenderNotFound, False, False, True),
+    "InvalidMailAddressStatus.Malformed": (SenderNotFound, False, False, True),
+    "InvalidMailAddressStatusMalformed": (SenderNotFound, False, False, True),
+    "InvalidMailAddressDomain.Malformed": (SenderNotFound, False, False, True),
+    "InvalidMailAddressDomainMalformed": (SenderNotFound, False, False, True),
+    "InvalidMailAddressSendType.Malformed": (InvalidRequest, False, False, True),
+    "InvalidToAddress": (InvalidAddress, False, False, True),
+    "InvalidToAddress.Spam": (ContentRejected, False, False, True),
+    "InvalidSendMail.Spam": (ContentRejected, False, True, True),
+    "InvalidBody": (InvalidRequest, False, False, True),
+    "InvalidSubject.Malformed": (InvalidRequest, False, False, True),
+    "InvalidFromAlias.Malformed": (InvalidRequest, False, False, True),
+    "InvalidFromALias.Malformed": (InvalidRequest, False, False, True),
+    "InvalidReplyAddress.Malformed": (InvalidAddress, False, False, True),
+    "InvalidReplyAddressAlias.Malformed": (InvalidRequest, False, False, True),
+    "InvalidReceiverName.Malformed": (InvalidRequest, False, False, True),
+    "InvalidReceiverStatus.Malformed": (ResourceBusy, False, False, True),
+    "InvalidReceiver.NotFound": (GroupNotFound, False, False, True),
+    "InvalidTemplateName.Malformed": (InvalidRequest, False, False, True),
+    "InvalidTemplate.NotFound": (TemplateNotFound, False, False, True),
+    "InvalidDate.Malformed": (InvalidRequest, False, False, True),
+    "InvalidDate.NotFound": (InvalidRequest, False, False, True),
+    "InvalidStartTime.Malformed": (InvalidRequest, False, False, True),
+    "InvalidEndTime.Malformed": (InvalidRequest, False, False, True),
+    "InvalidBetweenTime.Malformed": (LimitExceeded, False, False, True),
+    "InvalidAddress.NotFound": (NotFound, False, False, True),
+    "InvalidAddress.Locked": (InvalidRequest, False, False, True),
+    "InvalidAddressNumber.Malformed": (InvalidRequest, False, False, True),
+    "EmailFormatError": (InvalidAddress, False, False, True),
+    "EmailLengthError": (InvalidAddress, False, False, True),
+    "InvalidIP.NotFound": (NotFound, False, False, True),
+    "InvalidDomainName.Duplicate": (AlreadyExists, False, False, True),
+    "InvalidDomainNumber.Malformed": (LimitExceeded, False, False, True),
+    "CheckDomain.Failed": (ProviderUnavailable, True, False, True),
 }
 
 # Every code named in issue 3, the seeds and reference A.5 (prefix families checked below).
@@ -113,7 +113,8 @@ def test_table_covers_every_code_and_nothing_else() -> None:
 @pytest.mark.parametrize("code", sorted(EXPECTED))
 def test_each_code_maps_to_one_neutral_class(code: str) -> None:
     """Each code becomes exactly its class, with deliberate flags and the context attached."""
-    cls, retryable, failover = EXPECTED[code]
+    cls, retryable, failover, refused = EXPECTED[code]
+    assert rule_for(code, 400).refused is refused
     status = 503 if cls is ProviderUnavailable else 404 if code.endswith("NotFound") else 400
     backend = _backend(status, _error_body(code))
     with pytest.raises(MailbridgeError) as info:
@@ -133,11 +134,12 @@ def test_each_code_maps_to_one_neutral_class(code: str) -> None:
         ("Throttling.Tenant", RateLimited),
         ("Forbidden.AccessKeyDisabled", PermissionDenied),
         ("InvalidAccessKeyId.Expired", AuthenticationError),
+        ("InvalidSecurityToken.Expired", AuthenticationError),
     ],
 )
 def test_prefix_families(code: str, cls: type[MailbridgeError]) -> None:
     """Gateway families spelled with a parameter inside the code match by prefix."""
-    assert set(PREFIX_TABLE) == {"Missing", "Throttling.", "Forbidden.", "InvalidAccessKeyId."}
+    assert set(PREFIX_TABLE) == {"Missing", "Throttling.", "Forbidden.", "InvalidAccessKeyId.", "InvalidSecurityToken."}
     with pytest.raises(cls):
         _backend(400, _error_body(code)).account_summary()
 
@@ -216,3 +218,70 @@ def test_setup_action_codes_have_one_row_each(code: str) -> None:
     with pytest.raises(SETUP_CODES[code]) as info:
         _backend(400, _error_body(code)).list_domains()
     assert type(info.value) is SETUP_CODES[code] and info.value.operation == "domains"
+
+
+def test_every_decision_is_printed_and_explicit(capsys: pytest.CaptureFixture[str]) -> None:
+    """Print every row (code, class, retryable, failover, refused); each must match EXPECTED exactly.
+
+    A row nobody wrote an expectation for (a new code, a changed flag) fails here.
+    """
+    undecided = []
+    for key, rule in TABLE.rows():
+        retryable, failover = rule.flags()
+        print(
+            f"{key:45} {rule.cls.__name__:20} retryable={retryable!s:5} failover={failover!s:5} refused={rule.refused}"
+        )
+        if key in ERROR_TABLE and EXPECTED.get(key) != (rule.cls, retryable, failover, rule.refused):
+            undecided.append(key)
+    assert undecided == []
+    printed = capsys.readouterr().out
+    assert all(code in printed for code in EXPECTED)
+    assert "<5xx, unknown code>" in printed and "refused=False" in printed
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "cls"),
+    [
+        (404, "InvalidAccessKeyId.NotFound", AuthenticationError),
+        (400, "Throttling.User", RateLimited),
+        (503, "ServiceUnavailable", ProviderUnavailable),
+    ],
+)
+def test_xml_error_bodies_keep_their_code_at_any_status(status: int, code: str, cls: type[MailbridgeError]) -> None:
+    """DM answers XML (its default Format): the code is read from <Error><Code>, whatever the status."""
+    body = (
+        "<?xml version='1.0' encoding='UTF-8'?><Error><RequestId>REQ-X</RequestId><HostId>dm.aliyuncs.com</HostId>"
+        f"<Code>{code}</Code><Message>m</Message><Recommend><![CDATA[https://api.aliyun.com]]></Recommend></Error>"
+    ).encode()
+    backend = _backend(status, body, {"content-type": "text/xml;charset=utf-8"})
+    with pytest.raises(MailbridgeError) as info:
+        backend.list_tags()
+    assert type(info.value) is cls
+    assert (info.value.provider_code, info.value.request_id, info.value.http_status) == (code, "REQ-X", status)
+
+
+def test_xml_success_body_is_a_success() -> None:
+    """An XML answer of an action without data (DeleteReceiver) is a success, not a garbled body."""
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["x-acs-action"])
+        body = b"<?xml version='1.0'?><DeleteReceiverResponse><RequestId>R1</RequestId></DeleteReceiverResponse>"
+        return httpx.Response(200, content=body, headers={"content-type": "text/xml;charset=utf-8"})
+
+    backend = AliyunBackend.from_url(mailbridge.ProviderURL.parse(URL), transport=httpx.MockTransport(handler))
+    client = mailbridge.Client(backend, sleep=lambda _: None)
+    client.delete_group(mailbridge.Group(id="7", name="g", provider="aliyun"))
+    assert seen == ["DeleteReceiver"]
+
+
+@pytest.mark.parametrize("status", [500, 502, 504])
+def test_internal_errors_and_gateway_timeouts_are_not_refusals_for_a_send(status: int) -> None:
+    """InternalError (any status) and any code at 504 may come after DM acted: a send is maybe sent."""
+    message = mailbridge.Message(sender="s@example.net", to="a@example.com", subject="S", text="T")
+    code = "ServiceUnavailable" if status == 504 else "InternalError"
+    with pytest.raises(mailbridge.OutcomeUnknown) as info:
+        _backend(status, _error_body(code)).send(message)
+    assert info.value.provider_code == code and info.value.maybe_sent
+    with pytest.raises(ProviderUnavailable):  # the same answer on a read: retry is safe
+        _backend(status, _error_body(code)).list_tags()

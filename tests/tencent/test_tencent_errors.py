@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from mailbridge_tencent._errors import ERRORS, UNKNOWN, ErrorRule, error_for_code, rule_for
+from mailbridge_tencent._errors import ERRORS, TABLE, UNKNOWN, ErrorRule, error_for_code, rule_for
 from mailbridge_tencent.emulator import TencentEmulator
 from tencentcloud.ses.v20201002 import errorcodes
 
@@ -96,7 +96,13 @@ def test_table_entry_builds_its_error(code: str) -> None:
         ("AuthFailure.UnauthorizedOperation", mailbridge.PermissionDenied, False, True),
         ("InternalError", mailbridge.ProviderUnavailable, True, True),
         ("FailedOperation.ServiceNotAvailable", mailbridge.ProviderUnavailable, True, True),
-        ("FailedOperation", mailbridge.ProviderUnavailable, False, True),
+        ("FailedOperation", mailbridge.ProviderUnavailable, False, False),
+        ("FailedOperation.SomethingNew", mailbridge.ProviderUnavailable, False, False),
+        ("FailedOperation.WithOutPermission", mailbridge.PermissionDenied, False, False),
+        ("FailedOperation.NoAttachPermission", mailbridge.PermissionDenied, False, False),
+        ("OperationDenied.ReceiverStatusError", mailbridge.ResourceBusy, False, False),
+        ("OperationDenied.SomethingNew", mailbridge.PermissionDenied, False, False),
+        ("AuthFailure.SomethingNew", mailbridge.AuthenticationError, False, True),
         ("ActionOffline", mailbridge.ProviderUnavailable, False, True),
         ("FailedOperation.ExceedSendLimit", mailbridge.QuotaExceeded, False, True),
         ("FailedOperation.EmailAddrInBlacklist", mailbridge.ContentRejected, False, False),
@@ -128,6 +134,42 @@ def test_unknown_sub_code_falls_back_to_its_parent() -> None:
     assert rule_for("RequestLimitExceeded.Whatever").cls is mailbridge.RateLimited
     assert rule_for("TotallyNew") is UNKNOWN
     assert error_for_code("TotallyNew", "x", provider="tencent").retryable is False
+
+
+def test_every_decision_is_printed_and_explicit(capsys: pytest.CaptureFixture[str]) -> None:
+    """Print every row (code, class, retryable, failover, refused); every code the SDK or the
+    common-code page names must have its own row, not a parent's or the unknown fallback."""
+    for key, rule in TABLE.rows():
+        retryable, failover = rule.flags()
+        print(
+            f"{key:55} {rule.cls.__name__:20} retryable={retryable!s:5} failover={failover!s:5} refused={rule.refused}"
+        )
+    printed = capsys.readouterr().out
+    undecided = [c for c in [*SDK_CODES, *COMMON_CODES] if c not in TABLE.codes or c not in printed]
+    assert undecided == []
+    # Only codes that can come mid-operation are not refusals.
+    not_refusals = {code for code, rule in TABLE.codes.items() if not rule.refused}
+    assert not_refusals == {
+        "InternalError",
+        "InternalError.QueryDataBaseFailed",
+        "ClientNetworkError",
+        "ServerNetworkError",
+    }
+
+
+def test_per_message_refusals_harm_no_provider() -> None:
+    """No code that is about one message (its content, recipients, template, attachments) fails over."""
+    per_message = (
+        mailbridge.InvalidRequest,
+        mailbridge.ContentRejected,
+        mailbridge.NotFound,
+        mailbridge.AlreadyExists,
+        mailbridge.UnsupportedFeature,
+    )
+    offenders = [c for c, r in TABLE.codes.items() if issubclass(r.cls, per_message) and r.flags()[1]]
+    assert offenders == []
+    for code in ("FailedOperation", "FailedOperation.WithOutPermission", "FailedOperation.NoAttachPermission"):
+        assert TABLE.rule_for(code).flags() == (False, False), code
 
 
 def test_maybe_sent_becomes_outcome_unknown() -> None:

@@ -22,7 +22,7 @@ def pair(emu: TencentEmulator, tmp_path: Path) -> mailbridge.FailoverClient:
 @pytest.mark.parametrize(
     ("fault", "options"),
     [
-        ("status", {"status": 503}),
+        ("error", {"code": "FailedOperation.ServiceNotAvailable"}),  # "request not applied, retry"
         ("error", {"code": "RequestLimitExceeded"}),
         ("error", {"code": "FailedOperation.ExceedSendLimit"}),
         ("error", {"code": "AuthFailure.SignatureFailure"}),
@@ -37,8 +37,14 @@ def test_unhealthy_tencent_fails_over_to_local(
     assert emu.sent_mail == []
 
 
-def test_unknown_outcome_is_never_failed_over(emu: TencentEmulator, tmp_path: Path) -> None:
-    emu.add_fault("malformed", "SendEmail", times=None)
+@pytest.mark.parametrize(
+    ("kind", "options"), [("malformed", {}), ("status", {"status": 502}), ("status", {"status": 504})]
+)
+def test_unknown_outcome_is_never_failed_over(
+    emu: TencentEmulator, tmp_path: Path, kind: str, options: dict[str, object]
+) -> None:
+    """A garbled answer or a gateway page after the request was written: maybe sent, not failed over."""
+    emu.add_fault(kind, "SendEmail", times=None, **options)
     with pytest.raises(mailbridge.OutcomeUnknown):
         pair(emu, tmp_path).send(MESSAGE)
     outbox = tmp_path / "outbox"

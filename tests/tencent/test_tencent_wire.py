@@ -326,6 +326,16 @@ def test_batch_send_before_import_finishes_is_busy() -> None:
         with pytest.raises(mailbridge.ResourceBusy) as info:
             client.send_to_group(group, Message(sender=SENDER, to=[], subject="x", template_id="1"))
     assert info.value.provider_code == "OperationDenied.ReceiverStatusError"
+    assert info.value.retryable  # still importing: worth a retry
+
+
+def test_batch_send_to_an_empty_group_is_not_retried_as_busy(emu: TencentEmulator, client: mailbridge.Client) -> None:
+    """ReceiverStatusError on an empty list: a clear InvalidRequest (not retryable), not "busy"."""
+    group = client.create_group("empty")
+    with pytest.raises(mailbridge.InvalidRequest) as info:
+        client.send_to_group(group, Message(sender=SENDER, to=[], subject="x", template_id="1"))
+    assert info.value.provider_code == "OperationDenied.ReceiverStatusError" and not info.value.retryable
+    assert "empty" in info.value.message
 
 
 def test_delivery_query_json(emu: TencentEmulator, client: mailbridge.Client) -> None:
@@ -365,7 +375,7 @@ def test_group_ids_must_be_integers(client: mailbridge.Client) -> None:
 
 
 def test_templates_json_and_remembered_subject(emu: TencentEmulator, client: mailbridge.Client) -> None:
-    """SES templates have no subject: one created here lends its subject to sends that give none."""
+    """SES templates have no subject: the client's catalog keeps it for sends that give none."""
     template = client.create_template("hello", subject="Hello {{name}}", html="<p>Hi {{name}}</p>", text="Hi")
     assert sent(emu, "CreateEmailTemplate") == [
         {
@@ -385,10 +395,12 @@ def test_templates_json_and_remembered_subject(emu: TencentEmulator, client: mai
         "Hi",
         "approved",
     )
+    assert fetched.subject == "Hello {{name}}"  # from the catalog
     assert [t.name for t in client.templates()] == ["welcome", "newsletter", "hello"]
-    assert sent(emu, "ListEmailTemplates") == [{"Limit": 100, "Offset": 0}]
+    # get_template looked for a template *named* "3" first, then for the id
+    assert sent(emu, "ListEmailTemplates") == [{"Limit": 100, "Offset": 0}] * 2
     client.send(Message(sender=SENDER, to=["a@example.com"], template_id=template.id, template_data={"name": "Ann"}))
-    assert sent(emu, "SendEmail")[0]["Subject"] == "Hello {{name}}"
+    assert sent(emu, "SendEmail")[0]["Subject"] == "Hello Ann"  # rendered by the client
     client.delete_template(template)
     assert sent(emu, "DeleteEmailTemplate") == [{"TemplateID": 3}]
     with pytest.raises(mailbridge.TemplateNotFound):

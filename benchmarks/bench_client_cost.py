@@ -1,0 +1,192 @@
+"""What the client costs, side by side with the vendors' official SDKs, in one run.
+
+Run: .venv/bin/python benchmarks/bench_client_cost.py [--sends 400] [--runs 5]
+(needs the ``bench`` extra: ``pip install -e ".[bench]"``, which brings ``alibabacloud-dm20151123``.)
+
+* cold start: wall time and peak RSS of a fresh interpreter doing ``import mailbridge;
+  connect("aliyun://...")`` vs ``import alibabacloud_dm20151123.client; Client(config)``;
+* client CPU per Direct Mail ``SingleSendMail``: mailbridge vs the official SDK;
+* client CPU per Tencent SES ``SendEmail``: mailbridge vs the bare SDK call.
+
+The emulators run in their own processes (``mailbridge emulator ...``), so the CPU measured
+here (``time.process_time``) is the client's alone. Medians over ``--runs``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+DM_KEY, DM_SECRET = "LTAI5tMailbridgeTestKeyId", "mailbridge-test-secret-aliyun"
+TC_ID, TC_KEY = "AKIDMailbridgeTestSecretId0000", "mailbridge-test-secret-key-tencent-000"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def emulator(name: str, *options: str) -> Iterator[int]:
+    port = free_port()
+    args = [str(Path(sys.executable).with_name("mailbridge")), "emulator", name, "--port", str(port)]
+    for option in options:
+        args += ["--option", option]
+    proc = subprocess.Popen(args, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def cpu_per_call(call: Callable[[int], Any], count: int) -> float:
+    call(-1)  # warm-up: connection, imports, caches
+    start = time.process_time()
+    for i in range(count):
+        call(i)
+    return (time.process_time() - start) / count
+
+
+def cold_start(code: str) -> tuple[float, float]:
+    """(wall seconds, peak RSS MiB) of a fresh interpreter running ``code``."""
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    assert os.waitstatus_to_exitcode(status) == 0
+    return wall, usage.ru_maxrss / 1024
+
+
+def bench_cold_start(runs: int) -> None:
+    ours = f"import mailbridge; mailbridge.connect('aliyun://{DM_KEY}:{DM_SECRET}@cn-hangzhou')"
+    sdk = (
+        "from alibabacloud_dm20151123.client import Client; from alibabacloud_tea_openapi.models import Config; "
+        f"Client(Config(access_key_id={DM_KEY!r}, access_key_secret={DM_SECRET!r}, endpoint='dm.aliyuncs.com'))"
+    )
+    baseline = "pass"
+    results = {}
+    for name, code in (("python -c pass", baseline), ("mailbridge", ours), ("official SDK", sdk)):
+        samples = [cold_start(code) for _ in range(runs)]
+        results[name] = (statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples))
+    m, s = results["mailbridge"], results["official SDK"]
+    print(
+        f"cold start (import + client): mailbridge {m[0] * 1000:.0f} ms / {m[1]:.1f} MiB; "
+        f"official SDK {s[0] * 1000:.0f} ms / {s[1]:.1f} MiB; ratio {m[0] / s[0]:.2f}x wall, {m[1] / s[1]:.2f}x RSS "
+        f"(bare interpreter {results['python -c pass'][0] * 1000:.0f} ms / {results['python -c pass'][1]:.1f} MiB)"
+    )
+
+
+def bench_direct_mail(sends: int, runs: int) -> None:
+    from alibabacloud_dm20151123 import models
+    from alibabacloud_dm20151123.client import Client as DmClient
+    from alibabacloud_tea_openapi.models import Config
+    from darabonba.runtime import RuntimeOptions
+
+    import mailbridge
+
+    with emulator("aliyun", "daily_quota=1000000000") as port:
+        url = f"aliyun://{DM_KEY}:{DM_SECRET}@cn-hangzhou?endpoint=http://127.0.0.1:{port}&rate_limit=off"
+        ours = mailbridge.connect(url, retry=mailbridge.RetryPolicy(attempts=1))
+        sdk = DmClient(
+            Config(
+                access_key_id=DM_KEY,
+                access_key_secret=DM_SECRET,
+                endpoint=f"127.0.0.1:{port}",
+                protocol="http",
+                region_id="cn-hangzhou",
+            )
+        )
+        runtime = RuntimeOptions()
+
+        def with_mailbridge(i: int) -> None:
+            ours.send(
+                mailbridge.Message(
+                    sender="noreply@mail.example.com", to=[f"u{i}@example.com"], subject=f"s{i}", html="<p>hi</p>"
+                )
+            )
+
+        def with_sdk(i: int) -> None:
+            request = models.SingleSendMailRequest(
+                account_name="noreply@mail.example.com",
+                address_type=1,
+                reply_to_address=False,
+                to_address=f"u{i}@example.com",
+                subject=f"s{i}",
+                html_body="<p>hi</p>",
+            )
+            sdk.single_send_mail_with_options(request, runtime)
+
+        pairs = [(cpu_per_call(with_mailbridge, sends), cpu_per_call(with_sdk, sends)) for _ in range(runs)]
+        ours.close()
+    m = statistics.median(p[0] for p in pairs)
+    s = statistics.median(p[1] for p in pairs)
+    print(f"Direct Mail CPU per send: mailbridge {m * 1e6:.0f} µs, official SDK {s * 1e6:.0f} µs, ratio {m / s:.2f}x")
+
+
+def bench_tencent(sends: int, runs: int) -> None:
+    from tencentcloud.common.credential import Credential
+    from tencentcloud.common.profile.client_profile import ClientProfile
+    from tencentcloud.common.profile.http_profile import HttpProfile
+    from tencentcloud.ses.v20201002 import models
+    from tencentcloud.ses.v20201002.ses_client import SesClient
+
+    import mailbridge
+
+    with emulator("tencent", "rate_limit=0") as port:
+        url = f"tencent://{TC_ID}:{TC_KEY}@ap-guangzhou?endpoint=http://127.0.0.1:{port}&rate_limit=off"
+        ours = mailbridge.connect(url, retry=mailbridge.RetryPolicy(attempts=1))
+        profile = ClientProfile(httpProfile=HttpProfile(protocol="http", endpoint=f"127.0.0.1:{port}"))
+        sdk = SesClient(Credential(TC_ID, TC_KEY), "ap-guangzhou", profile)
+
+        def with_mailbridge(i: int) -> None:
+            ours.send(
+                mailbridge.Message(
+                    sender="noreply@mail.example.com", to=[f"u{i}@example.com"], subject=f"s{i}", text="hi"
+                )
+            )
+
+        def with_sdk(i: int) -> None:
+            request = models.SendEmailRequest()
+            request.FromEmailAddress = "noreply@mail.example.com"
+            request.Destination = [f"u{i}@example.com"]
+            request.Subject = f"s{i}"
+            request.Simple = models.Simple()
+            request.Simple.Text = "aGk="
+            request.TriggerType = 1
+            sdk.SendEmail(request)
+
+        pairs = [(cpu_per_call(with_mailbridge, sends), cpu_per_call(with_sdk, sends)) for _ in range(runs)]
+        ours.close()
+    m = statistics.median(p[0] for p in pairs)
+    s = statistics.median(p[1] for p in pairs)
+    print(f"Tencent SES CPU per send: mailbridge {m * 1e6:.0f} µs, bare SDK call {s * 1e6:.0f} µs, ratio {m / s:.2f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sends", type=int, default=400)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    bench_cold_start(args.runs)
+    bench_direct_mail(args.sends, args.runs)
+    bench_tencent(args.sends, args.runs)
+
+
+if __name__ == "__main__":
+    main()
