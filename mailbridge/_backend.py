@@ -136,6 +136,11 @@ class Backend(abc.ABC):
         """Remove addresses from a group."""
         self.unsupported(Feature.REMOVE_RECIPIENTS)
 
+    def find_members(self, group: Group, emails: Sequence[str]) -> Mapping[str, str] | None:
+        """Which of a few ``emails`` are members (casefolded address -> address as stored), looked up
+        one by one where the provider can; None (the default) when the core should list the group."""
+        return None
+
     # ---------------------------------------------------------------- sending
 
     @abc.abstractmethod

@@ -379,7 +379,8 @@ class Client:
     def remove(self, group: Group | str, emails: Iterable[str]) -> RemoveReport:
         """Remove addresses from a group and report exactly what happened.
 
-        The group's members are read first, so only members are removed (``removed``) and
+        Membership is read first (a look-up per address where the backend offers one and that
+        is fewer calls than listing the group), so only members are removed (``removed``) and
         the rest are reported as ``not_members``; repeats are ``duplicates`` and entries that
         are not addresses ``rejected``, all before any removal call.
         """
@@ -399,7 +400,19 @@ class Client:
             else:
                 wanted[email.casefold()] = email
         present: dict[str, str] = {}
-        if wanted:
+        pages = (resolved.recipient_count or 0) / max(1, self.limits.list_page_size)
+        found: dict[str, str] | None = None
+        if wanted and len(wanted) < pages:  # fewer look-ups than listing pages: one rate-limited call each
+            found = {}
+            for email in wanted.values():
+                hit = self._call(Operation.LIST_MEMBERS, self.backend.find_members, resolved, [email])
+                if hit is None:
+                    found = None
+                    break
+                found.update(hit)
+        if found is not None:
+            present = {k: v for k, v in found.items() if k in wanted}
+        elif wanted:
             for member in self.members(resolved):
                 if member.recipient.key in wanted:
                     present[member.recipient.key] = member.email

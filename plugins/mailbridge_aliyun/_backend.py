@@ -328,6 +328,28 @@ class AliyunBackend(Backend):
         items = [parse.member(r, schema) for r in parse.records(body, "data", "detail")]
         return Page(items, self._next(body, len(items), page_size, cursor))
 
+    def find_members(self, group: Group, emails: Sequence[str]) -> Mapping[str, str] | None:
+        """QueryReceiverDetail with ``KeyWord`` (a substring match, 0-50 characters) per address,
+        kept when the address matches exactly; None (list the group) if an address is longer."""
+        if any(len(e) > 50 for e in emails):
+            return None
+        found: dict[str, str] = {}
+        for email in emails:
+            cursor: str | None = None
+            while True:
+                body = self._call(
+                    "QueryReceiverDetail",
+                    {"ReceiverId": group.id, "KeyWord": email, "PageSize": 100, "NextStart": cursor},
+                    Operation.LIST_MEMBERS,
+                )
+                rows = parse.records(body, "data", "detail")
+                found.update({str(r["Email"]).casefold(): str(r["Email"]) for r in rows
+                              if str(r.get("Email", "")).casefold() == email.casefold()})  # fmt: skip
+                cursor = self._next(body, len(rows), 100, cursor)
+                if cursor is None or email.casefold() in found:
+                    break
+        return found
+
     def remove_members(self, group: Group, emails: Sequence[str]) -> None:
         """DeleteReceiverDetail, one address per call (``remove_batch_size=1``)."""
         for email in emails:
