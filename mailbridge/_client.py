@@ -471,8 +471,10 @@ class Client:
         seen = SeenSet()
         try:
             tally.counts[0] = resolved.recipient_count or 0
-            if skip_existing or split:  # splitting: an address must not land in a second list
-                self._read_existing(tally, existing, split)
+            # Splitting: an address must not land in a second list; a provider that does not
+            # de-duplicate against its members (limits.dedups_members) must not be sent them.
+            if skip_existing or split or not limits.dedups_members:
+                self._read_existing(tally, existing, split, fresh=not isinstance(group, Group))
             if limits.max_group_size is not None and iter(recipients) is not recipients:
                 self._precheck_group_size(tally, recipients, existing, split)
 
@@ -541,16 +543,20 @@ class Client:
                 return
             index += 1
 
-    def _read_existing(self, tally: _UploadTally, existing: SeenSet, split: bool) -> None:
-        """``skip_existing``: every member of the group (and, splitting, of its numbered lists)."""
+    def _read_existing(self, tally: _UploadTally, existing: SeenSet, split: bool, *, fresh: bool) -> None:
+        """``skip_existing``: every member of the group (and, splitting, of its numbered lists).
+
+        A list the provider has just counted empty is not read (``fresh``: the caller's Group
+        object may be stale; numbered lists are always looked up here)."""
         parts = [tally.group, *(self._split_parts(tally.group) if split else ())]
         for index, listed in enumerate(parts):
             busy = self.limits.async_upload and listed.status is GroupStatus.PROCESSING
             part = self.wait_until_ready(listed) if busy else listed  # members still importing are not listed yet
             count = 0
-            for member in self.members(part):
-                existing.add(member.recipient.key)
-                count += 1
+            if part.recipient_count != 0 or (index == 0 and not fresh):  # a list counted empty: nothing to read
+                for member in self.members(part):
+                    existing.add(member.recipient.key)
+                    count += 1
             if index:
                 tally.parts.append(part)
                 tally.counts.append(max(part.recipient_count or 0, count))

@@ -439,6 +439,7 @@ class AliyunBackend(Backend):
                     provider_message=exc.provider_message,
                     request_id=exc.request_id,
                     http_status=exc.http_status,
+                    raw=exc.raw,
                 ) from exc
             raise
 

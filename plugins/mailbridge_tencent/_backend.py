@@ -365,6 +365,9 @@ class TencentBackend(Backend):
         delivery_retention=dt.timedelta(days=30),  # GetSendEmailStatus doc: data within 30 days
         delivery_filters={"recipient", "message_id"},  # ToEmailAddress, MessageId
         async_upload=True,  # CreateReceiverDetail doc: "processed asynchronously"
+        # Seed 001: "supports adding more recipient addresses during upload but not address
+        # deduplication": the core reads the group first and never sends an address it has.
+        dedups_members=False,
         rates={"*": Rate(20)},  # every SES API page: "默认接口请求频率限制: 20次/秒"
         features={
             Feature.HTML_BODY,  # Simple.Html (base64; accounts with the "special config" only)

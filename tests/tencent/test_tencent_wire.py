@@ -418,7 +418,8 @@ def test_template_in_review_cannot_be_used() -> None:
 
 def test_members_follow_pages_of_100(emu: TencentEmulator, client: mailbridge.Client) -> None:
     group = client.create_group("many")
-    client.upload(group, [f"u{i:03}@example.com" for i in range(150)], wait=True)
+    # by name: a group SES counts empty is not read before the upload (it does not de-duplicate)
+    client.upload("many", [f"u{i:03}@example.com" for i in range(150)], wait=True)
     members = list(client.members(group))
     assert [m.email for m in members] == [f"u{i:03}@example.com" for i in range(150)]
     assert sent(emu, "ListReceiverDetails") == [
