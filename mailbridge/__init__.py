@@ -11,6 +11,7 @@ import contextlib
 from ._backend import Backend
 from ._bounce import refine_status
 from ._bulk import SendManyInterrupted, SendManyProgress, SendOutcome
+from ._catalog import RedisCatalog, SqliteCatalog, TemplateCatalog
 from ._client import Client, RetryPolicy, UploadProgress
 from ._connect import connect, connect_failover
 from ._csvio import read_recipients_csv, write_rejected_csv
@@ -139,6 +140,7 @@ __all__ = [
     "RateLimited",
     "RateLimiter",
     "Recipient",
+    "RedisCatalog",
     "RedisHealthStore",
     "RejectedAddress",
     "RemoveReport",
@@ -156,11 +158,13 @@ __all__ = [
     "SenderNotFound",
     "SetupItem",
     "SetupReport",
+    "SqliteCatalog",
     "StatisticsRow",
     "Suppression",
     "SuppressionReason",
     "Tag",
     "Template",
+    "TemplateCatalog",
     "TemplateNotFound",
     "TemplateSyntax",
     "UnsupportedFeature",

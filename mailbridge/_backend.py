@@ -62,6 +62,8 @@ class Backend(abc.ABC):
     #: The provider's raw delivery codes and the neutral status each maps to before the SMTP
     #: reply refines it (``"Status=2": INVALID_ADDRESS``); docs/semantics.md is generated from it.
     delivery_codes: ClassVar[Mapping[str, DeliveryStatus]] = {}
+    #: The template parts the provider stores (the client keeps the others in its template catalog).
+    template_parts: ClassVar[frozenset[str]] = frozenset({"subject", "html", "text"})
 
     # ---------------------------------------------------------------- construction
 
@@ -137,6 +139,11 @@ class Backend(abc.ABC):
     def remove_members(self, group: Group, emails: Sequence[str]) -> None:
         """Remove addresses from a group."""
         self.unsupported(Feature.REMOVE_RECIPIENTS)
+
+    def find_members(self, group: Group, emails: Sequence[str]) -> Mapping[str, str] | None:
+        """Which of a few ``emails`` are members (casefolded address -> address as stored), looked up
+        one by one where the provider can; None (the default) when the core should list the group."""
+        return None
 
     # ---------------------------------------------------------------- sending
 
@@ -228,19 +235,28 @@ class Backend(abc.ABC):
     # ---------------------------------------------------------------- templates (neutral {{var}} syntax)
 
     def create_template(self, name: str, *, subject: str, html: str | None = None, text: str | None = None) -> Template:
-        """Store a template given in the neutral syntax (translate with ``template_syntax``)."""
+        """Store a template given in the neutral syntax (translate with ``template_syntax``).
+
+        Return it as the provider now holds it, read back into the neutral syntax: a part
+        outside ``template_parts`` is ``None``, a body the provider derived is what it derived.
+        """
         self.unsupported(Feature.TEMPLATES)
 
     def list_templates(self) -> list[Template]:
         self.unsupported(Feature.TEMPLATES)
 
     def get_template(self, template_id: str) -> Template:
-        """A template, translated back to the neutral syntax."""
+        """A template by the provider's id, translated back to the neutral syntax.
+
+        Raise :class:`TemplateNotFound` for an id the provider does not have, also one it
+        could never issue (the client tries names that way).
+        """
         self.unsupported(Feature.TEMPLATES)
 
     def update_template(
         self, template: Template, *, subject: str, html: str | None = None, text: str | None = None
     ) -> Template:
+        """Replace a template's content; return it as the provider now holds it (see create)."""
         self.unsupported(Feature.TEMPLATES)
 
     def delete_template(self, template: Template) -> None:

@@ -7,13 +7,15 @@ translate one call at a time.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import math
+import os
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar
 
 import attrs
 import stamina
@@ -21,9 +23,11 @@ from attrs import frozen
 
 from ._backend import Backend
 from ._bulk import SendManyProgress, SendOutcome, default_in_flight, send_many
+from ._catalog import TemplateCatalog
 from ._dedup import SeenSet
 from ._exceptions import (
     AlreadyExists,
+    ConfigurationError,
     GroupNotFound,
     InvalidAddress,
     InvalidRequest,
@@ -64,6 +68,7 @@ from ._models import (
 from ._parts import part_name, split_base
 from ._ratelimit import RateLimiter
 from ._suppressions import SuppressionsMixin
+from ._template_resolver import TemplateResolver, resolves_template_names
 from ._url import Secret
 from ._validation import address_error, check_message, recipient_error, strip_unsupported_recipient_fields
 
@@ -151,7 +156,10 @@ class Client(SuppressionsMixin):
     (with a warning) instead of raising :class:`UnsupportedFeature`; ``retry``
     *(optional)*: a :class:`RetryPolicy`; ``rate_limiter`` *(optional)*: a shared
     :class:`RateLimiter` (for example Redis-backed); ``sleep`` and ``clock``
-    *(optional)*: injectable for tests (``clock`` is monotonic seconds).
+    *(optional)*: injectable for tests (``clock`` is monotonic seconds);
+    ``template_catalog`` *(optional)*: where the template parts the provider cannot store
+    are kept (a path, ``redis://...``, ``off`` or a :class:`TemplateCatalog`; default
+    ``MAILBRIDGE_TEMPLATE_CATALOG``, else the user data directory).
     """
 
     def __init__(
@@ -163,6 +171,7 @@ class Client(SuppressionsMixin):
         rate_limiter: RateLimiter | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        template_catalog: str | os.PathLike[str] | TemplateCatalog | None = None,
     ) -> None:
         self.backend = backend
         self.ignore_unsupported_features = ignore_unsupported_features
@@ -170,6 +179,7 @@ class Client(SuppressionsMixin):
         self.rate_limiter = rate_limiter or RateLimiter(sleep=sleep)
         self._sleep = sleep
         self._clock = clock
+        self._templates = TemplateResolver(self, template_catalog)
 
     # ------------------------------------------------------------------ basics
 
@@ -186,6 +196,7 @@ class Client(SuppressionsMixin):
         return f"<mailbridge.Client {self.backend.describe()}>"
 
     def close(self) -> None:
+        self._templates.close()
         self.backend.close()
 
     def __enter__(self) -> Client:
@@ -369,7 +380,8 @@ class Client(SuppressionsMixin):
     def remove(self, group: Group | str, emails: Iterable[str]) -> RemoveReport:
         """Remove addresses from a group and report exactly what happened.
 
-        The group's members are read first, so only members are removed (``removed``) and
+        Membership is read first (a look-up per address where the backend offers one and that
+        is fewer calls than listing the group), so only members are removed (``removed``) and
         the rest are reported as ``not_members``; repeats are ``duplicates`` and entries that
         are not addresses ``rejected``, all before any removal call.
         """
@@ -389,7 +401,19 @@ class Client(SuppressionsMixin):
             else:
                 wanted[email.casefold()] = email
         present: dict[str, str] = {}
-        if wanted:
+        pages = (resolved.recipient_count or 0) / max(1, self.limits.list_page_size)
+        found: dict[str, str] | None = None
+        if wanted and len(wanted) < pages:  # fewer look-ups than listing pages: one rate-limited call each
+            found = {}
+            for email in wanted.values():
+                hit = self._call(Operation.LIST_MEMBERS, self.backend.find_members, resolved, [email])
+                if hit is None:
+                    found = None
+                    break
+                found.update(hit)
+        if found is not None:
+            present = {k: v for k, v in found.items() if k in wanted}
+        elif wanted:
             for member in self.members(resolved):
                 if member.recipient.key in wanted:
                     present[member.recipient.key] = member.email
@@ -429,7 +453,8 @@ class Client(SuppressionsMixin):
         ends in one report category (see :class:`UploadReport`), the same on every backend.
         ``skip_existing`` first reads the group's members so that a resumed upload sends
         only what is missing. ``skip_suppressed`` first reads the suppression list; suppressed
-        addresses are ``rejected`` with code ``suppressed``. ``wait`` blocks until an asynchronous import has finished.
+        addresses are ``rejected`` with code ``suppressed``. ``wait`` blocks until an
+        asynchronous import has finished.
 
         Larger than one provider list (``limits.max_group_size``): with ``split=True`` the
         group is filled to the limit and the rest goes into numbered lists (``news-2``,
@@ -451,8 +476,10 @@ class Client(SuppressionsMixin):
         suppressed = self.suppressed_keys() if skip_suppressed else set()
         try:
             tally.counts[0] = resolved.recipient_count or 0
-            if skip_existing or split:  # splitting: an address must not land in a second list
-                self._read_existing(tally, existing, split)
+            # Splitting: an address must not land in a second list; a provider that does not
+            # de-duplicate against its members (limits.dedups_members) must not be sent them.
+            if skip_existing or split or not limits.dedups_members:
+                self._read_existing(tally, existing, split, fresh=not isinstance(group, Group))
             if limits.max_group_size is not None and iter(recipients) is not recipients:
                 self._precheck_group_size(tally, recipients, existing, split)
 
@@ -525,14 +552,20 @@ class Client(SuppressionsMixin):
                 return
             index += 1
 
-    def _read_existing(self, tally: _UploadTally, existing: SeenSet, split: bool) -> None:
-        """``skip_existing``: every member of the group (and, splitting, of its numbered lists)."""
+    def _read_existing(self, tally: _UploadTally, existing: SeenSet, split: bool, *, fresh: bool) -> None:
+        """``skip_existing``: every member of the group (and, splitting, of its numbered lists).
+
+        A list the provider has just counted empty is not read (``fresh``: the caller's Group
+        object may be stale; numbered lists are always looked up here)."""
         parts = [tally.group, *(self._split_parts(tally.group) if split else ())]
-        for index, part in enumerate(parts):
+        for index, listed in enumerate(parts):
+            busy = self.limits.async_upload and listed.status is GroupStatus.PROCESSING
+            part = self.wait_until_ready(listed) if busy else listed  # members still importing are not listed yet
             count = 0
-            for member in self.members(part):
-                existing.add(member.recipient.key)
-                count += 1
+            if part.recipient_count != 0 or (index == 0 and not fresh):  # a list counted empty: nothing to read
+                for member in self.members(part):
+                    existing.add(member.recipient.key)
+                    count += 1
             if index:
                 tally.parts.append(part)
                 tally.counts.append(max(part.recipient_count or 0, count))
@@ -614,24 +647,30 @@ class Client(SuppressionsMixin):
     ) -> None:
         """Send one batch to the current list; fill it to the limit, then split or stop."""
         limit = self.limits.max_group_size
-        rows = batch
-        while rows:
-            room = len(rows) if limit is None else limit - tally.counts[-1]
-            if room <= 0:
-                if split:
-                    self._next_part(tally)
-                    continue
-                if not tally.full:
-                    tally.full = True
-                    tally.notes.append(
-                        f"group {tally.parts[-1].name!r} reached {self.provider}'s limit of {limit} recipients; "
-                        f"{len(rows)} and any later new addresses were not uploaded (rejected, code 'limit'); "
-                        "upload them with split=True (--split) or into another group"
-                    )
-                tally.rejected.extend(self._full(r, row) for r, row in rows)
-                return
-            take, rows = rows[:room], rows[room:]
-            self._upload_call(tally.parts[-1], take, tally, progress)
+        rows = batch  # not uploaded yet
+        try:
+            while rows:
+                room = len(rows) if limit is None else limit - tally.counts[-1]
+                if room <= 0:
+                    if split:
+                        self._next_part(tally)
+                        continue
+                    if not tally.full:
+                        tally.full = True
+                        tally.notes.append(
+                            f"group {tally.parts[-1].name!r} reached {self.provider}'s limit of {limit} "
+                            f"recipients; {len(rows)} and any later new addresses were not uploaded (rejected, "
+                            "code 'limit'); upload them with split=True (--split) or into another group"
+                        )
+                    tally.rejected.extend(self._full(r, row) for r, row in rows)
+                    return
+                self._upload_call(tally.parts[-1], rows[:room], tally, progress)
+                rows = rows[room:]
+        except MailbridgeError as exc:  # the report counts every row of this flush not uploaded
+            tally.not_sent = len(rows)
+            exc.partial_result = tally.report()
+            exc.not_sent = tuple(r.email for r, _ in rows)
+            raise
 
     def _upload_call(
         self,
@@ -641,22 +680,16 @@ class Client(SuppressionsMixin):
         progress: Callable[[UploadProgress], None] | None,
     ) -> None:
         batch = [r for r, _ in rows]
+        if self.limits.async_upload and tally.processing:
+            # The provider refuses changes to a list that is still importing.
+            self.wait_until_ready(group)
         try:
-            if self.limits.async_upload and tally.processing:
-                # The provider refuses changes to a list that is still importing.
-                self.wait_until_ready(group)
-            try:
-                result: BatchResult = self._call(Operation.UPLOAD, self.backend.upload_batch, group, batch)
-            except ResourceBusy:
-                if not self.limits.async_upload:
-                    raise
-                self.wait_until_ready(group)  # an earlier upload (maybe another process's) is still importing
-                result = self._call(Operation.UPLOAD, self.backend.upload_batch, group, batch)
-        except MailbridgeError as exc:
-            tally.not_sent = len(batch)
-            exc.partial_result = tally.report()
-            exc.not_sent = tuple(r.email for r in batch)
-            raise
+            result: BatchResult = self._call(Operation.UPLOAD, self.backend.upload_batch, group, batch)
+        except ResourceBusy:
+            if not self.limits.async_upload:
+                raise
+            self.wait_until_ready(group)  # an earlier upload (maybe another process's) is still importing
+            result = self._call(Operation.UPLOAD, self.backend.upload_batch, group, batch)
         tally.batches += 1
         tally.accepted += result.accepted_total
         tally.counts[-1] += result.accepted_total
@@ -706,6 +739,7 @@ class Client(SuppressionsMixin):
 
     # ------------------------------------------------------------------ sending
 
+    @resolves_template_names
     def send(self, message: Message) -> SendResult:
         """Send one email: several ``to`` addresses are one shared message that every one of
         them receives and sees (with cc; bcc stays hidden), in one provider call.
@@ -713,7 +747,8 @@ class Client(SuppressionsMixin):
         A ``to`` list larger than one call of this provider can carry
         (``limits.recipients_per_send``) is refused with :class:`LimitExceeded` before any
         call: it is never split into arbitrary subsets. For one private copy per recipient
-        use :meth:`send_many` (or a group send). Never retried when the outcome is unknown.
+        send one message per address with :meth:`send_many` (or a group send). Never retried
+        when the outcome is unknown.
         """
         checked = check_message(
             message, self.limits, self.provider, ignore_unsupported=self.ignore_unsupported_features
@@ -744,33 +779,14 @@ class Client(SuppressionsMixin):
             raise LimitExceeded(
                 f"{len(message.to)} 'to' addresses: several 'to' addresses are one shared email (each recipient "
                 f"sees the others) and {self.provider} carries at most {size} in one call. Send one copy each "
-                "with Client.send_many() (mailbridge send --each), or upload them to a group and send to it.",
+                "with Client.send_many(message.evolve(to=[a]) for a in to) (mailbridge send --each), or upload "
+                "them to a group and send to it.",
                 provider=self.provider,
                 operation=str(Operation.SEND),
             )
         return message.to
 
-    def _send_copies(self, message: Message) -> SendResult:
-        """Send one private copy of ``message`` to each ``to`` address (nobody sees the others).
-
-        One :meth:`send` per address, in order; cc and bcc are refused (they would get every
-        copy). If a send fails, the error's ``partial_result`` holds the receipts so far and
-        ``not_sent`` the addresses certainly not sent (the failed one too, unless the outcome
-        is unknown).
-        """
-        if message.cc or message.bcc:
-            raise InvalidRequest("send_many sends one copy per 'to' address; cc and bcc would get every copy")
-        check_message(message, self.limits, self.provider, ignore_unsupported=self.ignore_unsupported_features)
-        receipts: list[SendReceipt] = []
-        for index, address in enumerate(message.to):
-            try:
-                receipts.extend(self.send(message.evolve(to=(address,))).receipts)
-            except MailbridgeError as exc:
-                exc.partial_result = tuple(receipts)
-                exc.not_sent = tuple(([] if exc.maybe_sent else [address]) + list(message.to[index + 1 :]))
-                raise
-        return SendResult(receipts)
-
+    @resolves_template_names
     def send_to_group(self, group: Group | str, message: Message, *, schedule: dt.datetime | None = None) -> SendResult:
         """Send to every member of a group in one provider call (a template, on the clouds).
 
@@ -801,37 +817,20 @@ class Client(SuppressionsMixin):
             )
         return SendResult([receipt])
 
-    @overload
-    def send_many(self, messages: Message) -> SendResult: ...
-
-    @overload
     def send_many(
         self,
         messages: Iterable[Message],
         *,
         max_in_flight: int | None = None,
         progress: Callable[[SendManyProgress], None] | None = None,
-    ) -> Iterator[SendOutcome]: ...
-
-    def send_many(
-        self,
-        messages: Message | Iterable[Message],
-        *,
-        max_in_flight: int | None = None,
-        progress: Callable[[SendManyProgress], None] | None = None,
-    ) -> SendResult | Iterator[SendOutcome]:
+    ) -> Iterator[SendOutcome]:
         """Send many messages concurrently, paced by the declared rate; one outcome per message, in order.
-
-        Given one :class:`Message`, sends one private copy to each of its ``to`` addresses instead
-        and returns one :class:`SendResult` (see ``_send_copies``).
 
         ``messages`` may be any iterable (read lazily, bounded memory). ``max_in_flight``
         defaults from the backend's declared send rate. Each outcome holds the message's
         :class:`SendResult` or its neutral error; the stream never raises for one message.
         Ctrl-C raises :class:`SendManyInterrupted` once the calls in flight have finished.
         """
-        if isinstance(messages, Message):
-            return self._send_copies(messages)
         in_flight = max_in_flight or default_in_flight(self.limits)
         return send_many(self.send, messages, max_in_flight=in_flight, progress=progress)
 
@@ -1050,43 +1049,73 @@ class Client(SuppressionsMixin):
     # ------------------------------------------------------------------ templates
 
     def create_template(self, name: str, *, subject: str, html: str | None = None, text: str | None = None) -> Template:
-        """Store a template; variables are written ``{{name}}`` whatever the provider."""
+        """Store a template under ``name``, its neutral identity; variables are written ``{{name}}``.
+
+        Every part is kept: what the provider cannot store (Tencent subjects, Direct Mail text
+        bodies) goes to the template catalog (see :mod:`mailbridge._catalog`); with the catalog
+        ``off`` such a template is refused before any call. Returns the complete template.
+        """
         self._require(Feature.TEMPLATES)
-        self._check_template(subject, html, text)
+        name = self._check_template(name, subject, html, text)
 
         def find() -> Template | None:
-            return next((t for t in self.templates() if t.name == name), None)
+            listed = next((t for t in self.templates() if t.name == name), None)
+            return None if listed is None else self._call(Operation.TEMPLATES, self.backend.get_template, listed.id)
 
-        return self._create(
+        stored = self._create(
             Operation.TEMPLATES,
             lambda: self.backend.create_template(name, subject=subject, html=html, text=text),
             find,
         )
+        try:
+            return self._templates.remember(stored, {"subject": subject, "html": html, "text": text})
+        except ConfigurationError:  # the catalog failed after the create: take the incomplete template back
+            with contextlib.suppress(MailbridgeError):
+                self._call(Operation.TEMPLATES, self.backend.delete_template, stored)
+            raise
 
     def templates(self) -> list[Template]:
+        """Every template as the provider lists it (id, name, status; use :meth:`get_template` for content)."""
         self._require(Feature.TEMPLATES)
         return self._call(Operation.TEMPLATES, self.backend.list_templates)
 
-    def get_template(self, template_id: str) -> Template:
+    def get_template(self, template: Template | str) -> Template:
+        """The template with this name (or, failing that, this provider id), with every part.
+
+        Same result on every backend; :class:`TemplateNotFound` if there is none. Parts the
+        provider cannot store come from the template catalog; those it has no record of are
+        named in ``Template.missing`` (and left ``None``). A :class:`Template` (from
+        :meth:`templates`) is read by its id.
+        """
         self._require(Feature.TEMPLATES)
-        return self._call(Operation.TEMPLATES, self.backend.get_template, template_id)
+        return self._templates.complete(self._templates.find(template))
 
     def update_template(
         self, template: Template | str, *, subject: str, html: str | None = None, text: str | None = None
     ) -> Template:
+        """Replace a template's subject and bodies (the template given by name, id or :class:`Template`)."""
         self._require(Feature.TEMPLATES)
-        self._check_template(subject, html, text)
-        resolved = template if isinstance(template, Template) else self.get_template(template)
-        return self._call(
+        resolved = template if isinstance(template, Template) else self._templates.find(template)
+        self._check_template(resolved.name, subject, html, text)
+        self._templates.forget(resolved)
+        stored = self._call(
             Operation.TEMPLATES, self.backend.update_template, resolved, subject=subject, html=html, text=text
         )
+        return self._templates.remember(stored, {"subject": subject, "html": html, "text": text})
 
     def delete_template(self, template: Template | str) -> None:
+        """Delete a template (by name, id or :class:`Template`) and its catalog entry."""
         self._require(Feature.TEMPLATES)
-        resolved = template if isinstance(template, Template) else self.get_template(template)
+        resolved = template if isinstance(template, Template) else self._templates.find(template)
+        self._templates.forget(resolved)
         self._delete(Operation.TEMPLATES, self.backend.delete_template, resolved)
+        self._templates.drop(resolved)
 
-    def _check_template(self, subject: str, html: str | None, text: str | None) -> None:
+    def _check_template(self, name: str, subject: str, html: str | None, text: str | None) -> str:
+        """Refuse a template the provider could not keep whole; return the stripped name."""
+        name = name.strip()
+        if not name:
+            raise InvalidRequest("a template needs a name")
         if not (html or text):
             raise InvalidRequest("a template needs an html or text body")
         if not subject or "\r" in subject or "\n" in subject:
@@ -1094,6 +1123,8 @@ class Client(SuppressionsMixin):
         syntax = self.backend.template_syntax
         for part in (subject, html, text):
             syntax.to_provider(part)  # raises InvalidRequest naming a construct the provider cannot express
+        self._templates.require_catalog({"subject": subject, "html": html, "text": text})
+        return name
 
 
 _DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")

@@ -34,7 +34,8 @@ def connect(
     **Parameters:** ``url`` *(optional)*: e.g. ``local:///path/to/dir``,
     ``aliyun://?region=cn-hangzhou``, ``tencent://?region=ap-guangzhou``; default from
     ``MAILBRIDGE_URL``, else the embedded ``local`` backend in ``./.mailbridge/``. Any URL
-    takes ``rate_limit=off`` to skip the provider's declared rates (for emulators only).
+    takes ``rate_limit=off`` to skip the provider's declared rates (for emulators only) and
+    ``template_catalog=PATH|redis://...|off`` (see :class:`Client`).
     ``timeout`` *(optional)*: seconds each provider request may take, from connect to the
     last byte of the answer (one deadline, not per socket operation); the same as
     ``timeout=`` in the URL, which it overrides. A send whose deadline passes after the
@@ -54,6 +55,9 @@ def connect(
         if not timeout > 0:
             raise ConfigurationError(f"timeout must be a positive number of seconds, not {timeout!r}")
         parsed = attrs.evolve(parsed, params={**parsed.params, "timeout": str(timeout)})
+    if "template_catalog" in parsed.params:  # where template parts the provider cannot store are kept
+        client_options.setdefault("template_catalog", parsed.params["template_catalog"])
+        parsed = attrs.evolve(parsed, params={k: v for k, v in parsed.params.items() if k != "template_catalog"})
     backend_cls = load_backend_class(parsed.provider)
     backend = backend_cls.from_url(parsed)
     return Client(

@@ -20,6 +20,7 @@ Inner URLs containing ``,`` or ``&`` must be percent-encoded (:func:`failover_ur
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
@@ -239,9 +240,9 @@ class FailoverClient:
         result, attempts = self._run("send", attempt)
         return SendResult([*receipts, *result.receipts], attempts)
 
-    def send_to_group(self, group: str, message: Message) -> SendResult:
-        """Send a template to the group of this name on the first healthy provider."""
-        result, attempts = self._run("send_to_group", lambda c: c.send_to_group(group, message))
+    def send_to_group(self, group: str, message: Message, *, schedule: dt.datetime | None = None) -> SendResult:
+        """Send a template to the group of this name on the first healthy provider (``schedule``: see Client)."""
+        result, attempts = self._run("send_to_group", lambda c: c.send_to_group(group, message, schedule=schedule))
         return SendResult(result.receipts, attempts)
 
     def send_many(

@@ -137,6 +137,7 @@ class Limits:
     unsupported_delivery_filters: frozenset[str] = field(default=frozenset(), converter=_filters)
     timezone: dt.tzinfo = dt.UTC
     async_upload: bool = False
+    dedups_members: bool = True  # the provider skips (and reports) addresses the group has; False: the core reads them
     rates: dict[str, Rate] = field(factory=dict, converter=_rates, hash=False)
     features: frozenset[Feature] = field(factory=frozenset, converter=_features)
     suppression_batch_size: int = 100  # addresses per add_/remove_suppressions call

@@ -25,6 +25,7 @@ from ._limits import Feature
 from ._migrate_suppressions import SuppressionPlan, SuppressionResult, copy_suppressions, plan_suppressions
 from ._models import Group, GroupStatus, Recipient, UploadReport
 from ._parts import part_names
+from ._setup_migrate import template_steps
 
 __all__ = [
     "GroupPlan",
@@ -202,11 +203,7 @@ def _manual_steps(source: Client, target: Client) -> list[str]:
             steps.append(f"sender domain {domain.name}: exists on {target.provider} ({state}); DNS: {records}")
         except (UnsupportedFeature, MailbridgeError):
             steps.append(f"sender domain {domain.name}: create it on {target.provider} and publish its DNS records")
-    try:
-        templates = source.templates()
-    except (UnsupportedFeature, MailbridgeError):
-        templates = []
-    steps.extend(f"template {t.name!r}: recreate it on {target.provider}" for t in templates)
+    steps.extend(template_steps(source, target))  # only the ones missing or different on the target
     steps.append(f"sender addresses: register each sender address on {target.provider}")
     return steps
 

@@ -323,6 +323,14 @@ class RemoveReport:
 # --------------------------------------------------------------------------- sending
 
 
+def _template_name(value: str | Template | None) -> str | None:
+    """``Message.template``: a template's name (a :class:`Template` stands for its name)."""
+    if value is None:
+        return None
+    name = value.name if isinstance(value, Template) else str(value)
+    return name.strip() or None
+
+
 @frozen
 class Attachment:
     """A file attached to a message."""
@@ -336,8 +344,10 @@ class Attachment:
 class Message:
     """One email to send.
 
-    Give either a body (``html`` and/or ``text``) or a template (``template_id`` plus
-    ``template_data``). Everything the neutral fields cannot say goes in
+    Give either a body (``html`` and/or ``text``) or a stored template plus
+    ``template_data``: ``template`` names it (its neutral identity, the same on every
+    provider, so such a send can fail over), ``template_id`` is one provider's own id.
+    A template send without ``subject`` takes the template's. Everything the neutral fields cannot say goes in
     ``provider_options`` (passed to the backend untouched, like anymail's ``esp_extra``).
     """
 
@@ -353,6 +363,7 @@ class Message:
     reply_to_name: str | None = None
     template_id: str | None = None
     template_data: dict[str, str] = field(factory=dict, converter=_str_map, hash=False)
+    template: str | None = field(default=None, converter=_template_name)
     tag: str | None = None
     headers: dict[str, str] = field(factory=dict, converter=_str_map, hash=False)
     unsubscribe: bool | None = None  # None: the provider's default
@@ -674,9 +685,19 @@ class Tag:
     description: str | None = None
 
 
+#: The parts of a neutral template, in the order digests and reports use.
+TEMPLATE_PARTS = ("subject", "html", "text")
+
+
 @frozen
 class Template:
-    """A stored template. Variables are written ``{{name}}`` in the neutral syntax."""
+    """A stored template. Variables are written ``{{name}}`` in the neutral syntax.
+
+    A template's neutral identity is its ``name``; ``id`` is the provider's own. ``missing``
+    names parts the provider cannot store and mailbridge's template catalog holds no record
+    of (for example the subject of a template made in the Tencent console): they are
+    unknown, not empty.
+    """
 
     id: str
     name: str
@@ -685,3 +706,18 @@ class Template:
     html: str | None = None
     text: str | None = None
     status: str | None = None
+    missing: tuple[str, ...] = field(default=(), converter=_tuple)
+
+    def parts(self) -> dict[str, str | None]:
+        """``{"subject": ..., "html": ..., "text": ...}``."""
+        return {"subject": self.subject, "html": self.html, "text": self.text}
+
+    def with_parts(self, parts: Mapping[str, str | None], missing: Iterable[str] = ()) -> Template:
+        """A copy with these parts replaced and ``missing`` set."""
+        return attrs.evolve(
+            self,
+            subject=parts.get("subject", self.subject),
+            html=parts.get("html", self.html),
+            text=parts.get("text", self.text),
+            missing=tuple(missing),
+        )

@@ -64,6 +64,7 @@ _LIMITS = [
     ("group_name_length", "group name length"),
     ("remove_batch_size", "addresses per remove call"),
     ("async_upload", "upload imports asynchronously"),
+    ("dedups_members", "provider skips addresses the group has (else the core reads the group first)"),
     ("delivery_query_window", "one delivery query spans"),
     ("delivery_retention", "delivery data kept"),
     ("delivery_filters", "delivery filters the provider applies"),

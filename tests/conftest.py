@@ -26,3 +26,9 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "TENCENTCLOUD_SECRET_KEY",
     ):
         monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _template_catalog(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Each test has its own template catalog, never the user's data directory (subprocesses inherit it)."""
+    monkeypatch.setenv("MAILBRIDGE_TEMPLATE_CATALOG", str(tmp_path_factory.mktemp("catalog") / "templates.sqlite3"))

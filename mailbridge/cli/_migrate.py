@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+import attrs
 import click
 
 from .._connect import connect
@@ -67,6 +68,11 @@ def _show_setup(state: State, report: SetupReport) -> None:
     is_flag=True,
     help="First recreate sender domains, sender addresses and templates on the target (run again to verify DNS).",
 )
+@click.option(
+    "--update-templates",
+    is_flag=True,
+    help="With --setup: replace a template whose content differs on the target (default: report it, leave it).",
+)
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: if a terminal).")
 @json_flag
 @pass_state
@@ -78,15 +84,20 @@ def migrate_command(
     dry_run: bool,
     split: bool,
     setup: bool,
+    update_templates: bool,
     progress: bool | None,
 ) -> None:
     """Copy groups and every member with its data from one provider to another, then verify.
 
     Running it again after an interruption completes the copy without duplicates.
     """
+    if update_templates and not setup:
+        raise click.UsageError("--update-templates works with --setup")
     with connect(source_url) as source, connect(target_url) as target:
         plan = plan_migration(source, target, list(groups) or None, split=split)
-        setup_plan = plan_setup(source, target) if setup else None
+        setup_plan = plan_setup(source, target, update_templates=update_templates) if setup else None
+        if setup_plan:  # what setup does is not a step by hand; what it leaves is
+            plan = attrs.evolve(plan, manual_steps=setup_plan.manual_steps)
         if dry_run:
             payload = plan.as_dict() | ({"setup": setup_plan.as_dict()} if setup_plan else {})
 
@@ -97,7 +108,9 @@ def migrate_command(
 
             state.output.data(payload, show_dry_run)
             return
-        setup_report = apply_setup(source, target) if setup else None
+        setup_report = apply_setup(source, target, update_templates=update_templates) if setup else None
+        if setup_report:
+            plan = attrs.evolve(plan, manual_steps=setup_report.manual_steps)
         if not state.output.json_mode:
             if setup_report:
                 _show_setup(state, setup_report)

@@ -80,7 +80,7 @@ from mailbridge import (
     SuppressionReason,
     Tag,
     Template,
-    render_template,
+    TemplateNotFound,
 )
 
 from . import _parse as parse
@@ -147,6 +147,7 @@ class AliyunBackend(Backend):
     name = "aliyun"
     display_name = "Alibaba Cloud Direct Mail"
     template_syntax = parse.DM_SYNTAX
+    template_parts = frozenset({"subject", "html"})  # one HTML body (TemplateText), no text part
     install_hint = "pip install mailbridge"
     delivery_codes = MappingProxyType(
         {
@@ -208,7 +209,6 @@ class AliyunBackend(Backend):
             timeout=config.timeout,
             transport=transport,
         )
-        self._subjects: dict[str, str] = {}  # template id -> subject (neutral syntax), for template sends
 
     @classmethod
     def from_url(cls, url: ProviderURL, *, transport: httpx.BaseTransport | None = None) -> Self:
@@ -339,6 +339,28 @@ class AliyunBackend(Backend):
         items = [parse.member(r, schema) for r in parse.records(body, "data", "detail")]
         return Page(items, self._next(body, len(items), page_size, cursor))
 
+    def find_members(self, group: Group, emails: Sequence[str]) -> Mapping[str, str] | None:
+        """QueryReceiverDetail with ``KeyWord`` (a substring match, 0-50 characters) per address,
+        kept when the address matches exactly; None (list the group) if an address is longer."""
+        if any(len(e) > 50 for e in emails):
+            return None
+        found: dict[str, str] = {}
+        for email in emails:
+            cursor: str | None = None
+            while True:
+                body = self._call(
+                    "QueryReceiverDetail",
+                    {"ReceiverId": group.id, "KeyWord": email, "PageSize": 100, "NextStart": cursor},
+                    Operation.LIST_MEMBERS,
+                )
+                rows = parse.records(body, "data", "detail")
+                found.update({str(r["Email"]).casefold(): str(r["Email"]) for r in rows
+                              if str(r.get("Email", "")).casefold() == email.casefold()})  # fmt: skip
+                cursor = self._next(body, len(rows), 100, cursor)
+                if cursor is None or email.casefold() in found:
+                    break
+        return found
+
     def remove_members(self, group: Group, emails: Sequence[str]) -> None:
         """DeleteReceiverDetail, one address per call (``remove_batch_size=1``)."""
         for email in emails:
@@ -397,8 +419,8 @@ class AliyunBackend(Backend):
             params["Template"] = parse.compact(
                 {"TemplateId": message.template_id, "TemplateData": message.template_data}
             )
-            if not message.subject:  # seed 002: Subject is required, also with a template
-                params["Subject"] = self._template_subject(message.template_id, message.template_data)
+            if not message.subject:  # seed 002: Subject is required, also with a template (the client fills it)
+                raise InvalidRequest("Direct Mail template sends need a subject (seed 002)", provider=self.name)
         else:
             params["HtmlBody"] = message.html
             params["TextBody"] = message.text
@@ -412,14 +434,6 @@ class AliyunBackend(Backend):
             request_id=body.get("RequestId"),
             extra={"EnvId": env_id},
         )
-
-    def _template_subject(self, template_id: str, data: Mapping[str, str]) -> str:
-        """A stored template's subject, rendered with the send's data (DescTemplate, once per id)."""
-        subject = self._subjects.get(template_id)
-        if subject is None:
-            subject = self.get_template(template_id).subject or ""
-            self._subjects[template_id] = subject
-        return render_template(subject, data) or ""
 
     def _send_call(self, action: str, params: Mapping[str, Any], operation: Operation) -> dict[str, Any]:
         """A send action; DM's daily-quota refusal is ``InvalidSendMail.Spam`` with quota text
@@ -436,6 +450,7 @@ class AliyunBackend(Backend):
                     provider_message=exc.provider_message,
                     request_id=exc.request_id,
                     http_status=exc.http_status,
+                    raw=exc.raw,
                 ) from exc
             raise
 
@@ -710,30 +725,37 @@ class AliyunBackend(Backend):
             "TemplateText": syntax.to_provider(self._template_body(html, text)),
         }
 
+    def _held(self, template_id: str, name: str, subject: str, html: str | None, text: str | None) -> Template:
+        """The template as DM now holds it: subject and the one HTML body as they read back, no text part."""
+        syntax = self.template_syntax
+        return Template(
+            id=template_id,
+            name=name,
+            provider=self.name,
+            subject=syntax.from_provider(syntax.to_provider(subject)),
+            html=syntax.from_provider(syntax.to_provider(self._template_body(html, text))),
+            status="pending",
+        )
+
     def create_template(self, name: str, *, subject: str, html: str | None = None, text: str | None = None) -> Template:
         """CreateTemplate (TemplateType 0), ``{{var}}`` written as DM's ``{var}``. New templates
         await DM's review. DM documents no code for a taken name, so QueryTemplateByParam
-        looks for it first (AlreadyExists)."""
+        looks for it first (AlreadyExists). DM keeps no text part (the client's catalog does)."""
         params = self._template_params(name, subject, html, text)  # translation errors before any call
         rows = self._paged("QueryTemplateByParam", ("data", "template"), Operation.TEMPLATES, KeyWord=name)
         if any(str(r.get("TemplateName", "")) == name for r in rows):
             raise AlreadyExists(f"a Direct Mail template named {name!r} already exists", provider=self.name)
         answer = self._call("CreateTemplate", {"TemplateType": 0, **params}, Operation.TEMPLATES)
-        return Template(
-            id=str(answer.get("TemplateId", "")),
-            name=name,
-            provider=self.name,
-            subject=subject,
-            html=html,
-            text=text,
-            status="pending",
-        )
+        return self._held(str(answer.get("TemplateId", "")), name, subject, html, text)
 
     def list_templates(self) -> list[Template]:
         rows = self._paged("QueryTemplateByParam", ("data", "template"), Operation.TEMPLATES)
         return [parse.template(r) for r in rows]
 
     def get_template(self, template_id: str) -> Template:
+        """DescTemplate. DM template ids are numbers: anything else names no template."""
+        if not template_id.isdigit():
+            raise TemplateNotFound(f"no Direct Mail template with id {template_id!r}", provider=self.name)
         body = self._call("DescTemplate", {"TemplateId": template_id}, Operation.TEMPLATES)
         return parse.template(body, template_id)
 
@@ -743,15 +765,7 @@ class AliyunBackend(Backend):
         """ModifyTemplate (same name); DM reviews the changed template again."""
         params = self._template_params(template.name, subject, html, text)
         self._call("ModifyTemplate", {"TemplateId": template.id, **params}, Operation.TEMPLATES)
-        return Template(
-            id=template.id,
-            name=template.name,
-            provider=self.name,
-            subject=subject,
-            html=html,
-            text=text,
-            status="pending",
-        )
+        return self._held(template.id, template.name, subject, html, text)
 
     def delete_template(self, template: Template) -> None:
         self._call("DeleteTemplate", {"TemplateId": template.id}, Operation.TEMPLATES)

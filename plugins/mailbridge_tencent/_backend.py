@@ -72,6 +72,7 @@ from mailbridge import (
     Suppression,
     SuppressionReason,
     Template,
+    TemplateNotFound,
     TemplateSyntax,
     UnsupportedFeature,
     refine_status,
@@ -352,6 +353,7 @@ class TencentBackend(Backend):
             "SendStatus undocumented": DeliveryStatus.FAILED,
         }
     )
+    template_parts = frozenset({"html", "text"})  # no template action stores a subject (the client's catalog does)
     limits = Limits(
         upload_batch_size=20_000,  # CreateReceiverDetail(WithData) doc: "up to 20,000 at a time"
         recipients_per_send=50,  # SendEmailRequest.Destination: "最多支持群发50人"; TooManyRecipients
@@ -372,6 +374,9 @@ class TencentBackend(Backend):
         delivery_retention=dt.timedelta(days=30),  # GetSendEmailStatus doc: data within 30 days
         delivery_filters={"recipient", "message_id"},  # ToEmailAddress, MessageId
         async_upload=True,  # CreateReceiverDetail doc: "processed asynchronously"
+        # Seed 001: "supports adding more recipient addresses during upload but not address
+        # deduplication": the core reads the group first and never sends an address it has.
+        dedups_members=False,
         rates={"*": Rate(20)},  # every SES API page: "默认接口请求频率限制: 20次/秒"
         features={
             Feature.HTML_BODY,  # Simple.Html (base64; accounts with the "special config" only)
@@ -439,8 +444,6 @@ class TencentBackend(Backend):
         self._client = _SesClient(credential, region, profile)
         self._connection = _SdkConnection(timeout)
         self._client.request.conn = self._connection
-        # SES templates have no subject: remember the ones created here for sends that give none.
-        self._template_subjects: dict[str, str] = {}
 
     # ------------------------------------------------------------------ construction
 
@@ -717,9 +720,7 @@ class TencentBackend(Backend):
                 "Tencent SES does not support a reply-to display name (ReplyToAddresses is an address)",
                 provider=self.name,
             )
-        subject = message.subject
-        if not subject and message.template_id is not None:
-            subject = self._template_subjects.get(str(message.template_id))
+        subject = message.subject  # for a template send the client fills in the template's (from its catalog)
         if not subject:
             raise InvalidRequest(
                 "Tencent SES needs a subject, also for template sends (its templates have none)", provider=self.name
@@ -996,10 +997,11 @@ class TencentBackend(Backend):
 
     @staticmethod
     def _template_id(template_id: str) -> int:
+        """SES template ids are integers: anything else names no template."""
         try:
             return int(template_id)
         except ValueError:
-            raise InvalidRequest(f"Tencent SES template ids are integers, not {template_id!r}") from None
+            raise TemplateNotFound(f"no Tencent SES template with id {template_id!r}", provider="tencent") from None
 
     def _template_content(self, html: str | None, text: str | None) -> dict[str, str]:
         content: dict[str, str] = {}
@@ -1009,20 +1011,24 @@ class TencentBackend(Backend):
             content["Text"] = _b64(provider_text)
         return content
 
-    def create_template(self, name: str, *, subject: str, html: str | None = None, text: str | None = None) -> Template:
-        content = self._template_content(html, text)
-        response = self._call("CreateEmailTemplate", {"TemplateName": name, "TemplateContent": content})
-        template_id = str(self._require("CreateEmailTemplate", response, "TemplateID"))
-        self._template_subjects[template_id] = subject
+    def _held(self, template_id: str, name: str, html: str | None, text: str | None, status: int) -> Template:
+        """The template as SES now holds it: no subject, the bodies as they read back."""
+        syntax = self.template_syntax
         return Template(
             id=template_id,
             name=name,
             provider=self.name,
-            subject=subject,
-            html=html,
-            text=text,
-            status=_TEMPLATE_STATUS[1],  # every new SES template is reviewed first
+            html=syntax.from_provider(syntax.to_provider(html)),
+            text=syntax.from_provider(syntax.to_provider(text)),
+            status=_TEMPLATE_STATUS[status],
         )
+
+    def create_template(self, name: str, *, subject: str, html: str | None = None, text: str | None = None) -> Template:
+        """CreateEmailTemplate with the bodies; ``subject`` is not sent (SES templates have none)."""
+        content = self._template_content(html, text)
+        response = self._call("CreateEmailTemplate", {"TemplateName": name, "TemplateContent": content})
+        template_id = str(self._require("CreateEmailTemplate", response, "TemplateID"))
+        return self._held(template_id, name, html, text, 1)  # every new SES template is reviewed first
 
     def list_templates(self) -> list[Template]:
         templates: list[Template] = []
@@ -1034,7 +1040,6 @@ class TencentBackend(Backend):
                     id=str(t["TemplateID"]),
                     name=str(t.get("TemplateName", "")),
                     provider=self.name,
-                    subject=self._template_subjects.get(str(t["TemplateID"])),
                     status=_TEMPLATE_STATUS.get(t.get("TemplateStatus"), "unavailable"),
                 )
                 for t in page
@@ -1044,13 +1049,13 @@ class TencentBackend(Backend):
                 return templates
 
     def get_template(self, template_id: str) -> Template:
+        """GetEmailTemplate: the bodies in the neutral syntax, ``subject`` None (SES stores none)."""
         response = self._call("GetEmailTemplate", {"TemplateID": self._template_id(template_id)})
         content = response.get("TemplateContent") or {}
         return Template(
             id=str(template_id),
             name=str(response.get("TemplateName", "")),
             provider=self.name,
-            subject=self._template_subjects.get(str(template_id)),
             html=self.template_syntax.from_provider(_unb64(content.get("Html"))),
             text=self.template_syntax.from_provider(_unb64(content.get("Text"))),
             status=_TEMPLATE_STATUS.get(response.get("TemplateStatus"), "unavailable"),
@@ -1065,20 +1070,10 @@ class TencentBackend(Backend):
             "TemplateContent": self._template_content(html, text),
         }
         self._call("UpdateEmailTemplate", params)
-        self._template_subjects[template.id] = subject
-        return Template(
-            id=template.id,
-            name=template.name,
-            provider=self.name,
-            subject=subject,
-            html=html,
-            text=text,
-            status=_TEMPLATE_STATUS[1],  # changed content is reviewed again
-        )
+        return self._held(template.id, template.name, html, text, 1)  # changed content is reviewed again
 
     def delete_template(self, template: Template) -> None:
         self._call("DeleteEmailTemplate", {"TemplateID": self._template_id(template.id)})
-        self._template_subjects.pop(template.id, None)
 
     # ------------------------------------------------------------------ pushed events
 

@@ -141,3 +141,16 @@ def test_unicode_and_reserved_characters_sign_correctly(emulator: AliyunEmulator
         )
     assert emulator.sent_mail[0].subject == subject
     assert emulator.sent_mail[0].params["HtmlBody"] == "<p>你好 & +</p>"
+
+
+def test_remove_from_a_big_list_looks_up_each_address(client: Client, emulator: AliyunEmulator) -> None:
+    """Three addresses out of 1,000 members: a KeyWord look-up each, not ten pages of the list."""
+    client.create_group("big-remove")
+    client.upload("big-remove", [f"m{i}@example.com" for i in range(1000)])
+    before = len(emulator.calls("QueryReceiverDetail"))
+    report = client.remove("big-remove", ["m7@example.com", "M70@example.com", "nobody@example.com"])
+    lookups = emulator.calls("QueryReceiverDetail")[before:]
+    assert [c["KeyWord"] for c in lookups] == ["m7@example.com", "M70@example.com", "nobody@example.com"]
+    assert (report.removed, report.not_members) == (("m7@example.com", "m70@example.com"), ("nobody@example.com",))
+    assert [c["Email"] for c in emulator.calls("DeleteReceiverDetail")] == ["m7@example.com", "m70@example.com"]
+    assert client.refresh_group("big-remove").recipient_count == 998

@@ -256,3 +256,20 @@ def test_group_sends_need_a_batch_sender(client: Client) -> None:
         client.send_to_group("typed", Message(sender=SENDER, to=(), subject="S", text="T"))
     assert info.value.provider_code == "InvalidMailAddressSendType.Malformed"
     client.send_to_group("typed", Message(sender="news@mail.example.com", to=(), subject="S", text="T"))
+
+
+def test_an_address_twice_in_one_call_is_an_error_as_seed_000_says(emulator: AliyunEmulator) -> None:
+    """Detail and CustomDetail naming the same address: the second is a failure (ErrorCount 1, no ErrMessage)."""
+    state = emulator.state
+    rid = state.dispatch("CreateReceiver", {"ReceiversName": "twice", "ReceiversAlias": "t@example.com"})["ReceiverId"]
+    body = state.dispatch(
+        "SaveReceiverDetail",
+        {
+            "ReceiverId": rid,
+            "Detail": json.dumps([{"e": "a@example.com", "u": "A"}]),
+            "CustomDetail": json.dumps([{"Email": "a@example.com", "CustomData": {"k": "v"}}]),
+        },
+    )
+    assert (body["SuccessCount"], body["ErrorCount"], body["Data"]["Detail"]) == (1, 1, [{"Email": "a@example.com"}])
+    member = state.receivers[rid].members["a@example.com"]
+    assert (member.detail, member.custom) == ({"u": "A"}, {})  # the first mention wins, the repeat is refused

@@ -152,3 +152,13 @@ def test_upload_split_fills_numbered_lists(run, tmp_path: Path, monkeypatch: pyt
     assert (report["accepted"], report["groups"]) == (7, ["news", "news-2", "news-3"])
     listed, _ = run("--json", "groups", "list")
     assert {g["name"]: g["recipient_count"] for g in listed} == {"news": 3, "news-2": 3, "news-3": 1}
+
+
+def test_send_each_sends_one_copy_per_address(run) -> None:  # type: ignore[no-untyped-def]
+    args = ("send", "--from", "me@example.com", "--to", "a@example.com", "--to", "b@example.com")
+    shared, _ = run("--json", *args, "--subject", "S", "--text", "T")
+    assert (shared["calls"], shared["accepted"]) == (1, ["a@example.com", "b@example.com"])  # one shared email
+    each, _ = run("--json", *args, "--subject", "S", "--text", "T", "--each")
+    assert (each["calls"], each["accepted"]) == (2, ["a@example.com", "b@example.com"])
+    _, err = run(*args, "--bcc", "c@example.com", "--subject", "S", "--text", "T", "--each", expect=2)
+    assert "--each sends one copy per --to address" in err

@@ -58,7 +58,11 @@ def test_apply_creates_then_is_idempotent(make_client: MakeClient) -> None:
         for a, b in ((t.subject, on_target.subject), (t.text, on_target.text), (t.html, on_target.html)):
             assert mailbridge.render_template(a, data) == mailbridge.render_template(b, data)
     second = mailbridge.apply_setup(source, target)
-    assert {i.action for i in second.items} == {"verified", "exists"}
+    assert {(i.kind, i.action) for i in second.items} == {
+        ("domain", "verified"),
+        ("sender", "exists"),
+        ("template", "same"),
+    }
 
 
 def test_cli_migrate_setup_dry_run_and_run(tmp_path: Path) -> None:

@@ -194,6 +194,8 @@ def test_failed_call_reports_partial_progress(make_client: MakeClient) -> None:
     assert info.value.partial_result.accepted == 2
     assert info.value.not_sent == ("u2@example.com", "u3@example.com")
     assert info.value.operation == "upload_recipients"
+    # rows read so far = accepted + not_sent (row 5 was never read)
+    assert (info.value.partial_result.rows, info.value.partial_result.not_sent) == (4, 2)
 
 
 def test_retryable_failures_are_retried(make_client: MakeClient) -> None:

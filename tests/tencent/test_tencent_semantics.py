@@ -98,3 +98,13 @@ def test_bcc_repeating_destination_is_refused_before_the_call(emu: TencentEmulat
     with pytest.raises(mailbridge.InvalidRequest, match="also a to/cc address"):
         client.send(Message(sender=SENDER, to=["a@example.com"], bcc=["a@example.com"], subject="S", text="T"))
     assert sent(emu, "SendEmail") == []
+
+
+def test_uploads_never_send_ses_an_address_the_group_has(emu: TencentEmulator, client: mailbridge.Client) -> None:
+    """SES does not de-duplicate against members (seed 001): the core reads the group and reports them existing."""
+    assert client.limits.dedups_members is False
+    client.create_group("dedup")
+    client.upload("dedup", ["a@example.com", "b@example.com"], wait=True)
+    report = client.upload("dedup", ["A@example.com", "c@example.com"], wait=True)
+    assert (report.accepted, report.existing) == (1, 1)
+    assert sent(emu, "CreateReceiverDetail")[-1]["Emails"] == ["c@example.com"]

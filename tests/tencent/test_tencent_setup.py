@@ -116,8 +116,15 @@ def test_update_template_json(emu: TencentEmulator, client: mailbridge.Client) -
     ]
     assert (updated.subject, updated.status) == ("New {{name}}", "pending_review")
     assert client.get_template(template.id).html == "<p>New {{name}}</p>"
-    client.send(Message(sender="noreply@mail.example.com", to=["a@example.com"], template_id=template.id))
-    assert sent(emu, "SendEmail")[0]["Subject"] == "New {{name}}"
+    client.send(
+        Message(
+            sender="noreply@mail.example.com",
+            to=["a@example.com"],
+            template_id=template.id,
+            template_data={"name": "Ada"},
+        )
+    )
+    assert sent(emu, "SendEmail")[0]["Subject"] == "New Ada"  # the catalog's subject, rendered by the client
 
 
 @pytest.mark.parametrize("body", ["{{#each items}}x{{/each}}", "Hi {{ user.name }}"])
