@@ -330,6 +330,8 @@ class LocalBackend(Backend):
         while True:
             page = self.list_members(group, cursor=cursor, page_size=500)
             for member in page.items:
+                if self._suppressed(member.email):
+                    continue  # the clouds drop a blacklisted member of a group send
                 data = {**member.recipient.profile(), **member.recipient.data}
                 ids.append(self._write(message, [member.email], data, batch_id=batch_id))
                 accepted.append(member.email)
@@ -556,6 +558,9 @@ class LocalBackend(Backend):
                 f"every recipient is on the suppression list: {', '.join(suppressed)}", provider=self.name
             )
         return message.evolve(**kept), suppressed
+
+    def _suppressed(self, address: str) -> bool:
+        return bool(self.store.query("SELECT 1 FROM suppressions WHERE key = ?", (address.casefold(),)))
 
     def list_suppressions(self, *, cursor: str | None, page_size: int) -> Page[Suppression]:
         rows = self.store.query(

@@ -120,3 +120,11 @@ def test_cli_webhooks_serve(tmp_path: Path) -> None:
     assert SECRET not in line + rest
     assert [s.address for s in mailbridge.connect(f"local://{tmp_path / 'data'}").suppressions()] == ["b@example.com"]
     assert len(list(mailbridge.SQLiteEventStore(store).events())) == 1
+
+
+def test_local_group_send_skips_suppressed_members(client: mailbridge.Client) -> None:
+    group = client.create_group("news")
+    client.upload(group, ["a@example.com", "b@example.com"])
+    client.suppress(["b@example.com"])
+    result = client.send_to_group(group, Message(sender="me@example.com", to=(), subject="Hi", text="Hello {{name}}"))
+    assert result.accepted == ("a@example.com",)
