@@ -166,6 +166,11 @@ class EventReceiver:
             auto_suppress = auto_suppress.suppress
         self._suppress: Callable[[list[str]], object] | None = auto_suppress
         self.counts = {"received": 0, "duplicates": 0, "refused": 0}
+        self._counts_lock = threading.Lock()
+
+    def _count(self, name: str, n: int = 1) -> None:
+        with self._counts_lock:
+            self.counts[name] += n
 
     def __repr__(self) -> str:  # never shows the secret
         return f"EventReceiver(providers={sorted(self.backends)!r})"
@@ -187,7 +192,7 @@ class EventReceiver:
         """Answer one request: an HTTP status and a JSON-able body. Never raises."""
         status, provider = self._route(path)
         if status != 200 or provider is None:
-            self.counts["refused"] += 1
+            self._count("refused")
             log.warning(
                 "event request refused (%s): %s %s",
                 status,
@@ -198,7 +203,7 @@ class EventReceiver:
         if request.method.upper() != "POST":
             return 405, {"error": "POST events here"}
         if len(request.body) > MAX_EVENT_BODY:
-            self.counts["refused"] += 1
+            self._count("refused")
             log.warning("%s event refused: the body is larger than %d bytes", provider, MAX_EVENT_BODY)
             return 413, {"error": "body too large"}
         backend = self.backends[provider]
@@ -206,15 +211,15 @@ class EventReceiver:
             backend.authenticate_events(request, self.auth.get(provider, EventAuth()))
             events = backend.parse_events(request)
         except AuthenticationError as exc:
-            self.counts["refused"] += 1
+            self._count("refused")
             log.warning("%s event refused (401): %s", provider, exc)
             return 401, {"error": "unauthorized"}
         except MailbridgeError as exc:
-            self.counts["refused"] += 1
+            self._count("refused")
             log.warning("%s event refused (400): %s", provider, exc)
             return 400, {"error": str(exc)}
         except Exception as exc:  # a parser bug must not make the cloud retry forever
-            self.counts["refused"] += 1
+            self._count("refused")
             log.error("%s event refused (400): the parser failed on it: %r", provider, exc, exc_info=True)
             return 400, {"error": "unreadable event"}
         return self._deliver(provider, events)
@@ -238,8 +243,8 @@ class EventReceiver:
                     return 503, {"error": "callback failed", "received": received}
                 log.error("%s event callback failed (answered 200, not retried): %r", provider, exc, exc_info=True)
             received += 1
-        self.counts["received"] += received
-        self.counts["duplicates"] += duplicates
+        self._count("received", received)
+        self._count("duplicates", duplicates)
         return 200, {"received": received, "duplicates": duplicates}
 
     # ------------------------------------------------------------------ WSGI
