@@ -1329,11 +1329,16 @@ def serve(host: str = "127.0.0.1", port: int = 9025, **options: str) -> None:
 
     ``options`` (strings, as from a command line): ``upload_delay``, ``rate_limit``,
     ``allow_simple``, ``secret_id``, ``secret_key``, ``region``, ``max_groups``, ``domains``
-    and ``blacklist`` (comma-separated). The URL to connect with is printed on stderr.
+    and ``blacklist`` (comma-separated), ``callback_url`` (push each delivery's callback there).
+    The URL to connect with is printed on stderr.
     """
     if not _loopback(host):
         raise ConfigurationError(f"the tencent emulator listens on loopback only, not {host!r}")
+    options = dict(options)
+    callback_url = options.pop("callback_url", None)  # push SES callbacks there (see push_events)
     emulator = TencentEmulator(host, int(port), **emulator_options(options)).start()
+    if callback_url:
+        emulator.push_events(callback_url)
     print(f"Tencent SES emulator listening; connect with: {emulator.url}", file=sys.stderr, flush=True)
     try:
         while True:

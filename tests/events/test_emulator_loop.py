@@ -168,3 +168,37 @@ def test_eventbridge_signature_checks(serve: Any, key: tuple[bytes, bytes]) -> N
     )
     assert httpx.post(url, content=body, headers=_signed(other_key, url, body)).status_code == 401
     assert len(seen.events) == 1
+
+
+@pytest.mark.parametrize("name", ["tencent", "aliyun"])
+def test_emulator_command_pushes_with_callback_url_option(serve: Any, name: str) -> None:
+    """`mailbridge emulator NAME --option callback_url=...` in its own process pushes to the receiver."""
+    import re
+    import subprocess
+    import sys
+
+    seen = Collector()
+    served = serve(EventReceiver([name], secret=SECRET, on_event=seen))
+    command = [sys.executable, "-c", "from mailbridge.cli import main; main()", "emulator", name, "--port", "0",
+               "--option", f"callback_url={served.url(name)}"]  # fmt: skip
+    with subprocess.Popen(command, stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            assert proc.stderr is not None
+            url = ""
+            while not url:
+                line = proc.stderr.readline()
+                assert line, "the emulator exited"
+                if match := re.search(r"((?:tencent|aliyun)://\S+)", line):
+                    url = match.group(1)
+            with mailbridge.connect(url) as client:
+                send_run(client, ["ok@example.com", "gone@bounce.example"], tag=None)
+            deadline = time.monotonic() + 30  # a bound on waiting for the other process, not a timing assertion
+            while len(seen.events) < 2 and time.monotonic() < deadline:
+                time.sleep(0.02)
+        finally:
+            proc.terminate()
+            proc.communicate(timeout=10)
+    assert {(e.recipient, e.status) for e in seen.events} == {
+        ("ok@example.com", DeliveryStatus.DELIVERED),
+        ("gone@bounce.example", DeliveryStatus.INVALID_ADDRESS),
+    }

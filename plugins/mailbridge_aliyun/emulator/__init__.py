@@ -280,7 +280,8 @@ def serve(host: str = "127.0.0.1", port: int = 8025, **options: str) -> None:
     """Run an emulator until interrupted (the ``mailbridge emulator aliyun`` entry point).
 
     ``options`` (strings, from the command line): ``rate``, ``max_lists``,
-    ``max_list_size``, ``daily_quota``, ``max_domains``, ``quotas``, ``access_key_id``, ``secret``, ``region``.
+    ``max_list_size``, ``daily_quota``, ``max_domains``, ``quotas``, ``access_key_id``, ``secret``, ``region``,
+    ``callback_url`` (push each delivery's CloudEvent there, unsigned).
     """
     numeric: dict[str, Callable[[str], Any]] = {
         "rate": float,
@@ -291,6 +292,8 @@ def serve(host: str = "127.0.0.1", port: int = 8025, **options: str) -> None:
         "quotas": lambda v: v.lower() in ("1", "true", "yes"),
     }
     kwargs: dict[str, Any] = {}
+    options = dict(options)
+    callback_url = options.pop("callback_url", None)  # push EventBridge CloudEvents there (see push_events)
     for key, value in options.items():
         if key in numeric:
             kwargs[key] = numeric[key](value)
@@ -300,6 +303,8 @@ def serve(host: str = "127.0.0.1", port: int = 8025, **options: str) -> None:
             raise ValueError(f"unknown emulator option {key!r}")
     emulator = AliyunEmulator(host, int(port), **kwargs)
     with emulator:
+        if callback_url:
+            emulator.push_events(callback_url)
         print(f"Alibaba Cloud Direct Mail emulator on {emulator.endpoint}", file=sys.stderr)
         print(f"MAILBRIDGE_URL={emulator.url}", file=sys.stderr)
         try:
