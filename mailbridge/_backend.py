@@ -36,6 +36,7 @@ from ._models import (
     SendReceipt,
     StatisticsRow,
     Suppression,
+    SuppressionReason,
     Tag,
     Template,
 )
@@ -284,8 +285,9 @@ class Backend(abc.ABC):
         """One page of suppressed addresses (every list the provider keeps, account and shared)."""
         self.unsupported(Feature.SUPPRESSIONS)
 
-    def add_suppressions(self, addresses: Sequence[str]) -> None:
-        """Suppress valid, unique addresses (at most ``limits.upload_batch_size`` per call)."""
+    def add_suppressions(self, addresses: Sequence[str], reason: SuppressionReason = SuppressionReason.MANUAL) -> None:
+        """Suppress valid, unique addresses (at most ``limits.suppression_batch_size`` per call);
+        ``reason`` is kept where the provider's list has one."""
         self.unsupported(Feature.SUPPRESSIONS)
 
     def remove_suppressions(self, addresses: Sequence[str]) -> None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._exceptions import InvalidAddress
 from ._limits import Feature, Limits, Operation
-from ._models import Page, Suppression
+from ._models import Page, Suppression, SuppressionReason
 from ._validation import address_error
 
 if TYPE_CHECKING:
@@ -68,18 +68,22 @@ class SuppressionsMixin:
             unique.setdefault(address.casefold(), address)
         return list(unique.values())
 
-    def _each_chunk(self, fn: Callable[[list[str]], None], addresses: list[str]) -> list[str]:
+    def _each_chunk(self, fn: Callable[..., None], addresses: list[str], *extra: Any) -> list[str]:
         size = max(1, self.limits.suppression_batch_size)
         for start in range(0, len(addresses), size):
-            self._call(Operation.SUPPRESSIONS, fn, addresses[start : start + size])
+            self._call(Operation.SUPPRESSIONS, fn, addresses[start : start + size], *extra)
         return addresses
 
-    def suppress(self, addresses: Iterable[str] | str) -> list[str]:
+    def suppress(
+        self, addresses: Iterable[str] | str, *, reason: SuppressionReason | str = SuppressionReason.MANUAL
+    ) -> list[str]:
         """Add addresses to the account's suppression list; returns them (unique, in order).
 
-        Every address is checked before any call (:class:`InvalidAddress`)."""
+        Every address is checked before any call (:class:`InvalidAddress`). ``reason`` is kept
+        where the provider's list has one (local); the clouds' account lists record none."""
         self._require(Feature.SUPPRESSIONS)
-        return self._each_chunk(self.backend.add_suppressions, self._addresses(addresses))
+        why = SuppressionReason(reason)
+        return self._each_chunk(self.backend.add_suppressions, self._addresses(addresses), why)
 
     def unsuppress(self, addresses: Iterable[str] | str) -> list[str]:
         """Take addresses off every list the account may edit (shared lists too, where the cloud

@@ -33,7 +33,7 @@ from urllib.parse import unquote
 
 from ._events import MAX_EVENT_BODY, EventAuth, EventRequest, event_key
 from ._exceptions import AuthenticationError, ConfigurationError, MailbridgeError
-from ._models import BounceType, DeliveryEvent, DeliveryStatus
+from ._models import BounceType, DeliveryEvent, DeliveryStatus, SuppressionReason
 from ._url import Secret
 
 if TYPE_CHECKING:
@@ -162,9 +162,12 @@ class EventReceiver:
         self.auth = dict(auth or {})
         self.store: EventStore = store if store is not None else MemoryEventStore()
         self.retry_on_callback_failure = retry_on_callback_failure
+        self._suppress: Callable[[list[str], SuppressionReason], object] | None = None
         if auto_suppress is not None and not callable(auto_suppress):
-            auto_suppress = auto_suppress.suppress
-        self._suppress: Callable[[list[str]], object] | None = auto_suppress
+            client = auto_suppress
+            self._suppress = lambda addresses, reason: client.suppress(addresses, reason=reason)
+        elif auto_suppress is not None:
+            self._suppress = lambda addresses, reason: auto_suppress(addresses)
         self.counts = {"received": 0, "duplicates": 0, "refused": 0}
         self._counts_lock = threading.Lock()
 
@@ -235,7 +238,8 @@ class EventReceiver:
                 if self.on_event is not None:
                     self.on_event(event)
                 if self._suppress is not None and _suppressible(event):
-                    self._suppress([event.recipient])
+                    why = SuppressionReason.COMPLAINT if event.complained else SuppressionReason.BOUNCE
+                    self._suppress([event.recipient], why)
             except Exception as exc:
                 if self.retry_on_callback_failure:
                     self.store.release(key)

@@ -839,8 +839,8 @@ class AliyunBackend(Backend):
         more = rows and page_no * size < int(body.get("TotalCount") or 0)
         return Page(items, f"user:{page_no + 1}" if more else None)
 
-    def add_suppressions(self, addresses: Sequence[str]) -> None:
-        """CreateUserSuppression (one address per call: ``suppression_batch_size`` 1)."""
+    def add_suppressions(self, addresses: Sequence[str], reason: SuppressionReason = SuppressionReason.MANUAL) -> None:
+        """CreateUserSuppression (one address per call: ``suppression_batch_size`` 1); no reason field."""
         for address in addresses:
             self._call("CreateUserSuppression", {"Address": address}, Operation.SUPPRESSIONS)
 

@@ -1140,8 +1140,8 @@ class TencentBackend(Backend):
         more = offset + len(rows) < int(response.get("TotalCount") or 0) and len(rows) > 0
         return Page(items, f"custom:{offset + len(rows)}" if more else None)
 
-    def add_suppressions(self, addresses: Sequence[str]) -> None:
-        """CreateCustomBlacklist without ExpireDate (permanent)."""
+    def add_suppressions(self, addresses: Sequence[str], reason: SuppressionReason = SuppressionReason.MANUAL) -> None:
+        """CreateCustomBlacklist without ExpireDate (permanent); the list keeps no reason."""
         self._call("CreateCustomBlacklist", {"Emails": list(addresses)})
 
     def remove_suppressions(self, addresses: Sequence[str]) -> None:

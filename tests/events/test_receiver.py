@@ -136,7 +136,10 @@ def test_auto_suppression_of_hard_bounces_and_complaints(tmp_path: Any) -> None:
     post(r, "tencent", json.dumps({**DELIVERED, "event": "deferred", "eventid": 8, "email": "d@example.com",
                                    "reason": "421 later"}))  # fmt: skip
     post(r, "tencent", json.dumps(DELIVERED))
-    assert sorted(s.address for s in client.suppressions()) == ["c@example.com", "u@example.com"]
+    assert sorted((s.address, s.reason.value) for s in client.suppressions()) == [
+        ("c@example.com", "complaint"),
+        ("u@example.com", "bounce"),
+    ]
 
 
 def test_wsgi_over_real_http(serve: Any) -> None:
@@ -204,3 +207,11 @@ def test_mounted_in_flask() -> None:
     assert answer.status_code == 200 and answer.json == {"received": 1, "duplicates": 0}
     assert client.post("/hooks/tencent/wrong-secret-123456789", data="{}").status_code == 401
     assert seen[0].status is DeliveryStatus.DELIVERED
+
+
+def test_auto_suppression_to_a_callable() -> None:
+    suppressed: list[str] = []
+    r, _ = receiver(auto_suppress=suppressed.extend)
+    post(r, "aliyun", samples.DM_FAIL)  # Status 2, SmtpNxBox: invalid address, hard
+    post(r, "tencent", json.dumps(DELIVERED))
+    assert suppressed == ["xxx****@aliyun.com"]
