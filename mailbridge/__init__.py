@@ -14,7 +14,7 @@ from ._bulk import SendManyInterrupted, SendManyProgress, SendOutcome
 from ._catalog import RedisCatalog, SqliteCatalog, TemplateCatalog
 from ._client import Client, RetryPolicy, UploadProgress
 from ._connect import connect, connect_failover
-from ._csvio import read_recipients_csv, write_rejected_csv
+from ._csvio import RecipientsFile, UnreadableRow, read_recipients_csv, write_rejected_csv
 from ._events import EventAuth, EventRequest, event_key, parse_events
 from ._exceptions import (
     AlreadyExists,
@@ -40,6 +40,13 @@ from ._exceptions import (
 )
 from ._failover import FailoverClient, failover_url
 from ._health import HealthStore, MemoryHealthStore, RedisHealthStore
+from ._idempotency import (
+    IdempotencyStore,
+    MemoryIdempotencyStore,
+    RedisIdempotencyStore,
+    SQLiteIdempotencyStore,
+    idempotency_store,
+)
 from ._limits import Feature, Limits, Operation, Rate
 from ._migrate import (
     GroupPlan,
@@ -80,11 +87,15 @@ from ._models import (
     Template,
     UploadReport,
 )
+from ._paging import follow_pages
 from ._ratelimit import RateLimiter
+from ._reader import ResponseReader
 from ._registry import available_providers
+from ._scrub import install_log_filter as _install_log_filter
+from ._scrub import scrub_text
 from ._setup_migrate import SetupItem, SetupReport, apply_setup, plan_setup
 from ._templating import NEUTRAL_SYNTAX, TemplateSyntax, render_template
-from ._url import ProviderURL, Secret
+from ._url import ProviderURL, Secret, redact_url
 from ._webhooks import EventReceiver, EventStore, MemoryEventStore, SQLiteEventStore
 
 __all__ = [
@@ -116,6 +127,7 @@ __all__ = [
     "GroupResult",
     "GroupStatus",
     "HealthStore",
+    "IdempotencyStore",
     "InvalidAddress",
     "InvalidRequest",
     "LimitExceeded",
@@ -124,6 +136,7 @@ __all__ = [
     "Member",
     "MemoryEventStore",
     "MemoryHealthStore",
+    "MemoryIdempotencyStore",
     "Message",
     "MigrationPlan",
     "MigrationReport",
@@ -140,13 +153,17 @@ __all__ = [
     "RateLimited",
     "RateLimiter",
     "Recipient",
+    "RecipientsFile",
     "RedisCatalog",
     "RedisHealthStore",
+    "RedisIdempotencyStore",
     "RejectedAddress",
     "RemoveReport",
     "ResourceBusy",
+    "ResponseReader",
     "RetryPolicy",
     "SQLiteEventStore",
+    "SQLiteIdempotencyStore",
     "Secret",
     "SendManyInterrupted",
     "SendManyProgress",
@@ -167,6 +184,7 @@ __all__ = [
     "TemplateCatalog",
     "TemplateNotFound",
     "TemplateSyntax",
+    "UnreadableRow",
     "UnsupportedFeature",
     "UploadProgress",
     "UploadReport",
@@ -177,13 +195,17 @@ __all__ = [
     "connect_failover",
     "event_key",
     "failover_url",
+    "follow_pages",
+    "idempotency_store",
     "migrate",
     "parse_events",
     "plan_migration",
     "plan_setup",
     "read_recipients_csv",
+    "redact_url",
     "refine_status",
     "render_template",
+    "scrub_text",
     "verify_migration",
     "write_rejected_csv",
 ]
@@ -195,6 +217,7 @@ for _name in __all__:
         with contextlib.suppress(AttributeError, TypeError):
             _obj.__module__ = "mailbridge"
 del _name, _obj
+_install_log_filter()
 
 
 def __getattr__(name: str) -> str:

@@ -24,6 +24,7 @@ from attrs import frozen
 from ._backend import Backend
 from ._bulk import SendManyProgress, SendOutcome, default_in_flight, send_many
 from ._catalog import TemplateCatalog
+from ._csvio import UnreadableRow
 from ._dedup import SeenSet
 from ._exceptions import (
     AlreadyExists,
@@ -40,6 +41,7 @@ from ._exceptions import (
     SenderNotFound,
     UnsupportedFeature,
 )
+from ._idempotency import IdempotencyGuard, IdempotencyStore, MemoryIdempotencyStore, idempotency_store
 from ._limits import Feature, Limits, Operation
 from ._models import (
     ENGAGEMENT_STATUSES,
@@ -65,8 +67,10 @@ from ._models import (
     Template,
     UploadReport,
 )
+from ._paging import follow_pages
 from ._parts import part_name, split_base
 from ._ratelimit import RateLimiter
+from ._scrub import scrub_text
 from ._suppressions import SuppressionsMixin
 from ._template_resolver import TemplateResolver, resolves_template_names
 from ._url import Secret
@@ -76,7 +80,7 @@ __all__ = ["Client", "RetryPolicy", "UploadProgress"]
 
 log = logging.getLogger("mailbridge")
 T = TypeVar("T")
-RecipientLike = Recipient | str | Mapping[str, Any]
+RecipientLike = Recipient | str | Mapping[str, Any] | UnreadableRow
 
 
 @frozen
@@ -159,7 +163,9 @@ class Client(SuppressionsMixin):
     *(optional)*: injectable for tests (``clock`` is monotonic seconds);
     ``template_catalog`` *(optional)*: where the template parts the provider cannot store
     are kept (a path, ``redis://...``, ``off`` or a :class:`TemplateCatalog`; default
-    ``MAILBRIDGE_TEMPLATE_CATALOG``, else the user data directory).
+    ``MAILBRIDGE_TEMPLATE_CATALOG``, else the user data directory); ``idempotency``
+    *(optional)*: where idempotency keys live, an :class:`IdempotencyStore` or its URL
+    (``memory://``, ``sqlite:///path``, ``redis://host:port/db``).
     """
 
     def __init__(
@@ -172,7 +178,9 @@ class Client(SuppressionsMixin):
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         template_catalog: str | os.PathLike[str] | TemplateCatalog | None = None,
+        idempotency: IdempotencyStore | str | None = None,
     ) -> None:
+        self.idempotency = _guard(idempotency)
         self.backend = backend
         self.ignore_unsupported_features = ignore_unsupported_features
         self.retry = retry or RetryPolicy()
@@ -193,7 +201,7 @@ class Client(SuppressionsMixin):
         return self.backend.limits
 
     def __repr__(self) -> str:
-        return f"<mailbridge.Client {self.backend.describe()}>"
+        return scrub_text(f"<mailbridge.Client {self.backend.describe()}>")
 
     def close(self) -> None:
         self._templates.close()
@@ -302,19 +310,21 @@ class Client(SuppressionsMixin):
         self._call(operation, once)
 
     def _pages(self, operation: Operation, fetch: Callable[[str | None], Page[T]]) -> Iterator[T]:
-        cursor: str | None = None
-        while True:
-            page = self._call(operation, fetch, cursor)
+        """Every item of a listing, each page one :meth:`_call`; bounded as :func:`follow_pages` says."""
+
+        def call(cursor: str | None) -> Page[T]:
+            return self._call(operation, fetch, cursor)
+
+        for page in follow_pages(call, provider=self.provider, operation=str(operation)):
             yield from page.items
-            if not page.next_cursor or page.next_cursor == cursor:
-                return
-            cursor = page.next_cursor
 
     # ------------------------------------------------------------------ groups
 
-    def create_group(self, name: str, description: str | None = None) -> Group:
+    def create_group(self, name: str, description: str | None = None, *, alias: str | None = None) -> Group:
         """Create an empty recipient group (names are unique per provider account).
 
+        ``alias``: the provider's second name for the group where it has one (Direct Mail's list
+        alias, an email address under 30 characters; derived from the name when not given).
         Like every create, safe to repeat: after an unknown outcome the group is looked up
         by name and returned if the create had happened.
         """
@@ -333,7 +343,12 @@ class Client(SuppressionsMixin):
             except GroupNotFound:
                 return None
 
-        return self._create(Operation.CREATE_GROUP, lambda: self.backend.create_group(name, description), find)
+        def create() -> Group:
+            if alias is None:  # third-party backends written before ``alias`` keep working
+                return self.backend.create_group(name, description)
+            return self.backend.create_group(name, description, alias=alias)
+
+        return self._create(Operation.CREATE_GROUP, create, find)
 
     def groups(self, keyword: str | None = None) -> Iterator[Group]:
         """Every group (whose name contains ``keyword``), following pages."""
@@ -447,8 +462,10 @@ class Client(SuppressionsMixin):
         """Add any number of recipients to a group and return one exact report.
 
         ``recipients`` may be any iterable (a generator over a huge CSV streams in bounded
-        memory) of :class:`Recipient`, address strings or mappings (CSV rows). Invalid
-        addresses and repeats are reported, not sent; the rest go in chunks of the
+        memory) of :class:`Recipient`, address strings or mappings with string keys (CSV
+        rows; see :meth:`Recipient.coerce`). Anything else (``None``, bytes, a ``csv.reader``
+        tuple, an :class:`UnreadableRow`), invalid addresses and repeats are reported per
+        row with a reason, not sent; the rest go in chunks of the
         backend's per-call limit, within its rate limit, retried while retryable. Each row
         ends in one report category (see :class:`UploadReport`), the same on every backend.
         ``skip_existing`` first reads the group's members so that a resumed upload sends
@@ -523,12 +540,17 @@ class Client(SuppressionsMixin):
 
     def _prepare(self, item: RecipientLike, row: int, tally: _UploadTally) -> Recipient | None:
         """Coerce and check one input row; record a rejection and return None if it fails."""
+        if isinstance(item, UnreadableRow):
+            tally.rejected.append(RejectedAddress(item.text, item.reason, "invalid", row))
+            return None
         try:
             recipient = Recipient.coerce(item)
         except (TypeError, ValueError) as exc:
-            tally.rejected.append(RejectedAddress(str(item)[:200], f"unreadable row: {exc}", "invalid", row))
+            shown = item.get("email") or item.get("address") if isinstance(item, Mapping) else None
+            text = shown if isinstance(shown, str) else repr(item)
+            tally.rejected.append(RejectedAddress(text[:200], f"unreadable row: {exc}", "invalid", row))
             return None
-        reason = recipient_error(recipient)
+        reason = recipient_error(recipient, self.limits.supports(Feature.SMTPUTF8))
         if reason is None:
             recipient = strip_unsupported_recipient_fields(
                 recipient,
@@ -740,7 +762,7 @@ class Client(SuppressionsMixin):
     # ------------------------------------------------------------------ sending
 
     @resolves_template_names
-    def send(self, message: Message) -> SendResult:
+    def send(self, message: Message, *, idempotency_key: str | None = None) -> SendResult:
         """Send one email: several ``to`` addresses are one shared message that every one of
         them receives and sees (with cc; bcc stays hidden), in one provider call.
 
@@ -748,11 +770,26 @@ class Client(SuppressionsMixin):
         (``limits.recipients_per_send``) is refused with :class:`LimitExceeded` before any
         call: it is never split into arbitrary subsets. For one private copy per recipient
         send one message per address with :meth:`send_many` (or a group send). Never retried
-        when the outcome is unknown.
+        when the outcome is unknown. If the call fails, the error's ``not_sent`` holds the
+        addresses certainly not sent and ``maybe_sent_to`` those of a call whose outcome is
+        unknown.
+
+        ``idempotency_key`` (or ``message.idempotency_key``): a send with a key already used
+        returns the first receipts instead of sending again, and raises
+        :class:`OutcomeUnknown` while the first is unresolved (in flight elsewhere, or ended
+        unknown). Keys live in the client's ``idempotency`` store (process memory unless
+        one is given: a SQLite file or Redis shares them between processes).
         """
         checked = check_message(
             message, self.limits, self.provider, ignore_unsupported=self.ignore_unsupported_features
         )
+        self._one_shared_email(checked)  # refused before any key is claimed or call made
+        key = idempotency_key or message.idempotency_key
+        if key is None:
+            return self._send_checked(checked)
+        return self.idempotency.send(key, checked.evolve(idempotency_key=key), self._send_checked)
+
+    def _send_checked(self, checked: Message) -> SendResult:
         chunks = [self._one_shared_email(checked)]
         receipts: list[SendReceipt] = []
         for index, chunk in enumerate(chunks):
@@ -767,8 +804,10 @@ class Client(SuppressionsMixin):
                 receipts.append(self._call(Operation.SEND, self.backend.send, part))
             except MailbridgeError as exc:
                 exc.partial_result = tuple(receipts)
-                later = [a for c in chunks[index + 1 :] for a in c]
-                exc.not_sent = tuple(([] if exc.maybe_sent else list(chunk)) + later)
+                this = (*part.to, *part.cc, *part.bcc)
+                later = tuple(a for c in chunks[index + 1 :] for a in c)
+                exc.not_sent = later if exc.maybe_sent else (*this, *later)
+                exc.maybe_sent_to = this if exc.maybe_sent else ()
                 raise
         return SendResult(receipts)
 
@@ -1134,6 +1173,12 @@ _RETENTION_GRACE = dt.timedelta(minutes=1)
 
 # Filters the client can apply itself to returned events (events carry no tag).
 _CLIENT_FILTERABLE = frozenset({"recipient", "sender", "message_id", "status"})
+
+
+def _guard(store: IdempotencyStore | str | None) -> IdempotencyGuard:
+    if store is None:
+        return IdempotencyGuard(MemoryIdempotencyStore())  # a key without a store still holds in this process
+    return IdempotencyGuard(idempotency_store(store) if isinstance(store, str) else store)
 
 
 def _matches(event: DeliveryEvent, key: str, value: Any) -> bool:

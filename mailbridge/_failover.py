@@ -1,18 +1,30 @@
 """Failover over several clients, without ever sending a message twice.
 
-Which errors move work to the next provider is decided by the neutral flags only:
+Which errors move work to the next provider is decided by the neutral flags only, in this order:
 
-* ``failover_eligible`` (unavailable, throttled past retries, quota used up, credentials
-  broken): the provider is marked unhealthy for a cooldown and the next one is tried;
 * ``maybe_sent`` (:class:`OutcomeUnknown`): never failed over, unless the caller opted into
-  at-least-once delivery; the error is raised with every attempt listed;
+  at-least-once delivery; the provider cools down and the error is raised with every attempt;
+* ``failover_eligible`` (unavailable, throttled, quota used up, credentials broken): the
+  provider as a whole is unhealthy; it cools down for ``cooldown`` seconds, or for the
+  throttle's ``retry_after`` if longer, and the next provider is tried at once;
+* ``retryable`` only (a throttle or a busy resource of this message, such as one recipient
+  domain paused): the next provider is tried for this message; this one stays healthy;
 * anything else (invalid address, content rejected ...): a problem of this message, raised
   at once; no provider's health is touched.
+
+A cooled-down provider is skipped until its cooldown ends; then exactly one caller across
+every worker sharing the health store probes it. When every provider is cooling down nothing
+is tried: :class:`ProviderUnavailable` (certainly not sent) lists the skipped attempts. Errors
+of a send carry the union of every provider's receipts (``partial_result``), the addresses
+certainly not sent (``not_sent``) and those that may have been (``maybe_sent_to``). Health
+bookkeeping never fails a send or hides a receipt.
 
 URL grammar (see README "Failover")::
 
     failover://?providers=URL1,URL2[,...][&strategy=priority|round-robin][&cooldown=SECONDS]
                [&probe_timeout=SECONDS][&retries=N][&at_least_once=true][&state=redis://HOST:PORT/DB]
+               [&idempotency=state|memory|sqlite:///PATH|redis://HOST:PORT/DB][&idempotency_ttl=SECONDS]
+               [&timeout=SECONDS]
                [&rate_limit=off]
 
 Inner URLs containing ``,`` or ``&`` must be percent-encoded (:func:`failover_url` does it).
@@ -24,12 +36,20 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 from ._bulk import SendManyProgress, SendOutcome, default_in_flight, send_many
 from ._client import Client, RetryPolicy
-from ._exceptions import AlreadyExists, ConfigurationError, MailbridgeError, ProviderUnavailable
+from ._exceptions import AlreadyExists, ConfigurationError, MailbridgeError, OutcomeUnknown, ProviderUnavailable
 from ._health import HealthStore, MemoryHealthStore, RedisHealthStore
+from ._idempotency import (
+    DEFAULT_IDEMPOTENCY_TTL,
+    IdempotencyGuard,
+    IdempotencyStore,
+    MemoryIdempotencyStore,
+    addresses,
+    idempotency_store,
+)
 from ._models import Attempt, Group, Message, Recipient, SendReceipt, SendResult, UploadReport
 from ._ratelimit import RateLimiter
 from ._url import ProviderURL
@@ -58,7 +78,8 @@ class FailoverClient:
     ``probe_timeout`` *(optional)*: how long one half-open probe may hold its claim;
     ``health`` *(optional)*: a :class:`HealthStore` (memory by default, Redis to share it);
     ``at_least_once`` *(optional)*: also fail over sends whose outcome is unknown (they may
-    then arrive twice).
+    then arrive twice); ``idempotency`` *(optional)*: where idempotency keys live (an
+    :class:`IdempotencyStore` or its URL; see :meth:`send`).
     """
 
     def __init__(
@@ -70,6 +91,8 @@ class FailoverClient:
         probe_timeout: float = 30.0,
         health: HealthStore | None = None,
         at_least_once: bool = False,
+        idempotency: IdempotencyStore | str | None = None,
+        idempotency_ttl: float = DEFAULT_IDEMPOTENCY_TTL,
     ) -> None:
         if not clients:
             raise ConfigurationError("a failover client needs at least one provider")
@@ -81,6 +104,8 @@ class FailoverClient:
         self.probe_timeout = probe_timeout
         self.health: HealthStore = health or MemoryHealthStore()
         self.at_least_once = at_least_once
+        store = idempotency_store(idempotency) if isinstance(idempotency, str) else idempotency
+        self.idempotency = IdempotencyGuard(store or MemoryIdempotencyStore(), ttl=idempotency_ttl)
         self._keys = [c.backend.rate_limit_key for c in self.clients]  # per account, shared by workers
         self.labels = self._labels()
 
@@ -90,15 +115,24 @@ class FailoverClient:
         raw = url.param("providers")
         if not raw:
             raise ConfigurationError("failover URL needs ?providers=URL1,URL2")
-        members = [unquote(u) for u in raw.split(",") if u.strip()]
+        # The query was percent-decoded once already: decoding again broke encoded secrets (%3F, %23).
+        members = [u.strip() for u in raw.split(",") if u.strip()]
         state = url.param("state")
         retries = int(url.float_param("retries", 2))
         limiter = RateLimiter(state) if state else RateLimiter()
         if not url.bool_param("rate_limit", True):
             limiter = RateLimiter.disabled()  # emulators that do not enforce the clouds' rates
-        clients = [
-            connect(member, retry=RetryPolicy(attempts=max(1, retries)), rate_limiter=limiter) for member in members
-        ]
+        options: dict[str, Any] = {"retry": RetryPolicy(attempts=max(1, retries)), "rate_limiter": limiter}
+        if url.param("timeout"):  # one deadline for every member's requests, over the members' own
+            options["timeout"] = url.float_param("timeout", 0.0)
+        clients = [connect(member, **options) for member in members]
+        idempotency = url.param("idempotency") or None
+        if idempotency == "state":
+            if not state:
+                raise ConfigurationError("idempotency=state needs state=redis://HOST:PORT/DB")
+            idempotency = state
+        elif idempotency == "memory":
+            idempotency = "memory://"
         return cls(
             clients,
             strategy=url.param("strategy", "priority") or "priority",
@@ -106,6 +140,8 @@ class FailoverClient:
             probe_timeout=url.float_param("probe_timeout", 30.0),
             health=RedisHealthStore(state) if state else None,
             at_least_once=url.bool_param("at_least_once"),
+            idempotency=idempotency,
+            idempotency_ttl=url.float_param("idempotency_ttl", DEFAULT_IDEMPOTENCY_TTL),
         )
 
     # ------------------------------------------------------------------ basics
@@ -139,48 +175,62 @@ class FailoverClient:
 
     def healthy(self) -> dict[str, bool]:
         """Which members are currently taking traffic (not cooling down)."""
-        return {label: not self.health.is_open(key) for label, key in zip(self.labels, self._keys, strict=True)}
+        return {
+            label: not self._health(False, "is_open", key)
+            for label, key in zip(self.labels, self._keys, strict=True)
+        }
+
+    def _health(self, default: T, name: str, *args: Any) -> T:
+        """``self.health.<name>(*args)``, which can never fail a send or hide its receipt."""
+        try:
+            result: T = getattr(self.health, name)(*args)
+        except Exception as exc:  # a custom store's failure: keep sending, as if the provider were healthy
+            log.warning("failover: the health store failed in %s (%s: %s); continuing", name, type(exc).__name__, exc)
+            return default
+        return result
 
     # ------------------------------------------------------------------ routing
 
     def _order(self) -> list[int]:
         indexes = list(range(len(self.clients)))
         if self.strategy == "round-robin":
-            start = self.health.next_index("|".join(self._keys), len(indexes))
+            key = "|".join(self._keys)
+            start = self._health(0, "next_index", key, len(indexes))
             indexes = indexes[start:] + indexes[:start]
         return indexes
 
-    def _route(self, attempts: list[Attempt]) -> Iterator[int]:
-        """Members to try, in order: healthy ones, and a cooled-down one if this caller wins its probe."""
-        tried = False
-        skipped: list[int] = []
+    def _route(self, attempts: list[Attempt]) -> Iterator[tuple[int, bool]]:
+        """Members to try, in order, each with whether this caller is its half-open probe.
+
+        Cooling-down members are skipped; a member whose cooldown has ended is tried only by
+        the one caller that wins its probe. Nothing else: when every member is skipped the
+        caller gets an error, never a stampede onto providers that just failed.
+        """
         for index in self._order():
-            key = self._keys[index]
-            if self.health.is_open(key):
-                skipped.append(index)
-                attempts.append(Attempt(self.labels[index], "skipped", detail="cooling down after a failure"))
+            key, label = self._keys[index], self.labels[index]
+            if self._health(False, "is_open", key):
+                attempts.append(Attempt(label, "skipped", detail="cooling down after a failure"))
                 continue
-            if self.health.was_failed(key) and not self.health.claim_probe(key, self.probe_timeout):
-                skipped.append(index)
-                attempts.append(Attempt(self.labels[index], "skipped", detail="another worker is probing it"))
+            probing = self._health(False, "was_failed", key)
+            if probing and not self._health(True, "claim_probe", key, self.probe_timeout):
+                attempts.append(Attempt(label, "skipped", detail="another worker is probing it"))
                 continue
-            tried = True
-            yield index
-        if not tried:  # every member is cooling down: try them anyway rather than refuse the message
-            log.warning("failover: every provider is cooling down; trying them in order anyway")
-            yield from skipped
+            yield index, probing
 
     def _run(self, what: str, call: Callable[[Client], T]) -> tuple[T, list[Attempt]]:
         attempts: list[Attempt] = []
         last: MailbridgeError | None = None
-        for index in self._route(attempts):
+        unknown: MailbridgeError | None = None
+        provider_failed = False
+        for index, probing in self._route(attempts):
             client, label, key = self.clients[index], self.labels[index], self._keys[index]
             try:
                 result = call(client)
             except MailbridgeError as exc:
+                last = exc
                 if exc.maybe_sent:
                     attempts.append(Attempt(label, "unknown", error=type(exc).__name__, detail=str(exc)))
-                    self.health.mark_failed(key, self.cooldown)
+                    self._health(None, "mark_failed", key, self.cooldown)
                     if not self.at_least_once:
                         exc.attempts = tuple(attempts)
                         raise
@@ -190,55 +240,108 @@ class FailoverClient:
                         what,
                         type(exc).__name__,
                     )
-                    last = exc
+                    unknown = exc
                     continue
                 attempts.append(Attempt(label, "failed", error=type(exc).__name__, detail=str(exc)))
-                if not exc.failover_eligible:
-                    exc.attempts = tuple(attempts)
-                    raise
-                self.health.mark_failed(key, self.cooldown)
-                log.warning(
-                    "failover: %s %s failed with %s; provider cooling down for %gs",
-                    label,
-                    what,
-                    type(exc).__name__,
-                    self.cooldown,
-                )
-                last = exc
-                continue
-            self.health.mark_healthy(key)
+                if exc.failover_eligible:
+                    cooldown = max(self.cooldown, float(getattr(exc, "retry_after", None) or 0.0))
+                    self._health(None, "mark_failed", key, cooldown)
+                    log.warning(
+                        "failover: %s %s failed with %s; provider cooling down for %gs",
+                        label,
+                        what,
+                        type(exc).__name__,
+                        cooldown,
+                    )
+                    provider_failed = True
+                    continue
+                if probing:  # the provider answered about this message only: let the next caller probe now
+                    self._health(None, "release_probe", key)
+                if exc.retryable:  # throttled or busy for this message only; another provider may take it
+                    log.warning(
+                        "failover: %s %s refused this message for now (%s); trying the next provider",
+                        label,
+                        what,
+                        type(exc).__name__,
+                    )
+                    continue
+                if unknown is not None:  # at-least-once: an earlier provider may have sent it, so say so
+                    raise self._exhausted(what, attempts, exc, unknown, provider_failed) from exc
+                exc.attempts = tuple(attempts)
+                raise
+            if probing:
+                self._health(None, "mark_healthy", key)
             attempts.append(Attempt(label, "sent"))
             return result, attempts
-        error = ProviderUnavailable(f"every provider failed to {what}", provider=self.provider, operation=what)
+        raise self._exhausted(what, attempts, last, unknown, provider_failed)
+
+    def _exhausted(
+        self,
+        what: str,
+        attempts: list[Attempt],
+        last: MailbridgeError | None,
+        unknown: MailbridgeError | None,
+        provider_failed: bool,
+    ) -> MailbridgeError:
+        """The error when no provider took the work."""
+        error: MailbridgeError
+        if last is None:
+            error = ProviderUnavailable(
+                f"every provider is cooling down after failures; nothing was tried, so nothing was sent ({what})",
+                provider=self.provider,
+                operation=what,
+            )
+        elif unknown is not None:
+            error = OutcomeUnknown(
+                f"no provider could {what}, and an earlier attempt's outcome is unknown: it may have been sent",
+                provider=self.provider,
+                operation=what,
+            )
+        elif not provider_failed:
+            error = last  # every provider refused this message for now (e.g. a throttle with retry_after)
+        else:
+            error = ProviderUnavailable(f"every provider failed to {what}", provider=self.provider, operation=what)
         error.attempts = tuple(attempts)
-        if last is not None:
-            raise error from last
-        raise error
+        if error is not last and last is not None:
+            error.__cause__ = last
+        return error
 
     # ------------------------------------------------------------------ sending
 
-    def send(self, message: Message) -> SendResult:
+    def send(self, message: Message, *, idempotency_key: str | None = None) -> SendResult:
         """Send through the first healthy provider; ``result.attempts`` lists every try.
 
         If a provider took part of a split send and then failed over, only the addresses it
-        certainly did not send go to the next provider.
+        certainly did not send go to the next provider. Any error carries the union of every
+        provider's receipts (``partial_result``), the addresses certainly not sent
+        (``not_sent``) and those that may have been (``maybe_sent_to``).
+
+        ``idempotency_key`` (or ``message.idempotency_key``): claimed in the ``idempotency``
+        store before anything is sent; a send with a key already used returns the first
+        receipts, and one whose first send is unresolved (in flight in another worker, or
+        ended unknown) raises :class:`OutcomeUnknown` instead of sending again.
         """
-        receipts: list[SendReceipt] = []
-        pending = message
+        key = idempotency_key or message.idempotency_key
+        if key is None:
+            return self._send(message)
+        return self.idempotency.send(key, message.evolve(idempotency_key=key), self._send)
+
+    def _send(self, message: Message) -> SendResult:
+        ledger = _Ledger(message.evolve(idempotency_key=None), self.at_least_once)
 
         def attempt(client: Client) -> SendResult:
-            nonlocal pending
             try:
-                return client.send(pending)
+                return client.send(ledger.pending)
             except MailbridgeError as exc:
-                done = tuple(exc.partial_result or ())
-                if done and not exc.maybe_sent:
-                    receipts.extend(done)
-                    pending = pending.evolve(to=exc.not_sent, cc=(), bcc=())
+                ledger.failed(exc)
                 raise
 
-        result, attempts = self._run("send", attempt)
-        return SendResult([*receipts, *result.receipts], attempts)
+        try:
+            result, attempts = self._run("send", attempt)
+        except MailbridgeError as exc:
+            ledger.annotate(exc)
+            raise
+        return SendResult([*ledger.receipts, *result.receipts], attempts)
 
     def send_to_group(self, group: str, message: Message, *, schedule: dt.datetime | None = None) -> SendResult:
         """Send a template to the group of this name on the first healthy provider (``schedule``: see Client)."""
@@ -285,3 +388,38 @@ class FailoverClient:
         """Upload the same recipients into the group of this name on every provider."""
         rows = recipients if isinstance(recipients, Sequence) else list(recipients)
         return self._everywhere(lambda c: c.upload(group, rows, **options))
+
+
+class _Ledger:
+    """What one failover send has done so far, across providers: receipts, maybe-sent, still to send."""
+
+    def __init__(self, message: Message, at_least_once: bool) -> None:
+        self.pending = message
+        self.at_least_once = at_least_once
+        self.receipts: list[SendReceipt] = []
+        self.maybe: dict[str, None] = {}
+        self.not_sent: tuple[str, ...] = addresses(message)
+
+    def failed(self, exc: MailbridgeError) -> None:
+        """Account for one provider's failed attempt and decide what the next provider gets."""
+        done = tuple(r for r in (exc.partial_result or ()) if isinstance(r, SendReceipt))
+        self.receipts.extend(done)
+        if exc.maybe_sent:
+            maybe = exc.maybe_sent_to or tuple(a for a in addresses(self.pending) if a not in exc.not_sent)
+            self.maybe.update(dict.fromkeys(maybe))
+            rest = tuple(exc.not_sent)  # the later parts of a split send, never tried
+            self.not_sent = rest
+            if done and self.at_least_once:  # resend the unknown part and the rest (all plain "to" after part 1)
+                self.pending = self.pending.evolve(to=(*maybe, *rest), cc=(), bcc=())
+            return
+        if done:  # part 1 (with the copies) went out: only the plain addresses not sent remain
+            self.not_sent = tuple(exc.not_sent)
+            self.pending = self.pending.evolve(to=exc.not_sent, cc=(), bcc=())
+        else:
+            self.not_sent = addresses(self.pending)
+
+    def annotate(self, exc: MailbridgeError) -> None:
+        """Put the whole send's account on the error the caller gets."""
+        exc.partial_result = tuple(self.receipts)
+        exc.maybe_sent_to = tuple(self.maybe)
+        exc.not_sent = tuple(a for a in self.not_sent if a not in self.maybe)

@@ -3,8 +3,10 @@
 A provider that fails with a ``failover_eligible`` error is *open* (skipped) for a cooldown.
 When the cooldown has passed it is *half-open*: exactly one caller, across every worker
 sharing the store, claims the probe and sends through it; success closes the circuit,
-failure opens it again. The memory store serves one process; the Redis store serves every
-process and machine of an application.
+failure opens it again (and holds the probe claim until that cooldown ends, so a worker that
+saw the circuit closed a moment before cannot probe twice); an answer about the message only
+(a per-message refusal) gives the claim back at once. The memory store serves one process; the Redis store serves every
+process and machine of an application, and falls back to memory while Redis is unreachable.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
+
+from ._sharedstate import DEFAULT_REDIS_TIMEOUT, RedisFallback, redis_client
 
 __all__ = ["HealthStore", "MemoryHealthStore", "RedisHealthStore"]
 
@@ -29,9 +33,14 @@ class HealthStore(Protocol):
     def claim_probe(self, provider: str, ttl: float) -> bool:
         """Claim the single half-open probe; False if another caller holds it."""
 
-    def mark_failed(self, provider: str, cooldown: float) -> None: ...
+    def release_probe(self, provider: str) -> None:
+        """Give the probe claim back (the probe ended without telling whether the provider is healthy)."""
 
-    def mark_healthy(self, provider: str) -> None: ...
+    def mark_failed(self, provider: str, cooldown: float) -> None:
+        """Open the circuit for ``cooldown`` seconds; no probe can be claimed before it ends."""
+
+    def mark_healthy(self, provider: str) -> None:
+        """Close the circuit: the provider takes traffic again."""
 
     def next_index(self, key: str, modulo: int) -> int:
         """A shared round-robin counter."""
@@ -63,10 +72,14 @@ class MemoryHealthStore:
             self._probe_until[provider] = now + ttl
             return True
 
+    def release_probe(self, provider: str) -> None:
+        with self._lock:
+            self._probe_until.pop(provider, None)
+
     def mark_failed(self, provider: str, cooldown: float) -> None:
         with self._lock:
             self._open_until[provider] = self._clock() + cooldown
-            self._probe_until.pop(provider, None)
+            self._probe_until[provider] = self._clock() + cooldown  # a caller that saw it closed cannot probe
 
     def mark_healthy(self, provider: str) -> None:
         with self._lock:
@@ -83,46 +96,86 @@ class MemoryHealthStore:
 class RedisHealthStore:
     """Health shared by every worker through Redis (``pip install mailbridge[redis]``).
 
-    **Parameters:** ``url``: ``redis://host:port/db``; ``prefix`` *(optional)*: key prefix.
+    Never breaks a send: every call has a short ``timeout``, and while Redis does not answer
+    the health lives in this process's memory (one warning per outage) until Redis answers
+    again (tried every ``retry_interval`` seconds).
+
+    **Parameters:** ``url``: ``redis://host:port/db``; ``prefix`` *(optional)*: key prefix;
+    ``timeout`` *(optional)*: seconds per Redis call; ``retry_interval`` *(optional)*;
+    ``clock`` *(optional)*: monotonic seconds for the fallback (tests).
     """
 
-    def __init__(self, url: str, *, prefix: str = "mailbridge:health") -> None:
-        try:
-            import redis
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            from ._exceptions import ConfigurationError
-
-            raise ConfigurationError(
-                "a Redis health store needs the redis package: pip install 'mailbridge[redis]'"
-            ) from exc
-        self._redis: Any = redis.Redis.from_url(url)
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "mailbridge:health",
+        timeout: float = DEFAULT_REDIS_TIMEOUT,
+        retry_interval: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._redis: Any = redis_client(url, "a Redis health store", timeout)
         self._prefix = prefix
         self.url = url
+        self.memory = MemoryHealthStore(clock)
+        self.fallback = RedisFallback("failover health", retry_interval=retry_interval, clock=clock)
 
     def _key(self, *parts: str) -> str:
         return ":".join((self._prefix, *parts))
 
     def is_open(self, provider: str) -> bool:
-        return bool(self._redis.exists(self._key("open", provider)))
+        return self.fallback.run(
+            lambda: bool(self._redis.exists(self._key("open", provider))), lambda: self.memory.is_open(provider)
+        )
 
     def was_failed(self, provider: str) -> bool:
-        return bool(self._redis.exists(self._key("failed", provider)))
+        return self.fallback.run(
+            lambda: bool(self._redis.exists(self._key("failed", provider))),
+            lambda: self.memory.was_failed(provider),
+        )
 
     def claim_probe(self, provider: str, ttl: float) -> bool:
-        return bool(self._redis.set(self._key("probe", provider), "1", nx=True, px=max(1, int(ttl * 1000))))
+        return self.fallback.run(
+            lambda: bool(self._redis.set(self._key("probe", provider), "1", nx=True, px=_ms(ttl))),
+            lambda: self.memory.claim_probe(provider, ttl),
+        )
+
+    def release_probe(self, provider: str) -> None:
+        self.fallback.run(
+            lambda: self._redis.delete(self._key("probe", provider)), lambda: self.memory.release_probe(provider)
+        )
 
     def mark_failed(self, provider: str, cooldown: float) -> None:
-        pipe = self._redis.pipeline()
-        pipe.set(self._key("open", provider), "1", px=max(1, int(cooldown * 1000)))
-        pipe.set(self._key("failed", provider), "1")
-        pipe.delete(self._key("probe", provider))
-        pipe.execute()
+        def on_redis() -> None:
+            pipe = self._redis.pipeline()
+            pipe.set(self._key("open", provider), "1", px=_ms(cooldown))
+            pipe.set(self._key("failed", provider), "1")
+            # The probe claim runs out with the cooldown: a worker that read "not open" just before
+            # this cannot claim a second probe right after a failed one.
+            pipe.set(self._key("probe", provider), "1", px=_ms(cooldown))
+            pipe.execute()
+
+        self.memory.mark_failed(provider, cooldown)  # also here, so that an outage starts from what we saw
+        self.fallback.run(on_redis, lambda: None)
 
     def mark_healthy(self, provider: str) -> None:
-        self._redis.delete(self._key("open", provider), self._key("failed", provider), self._key("probe", provider))
+        self.memory.mark_healthy(provider)
+        self.fallback.run(
+            lambda: self._redis.delete(
+                self._key("open", provider), self._key("failed", provider), self._key("probe", provider)
+            ),
+            lambda: None,
+        )
 
     def next_index(self, key: str, modulo: int) -> int:
-        return int(self._redis.incr(self._key("rr", key)) - 1) % modulo
+        return self.fallback.run(
+            lambda: int(self._redis.incr(self._key("rr", key)) - 1) % modulo,
+            lambda: self.memory.next_index(key, modulo),
+        )
 
     def __repr__(self) -> str:
         return "RedisHealthStore(redis://...)"
+
+
+def _ms(seconds: float) -> int:
+    return max(1, int(seconds * 1000))

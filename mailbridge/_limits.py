@@ -72,6 +72,7 @@ class Feature(enum.StrEnum):
     TAG_MANAGEMENT = "tag_management"
     TEMPLATES = "templates"  # create, list, get, update, delete
     SUPPRESSIONS = "suppressions"  # list, add and remove suppressed addresses
+    SMTPUTF8 = "smtputf8"  # non-ASCII addresses (internationalised local parts and domains, RFC 6531)
 
 
 @frozen

@@ -34,7 +34,7 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         with AliyunEmulator() as dm:
             yield dm.url
     else:
-        with TencentEmulator() as ses:
+        with TencentEmulator(upload_delay=0.5) as ses:  # the import is asynchronous, as on SES, but short
             yield ses.url
 
 

@@ -70,6 +70,7 @@ from mailbridge import (
     Rate,
     Recipient,
     RejectedAddress,
+    ResponseReader,
     Secret,
     SenderAddress,
     SenderDomain,
@@ -81,6 +82,7 @@ from mailbridge import (
     Tag,
     Template,
     TemplateNotFound,
+    follow_pages,
 )
 
 from . import _parse as parse
@@ -90,7 +92,7 @@ from ._transport import DirectMailTransport
 if TYPE_CHECKING:
     from mailbridge._events import EventAuth, EventRequest
 
-__all__ = ["AliyunBackend", "check_smtp_password"]
+__all__ = ["AliyunBackend", "check_list_alias", "check_smtp_password", "list_alias"]
 
 log = logging.getLogger("mailbridge.aliyun")
 
@@ -114,12 +116,38 @@ _TAG_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")  # seed 002 TagName
 _DOMAIN_NAME = re.compile(r"[A-Za-z0-9.-]{1,50}")  # seed 003 CreateDomain DomainName
 _ALIAS_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
 _QUOTA_TEXT = re.compile(r"quota|额度|配额", re.I)  # InvalidSendMail.Spam for a used-up daily/monthly quota
+# CreateReceiver ReceiversAlias: "an email address less than 30 characters long"; the documented
+# InvalidReceiverName.Malformed allows letters, digits, "_", "-" and "." around one "@".
+_LIST_ALIAS = re.compile(r"[A-Za-z0-9_.-]+@[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+")
+LIST_ALIAS_LENGTH = 29
+LIST_ALIAS_DOMAIN = "list.invalid"  # RFC 2606: a name that never resolves, for an address never mailed
+
+
+def check_list_alias(alias: str) -> str:
+    """``alias`` if Direct Mail would take it as a ReceiversAlias, else :class:`InvalidRequest`."""
+    if len(alias) > LIST_ALIAS_LENGTH or not _LIST_ALIAS.fullmatch(alias):
+        raise InvalidRequest(
+            f"a Direct Mail list alias must be an email address of at most {LIST_ALIAS_LENGTH} characters "
+            f"(letters, digits, '_', '-', '.'), not {alias!r}",
+            provider="aliyun",
+        )
+    return alias
+
+
+def list_alias(name: str) -> str:
+    """The default ReceiversAlias: the list name made address-safe, ``@list.invalid``, under 30 characters."""
+    room = LIST_ALIAS_LENGTH - len(LIST_ALIAS_DOMAIN) - 1
+    local = _ALIAS_CHARS.sub("-", name).strip("-.")[:room].strip("-.") or "list"
+    return f"{local}@{LIST_ALIAS_DOMAIN}"
+
+
 _FEATURES = set(Feature) - {
     Feature.CC,
     Feature.ATTACHMENTS,
     Feature.DELIVERY_ENGAGEMENT,
     Feature.TEMPLATE_DATA_READ,  # QueryReceiverDetail returns only the DataSchema profile fields, never CustomDetail
     Feature.SCHEDULED_SEND,  # no 2015-11-23 action takes a send time: BatchSendMail starts at once (reference 2, 9)
+    Feature.SMTPUTF8,  # Direct Mail refuses non-ASCII (SMTPUTF8/IDN) addresses (issue 10)
 }
 
 
@@ -232,26 +260,34 @@ class AliyunBackend(Backend):
     ) -> dict[str, Any]:
         return self.api.call(action, params, operation=str(operation), is_send=is_send)
 
+    def _read(self, action: str, params: Mapping[str, Any], operation: Operation) -> ResponseReader:
+        """One read: the decoded answer behind typed accessors (a wrong shape is ProviderUnavailable)."""
+        return parse.reader(self._call(action, params, operation), action)
+
     @staticmethod
-    def _next(body: Mapping[str, Any], got: int, page_size: int, cursor: str | None) -> str | None:
+    def _next(body: ResponseReader, got: int, page_size: int, cursor: str | None) -> str | None:
         """The next page's ``NextStart``: followed until DM returns none (a short page is not the
         end: DM may return fewer rows than asked with more to come); a token repeating the
         request's own cursor, or one on an empty page, would loop, so it ends the listing too."""
-        token = body.get("NextStart")
-        token = None if token in (None, "", "0", 0) else str(token)
+        token = body.string("NextStart")
+        token = None if token in (None, "", "0") else token
         if not got or token == cursor:
             return None
         return token
 
     # ------------------------------------------------------------------ groups
 
-    def create_group(self, name: str, description: str | None = None) -> Group:
+    def create_group(self, name: str, description: str | None = None, *, alias: str | None = None) -> Group:
         """CreateReceiver. Names must be unique, but DM documents no code for a taken name,
-        so an exact-name look-up (QueryReceiverByParam) runs first and raises AlreadyExists."""
+        so an exact-name look-up (QueryReceiverByParam) runs first and raises AlreadyExists.
+
+        ``alias`` is the list's ``ReceiversAlias``, which DM requires: "an email address less than
+        30 characters long", for your own identification only (nothing is sent to it). Without
+        one, :func:`list_alias` derives it from the name."""
+        alias = check_list_alias(alias) if alias is not None else list_alias(name)
         existing = self.list_groups(keyword=name, cursor=None, page_size=self.limits.list_page_size)
         if any(g.name == name for g in existing.items):
             raise AlreadyExists(f"a recipient list named {name!r} already exists", provider=self.name)
-        alias = (_ALIAS_CHARS.sub("-", name).strip("-") or "list")[:29]
         body = self._call(
             "CreateReceiver",
             {"ReceiversName": name, "ReceiversAlias": alias, "Desc": description},
@@ -268,7 +304,7 @@ class AliyunBackend(Backend):
         )
 
     def list_groups(self, *, keyword: str | None, cursor: str | None, page_size: int) -> Page[Group]:
-        body = self._call(
+        body = self._read(
             "QueryReceiverByParam",
             {"KeyWord": keyword, "PageSize": page_size, "NextStart": cursor},
             Operation.LIST_GROUPS,
@@ -296,7 +332,7 @@ class AliyunBackend(Backend):
         with_data = [r for r in recipients if r.data]
         detail = [parse.profile_detail(r) for r in plain]
         custom = [{"Email": r.email, "CustomData": {**r.profile(), **r.data}} for r in with_data]
-        body = self._call(
+        body = self._read(
             "SaveReceiverDetail",
             {
                 "ReceiverId": group.id,
@@ -306,7 +342,7 @@ class AliyunBackend(Backend):
             Operation.UPLOAD,
         )
         failures = parse.records(body, "Data", "Detail")
-        failed: dict[str, str] = {str(f.get("Email", "")).casefold(): str(f.get("ErrMessage") or "") for f in failures}
+        failed: dict[str, str] = {f.text("Email").casefold(): f.text("ErrMessage") for f in failures}
         accepted, rejected, existing = [], [], []
         for r in recipients:
             if r.key not in failed:
@@ -315,9 +351,9 @@ class AliyunBackend(Backend):
                 existing.append(r.email)
             else:
                 rejected.append(RejectedAddress(r.email, failed[r.key], "provider"))
-        error_count = body.get("ErrorCount")
+        error_count = body.count("ErrorCount")
         named = sum(1 for r in recipients if r.key in failed)
-        if isinstance(error_count, int) and error_count > named:
+        if error_count is not None and error_count > named:
             unnamed = min(error_count - named, len(accepted))
             return BatchResult(
                 accepted_count=len(accepted) - unnamed,
@@ -325,17 +361,19 @@ class AliyunBackend(Backend):
                 existing=existing,
                 unattributed_rejected=unnamed,
                 note=f"Direct Mail reported {error_count} failed addresses but named {named}",
-                request_id=body.get("RequestId"),
+                request_id=body.string("RequestId"),
             )
-        return BatchResult(accepted=accepted, rejected=rejected, existing=existing, request_id=body.get("RequestId"))
+        return BatchResult(
+            accepted=accepted, rejected=rejected, existing=existing, request_id=body.string("RequestId")
+        )
 
     def list_members(self, group: Group, *, cursor: str | None, page_size: int) -> Page[Member]:
-        body = self._call(
+        body = self._read(
             "QueryReceiverDetail",
             {"ReceiverId": group.id, "PageSize": page_size, "NextStart": cursor},
             Operation.LIST_MEMBERS,
         )
-        schema = str(body.get("DataSchema") or "")
+        schema = body.text("DataSchema")
         items = [parse.member(r, schema) for r in parse.records(body, "data", "detail")]
         return Page(items, self._next(body, len(items), page_size, cursor))
 
@@ -348,14 +386,14 @@ class AliyunBackend(Backend):
         for email in emails:
             cursor: str | None = None
             while True:
-                body = self._call(
+                body = self._read(
                     "QueryReceiverDetail",
                     {"ReceiverId": group.id, "KeyWord": email, "PageSize": 100, "NextStart": cursor},
                     Operation.LIST_MEMBERS,
                 )
                 rows = parse.records(body, "data", "detail")
-                found.update({str(r["Email"]).casefold(): str(r["Email"]) for r in rows
-                              if str(r.get("Email", "")).casefold() == email.casefold()})  # fmt: skip
+                found.update({r.text("Email").casefold(): r.text("Email") for r in rows
+                              if r.text("Email").casefold() == email.casefold()})  # fmt: skip
                 cursor = self._next(body, len(rows), 100, cursor)
                 if cursor is None or email.casefold() in found:
                     break
@@ -521,7 +559,7 @@ class AliyunBackend(Backend):
         if server_status:
             server["Status"] = parse.STATUS_CODE[DeliveryStatus.DELIVERED]
         length = min(page_size, self.limits.delivery_page_size)
-        body = self._call(
+        body = self._read(
             "SenderStatisticsDetailByParam",
             {
                 "StartTime": start.strftime("%Y-%m-%d %H:%M"),
@@ -543,7 +581,7 @@ class AliyunBackend(Backend):
     # ------------------------------------------------------------------ account & setup
 
     def account_summary(self) -> AccountSummary:
-        return parse.account(self._call("DescAccountSummary", {}, Operation.ACCOUNT))
+        return parse.account(self._read("DescAccountSummary", {}, Operation.ACCOUNT))
 
     def statistics(self, start: str, end: str) -> list[StatisticsRow]:
         """SenderStatisticsByTagNameAndBatchID, one call per 31 days (its documented span);
@@ -552,7 +590,7 @@ class AliyunBackend(Backend):
         rows: list[StatisticsRow] = []
         while first <= last:
             upto = min(first + dt.timedelta(days=30), last)
-            body = self._call(
+            body = self._read(
                 "SenderStatisticsByTagNameAndBatchID",
                 {"StartTime": first.isoformat(), "EndTime": upto.isoformat()},
                 Operation.STATISTICS,
@@ -562,32 +600,35 @@ class AliyunBackend(Backend):
             first = upto + dt.timedelta(days=1)
         return sorted(rows, key=lambda r: r.date)
 
-    def _paged(self, action: str, path: tuple[str, str], operation: Operation, **params: Any) -> list[dict[str, Any]]:
-        """PageNo/PageSize listings (domains, senders, tags): every page."""
-        out: list[dict[str, Any]] = []
-        page_no, size = 1, 50
-        while True:
-            body = self._call(action, {**params, "PageNo": page_no, "PageSize": size}, operation)
+    def _paged(self, action: str, path: tuple[str, str], operation: Operation, **params: Any) -> list[ResponseReader]:
+        """PageNo/PageSize listings (domains, senders, tags, templates): every page, bounded by
+        :func:`~mailbridge.follow_pages` (a repeated page, e.g. a server ignoring PageNo, ends it).
+        A short page, or TotalCount reached, is the last."""
+        size = 50
+
+        def fetch(cursor: str | None) -> Page[ResponseReader]:
+            page_no = int(cursor or 1)
+            body = self._read(action, {**params, "PageNo": page_no, "PageSize": size}, operation)
             rows = parse.records(body, *path)
-            out.extend(rows)
-            total = body.get("TotalCount")
-            if len(rows) < size or (isinstance(total, int) and len(out) >= total):
-                return out
-            page_no += 1
+            total = body.count("TotalCount")
+            more = len(rows) >= size and (total is None or page_no * size < total)
+            return Page(rows, str(page_no + 1) if more else None)
+
+        return [r for page in follow_pages(fetch, provider=self.name, operation=str(operation)) for r in page.items]
 
     # ------------------------------------------------------------------ sender domains
 
-    def _domain_row(self, name: str) -> dict[str, Any]:
+    def _domain_row(self, name: str) -> ResponseReader:
         """The QueryDomainByParam record of one domain (exact name), or NotFound."""
         rows = self._paged("QueryDomainByParam", ("data", "domain"), Operation.DOMAINS, KeyWord=name)
-        match = next((r for r in rows if str(r.get("DomainName", "")).casefold() == name.casefold()), None)
+        match = next((r for r in rows if r.text("DomainName").casefold() == name.casefold()), None)
         if match is None:
             raise NotFound(f"no Direct Mail sender domain {name!r}", provider=self.name)
         return match
 
-    def _described(self, row: Mapping[str, Any]) -> SenderDomain:
-        body = self._call("DescDomain", {"DomainId": row.get("DomainId")}, Operation.DOMAINS)
-        return parse.domain({**row, **body}, with_records=True)
+    def _described(self, row: ResponseReader) -> SenderDomain:
+        body = self._call("DescDomain", {"DomainId": row.string("DomainId")}, Operation.DOMAINS)
+        return parse.domain(parse.reader({**row.as_dict(), **body}, "DescDomain"), with_records=True)
 
     def create_domain(self, name: str) -> SenderDomain:
         """CreateDomain, then DescDomain for the DNS records the domain needs (it starts unverified).
@@ -599,8 +640,8 @@ class AliyunBackend(Backend):
             raise InvalidRequest(
                 f"Direct Mail domain names are 1-50 letters, digits, '.' and '-': {name!r}", provider=self.name
             )
-        body = self._call("CreateDomain", {"DomainName": name}, Operation.DOMAINS)
-        return self._described({"DomainName": name, "DomainId": body.get("DomainId")})
+        body = self._read("CreateDomain", {"DomainName": name}, Operation.DOMAINS)
+        return self._described(parse.reader({"DomainName": name, "DomainId": body.string("DomainId")}, "CreateDomain"))
 
     def list_domains(self) -> list[SenderDomain]:
         rows = self._paged("QueryDomainByParam", ("data", "domain"), Operation.DOMAINS)
@@ -613,17 +654,17 @@ class AliyunBackend(Backend):
     def verify_domain(self, name: str) -> SenderDomain:
         """CheckDomain (DM checks the published records now), then DescDomain for the new state."""
         row = self._domain_row(name)
-        body = self._call("CheckDomain", {"DomainId": row.get("DomainId")}, Operation.DOMAINS)
-        if body.get("DomainStatus") is not None:
-            row = {**row, "DomainStatus": body["DomainStatus"]}
+        body = self._read("CheckDomain", {"DomainId": row.string("DomainId")}, Operation.DOMAINS)
+        if (status := body.string("DomainStatus")) is not None:
+            row = parse.reader({**row.as_dict(), "DomainStatus": status}, "CheckDomain")
         return self._described(row)
 
     def delete_domain(self, name: str) -> None:
-        self._call("DeleteDomain", {"DomainId": self._domain_row(name).get("DomainId")}, Operation.DOMAINS)
+        self._call("DeleteDomain", {"DomainId": self._domain_row(name).string("DomainId")}, Operation.DOMAINS)
 
     # ------------------------------------------------------------------ sender addresses
 
-    def _sender_rows(self, keyword: str | None = None) -> list[dict[str, Any]]:
+    def _sender_rows(self, keyword: str | None = None) -> list[ResponseReader]:
         return self._paged("QueryMailAddressByParam", ("data", "mailAddress"), Operation.SENDERS, KeyWord=keyword)
 
     def _sender_id(self, sender: SenderAddress) -> str:
@@ -631,8 +672,8 @@ class AliyunBackend(Backend):
         if sender.id:
             return sender.id
         for row in self._sender_rows(sender.address):
-            if str(row.get("AccountName", "")).casefold() == sender.address.casefold():
-                return str(row.get("MailAddressId"))
+            if row.text("AccountName").casefold() == sender.address.casefold():
+                return row.text("MailAddressId", required=True)
         raise SenderNotFound(f"no Direct Mail sender address {sender.address!r}", provider=self.name)
 
     def create_sender(self, address: str, *, kind: str | None = None, reply_to: str | None = None) -> SenderAddress:
@@ -641,7 +682,7 @@ class AliyunBackend(Backend):
         DM documents no code for an address that exists already, so an exact look-up
         (QueryMailAddressByParam) runs first and raises AlreadyExists.
         """
-        if any(str(r.get("AccountName", "")).casefold() == address.casefold() for r in self._sender_rows(address)):
+        if any(r.text("AccountName").casefold() == address.casefold() for r in self._sender_rows(address)):
             raise AlreadyExists(f"sender address {address!r} already exists on Direct Mail", provider=self.name)
         sendtype = parse.KIND_TO_SENDTYPE[kind or "transactional"]
         body = self._call(
@@ -743,20 +784,25 @@ class AliyunBackend(Backend):
         looks for it first (AlreadyExists). DM keeps no text part (the client's catalog does)."""
         params = self._template_params(name, subject, html, text)  # translation errors before any call
         rows = self._paged("QueryTemplateByParam", ("data", "template"), Operation.TEMPLATES, KeyWord=name)
-        if any(str(r.get("TemplateName", "")) == name for r in rows):
+        if any(r.text("TemplateName") == name for r in rows):
             raise AlreadyExists(f"a Direct Mail template named {name!r} already exists", provider=self.name)
         answer = self._call("CreateTemplate", {"TemplateType": 0, **params}, Operation.TEMPLATES)
         return self._held(str(answer.get("TemplateId", "")), name, subject, html, text)
 
     def list_templates(self) -> list[Template]:
+        """QueryTemplateByParam, then DescTemplate for each record: the listing carries no subject
+        and no body (SDK model ``QueryTemplateByParamResponseBodyDataTemplate``)."""
         rows = self._paged("QueryTemplateByParam", ("data", "template"), Operation.TEMPLATES)
-        return [parse.template(r) for r in rows]
+        return [
+            parse.template(r) if r.has("TemplateText") else self.get_template(r.text("TemplateId", required=True))
+            for r in rows
+        ]
 
     def get_template(self, template_id: str) -> Template:
         """DescTemplate. DM template ids are numbers: anything else names no template."""
         if not template_id.isdigit():
             raise TemplateNotFound(f"no Direct Mail template with id {template_id!r}", provider=self.name)
-        body = self._call("DescTemplate", {"TemplateId": template_id}, Operation.TEMPLATES)
+        body = self._read("DescTemplate", {"TemplateId": template_id}, Operation.TEMPLATES)
         return parse.template(body, template_id)
 
     def update_template(
@@ -797,7 +843,7 @@ class AliyunBackend(Backend):
         part, _, token = (cursor or "invalid:").partition(":")
         if part == "invalid":
             today = dt.datetime.now(parse.CST).date()
-            body = self._call(
+            body = self._read(
                 "QueryInvalidAddress",
                 {
                     "StartTime": (today - dt.timedelta(days=30)).isoformat(),
@@ -810,33 +856,34 @@ class AliyunBackend(Backend):
             rows = parse.records(body, "data", "mailDetail")
             items = [
                 Suppression(
-                    address=str(r.get("ToAddress", "")),
+                    address=r.text("ToAddress"),
                     reason=SuppressionReason.BOUNCE,
-                    since=parse._epoch(r.get("UtcLastUpdateTime")) or parse._cst_time(r.get("LastUpdateTime")),
+                    since=parse._time(r, "UtcLastUpdateTime", "LastUpdateTime"),
                     scope="shared",
                     provider=self.name,
                 )
                 for r in rows
             ]
             following = self._next(body, len(rows), page_size, token or None)
+            if not items:  # an empty page ends a listing (follow_pages): go straight on to the account's list
+                return self.list_suppressions(cursor="user:1", page_size=page_size)
             return Page(items, f"invalid:{following}" if following else "user:1")
         page_no = int(token or 1)
         size = min(page_size, 100)
-        body = self._call("ListUserSuppression", {"PageNo": page_no, "PageSize": size}, Operation.SUPPRESSIONS)
-        data = body.get("Data") or {}
-        rows = list(data.get("UserSuppressions") or []) if isinstance(data, dict) else []
+        body = self._read("ListUserSuppression", {"PageNo": page_no, "PageSize": size}, Operation.SUPPRESSIONS)
+        rows = parse.records(body, "Data", "UserSuppressions")
         items = [
             Suppression(
-                address=str(r.get("Address", "")),
-                reason=_suppression_reason(r.get("Type")),
-                since=parse._epoch(r.get("CreateTime")),
+                address=r.text("Address"),
+                reason=_suppression_reason(r.string("Type")),
+                since=r.epoch("CreateTime"),
                 scope="account",
                 provider=self.name,
-                detail=str(r.get("SuppressionId")) if r.get("SuppressionId") is not None else None,
+                detail=r.string("SuppressionId"),
             )
             for r in rows
         ]
-        more = rows and page_no * size < int(body.get("TotalCount") or 0)
+        more = bool(rows) and page_no * size < (body.count("TotalCount") or 0)
         return Page(items, f"user:{page_no + 1}" if more else None)
 
     def add_suppressions(self, addresses: Sequence[str], reason: SuppressionReason = SuppressionReason.MANUAL) -> None:
@@ -848,12 +895,11 @@ class AliyunBackend(Backend):
         """DeleteInvalidAddress, then the address's ListUserSuppression ids through RemoveUserSuppression."""
         for address in addresses:
             self._call("DeleteInvalidAddress", {"ToAddress": address}, Operation.SUPPRESSIONS)
-            body = self._call(
+            body = self._read(
                 "ListUserSuppression", {"Address": address, "PageNo": 1, "PageSize": 100}, Operation.SUPPRESSIONS
             )
-            data = body.get("Data") or {}
-            rows = data.get("UserSuppressions") or [] if isinstance(data, dict) else []
-            ids = [str(r["SuppressionId"]) for r in rows if r.get("SuppressionId") is not None]
+            rows = parse.records(body, "Data", "UserSuppressions")
+            ids = [i for r in rows if (i := r.string("SuppressionId")) is not None]
             if ids:
                 self._call("RemoveUserSuppression", {"SuppressionIds": ",".join(ids)}, Operation.SUPPRESSIONS)
 

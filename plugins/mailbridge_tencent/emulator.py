@@ -4,10 +4,12 @@ POST ``/`` with ``X-TC-Action`` / ``X-TC-Version: 2020-10-02``, a JSON body and 
 ``Authorization`` header, verified against the configured test credentials; answers
 ``{"Response": {..., "RequestId": ...}}`` and, for errors, HTTP 200 with ``Response.Error``.
 It keeps state (groups, members, sent mail, delivery records), imports uploads asynchronously
-(status 1 -> 2 -> 3 over ``upload_delay`` seconds, ``OperationDenied.ReceiverIsOperating``
-meanwhile), enforces the documented limits with the documented codes, answers
-``RequestLimitExceeded`` past ``rate_limit`` calls per second per action, and takes injected
-faults (:meth:`TencentEmulator.add_fault`, or ``POST /_emulator/faults`` with the same fields).
+by default, as SES does (status 1 -> 2 -> 3 over ``upload_delay`` seconds of its ``clock``,
+``OperationDenied.ReceiverIsOperating`` meanwhile; ``upload_delay=0`` for instant imports), stores
+duplicates (SES does not de-duplicate), keeps connections alive (HTTP/1.1), enforces the
+documented limits with the documented codes, answers ``RequestLimitExceeded`` past
+``rate_limit`` calls per second per action, and takes injected faults
+(:meth:`TencentEmulator.add_fault`, or ``POST /_emulator/faults`` with the same fields).
 
 Python::
 
@@ -82,6 +84,9 @@ MAX_ATTACHMENTS = 10
 MAX_ATTACHMENT_BYTES = 4 * 1024 * 1024
 MAX_TEMPLATE_DATA = 800
 MAX_PAGE = 100
+# Imports are asynchronous on SES (status 2 "uploading" before 3): by default one stays uploading
+# this long on the emulator's clock. ``upload_delay=0`` opts in to instant imports.
+DEFAULT_UPLOAD_DELAY = 5.0
 RETENTION_DAYS = 30
 _EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
 _FROM = re.compile(r"^(?:(?P<alias>[^<>]+?) <(?P<quoted>[^<>\s]+)>|(?P<bare>[^<>\s]+))$")
@@ -261,15 +266,16 @@ def _b64decode(value: Any, code: str) -> bytes:
 def _int(params: Mapping[str, Any], name: str, default: int | None = None, missing: str = "MissingParameter") -> int:
     value = params.get(name, default)
     if value is None:
-        raise _Error(missing, f"the parameter {name} is required")
+        raise _Error(missing, f"The request is missing a required parameter `{name}`.")
     if isinstance(value, bool) or not isinstance(value, int):
         raise _Error("InvalidParameter", f"the parameter {name} must be an integer")
     return value
 
 
 def _page(params: Mapping[str, Any]) -> tuple[int, int]:
-    offset = _int(params, "Offset", 0)
-    limit = _int(params, "Limit", 10)
+    """``Offset`` and ``Limit``, both required on every SES listing that takes them."""
+    offset = _int(params, "Offset")
+    limit = _int(params, "Limit")
     if limit > MAX_PAGE or limit < 0 or offset < 0:
         raise _Error("FailedOperation.InvalidLimit", "Limit supports at most 100")
     return offset, limit
@@ -282,7 +288,8 @@ class TencentEmulator(BlacklistActions, PushEvents):
     """An in-process SES emulator on a loopback port (``port=0`` picks a free one).
 
     **Parameters:** ``secret_id`` / ``secret_key`` *(optional)*: the accepted credentials;
-    ``upload_delay`` *(optional)*: seconds an upload stays "uploading"; ``rate_limit``
+    ``upload_delay`` *(optional)*: seconds (on ``clock``) an upload stays "uploading", default
+    :data:`DEFAULT_UPLOAD_DELAY` as imports take time on SES too (0: finish at once); ``rate_limit``
     *(optional)*: calls per second per action (0: unlimited); ``allow_simple`` *(optional)*:
     whether raw Html/Text sends are allowed (real accounts need a special config);
     ``templates``: template id -> name; ``domains``: verified sender domains (None: any);
@@ -300,7 +307,7 @@ class TencentEmulator(BlacklistActions, PushEvents):
         secret_id: str = TEST_SECRET_ID,
         secret_key: str = TEST_SECRET_KEY,
         region: str = "ap-guangzhou",
-        upload_delay: float = 0.0,
+        upload_delay: float = DEFAULT_UPLOAD_DELAY,
         rate_limit: int = 20,
         allow_simple: bool = True,
         templates: Mapping[int, str] | None = None,
@@ -595,8 +602,8 @@ class TencentEmulator(BlacklistActions, PushEvents):
             raise _Error("MissingParameter.EmailsNecessary", "the recipient email address is required")
         if len(entries) > MAX_UPLOAD:
             raise _Error("LimitExceeded.ReceiverDetailRequestLimit", "at most 20000 addresses per request")
-        existing = {m["Email"].casefold() for m in group.members}
-        if len(existing) + len(entries) > self.max_group_size:
+        seen = {m["Email"].casefold() for m in group.members}
+        if len(group.members) + len(entries) > self.max_group_size:
             raise _Error(
                 "LimitExceeded.ReceiverDetailCountLimit",
                 f"a recipient group holds at most {self.max_group_size} addresses",
@@ -630,10 +637,9 @@ class TencentEmulator(BlacklistActions, PushEvents):
             if len(email) > 254:
                 counts["TooLongCount"] += 1
                 continue
-            if email.casefold() in existing:
+            if email.casefold() in seen:  # counted, but stored all the same: SES does not de-duplicate
                 counts["RepeatCount"] += 1
-                continue
-            existing.add(email.casefold())
+            seen.add(email.casefold())
             valid = bool(_EMAIL.match(email))
             accepted.append(
                 {
@@ -706,6 +712,8 @@ class TencentEmulator(BlacklistActions, PushEvents):
         if not isinstance(subject, str) or not 1 <= len(subject) <= 100:
             raise _Error("InvalidParameterValue.SubjectLengthError", "the subject must have 1-100 characters")
         template, simple = params.get("Template"), params.get("Simple")
+        if template is not None and simple is not None:
+            raise _Error("InvalidParameter", "Template and Simple cannot be used together")
         out: dict[str, Any] = {"subject": subject, "template_id": None, "template_data": {}, "html": None, "text": None}
         if template is not None:
             template_id = template.get("TemplateID") if isinstance(template, dict) else None
@@ -1222,6 +1230,9 @@ def _loopback(host: str) -> bool:
 def _handler(emulator: TencentEmulator) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "mailbridge-tencent-emulator"
+        protocol_version = "HTTP/1.1"  # keep-alive, as the cloud's gateway: every answer has a Content-Length
+        timeout = 60  # an idle kept-alive connection is closed after a minute
+        disable_nagle_algorithm = True  # headers and body go out at once, not 40 ms apart (delayed ACK)
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read state instead
             return
@@ -1230,10 +1241,8 @@ def _handler(emulator: TencentEmulator) -> type[BaseHTTPRequestHandler]:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
-            self.send_header("Connection", "close")
             self.end_headers()
             self.wfile.write(body)
-            self.close_connection = True
 
         def do_GET(self) -> None:
             if self.path == "/_emulator/state":
@@ -1247,6 +1256,9 @@ def _handler(emulator: TencentEmulator) -> type[BaseHTTPRequestHandler]:
                 self._reply(404, b"not found", "text/plain")
 
         def do_DELETE(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length:
+                self.rfile.read(length)  # keep the kept-alive stream in step
             if self.path == "/_emulator/faults":
                 emulator.clear_faults()
                 self._reply(200, b"{}")

@@ -10,7 +10,7 @@ from mailbridge_aliyun.emulator import AliyunEmulator
 from mailbridge_aliyun.record import scenario_client
 
 import mailbridge
-from mailbridge import Client, DeliveryStatus, LimitExceeded, Message, Recipient
+from mailbridge import Client, DeliveryStatus, InvalidRequest, LimitExceeded, Message, Recipient
 
 SENDER = "noreply@mail.example.com"
 
@@ -83,8 +83,12 @@ def test_delivery_windows_longer_than_30_days_are_split(client: Client, emulator
 def test_paging_follows_next_start(client: Client, emulator: AliyunEmulator) -> None:
     client.create_group("paged")
     client.upload("paged", [f"p{i}@example.com" for i in range(250)])
-    assert len(list(client.members("paged"))) == 250
-    assert [c.get("NextStart") for c in emulator.calls("QueryReceiverDetail")] == [None, "100", "200"]
+    members = [m.email for m in client.members("paged")]
+    assert sorted(members) == sorted(f"p{i}@example.com" for i in range(250))
+    tokens = [c.get("NextStart") for c in emulator.calls("QueryReceiverDetail")]
+    # The opaque tokens Direct Mail hands out (digest#position, like the documented example), echoed back.
+    assert tokens[0] is None and len(tokens) == 3
+    assert all("#" in str(t) for t in tokens[1:])
 
 
 def test_send_to_group_uses_member_data(client: Client, emulator: AliyunEmulator) -> None:
@@ -154,3 +158,15 @@ def test_remove_from_a_big_list_looks_up_each_address(client: Client, emulator: 
     assert (report.removed, report.not_members) == (("m7@example.com", "m70@example.com"), ("nobody@example.com",))
     assert [c["Email"] for c in emulator.calls("DeleteReceiverDetail")] == ["m7@example.com", "m70@example.com"]
     assert client.refresh_group("big-remove").recipient_count == 998
+
+
+def test_create_group_alias_through_the_client(client: Client, emulator: AliyunEmulator) -> None:
+    """The neutral ``alias=`` reaches ReceiversAlias; without it an address is derived from the name."""
+    derived = client.create_group("Spring sale!")
+    chosen = client.create_group("vip", alias="vip@mail.example.com")
+    aliases = {r.name: r.alias for r in emulator.lists.values()}
+    assert aliases == {"Spring sale!": "Spring-sale@list.invalid", "vip": "vip@mail.example.com"}
+    assert (derived.extra["alias"], chosen.extra["alias"]) == ("Spring-sale@list.invalid", "vip@mail.example.com")
+    with pytest.raises(InvalidRequest, match="list alias"):
+        client.create_group("bad", alias="not an address")
+    assert [c["ReceiversName"] for c in emulator.calls("CreateReceiver")] == ["Spring sale!", "vip"]

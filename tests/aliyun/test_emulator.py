@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from mailbridge_aliyun import AliyunBackend
-from mailbridge_aliyun.emulator import TEST_ACCESS_KEY_ID, TEST_ACCESS_KEY_SECRET, AliyunEmulator, Fault, serve
+from mailbridge_aliyun.emulator import TEST_ACCESS_KEY_ID, TEST_ACCESS_KEY_SECRET, AliyunEmulator, DMError, Fault, serve
 from mailbridge_aliyun.record import scenario_client
 
 import mailbridge
@@ -273,3 +273,143 @@ def test_an_address_twice_in_one_call_is_an_error_as_seed_000_says(emulator: Ali
     assert (body["SuccessCount"], body["ErrorCount"], body["Data"]["Detail"]) == (1, 1, [{"Email": "a@example.com"}])
     member = state.receivers[rid].members["a@example.com"]
     assert (member.detail, member.custom) == ({"u": "A"}, {})  # the first mention wins, the repeat is refused
+
+
+# --------------------------------------------------------------------------- strict as the documentation
+
+
+def test_the_emulator_never_imports_the_clients_signing_code() -> None:
+    """Its signature checks are its own (``emulator/_signatures.py``): no import of the client's modules."""
+    import ast
+    from pathlib import Path
+
+    import mailbridge_aliyun.emulator as package
+
+    imported: set[str] = set()
+    for path in Path(package.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                imported.add("." * node.level + (node.module or ""))
+            elif isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+    client_modules = {m for m in imported if m.startswith(("mailbridge_aliyun", ".."))}
+    assert client_modules == set(), client_modules
+
+
+def test_a_client_signing_bug_does_not_pass_the_emulator(
+    emulator: AliyunEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Break the client's percent-encoding ('*' left literal): the emulator, checking on its own, refuses."""
+    import mailbridge_aliyun._signing as client_signing
+
+    backend = AliyunBackend.from_url(mailbridge.ProviderURL.parse(emulator.url_with(signature="v2")))
+    with httpx.Client() as http:
+        assert http.send(backend.api.build("DescAccountSummary", {"KeyWord": "a*b"})).status_code == 200
+        real = client_signing.percent_encode
+        monkeypatch.setattr(client_signing, "percent_encode", lambda value: real(value).replace("%2A", "*"))
+        answer = http.send(backend.api.build("DescAccountSummary", {"KeyWord": "a*b"}))
+    backend.close()
+    assert (answer.status_code, answer.json()["Code"]) == (400, "SignatureDoesNotMatch")
+
+
+def test_the_emulators_own_signatures_reproduce_the_published_vectors() -> None:
+    from mailbridge_aliyun.emulator._signatures import canonical_v3, expected_v2, expected_v3, rfc3986
+
+    from .test_signing import DESCRIBE_REGIONS, DM_SINGLE_SEND, V3_HEADERS, V3_QUERY
+
+    assert expected_v2("POST", DM_SINGLE_SEND, "testsecret") == "llJfXJjBW3OacrVgxxsITgYaYm0="
+    assert expected_v2("GET", DM_SINGLE_SEND, "testsecret") == "xviVKkGNJBEG2sDODpEU9KpUfhE="
+    assert expected_v2("GET", DESCRIBE_REGIONS, "testsecret") == "OLeaidS1JvxuMvnyHOwuJ+uX5qY="
+    assert expected_v2("POST", {**DESCRIBE_REGIONS, "Signature": "x"}, "testsecret") == "MxbnVAM4w6sft9xjVpe/GCKueuk="
+    assert rfc3986("<a%b'> *~+/é") == "%3Ca%25b%27%3E%20%2A~%2B%2F%C3%A9"
+    signed = sorted(V3_HEADERS)
+    canonical = canonical_v3("POST", "/", V3_QUERY, V3_HEADERS, signed, b"")
+    assert expected_v3(canonical, "YourAccessKeySecret") == (
+        "06563a9e1b43f5dfe96b81484da74bceab24a1d853912eee15083a6f0f3283c0"
+    )
+
+
+def test_v3_requests_must_sign_host_and_every_acs_header(raw_backend: AliyunBackend) -> None:
+    request = raw_backend.api.build("DescAccountSummary", {})
+    request.headers["x-acs-extra"] = "not signed"
+    with httpx.Client() as http:
+        answer = http.send(request)
+    assert (answer.status_code, answer.json()["Code"]) == (400, "IncompleteSignature")
+    assert "x-acs-extra" in answer.json()["Message"]
+
+
+def _single(**params: str) -> dict[str, str]:
+    return {
+        "AccountName": SENDER,
+        "AddressType": "1",
+        "ReplyToAddress": "false",
+        "ToAddress": "a@example.com",
+        "Subject": "s",
+        "TextBody": "t",
+        **params,
+    }
+
+
+@pytest.mark.parametrize("value", ["false", "False", "TRUE", "true"])
+def test_reply_to_address_is_true_or_false_in_any_case(emulator: AliyunEmulator, value: str) -> None:
+    assert emulator.state.dispatch("SingleSendMail", _single(ReplyToAddress=value))["EnvId"]
+
+
+@pytest.mark.parametrize("value", ["yes", "0", "falsy"])
+def test_reply_to_address_other_values_are_refused(emulator: AliyunEmulator, value: str) -> None:
+    with pytest.raises(DMError) as info:
+        emulator.state.dispatch("SingleSendMail", _single(ReplyToAddress=value))
+    assert info.value.code == "InvalidReplyToAddress"
+
+
+def test_list_alias_must_be_an_address_under_30_characters(emulator: AliyunEmulator) -> None:
+    ok = {"ReceiversName": "l", "ReceiversAlias": "a" * 23 + "@x.org"}  # 29 characters
+    assert emulator.state.dispatch("CreateReceiver", ok)["ReceiverId"]
+    for alias in ("vme", "a" * 24 + "@x.org", "a b@x.org", "a@b@x.org"):
+        with pytest.raises(DMError) as info:
+            emulator.state.dispatch("CreateReceiver", {"ReceiversName": "m", "ReceiversAlias": alias})
+        assert (info.value.status, info.value.code) == (400, "InvalidReceiverName.Malformed")
+
+
+def test_next_start_that_is_no_token_is_refused(emulator: AliyunEmulator) -> None:
+    rid = emulator.state.dispatch("CreateReceiver", {"ReceiversName": "l", "ReceiversAlias": "l@x.org"})["ReceiverId"]
+    with pytest.raises(DMError) as info:
+        emulator.state.dispatch("QueryReceiverDetail", {"ReceiverId": rid, "NextStart": "100"})
+    assert info.value.code == "InvalidNextStart"
+
+
+def test_keyset_tokens_survive_a_removal(emulator: AliyunEmulator) -> None:
+    """A token names the next address, so removing an earlier member between pages skips nobody."""
+    state = emulator.state
+    rid = state.dispatch("CreateReceiver", {"ReceiversName": "l", "ReceiversAlias": "l@x.org"})["ReceiverId"]
+    state.dispatch(
+        "SaveReceiverDetail", {"ReceiverId": rid, "Detail": json.dumps([{"e": f"{c}@x.org"} for c in "abcd"])}
+    )
+    first = state.dispatch("QueryReceiverDetail", {"ReceiverId": rid, "PageSize": "2"})
+    state.dispatch("DeleteReceiverDetail", {"ReceiverId": rid, "Email": "a@x.org"})
+    rest = state.dispatch("QueryReceiverDetail", {"ReceiverId": rid, "PageSize": "2", "NextStart": first["NextStart"]})
+    assert [m["Email"] for m in first["data"]["detail"] + rest["data"]["detail"]] == [f"{c}@x.org" for c in "abcd"]
+
+
+def test_delete_invalid_address_allows_sending_again(emulator: AliyunEmulator) -> None:
+    state = emulator.state
+    state.dispatch("SingleSendMail", _single(ToAddress="gone@bounce.example"))
+    with pytest.raises(DMError) as info:
+        state.dispatch("SingleSendMail", _single(ToAddress="gone@bounce.example"))
+    assert info.value.code == "InvalidToAddress.Spam"
+    state.dispatch("DeleteInvalidAddress", {"ToAddress": "gone@bounce.example"})
+    assert state.dispatch("QueryInvalidAddress", {})["TotalCount"] == 0
+    assert state.dispatch("SingleSendMail", _single(ToAddress="gone@bounce.example"))["EnvId"]
+
+
+def test_listings_carry_strings_where_the_sdk_models_do(emulator: AliyunEmulator) -> None:
+    state = emulator.state
+    (sender, *_) = state.dispatch("QueryMailAddressByParam", {})["data"]["mailAddress"]
+    assert all(isinstance(v, str) for v in sender.values()), sender
+    (template,) = state.dispatch("QueryTemplateByParam", {})["data"]["template"]
+    assert isinstance(template["TemplateId"], str) and isinstance(template["TemplateType"], int)
+    assert "TemplateText" not in template and "TemplateSubject" not in template  # the listing has neither
+    assert "TemplateId" not in state.dispatch("DescTemplate", {"TemplateId": template["TemplateId"]})
+    (domain, *_) = state.dispatch("QueryDomainByParam", {})["data"]["domain"]
+    assert isinstance(domain["DomainId"], str)
+    assert isinstance(state.dispatch("CreateDomain", {"DomainName": "new.example.org"})["DomainId"], str)

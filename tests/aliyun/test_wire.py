@@ -129,13 +129,49 @@ def test_create_group_checks_the_name_then_creates() -> None:
     group = backend(wire).create_group("VIP customers!", "the best")
     assert wire.actions() == ["QueryReceiverByParam", "CreateReceiver"]
     assert wire.params(0) == {"KeyWord": "VIP customers!", "PageSize": "100"}
-    assert wire.params(1) == {"ReceiversName": "VIP customers!", "ReceiversAlias": "VIP-customers", "Desc": "the best"}
+    assert wire.params(1) == {
+        "ReceiversName": "VIP customers!",
+        "ReceiversAlias": "VIP-customers@list.invalid",  # DM wants an address under 30 characters
+        "Desc": "the best",
+    }
     assert (group.id, group.name, group.status, group.recipient_count) == (
         "7312e0",
         "VIP customers!",
         GroupStatus.EMPTY,
         0,
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "alias"),
+    [
+        ("news", "news@list.invalid"),
+        ("a very long list name indeed, 30", "a-very-long-list@list.invalid"),
+        ("über.", "ber@list.invalid"),
+        ("!!!", "list@list.invalid"),
+    ],
+)
+def test_the_default_list_alias_is_an_address_under_30_characters(name: str, alias: str) -> None:
+    from mailbridge_aliyun._backend import check_list_alias, list_alias
+
+    assert list_alias(name) == alias
+    assert len(alias) < 30
+    assert check_list_alias(alias) == alias
+
+
+def test_create_group_sends_the_alias_given() -> None:
+    wire = Wire({"QueryReceiverByParam": {"data": {"receiver": []}}, "CreateReceiver": {"ReceiverId": "9"}})
+    group = backend(wire).create_group("vip", alias="vip@mail.example.com")
+    assert wire.params(1)["ReceiversAlias"] == "vip@mail.example.com"
+    assert group.extra["alias"] == "vip@mail.example.com"
+
+
+@pytest.mark.parametrize("alias", ["vip", "vip@", "@example.com", "v i p@example.com", "x" * 18 + "@example.com"])
+def test_create_group_refuses_an_alias_direct_mail_would_refuse_before_any_call(alias: str) -> None:
+    wire = Wire({})
+    with pytest.raises(mailbridge.InvalidRequest, match="list alias"):
+        backend(wire).create_group("vip", alias=alias)
+    assert wire.actions() == []
 
 
 def test_create_group_refuses_a_taken_name() -> None:

@@ -243,3 +243,152 @@ def test_cli_send_through_failover(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     out = json.loads(result.stdout)
     assert out["provider"] == "local" and [a["outcome"] for a in out["attempts"]] == ["sent"]
+
+
+# ---------------------------------------------------------------------- results that say what happened
+
+SPLIT = [f"u{i}@example.com" for i in range(300)]
+
+
+def test_a_send_where_every_provider_fails_reports_nothing_delivered(make_client: MakeClient) -> None:
+    """300 addresses in one call (one shared email, never split): both refused, so all 300 are certainly not sent."""
+    one_try = {"retry": mailbridge.RetryPolicy(attempts=1)}
+    primary = make_client(one_try, recipients_per_send=300)
+    secondary = make_client(one_try, recipients_per_send=300)
+    backend_of(primary).failures["send"] = [mailbridge.ProviderUnavailable("503")]
+    backend_of(secondary).failures["send"] = [mailbridge.ProviderUnavailable("503")]
+    fo = FailoverClient([primary, secondary])
+    with pytest.raises(mailbridge.ProviderUnavailable, match="every provider failed") as info:
+        fo.send(msg(to=SPLIT))
+    error = info.value
+    assert not error.partial_result
+    assert error.not_sent == tuple(SPLIT) and error.maybe_sent_to == ()
+    assert outbox(primary) == 0 and backend_of(secondary).calls_to("send")[0].to == tuple(SPLIT)
+
+
+def test_unknown_outcome_at_the_last_provider_makes_every_address_maybe_sent(make_client: MakeClient) -> None:
+    one_try = {"retry": mailbridge.RetryPolicy(attempts=1)}
+    primary = make_client(one_try, recipients_per_send=300)
+    secondary = make_client(one_try, recipients_per_send=300)
+    backend_of(primary).failures["send"] = [mailbridge.ProviderUnavailable("503")]
+    backend_of(secondary).failures["send"] = [mailbridge.OutcomeUnknown("read timeout")]
+    fo = FailoverClient([primary, secondary])
+    with pytest.raises(mailbridge.OutcomeUnknown) as info:
+        fo.send(msg(to=SPLIT))
+    error = info.value
+    assert not error.partial_result
+    assert error.maybe_sent_to == tuple(SPLIT) and error.not_sent == ()
+    assert [a.outcome for a in error.attempts] == ["failed", "unknown"]
+
+
+def test_at_least_once_never_turns_unknown_into_not_sent(pair: tuple[mailbridge.Client, mailbridge.Client]) -> None:
+    primary, secondary = pair
+    fo = FailoverClient([primary, secondary], at_least_once=True)
+    backend_of(primary).failures["send"] = [mailbridge.OutcomeUnknown("read timeout")]
+    backend_of(secondary).failures["send"] = [mailbridge.ProviderUnavailable("503")]
+    with pytest.raises(mailbridge.OutcomeUnknown, match="may have been sent") as info:
+        fo.send(msg(to=["a@example.com", "b@example.com"], cc=["c@example.com"]))
+    error = info.value
+    assert error.maybe_sent is True
+    assert error.maybe_sent_to == ("a@example.com", "b@example.com", "c@example.com") and error.not_sent == ()
+    assert isinstance(error.__cause__, mailbridge.ProviderUnavailable)
+
+
+def test_client_send_reports_the_unknown_part(make_client: MakeClient) -> None:
+    client = make_client({"retry": mailbridge.RetryPolicy(attempts=1)}, recipients_per_send=6)
+    backend_of(client).failures["send"] = [mailbridge.OutcomeUnknown("reset after write")]
+    to = [f"u{i}@example.com" for i in range(6)]
+    with pytest.raises(mailbridge.OutcomeUnknown) as info:
+        client.send(msg(to=to, cc=["c@example.com"]))
+    error = info.value
+    assert error.partial_result == ()
+    assert error.maybe_sent_to == (*to, "c@example.com")
+    assert error.not_sent == ()
+
+
+def test_client_send_too_large_for_one_call_is_refused_before_any_call(make_client: MakeClient) -> None:
+    client = make_client({"retry": mailbridge.RetryPolicy(attempts=1)}, recipients_per_send=2)
+    with pytest.raises(mailbridge.LimitExceeded, match="one shared email"):
+        client.send(msg(to=[f"u{i}@example.com" for i in range(6)]))
+    assert backend_of(client).calls_to("send") == []
+
+
+class BrokenHealth(MemoryHealthStore):
+    """A custom health store that fails after the provider answered."""
+
+    def mark_healthy(self, provider: str) -> None:
+        raise RuntimeError("health store down")
+
+    def mark_failed(self, provider: str, cooldown: float) -> None:
+        raise RuntimeError("health store down")
+
+
+def test_health_bookkeeping_never_hides_a_receipt(
+    pair: tuple[mailbridge.Client, mailbridge.Client], caplog: pytest.LogCaptureFixture
+) -> None:
+    primary, secondary = pair
+    clock = Clock()
+    health = BrokenHealth(clock)
+    health._open_until[backend_of(primary).rate_limit_key] = 0.0  # failed earlier: this send is its probe
+    fo = FailoverClient([primary, secondary], health=health)
+    caplog.set_level(logging.WARNING, "mailbridge.failover")
+    result = fo.send(msg())
+    assert result.receipts and result.attempts[-1].outcome == "sent" and outbox(primary) == 1
+    assert "health store failed in mark_healthy" in caplog.text
+    backend_of(primary).failures["send"] = [mailbridge.ProviderUnavailable("503")]
+    assert fo.send(msg()).attempts[-1].provider == "scripted#2" and outbox(secondary) == 1
+
+
+# ---------------------------------------------------------------------- throttles
+
+
+def test_long_throttle_cools_the_provider_for_its_retry_after(
+    pair: tuple[mailbridge.Client, mailbridge.Client],
+) -> None:
+    """A provider-wide throttle with retry_after=600 moves on at once and keeps the provider out for 600 s."""
+    primary, secondary = pair
+    clock = Clock()
+    fo = FailoverClient([primary, secondary], cooldown=30, health=MemoryHealthStore(clock))
+    backend_of(primary).failures["send"] = [mailbridge.RateLimited("blocked", retry_after=600)]
+    assert fo.send(msg()).attempts[-1].provider == "scripted#2"
+    clock.now = 599
+    assert fo.send(msg()).attempts[-1].provider == "scripted#2" and sent(primary) == 1
+    clock.now = 601
+    assert fo.send(msg()).attempts[-1].provider == "scripted" and sent(primary) == 2
+
+
+def test_per_message_throttle_moves_the_message_and_harms_no_provider(
+    pair: tuple[mailbridge.Client, mailbridge.Client],
+) -> None:
+    """A throttle of this message only (retryable, not failover-eligible): the next provider takes it; health kept."""
+    primary, secondary = pair
+    fo = FailoverClient([primary, secondary])
+    backend_of(primary).failures["send"] = [
+        mailbridge.RateLimited("recipient domain paused", retry_after=600, failover_eligible=False)
+    ]
+    assert fo.send(msg()).attempts[-1].provider == "scripted#2"
+    assert fo.healthy() == {"scripted": True, "scripted#2": True}
+    assert fo.send(msg()).attempts[-1].provider == "scripted", "the primary still takes the next message"
+    backend_of(primary).failures["send"] = [mailbridge.RateLimited("paused", retry_after=60, failover_eligible=False)]
+    backend_of(secondary).failures["send"] = [mailbridge.RateLimited("paused", retry_after=90, failover_eligible=False)]
+    with pytest.raises(mailbridge.RateLimited) as info:
+        fo.send(msg())
+    assert info.value.retry_after == 90 and [a.outcome for a in info.value.attempts] == ["failed", "failed"]
+    assert info.value.not_sent == ("a@example.com",)
+
+
+def test_failover_url_timeout_reaches_every_member(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """``timeout=`` on the failover URL is passed to connect() for each member."""
+    seen: list[Any] = []
+
+    def fake_connect(url: str, **options: Any) -> mailbridge.Client:
+        seen.append(options.get("timeout"))
+        return mailbridge.connect(url, retry=options["retry"], rate_limiter=options["rate_limiter"])
+
+    parsed = mailbridge.ProviderURL.parse(
+        mailbridge.failover_url([f"local://{tmp_path}/a", f"local://{tmp_path}/b"], timeout=2.5)
+    )
+    with FailoverClient.from_url(parsed, fake_connect):
+        assert seen == [2.5, 2.5]
+    with pytest.raises(mailbridge.ConfigurationError, match="timeout"):
+        mailbridge.connect_failover(mailbridge.failover_url([f"local://{tmp_path}/a"], timeout=0))

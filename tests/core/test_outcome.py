@@ -463,8 +463,10 @@ def test_a_retry_after_past_the_budget_is_raised_at_once(tmp_path: Path) -> None
             client.send(TEMPLATE_SEND)
         assert info.value.retry_after == 600.0 and info.value.failover_eligible
         assert emu.faults_served == 1 and slept == []  # one request, no retry, no wait
-        pair = mailbridge.FailoverClient([mailbridge.connect(emu.url), mailbridge.connect(f"local://{tmp_path}")])
-        assert pair.send(TEMPLATE_SEND.evolve(template_id=None, text="Hi")).provider == "local"
+        with mailbridge.FailoverClient(
+            [mailbridge.connect(emu.url), mailbridge.connect(f"local://{tmp_path}")]
+        ) as pair:
+            assert pair.send(TEMPLATE_SEND.evolve(template_id=None, text="Hi")).provider == "local"
 
 
 class _ClosedByServer(httpcore.NetworkStream):

@@ -14,17 +14,21 @@ from mailbridge_tencent.emulator import TencentEmulator
 import mailbridge
 
 from ..contract.suite import BackendContract
-from ._support import CASSETTES, REPLAY_URL, connect, emulator, make_vcr
+from ._support import CASSETTES, REPLAY_URL, FakeClock, connect, emulator, make_vcr
 
 RECORD = os.environ.get("MAILBRIDGE_RECORD_CASSETTES", "") == "emulator"
 
 
 class TestTencentContract(BackendContract):
-    """Against a fresh emulator per test."""
+    """Against a fresh emulator per test, imports asynchronous as on SES (on a clock the client's waits advance)."""
 
     @pytest.fixture
     def client(self) -> Iterator[mailbridge.Client]:
-        with TencentEmulator(port=0, rate_limit=0) as emu, mailbridge.connect(emu.url, sleep=lambda _: None) as client:
+        clock = FakeClock()
+        with (
+            TencentEmulator(port=0, rate_limit=0, clock=clock) as emu,
+            mailbridge.connect(emu.url, sleep=clock.sleep, clock=clock) as client,
+        ):
             yield client
 
 

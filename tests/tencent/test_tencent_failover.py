@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,8 +16,21 @@ from ._support import connect
 MESSAGE = Message(sender="noreply@mail.example.com", to=["ann@example.com"], subject="Hi", text="Hi")
 
 
+_OPEN: list[mailbridge.FailoverClient] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_pairs() -> Iterator[None]:
+    """Clients keep keep-alive connections open: close every pair a test built."""
+    yield
+    while _OPEN:
+        _OPEN.pop().close()
+
+
 def pair(emu: TencentEmulator, tmp_path: Path) -> mailbridge.FailoverClient:
-    return mailbridge.FailoverClient([connect(emu.url), connect(f"local://{tmp_path}")])
+    client = mailbridge.FailoverClient([connect(emu.url), connect(f"local://{tmp_path}")])
+    _OPEN.append(client)
+    return client
 
 
 @pytest.mark.parametrize(

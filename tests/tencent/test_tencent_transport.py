@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import logging
 import socket
+from collections.abc import Iterator
 
 import pytest
 from mailbridge_tencent import TencentBackend
@@ -78,9 +79,21 @@ def test_emulator_verifier_matches_published_vectors(key: str, signed: list[str]
     assert computed == signature
 
 
+_OPEN: list[TencentBackend] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_backends() -> Iterator[None]:
+    """Backends keep their keep-alive connections: close every one a test opened."""
+    yield
+    while _OPEN:
+        _OPEN.pop().close()
+
+
 def backend_for(url: str) -> TencentBackend:
     backend = mailbridge.connect(url).backend
     assert isinstance(backend, TencentBackend)
+    _OPEN.append(backend)
     return backend
 
 
@@ -261,7 +274,7 @@ def test_no_secret_in_reprs_errors_or_logs(emu: TencentEmulator, caplog: pytest.
             client.send(message())
         texts += [str(info.value), repr(info.value), str(info.value.context()), str(info.value.raw)]
         bad = mailbridge.connect(emu.url.replace(TEST_SECRET_KEY, "other-secret-key"))
-        with pytest.raises(mailbridge.AuthenticationError) as info2:
+        with bad, pytest.raises(mailbridge.AuthenticationError) as info2:
             bad.backend.list_groups(keyword=None, cursor=None, page_size=10)
         texts += [str(info2.value), repr(info2.value), repr(bad)]
     texts.append(caplog.text)

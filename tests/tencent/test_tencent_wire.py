@@ -13,6 +13,7 @@ from tencentcloud.ses.v20201002 import models
 
 import mailbridge
 from mailbridge import Attachment, DeliveryQuery, Group, GroupStatus, Message, Recipient
+from mailbridge._reader import ResponseReader
 
 from ._support import FakeClock, connect, emulator, sent
 
@@ -118,11 +119,26 @@ def test_upload_45000_is_split_20000_20000_5000(emu: TencentEmulator, client: ma
     assert report.group.recipient_count == 45_000 and report.group.status is GroupStatus.READY
 
 
-def test_group_size_limit_is_checked_before_sending(emu: TencentEmulator, client: mailbridge.Client) -> None:
-    """50,000 per group: the error names the limit and the group's current count; nothing is sent."""
+@pytest.mark.slow
+def test_group_size_limit_is_checked_before_sending(
+    emu: TencentEmulator, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """50,000 per group: the error names the limit and the group's current count; nothing is sent.
+
+    The count reads the 49,999 members (500 pages). Client-side pacing is switched off here (the
+    emulator runs with ``rate_limit=0``): the limiter keeps real time, so on the fake clock its
+    waits would spin that clock past the emulator's 5-minute signature window."""
+    limiter = mailbridge.RateLimiter(sleep=clock.sleep)
+    monkeypatch.setattr(limiter, "acquire", lambda key, rate: None)
+    with connect(emu.url, sleep=clock.sleep, clock=clock, rate_limiter=limiter) as client:
+        _group_size_limit_is_checked_before_sending(emu, client)
+
+
+def _group_size_limit_is_checked_before_sending(emu: TencentEmulator, client: mailbridge.Client) -> None:
     group = client.create_group("full")
     for start, count in ((0, 20_000), (20_000, 20_000), (40_000, 9_999)):
         client.backend.upload_batch(group, [Recipient(f"u{start + i}@example.com") for i in range(count)])
+        emu.finish_uploads()  # imports are asynchronous; the next call would be ReceiverIsOperating
     group = client.get_group("full")
     with pytest.raises(mailbridge.LimitExceeded, match=r"has 49999 recipients and the upload adds 2 .*at most 50000"):
         client.upload(group, ["v1@example.com", "v2@example.com"])
@@ -135,7 +151,9 @@ def test_emulator_enforces_group_size_too(emu: TencentEmulator, client: mailbrid
     backend = client.backend
     for start in (0, 20_000):
         backend.upload_batch(group, [Recipient(f"u{start + i}@example.com") for i in range(20_000)])
+        emu.finish_uploads()
     backend.upload_batch(group, [Recipient(f"w{i}@example.com") for i in range(10_000)])
+    emu.finish_uploads()
     with pytest.raises(mailbridge.LimitExceeded) as info:
         backend.upload_batch(group, [Recipient("one-too-many@example.com")])
     assert info.value.provider_code == "LimitExceeded.ReceiverDetailCountLimit"
@@ -188,6 +206,8 @@ def test_members_keep_status_reason_and_data(emu: TencentEmulator, client: mailb
     client.backend.upload_batch(
         group, [Recipient("ok@example.com", nickname="Nick", data={"k": "v"}), Recipient("broken@@example")]
     )
+    assert client.refresh_group(group).status is GroupStatus.PROCESSING  # the import takes time, as on SES
+    emu.finish_uploads()
     members = list(client.members(group))
     assert sent(emu, "ListReceiverDetails") == [{"ReceiverId": 1001, "Offset": 0, "Limit": 100}]
     ok, bad = members
@@ -214,10 +234,20 @@ def test_repeats_are_existing_members(emu: TencentEmulator, client: mailbridge.C
     assert result.rejected == () and result.note is None
 
 
-def test_unattributed_shortfall_is_reported() -> None:
-    """SES says how many addresses it refused but not which: the count stays honest."""
-    answer = {"TotalCount": 3, "ValidCount": 1, "RepeatCount": 1, "TooLongCount": 1, "EmptyEmailCount": 0}
-    result = TencentBackend._batch_result(answer, 3)
+def test_unattributed_shortfall_is_reported(emu: TencentEmulator, client: mailbridge.Client) -> None:
+    """SES says how many addresses it skipped but not which: the count stays honest."""
+    group = client.create_group("short")
+    result = client.backend.upload_batch(group, [Recipient("a@example.com"), Recipient("x" * 250 + "@example.com")])
+    assert (result.accepted, result.accepted_count, result.unattributed_rejected) == ((), 1, 1)
+    assert result.rejected == () and result.note is not None and "too long: 1" in result.note
+
+
+def test_unattributed_shortfall_beside_existing_members_is_reported() -> None:
+    """ValidCount counts every address stored (repeats too, SES does not de-duplicate): 2 stored of
+    which 1 was already there, 1 refused as too long."""
+    answer = {"TotalCount": 3, "ValidCount": 2, "RepeatCount": 1, "TooLongCount": 1, "EmptyEmailCount": 0}
+    reader = ResponseReader(answer, provider="tencent", action="CreateReceiverDetail")
+    result = TencentBackend._batch_result(reader, ["a@example.com", "b@example.com", "c@example.com"])
     assert (result.accepted_total, result.existing_total, result.unattributed_rejected) == (1, 1, 1)
     assert result.note is not None and "too long: 1" in result.note
 

@@ -1,9 +1,12 @@
 """A loopback Alibaba Cloud Direct Mail emulator, for tests and local development.
 
-Like moto for AWS: it verifies V2 and V3 signatures against configured test credentials,
+Like moto for AWS: it verifies V2 and V3 signatures against configured test credentials
+(with its own code, :mod:`._signatures`, never the client's), takes RPC actions as GET or POST,
 keeps state (recipient lists and members, sent mail, delivery records, tags, templates,
 sender domains and addresses), enforces the documented limits with the documented
-codes, throttles past a configurable rate and takes injected faults::
+codes, throttles past a configurable rate and takes injected faults. It is as strict as the
+documentation (the official SDK judges it: ``tests/aliyun/test_sdk_judge.py``): string ids and
+counts where the SDK's models have them, opaque ``NextStart`` tokens, address-shaped list aliases::
 
     from mailbridge_aliyun.emulator import AliyunEmulator
 

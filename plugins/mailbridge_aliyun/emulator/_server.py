@@ -1,5 +1,6 @@
 """The emulator's HTTP front: the Direct Mail gateway (signatures, throttling, faults).
 
+RPC actions come as GET or POST (the gateway takes both; the SDK sends ``GetUser`` as GET).
 Requests go through the same steps as at the cloud's gateway: find the signature (V3
 ``Authorization`` header or V2 ``Signature`` parameter), look up the AccessKeyId
 (``InvalidAccessKeyId.NotFound``, HTTP 404), check the timestamp (15 minutes) and the
@@ -13,6 +14,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import datetime as dt
+import hashlib
 import hmac
 import json
 import socket
@@ -25,15 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from mailbridge_aliyun._signing import (
-    V3_ALGORITHM,
-    canonical_request_v3,
-    sha256_hex,
-    sign_v2,
-    signature_v3,
-    string_to_sign_v2,
-)
-
+from ._signatures import ACS3, canonical_v3, expected_v2, expected_v3, string_to_sign_v2
 from ._state import DMError, EmulatorState
 
 __all__ = ["COMMON_PARAMS", "QUOTAS", "SECRET_PARAMS", "DMServer", "Fault"]
@@ -212,20 +206,27 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.startswith(CONTROL_PREFIX):
             self._control("GET")
             return
-        self._error(400, "UnsupportedHTTPMethod", "Direct Mail actions are POST requests here.")
+        self._rpc(self._body())
 
     def do_DELETE(self) -> None:
         if self.path.startswith(CONTROL_PREFIX):
             self._control("DELETE")
             return
-        self._error(400, "UnsupportedHTTPMethod", "Direct Mail actions are POST requests here.")
+        self._body()
+        self._error(400, "UnsupportedHTTPMethod", "Direct Mail RPC actions are GET or POST requests.")
 
     def do_POST(self) -> None:
-        length = int(self.headers.get("content-length") or 0)
-        body = self.rfile.read(length) if length else b""
+        body = self._body()
         if self.path.startswith(CONTROL_PREFIX):
             self._control("POST", body)
             return
+        self._rpc(body)
+
+    def _body(self) -> bytes:
+        length = int(self.headers.get("content-length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _rpc(self, body: bytes) -> None:
         try:
             action, params, version = self._authenticate(body)
         except DMError as err:
@@ -285,7 +286,7 @@ class _Handler(BaseHTTPRequestHandler):
                 raise DMError(400, "InvalidParameter.Format", "Specified parameter format is not valid.") from exc
         params = {**query, **form}
         auth = self.headers.get("authorization", "")
-        if auth.startswith(V3_ALGORITHM + " "):
+        if auth.startswith(ACS3 + " "):
             return self._verify_v3(auth, query, params, body), params, "v3"
         if "Signature" in query or "Signature" in form:
             return self._verify_v2(params), params, "v2"
@@ -309,24 +310,29 @@ class _Handler(BaseHTTPRequestHandler):
             raise DMError(400, "SignatureNonceUsed", "Specified signature nonce was used already.")
 
     def _verify_v3(self, auth: str, query: dict[str, str], params: dict[str, str], body: bytes) -> str:
-        fields = dict(part.strip().split("=", 1) for part in auth[len(V3_ALGORITHM) + 1 :].split(",") if "=" in part)
+        fields = dict(part.strip().split("=", 1) for part in auth[len(ACS3) + 1 :].split(",") if "=" in part)
         if not {"Credential", "SignedHeaders", "Signature"} <= set(fields):
             raise DMError(400, "IncompleteSignature", "The request signature does not conform to Aliyun standards.")
         secret = self._secret_for(fields["Credential"])
         headers = {k.lower(): v for k, v in self.headers.items()}
+        signed = [h for h in fields["SignedHeaders"].split(";") if h]
+        # The V3 spec: host and every x-acs-* header the request carries must be signed.
+        unsigned = sorted(h for h in headers if (h == "host" or h.startswith("x-acs-")) and h not in signed)
+        if unsigned:
+            raise DMError(
+                400, "IncompleteSignature", f"The request signature does not sign the header(s) {', '.join(unsigned)}."
+            )
         self._check_time_and_nonce(headers.get("x-acs-date"), headers.get("x-acs-signature-nonce"))
-        body_hash = sha256_hex(body)
+        body_hash = hashlib.sha256(body).hexdigest()
         if headers.get("x-acs-content-sha256", body_hash) != body_hash:
             raise DMError(400, "SignatureDoesNotMatch", "The x-acs-content-sha256 header does not match the body.")
-        signed = fields["SignedHeaders"]
-        canonical = canonical_request_v3(self.command, "/", query, headers, body_hash, signed=signed)
-        expected = signature_v3(canonical, secret)
-        if not hmac.compare_digest(expected, fields["Signature"]):
+        canonical = canonical_v3(self.command, "/", query, headers, signed, body)
+        if not hmac.compare_digest(expected_v3(canonical, secret), fields["Signature"]):
             raise DMError(
                 400,
                 "SignatureDoesNotMatch",
                 "Specified signature is not matched with our calculation. server string to sign is:"
-                f"{V3_ALGORITHM}\n{sha256_hex(canonical.encode())}",
+                f"{ACS3}\n{hashlib.sha256(canonical.encode()).hexdigest()}",
             )
         action = headers.get("x-acs-action") or params.get("Action")
         if not action:
@@ -343,8 +349,7 @@ class _Handler(BaseHTTPRequestHandler):
         if params.get("Format", "XML").upper() not in ("XML", "JSON"):
             raise DMError(400, "InvalidParameter.Format", "Specified parameter format is not valid.")
         self._check_time_and_nonce(params.get("Timestamp"), params.get("SignatureNonce"))
-        expected = sign_v2(self.command, params, secret)
-        if not hmac.compare_digest(expected, params.get("Signature", "")):
+        if not hmac.compare_digest(expected_v2(self.command, params, secret), params.get("Signature", "")):
             raise DMError(
                 400,
                 "SignatureDoesNotMatch",

@@ -48,6 +48,11 @@ MAX_TO = 100  # seed 002
 MAX_BCC = 2  # seed 002
 MAX_SUBJECT = 256  # seed 002
 MAX_ALIAS = 14  # seed 002: fewer than 15 characters
+MAX_LIST_ALIAS = 29  # CreateReceiver: ReceiversAlias is "an email address less than 30 characters long"
+MAX_INLINE_RECEIVERS = 100  # BatchSendMail Receivers: "cannot exceed 100"
+# InvalidReceiverName.Malformed's text (seed 003): an account name, an @ and a domain, each of
+# letters, digits, "_", "-" and "." only.
+_LIST_ALIAS = re.compile(r"^[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+$")
 MAX_HEADERS = 10  # seed 002: extra headers are ignored
 MAX_WINDOW = dt.timedelta(days=30)  # seed 004
 DATA_SCHEMA = "UserName,NickName,Gender,Birthday,Mobile"  # QueryReceiverDetail (reference A.1.1)
@@ -143,6 +148,11 @@ def _invalid(name: str) -> DMError:  # gateway pattern Invalid{ParameterName} (e
 
 def _cst(ts: float, fmt: str = "%Y-%m-%dT%H:%MZ") -> str:
     return dt.datetime.fromtimestamp(ts, CST).strftime(fmt)
+
+
+def _sender_wire(sender: dict[str, Any]) -> dict[str, Any]:
+    """A QueryMailAddressByParam record: every field a string, as in the SDK's model."""
+    return {k: str(v) for k, v in sender.items()}
 
 
 @dataclass
@@ -264,7 +274,7 @@ class DomainState:
     def listing(self) -> dict[str, Any]:
         """A QueryDomainByParam ``data.domain`` record (seed 003 fields)."""
         return {
-            "DomainId": self.id,
+            "DomainId": str(self.id),
             "DomainName": self.name,
             "DomainStatus": self.status,
             "ConfirmStatus": self.auth["tracking"],
@@ -281,7 +291,7 @@ class DomainState:
         """A DescDomain body: seed 003 fields plus the DKIM/DMARC/SPF-v2 fields of the current SDK models."""
         expected = self.expected()
         return {
-            "DomainId": self.id,
+            "DomainId": str(self.id),
             "DomainName": self.name,
             "DomainStatus": self.status,
             "CnameAuthStatus": self.auth["ownership"],
@@ -338,6 +348,7 @@ class EmulatorState(SuppressionActions):
         # The account's invalid-address list (QueryInvalidAddress): casefolded -> (address, first seen).
         self.invalid_addresses: dict[str, tuple[str, float]] = {}
         self.user_suppressions: dict[int, dict[str, Any]] = {}  # CreateUserSuppression entries by id
+        self.eventbridge = False  # GetUser EnableEventbridge
         self.tags: dict[str, dict[str, str]] = {}
         self.templates: dict[str, Template] = {}
         self.senders: list[dict[str, Any]] = []
@@ -402,21 +413,60 @@ class EmulatorState(SuppressionActions):
     # ------------------------------------------------------------------ paging helpers
 
     @staticmethod
-    def _page(items: list[Any], params: dict[str, str], size_key: str, default: int) -> tuple[list[Any], str | None]:
+    def _page(
+        items: list[Any],
+        params: dict[str, str],
+        size_key: str,
+        default: int,
+        *,
+        scope: str,
+        key: Callable[[Any], str] | None = None,
+    ) -> tuple[list[Any], str | None]:
+        """One page and the next opaque ``NextStart`` token (None at the end).
+
+        Tokens look like the documented one (``90f0243616#40test@example.com``): a digest of the
+        listing, ``#``, the position. With ``key`` the listing is ordered by it and the position is
+        the next item's key (keyset paging: a token stays valid when items are added or removed);
+        without it, the position is the next item's index. ``"0"`` or nothing starts at the top;
+        any ``<anything>#<position>`` token is accepted, the digest is not checked.
+        """
         try:
             size = int(params.get(size_key) or default)
-            start = int(params.get("NextStart") or 0)
         except ValueError as exc:
-            raise _invalid("NextStart") from exc
+            raise _invalid(size_key) from exc
         if size < 1:
             raise _invalid(size_key)
+        token = params.get("NextStart") or "0"
+        if key is not None:
+            items = sorted(items, key=key)
+        if token == "0":
+            start = 0
+        elif "#" not in token:
+            raise _invalid("NextStart")  # emulator-chosen: not a token this API hands out
+        else:
+            position = token.split("#", 1)[1]
+            if key is not None:
+                start = next((i for i, item in enumerate(items) if key(item) >= position.casefold()), len(items))
+            elif position.isdigit():
+                start = int(position)
+            else:
+                raise _invalid("NextStart")
         chunk = items[start : start + size]
-        return chunk, (str(start + size) if start + size < len(items) else None)
+        if start + size >= len(items):
+            return chunk, None
+        digest = hashlib.sha256(scope.encode()).hexdigest()[:10]
+        following = items[start + size]
+        return chunk, f"{digest}#{key(following) if key is not None else start + size}"
 
     @staticmethod
     def _page_no(items: list[Any], params: dict[str, str]) -> dict[str, Any]:
-        page_no = int(params.get("PageNo") or 1)
-        size = int(params.get("PageSize") or 10)
+        try:
+            page_no = int(params.get("PageNo") or 1)
+            size = int(params.get("PageSize") or 10)
+        except ValueError as exc:
+            raise _invalid("PageNo") from exc
+        if page_no < 1 or size < 1:
+            raise _invalid("PageNo" if page_no < 1 else "PageSize")
         return {
             "PageNumber": page_no,
             "PageSize": size,
@@ -442,6 +492,10 @@ class EmulatorState(SuppressionActions):
             raise _missing("ReceiversAlias")
         if len(name) > 30:
             raise DMError(400, "InvalidReceiverName.Malformed", "The specified receiver name is wrongly formed.")
+        alias = p["ReceiversAlias"]
+        if len(alias) > MAX_LIST_ALIAS or not _LIST_ALIAS.match(alias):
+            # The documented code for an alias that is not an address (seed 003 CreateReceiver errors).
+            raise DMError(400, "InvalidReceiverName.Malformed", "The specified receiver name is wrongly formed.")
         if any(r.name == name for r in self.receivers.values()):
             # Names "cannot be repeated" (CreateReceiver doc); no dedicated code is documented.
             raise DMError(400, "InvalidReceiverName.Malformed", "The specified receiver name already exists.")
@@ -466,9 +520,18 @@ class EmulatorState(SuppressionActions):
         }
 
     def do_QueryReceiverByParam(self, p: dict[str, str]) -> dict[str, Any]:
+        """Pages with ``NextStart`` (documented in the response) or the deprecated ``PageNo``."""
         keyword = p.get("KeyWord", "").casefold()
         items = [self._receiver_wire(r) for r in self.receivers.values() if keyword in r.name.casefold()]
-        chunk, next_start = self._page(items, p, "PageSize", 100)
+        if p.get("PageNo") and not p.get("NextStart"):
+            try:
+                page_no, size = int(p["PageNo"]), int(p.get("PageSize") or 100)
+            except ValueError as exc:
+                raise _invalid("PageNo") from exc
+            if page_no < 1:
+                raise _invalid("PageNo")
+            p = {**p, "NextStart": f"pageno#{(page_no - 1) * size}"}
+        chunk, next_start = self._page(items, p, "PageSize", 100, scope="QueryReceiverByParam")
         body: dict[str, Any] = {"TotalCount": len(items), "PageSize": len(chunk), "data": {"receiver": chunk}}
         if next_start:
             body["NextStart"] = next_start
@@ -522,7 +585,9 @@ class EmulatorState(SuppressionActions):
         receiver = self._receiver(p)
         keyword = p.get("KeyWord", "").casefold()
         members = [m for m in receiver.members.values() if keyword in m.email.casefold()]
-        chunk, next_start = self._page(members, p, "PageSize", 10)
+        chunk, next_start = self._page(
+            members, p, "PageSize", 10, scope=f"receiver:{receiver.id}", key=lambda m: m.email.casefold()
+        )
         out = []
         for m in chunk:
             buffer = io.StringIO()
@@ -601,7 +666,7 @@ class EmulatorState(SuppressionActions):
             if not p.get(required):
                 raise _missing(required)
         self._common_send_checks(p)
-        if p["ReplyToAddress"] not in ("true", "false"):
+        if p["ReplyToAddress"].lower() not in ("true", "false"):  # the SDK sends Python's "False"
             raise _invalid("ReplyToAddress")
         sender = self._sender(p["AccountName"])["AccountName"]
         to = [a.strip() for a in p["ToAddress"].split(",") if a.strip()]
@@ -638,10 +703,35 @@ class EmulatorState(SuppressionActions):
         self._record(env_id, "SingleSendMail", sender, to + bcc, subject, params=p)
         return {"EnvId": env_id}
 
+    def _inline_receivers(self, raw: str) -> list[tuple[str, dict[str, str]]]:
+        """BatchSendMail ``Receivers``: ``[{"To": [...], "TemplateData": {...}}]``, at most 100 recipients."""
+        try:
+            entries = json.loads(raw)
+        except ValueError as exc:
+            raise _invalid("Receivers") from exc
+        if not isinstance(entries, list):
+            raise _invalid("Receivers")
+        out: list[tuple[str, dict[str, str]]] = []
+        for entry in entries:
+            if not isinstance(entry, dict):
+                raise _invalid("Receivers")
+            to, data = entry.get("To"), entry.get("TemplateData") or {}
+            if not isinstance(to, list) or not isinstance(data, dict):
+                raise _invalid("Receivers")
+            for address in to:
+                if not isinstance(address, str) or not _EMAIL.match(address):
+                    raise DMError(400, "InvalidToAddress", "The specified toAddress is wrongly formed.")
+                out.append((address, {str(k): str(v) for k, v in data.items()}))
+        if not out or len(out) > MAX_INLINE_RECEIVERS:
+            raise _invalid("Receivers")
+        return out
+
     def do_BatchSendMail(self, p: dict[str, str]) -> dict[str, Any]:
-        for required in ("AccountName", "ReceiversName"):
-            if not p.get(required):
-                raise _missing(required)
+        """To a stored list (``ReceiversName``) or inline ``Receivers``; the name wins when both come."""
+        if not p.get("AccountName"):
+            raise _missing("AccountName")
+        if not p.get("ReceiversName") and not p.get("Receivers"):
+            raise _missing("ReceiversName")
         self._common_send_checks(p)
         account = self._sender(p["AccountName"])
         if account["Sendtype"] != "batch":  # batch mail goes from a "batch" sender address
@@ -649,11 +739,24 @@ class EmulatorState(SuppressionActions):
                 400, "InvalidMailAddressSendType.Malformed", "The specified mailAddress sendType is wrongly formed."
             )
         sender = account["AccountName"]
-        receiver = next((r for r in self.receivers.values() if r.name == p["ReceiversName"]), None)
-        if receiver is None:
-            raise DMError(404, "InvalidReceiver.NotFound", "The specified receiver does not exist.")
-        if not receiver.members:
-            raise DMError(400, "InvalidReceiverStatus.Malformed", "The specified receivers status is wrongly formed.")
+        recipients: list[tuple[str, dict[str, str]]]
+        if p.get("ReceiversName"):
+            receiver = next((r for r in self.receivers.values() if r.name == p["ReceiversName"]), None)
+            if receiver is None:
+                raise DMError(404, "InvalidReceiver.NotFound", "The specified receiver does not exist.")
+            if not receiver.members:
+                raise DMError(
+                    400, "InvalidReceiverStatus.Malformed", "The specified receivers status is wrongly formed."
+                )
+            names = ("UserName", "NickName", "Gender", "Birthday", "Mobile")
+            neutral = ("name", "nickname", "gender", "birthday", "mobile")
+            recipients = []
+            for m in receiver.members.values():
+                profile = {n: m.detail.get(k, "") for n, k in zip(names, SCHEMA_KEYS, strict=True)}
+                profile.update({n: m.detail.get(k, "") for n, k in zip(neutral, SCHEMA_KEYS, strict=True)})
+                recipients.append((m.email, {**profile, **m.custom}))
+        else:
+            recipients = self._inline_receivers(p["Receivers"])
         if p.get("TemplateName"):
             stored = next((t for t in self.templates.values() if t.name == p["TemplateName"]), None)
             if stored is None:
@@ -664,18 +767,15 @@ class EmulatorState(SuppressionActions):
                 content = json.loads(p["TemplateContent"])
             except ValueError as exc:
                 raise _invalid("TemplateContent") from exc
+            if not isinstance(content, dict):
+                raise _invalid("TemplateContent")
             subject_template = str(content.get("Subject", ""))
         else:
             raise _missing("TemplateName")
-        self._check_quota(len(receiver.members))
+        self._check_quota(len(recipients))
         env_id = self._new_env_id()
-        names = ("UserName", "NickName", "Gender", "Birthday", "Mobile")
-        neutral = ("name", "nickname", "gender", "birthday", "mobile")
-        for m in receiver.members.values():
-            profile = {n: m.detail.get(k, "") for n, k in zip(names, SCHEMA_KEYS, strict=True)}
-            profile.update({n: m.detail.get(k, "") for n, k in zip(neutral, SCHEMA_KEYS, strict=True)})
-            data = {**profile, **m.custom}
-            self._record(env_id, "BatchSendMail", sender, [m.email], render_dm(subject_template, data) or "", params=p)
+        for address, data in recipients:
+            self._record(env_id, "BatchSendMail", sender, [address], render_dm(subject_template, data) or "", params=p)
         return {"EnvId": env_id}
 
     # ------------------------------------------------------------------ delivery & account
@@ -715,7 +815,7 @@ class EmulatorState(SuppressionActions):
             and (not p.get("Status") or d.status == int(p["Status"]))
         ]
         p.setdefault("Length", length)
-        chunk, next_start = self._page(rows, p, "Length", 100)
+        chunk, next_start = self._page(rows, p, "Length", 100, scope="SenderStatisticsDetailByParam")
         body: dict[str, Any] = {"data": {"mailDetail": [d.as_wire() for d in chunk]}}
         if next_start:
             body["NextStart"] = next_start
@@ -758,6 +858,60 @@ class EmulatorState(SuppressionActions):
                 }
             )
         return {"TotalCount": len(stat), "data": {"stat": stat}}
+
+    def do_GetUser(self, p: dict[str, str]) -> dict[str, Any]:
+        """The account's settings (the SDK sends this one as GET)."""
+        return {"Data": {"EnableEventbridge": self.eventbridge}}
+
+    def _invalid_window(self, p: dict[str, str]) -> tuple[float, float]:
+        """QueryInvalidAddress's StartTime/EndTime (``yyyy-MM-dd``, Beijing days): start no earlier
+        than 30 days ago, the span at most 30 days."""
+        today = dt.datetime.fromtimestamp(self.clock(), CST).date()
+        days: dict[str, dt.date] = {}
+        for name, default in (("StartTime", today - dt.timedelta(days=30)), ("EndTime", today)):
+            try:
+                days[name] = dt.date.fromisoformat(p[name]) if p.get(name) else default
+            except ValueError as exc:
+                raise DMError(400, f"Invalid{name}.Malformed", f"The specified {name} is wrongly formed.") from exc
+        first, last = days["StartTime"], days["EndTime"]
+        if (today - first).days > 30:
+            raise DMError(400, "InvalidStartTime.Malformed", "The start time cannot be earlier than 30 days ago.")
+        if last < first or (last - first).days > 30:
+            raise DMError(400, "InvalidBetweenTime.Malformed", "The time span cannot exceed 30 days.")
+        start = dt.datetime.combine(first, dt.time(), CST).timestamp()
+        return start, dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), CST).timestamp()
+
+    def do_QueryInvalidAddress(self, p: dict[str, str]) -> dict[str, Any]:
+        """The account's invalid-address (suppression) list: de-duplicated, timed at the first
+        classification as invalid, no reason (reference part 2, section 4.1)."""
+        start, end = self._invalid_window(p)
+        keyword = p.get("KeyWord", "").casefold()
+        rows = [
+            (address, when)
+            for key, (address, when) in self.invalid_addresses.items()
+            if start <= when < end and keyword in key
+        ]
+        length = p.get("Length") or "100"
+        if not length.isdigit() or int(length) < 1:
+            raise _invalid("Length")
+        chunk, next_start = self._page(
+            rows, p, "Length", 100, scope="QueryInvalidAddress", key=lambda r: r[0].casefold()
+        )
+        records = [
+            {"ToAddress": address, "LastUpdateTime": _cst(when), "UtcLastUpdateTime": int(when)}
+            for address, when in chunk
+        ]
+        body: dict[str, Any] = {"TotalCount": len(rows), "data": {"mailDetail": records}}
+        if next_start:
+            body["NextStart"] = next_start
+        return body
+
+    def do_DeleteInvalidAddress(self, p: dict[str, str]) -> dict[str, Any]:
+        """Take an address off the invalid-address list (it may be sent to again)."""
+        if not p.get("ToAddress"):
+            raise _missing("ToAddress")
+        self.invalid_addresses.pop(p["ToAddress"].casefold(), None)
+        return {}
 
     def do_DescAccountSummary(self, p: dict[str, str]) -> dict[str, Any]:
         sent = self._sent_today()
@@ -819,7 +973,7 @@ class EmulatorState(SuppressionActions):
         domain_id = int(self._next_id())
         token = hashlib.sha256(f"ownership:{name}:{domain_id}".encode()).hexdigest()[:20]
         self.domains.append(DomainState(domain_id, name.lower(), token, self.clock()))
-        return {"DomainId": domain_id}
+        return {"DomainId": str(domain_id)}  # a string, as in the SDK's model
 
     def do_QueryDomainByParam(self, p: dict[str, str]) -> dict[str, Any]:
         keyword = p.get("KeyWord", "").casefold()
@@ -951,7 +1105,7 @@ class EmulatorState(SuppressionActions):
             for s in self.senders
             if keyword in s["AccountName"].casefold() and (not sendtype or s["Sendtype"] == sendtype)
         ]
-        page = self._page_no(items, p)
+        page = self._page_no([_sender_wire(s) for s in items], p)
         return {**{k: v for k, v in page.items() if k != "page"}, "data": {"mailAddress": page["page"]}}
 
     def do_QueryTagByParam(self, p: dict[str, str]) -> dict[str, Any]:
@@ -1006,9 +1160,22 @@ class EmulatorState(SuppressionActions):
             raise DMError(404, "InvalidTemplate.NotFound", "The specified template does not exist.")
         return self.templates[template_id]
 
-    def _template_wire(self, t: Template) -> dict[str, Any]:
+    def _template_listing(self, t: Template) -> dict[str, Any]:
+        """A QueryTemplateByParam ``data.template`` record: id a string, type an int, no subject or text."""
+        created = t.created or self.clock()
         return {
-            "TemplateId": int(t.id),
+            "TemplateId": t.id,
+            "TemplateName": t.name,
+            "TemplateStatus": t.status,
+            "TemplateType": 0,
+            "TemplateComment": "",
+            "CreateTime": _cst(created),
+            "UtcCreatetime": int(created),  # sic, as in the SDK's model
+        }
+
+    def _template_description(self, t: Template) -> dict[str, Any]:
+        """A DescTemplate body: no TemplateId, the type a string."""
+        return {
             "TemplateName": t.name,
             "TemplateSubject": t.subject,
             "TemplateText": t.html or t.text or "",
@@ -1035,11 +1202,11 @@ class EmulatorState(SuppressionActions):
         return {"TemplateId": int(template_id)}
 
     def do_DescTemplate(self, p: dict[str, str]) -> dict[str, Any]:
-        return self._template_wire(self._template(p))
+        return self._template_description(self._template(p))
 
     def do_QueryTemplateByParam(self, p: dict[str, str]) -> dict[str, Any]:
         keyword = p.get("KeyWord", "").casefold()
-        items = [self._template_wire(t) for t in self.templates.values() if keyword in t.name.casefold()]
+        items = [self._template_listing(t) for t in self.templates.values() if keyword in t.name.casefold()]
         page = self._page_no(items, p)
         return {**{k: v for k, v in page.items() if k != "page"}, "data": {"template": page["page"]}}
 

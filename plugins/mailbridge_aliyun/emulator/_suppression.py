@@ -1,8 +1,8 @@
 """The emulator's suppression actions (reference part 2, 4.1), mixed into ``EmulatorState``.
 
-* QueryInvalidAddress / DeleteInvalidAddress: the invalid-address list sends add hard bounces
-  to (``invalid_addresses``: casefolded -> (address, first seen)); ``StartTime`` no earlier than
-  30 days ago, the span at most 30 days (``yyyy-MM-dd``, Beijing days), ``NextStart`` paging.
+* QueryInvalidAddress / DeleteInvalidAddress live on ``EmulatorState`` itself (the invalid-address
+  list sends add hard bounces to, ``invalid_addresses``: casefolded -> (address, first seen));
+  :meth:`suppressed` reads it.
 * CreateUserSuppression / ListUserSuppression / RemoveUserSuppression: the account's own list
   (an address or a domain); ListUserSuppression's time filters span at most 7 days (Unix s).
 """
@@ -64,54 +64,6 @@ class SuppressionActions:
         return key in self.invalid_addresses or any(
             s["Address"].casefold() in (key, domain) for s in self.user_suppressions.values()
         )
-
-    def _invalid_days(self, p: dict[str, str]) -> tuple[float, float]:
-        today = dt.datetime.fromtimestamp(self.clock(), CST).date()
-        days: dict[str, dt.date] = {}
-        for name, default in (("StartTime", today - dt.timedelta(days=MAX_INVALID_DAYS)), ("EndTime", today)):
-            try:
-                days[name] = dt.date.fromisoformat(p[name]) if p.get(name) else default
-            except ValueError as exc:
-                raise _error(400, f"Invalid{name}.Malformed", f"The specified {name} is wrongly formed.") from exc
-        first, last = days["StartTime"], days["EndTime"]
-        if (today - first).days > MAX_INVALID_DAYS:
-            raise _error(400, "InvalidStartTime.Malformed", "The start time cannot be earlier than 30 days ago.")
-        if last < first or (last - first).days > MAX_INVALID_DAYS:
-            raise _error(400, "InvalidBetweenTime.Malformed", "The time span cannot exceed 30 days.")
-        start = dt.datetime.combine(first, dt.time(), CST).timestamp()
-        return start, dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), CST).timestamp()
-
-    def do_QueryInvalidAddress(self, p: dict[str, str]) -> dict[str, Any]:
-        start, end = self._invalid_days(p)
-        keyword = p.get("KeyWord", "").casefold()
-        rows = sorted(
-            ((address, when) for key, (address, when) in self.invalid_addresses.items()
-             if start <= when < end and keyword in key),
-            key=lambda r: (r[1], r[0].casefold()),
-        )  # fmt: skip
-        length = p.get("Length") or "100"
-        if not length.isdigit() or int(length) < 1:
-            raise _invalid("Length")
-        offset_text = p.get("NextStart") or "0"
-        if not offset_text.isdigit():
-            raise _invalid("NextStart")
-        offset, size = int(offset_text), int(length)
-        chunk = rows[offset : offset + size]
-        body: dict[str, Any] = {
-            "TotalCount": len(rows),
-            "data": {"mailDetail": [
-                {"ToAddress": a, "LastUpdateTime": _cst(w), "UtcLastUpdateTime": int(w)} for a, w in chunk
-            ]},
-        }  # fmt: skip
-        if offset + size < len(rows):
-            body["NextStart"] = str(offset + size)
-        return body
-
-    def do_DeleteInvalidAddress(self, p: dict[str, str]) -> dict[str, Any]:
-        if not p.get("ToAddress"):
-            raise _missing("ToAddress")
-        self.invalid_addresses.pop(p["ToAddress"].casefold(), None)
-        return {}
 
     def do_CreateUserSuppression(self, p: dict[str, str]) -> dict[str, Any]:
         address = p.get("Address", "").strip()
