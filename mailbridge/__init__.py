@@ -9,11 +9,13 @@ from __future__ import annotations
 import contextlib
 
 from ._backend import Backend
+from ._bounce import refine_status
 from ._bulk import SendManyInterrupted, SendManyProgress, SendOutcome
 from ._catalog import RedisCatalog, SqliteCatalog, TemplateCatalog
 from ._client import Client, RetryPolicy, UploadProgress
 from ._connect import connect, connect_failover
 from ._csvio import RecipientsFile, UnreadableRow, read_recipients_csv, write_rejected_csv
+from ._events import EventAuth, EventRequest, event_key, parse_events
 from ._exceptions import (
     AlreadyExists,
     AuthenticationError,
@@ -61,6 +63,7 @@ from ._models import (
     Attachment,
     Attempt,
     BatchResult,
+    BounceType,
     DeliveryEvent,
     DeliveryQuery,
     DeliveryStatus,
@@ -72,11 +75,14 @@ from ._models import (
     Page,
     Recipient,
     RejectedAddress,
+    RemoveReport,
     SenderAddress,
     SenderDomain,
     SendReceipt,
     SendResult,
     StatisticsRow,
+    Suppression,
+    SuppressionReason,
     Tag,
     Template,
     UploadReport,
@@ -90,6 +96,7 @@ from ._scrub import scrub_text
 from ._setup_migrate import SetupItem, SetupReport, apply_setup, plan_setup
 from ._templating import NEUTRAL_SYNTAX, TemplateSyntax, render_template
 from ._url import ProviderURL, Secret, redact_url
+from ._webhooks import EventReceiver, EventStore, MemoryEventStore, SQLiteEventStore
 
 __all__ = [
     "NEUTRAL_SYNTAX",
@@ -100,6 +107,7 @@ __all__ = [
     "AuthenticationError",
     "Backend",
     "BatchResult",
+    "BounceType",
     "Client",
     "ConfigurationError",
     "ContentRejected",
@@ -107,6 +115,10 @@ __all__ = [
     "DeliveryQuery",
     "DeliveryStatus",
     "DnsRecord",
+    "EventAuth",
+    "EventReceiver",
+    "EventRequest",
+    "EventStore",
     "FailoverClient",
     "Feature",
     "Group",
@@ -122,6 +134,7 @@ __all__ = [
     "Limits",
     "MailbridgeError",
     "Member",
+    "MemoryEventStore",
     "MemoryHealthStore",
     "MemoryIdempotencyStore",
     "Message",
@@ -145,9 +158,11 @@ __all__ = [
     "RedisHealthStore",
     "RedisIdempotencyStore",
     "RejectedAddress",
+    "RemoveReport",
     "ResourceBusy",
     "ResponseReader",
     "RetryPolicy",
+    "SQLiteEventStore",
     "SQLiteIdempotencyStore",
     "Secret",
     "SendManyInterrupted",
@@ -162,6 +177,8 @@ __all__ = [
     "SetupReport",
     "SqliteCatalog",
     "StatisticsRow",
+    "Suppression",
+    "SuppressionReason",
     "Tag",
     "Template",
     "TemplateCatalog",
@@ -176,14 +193,17 @@ __all__ = [
     "available_providers",
     "connect",
     "connect_failover",
+    "event_key",
     "failover_url",
     "follow_pages",
     "idempotency_store",
     "migrate",
+    "parse_events",
     "plan_migration",
     "plan_setup",
     "read_recipients_csv",
     "redact_url",
+    "refine_status",
     "render_template",
     "scrub_text",
     "verify_migration",

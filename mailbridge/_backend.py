@@ -15,8 +15,8 @@ Register a backend as an entry point in the group ``mailbridge.providers``::
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
-from typing import ClassVar, NoReturn, Self
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, ClassVar, NoReturn, Self
 
 from ._exceptions import GroupNotFound, UnsupportedFeature
 from ._limits import Feature, Limits
@@ -25,6 +25,7 @@ from ._models import (
     BatchResult,
     DeliveryEvent,
     DeliveryQuery,
+    DeliveryStatus,
     Group,
     Member,
     Message,
@@ -34,12 +35,17 @@ from ._models import (
     SenderDomain,
     SendReceipt,
     StatisticsRow,
+    Suppression,
+    SuppressionReason,
     Tag,
     Template,
 )
 from ._paging import follow_pages
 from ._templating import NEUTRAL_SYNTAX, TemplateSyntax
 from ._url import ProviderURL, Secret
+
+if TYPE_CHECKING:
+    from ._events import EventAuth, EventRequest
 
 __all__ = ["Backend"]
 
@@ -55,6 +61,9 @@ class Backend(abc.ABC):
     display_name: ClassVar[str]
     limits: ClassVar[Limits]
     template_syntax: ClassVar[TemplateSyntax] = NEUTRAL_SYNTAX  # how the provider writes {{variables}}
+    #: The provider's raw delivery codes and the neutral status each maps to before the SMTP
+    #: reply refines it (``"Status=2": INVALID_ADDRESS``); docs/semantics.md is generated from it.
+    delivery_codes: ClassVar[Mapping[str, DeliveryStatus]] = {}
     #: The template parts the provider stores (the client keeps the others in its template catalog).
     template_parts: ClassVar[frozenset[str]] = frozenset({"subject", "html", "text"})
 
@@ -136,6 +145,11 @@ class Backend(abc.ABC):
         """Remove addresses from a group."""
         self.unsupported(Feature.REMOVE_RECIPIENTS)
 
+    def find_members(self, group: Group, emails: Sequence[str]) -> Mapping[str, str] | None:
+        """Which of a few ``emails`` are members (casefolded address -> address as stored), looked up
+        one by one where the provider can; None (the default) when the core should list the group."""
+        return None
+
     # ---------------------------------------------------------------- sending
 
     @abc.abstractmethod
@@ -148,7 +162,11 @@ class Backend(abc.ABC):
         """
 
     def send_to_group(self, group: Group, message: Message) -> SendReceipt:
-        """Send a template to every member of a group in one call."""
+        """Send a template to every member of a group in one call.
+
+        A backend declaring ``Feature.SCHEDULED_SEND`` also takes ``schedule`` (an aware,
+        future datetime, checked by the core) as a keyword argument.
+        """
         self.unsupported(Feature.BATCH_SEND)
 
     # ---------------------------------------------------------------- delivery & account
@@ -248,3 +266,34 @@ class Backend(abc.ABC):
 
     def delete_template(self, template: Template) -> None:
         self.unsupported(Feature.TEMPLATES)
+
+    # ---------------------------------------------------------------- pushed events (webhooks)
+
+    @classmethod
+    def parse_events(cls, request: EventRequest) -> list[DeliveryEvent]:
+        """Parse one request the cloud pushed into neutral events (pure: no network).
+
+        Raise :class:`InvalidRequest` for a body that is not the cloud's format; an event type
+        not known gets status ``unknown`` and its raw body.
+        """
+        raise UnsupportedFeature(f"{cls.display_name} does not push delivery events", provider=cls.name)
+
+    @classmethod  # noqa: B027 - an optional hook: doing nothing is the default
+    def authenticate_events(cls, request: EventRequest, auth: EventAuth) -> None:
+        """Check the cloud's own proof of origin (signature, account) beyond the receiver's URL
+        secret; raise :class:`AuthenticationError` if it fails. Default: nothing more to check."""
+
+    # ---------------------------------------------------------------- suppression list
+
+    def list_suppressions(self, *, cursor: str | None, page_size: int) -> Page[Suppression]:
+        """One page of suppressed addresses (every list the provider keeps, account and shared)."""
+        self.unsupported(Feature.SUPPRESSIONS)
+
+    def add_suppressions(self, addresses: Sequence[str], reason: SuppressionReason = SuppressionReason.MANUAL) -> None:
+        """Suppress valid, unique addresses (at most ``limits.suppression_batch_size`` per call);
+        ``reason`` is kept where the provider's list has one."""
+        self.unsupported(Feature.SUPPRESSIONS)
+
+    def remove_suppressions(self, addresses: Sequence[str]) -> None:
+        """Take addresses off every list the account may edit; absent ones are no error."""
+        self.unsupported(Feature.SUPPRESSIONS)

@@ -10,12 +10,14 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import math
 import os
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
+import attrs
 import stamina
 from attrs import frozen
 
@@ -42,6 +44,7 @@ from ._exceptions import (
 from ._idempotency import IdempotencyGuard, IdempotencyStore, MemoryIdempotencyStore, idempotency_store
 from ._limits import Feature, Limits, Operation
 from ._models import (
+    ENGAGEMENT_STATUSES,
     AccountSummary,
     BatchResult,
     DeliveryEvent,
@@ -54,6 +57,7 @@ from ._models import (
     Page,
     Recipient,
     RejectedAddress,
+    RemoveReport,
     SenderAddress,
     SenderDomain,
     SendReceipt,
@@ -64,8 +68,10 @@ from ._models import (
     UploadReport,
 )
 from ._paging import follow_pages
+from ._parts import part_name, split_base
 from ._ratelimit import RateLimiter
 from ._scrub import scrub_text
+from ._suppressions import SuppressionsMixin
 from ._template_resolver import TemplateResolver, resolves_template_names
 from ._url import Secret
 from ._validation import address_error, check_message, recipient_error, strip_unsupported_recipient_fields
@@ -108,7 +114,7 @@ class UploadProgress:
 
 
 class _UploadTally:
-    """Accumulates an upload's outcome across batches."""
+    """Accumulates an upload's outcome across batches (and across lists when it splits)."""
 
     def __init__(self, group: Group) -> None:
         self.group = group
@@ -122,8 +128,13 @@ class _UploadTally:
         self.request_ids: list[str] = []
         self.unattributed = 0
         self.notes: list[str] = []
+        self.not_sent = 0
+        self.parts: list[Group] = [group]  # every list written to, in order (several with split=True)
+        self.counts: list[int] = [0]  # members of each part: before the upload plus added by it
+        self.full = False  # the (last) list is full and no split was asked for
 
     def report(self, group: Group | None = None) -> UploadReport:
+        parts = tuple(self.parts) if len(self.parts) > 1 else ()
         return UploadReport(
             group=group or self.group,
             accepted=self.accepted,
@@ -135,10 +146,13 @@ class _UploadTally:
             request_ids=tuple(self.request_ids),
             unattributed_rejected=self.unattributed,
             notes=tuple(self.notes),
+            rows=self.rows_read,
+            not_sent=self.not_sent,
+            groups=parts,
         )
 
 
-class Client:
+class Client(SuppressionsMixin):
     """A connection to one provider through its backend.
 
     Build one with :func:`mailbridge.connect`. **Parameters:** ``backend``;
@@ -378,15 +392,60 @@ class Client:
 
         return self._pages(Operation.LIST_MEMBERS, fetch)
 
-    def remove(self, group: Group | str, emails: Iterable[str]) -> int:
-        """Remove addresses from a group; returns how many removal requests were made."""
+    def remove(self, group: Group | str, emails: Iterable[str]) -> RemoveReport:
+        """Remove addresses from a group and report exactly what happened.
+
+        Membership is read first (a look-up per address where the backend offers one and that
+        is fewer calls than listing the group), so only members are removed (``removed``) and
+        the rest are reported as ``not_members``; repeats are ``duplicates`` and entries that
+        are not addresses ``rejected``, all before any removal call.
+        """
         self._require(Feature.REMOVE_RECIPIENTS)
         resolved = self._group(group)
-        unique = list(dict.fromkeys(e.strip() for e in emails if e.strip()))
+        wanted: dict[str, str] = {}
+        duplicates: list[str] = []
+        rejected: list[RejectedAddress] = []
+        for row, raw in enumerate(emails, start=1):
+            email = raw.strip()
+            if not email:
+                continue
+            if problem := address_error(email):
+                rejected.append(RejectedAddress(email, f"invalid address: {problem}", "invalid", row))
+            elif email.casefold() in wanted:
+                duplicates.append(email)
+            else:
+                wanted[email.casefold()] = email
+        present: dict[str, str] = {}
+        pages = (resolved.recipient_count or 0) / max(1, self.limits.list_page_size)
+        found: dict[str, str] | None = None
+        if wanted and len(wanted) < pages:  # fewer look-ups than listing pages: one rate-limited call each
+            found = {}
+            for email in wanted.values():
+                hit = self._call(Operation.LIST_MEMBERS, self.backend.find_members, resolved, [email])
+                if hit is None:
+                    found = None
+                    break
+                found.update(hit)
+        if found is not None:
+            present = {k: v for k, v in found.items() if k in wanted}
+        elif wanted:
+            for member in self.members(resolved):
+                if member.recipient.key in wanted:
+                    present[member.recipient.key] = member.email
+        removed = [present[k] for k in wanted if k in present]
+        not_members = [v for k, v in wanted.items() if k not in present]
         size = max(1, self.limits.remove_batch_size)
-        for i in range(0, len(unique), size):
-            self._call(Operation.REMOVE_MEMBERS, self.backend.remove_members, resolved, unique[i : i + size])
-        return len(unique)
+        done: list[str] = []
+        for i in range(0, len(removed), size):
+            chunk = removed[i : i + size]
+            try:
+                self._call(Operation.REMOVE_MEMBERS, self.backend.remove_members, resolved, chunk)
+            except MailbridgeError as exc:
+                exc.partial_result = RemoveReport(resolved, done, not_members, duplicates, rejected)
+                exc.not_sent = tuple(removed[i:])
+                raise
+            done.extend(chunk)
+        return RemoveReport(resolved, done, not_members, duplicates, rejected)
 
     def upload(
         self,
@@ -394,9 +453,11 @@ class Client:
         recipients: Iterable[RecipientLike],
         *,
         skip_existing: bool = False,
+        split: bool = False,
         wait: bool = False,
         wait_timeout: float = 600.0,
         progress: Callable[[UploadProgress], None] | None = None,
+        skip_suppressed: bool = False,
     ) -> UploadReport:
         """Add any number of recipients to a group and return one exact report.
 
@@ -405,9 +466,21 @@ class Client:
         rows; see :meth:`Recipient.coerce`). Anything else (``None``, bytes, a ``csv.reader``
         tuple, an :class:`UnreadableRow`), invalid addresses and repeats are reported per
         row with a reason, not sent; the rest go in chunks of the
-        backend's per-call limit, within its rate limit, retried while retryable.
+        backend's per-call limit, within its rate limit, retried while retryable. Each row
+        ends in one report category (see :class:`UploadReport`), the same on every backend.
         ``skip_existing`` first reads the group's members so that a resumed upload sends
-        only what is missing. ``wait`` blocks until an asynchronous import has finished.
+        only what is missing. ``skip_suppressed`` first reads the suppression list; suppressed
+        addresses are ``rejected`` with code ``suppressed``. ``wait`` blocks until an
+        asynchronous import has finished.
+
+        Larger than one provider list (``limits.max_group_size``): with ``split=True`` the
+        group is filled to the limit and the rest goes into numbered lists (``news-2``,
+        ``news-3``, ..., created as needed, as ``migrate`` names them); it reads the members of
+        every list first, as ``skip_existing`` does, so that no address lands in two lists. Without it, an input
+        that can be read twice (a list, or an object whose ``__iter__`` re-opens a file) is
+        counted first and refused with :class:`LimitExceeded` before any call; a one-pass
+        stream fills the group to the limit, then stops uploading: every further new address
+        is ``rejected`` with code ``limit`` and the report says so in ``notes``.
 
         If a call fails, the raised error's ``partial_result`` is the report so far and
         its ``not_sent`` attribute the addresses of the failed call.
@@ -417,43 +490,52 @@ class Client:
         tally = _UploadTally(resolved)
         existing = SeenSet()
         seen = SeenSet()
+        suppressed = self.suppressed_keys() if skip_suppressed else set()
         try:
-            base_count = resolved.recipient_count or 0
-            if skip_existing:
-                for member in self.members(resolved):
-                    existing.add(member.recipient.key)
-                base_count = max(base_count, len(existing))
-            if limits.max_group_size is not None and isinstance(recipients, Sequence):
-                self._precheck_group_size(resolved, recipients, base_count, existing)
+            tally.counts[0] = resolved.recipient_count or 0
+            # Splitting: an address must not land in a second list; a provider that does not
+            # de-duplicate against its members (limits.dedups_members) must not be sent them.
+            if skip_existing or split or not limits.dedups_members:
+                self._read_existing(tally, existing, split, fresh=not isinstance(group, Group))
+            if limits.max_group_size is not None and iter(recipients) is not recipients:
+                self._precheck_group_size(tally, recipients, existing, split)
 
-            batch: list[Recipient] = []
+            batch: list[tuple[Recipient, int]] = []
             for row, item in enumerate(recipients, start=1):
                 tally.rows_read = row
                 recipient = self._prepare(item, row, tally)
                 if recipient is None:
                     continue
                 key = recipient.key
-                if key in existing:
-                    tally.existing += 1
+                if suppressed and recipient.email.casefold() in suppressed:
+                    why = "on the suppression list"
+                    tally.rejected.append(RejectedAddress(recipient.email, why, "suppressed", row))
                     continue
                 if not seen.add(key):
                     tally.duplicates.append(recipient.email)
                     continue
-                batch.append(recipient)
+                if key in existing:
+                    tally.existing += 1
+                    continue
+                if tally.full:
+                    tally.rejected.append(self._full(recipient, row))
+                    continue
+                batch.append((recipient, row))
                 if len(batch) >= limits.upload_batch_size:
-                    self._flush(resolved, batch, base_count, tally, progress)
+                    self._flush(batch, tally, progress, split)
                     batch = []
             if batch:
-                self._flush(resolved, batch, base_count, tally, progress)
+                self._flush(batch, tally, progress, split)
         finally:
             existing.close()
             seen.close()
 
         report = tally.report()
         if wait and tally.processing:
-            final = self.wait_until_ready(resolved, timeout=wait_timeout)
+            final = [self.wait_until_ready(part, timeout=wait_timeout) for part in tally.parts]
             tally.processing = False
-            report = tally.report(final)
+            tally.parts = final
+            report = tally.report(final[0])
         return report
 
     def _prepare(self, item: RecipientLike, row: int, tally: _UploadTally) -> Recipient | None:
@@ -482,69 +564,165 @@ class Client:
             return None
         return recipient
 
+    def _split_parts(self, group: Group) -> Iterator[Group]:
+        """The numbered lists after ``group`` that exist already, in order."""
+        base, index = split_base(group.name)
+        while True:
+            try:
+                yield self.get_group(part_name(base, index))
+            except GroupNotFound:
+                return
+            index += 1
+
+    def _read_existing(self, tally: _UploadTally, existing: SeenSet, split: bool, *, fresh: bool) -> None:
+        """``skip_existing``: every member of the group (and, splitting, of its numbered lists).
+
+        A list the provider has just counted empty is not read (``fresh``: the caller's Group
+        object may be stale; numbered lists are always looked up here)."""
+        parts = [tally.group, *(self._split_parts(tally.group) if split else ())]
+        for index, listed in enumerate(parts):
+            busy = self.limits.async_upload and listed.status is GroupStatus.PROCESSING
+            part = self.wait_until_ready(listed) if busy else listed  # members still importing are not listed yet
+            count = 0
+            if part.recipient_count != 0 or (index == 0 and not fresh):  # a list counted empty: nothing to read
+                for member in self.members(part):
+                    existing.add(member.recipient.key)
+                    count += 1
+            if index:
+                tally.parts.append(part)
+                tally.counts.append(max(part.recipient_count or 0, count))
+            else:
+                tally.counts[0] = max(tally.counts[0], count)
+
     def _precheck_group_size(
-        self, group: Group, recipients: Sequence[RecipientLike], base_count: int, existing: SeenSet
+        self, tally: _UploadTally, recipients: Iterable[RecipientLike], existing: SeenSet, split: bool
     ) -> None:
-        """For a sized input, refuse before any call if the unique new addresses cannot fit."""
+        """For an input that can be read twice, refuse before any call if it cannot fit.
+
+        Counts the unique, valid addresses not known to be in the group; without ``split``
+        they must fit the group, with it the numbered lists they need must fit the
+        provider's number of lists.
+        """
         limit = self.limits.max_group_size
         assert limit is not None
         keys = SeenSet()
-        scratch = _UploadTally(group)  # rejections are recorded for real by the upload pass itself
+        scratch = _UploadTally(tally.group)  # rejections are recorded for real by the upload pass itself
+        group, base_count = tally.group, tally.counts[0]
         try:
             for row, item in enumerate(recipients, start=1):
                 recipient = self._prepare(item, row, scratch)
                 if recipient is not None and recipient.key not in existing:
                     keys.add(recipient.key)
             new = len(keys)
+            if base_count + new > limit and base_count and not split:
+                # Over the limit as counted: the members not read yet may hold some of these
+                # addresses (a re-upload); read them once so that only really new ones count.
+                new -= sum(1 for m in self.members(group) if m.recipient.key in keys)
         finally:
             keys.close()
-        if base_count + new > limit:
-            raise LimitExceeded(
-                f"group {group.name!r} has {base_count} recipients and the upload adds {new} new ones; "
-                f"{self.provider} allows at most {limit} per group. Split the list into several groups.",
-                provider=self.provider,
-                operation=str(Operation.UPLOAD),
-            )
-
-    def _flush(
-        self,
-        group: Group,
-        batch: list[Recipient],
-        base_count: int,
-        tally: _UploadTally,
-        progress: Callable[[UploadProgress], None] | None,
-    ) -> None:
-        limit = self.limits.max_group_size
-        try:
-            if limit is not None and base_count + tally.accepted + len(batch) > limit:
+        if not split:
+            if base_count + new > limit:
                 raise LimitExceeded(
-                    f"group {group.name!r} would exceed {self.provider}'s limit of {limit} recipients "
-                    f"({base_count} before this upload, {tally.accepted} added so far, {len(batch)} in the "
-                    "next call); nothing past the limit was sent",
+                    f"group {group.name!r} has {base_count} recipients and the upload adds {new} new ones; "
+                    f"{self.provider} allows at most {limit} per group. Upload with split=True (--split) "
+                    "to fill numbered lists, or skip_existing=True (--skip-existing) if many are there already.",
                     provider=self.provider,
                     operation=str(Operation.UPLOAD),
                 )
-            if self.limits.async_upload and tally.processing:
-                # The provider refuses changes to a list that is still importing.
-                self.wait_until_ready(group)
-            try:
-                result: BatchResult = self._call(Operation.UPLOAD, self.backend.upload_batch, group, batch)
-            except ResourceBusy:
-                if not self.limits.async_upload:
-                    raise
-                self.wait_until_ready(group)  # an earlier upload (maybe another process's) is still importing
-                result = self._call(Operation.UPLOAD, self.backend.upload_batch, group, batch)
-        except MailbridgeError as exc:
+            return
+        room = sum(max(limit - c, 0) for c in tally.counts)
+        extra = math.ceil(max(new - room, 0) / limit)
+        if extra and self.limits.max_groups is not None:
+            have = sum(1 for _ in self.groups())
+            if have + extra > self.limits.max_groups:
+                raise LimitExceeded(
+                    f"splitting {new} new recipients needs {extra} more list(s) of {limit}; {self.provider} has "
+                    f"{have} and allows at most {self.limits.max_groups}",
+                    provider=self.provider,
+                    operation=str(Operation.UPLOAD),
+                )
+
+    def _full(self, recipient: Recipient, row: int) -> RejectedAddress:
+        limit = self.limits.max_group_size
+        return RejectedAddress(
+            recipient.email, f"not uploaded: the group is full ({self.provider} allows {limit} per group)", "limit", row
+        )
+
+    def _next_part(self, tally: _UploadTally) -> None:
+        """Move on to the next numbered list, creating it when it does not exist."""
+        base, index = split_base(tally.parts[-1].name)
+        name = part_name(base, index)
+        try:
+            part = self.get_group(name)
+        except GroupNotFound:
+            part = self.create_group(name, tally.group.description)
+        tally.parts.append(part)
+        tally.counts.append(part.recipient_count or 0)
+        tally.notes.append(f"{tally.parts[-2].name} is full ({self.limits.max_group_size}); continuing in {name}")
+
+    def _flush(
+        self,
+        batch: list[tuple[Recipient, int]],
+        tally: _UploadTally,
+        progress: Callable[[UploadProgress], None] | None,
+        split: bool,
+    ) -> None:
+        """Send one batch to the current list; fill it to the limit, then split or stop."""
+        limit = self.limits.max_group_size
+        rows = batch  # not uploaded yet
+        try:
+            while rows:
+                room = len(rows) if limit is None else limit - tally.counts[-1]
+                if room <= 0:
+                    if split:
+                        self._next_part(tally)
+                        continue
+                    if not tally.full:
+                        tally.full = True
+                        tally.notes.append(
+                            f"group {tally.parts[-1].name!r} reached {self.provider}'s limit of {limit} "
+                            f"recipients; {len(rows)} and any later new addresses were not uploaded (rejected, "
+                            "code 'limit'); upload them with split=True (--split) or into another group"
+                        )
+                    tally.rejected.extend(self._full(r, row) for r, row in rows)
+                    return
+                self._upload_call(tally.parts[-1], rows[:room], tally, progress)
+                rows = rows[room:]
+        except MailbridgeError as exc:  # the report counts every row of this flush not uploaded
+            tally.not_sent = len(rows)
             exc.partial_result = tally.report()
-            exc.not_sent = tuple(r.email for r in batch)
+            exc.not_sent = tuple(r.email for r, _ in rows)
             raise
+
+    def _upload_call(
+        self,
+        group: Group,
+        rows: list[tuple[Recipient, int]],
+        tally: _UploadTally,
+        progress: Callable[[UploadProgress], None] | None,
+    ) -> None:
+        batch = [r for r, _ in rows]
+        if self.limits.async_upload and tally.processing:
+            # The provider refuses changes to a list that is still importing.
+            self.wait_until_ready(group)
+        try:
+            result: BatchResult = self._call(Operation.UPLOAD, self.backend.upload_batch, group, batch)
+        except ResourceBusy:
+            if not self.limits.async_upload:
+                raise
+            self.wait_until_ready(group)  # an earlier upload (maybe another process's) is still importing
+            result = self._call(Operation.UPLOAD, self.backend.upload_batch, group, batch)
         tally.batches += 1
         tally.accepted += result.accepted_total
+        tally.counts[-1] += result.accepted_total
+        tally.existing += result.existing_total
         tally.unattributed += result.unattributed_rejected
         if result.note:
             tally.notes.append(result.note)
-        tally.duplicates.extend(result.duplicates)
-        tally.rejected.extend(result.rejected)
+        row_of = {r.key: row for r, row in rows}
+        tally.rejected.extend(
+            r if r.row is not None else attrs.evolve(r, row=row_of.get(r.email.casefold())) for r in result.rejected
+        )
         tally.processing = tally.processing or result.processing
         if result.request_id:
             tally.request_ids.append(result.request_id)
@@ -585,12 +763,16 @@ class Client:
 
     @resolves_template_names
     def send(self, message: Message, *, idempotency_key: str | None = None) -> SendResult:
-        """Send a message; a ``to`` list longer than the backend's per-send limit is split.
+        """Send one email: several ``to`` addresses are one shared message that every one of
+        them receives and sees (with cc; bcc stays hidden), in one provider call.
 
-        Copies (cc/bcc) go with the first call only. Never retried when the outcome is
-        unknown. If a call fails, the error's ``partial_result`` holds the receipts of the
-        calls that succeeded, ``not_sent`` the addresses certainly not sent and
-        ``maybe_sent_to`` those of a call whose outcome is unknown.
+        A ``to`` list larger than one call of this provider can carry
+        (``limits.recipients_per_send``) is refused with :class:`LimitExceeded` before any
+        call: it is never split into arbitrary subsets. For one private copy per recipient
+        send one message per address with :meth:`send_many` (or a group send). Never retried
+        when the outcome is unknown. If the call fails, the error's ``not_sent`` holds the
+        addresses certainly not sent and ``maybe_sent_to`` those of a call whose outcome is
+        unknown.
 
         ``idempotency_key`` (or ``message.idempotency_key``): a send with a key already used
         returns the first receipts instead of sending again, and raises
@@ -601,14 +783,14 @@ class Client:
         checked = check_message(
             message, self.limits, self.provider, ignore_unsupported=self.ignore_unsupported_features
         )
+        self._one_shared_email(checked)  # refused before any key is claimed or call made
         key = idempotency_key or message.idempotency_key
         if key is None:
             return self._send_checked(checked)
         return self.idempotency.send(key, checked.evolve(idempotency_key=key), self._send_checked)
 
     def _send_checked(self, checked: Message) -> SendResult:
-        size = self.limits.recipients_per_send
-        chunks = [checked.to[i : i + size] for i in range(0, len(checked.to), size)]
+        chunks = [self._one_shared_email(checked)]
         receipts: list[SendReceipt] = []
         for index, chunk in enumerate(chunks):
             part = (
@@ -629,10 +811,33 @@ class Client:
                 raise
         return SendResult(receipts)
 
+    def _one_shared_email(self, message: Message) -> tuple[str, ...]:
+        """The ``to`` list of one shared email, or LimitExceeded if one call cannot carry it."""
+        size = self.limits.recipients_per_send
+        if len(message.to) > size:
+            raise LimitExceeded(
+                f"{len(message.to)} 'to' addresses: several 'to' addresses are one shared email (each recipient "
+                f"sees the others) and {self.provider} carries at most {size} in one call. Send one copy each "
+                "with Client.send_many(message.evolve(to=[a]) for a in to) (mailbridge send --each), or upload "
+                "them to a group and send to it.",
+                provider=self.provider,
+                operation=str(Operation.SEND),
+            )
+        return message.to
+
     @resolves_template_names
-    def send_to_group(self, group: Group | str, message: Message) -> SendResult:
-        """Send to every member of a group in one provider call (a template, on the clouds)."""
+    def send_to_group(self, group: Group | str, message: Message, *, schedule: dt.datetime | None = None) -> SendResult:
+        """Send to every member of a group in one provider call (a template, on the clouds).
+
+        ``schedule`` (an aware datetime; naive means UTC) starts the send at that time instead of
+        now, on backends declaring ``Feature.SCHEDULED_SEND``; it must lie in the future.
+        """
         self._require(Feature.BATCH_SEND)
+        if schedule is not None:
+            self._require(Feature.SCHEDULED_SEND)
+            schedule = schedule if schedule.tzinfo else schedule.replace(tzinfo=dt.UTC)
+            if schedule <= dt.datetime.now(dt.UTC):
+                raise InvalidRequest(f"schedule {schedule.isoformat()} is not in the future")
         if message.to:
             raise InvalidRequest("a group send takes its recipients from the group; leave Message.to empty")
         checked = check_message(
@@ -643,7 +848,12 @@ class Client:
             group_send=True,
         )
         resolved = self._group(group)
-        receipt = self._call(Operation.SEND_TO_GROUP, self.backend.send_to_group, resolved, checked)
+        if schedule is None:
+            receipt = self._call(Operation.SEND_TO_GROUP, self.backend.send_to_group, resolved, checked)
+        else:
+            receipt = self._call(
+                Operation.SEND_TO_GROUP, self.backend.send_to_group, resolved, checked, schedule=schedule
+            )
         return SendResult([receipt])
 
     def send_many(
@@ -689,7 +899,7 @@ class Client:
         limits = self.limits
         if limits.delivery_retention is not None:
             cutoff = dt.datetime.now(dt.UTC) - limits.delivery_retention
-            if start < cutoff:
+            if start < cutoff - _RETENTION_GRACE:  # "--since 30d" on a 30-day cloud is within it
                 raise LimitExceeded(
                     f"{self.provider} keeps delivery data for {limits.delivery_retention.days} days; "
                     f"the window starts {start:%Y-%m-%d %H:%M} UTC, before {cutoff:%Y-%m-%d %H:%M} UTC",
@@ -697,7 +907,17 @@ class Client:
                     operation=str(Operation.DELIVERIES),
                 )
         wanted = DeliveryStatus(status) if status else None
+        if wanted in ENGAGEMENT_STATUSES and not limits.supports(Feature.DELIVERY_ENGAGEMENT):
+            raise UnsupportedFeature(
+                f"{self.provider} does not report {wanted} in its delivery log (no delivery engagement), "
+                f"so it cannot filter delivery events by status {wanted}",
+                provider=self.provider,
+                operation=str(Operation.DELIVERIES),
+            )
         filters = {"recipient": recipient, "sender": sender, "message_id": message_id, "status": wanted, "tag": tag}
+        if wanted in ENGAGEMENT_STATUSES:  # a flag on delivered events: matched here, never sent as a status
+            server_status = limits.delivery_filters - {"status"}
+            limits = limits.evolve(delivery_filters=server_status)
         for name, value in filters.items():
             server_side = name in limits.delivery_filters
             client_side = name in _CLIENT_FILTERABLE and name not in limits.unsupported_delivery_filters
@@ -949,6 +1169,8 @@ class Client:
 _DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 
 
+_RETENTION_GRACE = dt.timedelta(minutes=1)
+
 # Filters the client can apply itself to returned events (events carry no tag).
 _CLIENT_FILTERABLE = frozenset({"recipient", "sender", "message_id", "status"})
 
@@ -967,5 +1189,5 @@ def _matches(event: DeliveryEvent, key: str, value: Any) -> bool:
     if key == "message_id":
         return bool(event.message_id == value)
     if key == "status":
-        return bool(event.status == value)
+        return event.has(value)
     raise UnsupportedFeature(f"unknown delivery filter {key!r}")

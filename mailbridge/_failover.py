@@ -44,6 +44,7 @@ Inner URLs containing ``,`` or ``&`` must be percent-encoded (:func:`failover_ur
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
@@ -421,10 +422,13 @@ class FailoverClient:
             raise
         return SendResult([*ledger.receipts, *result.receipts], attempts)
 
-    def send_to_group(self, group: str, message: Message) -> SendResult:
-        """Send a template to the group of this name on the first healthy provider that can carry it."""
+    def send_to_group(self, group: str, message: Message, *, schedule: dt.datetime | None = None) -> SendResult:
+        """Send a template to the group of this name on the first healthy provider that can carry it
+        (``schedule``: see :meth:`Client.send_to_group`)."""
         self._require_carrier(message, "send_to_group")
-        result, attempts = self._run("send_to_group", lambda c: c.send_to_group(group, message), lambda: message)
+        result, attempts = self._run(
+            "send_to_group", lambda c: c.send_to_group(group, message, schedule=schedule), lambda: message
+        )
         return SendResult(result.receipts, attempts)
 
     def send_many(

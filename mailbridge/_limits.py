@@ -37,6 +37,7 @@ class Operation(enum.StrEnum):
     SENDERS = "senders"
     TAGS = "tags"
     TEMPLATES = "templates"
+    SUPPRESSIONS = "suppressions"
 
 
 class Feature(enum.StrEnum):
@@ -59,6 +60,7 @@ class Feature(enum.StrEnum):
     TEMPLATE_DATA = "template_data"  # per-recipient data stored with group members
     TEMPLATE_DATA_READ = "template_data_read"  # listed members come back with their template data
     BATCH_SEND = "batch_send"  # send a template to a whole group in one call
+    SCHEDULED_SEND = "scheduled_send"  # a group send that starts at a given time (send_to_group(schedule=))
     REMOVE_RECIPIENTS = "remove_recipients"
     DELIVERY_ENGAGEMENT = "delivery_engagement"  # opened/clicked flags in delivery events
     ACCOUNT_SUMMARY = "account_summary"
@@ -69,6 +71,7 @@ class Feature(enum.StrEnum):
     REPLY_TO_VERIFICATION = "reply_to_verification"  # verify a sender's reply-to address
     TAG_MANAGEMENT = "tag_management"
     TEMPLATES = "templates"  # create, list, get, update, delete
+    SUPPRESSIONS = "suppressions"  # list, add and remove suppressed addresses
     SMTPUTF8 = "smtputf8"  # non-ASCII addresses (internationalised local parts and domains, RFC 6531)
 
 
@@ -135,8 +138,10 @@ class Limits:
     unsupported_delivery_filters: frozenset[str] = field(default=frozenset(), converter=_filters)
     timezone: dt.tzinfo = dt.UTC
     async_upload: bool = False
+    dedups_members: bool = True  # the provider skips (and reports) addresses the group has; False: the core reads them
     rates: dict[str, Rate] = field(factory=dict, converter=_rates, hash=False)
     features: frozenset[Feature] = field(factory=frozenset, converter=_features)
+    suppression_batch_size: int = 100  # addresses per add_/remove_suppressions call
 
     def rate_for(self, operation: Operation | str) -> Rate | None:
         """The declared rate for an operation, falling back to ``"*"``."""

@@ -22,7 +22,9 @@ from ._client import Client
 from ._dedup import SeenSet
 from ._exceptions import GroupNotFound, LimitExceeded, MailbridgeError, UnsupportedFeature
 from ._limits import Feature
+from ._migrate_suppressions import SuppressionPlan, SuppressionResult, copy_suppressions, plan_suppressions
 from ._models import Group, GroupStatus, Recipient, UploadReport
+from ._parts import part_names
 from ._setup_migrate import template_steps
 
 __all__ = [
@@ -77,6 +79,7 @@ class MigrationPlan:
     target: str
     groups: tuple[GroupPlan, ...] = field(converter=_tuple)
     manual_steps: tuple[str, ...] = field(default=(), converter=_strs)
+    suppressions: SuppressionPlan | None = None  # the suppression list to carry over (None: not asked)
 
     @property
     def refused(self) -> tuple[GroupPlan, ...]:
@@ -88,6 +91,7 @@ class MigrationPlan:
             "target": self.target,
             "groups": [g.as_dict() for g in self.groups],
             "manual_steps": list(self.manual_steps),
+            "suppressions": self.suppressions.as_dict() if self.suppressions else None,
         }
 
 
@@ -146,20 +150,26 @@ class GroupResult:
 class MigrationReport:
     plan: MigrationPlan
     groups: tuple[GroupResult, ...] = field(converter=_tuple)
+    suppressions: SuppressionResult | None = None
 
     @property
     def verified(self) -> bool:
-        return all(g.verification.equal for g in self.groups)
+        copied = self.suppressions is None or self.suppressions.equal
+        return copied and all(g.verification.equal for g in self.groups)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"plan": self.plan.as_dict(), "groups": [g.as_dict() for g in self.groups], "verified": self.verified}
+        return {
+            "plan": self.plan.as_dict(),
+            "groups": [g.as_dict() for g in self.groups],
+            "suppressions": self.suppressions.as_dict() if self.suppressions else None,
+            "verified": self.verified,
+        }
 
 
 # ---------------------------------------------------------------------------- planning
 
 
-def _part_names(name: str, parts: int) -> list[str]:
-    return [name] if parts <= 1 else [f"{name}-{i}" for i in range(1, parts + 1)]
+_part_names = part_names  # the naming upload(split=True) continues (see _parts)
 
 
 def _dropped_fields(source: Client, target: Client, group: Group, sample: int = 200) -> list[str]:
@@ -209,9 +219,16 @@ def _target_groups(target: Client, names: Sequence[str]) -> list[Group]:
 
 
 def plan_migration(
-    source: Client, target: Client, groups: Sequence[str] | None = None, *, split: bool = True
+    source: Client,
+    target: Client,
+    groups: Sequence[str] | None = None,
+    *,
+    split: bool = True,
+    suppressions: bool = True,
 ) -> MigrationPlan:
-    """Read both sides and describe the migration; nothing is written."""
+    """Read both sides and describe the migration; nothing is written.
+
+    ``suppressions``: also plan copying the source's suppression list (counts in the plan)."""
     chosen = [source.get_group(n) for n in groups] if groups else list(source.groups())
     limit = target.limits.max_group_size
     plans = []
@@ -246,7 +263,8 @@ def plan_migration(
                 notes=notes,
             )
         )
-    return MigrationPlan(source.provider, target.provider, plans, _manual_steps(source, target))
+    carried = plan_suppressions(source, target) if suppressions else None
+    return MigrationPlan(source.provider, target.provider, plans, _manual_steps(source, target), carried)
 
 
 # ---------------------------------------------------------------------------- copying
@@ -284,7 +302,8 @@ def migrate(
             results.append(_copy_group(source, target, group_plan, chunk, wait_timeout, progress))
     finally:
         target.ignore_unsupported_features = ignoring
-    return MigrationReport(migration, results)
+    carried = copy_suppressions(source, target, migration.suppressions) if migration.suppressions else None
+    return MigrationReport(migration, results, carried)
 
 
 def _copy_group(

@@ -15,6 +15,7 @@ __all__ = [
     "Attachment",
     "Attempt",
     "BatchResult",
+    "BounceType",
     "DeliveryEvent",
     "DeliveryQuery",
     "DeliveryStatus",
@@ -26,11 +27,14 @@ __all__ = [
     "Page",
     "Recipient",
     "RejectedAddress",
+    "RemoveReport",
     "SendReceipt",
     "SendResult",
     "SenderAddress",
     "SenderDomain",
     "StatisticsRow",
+    "Suppression",
+    "SuppressionReason",
     "Tag",
     "Template",
     "UploadReport",
@@ -210,16 +214,19 @@ class RejectedAddress:
 class BatchResult:
     """What a backend reports for one upload call (the core merges these into a report).
 
-    A provider that answers with counts only (SES) sets ``accepted_count`` and
+    The core sends only valid, unique addresses, so each one is ``accepted`` (new in the
+    group), ``existing`` (the group already had it) or ``rejected``. A provider that answers
+    with counts only (SES) sets ``accepted_count``, ``existing_count`` and
     ``unattributed_rejected`` instead of naming addresses it cannot name, and says why in ``note``.
     """
 
     accepted: tuple[str, ...] = field(default=(), converter=_tuple)
     rejected: tuple[RejectedAddress, ...] = field(default=(), converter=_tuple)
-    duplicates: tuple[str, ...] = field(default=(), converter=_tuple)
+    existing: tuple[str, ...] = field(default=(), converter=_tuple)
     processing: bool = False
     request_id: str | None = None
     accepted_count: int | None = None  # when the provider gives a count but not the addresses
+    existing_count: int | None = None  # likewise for addresses already in the group
     unattributed_rejected: int = 0  # refused addresses the provider did not name
     note: str | None = None
 
@@ -227,18 +234,30 @@ class BatchResult:
     def accepted_total(self) -> int:
         return self.accepted_count if self.accepted_count is not None else len(self.accepted)
 
+    @property
+    def existing_total(self) -> int:
+        return self.existing_count if self.existing_count is not None else len(self.existing)
+
 
 @frozen
 class UploadReport:
     """The exact outcome of one upload, however many provider calls it took.
 
-    ``accepted`` counts addresses the provider took; ``rejected`` lists each refused address
-    with its reason (syntax and limit checks by the core, per-address failures from the
-    provider); ``duplicates`` are repeats within the input that were skipped; ``existing``
-    counts addresses skipped because the group already had them (``skip_existing``);
-    ``processing`` is true while the provider is still importing asynchronously;
-    ``unattributed_rejected`` counts addresses a count-only provider refused without naming
-    them (``notes`` says what it reported).
+    Every input row lands in exactly one category (``rows`` = ``accepted`` + ``existing`` +
+    ``len(duplicates)`` + ``len(rejected)`` + ``unattributed_rejected`` + ``not_sent``), the
+    same on every backend for the same input and group:
+
+    * ``accepted``: addresses new to the group that the provider took;
+    * ``existing``: addresses the group already had (each counted once, however often repeated);
+    * ``duplicates``: rows repeating an address of an earlier row (skipped, never sent);
+    * ``rejected``: refused rows with row number, address, reason and code (``invalid``:
+      the core's checks; ``provider``: refused by the provider; ``limit``: no room left);
+    * ``unattributed_rejected``: addresses a count-only provider refused without naming them
+      (``notes`` says what it reported);
+    * ``not_sent``: rows read but never offered to the provider because the upload stopped.
+
+    ``groups`` names every list filled when the upload was split (``split=True``);
+    ``processing`` is true while the provider is still importing asynchronously.
     """
 
     group: Group
@@ -251,25 +270,79 @@ class UploadReport:
     request_ids: tuple[str, ...] = ()
     unattributed_rejected: int = 0
     notes: tuple[str, ...] = ()
+    rows: int = 0
+    not_sent: int = 0
+    groups: tuple[Group, ...] = ()
 
     @property
     def ok(self) -> bool:
         """True when nothing was rejected."""
         return not self.rejected and not self.unattributed_rejected
 
+    def counts(self) -> dict[str, int]:
+        """The neutral categories as numbers (what a cross-backend comparison compares)."""
+        return {
+            "rows": self.rows,
+            "accepted": self.accepted,
+            "existing": self.existing,
+            "duplicates": len(self.duplicates),
+            "rejected": len(self.rejected),
+            "unattributed": self.unattributed_rejected,
+            "not_sent": self.not_sent,
+        }
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "group": self.group.name,
             "group_id": self.group.id,
             "provider": self.group.provider,
+            "rows": self.rows,
             "accepted": self.accepted,
-            "rejected": [attrs.asdict(r) for r in self.rejected],
-            "duplicates": list(self.duplicates),
             "existing": self.existing,
+            "duplicates": list(self.duplicates),
+            "rejected": [attrs.asdict(r) for r in self.rejected],
+            "unattributed_rejected": self.unattributed_rejected,
+            "not_sent": self.not_sent,
             "batches": self.batches,
             "processing": self.processing,
-            "unattributed_rejected": self.unattributed_rejected,
+            "groups": [g.name for g in self.groups] or [self.group.name],
             "notes": list(self.notes),
+        }
+
+
+@frozen
+class RemoveReport:
+    """The exact outcome of removing addresses from a group.
+
+    ``removed``: members that were in the group and are gone; ``not_members``: addresses the
+    group did not have (nothing to remove); ``duplicates``: repeats in the input;
+    ``rejected``: entries that are not addresses (never sent to the provider).
+    """
+
+    group: Group
+    removed: tuple[str, ...] = field(default=(), converter=_tuple)
+    not_members: tuple[str, ...] = field(default=(), converter=_tuple)
+    duplicates: tuple[str, ...] = field(default=(), converter=_tuple)
+    rejected: tuple[RejectedAddress, ...] = field(default=(), converter=_tuple)
+    request_ids: tuple[str, ...] = field(default=(), converter=_tuple)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "removed": len(self.removed),
+            "not_members": len(self.not_members),
+            "duplicates": len(self.duplicates),
+            "rejected": len(self.rejected),
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "group": self.group.name,
+            "group_id": self.group.id,
+            "provider": self.group.provider,
+            "removed": list(self.removed),
+            "not_members": list(self.not_members),
+            "duplicates": list(self.duplicates),
+            "rejected": [attrs.asdict(r) for r in self.rejected],
         }
 
 
@@ -408,17 +481,47 @@ class SendResult:
 
 
 class DeliveryStatus(enum.StrEnum):
-    """The neutral delivery vocabulary; each backend maps its own codes onto it."""
+    """The neutral fate of one message to one recipient; every backend maps its codes onto it.
 
-    PENDING = "pending"  # queued, sending, deferred/delayed
+    The same fate gives the same status on every backend (``docs/semantics.md`` has the
+    table of each cloud's raw codes):
+
+    * ``pending``: accepted, not yet delivered (queued, sending, deferred by the receiving server);
+    * ``delivered``: the receiving server accepted it;
+    * ``invalid_address``: the address cannot receive mail (no such mailbox or domain,
+      SMTP ``5.1.x``, or the provider's address check refused it);
+    * ``rejected``: refused for other reasons by the receiving server (spam, policy,
+      ``5.7.x``) or dropped by the provider (blacklist, suppression, reputation);
+    * ``failed``: any other failure (provider error, quota, timeouts, deferrals given up);
+    * ``opened``/``clicked``/``unsubscribed``/``complained``: engagement after delivery. Events
+      keep ``status=delivered`` and set the flag; filtering by these statuses matches the
+      flags, on backends declaring ``Feature.DELIVERY_ENGAGEMENT`` only;
+    * ``unknown``: a pushed event of a type mailbridge does not know (kept with its raw body).
+    """
+
+    PENDING = "pending"
     DELIVERED = "delivered"
-    INVALID_ADDRESS = "invalid_address"  # no such mailbox/domain, hard bounce
-    REJECTED = "rejected"  # spam, blacklist, refused by the receiving server or provider
-    FAILED = "failed"  # any other failure
+    INVALID_ADDRESS = "invalid_address"
+    REJECTED = "rejected"
+    FAILED = "failed"
     OPENED = "opened"
     CLICKED = "clicked"
     UNSUBSCRIBED = "unsubscribed"
     COMPLAINED = "complained"
+    UNKNOWN = "unknown"
+
+
+#: Statuses that are engagement flags on a delivered event, not a fate of their own.
+ENGAGEMENT_STATUSES = frozenset(
+    {DeliveryStatus.OPENED, DeliveryStatus.CLICKED, DeliveryStatus.UNSUBSCRIBED, DeliveryStatus.COMPLAINED}
+)
+
+
+class BounceType(enum.StrEnum):
+    """Whether a bounce is permanent (``hard``: do not retry the address) or temporary (``soft``)."""
+
+    HARD = "hard"
+    SOFT = "soft"
 
 
 @frozen
@@ -434,13 +537,20 @@ class DeliveryQuery:
     tag: str | None = None
 
 
+def _bounce(value: BounceType | str | None) -> BounceType | None:
+    return None if value is None else BounceType(value)
+
+
 @frozen
 class DeliveryEvent:
     """One message to one recipient, as the provider's delivery log reports it.
 
-    ``status`` is the neutral delivery outcome; ``opened``/``clicked``/``unsubscribed``/
-    ``complained`` are engagement flags where the provider reports them (None: unknown).
-    ``raw_status`` and ``raw_detail`` keep the provider's own status and classification.
+    ``status`` is the neutral delivery outcome (:class:`DeliveryStatus`); ``bounce_type`` is
+    ``hard``/``soft`` when the receiving server bounced the message (None otherwise);
+    ``reason`` is the provider's own text for a failure or deferral (the SMTP reply where
+    there is one). ``opened``/``clicked``/``unsubscribed``/``complained`` are engagement flags
+    where the provider reports them (None: unknown). ``raw_status`` and ``raw_detail`` keep the
+    provider's own status codes and classification.
     """
 
     provider: str
@@ -456,12 +566,70 @@ class DeliveryEvent:
     clicked: bool | None = None
     unsubscribed: bool | None = None
     complained: bool | None = None
+    bounce_type: BounceType | None = field(default=None, converter=_bounce)
+    reason: str | None = None
+    # Pushed events (webhooks) also carry these; ``raw`` is the provider's whole event.
+    tag: str | None = None
+    url: str | None = None  # the clicked link of a click event
+    event_id: str | None = None  # the provider's key for de-duplicating redelivered events
+    raw: dict[str, Any] = field(factory=dict, converter=_any_map, eq=False, hash=False, repr=False)
+
+    def has(self, status: DeliveryStatus) -> bool:
+        """Whether this event matches a status filter (engagement statuses match their flag)."""
+        if status in ENGAGEMENT_STATUSES:
+            return bool(getattr(self, str(status)))
+        return self.status == status
 
     def as_dict(self) -> dict[str, Any]:
         d = attrs.asdict(self)
         d["status"] = self.status.value
+        d["bounce_type"] = self.bounce_type.value if self.bounce_type else None
         d["time"] = self.time.isoformat() if self.time else None
         return d
+
+
+class SuppressionReason(enum.StrEnum):
+    """Why an address is on a suppression list."""
+
+    BOUNCE = "bounce"  # hard bounces (a provider's invalid-address or bounce blacklist)
+    COMPLAINT = "complaint"
+    UNSUBSCRIBE = "unsubscribe"
+    MANUAL = "manual"  # added by the account (suppress(), a custom blacklist)
+
+
+def _reason(value: SuppressionReason | str) -> SuppressionReason:
+    return SuppressionReason(value)
+
+
+@frozen
+class Suppression:
+    """One address the provider will not send to.
+
+    ``scope`` is ``account`` for the account's own list and ``shared`` for a list the
+    provider keeps for all its users (Tencent's hard-bounce blacklist, Direct Mail's global
+    invalid-address library); ``since`` is when it was listed, where the provider says.
+    """
+
+    address: str = field(converter=_strip)
+    reason: SuppressionReason = field(converter=_reason)
+    since: dt.datetime | None = field(default=None, converter=_utc)
+    scope: str = "account"
+    provider: str = ""
+    detail: str | None = None  # the provider's own text (ISP description, block reason)
+
+    @property
+    def key(self) -> str:
+        return self.address.casefold()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "address": self.address,
+            "reason": self.reason.value,
+            "since": self.since.isoformat() if self.since else None,
+            "scope": self.scope,
+            "provider": self.provider,
+            "detail": self.detail,
+        }
 
 
 @frozen

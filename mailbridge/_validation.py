@@ -220,8 +220,8 @@ def check_message(
     Raises :class:`InvalidAddress`, :class:`InvalidRequest`, :class:`LimitExceeded` or
     :class:`UnsupportedFeature`. Header text (subject, display names, header values, file names) loses
     surrounding whitespace, and display names runs of whitespace, as every reader would show
-    it. The per-send recipient limit is not checked here: the client splits ``to`` into
-    several calls instead.
+    it. The per-send recipient limit is not checked here: the client refuses a ``to`` list
+    larger than one call (one shared email is never split).
     """
     for feature, name in _used_features(message).items():
         if limits.supports(feature):
@@ -261,13 +261,7 @@ def check_message(
     for key, value in message.template_data.items():
         _no_surrogate(f"template_data key {key!r}", key)
         _no_surrogate(f"template_data[{key!r}]", value)
-    for name, value in message.headers.items():
-        if problem := header_name_error(name):
-            raise InvalidRequest(f"header name {name!r} {problem}", provider=provider)
-        _no_control(f"header {name!r}", value)
-        _no_encoded_word(f"header {name!r}", value)
-        if name.lower() == "message-id" and value.strip() and not _MSG_ID.fullmatch(value.strip()):
-            raise InvalidRequest(f"header 'Message-ID' must look like <id@domain> (RFC 5322 msg-id), not {value!r}")
+    _check_headers(message, provider)
     for field_name, value in [
         ("subject", message.subject),
         ("sender_name", message.sender_name),
@@ -277,6 +271,7 @@ def check_message(
     for index, attachment in enumerate(message.attachments):
         _check_attachment(index, attachment)
 
+    _no_visible_bcc(message)
     if not group_send and not message.to:
         raise InvalidRequest("a message needs at least one 'to' address")
     if not (message.html or message.text or message.template_id or message.template):
@@ -308,6 +303,23 @@ def check_message(
             provider=provider,
         )
     return message
+
+
+def _check_headers(message: Message, provider: str) -> None:
+    for name, value in message.headers.items():
+        if problem := header_name_error(name):
+            raise InvalidRequest(f"header name {name!r} {problem}", provider=provider)
+        _no_control(f"header {name!r}", value)
+        _no_encoded_word(f"header {name!r}", value)
+        if name.lower() == "message-id" and value.strip() and not _MSG_ID.fullmatch(value.strip()):
+            raise InvalidRequest(f"header 'Message-ID' must look like <id@domain> (RFC 5322 msg-id), not {value!r}")
+
+
+def _no_visible_bcc(message: Message) -> None:
+    """A bcc address that is also a to/cc address would be both hidden and shown (SES refuses it)."""
+    shown = {a.casefold() for a in (*message.to, *message.cc)}
+    if both := [a for a in message.bcc if a.casefold() in shown]:
+        raise InvalidRequest(f"bcc address {both[0]!r} is also a to/cc address; give each recipient once")
 
 
 def recipient_error(recipient: Recipient, smtputf8: bool = False) -> str | None:

@@ -53,7 +53,12 @@ def deliveries(
     status: str | None,
     limit: int | None,
 ) -> None:
-    """Delivery events in a window of any length (split and paged as the provider needs)."""
+    """Delivery events in a window of any length (split and paged as the provider needs).
+
+    Statuses mean the same on every provider (docs/semantics.md): the same bounce is the same
+    status and bounce type everywhere. A filter the provider cannot answer (--status opened
+    where opens are not reported, --since past what it keeps) is an error, not an empty table.
+    """
     events_iter = state.client().deliveries(
         parse_when(since),
         parse_when(until) if until else None,
@@ -66,14 +71,15 @@ def deliveries(
 
     def human() -> None:
         state.output.table(
-            ["time", "recipient", "status", "subject", "detail"],
+            ["time", "recipient", "status", "bounce", "subject", "reason"],
             [
                 [
                     e.time.isoformat(timespec="seconds") if e.time else "",
                     e.recipient,
                     e.status.value,
+                    e.bounce_type.value if e.bounce_type else "",
                     e.subject,
-                    e.raw_detail,
+                    e.reason or "",
                 ]
                 for e in events
             ],

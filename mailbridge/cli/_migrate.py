@@ -136,6 +136,12 @@ def migrate_command(
                 for g in report.groups
             ],
         )
+        if report.suppressions is not None:
+            carried = report.suppressions
+            state.output.note(
+                f"suppressions: {carried.copied} copied, "
+                + ("verified" if carried.equal else f"{len(carried.missing_on_target)} MISSING on the target")
+            )
 
     payload = report.as_dict() | ({"setup": setup_report.as_dict()} if setup_report else {})
     state.output.data(payload, human)

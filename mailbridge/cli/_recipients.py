@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -39,6 +40,9 @@ def _write_rejected(report: UploadReport, path: Path) -> Path | None:
     help="Field delimiter (default: detected from the header line).",
 )
 @click.option("--skip-existing", is_flag=True, help="Read the group first; send only addresses not yet in it.")
+@click.option(
+    "--split", is_flag=True, help="Fill numbered lists (GROUP-2, GROUP-3, ...) past the provider's group size."
+)
 @click.option("--wait", is_flag=True, help="Wait until an asynchronous import has finished.")
 @click.option(
     "--rejected",
@@ -56,6 +60,7 @@ def upload(
     encoding: str | None,
     delimiter: str | None,
     skip_existing: bool,
+    split: bool,
     wait: bool,
     rejected_path: Path | None,
     progress: bool | None,
@@ -64,6 +69,11 @@ def upload(
 
     Other columns: name, nickname, gender, birthday, mobile; anything else is template data.
     A file that cannot be decoded is refused before anything is uploaded.
+    The file is counted first: if its new addresses cannot fit the provider's group size,
+    nothing is uploaded (unless --split). Every row is reported once: accepted (new),
+    existing (already in the group), duplicates (repeated in the file), rejected (written to
+    the rejected file with row, address, reason, code) or unattributed (refused by a
+    count-only provider without naming it).
     """
     rows = read_recipients_csv(
         "-" if str(file) == "-" else file, encoding=encoding, delimiter="\t" if delimiter == "tab" else delimiter
@@ -83,7 +93,9 @@ def upload(
             done = p.rows_read
 
         try:
-            report = client.upload(group, rows, skip_existing=skip_existing, wait=wait, progress=on_progress)
+            report = client.upload(
+                group, rows, skip_existing=skip_existing, split=split, wait=wait, progress=on_progress
+            )
         except MailbridgeError as exc:
             if isinstance(exc.partial_result, UploadReport):  # what was done before the failure, on record
                 partial = exc.partial_result
@@ -104,14 +116,16 @@ def upload(
 
     def human() -> None:
         state.output.table(
-            ["group", "accepted", "rejected", "duplicates", "existing", "calls", "processing"],
+            ["group", "rows", "accepted", "existing", "duplicates", "rejected", "unattributed", "calls", "processing"],
             [
                 [
-                    report.group.name,
+                    ", ".join(g.name for g in report.groups) or report.group.name,
+                    report.rows,
                     report.accepted,
-                    len(report.rejected),
-                    len(report.duplicates),
                     report.existing,
+                    len(report.duplicates),
+                    len(report.rejected),
+                    report.unattributed_rejected,
                     report.batches,
                     "yes" if report.processing else "no",
                 ]
@@ -162,12 +176,40 @@ def list_recipients(state: State, group: str) -> None:
     state.output.data(payload, human)
 
 
+def _addresses(emails: tuple[str, ...]) -> Iterator[str]:
+    """The arguments, with ``-`` read from stdin: one address per line (blank lines and # comments skipped)."""
+    for value in emails:
+        if value != "-":
+            yield value
+            continue
+        for line in sys.stdin:
+            text = line.split("#", 1)[0].strip()
+            if text:
+                yield text
+
+
 @recipients.command("remove")
 @click.argument("group")
 @click.argument("emails", nargs=-1, required=True)
 @json_flag
 @pass_state
 def remove_recipients(state: State, group: str, emails: tuple[str, ...]) -> None:
-    """Remove addresses from a group."""
-    count = state.client().remove(group, emails)
-    state.output.data({"removed": count}, lambda: state.output.note(f"removed {count} address(es)"))
+    """Remove addresses (or, with -, those on stdin, one a line) from GROUP.
+
+    Reports exactly: removed (were members), not members, repeats and invalid entries.
+    """
+    report = state.client().remove(group, _addresses(emails))
+
+    def human() -> None:
+        state.output.table(
+            ["group", "removed", "not_members", "duplicates", "rejected"],
+            [[report.group.name, *report.counts().values()]],
+        )
+        if report.not_members:
+            state.output.note("not members: " + ", ".join(report.not_members))
+        for r in report.rejected:
+            state.output.note(f"rejected {r.email!r}: {r.reason}")
+
+    state.output.data(report.as_dict(), human)
+    if report.rejected:
+        click.get_current_context().exit(int(ExitStatus.PARTIAL))

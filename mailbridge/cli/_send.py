@@ -58,9 +58,10 @@ def _read(path: Path | None) -> str | None:
 @click.option("--header", multiple=True, help="Custom header 'Name: value' (repeatable).")
 @click.option("--option", "options", multiple=True, help="Provider-only parameter KEY=VALUE (repeatable).")
 @click.option("--group", help="Send to every member of this group (batch send) instead of --to.")
+@click.option("--each", is_flag=True, help="One private copy per --to address (default: one shared email).")
 @json_flag
 @pass_state
-def send(state: State, /, message_file: Path | None, group: str | None, **flags: Any) -> None:
+def send(state: State, /, message_file: Path | None, group: str | None, each: bool, **flags: Any) -> None:
     """Send a message, or a template to a group with --group."""
     fields: dict[str, Any] = read_message_file(message_file) if message_file else {}
     text_file, html_file = flags.pop("text_file"), flags.pop("html_file")
@@ -80,7 +81,14 @@ def send(state: State, /, message_file: Path | None, group: str | None, **flags:
     except TypeError as exc:
         raise InvalidRequest(f"invalid message fields: {exc}") from exc
     client = state.sender()
-    result: SendResult = client.send_to_group(group, message) if group else client.send(message)
+    if group:
+        result: SendResult = client.send_to_group(group, message)
+    elif each:  # one call per address, each through the client's own send (failover included)
+        if message.cc or message.bcc:
+            raise click.UsageError("--each sends one copy per --to address; --cc/--bcc would get every copy")
+        result = SendResult([r for a in message.to for r in client.send(message.evolve(to=(a,))).receipts])
+    else:
+        result = client.send(message)
 
     def human() -> None:
         state.output.table(

@@ -41,7 +41,8 @@ import html as html_lib
 import logging
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, Self
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Self
 
 import httpx
 
@@ -50,8 +51,10 @@ from mailbridge import (
     AlreadyExists,
     Backend,
     BatchResult,
+    ContentRejected,
     DeliveryEvent,
     DeliveryQuery,
+    DeliveryStatus,
     Feature,
     Group,
     GroupStatus,
@@ -63,6 +66,7 @@ from mailbridge import (
     Operation,
     Page,
     ProviderURL,
+    QuotaExceeded,
     Rate,
     Recipient,
     RejectedAddress,
@@ -73,6 +77,8 @@ from mailbridge import (
     SenderNotFound,
     SendReceipt,
     StatisticsRow,
+    Suppression,
+    SuppressionReason,
     Tag,
     Template,
     TemplateNotFound,
@@ -82,6 +88,9 @@ from mailbridge import (
 from . import _parse as parse
 from ._config import AliyunConfig
 from ._transport import DirectMailTransport
+
+if TYPE_CHECKING:
+    from mailbridge._events import EventAuth, EventRequest
 
 __all__ = ["AliyunBackend", "check_list_alias", "check_smtp_password", "list_alias"]
 
@@ -106,6 +115,7 @@ BATCH_SEND_PARAMS = frozenset(
 _TAG_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")  # seed 002 TagName
 _DOMAIN_NAME = re.compile(r"[A-Za-z0-9.-]{1,50}")  # seed 003 CreateDomain DomainName
 _ALIAS_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
+_QUOTA_TEXT = re.compile(r"quota|额度|配额", re.I)  # InvalidSendMail.Spam for a used-up daily/monthly quota
 # CreateReceiver ReceiversAlias: "an email address less than 30 characters long"; the documented
 # InvalidReceiverName.Malformed allows letters, digits, "_", "-" and "." around one "@".
 _LIST_ALIAS = re.compile(r"[A-Za-z0-9_.-]+@[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+")
@@ -136,8 +146,14 @@ _FEATURES = set(Feature) - {
     Feature.ATTACHMENTS,
     Feature.DELIVERY_ENGAGEMENT,
     Feature.TEMPLATE_DATA_READ,  # QueryReceiverDetail returns only the DataSchema profile fields, never CustomDetail
+    Feature.SCHEDULED_SEND,  # no 2015-11-23 action takes a send time: BatchSendMail starts at once (reference 2, 9)
     Feature.SMTPUTF8,  # Direct Mail refuses non-ASCII (SMTPUTF8/IDN) addresses (issue 10)
 }
+
+
+def _suppression_reason(kind: Any) -> SuppressionReason:
+    """ListUserSuppression ``Type`` (values undocumented): a bounce if it says so, else manual."""
+    return SuppressionReason.BOUNCE if "bounce" in str(kind or "").lower() else SuppressionReason.MANUAL
 
 
 def _minute_floor(value: dt.datetime) -> dt.datetime:
@@ -161,10 +177,18 @@ class AliyunBackend(Backend):
     template_syntax = parse.DM_SYNTAX
     template_parts = frozenset({"subject", "html"})  # one HTML body (TemplateText), no text part
     install_hint = "pip install mailbridge"
+    delivery_codes = MappingProxyType(
+        {
+            **{f"Status={k}": v for k, v in parse.DELIVERY_STATUS.items()},
+            **{f"ErrorClassification={k}": v for k, v in parse.CLASSIFICATION_STATUS.items()},
+            "Status missing or unlisted": DeliveryStatus.PENDING,
+        }
+    )
     limits = Limits(
         upload_batch_size=500,  # seed 000: SaveReceiverDetail "up to 500 recipients at a time"
         recipients_per_send=100,  # seed 002: ToAddress "a maximum of 100 addresses"
         remove_batch_size=1,  # seed 003: DeleteReceiverDetail takes one Email
+        suppression_batch_size=1,  # CreateUserSuppression / DeleteInvalidAddress take one address
         max_group_size=10_000,  # A.1.3 (doc-detail/57125): "the maximum number is 10000" per list
         max_groups=10,  # A.1.3 (doc-detail/57125): "up to 10 recipient lists"
         group_name_length=30,  # A.1.1 / CreateReceiver doc: ReceiversName 1-30 characters
@@ -242,11 +266,12 @@ class AliyunBackend(Backend):
 
     @staticmethod
     def _next(body: ResponseReader, got: int, page_size: int, cursor: str | None) -> str | None:
-        """The NextStart of the following page, or None: a short or empty page, no token, or the
-        token just sent (a server that does not advance) ends the listing."""
+        """The next page's ``NextStart``: followed until DM returns none (a short page is not the
+        end: DM may return fewer rows than asked with more to come); a token repeating the
+        request's own cursor, or one on an empty page, would loop, so it ends the listing too."""
         token = body.string("NextStart")
         token = None if token in (None, "", "0") else token
-        if got == 0 or got < page_size or token == cursor:
+        if not got or token == cursor:
             return None
         return token
 
@@ -293,37 +318,53 @@ class AliyunBackend(Backend):
     # ------------------------------------------------------------------ members
 
     def upload_batch(self, group: Group, recipients: Sequence[Recipient]) -> BatchResult:
-        """SaveReceiverDetail: profile fields in Detail, template data in CustomDetail."""
-        detail = [parse.profile_detail(r) for r in recipients]
-        custom = [{"Email": r.email, "CustomData": r.data} for r in recipients if r.data]
+        """SaveReceiverDetail: each address once, in ``Detail`` (profile fields) *or*, when it has
+        template data, in ``CustomDetail`` (its profile fields then go in CustomData too): seed 000
+        counts an address given twice in one call as an error.
+
+        Per-address failures (``Data.Detail``): a message saying the address is there already,
+        or no message at all (seed 000: a duplicate "returns ErrorCount: 1"; the core has removed
+        repeats and bad syntax, so a silent failure is an address already in the list), is
+        ``existing``; any other message a rejection. Failures DM counts but does not list are
+        ``unattributed_rejected``.
+        """
+        plain = [r for r in recipients if not r.data]
+        with_data = [r for r in recipients if r.data]
+        detail = [parse.profile_detail(r) for r in plain]
+        custom = [{"Email": r.email, "CustomData": {**r.profile(), **r.data}} for r in with_data]
         body = self._read(
             "SaveReceiverDetail",
             {
                 "ReceiverId": group.id,
-                "Detail": parse.compact(detail),
+                "Detail": parse.compact(detail) if detail else None,
                 "CustomDetail": parse.compact(custom) if custom else None,
             },
             Operation.UPLOAD,
         )
         failures = parse.records(body, "Data", "Detail")
         failed: dict[str, str] = {f.text("Email").casefold(): f.text("ErrMessage") for f in failures}
-        accepted, rejected, duplicates = [], [], []
+        accepted, rejected, existing = [], [], []
         for r in recipients:
             if r.key not in failed:
                 accepted.append(r.email)
-            elif parse.is_duplicate_message(failed[r.key]):
-                duplicates.append(r.email)
+            elif not failed[r.key] or parse.is_duplicate_message(failed[r.key]):
+                existing.append(r.email)
             else:
-                rejected.append(RejectedAddress(r.email, failed[r.key] or "rejected by Direct Mail", "provider"))
+                rejected.append(RejectedAddress(r.email, failed[r.key], "provider"))
         error_count = body.count("ErrorCount")
-        if error_count is not None and error_count > len(failures):
-            log.warning(
-                "Direct Mail reported %d failed addresses but listed %d; the accepted count may be high",
-                error_count,
-                len(failures),
+        named = sum(1 for r in recipients if r.key in failed)
+        if error_count is not None and error_count > named:
+            unnamed = min(error_count - named, len(accepted))
+            return BatchResult(
+                accepted_count=len(accepted) - unnamed,
+                rejected=rejected,
+                existing=existing,
+                unattributed_rejected=unnamed,
+                note=f"Direct Mail reported {error_count} failed addresses but named {named}",
+                request_id=body.string("RequestId"),
             )
         return BatchResult(
-            accepted=accepted, rejected=rejected, duplicates=duplicates, request_id=body.string("RequestId")
+            accepted=accepted, rejected=rejected, existing=existing, request_id=body.string("RequestId")
         )
 
     def list_members(self, group: Group, *, cursor: str | None, page_size: int) -> Page[Member]:
@@ -336,6 +377,28 @@ class AliyunBackend(Backend):
         items = [parse.member(r, schema) for r in parse.records(body, "data", "detail")]
         return Page(items, self._next(body, len(items), page_size, cursor))
 
+    def find_members(self, group: Group, emails: Sequence[str]) -> Mapping[str, str] | None:
+        """QueryReceiverDetail with ``KeyWord`` (a substring match, 0-50 characters) per address,
+        kept when the address matches exactly; None (list the group) if an address is longer."""
+        if any(len(e) > 50 for e in emails):
+            return None
+        found: dict[str, str] = {}
+        for email in emails:
+            cursor: str | None = None
+            while True:
+                body = self._read(
+                    "QueryReceiverDetail",
+                    {"ReceiverId": group.id, "KeyWord": email, "PageSize": 100, "NextStart": cursor},
+                    Operation.LIST_MEMBERS,
+                )
+                rows = parse.records(body, "data", "detail")
+                found.update({r.text("Email").casefold(): r.text("Email") for r in rows
+                              if r.text("Email").casefold() == email.casefold()})  # fmt: skip
+                cursor = self._next(body, len(rows), 100, cursor)
+                if cursor is None or email.casefold() in found:
+                    break
+        return found
+
     def remove_members(self, group: Group, emails: Sequence[str]) -> None:
         """DeleteReceiverDetail, one address per call (``remove_batch_size=1``)."""
         for email in emails:
@@ -345,6 +408,8 @@ class AliyunBackend(Backend):
 
     @staticmethod
     def _options(message: Message, allowed: frozenset[str], action: str) -> dict[str, Any]:
+        """``provider_options`` as DM parameters; structured values (``Headers``, ``Template``,
+        ``TemplateContent`` ...) go out as compact JSON, as DM's JSON-string parameters need."""
         unknown = set(message.provider_options) - allowed
         if unknown:
             raise InvalidRequest(
@@ -352,7 +417,10 @@ class AliyunBackend(Backend):
                 f"known: {', '.join(sorted(allowed))}",
                 provider="aliyun",
             )
-        return dict(message.provider_options)
+        return {
+            k: parse.compact(v) if isinstance(v, Mapping | list | tuple) else v
+            for k, v in message.provider_options.items()
+        }
 
     @staticmethod
     def _common(message: Message) -> dict[str, Any]:
@@ -389,11 +457,13 @@ class AliyunBackend(Backend):
             params["Template"] = parse.compact(
                 {"TemplateId": message.template_id, "TemplateData": message.template_data}
             )
+            if not message.subject:  # seed 002: Subject is required, also with a template (the client fills it)
+                raise InvalidRequest("Direct Mail template sends need a subject (seed 002)", provider=self.name)
         else:
             params["HtmlBody"] = message.html
             params["TextBody"] = message.text
         params.update(self._options(message, SINGLE_SEND_PARAMS, "SingleSendMail"))
-        body = self._call("SingleSendMail", params, Operation.SEND, is_send=True)
+        body = self._send_call("SingleSendMail", params, Operation.SEND)
         env_id = body.get("EnvId")
         return SendReceipt(
             provider=self.name,
@@ -402,6 +472,25 @@ class AliyunBackend(Backend):
             request_id=body.get("RequestId"),
             extra={"EnvId": env_id},
         )
+
+    def _send_call(self, action: str, params: Mapping[str, Any], operation: Operation) -> dict[str, Any]:
+        """A send action; DM's daily-quota refusal is ``InvalidSendMail.Spam`` with quota text
+        (reference A.5, A.6): that one is :class:`QuotaExceeded`, not a content rejection."""
+        try:
+            return self._call(action, params, operation, is_send=True)
+        except ContentRejected as exc:
+            if exc.provider_code == "InvalidSendMail.Spam" and _QUOTA_TEXT.search(str(exc.provider_message or exc)):
+                raise QuotaExceeded(
+                    f"Direct Mail refused the send: the account's sending quota is used up ({exc.provider_message})",
+                    provider=self.name,
+                    operation=str(operation),
+                    provider_code=exc.provider_code,
+                    provider_message=exc.provider_message,
+                    request_id=exc.request_id,
+                    http_status=exc.http_status,
+                    raw=exc.raw,
+                ) from exc
+            raise
 
     def send_to_group(self, group: Group, message: Message) -> SendReceipt:
         """BatchSendMail to the list by name: a stored template or inline content (TemplateContent,
@@ -433,7 +522,7 @@ class AliyunBackend(Backend):
             }
             params["TemplateContent"] = parse.compact({k: v for k, v in content.items() if v is not None})
         params.update(self._options(message, BATCH_SEND_PARAMS, "BatchSendMail"))
-        body = self._call("BatchSendMail", params, Operation.SEND_TO_GROUP, is_send=True)
+        body = self._send_call("BatchSendMail", params, Operation.SEND_TO_GROUP)
         env_id = body.get("EnvId")
         return SendReceipt(
             provider=self.name,
@@ -464,8 +553,11 @@ class AliyunBackend(Backend):
         elif query.sender is not None:
             server["AccountName"] = query.sender
         local_sender = query.sender if query.sender is not None and "AccountName" not in server else None
-        if query.status is not None and query.status in parse.STATUS_CODE:
-            server["Status"] = parse.STATUS_CODE[query.status]
+        # Only "delivered" is one DM Status (0); the failures are refined by classification and
+        # SMTP reply (a Status 4 "550 5.1.1" is invalid_address), so they are filtered here.
+        server_status = query.status is DeliveryStatus.DELIVERED
+        if server_status:
+            server["Status"] = parse.STATUS_CODE[DeliveryStatus.DELIVERED]
         length = min(page_size, self.limits.delivery_page_size)
         body = self._read(
             "SenderStatisticsDetailByParam",
@@ -482,8 +574,8 @@ class AliyunBackend(Backend):
         events = [parse.delivery_event(r) for r in rows]
         if local_sender is not None:
             events = [e for e in events if (e.sender or "").casefold() == local_sender.casefold()]
-        if query.status is not None and query.status not in parse.STATUS_CODE:
-            events = [e for e in events if e.status == query.status]
+        if query.status is not None and not server_status:
+            events = [e for e in events if e.has(query.status)]
         return Page(events, self._next(body, len(rows), length, cursor))
 
     # ------------------------------------------------------------------ account & setup
@@ -723,6 +815,93 @@ class AliyunBackend(Backend):
 
     def delete_template(self, template: Template) -> None:
         self._call("DeleteTemplate", {"TemplateId": template.id}, Operation.TEMPLATES)
+
+    # ------------------------------------------------------------------ pushed events
+
+    @classmethod
+    def parse_events(cls, request: EventRequest) -> list[DeliveryEvent]:
+        """EventBridge CloudEvents or legacy MNS notifications (reference part 2, 1.2-1.3)."""
+        from ._events import parse_request
+
+        return parse_request(request)
+
+    @classmethod
+    def authenticate_events(cls, request: EventRequest, auth: EventAuth) -> None:
+        """EventBridge's RSA signature when ``auth.signature``, and ``aliyunaccountid``."""
+        from . import _eventbridge
+
+        if auth.signature:
+            _eventbridge.verify(request, auth)
+        _eventbridge.check_account(request, auth.account)
+
+    # ------------------------------------------------------------------ suppression lists
+
+    def list_suppressions(self, *, cursor: str | None, page_size: int) -> Page[Suppression]:
+        """QueryInvalidAddress (the invalid-address library, scope ``shared``: hard bounces of the
+        last 30 days, DM's longest window), then ListUserSuppression (the account's own list).
+        Cursor ``invalid:<NextStart>`` or ``user:<PageNo>``."""
+        part, _, token = (cursor or "invalid:").partition(":")
+        if part == "invalid":
+            today = dt.datetime.now(parse.CST).date()
+            body = self._read(
+                "QueryInvalidAddress",
+                {
+                    "StartTime": (today - dt.timedelta(days=30)).isoformat(),
+                    "EndTime": today.isoformat(),
+                    "Length": min(page_size, 100),
+                    "NextStart": token or None,
+                },
+                Operation.SUPPRESSIONS,
+            )
+            rows = parse.records(body, "data", "mailDetail")
+            items = [
+                Suppression(
+                    address=r.text("ToAddress"),
+                    reason=SuppressionReason.BOUNCE,
+                    since=parse._time(r, "UtcLastUpdateTime", "LastUpdateTime"),
+                    scope="shared",
+                    provider=self.name,
+                )
+                for r in rows
+            ]
+            following = self._next(body, len(rows), page_size, token or None)
+            if not items:  # an empty page ends a listing (follow_pages): go straight on to the account's list
+                return self.list_suppressions(cursor="user:1", page_size=page_size)
+            return Page(items, f"invalid:{following}" if following else "user:1")
+        page_no = int(token or 1)
+        size = min(page_size, 100)
+        body = self._read("ListUserSuppression", {"PageNo": page_no, "PageSize": size}, Operation.SUPPRESSIONS)
+        rows = parse.records(body, "Data", "UserSuppressions")
+        items = [
+            Suppression(
+                address=r.text("Address"),
+                reason=_suppression_reason(r.string("Type")),
+                since=r.epoch("CreateTime"),
+                scope="account",
+                provider=self.name,
+                detail=r.string("SuppressionId"),
+            )
+            for r in rows
+        ]
+        more = bool(rows) and page_no * size < (body.count("TotalCount") or 0)
+        return Page(items, f"user:{page_no + 1}" if more else None)
+
+    def add_suppressions(self, addresses: Sequence[str], reason: SuppressionReason = SuppressionReason.MANUAL) -> None:
+        """CreateUserSuppression (one address per call: ``suppression_batch_size`` 1); no reason field."""
+        for address in addresses:
+            self._call("CreateUserSuppression", {"Address": address}, Operation.SUPPRESSIONS)
+
+    def remove_suppressions(self, addresses: Sequence[str]) -> None:
+        """DeleteInvalidAddress, then the address's ListUserSuppression ids through RemoveUserSuppression."""
+        for address in addresses:
+            self._call("DeleteInvalidAddress", {"ToAddress": address}, Operation.SUPPRESSIONS)
+            body = self._read(
+                "ListUserSuppression", {"Address": address, "PageNo": 1, "PageSize": 100}, Operation.SUPPRESSIONS
+            )
+            rows = parse.records(body, "Data", "UserSuppressions")
+            ids = [i for r in rows if (i := r.string("SuppressionId")) is not None]
+            if ids:
+                self._call("RemoveUserSuppression", {"SuppressionIds": ",".join(ids)}, Operation.SUPPRESSIONS)
 
 
 def check_smtp_password(password: Secret) -> str | None:

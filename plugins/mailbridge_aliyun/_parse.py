@@ -21,6 +21,7 @@ from typing import Any
 
 from mailbridge import (
     AccountSummary,
+    BounceType,
     DeliveryEvent,
     DeliveryStatus,
     DnsRecord,
@@ -36,6 +37,7 @@ from mailbridge import (
     Tag,
     Template,
     TemplateSyntax,
+    refine_status,
 )
 
 __all__ = [
@@ -47,6 +49,7 @@ __all__ = [
     "account",
     "compact",
     "delivery_event",
+    "delivery_status",
     "domain",
     "group",
     "is_duplicate_message",
@@ -73,6 +76,30 @@ DELIVERY_STATUS: dict[int, DeliveryStatus] = {
     4: DeliveryStatus.FAILED,
 }
 STATUS_CODE = {v: k for k, v in DELIVERY_STATUS.items()}
+# ErrorClassification values that make a failure an invalid address (seed 004 shows SmtpNxBox;
+# EventBridge's failed_type adds SysOutDnsResolveFail: no such domain).
+CLASSIFICATION_STATUS: dict[str, DeliveryStatus] = {
+    "SmtpNxBox": DeliveryStatus.INVALID_ADDRESS,
+    "SysOutDnsResolveFail": DeliveryStatus.INVALID_ADDRESS,
+}
+
+
+def delivery_status(
+    code: int | None, classification: str, message: str
+) -> tuple[DeliveryStatus, BounceType | None, str | None]:
+    """Status, bounce type and reason of one SenderStatisticsDetailByParam record.
+
+    ``Status`` (0 delivered, 2 invalid address, 3 spam, 4 other failure) is the base, a known
+    ``ErrorClassification`` of a failure settles it, then the SMTP reply in ``Message`` refines it
+    (:func:`mailbridge.refine_status`). A record without a Status is still pending.
+    """
+    # An unlisted code (seed 004 skips 1) is taken as still in progress, like a missing one.
+    base = DELIVERY_STATUS.get(code, DeliveryStatus.PENDING) if code is not None else DeliveryStatus.PENDING
+    if base in (DeliveryStatus.REJECTED, DeliveryStatus.FAILED):
+        base = CLASSIFICATION_STATUS.get(classification, base)
+    status, bounce = refine_status(base, message)
+    return status, bounce, (message or classification or None) if status is not DeliveryStatus.DELIVERED else None
+
 
 # Detail keys of SaveReceiverDetail (seed 000) <-> neutral profile fields.
 PROFILE_KEYS = (("b", "birthday"), ("e", "email"), ("g", "gender"), ("m", "mobile"), ("n", "nickname"), ("u", "name"))
@@ -234,10 +261,13 @@ def delivery_event(r: Record) -> DeliveryEvent:
     classification = r.text("ErrorClassification")
     message = r.text("Message")
     detail = ": ".join(p for p in (classification, message) if p) or None
+    status, bounce_type, reason = delivery_status(code, classification, message)
     return DeliveryEvent(
         provider=PROVIDER,
         recipient=r.text("ToAddress"),
-        status=DELIVERY_STATUS.get(code, DeliveryStatus.PENDING) if code is not None else DeliveryStatus.PENDING,
+        status=status,
+        bounce_type=bounce_type,
+        reason=reason,
         time=_time(r, "UtcLastUpdateTime", "LastUpdateTime"),
         sender=r.string("AccountName") or None,
         subject=r.string("Subject") or None,

@@ -159,11 +159,11 @@ def upload_members(client: Client, ctx: ScenarioContext) -> None:
     first = client.upload("mb-upload", people)
     assert (first.accepted, first.batches) == (3, 1), first
     again = client.upload("mb-upload", ["carol@example.com", "dan@example.com"])
-    assert again.accepted == 1 and again.duplicates == ("carol@example.com",), again
+    assert (again.accepted, again.existing, again.duplicates) == (1, 1, ()), again
     members = {m.email: m for m in client.members("mb-upload")}
     assert set(members) == {"ada@example.com", "bob@example.com", "carol@example.com", "dan@example.com"}
     assert members["ada@example.com"].recipient.name == "Ada"
-    assert client.remove("mb-upload", ["dan@example.com"]) == 1
+    assert client.remove("mb-upload", ["dan@example.com"]).removed == ("dan@example.com",)
     assert client.refresh_group("mb-upload").recipient_count == 3
     client.delete_group("mb-upload")
 
@@ -214,6 +214,8 @@ def deliveries(client: Client, ctx: ScenarioContext) -> None:
         assert by_address["ok@example.com"].status is DeliveryStatus.DELIVERED, events
         assert by_address["gone@bounce.example"].status is DeliveryStatus.INVALID_ADDRESS
         assert by_address["gone@bounce.example"].raw_status == "2"
+        assert by_address["gone@bounce.example"].bounce_type == "hard"
+        assert by_address["gone@bounce.example"].reason == "550 5.1.1 mailbox does not exist (emulated)"
     bounced = list(client.deliveries(start, end, status="invalid_address"))
     assert [e.recipient for e in bounced] == ["gone@bounce.example"], bounced
     mine = list(client.deliveries(start, end, recipient="ok@example.com"))

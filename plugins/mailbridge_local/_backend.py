@@ -4,9 +4,11 @@ URL: ``local:///absolute/dir`` or ``local://relative/dir`` (default ``local://.m
 The directory holds ``mailbridge.sqlite3`` (groups, members, delivery log, templates,
 tags) and ``outbox/`` (a Maildir: one RFC 5322 file per sent message).
 
-Delivery simulation, so that status handling can be exercised offline: a recipient at
-the domain ``bounce.example`` is logged ``invalid_address``, one at ``spam.example``
-``rejected``; everyone else ``delivered``. There is no DNS offline: a sender domain lists
+Delivery simulation, so that status handling can be exercised offline, with the same domains
+and SMTP replies as both emulators: a recipient at ``bounce.example`` is logged
+``invalid_address`` (``550 5.1.1``, hard bounce), one at ``spam.example`` ``rejected``
+(``554 5.7.1``, hard), one at ``fail.example`` ``failed`` (``421 4.4.0``, soft); everyone
+else ``delivered``. There is no DNS offline: a sender domain lists
 the records a real provider would want and verifies as soon as it is asked to.
 """
 
@@ -27,6 +29,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
+from types import MappingProxyType
 from typing import Self
 
 from mailbridge import (
@@ -34,6 +37,7 @@ from mailbridge import (
     Backend,
     BatchResult,
     ConfigurationError,
+    ContentRejected,
     DeliveryEvent,
     DeliveryQuery,
     DeliveryStatus,
@@ -55,9 +59,12 @@ from mailbridge import (
     SenderNotFound,
     SendReceipt,
     StatisticsRow,
+    Suppression,
+    SuppressionReason,
     Tag,
     Template,
     TemplateNotFound,
+    refine_status,
     render_template,
 )
 
@@ -68,6 +75,7 @@ __all__ = ["LocalBackend"]
 _SIMULATED = {
     "bounce.example": (DeliveryStatus.INVALID_ADDRESS, "550 5.1.1 mailbox does not exist (simulated)"),
     "spam.example": (DeliveryStatus.REJECTED, "554 5.7.1 message rejected as spam (simulated)"),
+    "fail.example": (DeliveryStatus.FAILED, "421 4.4.0 connection failed (simulated)"),
 }
 
 
@@ -87,6 +95,12 @@ class LocalBackend(Backend):
 
     name = "local"
     display_name = "mailbridge local"
+    delivery_codes = MappingProxyType(
+        {
+            **{f"recipient @{domain} ({reply[:9]})": status for domain, (status, reply) in _SIMULATED.items()},
+            "any other recipient (250 2.0.0)": DeliveryStatus.DELIVERED,
+        }
+    )
     limits = Limits(
         upload_batch_size=1000,
         recipients_per_send=100,
@@ -100,10 +114,17 @@ class LocalBackend(Backend):
         tag_length=128,
         list_page_size=100,
         delivery_page_size=100,
-        # Not offered: account quotas, open/click tracking; SMTPUTF8 addresses (RFC 6532 headers
-        # do not parse back with the email package: it reads raw UTF-8 as surrogate escapes).
+        # Not offered: account quotas, open/click tracking, scheduled group sends (it has no
+        # scheduler); SMTPUTF8 addresses (RFC 6532 headers do not parse back with the email
+        # package: it reads raw UTF-8 as surrogate escapes).
         features=set(Feature)
-        - {Feature.ACCOUNT_SUMMARY, Feature.CLICK_TRACKING, Feature.DELIVERY_ENGAGEMENT, Feature.SMTPUTF8},
+        - {
+            Feature.ACCOUNT_SUMMARY,
+            Feature.CLICK_TRACKING,
+            Feature.DELIVERY_ENGAGEMENT,
+            Feature.SCHEDULED_SEND,
+            Feature.SMTPUTF8,
+        },
     )
 
     def __init__(self, directory: Path, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
@@ -195,7 +216,7 @@ class LocalBackend(Backend):
     def upload_batch(self, group: Group, recipients: Sequence[Recipient]) -> BatchResult:
         self.get_group(group.id)
         accepted: list[str] = []
-        duplicates: list[str] = []
+        existing: list[str] = []  # already members (the core has removed repeats within the input)
         now = _iso(_now())
         with self.store.transaction() as db:
             seq = db.execute("SELECT COALESCE(MAX(seq), 0) FROM members WHERE group_id = ?", (group.id,)).fetchone()[0]
@@ -206,8 +227,8 @@ class LocalBackend(Backend):
                     " VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (group.id, r.key, r.email, Store.dumps(r.profile()), Store.dumps(r.data), now, seq),
                 )
-                (accepted if cur.rowcount else duplicates).append(r.email)
-        return BatchResult(accepted=accepted, duplicates=duplicates, request_id=uuid.uuid4().hex)
+                (accepted if cur.rowcount else existing).append(r.email)
+        return BatchResult(accepted=accepted, existing=existing, request_id=uuid.uuid4().hex)
 
     def list_members(self, group: Group, *, cursor: str | None, page_size: int) -> Page[Member]:
         self.get_group(group.id)
@@ -334,12 +355,14 @@ class LocalBackend(Backend):
         return message_id
 
     def send(self, message: Message) -> SendReceipt:
+        message, suppressed = self._without_suppressed(message)
         message_id = self._write(message, message.to, {})
         return SendReceipt(
             provider=self.name,
             message_ids=(message_id,),
             accepted=(*message.to, *message.cc, *message.bcc),
             request_id=uuid.uuid4().hex,
+            extra={"suppressed": list(suppressed)} if suppressed else {},
         )
 
     def send_to_group(self, group: Group, message: Message) -> SendReceipt:
@@ -351,6 +374,8 @@ class LocalBackend(Backend):
         while True:
             page = self.list_members(group, cursor=cursor, page_size=500)
             for member in page.items:
+                if self._suppressed(member.email):
+                    continue  # the clouds drop a blacklisted member of a group send
                 data = {**member.recipient.profile(), **member.recipient.data}
                 ids.append(self._write(message, [member.email], data, batch_id=batch_id))
                 accepted.append(member.email)
@@ -377,22 +402,26 @@ class LocalBackend(Backend):
                 sql += f" AND {column} = ? COLLATE NOCASE"
                 params.append(value)
         rows = self.store.query(sql + " ORDER BY id LIMIT ?", (*params, page_size + 1))
-        events = [
-            DeliveryEvent(
-                provider=self.name,
-                recipient=r["recipient"],
-                status=DeliveryStatus(r["status"]),
-                time=dt.datetime.fromisoformat(r["time"]),
-                sender=r["sender"],
-                subject=r["subject"],
-                message_id=r["message_id"],
-                raw_status=r["status"],
-                raw_detail=r["detail"],
-            )
-            for r in rows[:page_size]
-        ]
+        events = [self._event(r) for r in rows[:page_size]]
         next_cursor = str(rows[page_size - 1]["id"]) if len(rows) > page_size else None
         return Page(events, next_cursor)
+
+    def _event(self, r: sqlite3.Row) -> DeliveryEvent:
+        status, bounce_type = refine_status(DeliveryStatus(r["status"]), r["detail"])
+        delivered = status is DeliveryStatus.DELIVERED
+        return DeliveryEvent(
+            provider=self.name,
+            recipient=r["recipient"],
+            status=status,
+            bounce_type=bounce_type,
+            reason=None if delivered else r["detail"],
+            time=dt.datetime.fromisoformat(r["time"]),
+            sender=r["sender"],
+            subject=r["subject"],
+            message_id=r["message_id"],
+            raw_status=r["status"],
+            raw_detail=r["detail"],
+        )
 
     def statistics(self, start: str, end: str) -> list[StatisticsRow]:
         rows = self.store.query(
@@ -554,3 +583,55 @@ class LocalBackend(Backend):
                 "UPDATE templates SET subject = ?, html = ?, text = ? WHERE id = ?", (subject, html, text, template.id)
             )
         return self._template(template.id)
+
+    # ------------------------------------------------------------------ suppression list
+
+    def _without_suppressed(self, message: Message) -> tuple[Message, tuple[str, ...]]:
+        """The message without suppressed recipients (listed in the receipt's ``extra``);
+        :class:`ContentRejected` if nobody is left, as the clouds refuse a blacklisted send."""
+        everyone = [*message.to, *message.cc, *message.bcc]
+        keys = {a.casefold() for a in everyone}
+        marks = ",".join("?" * len(keys))
+        rows = self.store.query(f"SELECT key FROM suppressions WHERE key IN ({marks})", tuple(keys)) if keys else []
+        blocked = {r["key"] for r in rows}
+        if not blocked:
+            return message, ()
+        kept = {
+            name: tuple(a for a in getattr(message, name) if a.casefold() not in blocked)
+            for name in ("to", "cc", "bcc")
+        }
+        suppressed = tuple(a for a in everyone if a.casefold() in blocked)
+        if not any(kept.values()):
+            raise ContentRejected(
+                f"every recipient is on the suppression list: {', '.join(suppressed)}", provider=self.name
+            )
+        return message.evolve(**kept), suppressed
+
+    def _suppressed(self, address: str) -> bool:
+        return bool(self.store.query("SELECT 1 FROM suppressions WHERE key = ?", (address.casefold(),)))
+
+    def list_suppressions(self, *, cursor: str | None, page_size: int) -> Page[Suppression]:
+        rows = self.store.query(
+            "SELECT rowid, * FROM suppressions WHERE rowid > ? ORDER BY rowid LIMIT ?", (int(cursor or 0), page_size)
+        )
+        items = [
+            Suppression(
+                address=r["address"],
+                reason=r["reason"],
+                since=dt.datetime.fromisoformat(r["since"]),
+                provider=self.name,
+            )
+            for r in rows
+        ]
+        return Page(items, str(rows[-1]["rowid"]) if len(rows) == page_size else None)
+
+    def add_suppressions(self, addresses: Sequence[str], reason: SuppressionReason = SuppressionReason.MANUAL) -> None:
+        with self.store.transaction() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO suppressions (key, address, reason, since) VALUES (?, ?, ?, ?)",
+                [(a.casefold(), a, SuppressionReason(reason).value, _iso(_now())) for a in addresses],
+            )
+
+    def remove_suppressions(self, addresses: Sequence[str]) -> None:
+        with self.store.transaction() as db:
+            db.executemany("DELETE FROM suppressions WHERE key = ?", [(a.casefold(),) for a in addresses])

@@ -28,7 +28,8 @@ import logging
 import re
 from collections.abc import Mapping, Sequence
 from email.headerregistry import Address
-from typing import Any, Self
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlsplit
 
 import httpx
@@ -44,6 +45,7 @@ from tencentcloud.ses.v20201002.ses_client import SesClient
 from mailbridge import (
     Backend,
     BatchResult,
+    BounceType,
     ConfigurationError,
     DeliveryEvent,
     DeliveryQuery,
@@ -69,17 +71,23 @@ from mailbridge import (
     SenderDomain,
     SendReceipt,
     StatisticsRow,
+    Suppression,
+    SuppressionReason,
     Template,
     TemplateNotFound,
     TemplateSyntax,
     UnsupportedFeature,
     follow_pages,
     redact_url,
+    refine_status,
 )
 from mailbridge._http import CallFailed, GuardedHTTP, guarded_transport
 from mailbridge._outcome import Stage, answered, failed
 
 from ._errors import TABLE, error_for_code
+
+if TYPE_CHECKING:
+    from mailbridge._events import EventAuth, EventRequest
 from ._rules import smtp_password_error
 
 __all__ = ["BEIJING", "REGIONS", "TencentBackend"]
@@ -151,8 +159,8 @@ SEND_STATUS: dict[int, DeliveryStatus] = {
 DELIVER_STATUS: dict[int, DeliveryStatus] = {
     0: DeliveryStatus.PENDING,  # accepted by Tencent, queued
     1: DeliveryStatus.DELIVERED,
-    2: DeliveryStatus.FAILED,  # dropped; DeliverMessage says why
-    3: DeliveryStatus.REJECTED,  # refused by the recipient's ESP (usually: no such mailbox)
+    2: DeliveryStatus.REJECTED,  # dropped by Tencent (suppressed, blocked); DeliverMessage says why
+    3: DeliveryStatus.REJECTED,  # refused by the recipient's ESP; its reply (550 5.1.1: invalid_address) refines it
     8: DeliveryStatus.PENDING,  # delayed by the recipient's ESP
 }
 
@@ -234,6 +242,10 @@ def _unb64(value: Any) -> str | None:
 def _beijing_time(r: ResponseReader, key: str) -> dt.datetime | None:
     """``2021-09-28 16:40:35`` (Beijing time) -> aware datetime; None when absent or unreadable."""
     return r.local_time(key, ("%Y-%m-%d %H:%M:%S",), BEIJING)
+
+
+SUPPRESSION_PAGE = 100  # ListBlackEmailAddress / ListCustomBlacklist Limit: at most 100
+BLACKLIST_EPOCH = "2020-10-02"  # ListBlackEmailAddress StartDate: the API version's date, before any entry
 
 
 def _call_failure(exc: BaseException | None) -> CallFailed | None:
@@ -337,6 +349,13 @@ class TencentBackend(Backend):
     name = "tencent"
     display_name = "Tencent Cloud SES"
     template_syntax = TemplateSyntax("Tencent Cloud SES", "{{", "}}")  # TemplateData keys fill {{key}}
+    delivery_codes = MappingProxyType(
+        {
+            **{f"DeliverStatus={k} (SendStatus=0)": v for k, v in DELIVER_STATUS.items()},
+            **{f"SendStatus={k}": v for k, v in SEND_STATUS.items()},
+            "SendStatus undocumented": DeliveryStatus.FAILED,
+        }
+    )
     template_parts = frozenset({"html", "text"})  # no template action stores a subject (the client's catalog does)
     limits = Limits(
         upload_batch_size=20_000,  # CreateReceiverDetail(WithData) doc: "up to 20,000 at a time"
@@ -345,6 +364,9 @@ class TencentBackend(Backend):
         cc_per_send=20,  # SendEmailRequest.Cc: "最多支持抄送20人"
         bcc_per_send=20,  # SendEmailRequest.Bcc: "最多支持抄送20人"
         subject_length=100,  # InvalidParameterValue.SubjectLengthError: "1-100"
+        # ReceiversName: the docs give no number ("check the characters and size",
+        # ReceiverNameIllegal); 200, as the emulator enforces, keeps absurd names off the wire.
+        group_name_length=200,
         template_data_bytes=800,  # ReceiverInputData.TemplateData: whole JSON <= 800 bytes (check_recipient)
         attachments_per_send=10,  # FailedOperation.TooManyAttachments: "最多支持10个附件"
         attachments_total_bytes=4 * 1024 * 1024,  # Attachment.Content: total <= 4 MB before base64
@@ -355,6 +377,9 @@ class TencentBackend(Backend):
         delivery_retention=dt.timedelta(days=30),  # GetSendEmailStatus doc: data within 30 days
         delivery_filters={"recipient", "message_id"},  # ToEmailAddress, MessageId
         async_upload=True,  # CreateReceiverDetail doc: "processed asynchronously"
+        # Seed 001: "supports adding more recipient addresses during upload but not address
+        # deduplication": the core reads the group first and never sends an address it has.
+        dedups_members=False,
         rates={"*": Rate(20)},  # every SES API page: "默认接口请求频率限制: 20次/秒"
         features={
             Feature.HTML_BODY,  # Simple.Html (base64; accounts with the "special config" only)
@@ -371,12 +396,14 @@ class TencentBackend(Backend):
             Feature.TEMPLATE_DATA,  # CreateReceiverDetailWithData
             Feature.TEMPLATE_DATA_READ,  # ListReceiverDetails returns each member's TemplateData
             Feature.BATCH_SEND,  # BatchSendEmail
+            Feature.SCHEDULED_SEND,  # BatchSendEmail TaskType 2 + TimedParam.BeginTime
             Feature.DELIVERY_ENGAGEMENT,  # UserOpened / UserClicked / UserUnsubscribed / UserComplained
             Feature.STATISTICS,  # GetStatisticsReport
             Feature.DOMAINS,  # Create/List/Get/Update(= verify)/DeleteEmailIdentity
             Feature.SENDERS,  # Create/List/DeleteEmailAddress
             Feature.SENDER_PASSWORD,  # UpdateEmailSmtpPassWord
             Feature.TEMPLATES,  # Create/List/Get/Update/DeleteEmailTemplate (Tencent reviews new content)
+            Feature.SUPPRESSIONS,  # ListBlackEmailAddress/DeleteBlackList + the custom blacklist actions
         },
     )
 
@@ -644,28 +671,46 @@ class TencentBackend(Backend):
         emails = [r.email for r in recipients]
         if any(self.template_data(r) for r in recipients):
             datas = [{"Email": r.email, "TemplateData": _compact(self.template_data(r))} for r in recipients]
-            response = self._call("CreateReceiverDetailWithData", {"ReceiverId": receiver_id, "Datas": datas})
+            answer = self._read("CreateReceiverDetailWithData", {"ReceiverId": receiver_id, "Datas": datas})
         else:
-            response = self._call("CreateReceiverDetail", {"ReceiverId": receiver_id, "Emails": emails})
-        # The counts are optional: the CreateReceiverDetail doc's own example answers with a RequestId only.
-        answer = self._success("CreateReceiverDetail", response)
-        valid = answer.count("ValidCount")
+            answer = self._read("CreateReceiverDetail", {"ReceiverId": receiver_id, "Emails": emails})
+        return self._batch_result(answer, emails)
+
+    @staticmethod
+    def _batch_result(answer: ResponseReader, emails: list[str]) -> BatchResult:
+        """CreateReceiverDetail(WithData) counts. The counts are optional: the CreateReceiverDetail
+        doc's own example answers with a RequestId only (SES took the request, nothing more is
+        known). ``ValidCount`` is every address stored, repeats included (SES does not
+        de-duplicate); ``RepeatCount`` those already in the group or repeated within the call
+        (the core sends no repeats within a call, so for it a repeat is an existing member); the
+        rest were refused without names (too long, empty). SES reports counts only: say how many
+        were refused, never guess which."""
+        sent = len(emails)
         request_id = answer.string("RequestId")
-        if valid is not None and valid < len(emails):
-            # SES reports counts only: say how many were refused, never guess which.
+        valid = answer.count("ValidCount")
+        if valid is None:
+            return BatchResult(accepted=emails, processing=True, request_id=request_id)
+        # Repeats within this call (the core never sends any) are stored twice, as SES does: accepted.
+        in_call = sent - len({e.casefold() for e in emails})
+        repeated = min(max((answer.count("RepeatCount", 0) or 0) - in_call, 0), valid)
+        if valid == sent and not repeated:
+            return BatchResult(accepted=emails, processing=True, request_id=request_id)
+        refused = max(sent - valid, 0)
+        note = None
+        if refused:
             note = (
-                f"SES imported {valid} of {len(emails)} addresses (too long: {answer.count('TooLongCount', 0)}, "
-                f"empty: {answer.count('EmptyEmailCount', 0)}, repeated: {answer.count('RepeatCount', 0)}) "
-                "and does not say which; see the group's members for per-address status"
+                f"SES imported {valid} of {sent} addresses ({repeated} already in the group, too long: "
+                f"{answer.count('TooLongCount', 0)}, empty: {answer.count('EmptyEmailCount', 0)}) "
+                "and does not say which it refused; see the group's members for per-address status"
             )
-            return BatchResult(
-                accepted_count=valid,
-                unattributed_rejected=len(emails) - valid,
-                note=note,
-                processing=True,
-                request_id=request_id,
-            )
-        return BatchResult(accepted=emails, processing=True, request_id=request_id)
+        return BatchResult(
+            accepted_count=valid - repeated,
+            existing_count=repeated,
+            unattributed_rejected=refused,
+            note=note,
+            processing=True,
+            request_id=request_id,
+        )
 
     def list_members(self, group: Group, *, cursor: str | None, page_size: int) -> Page[Member]:
         params: dict[str, Any] = {"ReceiverId": self._receiver_id(group)}
@@ -767,10 +812,12 @@ class TencentBackend(Backend):
                         provider=self.name,
                     )
             params["Attachments"] = [{"FileName": a.filename, "Content": _b64(a.content)} for a in message.attachments]
-        if "trigger_type" in options:
-            if options["trigger_type"] not in _TRIGGER_TYPES:
-                raise InvalidRequest("trigger_type must be 'transactional' or 'marketing'", provider=self.name)
-            params["TriggerType"] = _TRIGGER_TYPES[options["trigger_type"]]
+        # A single send is transactional (TriggerType 1, the fast channel; reference 2 section 6)
+        # unless the caller asks for the marketing channel (provider_options trigger_type).
+        trigger = options.get("trigger_type", "transactional")
+        if trigger not in _TRIGGER_TYPES:
+            raise InvalidRequest("trigger_type must be 'transactional' or 'marketing'", provider=self.name)
+        params.setdefault("TriggerType", _TRIGGER_TYPES[trigger])
         if "header_from" in options:
             params["HeaderFrom"] = str(options["header_from"])
         headers = dict(message.headers)
@@ -788,7 +835,9 @@ class TencentBackend(Backend):
             sent_at=sent_at,
         )
 
-    def send_to_group(self, group: Group, message: Message) -> SendReceipt:
+    def send_to_group(self, group: Group, message: Message, *, schedule: dt.datetime | None = None) -> SendReceipt:
+        """BatchSendEmail: ``TaskType`` 1 (now), or 2 with ``TimedParam.BeginTime`` (Beijing time,
+        as every SES date) for a ``schedule``; a TaskType given in ``provider_options["params"]`` is kept."""
         if message.attachments:
             self.unsupported(Feature.ATTACHMENTS, "BatchSendEmail does not take attachments yet")
         if message.cc or message.bcc or message.headers:
@@ -797,7 +846,11 @@ class TencentBackend(Backend):
             )
         params = self._common(message)
         params["ReceiverId"] = self._receiver_id(group)
-        params["TaskType"] = 1  # send now
+        if schedule is not None:
+            begin = schedule.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+            params.update({"TaskType": 2, "TimedParam": {"BeginTime": begin}})
+        else:
+            params.setdefault("TaskType", 1)  # send now, unless provider_options set another task type
         options = message.provider_options
         if "ad_location" in options:
             params["ADLocation"] = int(options["ad_location"])
@@ -875,6 +928,10 @@ class TencentBackend(Backend):
             status = SEND_STATUS.get(send_status, DeliveryStatus.FAILED)
         else:
             status = DELIVER_STATUS.get(deliver_status, DeliveryStatus.PENDING)
+        reason = row.string("DeliverMessage") or None
+        status, bounce_type = refine_status(status, reason)  # the SMTP reply quoted, if any
+        if not send_status and deliver_status == 3 and bounce_type is None:
+            bounce_type = BounceType.HARD  # "ESP rejected" without a reply code: a refusal, not a delay
         complained = row.flag("UserComplained")
         if complained is None:
             complained = row.flag("UserComplainted")  # the older, misspelt field
@@ -886,7 +943,9 @@ class TencentBackend(Backend):
             sender=row.string("FromEmailAddress"),
             message_id=row.string("MessageId"),
             raw_status=f"SendStatus={send_status} DeliverStatus={deliver_status}",
-            raw_detail=row.string("DeliverMessage") or None,
+            raw_detail=reason,
+            reason=reason if status is not DeliveryStatus.DELIVERED else None,
+            bounce_type=bounce_type,
             opened=row.flag("UserOpened"),
             clicked=row.flag("UserClicked"),
             unsubscribed=row.flag("UserUnsubscribed"),
@@ -1075,3 +1134,79 @@ class TencentBackend(Backend):
 
     def delete_template(self, template: Template) -> None:
         self._call("DeleteEmailTemplate", {"TemplateID": self._template_id(template.id)})
+
+    # ------------------------------------------------------------------ pushed events
+
+    @classmethod
+    def parse_events(cls, request: EventRequest) -> list[DeliveryEvent]:
+        """A Tencent SES callback (reference part 2, 1.1); statuses as in GetSendEmailStatus."""
+        from ._events import parse_callback
+
+        return parse_callback(request, DELIVER_STATUS)
+
+    @classmethod
+    def authenticate_events(cls, request: EventRequest, auth: EventAuth) -> None:
+        """Tencent signs nothing: the receiver's URL secret, then ``username`` == the appId."""
+        from ._events import check_account
+
+        check_account(request, auth.account)
+
+    # ------------------------------------------------------------------ suppression lists
+
+    def list_suppressions(self, *, cursor: str | None, page_size: int) -> Page[Suppression]:
+        """Tencent's shared hard-bounce blacklist (ListBlackEmailAddress, scope ``shared``), then
+        the account's active custom blacklist (ListCustomBlacklist Status 1, reason ``manual``).
+        Cursor ``shared:<offset>`` or ``custom:<offset>``."""
+        part, _, offset_text = (cursor or "shared:0").partition(":")
+        offset = int(offset_text or 0)
+        limit = min(page_size, SUPPRESSION_PAGE)
+        if part == "shared":
+            response = self._read(
+                "ListBlackEmailAddress",
+                {
+                    "StartDate": BLACKLIST_EPOCH,  # required; no span limit documented: the whole history
+                    "EndDate": dt.datetime.now(BEIJING).date().isoformat(),
+                    "Offset": offset,
+                    "Limit": limit,
+                },
+            )
+            rows = response.records("BlackList")
+            items = [
+                Suppression(
+                    address=r.text("EmailAddress"),
+                    reason=SuppressionReason.BOUNCE,
+                    since=_beijing_time(r, "BounceTime"),
+                    scope="shared",
+                    provider=self.name,
+                    detail=r.string("IspDesc") or None,
+                )
+                for r in rows
+            ]
+            more = offset + len(rows) < (response.count("TotalCount") or 0) and len(rows) > 0
+            if not items:  # an empty page ends a listing (follow_pages): go straight on to the custom list
+                return self.list_suppressions(cursor="custom:0", page_size=page_size)
+            return Page(items, f"shared:{offset + len(rows)}" if more else "custom:0")
+        response = self._read("ListCustomBlacklist", {"Offset": offset, "Limit": limit, "Status": 1})
+        rows = response.records("Data")
+        items = [
+            Suppression(
+                address=r.text("Email"),
+                reason=SuppressionReason.MANUAL,
+                since=_beijing_time(r, "CreateTime"),
+                scope="account",
+                provider=self.name,
+                detail=f"expires {expires}" if (expires := r.string("ExpireDate")) else None,
+            )
+            for r in rows
+        ]
+        more = offset + len(rows) < (response.count("TotalCount") or 0) and len(rows) > 0
+        return Page(items, f"custom:{offset + len(rows)}" if more else None)
+
+    def add_suppressions(self, addresses: Sequence[str], reason: SuppressionReason = SuppressionReason.MANUAL) -> None:
+        """CreateCustomBlacklist without ExpireDate (permanent); the list keeps no reason."""
+        self._call("CreateCustomBlacklist", {"Emails": list(addresses)})
+
+    def remove_suppressions(self, addresses: Sequence[str]) -> None:
+        """DeleteCustomBlackList, then DeleteBlackList (false positives on the shared list)."""
+        self._call("DeleteCustomBlackList", {"Emails": list(addresses)})
+        self._call("DeleteBlackList", {"EmailAddressList": list(addresses)})

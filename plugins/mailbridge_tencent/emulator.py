@@ -20,8 +20,11 @@ Python::
 
 Command line: ``mailbridge emulator tencent --port 9025`` (calls :func:`serve`).
 
-Simulated delivery, by recipient domain: ``bounce.example`` is refused by the recipient's ESP
-(DeliverStatus 3), ``spam.example`` dropped (2), ``delay.example`` delayed (8),
+Simulated delivery, by recipient domain (the same domains and SMTP replies as the Direct Mail
+emulator and the local backend): ``bounce.example`` is refused by the recipient's ESP with
+``550 5.1.1`` (DeliverStatus 3), ``spam.example`` refused with ``554 5.7.1`` (3),
+``drop.example`` dropped by Tencent (2), ``fail.example`` fails to connect (SendStatus 1004,
+``421 4.4.0``), ``delay.example`` delayed (8),
 ``invalid.example`` fails the address pre-check (SendStatus 3024), ``opened.example`` is
 delivered, opened and clicked; every other address is delivered (1).
 """
@@ -53,6 +56,8 @@ from attrs import define, field
 
 from mailbridge import ConfigurationError
 
+from ._emulator_lists import BLACKLIST_PARAMS, BlacklistActions
+from ._emulator_push import PushEvents
 from ._rules import smtp_password_error
 
 __all__ = [
@@ -237,7 +242,9 @@ _PARAMS: dict[str, set[str]] = {
 
 _SIMULATED: dict[str, tuple[int, int, str]] = {
     "bounce.example": (0, 3, "550 5.1.1 mailbox does not exist (emulated)"),
-    "spam.example": (0, 2, "dropped: message looks like spam (emulated)"),
+    "spam.example": (0, 3, "554 5.7.1 rejected as spam (emulated)"),
+    "drop.example": (0, 2, "dropped: the address is on the suppression list (emulated)"),
+    "fail.example": (1004, 0, "421 4.4.0 connection failed (emulated)"),
     "delay.example": (0, 8, "421 try again later (emulated)"),
     "invalid.example": (3024, 0, "address pre-check failed (emulated)"),
 }
@@ -274,7 +281,10 @@ def _page(params: Mapping[str, Any]) -> tuple[int, int]:
     return offset, limit
 
 
-class TencentEmulator:
+_PARAMS.update(BLACKLIST_PARAMS)
+
+
+class TencentEmulator(BlacklistActions, PushEvents):
     """An in-process SES emulator on a loopback port (``port=0`` picks a free one).
 
     **Parameters:** ``secret_id`` / ``secret_key`` *(optional)*: the accepted credentials;
@@ -284,6 +294,7 @@ class TencentEmulator:
     whether raw Html/Text sends are allowed (real accounts need a special config);
     ``templates``: template id -> name; ``domains``: verified sender domains (None: any);
     ``blacklist``: addresses SendEmail refuses; ``max_groups``: recipient groups per account;
+    ``max_group_size``: addresses per group (the documented 50,000);
     ``template_review``: new templates stay "in review" (status 1) instead of being approved at once;
     ``auto_verify``: UpdateEmailIdentity finds a new domain's DNS records in place.
     """
@@ -303,6 +314,7 @@ class TencentEmulator:
         domains: Iterable[str] | None = None,
         blacklist: Iterable[str] = (),
         max_groups: int = 100,
+        max_group_size: int = MAX_GROUP,
         template_review: bool = False,
         auto_verify: bool = True,
         clock: Callable[[], float] = time.time,
@@ -333,11 +345,13 @@ class TencentEmulator:
         self.auto_verify = auto_verify
         self.blacklist = {a.casefold() for a in blacklist}
         self.max_groups = max_groups
+        self.max_group_size = max_group_size  # the documented 50,000; smaller to test splitting cheaply
         self.clock = clock
         self.groups: dict[int, _Group] = {}
         self.sent_mail: list[dict[str, Any]] = []
         self.deliveries: list[dict[str, Any]] = []
         self.tasks: list[dict[str, Any]] = []
+        self.timed: list[tuple[float, Callable[[], None]]] = []  # (BeginTime, run) of timed batch tasks
         self.requests: list[dict[str, Any]] = []  # every accepted call: action + params
         self.faults: list[Fault] = []
         self.faults_served = 0  # how many requests a fault answered
@@ -360,6 +374,7 @@ class TencentEmulator:
         return self
 
     def stop(self) -> None:
+        self._close_pusher()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -445,6 +460,9 @@ class TencentEmulator:
             for item in done:
                 group.members.extend(item[1])
                 group.pending.remove(item)
+        for task in [t for t in self.timed if t[0] <= now]:  # timed batch tasks whose BeginTime has come
+            self.timed.remove(task)
+            task[1]()
 
     # ------------------------------------------------------------------ request handling
 
@@ -585,8 +603,11 @@ class TencentEmulator:
         if len(entries) > MAX_UPLOAD:
             raise _Error("LimitExceeded.ReceiverDetailRequestLimit", "at most 20000 addresses per request")
         seen = {m["Email"].casefold() for m in group.members}
-        if len(group.members) + len(entries) > MAX_GROUP:
-            raise _Error("LimitExceeded.ReceiverDetailCountLimit", "a recipient group holds at most 50000 addresses")
+        if len(group.members) + len(entries) > self.max_group_size:
+            raise _Error(
+                "LimitExceeded.ReceiverDetailCountLimit",
+                f"a recipient group holds at most {self.max_group_size} addresses",
+            )
         now = _beijing_now(self.clock()).strftime("%Y-%m-%d %H:%M:%S")
         counts = {
             "TotalCount": len(entries),
@@ -750,6 +771,7 @@ class TencentEmulator:
                     "_date": _beijing_now(now).date().isoformat(),
                 }
             )
+            self._push_row(self.deliveries[-1], mail)
 
     def _message_id(self) -> str:
         stamp = _beijing_now(self.clock()).strftime("%Y%m%d%H%M%S")
@@ -770,7 +792,7 @@ class TencentEmulator:
         for recipient in recipients:
             if not isinstance(recipient, str) or not _EMAIL.match(recipient):
                 raise _Error("InvalidParameterValue.IllegalEmailAddress", "an email address is not valid")
-            if recipient.casefold() in self.blacklist:
+            if recipient.casefold() in self.blacklist or self.custom_blacklisted(recipient):
                 raise _Error("FailedOperation.EmailAddrInBlacklist", "the email address is in the blacklist")
         content = self._content(params)
         attachments = []
@@ -833,8 +855,59 @@ class TencentEmulator:
         if group.status != 3:
             raise _Error("OperationDenied.ReceiverStatusError", "the recipient group is empty or still uploading")
         content = self._content(params)
+        begin: float | None = None
+        if task_type == 2:
+            timed = params["TimedParam"]
+            try:
+                begin_at = dt.datetime.strptime(str(timed.get("BeginTime")), "%Y-%m-%d %H:%M:%S")
+            except (AttributeError, ValueError):
+                raise _Error("InvalidParameterValue", "TimedParam.BeginTime must be 'YYYY-MM-DD HH:MM:SS'") from None
+            begin = begin_at.replace(tzinfo=BEIJING).timestamp()
+            if begin <= self.clock():
+                raise _Error("InvalidParameterValue.BeginTimeBeforeNow", "the start time must be later than now")
         task_id = next(self._ids)
         valid = [m for m in group.members if m["Status"] == 1]
+        stamp = _beijing_now(self.clock()).strftime("%Y-%m-%d %H:%M:%S")
+        task = {
+            "TaskId": task_id,
+            "FromEmailAddress": params["FromEmailAddress"],
+            "ReceiverId": group.id,
+            "TaskStatus": 1 if begin is not None else 10,  # 1 pending, 10 done (ListSendTasks)
+            "TaskType": task_type,
+            "RequestCount": len(valid),
+            "SendCount": 0 if begin is not None else len(valid),
+            "CacheCount": 0,
+            "CreateTime": stamp,
+            "UpdateTime": stamp,
+            "Subject": content["subject"],
+            "Template": params.get("Template"),
+            "CycleParam": params.get("CycleParam"),
+            "TimedParam": params.get("TimedParam"),
+            "ErrMsg": "",
+            "ReceiversName": group.name,
+        }
+        self.tasks.append(task)
+
+        def run() -> None:
+            self._run_task(task, valid, content, address, alias, params)
+
+        if begin is None:
+            run()
+        else:
+            self.timed.append((begin, run))
+        return {"TaskId": task_id}
+
+    def _run_task(
+        self,
+        task: dict[str, Any],
+        valid: list[dict[str, Any]],
+        content: dict[str, Any],
+        address: str,
+        alias: str | None,
+        params: Mapping[str, Any],
+    ) -> None:
+        task_id = task["TaskId"]
+        task.update(TaskStatus=10, SendCount=len(valid))
         for member in valid:
             data = json.loads(member["TemplateData"] or "{}")
             mail = {
@@ -854,28 +927,6 @@ class TencentEmulator:
                 "template_data": {**content["template_data"], **data},
             }
             self._record(mail, [member["Email"]])
-        stamp = _beijing_now(self.clock()).strftime("%Y-%m-%d %H:%M:%S")
-        self.tasks.append(
-            {
-                "TaskId": task_id,
-                "FromEmailAddress": params["FromEmailAddress"],
-                "ReceiverId": group.id,
-                "TaskStatus": 10,
-                "TaskType": task_type,
-                "RequestCount": len(valid),
-                "SendCount": len(valid),
-                "CacheCount": 0,
-                "CreateTime": stamp,
-                "UpdateTime": stamp,
-                "Subject": content["subject"],
-                "Template": params.get("Template"),
-                "CycleParam": params.get("CycleParam"),
-                "TimedParam": params.get("TimedParam"),
-                "ErrMsg": "",
-                "ReceiversName": group.name,
-            }
-        )
-        return {"TaskId": task_id}
 
     def _do_ListSendTasks(self, params: dict[str, Any]) -> dict[str, Any]:
         offset, limit = _page(params)
@@ -1268,6 +1319,7 @@ def emulator_options(options: Mapping[str, str]) -> dict[str, Any]:
         "secret_key": str,
         "region": str,
         "max_groups": int,
+        "max_group_size": int,
         "auto_verify": lambda v: v.lower() in {"1", "true", "yes", "on"},
         "template_review": lambda v: v.lower() in {"1", "true", "yes", "on"},
         "domains": lambda v: [d for d in v.split(",") if d],
@@ -1289,11 +1341,16 @@ def serve(host: str = "127.0.0.1", port: int = 9025, **options: str) -> None:
 
     ``options`` (strings, as from a command line): ``upload_delay``, ``rate_limit``,
     ``allow_simple``, ``secret_id``, ``secret_key``, ``region``, ``max_groups``, ``domains``
-    and ``blacklist`` (comma-separated). The URL to connect with is printed on stderr.
+    and ``blacklist`` (comma-separated), ``callback_url`` (push each delivery's callback there).
+    The URL to connect with is printed on stderr.
     """
     if not _loopback(host):
         raise ConfigurationError(f"the tencent emulator listens on loopback only, not {host!r}")
+    options = dict(options)
+    callback_url = options.pop("callback_url", None)  # push SES callbacks there (see push_events)
     emulator = TencentEmulator(host, int(port), **emulator_options(options)).start()
+    if callback_url:
+        emulator.push_events(callback_url)
     print(f"Tencent SES emulator listening; connect with: {emulator.url}", file=sys.stderr, flush=True)
     try:
         while True:

@@ -10,7 +10,7 @@ from mailbridge_aliyun.emulator import AliyunEmulator
 from mailbridge_aliyun.record import scenario_client
 
 import mailbridge
-from mailbridge import Client, DeliveryStatus, InvalidRequest, Message, Recipient
+from mailbridge import Client, DeliveryStatus, InvalidRequest, LimitExceeded, Message, Recipient
 
 SENDER = "noreply@mail.example.com"
 
@@ -21,10 +21,16 @@ def test_upload_of_1200_is_split_500_500_200(client: Client, emulator: AliyunEmu
     rows = [{"email": f"user{i}@example.com", "name": f"User {i}", "tier": str(i % 3)} for i in range(1200)]
     report = client.upload("big", rows)
     calls = emulator.calls("SaveReceiverDetail")
-    assert [len(json.loads(c["Detail"])) for c in calls] == [500, 500, 200]
+    assert ["Detail" in c for c in calls] == [False, False, False]  # each address once: CustomDetail only
     assert [len(json.loads(c["CustomDetail"])) for c in calls] == [500, 500, 200]
-    assert json.loads(calls[0]["Detail"])[0] == {"e": "user0@example.com", "u": "User 0"}
-    assert json.loads(calls[2]["CustomDetail"])[-1] == {"Email": "user1199@example.com", "CustomData": {"tier": "2"}}
+    assert json.loads(calls[0]["CustomDetail"])[0] == {
+        "Email": "user0@example.com",
+        "CustomData": {"name": "User 0", "tier": "0"},
+    }
+    assert json.loads(calls[2]["CustomDetail"])[-1] == {
+        "Email": "user1199@example.com",
+        "CustomData": {"name": "User 1199", "tier": "2"},
+    }
     assert (report.accepted, report.batches, report.rejected, report.duplicates) == (1200, 3, (), ())
     assert client.refresh_group("big").recipient_count == 1200
     assert len(list(client.members("big"))) == 1200
@@ -34,21 +40,21 @@ def test_upload_reports_duplicates_and_rejections(client: Client, emulator: Aliy
     client.create_group("dups")
     client.upload("dups", ["a@example.com"])
     report = client.upload("dups", ["a@example.com", "b@example.com", "B@example.com", "not-an-address"])
-    assert report.accepted == 1
-    assert set(report.duplicates) == {"a@example.com", "B@example.com"}  # already listed; repeated in the input
+    assert (report.accepted, report.existing) == (1, 1)  # a@ was listed already
+    assert report.duplicates == ("B@example.com",)  # repeated in the input
     assert [r.email for r in report.rejected] == ["not-an-address"]
 
 
-def test_send_of_150_is_split_100_50(client: Client, emulator: AliyunEmulator) -> None:
-    """ToAddress carries at most 100 addresses; bcc goes with the first call only."""
+def test_send_of_100_is_one_call_and_150_is_refused(client: Client, emulator: AliyunEmulator) -> None:
+    """ToAddress carries at most 100 addresses: 100 go as one shared email, 150 are refused before any call."""
     to = [f"r{i}@example.com" for i in range(150)]
-    result = client.send(Message(sender=SENDER, to=to, bcc=["audit@example.com"], subject="Hi", text="Hello"))
-    calls = emulator.calls("SingleSendMail")
-    assert [len(c["ToAddress"].split(",")) for c in calls] == [100, 50]
-    assert calls[0]["ToAddress"].split(",") == to[:100] and calls[1]["ToAddress"].split(",") == to[100:]
-    assert [c.get("BccAddress") for c in calls] == ["audit@example.com", None]
-    assert len(result.message_ids) == 2 and result.message_ids == tuple(m.env_id for m in emulator.sent_mail)
-    assert len(result.accepted) == 151
+    result = client.send(Message(sender=SENDER, to=to[:100], bcc=["audit@example.com"], subject="Hi", text="Hello"))
+    (call,) = emulator.calls("SingleSendMail")
+    assert call["ToAddress"].split(",") == to[:100] and call["BccAddress"] == "audit@example.com"
+    assert result.message_ids == tuple(m.env_id for m in emulator.sent_mail) and len(result.accepted) == 101
+    with pytest.raises(LimitExceeded, match="150 'to' addresses"):
+        client.send(Message(sender=SENDER, to=to, subject="Hi", text="Hello"))
+    assert len(emulator.calls("SingleSendMail")) == 1
 
 
 def test_a_send_shows_up_in_delivery_queries(client: Client) -> None:
@@ -139,6 +145,19 @@ def test_unicode_and_reserved_characters_sign_correctly(emulator: AliyunEmulator
         )
     assert emulator.sent_mail[0].subject == subject
     assert emulator.sent_mail[0].params["HtmlBody"] == "<p>你好 & +</p>"
+
+
+def test_remove_from_a_big_list_looks_up_each_address(client: Client, emulator: AliyunEmulator) -> None:
+    """Three addresses out of 1,000 members: a KeyWord look-up each, not ten pages of the list."""
+    client.create_group("big-remove")
+    client.upload("big-remove", [f"m{i}@example.com" for i in range(1000)])
+    before = len(emulator.calls("QueryReceiverDetail"))
+    report = client.remove("big-remove", ["m7@example.com", "M70@example.com", "nobody@example.com"])
+    lookups = emulator.calls("QueryReceiverDetail")[before:]
+    assert [c["KeyWord"] for c in lookups] == ["m7@example.com", "M70@example.com", "nobody@example.com"]
+    assert (report.removed, report.not_members) == (("m7@example.com", "m70@example.com"), ("nobody@example.com",))
+    assert [c["Email"] for c in emulator.calls("DeleteReceiverDetail")] == ["m7@example.com", "m70@example.com"]
+    assert client.refresh_group("big-remove").recipient_count == 998
 
 
 def test_create_group_alias_through_the_client(client: Client, emulator: AliyunEmulator) -> None:

@@ -226,7 +226,7 @@ def test_state_is_visible_from_python(emulator: AliyunEmulator, client: Client) 
     client.upload(group, [Recipient("a@example.com", name="A", data={"k": "v"})])
     client.create_tag("t1")
     member = emulator.lists[group.id].members["a@example.com"]
-    assert (member.detail, member.custom) == ({"u": "A"}, {"k": "v"})
+    assert (member.detail, member.custom) == ({}, {"name": "A", "k": "v"})  # CustomDetail only (Detail xor)
     assert [t["TagName"] for t in emulator.tags.values()] == ["t1"]
     client.send(MESSAGE.evolve(to=["gone@bounce.example"]))
     assert emulator.deliveries[-1].status == 2
@@ -239,7 +239,7 @@ def test_state_is_visible_from_python(emulator: AliyunEmulator, client: Client) 
 def test_daily_quota(client: Client) -> None:
     with AliyunEmulator(daily_quota=2) as small, scenario_client(small.url) as c:
         c.send(MESSAGE.evolve(to=["a@example.com", "b@example.com"]))
-        with pytest.raises(mailbridge.ContentRejected) as info:
+        with pytest.raises(mailbridge.QuotaExceeded) as info:  # InvalidSendMail.Spam with its quota text
             c.send(MESSAGE)
     assert info.value.provider_code == "InvalidSendMail.Spam" and info.value.failover_eligible
 
@@ -256,6 +256,23 @@ def test_group_sends_need_a_batch_sender(client: Client) -> None:
         client.send_to_group("typed", Message(sender=SENDER, to=(), subject="S", text="T"))
     assert info.value.provider_code == "InvalidMailAddressSendType.Malformed"
     client.send_to_group("typed", Message(sender="news@mail.example.com", to=(), subject="S", text="T"))
+
+
+def test_an_address_twice_in_one_call_is_an_error_as_seed_000_says(emulator: AliyunEmulator) -> None:
+    """Detail and CustomDetail naming the same address: the second is a failure (ErrorCount 1, no ErrMessage)."""
+    state = emulator.state
+    rid = state.dispatch("CreateReceiver", {"ReceiversName": "twice", "ReceiversAlias": "t@example.com"})["ReceiverId"]
+    body = state.dispatch(
+        "SaveReceiverDetail",
+        {
+            "ReceiverId": rid,
+            "Detail": json.dumps([{"e": "a@example.com", "u": "A"}]),
+            "CustomDetail": json.dumps([{"Email": "a@example.com", "CustomData": {"k": "v"}}]),
+        },
+    )
+    assert (body["SuccessCount"], body["ErrorCount"], body["Data"]["Detail"]) == (1, 1, [{"Email": "a@example.com"}])
+    member = state.receivers[rid].members["a@example.com"]
+    assert (member.detail, member.custom) == ({"u": "A"}, {})  # the first mention wins, the repeat is refused
 
 
 # --------------------------------------------------------------------------- strict as the documentation

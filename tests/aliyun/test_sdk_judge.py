@@ -272,6 +272,21 @@ def test_every_backend_action_through_the_sdk(judge: Judge, emulator: AliyunEmul
     )
     assert stats.data.stat[0].request_count == "5"  # 2 + 1 single sends, 2 to the list
 
+    # suppression lists: the invalid-address list (the hard bounce above) and the account's own
+    invalid = judge(
+        sdk.query_invalid_address,
+        dm.QueryInvalidAddressRequest(
+            start_time=(today - dt.timedelta(days=1)).strftime("%Y-%m-%d"), end_time=day, length=100
+        ),
+    )
+    assert "gone@bounce.example" in {d.to_address for d in invalid.data.mail_detail}
+    judge(sdk.delete_invalid_address, dm.DeleteInvalidAddressRequest(to_address="gone@bounce.example"))
+    judge(sdk.create_user_suppression, dm.CreateUserSuppressionRequest(address="blocked@example.com"))
+    suppressed = judge(sdk.list_user_suppression, dm.ListUserSuppressionRequest(page_no=1, page_size=10))
+    (entry,) = suppressed.data.user_suppressions
+    assert entry.address == "blocked@example.com"
+    judge(sdk.remove_user_suppression, dm.RemoveUserSuppressionRequest(suppression_ids=str(entry.suppression_id)))
+
     # clean-up
     judge(
         sdk.delete_receiver_detail,
@@ -284,7 +299,7 @@ def test_every_backend_action_through_the_sdk(judge: Judge, emulator: AliyunEmul
     judge(sdk.delete_domain, dm.DeleteDomainRequest(domain_id=domain_id))
 
     assert set(judge.actions) >= BACKEND_ACTIONS, sorted(BACKEND_ACTIONS - set(judge.actions))
-    assert len(BACKEND_ACTIONS) == 31
+    assert len(BACKEND_ACTIONS) == 36
 
 
 def test_inline_receivers_on_batch_send_mail(judge: Judge, emulator: AliyunEmulator) -> None:

@@ -16,6 +16,7 @@ from mailbridge_aliyun._signing import authorization_v3, sha256_hex, sign_v2
 
 import mailbridge
 from mailbridge import (
+    BounceType,
     DeliveryQuery,
     DeliveryStatus,
     Group,
@@ -224,15 +225,40 @@ def test_upload_batch_detail_and_custom_detail() -> None:
     )
     params = wire.params()
     assert params["ReceiverId"] == "34642"
+    # Each address once per call: Detail xor CustomDetail (seed 000 counts a repeat as an error).
     assert params["Detail"] == (
-        '[{"b":"1815-12-10","e":"ada@example.com","g":"f","m":"100","n":"ada","u":"Ada"},'
-        '{"e":"Bob@example.com"},{"e":"carol@example.com"}]'
+        '[{"b":"1815-12-10","e":"ada@example.com","g":"f","m":"100","n":"ada","u":"Ada"},{"e":"carol@example.com"}]'
     )
     assert params["CustomDetail"] == '[{"Email":"Bob@example.com","CustomData":{"plan":"pro","名字":"鲍勃"}}]'
     assert result.accepted == ("ada@example.com",)
-    assert result.duplicates == ("Bob@example.com",)
+    assert result.existing == ("Bob@example.com",)
     assert [(r.email, r.reason) for r in result.rejected] == [("carol@example.com", "mailbox blocked")]
     assert result.request_id == "REQ"
+
+
+def test_upload_with_only_template_data_sends_no_detail_and_keeps_profile_in_custom_data() -> None:
+    wire = Wire({"SaveReceiverDetail": {"ErrorCount": 0, "SuccessCount": 1}})
+    backend(wire).upload_batch(GROUP, [Recipient("a@example.com", name="A", data={"plan": "pro"})])
+    assert wire.params() == {
+        "ReceiverId": "34642",
+        "CustomDetail": '[{"Email":"a@example.com","CustomData":{"name":"A","plan":"pro"}}]',
+    }
+
+
+def test_duplicate_answer_without_message_is_existing_not_rejected() -> None:
+    """Seed 000: a duplicate "returns ErrorCount: 1", with no ErrMessage: the address is already there."""
+    wire = Wire(
+        {"SaveReceiverDetail": {"ErrorCount": 1, "SuccessCount": 1, "Data": {"Detail": [{"Email": "a@x.com"}]}}}
+    )
+    result = backend(wire).upload_batch(GROUP, [Recipient("a@x.com"), Recipient("b@x.com")])
+    assert (result.accepted, result.existing, result.rejected) == (("b@x.com",), ("a@x.com",), ())
+
+
+def test_failures_counted_but_not_named_are_unattributed() -> None:
+    wire = Wire({"SaveReceiverDetail": {"ErrorCount": 1, "SuccessCount": 1}})
+    result = backend(wire).upload_batch(GROUP, [Recipient("a@x.com"), Recipient("b@x.com")])
+    assert (result.accepted_total, result.existing_total, result.unattributed_rejected) == (1, 0, 1)
+    assert result.note and "named 0" in result.note
 
 
 def test_upload_without_template_data_sends_no_custom_detail() -> None:
@@ -338,13 +364,70 @@ def test_send_minimal_and_template() -> None:
         "Subject": "S",
         "TextBody": "T",
     }
-    b.send(
+    wire.answers["DescTemplate"] = {"TemplateName": "t", "TemplateSubject": "Hi {name}", "TemplateText": "<p>x</p>"}
+    message = Message(sender="s@example.net", to="a@example.com", template_id="123", template_data={"name": "Tom"})
+    calls = len(wire.requests)
+    with pytest.raises(InvalidRequest, match="need a subject"):  # seed 002: Subject is required, template or not
+        b.send(message)
+    assert len(wire.requests) == calls
+    mailbridge.Client(b).send(message)  # the client fills it: the template's subject, rendered
+    assert wire.params()["Template"] == '{"TemplateId":"123","TemplateData":{"name":"Tom"}}'
+    assert "HtmlBody" not in wire.params() and wire.params()["Subject"] == "Hi Tom"
+
+
+def test_structured_provider_options_go_out_as_json() -> None:
+    """A dict/list option is a JSON string on the wire, never a Python repr."""
+    wire = Wire({"SingleSendMail": {"EnvId": "1"}})
+    backend(wire).send(
         Message(
-            sender="s@example.net", to="a@example.com", template_id="xxx", template_data={"name": "Tom", "age": "22"}
+            sender="s@example.net",
+            to="a@example.com",
+            subject="S",
+            text="T",
+            provider_options={"Headers": {"X-User-UID1": "UID-1"}, "IpPoolId": "p1"},
         )
     )
-    assert wire.params()["Template"] == '{"TemplateId":"xxx","TemplateData":{"name":"Tom","age":"22"}}'
-    assert "HtmlBody" not in wire.params() and "Subject" not in wire.params()
+    assert wire.params()["Headers"] == '{"X-User-UID1":"UID-1"}'
+    assert wire.params()["IpPoolId"] == "p1"
+
+
+def test_paging_follows_next_start_past_a_short_page() -> None:
+    """A page shorter than asked with a NextStart is not the end: the token is followed until DM gives none."""
+    row = {"Email": "a@example.com", "Data": ""}
+    pages = iter(
+        [
+            {"NextStart": "t1", "data": {"detail": [row]}},
+            {"NextStart": "t2", "data": {"detail": [{**row, "Email": "b@example.com"}]}},
+            {"data": {"detail": [{**row, "Email": "c@example.com"}]}},
+        ]
+    )
+    wire = Wire({"QueryReceiverDetail": lambda request: next(pages)})
+    client = mailbridge.Client(backend(wire))
+    assert [m.email for m in client.members(GROUP)] == ["a@example.com", "b@example.com", "c@example.com"]
+    assert [wire.params(i).get("NextStart") for i in range(3)] == [None, "t1", "t2"]
+
+
+def test_daily_quota_refusal_is_quota_exceeded() -> None:
+    """InvalidSendMail.Spam with its quota text is QuotaExceeded (exit 7), other Spam answers stay ContentRejected."""
+    from mailbridge import ContentRejected, QuotaExceeded
+
+    def answer(text: str) -> Any:
+        def reply(request: httpx.Request) -> httpx.Response:
+            body = {"RequestId": "R", "Code": "InvalidSendMail.Spam", "Message": text}
+            return httpx.Response(400, json=body)
+
+        return reply
+
+    for text, error in [
+        ("Sendmail rejected by spam filter (daily quota exceeded).", QuotaExceeded),
+        ("Sendmail rejected by spam filter.", ContentRejected),
+    ]:
+        transport = httpx.MockTransport(answer(text))
+        url = mailbridge.ProviderURL.parse(f"aliyun://{KEY}:{SECRET}@cn-hangzhou")
+        b = AliyunBackend.from_url(url, transport=transport)
+        with pytest.raises(error) as info:
+            b.send(Message(sender="s@example.net", to="a@example.com", subject="S", text="T"))
+        assert info.value.provider_code == "InvalidSendMail.Spam"
 
 
 @pytest.mark.parametrize(
@@ -450,6 +533,8 @@ def test_query_deliveries_wire_and_parse() -> None:
         {**SEED_004_RECORD, "Status": 4},
         {**SEED_004_RECORD, "Status": 9},
     ]
+    records[3] = {**records[3], "ErrorClassification": "SmtpConnectFailed", "Message": "421 4.4.0 timed out"}
+    records[4] = {**records[4], "ErrorClassification": "", "Message": ""}
     wire = Wire({"SenderStatisticsDetailByParam": {"NextStart": "next#1", "data": {"mailDetail": records}}})
     query = DeliveryQuery(
         start=dt.datetime(2021, 4, 28, 0, 0, 30, tzinfo=dt.UTC),
@@ -481,6 +566,13 @@ def test_query_deliveries_wire_and_parse() -> None:
         DeliveryStatus.PENDING,
     ]
     assert page.items[2].raw_detail is None
+    assert [(e.bounce_type, e.reason) for e in page.items] == [
+        (None, None),
+        (BounceType.HARD, "550"),
+        (None, None),
+        (BounceType.SOFT, "421 4.4.0 timed out"),
+        (None, None),
+    ]
 
 
 def test_query_deliveries_sends_one_selector_and_filters_the_rest() -> None:

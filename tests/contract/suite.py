@@ -129,14 +129,17 @@ class BackendContract:
         assert "alice@example.com" in result.accepted
 
     def test_oversize_send_is_split(self, client: mailbridge.Client, monkeypatch: pytest.MonkeyPatch) -> None:
-        """A to-list one over the per-send limit becomes two provider calls."""
+        """(Name kept for its cassettes.) Several 'to' are one shared email: one over the per-call
+        limit is refused before any call, never split into subsets; the limit itself is one call."""
         limit = client.limits.recipients_per_send
         calls = self._spy(client, "send", monkeypatch)
         to = [f"user{i}@example.com" for i in range(limit + 1)]
-        result = client.send(self.message(to=to))
-        assert [len(c[0].to) for c in calls] == [limit, 1]
-        assert len(result.receipts) == 2
-        assert sorted(result.accepted) == sorted(to)
+        with pytest.raises(mailbridge.LimitExceeded, match="one shared email"):
+            client.send(self.message(to=to))
+        assert calls == []
+        result = client.send(self.message(to=to[:limit]))  # as many as one call carries: one shared email
+        assert [len(c[0].to) for c in calls] == [limit]
+        assert sorted(result.accepted) == sorted(to[:limit])
 
     def test_invalid_input_fails_before_the_network(
         self, client: mailbridge.Client, monkeypatch: pytest.MonkeyPatch

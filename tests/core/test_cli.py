@@ -126,10 +126,39 @@ def test_demo_runs_end_to_end_and_is_rerunnable(run) -> None:  # type: ignore[no
     assert any(e["subject"] == "Welcome to the pro plan, Ada" for e in first["deliveries"])
     assert "4/4 delivery log" in stderr
     second, _ = run("--json", "demo")
-    assert second["upload"]["accepted"] == 0 and second["upload"]["existing"] == 9
+    # a group of 8: the 8 present addresses once each, the input's repeat as a duplicate (issue 11)
+    again = second["upload"]
+    assert (again["accepted"], again["existing"], len(again["duplicates"]), len(again["rejected"])) == (0, 8, 1, 1)
+    assert again["rows"] == 10
 
 
 def test_emulator_command_names_installed_emulators() -> None:
     result = CliRunner().invoke(cli, ["emulator", "nosuch"])
     assert result.exit_code == ExitStatus.CONFIGURATION
     assert "no emulator named 'nosuch'" in result.stderr
+
+
+def test_upload_split_fills_numbered_lists(run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """--split fills GROUP, GROUP-2, ...; without it the counted file is refused before any upload."""
+    from mailbridge_local import LocalBackend
+
+    monkeypatch.setattr(LocalBackend, "limits", LocalBackend.limits.evolve(max_group_size=3))
+    path = tmp_path / "seven.csv"
+    path.write_text("email\n" + "".join(f"u{i}@example.com\n" for i in range(7)))
+    run("groups", "create", "news")
+    _, err = run("recipients", "upload", "news", str(path), expect=ExitStatus.INVALID_REQUEST)
+    assert "adds 7 new ones" in err and "--split" in err
+    report, _ = run("--json", "recipients", "upload", "news", str(path), "--split")
+    assert (report["accepted"], report["groups"]) == (7, ["news", "news-2", "news-3"])
+    listed, _ = run("--json", "groups", "list")
+    assert {g["name"]: g["recipient_count"] for g in listed} == {"news": 3, "news-2": 3, "news-3": 1}
+
+
+def test_send_each_sends_one_copy_per_address(run) -> None:  # type: ignore[no-untyped-def]
+    args = ("send", "--from", "me@example.com", "--to", "a@example.com", "--to", "b@example.com")
+    shared, _ = run("--json", *args, "--subject", "S", "--text", "T")
+    assert (shared["calls"], shared["accepted"]) == (1, ["a@example.com", "b@example.com"])  # one shared email
+    each, _ = run("--json", *args, "--subject", "S", "--text", "T", "--each")
+    assert (each["calls"], each["accepted"]) == (2, ["a@example.com", "b@example.com"])
+    _, err = run(*args, "--bcc", "c@example.com", "--subject", "S", "--text", "T", "--each", expect=2)
+    assert "--each sends one copy per --to address" in err

@@ -88,3 +88,37 @@ def test_filters_events_cannot_carry_are_refused(make_client: MakeClient) -> Non
     with pytest.raises(mailbridge.UnsupportedFeature, match="by message id"):
         list(client.deliveries(dt.datetime.now(UTC) - dt.timedelta(hours=1), message_id="m1"))
     assert backend_of(client).calls_to("query_deliveries") == []
+
+
+def test_engagement_status_filter_without_engagement_is_unsupported(make_client: MakeClient) -> None:
+    """``--status opened`` on a backend that reports no opens says so instead of printing nothing."""
+    client = make_client()  # local: no Feature.DELIVERY_ENGAGEMENT
+    start = dt.datetime.now(UTC) - dt.timedelta(hours=1)
+    with pytest.raises(mailbridge.UnsupportedFeature, match="does not report opened"):
+        client.deliveries(start, status="opened")
+    assert backend_of(client).calls_to("query_deliveries") == []
+
+
+def test_engagement_status_filter_matches_the_flag(make_client: MakeClient) -> None:
+    """On a backend with engagement, ``status=opened`` matches delivered events flagged opened."""
+    client = make_client(features=set(mailbridge.Feature))
+    event = mailbridge.DeliveryEvent("x", "a@example.com", mailbridge.DeliveryStatus.DELIVERED, opened=True)
+    other = mailbridge.DeliveryEvent("x", "b@example.com", mailbridge.DeliveryStatus.DELIVERED, opened=False)
+    backend = backend_of(client)
+    backend.query_deliveries = lambda query, *, cursor, page_size: mailbridge.Page([event, other])  # type: ignore[method-assign]
+    start = dt.datetime.now(UTC) - dt.timedelta(hours=1)
+    assert list(client.deliveries(start, status="opened")) == [event]
+
+
+def test_same_bounce_same_status_and_bounce_type() -> None:
+    """``refine_status`` reads the SMTP reply the same way for every backend."""
+    refine = mailbridge.refine_status
+    S, B = mailbridge.DeliveryStatus, mailbridge.BounceType
+    assert refine(S.REJECTED, "550 5.1.1 recipient is not exist") == (S.INVALID_ADDRESS, B.HARD)
+    assert refine(S.FAILED, "554 5.7.1 spam") == (S.REJECTED, B.HARD)
+    assert refine(S.FAILED, "421 4.4.0 timed out") == (S.FAILED, B.SOFT)
+    assert refine(S.PENDING, "451 try later") == (S.PENDING, B.SOFT)
+    assert refine(S.DELIVERED, "250 OK") == (S.DELIVERED, None)
+    assert refine(S.REJECTED, "551 user unknown") == (S.INVALID_ADDRESS, B.HARD)
+    assert refine(S.REJECTED, "dropped by policy") == (S.REJECTED, None)
+    assert refine(S.INVALID_ADDRESS, "550") == (S.INVALID_ADDRESS, B.HARD)

@@ -139,18 +139,15 @@ def test_every_provider_down(pair: tuple[mailbridge.Client, mailbridge.Client]) 
     assert isinstance(info.value.__cause__, mailbridge.AuthenticationError)
 
 
-def test_split_send_fails_over_only_the_rest(make_client: MakeClient) -> None:
-    """If the primary took the first part of a split send, only the rest goes to the secondary."""
+def test_a_to_list_too_large_for_the_primary_is_refused_not_split(make_client: MakeClient) -> None:
+    """Several 'to' addresses are one shared email: never split into subsets across providers."""
     one_try = {"retry": mailbridge.RetryPolicy(attempts=1)}
     primary = make_client(one_try, recipients_per_send=2)
     secondary = make_client(one_try)
-    backend_of(primary).failures["send"] = [None, mailbridge.ProviderUnavailable("503")]
     fo = FailoverClient([primary, secondary])
-    to = [f"u{i}@example.com" for i in range(5)]
-    result = fo.send(msg(to=to, bcc=["audit@example.com"]))
-    assert sorted(result.accepted) == sorted([*to, "audit@example.com"])
-    (rest,) = backend_of(secondary).calls_to("send")
-    assert rest.to == ("u2@example.com", "u3@example.com", "u4@example.com") and rest.bcc == ()
+    with pytest.raises(mailbridge.LimitExceeded, match="one shared email"):
+        fo.send(msg(to=[f"u{i}@example.com" for i in range(5)]))
+    assert backend_of(primary).calls_to("send") == [] and backend_of(secondary).calls_to("send") == []
 
 
 def test_round_robin_alternates(pair: tuple[mailbridge.Client, mailbridge.Client]) -> None:
@@ -253,35 +250,34 @@ def test_cli_send_through_failover(tmp_path: Path) -> None:
 SPLIT = [f"u{i}@example.com" for i in range(300)]
 
 
-def test_split_send_where_every_provider_fails_reports_what_was_delivered(make_client: MakeClient) -> None:
-    """150 of 300 went out through the primary, then both failed: the error holds those 150 and the 150 not sent."""
+def test_a_send_where_every_provider_fails_reports_nothing_delivered(make_client: MakeClient) -> None:
+    """300 addresses in one call (one shared email, never split): both refused, so all 300 are certainly not sent."""
     one_try = {"retry": mailbridge.RetryPolicy(attempts=1)}
-    primary = make_client(one_try, recipients_per_send=150)
-    secondary = make_client(one_try, recipients_per_send=150)
-    backend_of(primary).failures["send"] = [None, mailbridge.ProviderUnavailable("503")]
+    primary = make_client(one_try, recipients_per_send=300)
+    secondary = make_client(one_try, recipients_per_send=300)
+    backend_of(primary).failures["send"] = [mailbridge.ProviderUnavailable("503")]
     backend_of(secondary).failures["send"] = [mailbridge.ProviderUnavailable("503")]
     fo = FailoverClient([primary, secondary])
     with pytest.raises(mailbridge.ProviderUnavailable, match="every provider failed") as info:
         fo.send(msg(to=SPLIT))
     error = info.value
-    assert [r.provider for r in error.partial_result] == ["scripted"]
-    assert sorted(a for r in error.partial_result for a in r.accepted) == sorted(SPLIT[:150])
-    assert error.not_sent == tuple(SPLIT[150:]) and error.maybe_sent_to == ()
-    assert outbox(primary) == 1 and backend_of(secondary).calls_to("send")[0].to == tuple(SPLIT[150:])
+    assert not error.partial_result
+    assert error.not_sent == tuple(SPLIT) and error.maybe_sent_to == ()
+    assert outbox(primary) == 0 and backend_of(secondary).calls_to("send")[0].to == tuple(SPLIT)
 
 
-def test_unknown_outcome_at_the_last_provider_keeps_the_earlier_receipts(make_client: MakeClient) -> None:
+def test_unknown_outcome_at_the_last_provider_makes_every_address_maybe_sent(make_client: MakeClient) -> None:
     one_try = {"retry": mailbridge.RetryPolicy(attempts=1)}
-    primary = make_client(one_try, recipients_per_send=100)
-    secondary = make_client(one_try, recipients_per_send=100)
-    backend_of(primary).failures["send"] = [None, mailbridge.ProviderUnavailable("503")]
-    backend_of(secondary).failures["send"] = [None, mailbridge.OutcomeUnknown("read timeout")]
+    primary = make_client(one_try, recipients_per_send=300)
+    secondary = make_client(one_try, recipients_per_send=300)
+    backend_of(primary).failures["send"] = [mailbridge.ProviderUnavailable("503")]
+    backend_of(secondary).failures["send"] = [mailbridge.OutcomeUnknown("read timeout")]
     fo = FailoverClient([primary, secondary])
     with pytest.raises(mailbridge.OutcomeUnknown) as info:
         fo.send(msg(to=SPLIT))
     error = info.value
-    assert [r.accepted for r in error.partial_result] == [tuple(SPLIT[:100]), tuple(SPLIT[100:200])]
-    assert error.maybe_sent_to == tuple(SPLIT[200:]) and error.not_sent == ()
+    assert not error.partial_result
+    assert error.maybe_sent_to == tuple(SPLIT) and error.not_sent == ()
     assert [a.outcome for a in error.attempts] == ["failed", "unknown"]
 
 
@@ -298,16 +294,23 @@ def test_at_least_once_never_turns_unknown_into_not_sent(pair: tuple[mailbridge.
     assert isinstance(error.__cause__, mailbridge.ProviderUnavailable)
 
 
-def test_client_split_send_reports_the_unknown_part(make_client: MakeClient) -> None:
-    client = make_client({"retry": mailbridge.RetryPolicy(attempts=1)}, recipients_per_send=2)
-    backend_of(client).failures["send"] = [None, mailbridge.OutcomeUnknown("reset after write")]
+def test_client_send_reports_the_unknown_part(make_client: MakeClient) -> None:
+    client = make_client({"retry": mailbridge.RetryPolicy(attempts=1)}, recipients_per_send=6)
+    backend_of(client).failures["send"] = [mailbridge.OutcomeUnknown("reset after write")]
     to = [f"u{i}@example.com" for i in range(6)]
     with pytest.raises(mailbridge.OutcomeUnknown) as info:
         client.send(msg(to=to, cc=["c@example.com"]))
     error = info.value
-    assert [r.accepted for r in error.partial_result] == [("u0@example.com", "u1@example.com", "c@example.com")]
-    assert error.maybe_sent_to == ("u2@example.com", "u3@example.com")
-    assert error.not_sent == ("u4@example.com", "u5@example.com")
+    assert error.partial_result == ()
+    assert error.maybe_sent_to == (*to, "c@example.com")
+    assert error.not_sent == ()
+
+
+def test_client_send_too_large_for_one_call_is_refused_before_any_call(make_client: MakeClient) -> None:
+    client = make_client({"retry": mailbridge.RetryPolicy(attempts=1)}, recipients_per_send=2)
+    with pytest.raises(mailbridge.LimitExceeded, match="one shared email"):
+        client.send(msg(to=[f"u{i}@example.com" for i in range(6)]))
+    assert backend_of(client).calls_to("send") == []
 
 
 class BrokenHealth(MemoryHealthStore):

@@ -85,17 +85,27 @@ def test_certainly_not_sent_gives_the_key_back(client: mailbridge.Client) -> Non
     assert result.receipts and len(calls(client)) == 2
 
 
-def test_part_delivered_send_resumes_with_the_rest_only(client: mailbridge.Client) -> None:
-    to = [f"u{i}@example.com" for i in range(5)]
-    backend_of(client).failures["send"] = [None, mailbridge.ProviderUnavailable("503")]
+def test_a_send_certainly_not_sent_is_sent_on_the_retry_of_its_key(client: mailbridge.Client) -> None:
+    to = ["u0@example.com", "u1@example.com"]
+    backend_of(client).failures["send"] = [mailbridge.ProviderUnavailable("503")]
     with pytest.raises(mailbridge.ProviderUnavailable) as info:
         client.send(msg(to=to, idempotency_key="k"))
-    assert info.value.not_sent == tuple(to[2:])
+    assert info.value.not_sent == tuple(to)
     result = client.send(msg(to=to, idempotency_key="k"))
-    assert [m.to for m in calls(client)] == [tuple(to[:2]), tuple(to[2:4]), tuple(to[2:4]), (to[4],)]
+    assert [m.to for m in calls(client)] == [tuple(to), tuple(to)]
     assert sorted(a for r in result.receipts for a in r.accepted) == sorted(to)
     assert client.send(msg(to=to, idempotency_key="k")).receipts == result.receipts
-    assert len(calls(client)) == 4
+    assert len(calls(client)) == 2
+
+
+def test_a_to_list_too_large_for_one_call_is_refused_before_the_key_is_claimed(client: mailbridge.Client) -> None:
+    """One shared email is never split: refused with nothing sent and the key left free."""
+    to = [f"u{i}@example.com" for i in range(5)]
+    with pytest.raises(mailbridge.LimitExceeded, match="one shared email"):
+        client.send(msg(to=to, idempotency_key="k"))
+    assert calls(client) == []
+    client.send(msg(to=to[:2], idempotency_key="k"))  # the key was never claimed: free for this message
+    assert [m.to for m in calls(client)] == [tuple(to[:2])]
 
 
 def test_a_key_in_flight_elsewhere_raises_outcome_unknown(

@@ -19,17 +19,41 @@ def msg(**changes: Any) -> Message:
     return Message(**fields)
 
 
-def test_split_send_returns_every_receipt(make_client: MakeClient) -> None:
-    """150 recipients with a 100-per-send limit go as 100 + 50, copies only with the first call."""
+def test_several_to_addresses_are_one_shared_email_in_one_call(make_client: MakeClient) -> None:
+    """100 recipients on a 100-per-call backend: one call, one message every recipient sees."""
+    client = make_client()
+    to = [f"u{i}@example.com" for i in range(100)]
+    result = client.send(msg(to=to, cc=["boss@example.com"], bcc=["audit@example.com"]))
+    (call,) = backend_of(client).calls_to("send")
+    assert (len(call.to), call.cc, call.bcc) == (100, ("boss@example.com",), ("audit@example.com",))
+    assert len(result.receipts) == 1
+    (mail,) = mailbox.Maildir(backend_of(client).outbox_path, create=False)
+    assert mail["To"].count("@") == 100  # one shared email: every 'to' address is on it
+
+
+def test_a_to_list_larger_than_one_call_is_refused_not_split(make_client: MakeClient) -> None:
+    """Never arbitrary subsets: 150 'to' addresses on a 100-per-call backend fail before any call."""
     client = make_client()
     to = [f"u{i}@example.com" for i in range(150)]
-    result = client.send(msg(to=to, cc=["boss@example.com"], bcc=["audit@example.com"]))
-    calls = backend_of(client).calls_to("send")
-    assert [len(m.to) for m in calls] == [100, 50]
-    assert [m.cc for m in calls] == [("boss@example.com",), ()]
-    assert [m.bcc for m in calls] == [("audit@example.com",), ()]
-    assert len(result.receipts) == 2 and len(result.message_ids) == 2
-    assert set(result.accepted) == {*to, "boss@example.com", "audit@example.com"}
+    with pytest.raises(mailbridge.LimitExceeded, match=r"150 'to' addresses.*one shared email.*send_many"):
+        client.send(msg(to=to))
+    assert backend_of(client).calls_to("send") == []
+
+
+def test_one_copy_each_is_one_message_per_address(make_client: MakeClient) -> None:
+    """The LimitExceeded advice works: send_many with one message per address, nobody sees the others."""
+    client = make_client(recipients_per_send=2)
+    to = [f"u{i}@example.com" for i in range(5)]
+    outcomes = list(client.send_many(msg(to=[a]) for a in to))
+    assert all(o.ok for o in outcomes)
+    assert sorted(m.to for m in backend_of(client).calls_to("send")) == sorted((a,) for a in to)
+
+
+def test_bcc_repeating_a_to_address_is_refused_before_the_call(make_client: MakeClient) -> None:
+    client = make_client()
+    with pytest.raises(mailbridge.InvalidRequest, match=r"bcc address 'A@example\.com' is also a to/cc address"):
+        client.send(msg(to=["a@example.com"], bcc=["A@example.com"]))
+    assert backend_of(client).calls_to("send") == []
 
 
 def test_sent_mail_is_an_rfc5322_file_in_the_outbox(make_client: MakeClient) -> None:
@@ -112,19 +136,6 @@ def test_permanent_errors_are_not_retried(make_client: MakeClient) -> None:
     with pytest.raises(mailbridge.ContentRejected):
         client.send(msg())
     assert len(backend_of(client).calls_to("send")) == 1
-
-
-def test_failure_midway_through_a_split_send_reports_what_went(make_client: MakeClient) -> None:
-    """If the second call of a split send fails, the error holds the first receipt and the unsent addresses."""
-    client = make_client(recipients_per_send=2)
-    backend_of(client).failures["send"] = [None, mailbridge.QuotaExceeded("daily quota")]
-    to = [f"u{i}@example.com" for i in range(5)]
-    with pytest.raises(mailbridge.QuotaExceeded) as info:
-        client.send(msg(to=to))
-    receipts = info.value.partial_result
-    assert [r.accepted for r in receipts] == [("u0@example.com", "u1@example.com")]
-    assert info.value.not_sent == ("u2@example.com", "u3@example.com", "u4@example.com")
-    assert info.value.failover_eligible
 
 
 def test_template_send_renders_per_recipient_data(make_client: MakeClient) -> None:

@@ -79,13 +79,28 @@ def test_duplicates_are_never_sent(make_client: MakeClient) -> None:
     assert report.duplicates == ("A@EXAMPLE.COM", "b@example.com")
 
 
-def test_provider_side_duplicates_are_reported(make_client: MakeClient) -> None:
-    """Addresses already in the group (without skip_existing) come back as duplicates from the backend."""
+def test_addresses_already_in_the_group_are_existing_not_duplicates(make_client: MakeClient) -> None:
+    """Without skip_existing the backend says which addresses the group had: ``existing``, not ``duplicates``."""
     client = make_client()
     group = client.create_group("g")
     client.upload(group, ["a@example.com"])
-    report = client.upload(group, ["a@example.com", "b@example.com"])
-    assert (report.accepted, report.duplicates) == (1, ("a@example.com",))
+    report = client.upload(group, ["a@example.com", "b@example.com", "A@example.com"])
+    assert report.counts() == {
+        "rows": 3, "accepted": 1, "existing": 1, "duplicates": 1, "rejected": 0, "unattributed": 0, "not_sent": 0
+    }  # fmt: skip
+    assert report.duplicates == ("A@example.com",)
+
+
+def test_skip_existing_counts_each_present_address_once(make_client: MakeClient) -> None:
+    """Input repeats of present addresses are duplicates; existing counts each present address once."""
+    client = make_client()
+    group = client.create_group("g")
+    client.upload(group, ["a@example.com", "b@example.com"])
+    rows = ["a@example.com", "A@example.com", "b@example.com", "a@example.com", "c@example.com"]
+    report = client.upload(group, rows, skip_existing=True)
+    assert (report.accepted, report.existing, len(report.duplicates)) == (1, 2, 2)
+    again = client.upload(group, rows)  # the same file without skip_existing: the same counts
+    assert (again.accepted, again.existing, len(again.duplicates)) == (0, 3, 2)
 
 
 def test_skip_existing_sends_only_missing(make_client: MakeClient) -> None:
@@ -112,17 +127,51 @@ def test_group_size_limit_is_refused_before_any_call(make_client: MakeClient) ->
     assert report.accepted == 6
 
 
-def test_group_size_limit_on_a_stream_stops_before_the_limit(make_client: MakeClient) -> None:
-    """For a generator the core stops at the call that would cross the limit and reports what went up."""
+def test_group_size_limit_on_a_stream_fills_the_group_and_reports_the_rest(make_client: MakeClient) -> None:
+    """A one-pass stream fills the group to the limit; every later new address is rejected (code 'limit')."""
     client = make_client(max_group_size=10, upload_batch_size=4)
     group = client.create_group("g")
-    with pytest.raises(mailbridge.LimitExceeded) as info:
-        client.upload(group, (f"u{i}@example.com" for i in range(12)))
-    report = info.value.partial_result
-    assert isinstance(report, mailbridge.UploadReport)
-    assert report.accepted == 8
-    assert len(info.value.not_sent) == 4
-    assert client.refresh_group(group).recipient_count == 8
+    rows = [f"u{i}@example.com" for i in range(12)] + ["u0@example.com", "bad", "u13@example.com"]
+    report = client.upload(group, iter(rows))
+    assert report.counts() == {
+        "rows": 15, "accepted": 10, "existing": 0, "duplicates": 1, "rejected": 4, "unattributed": 0, "not_sent": 0
+    }  # fmt: skip
+    limit_rows = [(r.row, r.email, r.code) for r in report.rejected if r.code == "limit"]
+    assert limit_rows == [
+        (11, "u10@example.com", "limit"),
+        (12, "u11@example.com", "limit"),
+        (15, "u13@example.com", "limit"),
+    ]
+    assert any("reached" in n and "limit of 10" in n for n in report.notes)
+    assert [len(c) for c in backend_of(client).calls_to("upload_batch")] == [4, 4, 2]  # nothing past the limit
+    assert client.refresh_group(group).recipient_count == 10
+
+
+def test_split_fills_numbered_lists(make_client: MakeClient) -> None:
+    """split=True fills the group to the limit, then news-2, news-3 (created as needed), exactly reported."""
+    client = make_client(max_group_size=5, upload_batch_size=3)
+    group = client.create_group("news")
+    client.upload(group, ["old@example.com"])
+    rows = [f"u{i}@example.com" for i in range(12)] + ["old@example.com", "u1@example.com"]
+    report = client.upload("news", rows, split=True)
+    assert [g.name for g in report.groups] == ["news", "news-2", "news-3"]
+    assert report.counts() == {
+        "rows": 14, "accepted": 12, "existing": 1, "duplicates": 1, "rejected": 0, "unattributed": 0, "not_sent": 0
+    }  # fmt: skip
+    sizes = {g.name: g.recipient_count for g in client.groups()}
+    assert sizes == {"news": 5, "news-2": 5, "news-3": 3}
+    # Again with skip_existing: every numbered list is read, nothing is uploaded.
+    again = client.upload("news", rows, split=True, skip_existing=True)
+    assert (again.accepted, again.existing, len(again.duplicates)) == (0, 13, 1)
+
+
+def test_split_refuses_before_any_call_when_the_lists_run_out(make_client: MakeClient) -> None:
+    client = make_client(max_group_size=5, upload_batch_size=3, max_groups=2)
+    client.create_group("news")
+    calls = len(backend_of(client).calls_to("upload_batch"))
+    with pytest.raises(mailbridge.LimitExceeded, match=r"needs 2 more list\(s\) of 5.*at most 2"):
+        client.upload("news", [f"u{i}@example.com" for i in range(12)], split=True)
+    assert len(backend_of(client).calls_to("upload_batch")) == calls
 
 
 def test_failed_call_reports_partial_progress(make_client: MakeClient) -> None:
@@ -145,6 +194,8 @@ def test_failed_call_reports_partial_progress(make_client: MakeClient) -> None:
     assert info.value.partial_result.accepted == 2
     assert info.value.not_sent == ("u2@example.com", "u3@example.com")
     assert info.value.operation == "upload_recipients"
+    # rows read so far = accepted + not_sent (row 5 was never read)
+    assert (info.value.partial_result.rows, info.value.partial_result.not_sent) == (4, 2)
 
 
 def test_retryable_failures_are_retried(make_client: MakeClient) -> None:
@@ -254,3 +305,17 @@ def test_upload_into_a_group_still_importing_waits(make_client: MakeClient) -> N
     client.wait_until_ready = lambda g, **kw: waited.append(g.name) or g  # type: ignore[method-assign,func-returns-value]
     report = client.upload(group, ["a@example.com"])
     assert report.accepted == 1 and waited == ["g"]
+
+
+def test_remove_reports_removed_and_not_members_exactly(make_client: MakeClient) -> None:
+    """Only members are removed; the rest are named, before any removal call."""
+    client = make_client()
+    group = client.create_group("g")
+    client.upload(group, ["a@example.com", "b@example.com", "c@example.com"])
+    report = client.remove("g", ["a@example.com", "B@example.com", "notthere@example.com", "a@example.com", "-", ""])
+    assert report.counts() == {"removed": 2, "not_members": 1, "duplicates": 1, "rejected": 1}
+    assert report.removed == ("a@example.com", "b@example.com")  # as the group spells them
+    assert report.not_members == ("notthere@example.com",)
+    assert [m.email for m in client.members("g")] == ["c@example.com"]
+    again = client.remove("g", ["a@example.com"])
+    assert (again.removed, again.not_members) == ((), ("a@example.com",))

@@ -16,7 +16,7 @@ from attrs import field, frozen
 from mailbridge_tencent.emulator import TencentEmulator
 
 import mailbridge
-from mailbridge import Attachment, DeliveryQuery, DeliveryStatus, Group, GroupStatus, Message, Recipient
+from mailbridge import Attachment, BounceType, DeliveryQuery, DeliveryStatus, Group, GroupStatus, Message, Recipient
 
 SENDER = "noreply@mail.example.com"
 PASSWORD = "Mb-Test-Pw-12ab"  # a valid SES SMTP password (see _rules.py); never written to a cassette
@@ -123,16 +123,26 @@ def send_to_group(c: mailbridge.Client) -> None:
 
 def deliveries(c: mailbridge.Client) -> None:
     to = ["ok@example.com", "x@bounce.example", "x@spam.example", "x@delay.example", "x@opened.example"]
+    to += ["x@drop.example", "x@fail.example"]
     c.send(_message(to=to))
     now = dt.datetime.now(dt.UTC)
     page = c.backend.query_deliveries(DeliveryQuery(start=now, end=now), cursor=None, page_size=100)
     status = {e.recipient: e.status for e in page.items}
     assert status == {
         "ok@example.com": DeliveryStatus.DELIVERED,
-        "x@bounce.example": DeliveryStatus.REJECTED,
-        "x@spam.example": DeliveryStatus.FAILED,
+        "x@bounce.example": DeliveryStatus.INVALID_ADDRESS,  # DeliverStatus 3, "550 5.1.1"
+        "x@spam.example": DeliveryStatus.REJECTED,  # DeliverStatus 3, "554 5.7.1"
         "x@delay.example": DeliveryStatus.PENDING,
         "x@opened.example": DeliveryStatus.DELIVERED,
+        "x@drop.example": DeliveryStatus.REJECTED,  # DeliverStatus 2: dropped by Tencent
+        "x@fail.example": DeliveryStatus.FAILED,  # SendStatus 1004
+    }
+    bounce = {e.recipient: e.bounce_type for e in page.items if e.bounce_type}
+    assert bounce == {
+        "x@bounce.example": BounceType.HARD,
+        "x@spam.example": BounceType.HARD,
+        "x@delay.example": BounceType.SOFT,
+        "x@fail.example": BounceType.SOFT,
     }
     opened = next(e for e in page.items if e.recipient == "x@opened.example")
     assert (opened.opened, opened.clicked, opened.raw_status) == (True, True, "SendStatus=0 DeliverStatus=1")

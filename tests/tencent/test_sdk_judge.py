@@ -218,10 +218,20 @@ def test_every_backend_action_through_the_sdk(judge: Judge, emu: TencentEmulator
     report = judge("GetStatisticsReport", StartDate=today, EndDate=today)
     assert report.OverallVolume.RequestCount == 4
 
+    # suppression lists: the shared hard-bounce list and the account's custom blacklist
+    emu.blacklist.add("gone@example.com")
+    black = judge("ListBlackEmailAddress", StartDate="2020-10-02", EndDate=today, Offset=0, Limit=100)
+    assert [b.EmailAddress for b in black.BlackList] == ["gone@example.com"]
+    judge("DeleteBlackList", EmailAddressList=["gone@example.com"])
+    judge("CreateCustomBlacklist", Emails=["blocked@example.com"])
+    custom = judge("ListCustomBlacklist", Offset=0, Limit=100, Status=1)
+    assert [c.Email for c in custom.Data] == ["blocked@example.com"]
+    judge("DeleteCustomBlackList", Emails=["blocked@example.com"])
+
     judge("DeleteReceiver", ReceiverId=group)
     judge("DeleteEmailTemplate", TemplateID=template.TemplateID)
     assert set(judge.actions) >= BACKEND_ACTIONS, sorted(BACKEND_ACTIONS - set(judge.actions))
-    assert len(BACKEND_ACTIONS) == 25
+    assert len(BACKEND_ACTIONS) == 30
 
 
 # --------------------------------------------------------------------------- asynchronous imports

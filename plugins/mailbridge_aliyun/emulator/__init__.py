@@ -139,6 +139,10 @@ class AliyunEmulator:
         return self
 
     def stop(self) -> None:
+        if self.state.pusher is not None:
+            self.state.pusher.flush()
+            self.state.pusher.close()
+            self.state.pusher = None
         if self._thread is not None:
             self.server.shutdown()
             self._thread.join(timeout=5)
@@ -150,6 +154,24 @@ class AliyunEmulator:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+    def push_events(
+        self,
+        url: str,
+        *,
+        signing_key: bytes | None = None,
+        cert_url: str = "https://cn-hangzhou-eventbridge.oss-accelerate.aliyuncs.com/cert.pem",
+        account: str = "1234567890123456",
+    ) -> Any:
+        """Push a CloudEvent (EventBridge's format) to ``url`` for every delivery from now on;
+        with ``signing_key`` (PEM RSA private key) each push is signed. Returns the pusher:
+        ``flush()`` waits until every event was posted; stopping the emulator closes it."""
+        from ._push import start_pusher
+
+        pusher = start_pusher(url, signing_key=signing_key, cert_url=cert_url)
+        with self.state.lock:
+            self.state.pusher, self.state.push_region, self.state.push_account = pusher, self.region, account
+        return pusher
 
     # ------------------------------------------------------------------ addresses
 
@@ -261,7 +283,8 @@ def serve(host: str = "127.0.0.1", port: int = 8025, **options: str) -> None:
     """Run an emulator until interrupted (the ``mailbridge emulator aliyun`` entry point).
 
     ``options`` (strings, from the command line): ``rate``, ``max_lists``,
-    ``max_list_size``, ``daily_quota``, ``max_domains``, ``quotas``, ``access_key_id``, ``secret``, ``region``.
+    ``max_list_size``, ``daily_quota``, ``max_domains``, ``quotas``, ``access_key_id``, ``secret``, ``region``,
+    ``callback_url`` (push each delivery's CloudEvent there, unsigned).
     """
     numeric: dict[str, Callable[[str], Any]] = {
         "rate": float,
@@ -272,6 +295,8 @@ def serve(host: str = "127.0.0.1", port: int = 8025, **options: str) -> None:
         "quotas": lambda v: v.lower() in ("1", "true", "yes"),
     }
     kwargs: dict[str, Any] = {}
+    options = dict(options)
+    callback_url = options.pop("callback_url", None)  # push EventBridge CloudEvents there (see push_events)
     for key, value in options.items():
         if key in numeric:
             kwargs[key] = numeric[key](value)
@@ -281,6 +306,8 @@ def serve(host: str = "127.0.0.1", port: int = 8025, **options: str) -> None:
             raise ValueError(f"unknown emulator option {key!r}")
     emulator = AliyunEmulator(host, int(port), **kwargs)
     with emulator:
+        if callback_url:
+            emulator.push_events(callback_url)
         print(f"Alibaba Cloud Direct Mail emulator on {emulator.endpoint}", file=sys.stderr)
         print(f"MAILBRIDGE_URL={emulator.url}", file=sys.stderr)
         try:

@@ -25,6 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._suppression import SuppressionActions
+
 __all__ = [
     "DNS_PURPOSES",
     "DMError",
@@ -320,7 +322,7 @@ class DomainState:
         }
 
 
-class EmulatorState:
+class EmulatorState(SuppressionActions):
     """One emulated Direct Mail account. Thread-safe: every handler runs under one lock."""
 
     def __init__(
@@ -345,6 +347,7 @@ class EmulatorState:
         self.deliveries: list[DeliveryRecord] = []
         # The account's invalid-address list (QueryInvalidAddress): casefolded -> (address, first seen).
         self.invalid_addresses: dict[str, tuple[str, float]] = {}
+        self.user_suppressions: dict[int, dict[str, Any]] = {}  # CreateUserSuppression entries by id
         self.eventbridge = False  # GetUser EnableEventbridge
         self.tags: dict[str, dict[str, str]] = {}
         self.templates: dict[str, Template] = {}
@@ -551,32 +554,30 @@ class EmulatorState:
             raise DMError(
                 400, "InvalidDetail", f"Specified parameter Detail is not valid: at most {MAX_UPLOAD} records."
             )
-        custom_by_email = {
-            str(c.get("Email", "")).casefold(): {str(k): str(v) for k, v in (c.get("CustomData") or {}).items()}
-            for c in custom
-            if isinstance(c, dict)
-        }
-        emails_in_detail = {str(d.get("e", "")).casefold() for d in detail if isinstance(d, dict)}
-        rows = [d for d in detail if isinstance(d, dict)]
-        rows += [
-            {"e": c["Email"]}
-            for c in custom
-            if isinstance(c, dict) and str(c.get("Email", "")).casefold() not in emails_in_detail
-        ]
+        # Seed 000: every address counts once per call, whether in Detail or CustomDetail; a
+        # repeat (within the call, or of a listed address) "returns ErrorCount: 1", and the
+        # failure record carries no ErrMessage (as the cloud answers duplicates).
+        rows: list[tuple[str, dict[str, str], dict[str, str]]] = []
+        for d in detail:
+            if isinstance(d, dict):
+                fields = {k: str(v) for k, v in d.items() if k in SCHEMA_KEYS and v}
+                rows.append((str(d.get("e", "")), fields, {}))
+        for c in custom:
+            if isinstance(c, dict):
+                data = {str(k): str(v) for k, v in (c.get("CustomData") or {}).items()}
+                rows.append((str(c.get("Email", "")), {}, data))
         failures: list[dict[str, str]] = []
         success = 0
-        for row in rows:
-            email = str(row.get("e", ""))
+        for email, detail_fields, custom_data in rows:
             key = email.casefold()
             if not _EMAIL.match(email):
                 failures.append({"Email": email, "ErrMessage": "The email address is invalid."})
             elif key in receiver.members:
-                failures.append({"Email": email, "ErrMessage": "Duplicate: the address already exists in the list."})
+                failures.append({"Email": email})
             elif len(receiver.members) >= self.max_list_size:
                 failures.append({"Email": email, "ErrMessage": f"The list is full ({self.max_list_size} addresses)."})
             else:
-                detail_fields = {k: str(v) for k, v in row.items() if k in SCHEMA_KEYS and v}
-                receiver.members[key] = MemberRecord(email, detail_fields, custom_by_email.get(key, {}), self.clock())
+                receiver.members[key] = MemberRecord(email, detail_fields, custom_data, self.clock())
                 success += 1
         return {"ErrorCount": len(failures), "SuccessCount": success, "Data": {"Detail": failures}}
 
@@ -640,6 +641,7 @@ class EmulatorState:
             self.deliveries.append(
                 DeliveryRecord(address, sender, subject, tag, status, classification, message, now, env_id)
             )
+            self.push_event(self.deliveries[-1])
 
     def _common_send_checks(self, p: dict[str, str]) -> None:
         if "AddressType" not in p:
@@ -674,7 +676,7 @@ class EmulatorState:
         if len(bcc) > MAX_BCC or not all(_EMAIL.match(a) for a in bcc):
             raise _invalid("BccAddress")
         for address in to:
-            if address.casefold() in self.invalid_addresses:
+            if self.suppressed(address):
                 raise DMError(400, "InvalidToAddress.Spam", "Sendmail rejected by invalid address.")
         if len(p.get("FromAlias", "")) > MAX_ALIAS:
             raise DMError(400, "InvalidFromAlias.Malformed", "The specified fromAlias is wrongly formed.")
@@ -687,7 +689,8 @@ class EmulatorState:
             stored = self.templates.get(str(template.get("TemplateId", "")))
             if stored is None:
                 raise DMError(404, "InvalidTemplate.NotFound", "The specified template does not exist.")
-            subject = subject or render_dm(stored.subject, dict(template.get("TemplateData") or {})) or ""
+            if not subject:  # seed 002 marks Subject required, template or not
+                raise _missing("Subject")
         else:
             if not subject:
                 raise _missing("Subject")
