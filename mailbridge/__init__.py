@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 
+from ._async import AsyncClient, connect_async
 from ._backend import Backend
 from ._bulk import SendManyInterrupted, SendManyProgress, SendOutcome
 from ._catalog import RedisCatalog, SqliteCatalog, TemplateCatalog
@@ -91,6 +92,7 @@ __all__ = [
     "NEUTRAL_SYNTAX",
     "AccountSummary",
     "AlreadyExists",
+    "AsyncClient",
     "Attachment",
     "Attempt",
     "AuthenticationError",
@@ -168,6 +170,7 @@ __all__ = [
     "apply_setup",
     "available_providers",
     "connect",
+    "connect_async",
     "connect_failover",
     "failover_url",
     "idempotency_store",
