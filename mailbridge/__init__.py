@@ -14,7 +14,7 @@ from ._bulk import SendManyInterrupted, SendManyProgress, SendOutcome
 from ._catalog import RedisCatalog, SqliteCatalog, TemplateCatalog
 from ._client import Client, RetryPolicy, UploadProgress
 from ._connect import connect, connect_failover
-from ._csvio import read_recipients_csv, write_rejected_csv
+from ._csvio import RecipientsFile, UnreadableRow, read_recipients_csv, write_rejected_csv
 from ._exceptions import (
     AlreadyExists,
     AuthenticationError,
@@ -82,11 +82,15 @@ from ._models import (
     Template,
     UploadReport,
 )
+from ._paging import follow_pages
 from ._ratelimit import RateLimiter
+from ._reader import ResponseReader
 from ._registry import available_providers
+from ._scrub import install_log_filter as _install_log_filter
+from ._scrub import scrub_text
 from ._setup_migrate import SetupItem, SetupReport, apply_setup, plan_setup
 from ._templating import NEUTRAL_SYNTAX, TemplateSyntax, render_template
-from ._url import ProviderURL, Secret
+from ._url import ProviderURL, Secret, redact_url
 
 __all__ = [
     "NEUTRAL_SYNTAX",
@@ -138,11 +142,13 @@ __all__ = [
     "RateLimited",
     "RateLimiter",
     "Recipient",
+    "RecipientsFile",
     "RedisCatalog",
     "RedisHealthStore",
     "RedisIdempotencyStore",
     "RejectedAddress",
     "ResourceBusy",
+    "ResponseReader",
     "RetryPolicy",
     "SQLiteIdempotencyStore",
     "Secret",
@@ -163,6 +169,7 @@ __all__ = [
     "TemplateCatalog",
     "TemplateNotFound",
     "TemplateSyntax",
+    "UnreadableRow",
     "UnsupportedFeature",
     "UploadProgress",
     "UploadReport",
@@ -173,12 +180,15 @@ __all__ = [
     "connect_async",
     "connect_failover",
     "failover_url",
+    "follow_pages",
     "idempotency_store",
     "migrate",
     "plan_migration",
     "plan_setup",
     "read_recipients_csv",
+    "redact_url",
     "render_template",
+    "scrub_text",
     "verify_migration",
     "write_rejected_csv",
 ]
@@ -190,6 +200,7 @@ for _name in __all__:
         with contextlib.suppress(AttributeError, TypeError):
             _obj.__module__ = "mailbridge"
 del _name, _obj
+_install_log_filter()
 
 
 def __getattr__(name: str) -> str:

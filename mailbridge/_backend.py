@@ -37,6 +37,7 @@ from ._models import (
     Tag,
     Template,
 )
+from ._paging import follow_pages
 from ._templating import NEUTRAL_SYNTAX, TemplateSyntax
 from ._url import ProviderURL, Secret
 
@@ -104,16 +105,18 @@ class Backend(abc.ABC):
         """One page of groups (``keyword`` filters by name where the provider can)."""
 
     def get_group(self, group_id: str) -> Group:
-        """A group by id, with current count and status. Default: scan :meth:`list_groups`."""
-        cursor: str | None = None
-        while True:
-            page = self.list_groups(keyword=None, cursor=cursor, page_size=self.limits.list_page_size)
+        """A group by id, with current count and status. Default: scan :meth:`list_groups` (bounded, see
+        :func:`~mailbridge.follow_pages`)."""
+        size = self.limits.list_page_size
+
+        def fetch(cursor: str | None) -> Page[Group]:
+            return self.list_groups(keyword=None, cursor=cursor, page_size=size)
+
+        for page in follow_pages(fetch, provider=self.name, operation="get_group"):
             for group in page.items:
                 if group.id == group_id:
                     return group
-            if not page.next_cursor:
-                raise GroupNotFound(f"no group with id {group_id!r}", provider=self.name)
-            cursor = page.next_cursor
+        raise GroupNotFound(f"no group with id {group_id!r}", provider=self.name)
 
     @abc.abstractmethod
     def delete_group(self, group: Group) -> None:

@@ -22,6 +22,7 @@ from attrs import frozen
 from ._backend import Backend
 from ._bulk import SendManyProgress, SendOutcome, default_in_flight, send_many
 from ._catalog import TemplateCatalog
+from ._csvio import UnreadableRow
 from ._dedup import SeenSet
 from ._exceptions import (
     AlreadyExists,
@@ -62,7 +63,9 @@ from ._models import (
     Template,
     UploadReport,
 )
+from ._paging import follow_pages
 from ._ratelimit import RateLimiter
+from ._scrub import scrub_text
 from ._template_resolver import TemplateResolver, resolves_template_names
 from ._url import Secret
 from ._validation import address_error, check_message, recipient_error, strip_unsupported_recipient_fields
@@ -71,7 +74,7 @@ __all__ = ["Client", "RetryPolicy", "UploadProgress"]
 
 log = logging.getLogger("mailbridge")
 T = TypeVar("T")
-RecipientLike = Recipient | str | Mapping[str, Any]
+RecipientLike = Recipient | str | Mapping[str, Any] | UnreadableRow
 
 
 @frozen
@@ -184,7 +187,7 @@ class Client:
         return self.backend.limits
 
     def __repr__(self) -> str:
-        return f"<mailbridge.Client {self.backend.describe()}>"
+        return scrub_text(f"<mailbridge.Client {self.backend.describe()}>")
 
     def close(self) -> None:
         self._templates.close()
@@ -293,13 +296,13 @@ class Client:
         self._call(operation, once)
 
     def _pages(self, operation: Operation, fetch: Callable[[str | None], Page[T]]) -> Iterator[T]:
-        cursor: str | None = None
-        while True:
-            page = self._call(operation, fetch, cursor)
+        """Every item of a listing, each page one :meth:`_call`; bounded as :func:`follow_pages` says."""
+
+        def call(cursor: str | None) -> Page[T]:
+            return self._call(operation, fetch, cursor)
+
+        for page in follow_pages(call, provider=self.provider, operation=str(operation)):
             yield from page.items
-            if not page.next_cursor or page.next_cursor == cursor:
-                return
-            cursor = page.next_cursor
 
     # ------------------------------------------------------------------ groups
 
@@ -398,8 +401,10 @@ class Client:
         """Add any number of recipients to a group and return one exact report.
 
         ``recipients`` may be any iterable (a generator over a huge CSV streams in bounded
-        memory) of :class:`Recipient`, address strings or mappings (CSV rows). Invalid
-        addresses and repeats are reported, not sent; the rest go in chunks of the
+        memory) of :class:`Recipient`, address strings or mappings with string keys (CSV
+        rows; see :meth:`Recipient.coerce`). Anything else (``None``, bytes, a ``csv.reader``
+        tuple, an :class:`UnreadableRow`), invalid addresses and repeats are reported per
+        row with a reason, not sent; the rest go in chunks of the
         backend's per-call limit, within its rate limit, retried while retryable.
         ``skip_existing`` first reads the group's members so that a resumed upload sends
         only what is missing. ``wait`` blocks until an asynchronous import has finished.
@@ -453,12 +458,17 @@ class Client:
 
     def _prepare(self, item: RecipientLike, row: int, tally: _UploadTally) -> Recipient | None:
         """Coerce and check one input row; record a rejection and return None if it fails."""
+        if isinstance(item, UnreadableRow):
+            tally.rejected.append(RejectedAddress(item.text, item.reason, "invalid", row))
+            return None
         try:
             recipient = Recipient.coerce(item)
         except (TypeError, ValueError) as exc:
-            tally.rejected.append(RejectedAddress(str(item)[:200], f"unreadable row: {exc}", "invalid", row))
+            shown = item.get("email") or item.get("address") if isinstance(item, Mapping) else None
+            text = shown if isinstance(shown, str) else repr(item)
+            tally.rejected.append(RejectedAddress(text[:200], f"unreadable row: {exc}", "invalid", row))
             return None
-        reason = recipient_error(recipient)
+        reason = recipient_error(recipient, self.limits.supports(Feature.SMTPUTF8))
         if reason is None:
             recipient = strip_unsupported_recipient_fields(
                 recipient,

@@ -12,6 +12,7 @@ from ._exceptions import ConfigurationError
 from ._failover import FailoverClient
 from ._ratelimit import RateLimiter
 from ._registry import load_backend_class
+from ._scrub import install_log_filter
 from ._url import ProviderURL
 
 __all__ = ["DEFAULT_URL", "URL_ENV", "connect", "connect_failover"]
@@ -59,6 +60,7 @@ def connect(
         client_options.setdefault("template_catalog", parsed.params["template_catalog"])
         parsed = attrs.evolve(parsed, params={k: v for k, v in parsed.params.items() if k != "template_catalog"})
     backend_cls = load_backend_class(parsed.provider)
+    install_log_filter()  # the plugin's loggers exist now
     backend = backend_cls.from_url(parsed)
     return Client(
         backend,

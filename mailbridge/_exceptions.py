@@ -38,6 +38,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ._scrub import scrub_text
+
 __all__ = [
     "AlreadyExists",
     "AuthenticationError",
@@ -86,6 +88,8 @@ def scrub(raw: Any) -> Any:
         return {k: ("***" if str(k).lower() in _SECRET_KEYS else scrub(v)) for k, v in raw.items()}
     if isinstance(raw, list | tuple):
         return [scrub(v) for v in raw]
+    if isinstance(raw, str):
+        return scrub_text(raw)
     return raw
 
 
@@ -120,12 +124,13 @@ class MailbridgeError(Exception):
         failover_eligible: bool | None = None,
         partial_result: Any = None,
     ) -> None:
+        message = scrub_text(str(message))  # dependency text may echo a credential
         super().__init__(message)
         self.message = message
         self.provider = provider
         self.operation = operation
         self.provider_code = provider_code
-        self.provider_message = provider_message
+        self.provider_message = scrub_text(provider_message) if provider_message else provider_message
         self.request_id = request_id
         self.http_status = http_status
         self.raw = scrub(raw)
@@ -156,7 +161,7 @@ class MailbridgeError(Exception):
             if details:
                 where += f" ({', '.join(details)})"
             where += ": "
-        return f"{where}{self.message}"
+        return scrub_text(f"{where}{self.message}")
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self)!r})"

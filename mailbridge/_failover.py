@@ -35,7 +35,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 from ._bulk import SendManyProgress, SendOutcome, default_in_flight, send_many
 from ._client import Client, RetryPolicy
@@ -114,7 +114,8 @@ class FailoverClient:
         raw = url.param("providers")
         if not raw:
             raise ConfigurationError("failover URL needs ?providers=URL1,URL2")
-        members = [unquote(u) for u in raw.split(",") if u.strip()]
+        # The query was percent-decoded once already: decoding again broke encoded secrets (%3F, %23).
+        members = [u.strip() for u in raw.split(",") if u.strip()]
         state = url.param("state")
         retries = int(url.float_param("retries", 2))
         limiter = RateLimiter(state) if state else RateLimiter()

@@ -69,6 +69,7 @@ class Feature(enum.StrEnum):
     REPLY_TO_VERIFICATION = "reply_to_verification"  # verify a sender's reply-to address
     TAG_MANAGEMENT = "tag_management"
     TEMPLATES = "templates"  # create, list, get, update, delete
+    SMTPUTF8 = "smtputf8"  # non-ASCII addresses (internationalised local parts and domains, RFC 6531)
 
 
 @frozen

@@ -112,26 +112,52 @@ class Recipient:
         """Build a Recipient from an address, a mapping (CSV row) or a Recipient.
 
         In a mapping, ``email`` and the profile field names are taken as such; every other
-        non-empty column becomes template data.
+        non-empty column becomes template data (``data`` may also hold a mapping of it).
+        Keys must be strings; values strings, ``None`` (empty) or numbers (written with
+        ``str``). Anything else raises :class:`TypeError` or :class:`ValueError` saying why,
+        which an upload reports as a rejected row.
         """
         if isinstance(value, Recipient):
             return value
         if isinstance(value, str):
             return cls(email=value)
+        if not isinstance(value, Mapping):
+            hint = ""
+            if isinstance(value, list | tuple):
+                hint = " (a csv.reader row has no column names: use csv.DictReader or mailbridge.read_recipients_csv)"
+            raise TypeError(f"expected a Recipient, an address string or a mapping, not {type(value).__name__}{hint}")
         known = {"email", "address", "data", *cls.PROFILE_FIELDS}
         row: dict[str, Any] = {}
         for k, v in value.items():
-            if k is None:
+            if k is None:  # csv.DictReader puts fields beyond the header under None
+                if v and any(str(x).strip() for x in (v if isinstance(v, list | tuple) else [v])):
+                    raise ValueError("the row has more fields than the header")
                 continue
-            key = str(k).strip()
-            row[key.lower() if key.lower() in known else key] = v
+            if not isinstance(k, str):
+                raise TypeError(f"column names must be strings, not {type(k).__name__}")
+            key = k.strip()
+            row[key.lower() if key.lower() in known else key] = v if key.lower() == "data" else _text(key, v)
         email = row.pop("email", None) or row.pop("address", None) or ""
         profile = {f: (row.pop(f, None) or None) for f in cls.PROFILE_FIELDS}
         data = row.pop("data", None)
         extra = {k: v for k, v in row.items() if v not in (None, "")}
-        if isinstance(data, Mapping):
-            extra.update(data)
-        return cls(email=str(email), data=extra, **profile)
+        if data is not None:
+            if not isinstance(data, Mapping):
+                raise TypeError(f"'data' must be a mapping of template data, not {type(data).__name__}")
+            for k, v in data.items():
+                if not isinstance(k, str):
+                    raise TypeError(f"template data keys must be strings, not {type(k).__name__}")
+                extra[k] = _text(k, v) or ""
+        return cls(email=email, data=extra, **profile)
+
+
+def _text(field_name: str, value: Any) -> str | None:
+    """A CSV/mapping value as text: strings as they are, numbers written out, None as empty."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    raise TypeError(f"field {field_name!r} must be text or a number, not {type(value).__name__}")
 
 
 class GroupStatus(enum.StrEnum):

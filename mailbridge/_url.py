@@ -7,20 +7,31 @@ Grammar::
 ``PROVIDER`` names a backend entry point. What USER, SECRET, HOST and PATH mean is the
 backend's business (for the clouds USER/SECRET are the access key pair and HOST the
 region; for ``local`` PATH is the data directory). A URL prints redacted:
-``aliyun://LTAI***@cn-hangzhou``.
+``aliyun://LTAI***@cn-hangzhou``; so do URLs inside parameters (``endpoint=``, the
+``providers=`` of a failover URL), and every secret is registered with the scrubber
+(:mod:`mailbridge._scrub`). Parse errors describe what is wrong, never echo the URL.
+
+Credentials should be percent-encoded; unencoded ``/``, ``:`` and ``@`` in a secret are
+understood when a host follows (the last ``@`` before the query ends the credentials).
+``?``, ``#`` and ``&`` cannot be told from URL syntax and must be encoded.
+
+The split is hand-written (about 60 lines) rather than ``urllib.parse.urlsplit``: urllib
+starts the path at an unencoded ``/`` inside a secret, takes ``#`` as a fragment, and its
+"Port could not be cast" error quotes the secret.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 from attrs import field, frozen
 
 from ._exceptions import ConfigurationError
+from ._scrub import register_secret
 
-__all__ = ["ProviderURL", "Secret"]
+__all__ = ["ProviderURL", "Secret", "redact_url"]
 
 _SECRET_PARAM = re.compile(r"secret|password|passwd|token|key(?!word)|signature|credential", re.I)
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*$")
@@ -33,6 +44,7 @@ class Secret:
 
     def __init__(self, value: str) -> None:
         self._value = value
+        register_secret(value)
 
     def reveal(self) -> str:
         return self._value
@@ -76,39 +88,43 @@ class ProviderURL:
 
     @classmethod
     def parse(cls, url: str) -> ProviderURL:
-        """Parse a URL; raise :class:`ConfigurationError` naming what is wrong."""
+        """Parse a URL; raise :class:`ConfigurationError` naming what is wrong (never echoing the URL)."""
         if not isinstance(url, str) or "://" not in url:
             raise ConfigurationError(
-                f"not a mailbridge URL: {cls._safe(url)!r}; expected PROVIDER://..., e.g. local:///path"
-                " or aliyun://?region=cn-hangzhou"
+                "not a mailbridge URL: expected PROVIDER://..., e.g. local:///path or aliyun://?region=cn-hangzhou"
             )
-        scheme = url.split("://", 1)[0].lower()
+        scheme, rest = url.split("://", 1)
+        scheme = scheme.lower()
         if not _SCHEME.match(scheme):
-            raise ConfigurationError(f"invalid provider name {scheme!r} in URL")
-        # urlsplit refuses unknown-scheme netlocs with brackets etc.; parse as http for the netloc.
-        try:
-            parts = urlsplit("http://" + url.split("://", 1)[1])
-            port = parts.port
-        except ValueError as exc:
-            raise ConfigurationError(f"malformed URL for {scheme}: {exc}") from exc
-        params = dict(parse_qsl(parts.query, keep_blank_values=True))
-        # The host keeps its case (a local directory name is a "host" too).
-        hostport = parts.netloc.rsplit("@", 1)[-1]
-        host = hostport.rsplit(":", 1)[0] if port is not None else hostport
+            raise ConfigurationError(
+                "invalid provider name in URL: it must start with a letter and hold only letters, digits, + . -"
+            )
+        if any(c in url for c in "\r\n\t\x00"):
+            raise ConfigurationError(f"malformed {scheme} URL: it contains a control character")
+        if "#" in rest:
+            raise ConfigurationError(f"malformed {scheme} URL: it contains '#'; {_ENCODE_HINT}")
+        head, _, query = rest.partition("?")
+        keys = [part.split("=", 1)[0] for part in query.split("&")] if query else []
+        if any("@" in key or "/" in key for key in keys):  # USER:a?b@HOST: the '?' was part of a secret
+            raise ConfigurationError(f"malformed {scheme} URL: a '?' inside the credentials; {_ENCODE_HINT}")
+        userinfo, hostport, path = _split_head(head)
+        host, port = _split_hostport(scheme, hostport)
+        user, _, password = (userinfo or "").partition(":")
+        params = dict(parse_qsl(query, keep_blank_values=True))
+        for key, value in params.items():
+            if _SECRET_PARAM.search(key):
+                register_secret(value)
+            elif "://" in value:
+                _register_nested(value)
         return cls(
             provider=scheme,
-            username=unquote(parts.username) if parts.username else None,
-            password=Secret(unquote(parts.password)) if parts.password else None,
+            username=unquote(user) if user else None,
+            password=Secret(unquote(password)) if password else None,
             host=unquote(host) if host else None,
             port=port,
-            path=unquote(parts.path) if parts.path else None,
+            path=unquote(path) if path else None,
             params=params,
         )
-
-    @staticmethod
-    def _safe(url: object) -> str:
-        text = str(url)
-        return re.sub(r"[^/@:]*:[^@]*@", "***@", text) if "@" in text else text
 
     def param(self, name: str, default: str | None = None) -> str | None:
         return self.params.get(name, default)
@@ -140,8 +156,9 @@ class ProviderURL:
         """The URL with every secret masked (safe for logs and reprs)."""
         out = f"{self.provider}://"
         if self.username:
-            out += quote(_redact_user(self.username), safe="*")
-            out += "@"
+            out += quote(_redact_user(self.username), safe="*") + "@"
+        elif self.password:
+            out += "***@"
         if self.host:
             out += self.host
         if self.port:
@@ -149,11 +166,108 @@ class ProviderURL:
         if self.path:
             out += self.path
         if self.params:
-            out += "?" + "&".join(f"{k}={'***' if _SECRET_PARAM.search(k) else v}" for k, v in self.params.items())
+            out += "?" + "&".join(f"{k}={_redact_param(k, v)}" for k, v in self.params.items())
         return out
+
+    def unsplit(self) -> str:
+        """The URL again, secrets revealed and every part percent-encoded (for an HTTP client)."""
+        out = f"{self.provider}://"
+        if self.username or self.password:
+            out += quote(self.username or "", safe="")
+            out += f":{quote(self.password.reveal(), safe='')}" if self.password else ""
+            out += "@"
+        out += self.host or ""
+        out += f":{self.port}" if self.port else ""
+        out += quote(self.path, safe="/") if self.path else ""
+        return out + ("?" + urlencode(self.params) if self.params else "")
 
     def __repr__(self) -> str:
         return f"ProviderURL({self.redacted()!r})"
 
     def __str__(self) -> str:
         return self.redacted()
+
+
+_ENCODE_HINT = "percent-encode / ? # @ : inside credentials (for example / as %2F, ? as %3F)"
+_NESTED_USERINFO = re.compile(r"://(?:[^/?#@:]*):([^/?#@]*)@")
+
+
+def _split_head(head: str) -> tuple[str | None, str, str]:
+    """``USER:SECRET@HOST:PORT/PATH`` into userinfo, host-and-port and path.
+
+    The authority ends at the first ``/`` (RFC 3986), unless it holds credentials (an ``@``,
+    or a ``USER:X`` without a numeric port) and an ``@`` follows the ``/``: then the last
+    ``@`` ends an unencoded secret (``tencent://AKID:ab/cd@region``, ``AKID:a@b/c@region``).
+    """
+    slash = head.find("/")
+    authority = head if slash < 0 else head[:slash]
+    at = authority.rfind("@")
+    looks_like_credentials = at >= 0 or (":" in authority and not authority.rsplit(":", 1)[1].isdigit())
+    if slash >= 0 and looks_like_credentials and "@" in head[slash:]:
+        at = head.rfind("@")  # the last '@' ends the credentials: '/' and '@' inside a secret
+    if at < 0:
+        return None, authority, "" if slash < 0 else head[slash:]
+    userinfo, after = head[:at], head[at + 1 :]
+    slash = after.find("/")
+    return userinfo, after if slash < 0 else after[:slash], "" if slash < 0 else after[slash:]
+
+
+def _split_hostport(scheme: str, hostport: str) -> tuple[str, int | None]:
+    if hostport.startswith("["):  # an IPv6 literal keeps its brackets
+        end = hostport.find("]")
+        if end < 0:
+            raise ConfigurationError(f"malformed {scheme} URL: an IPv6 host lacks its closing ']'")
+        host, rest = hostport[: end + 1], hostport[end + 1 :]
+        if rest and not rest.startswith(":"):
+            raise ConfigurationError(f"malformed {scheme} URL: unexpected text after the IPv6 host")
+        port_text = rest[1:]
+    elif ":" in hostport:
+        host, port_text = hostport.rsplit(":", 1)
+    else:
+        return hostport, None
+    if not port_text:
+        return host, None
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ConfigurationError(
+            f"malformed {scheme} URL: the text after the host's ':' is not a port number "
+            f"(credentials need an '@' before the host; {_ENCODE_HINT})"
+        )
+    return host, int(port_text)
+
+
+def _nested_urls(value: str) -> list[str]:
+    """The URLs in a parameter: a comma-separated list (``providers=``) if every piece is a URL, else one."""
+    pieces = value.split(",")
+    return pieces if all("://" in p for p in pieces) else [value]
+
+
+def _register_nested(value: str) -> None:
+    """Register the secrets of URLs inside a parameter (``endpoint=``, ``providers=``)."""
+    for piece in _nested_urls(value):
+        inner = piece.strip()  # already percent-decoded once, with the rest of the query
+        for match in _NESTED_USERINFO.finditer(inner):
+            register_secret(unquote(match.group(1)))
+        try:
+            ProviderURL.parse(inner)
+        except ConfigurationError:
+            continue
+
+
+def _redact_nested(piece: str) -> str:
+    try:
+        return ProviderURL.parse(piece.strip()).redacted()
+    except ConfigurationError:
+        return "***"
+
+
+def _redact_param(key: str, value: str) -> str:
+    if _SECRET_PARAM.search(key):
+        return "***"
+    if "://" in value:
+        return ",".join(_redact_nested(p) for p in _nested_urls(value))
+    return value
+
+
+def redact_url(text: str) -> str:
+    """A URL string (``http://u:PW@host``, ``aliyun://...``) with its secrets masked, for display."""
+    return _redact_nested(text) if "://" in text else text

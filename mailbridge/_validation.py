@@ -3,36 +3,154 @@
 from __future__ import annotations
 
 import logging
+import re
 from functools import lru_cache
 
+import attrs
 from email_validator import EmailNotValidError, validate_email
 
 from ._exceptions import InvalidAddress, InvalidRequest, LimitExceeded, UnsupportedFeature
 from ._limits import Feature, Limits
-from ._models import Message, Recipient
+from ._models import Attachment, Message, Recipient
 
-__all__ = ["address_error", "check_message", "recipient_error", "strip_unsupported_recipient_fields"]
+__all__ = [
+    "address_error",
+    "check_message",
+    "control_char_error",
+    "header_name_error",
+    "recipient_error",
+    "strip_unsupported_recipient_fields",
+]
 
 log = logging.getLogger("mailbridge")
 
 
+# C0 controls (tab included), DEL, C1 controls (NEL \x85 among them), the Unicode line and
+# paragraph separators, and lone surrogates (unencodable in UTF-8). ``str.splitlines`` breaks
+# on \x0b \x0c \x1c-\x1e \x85 U+2028 U+2029 as well as CR/LF: all are in here.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+# An RFC 2047 encoded-word: a reader would decode it, so literal text must not look like one.
+_ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[bBqQ]\?[^?\s]*\?=")
+_SURROGATE = re.compile(r"[\ud800-\udfff\x00]")
+# RFC 5322 3.6.8: field-name = 1*ftext; ftext = %d33-57 / %d59-126 (printable ASCII except ':').
+_FIELD_NAME = re.compile(r"[\x21-\x39\x3b-\x7e]{1,76}")
+# RFC 6838 4.2 restricted-name, for both type and subtype; no parameters.
+_RESTRICTED_NAME = r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}"
+_CONTENT_TYPE = re.compile(rf"{_RESTRICTED_NAME}/{_RESTRICTED_NAME}")
+
+# Headers mailbridge (or the provider) writes from the neutral fields; a custom header may not set them.
+_NEUTRAL_FIELD = {
+    "from": "Message.sender / sender_name",
+    "sender": "Message.sender",
+    "to": "Message.to",
+    "cc": "Message.cc",
+    "bcc": "Message.bcc",
+    "reply-to": "Message.reply_to / reply_to_name",
+    "subject": "Message.subject",
+}
+_RESERVED = {"date", "mime-version", "return-path", "received", "content-transfer-encoding"}
+_RESERVED_PREFIXES = ("content-", "resent-", "x-mailbridge-")
+# Message-ID may be set (both clouds take it: SmtpMessageId, Headers); RFC 5322 3.6.4 msg-id.
+_MSG_ID = re.compile(r"<[\x21-\x3b\x3d\x3f-\x7e]+@[\x21-\x3b\x3d\x3f-\x7e]+>")
+
+
+def control_char_error(value: str) -> str | None:
+    """Why ``value`` cannot go into a header (a control character or line break), or None."""
+    if match := _CONTROL.search(value):
+        return f"must not contain a line break or control character (found U+{ord(match.group()):04X})"
+    return None
+
+
 @lru_cache(maxsize=4096)
-def address_error(address: str) -> str | None:
-    """Why ``address`` is not a valid email address, or None (syntax only, no DNS)."""
+def address_error(address: str, smtputf8: bool = False) -> str | None:
+    """Why ``address`` is not a valid email address, or None (syntax only, no DNS).
+
+    email-validator's strict rules (local part <= 64 octets, domain rules, no quoted local
+    parts or IP literals). Non-ASCII addresses (internationalised local parts or domains)
+    pass only with ``smtputf8`` (the backend declares :attr:`Feature.SMTPUTF8`).
+    """
+    if not isinstance(address, str):
+        return f"an address must be a string, not {type(address).__name__}"
     if not address:
         return "empty address"
-    if any(c in address for c in "\r\n"):
-        return "address contains a line break"
+    if problem := control_char_error(address):
+        return f"address {problem}"
+    if not smtputf8 and not address.isascii():
+        return (
+            "non-ASCII address (SMTPUTF8/IDN): this provider does not declare support for it; "
+            "write the domain in its xn-- form"
+        )
     try:
-        validate_email(address, check_deliverability=False, allow_smtputf8=True)
+        validate_email(address, check_deliverability=False, allow_smtputf8=smtputf8, strict=True)
     except EmailNotValidError as exc:
         return str(exc)
     return None
 
 
-def _no_crlf(field_name: str, value: str | None) -> None:
-    if value and ("\r" in value or "\n" in value):
-        raise InvalidRequest(f"{field_name} must not contain a line break (CR/LF)")
+def _no_control(field_name: str, value: str | None) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str):
+        raise InvalidRequest(f"{field_name} must be a string, not {type(value).__name__}")
+    if problem := control_char_error(value):
+        raise InvalidRequest(f"{field_name} {problem}")
+
+
+def _no_encoded_word(field_name: str, value: str | None) -> None:
+    if value and _ENCODED_WORD.search(value):
+        raise InvalidRequest(
+            f"{field_name} contains an RFC 2047 encoded-word (=?charset?q?...?=); give the plain text, "
+            "mailbridge encodes it"
+        )
+
+
+def _display_name(value: str | None) -> str | None:
+    """A display name as readers will show it: surrounding whitespace dropped, runs of it made one space."""
+    return " ".join(value.split()) or None if isinstance(value, str) else value
+
+
+def _no_surrogate(field_name: str, value: object) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str):
+        raise InvalidRequest(f"{field_name} must be a string, not {type(value).__name__}")
+    if _SURROGATE.search(value):
+        raise InvalidRequest(f"{field_name} contains a NUL character or an unpaired surrogate (not valid text)")
+
+
+def header_name_error(name: str) -> str | None:
+    """Why ``name`` is not an RFC 5322 field name a caller may set, or None."""
+    if not isinstance(name, str) or not _FIELD_NAME.fullmatch(name):
+        return "is not a valid header field name (RFC 5322: 1-76 printable ASCII characters, no ':' or space)"
+    lower = name.lower()
+    if lower in _NEUTRAL_FIELD:
+        return f"is set by mailbridge from {_NEUTRAL_FIELD[lower]}: use that field instead"
+    if lower in _RESERVED or lower.startswith(_RESERVED_PREFIXES):
+        return "is set by mailbridge or the provider and cannot be a custom header"
+    return None
+
+
+def _check_attachment(index: int, attachment: Attachment) -> None:
+    where = f"attachment {index + 1}"
+    if not isinstance(attachment, Attachment):
+        raise InvalidRequest(f"{where} must be a mailbridge.Attachment, not {type(attachment).__name__}")
+    if not isinstance(attachment.filename, str) or not attachment.filename.strip():
+        raise InvalidRequest(f"{where} needs a filename")
+    _no_control(f"{where} filename", attachment.filename)
+    name = attachment.filename.strip()
+    if len(name) >= 2 and name[0] == name[-1] == '"':  # readers take the quotes for MIME quoting and drop them
+        raise InvalidRequest(f"{where} filename must not be wrapped in double quotes")
+    if len(attachment.filename) > 255:
+        raise InvalidRequest(f"{where} filename is {len(attachment.filename)} characters; at most 255")
+    if not isinstance(attachment.content, bytes | bytearray):
+        raise InvalidRequest(f"{where} content must be bytes, not {type(attachment.content).__name__}")
+    content_type = attachment.content_type
+    if not isinstance(content_type, str) or not _CONTENT_TYPE.fullmatch(content_type):
+        raise InvalidRequest(
+            f"{where} content type is not TYPE/SUBTYPE (RFC 6838 names, no parameters), e.g. application/pdf"
+        )
+    if content_type.split("/", 1)[0].lower() in {"multipart", "message"}:
+        raise InvalidRequest(f"{where} content type cannot be multipart/* or message/* (a container, not a file)")
 
 
 def _max_len(field_name: str, value: str | None, limit: int | None, provider: str) -> None:
@@ -94,8 +212,10 @@ def check_message(
     """Validate a message for a backend; return it, less ignored unsupported fields.
 
     Raises :class:`InvalidAddress`, :class:`InvalidRequest`, :class:`LimitExceeded` or
-    :class:`UnsupportedFeature`. The per-send recipient limit is not checked here: the
-    client splits ``to`` into several calls instead.
+    :class:`UnsupportedFeature`. Header text (subject, display names, header values, file names) loses
+    surrounding whitespace, and display names runs of whitespace, as every reader would show
+    it. The per-send recipient limit is not checked here: the client splits ``to`` into
+    several calls instead.
     """
     for feature, name in _used_features(message).items():
         if limits.supports(feature):
@@ -108,14 +228,48 @@ def check_message(
         log.warning("%s: ignoring unsupported Message.%s", provider, name)
         message = message.evolve(**{name: _EMPTY[name]})
 
+    smtputf8 = limits.supports(Feature.SMTPUTF8)
     addresses = [("sender", message.sender), ("reply_to", message.reply_to or "")]
     addresses += [("to", a) for a in message.to] + [("cc", a) for a in message.cc]
     addresses += [("bcc", a) for a in message.bcc]
     for field_name, address in addresses:
         if field_name == "reply_to" and not address:
             continue
-        if problem := address_error(address):
-            raise InvalidAddress(f"{field_name} address {address!r} is invalid: {problem}", provider=provider)
+        if not isinstance(address, str):  # (also unhashable for address_error's cache)
+            raise InvalidAddress(f"{field_name} address must be a string, not {type(address).__name__}")
+        if problem := address_error(address, smtputf8):
+            shown = repr(address) if len(repr(address)) <= 320 else repr(address)[:320] + "..."
+            raise InvalidAddress(f"{field_name} address {shown} is invalid: {problem}", provider=provider)
+
+    for field_name, value in [
+        ("subject", message.subject),
+        ("sender_name", message.sender_name),
+        ("reply_to_name", message.reply_to_name),
+        ("tag", message.tag),
+        ("template_id", message.template_id),
+        ("template", message.template),
+    ]:
+        _no_control(field_name, value)
+    _no_surrogate("html", message.html)
+    _no_surrogate("text", message.text)
+    for key, value in message.template_data.items():
+        _no_surrogate(f"template_data key {key!r}", key)
+        _no_surrogate(f"template_data[{key!r}]", value)
+    for name, value in message.headers.items():
+        if problem := header_name_error(name):
+            raise InvalidRequest(f"header name {name!r} {problem}", provider=provider)
+        _no_control(f"header {name!r}", value)
+        _no_encoded_word(f"header {name!r}", value)
+        if name.lower() == "message-id" and value.strip() and not _MSG_ID.fullmatch(value.strip()):
+            raise InvalidRequest(f"header 'Message-ID' must look like <id@domain> (RFC 5322 msg-id), not {value!r}")
+    for field_name, value in [
+        ("subject", message.subject),
+        ("sender_name", message.sender_name),
+        ("reply_to_name", message.reply_to_name),
+    ]:
+        _no_encoded_word(field_name, value)
+    for index, attachment in enumerate(message.attachments):
+        _check_attachment(index, attachment)
 
     if not group_send and not message.to:
         raise InvalidRequest("a message needs at least one 'to' address")
@@ -123,22 +277,17 @@ def check_message(
         raise InvalidRequest("a message needs an html or text body, or a template_id")
     if message.template_id and (message.html or message.text):
         raise InvalidRequest("give either a body (html/text) or a template_id, not both")
-    if not message.template_id and not message.subject:
+    if not message.template_id and not (message.subject or "").strip():
         raise InvalidRequest("a message without a template needs a subject")
 
-    for field_name, value in [
-        ("subject", message.subject),
-        ("sender_name", message.sender_name),
-        ("reply_to_name", message.reply_to_name),
-        ("tag", message.tag),
-    ]:
-        _no_crlf(field_name, value)
-    for name, value in message.headers.items():
-        _no_crlf(f"header name {name!r}", name)
-        _no_crlf(f"header {name!r}", value)
-        if not name or ":" in name or " " in name:
-            raise InvalidRequest(f"header name {name!r} is not a valid header field name")
-
+    # What a reader sees anyway: headers do not keep surrounding whitespace (RFC 5322 folding).
+    message = message.evolve(
+        subject=message.subject.strip() if message.subject else message.subject,
+        sender_name=_display_name(message.sender_name),
+        reply_to_name=_display_name(message.reply_to_name),
+        headers={name: value.strip() for name, value in message.headers.items()},
+        attachments=tuple(attrs.evolve(a, filename=a.filename.strip()) for a in message.attachments),
+    )
     _max_len("subject", message.subject, limits.subject_length, provider)
     _max_len("sender_name", message.sender_name, limits.sender_name_length, provider)
     _max_len("tag", message.tag, limits.tag_length, provider)
@@ -155,10 +304,15 @@ def check_message(
     return message
 
 
-def recipient_error(recipient: Recipient) -> str | None:
-    """Why the core must reject this recipient before upload (address syntax), or None."""
-    if problem := address_error(recipient.email):
+def recipient_error(recipient: Recipient, smtputf8: bool = False) -> str | None:
+    """Why the core must reject this recipient before upload (address syntax, unusable text), or None."""
+    if problem := address_error(recipient.email, smtputf8):
         return f"invalid address: {problem}"
+    for name, value in [*recipient.profile().items(), *recipient.data.items()]:
+        if not isinstance(value, str):
+            return f"field {name!r} must be text, not {type(value).__name__}"
+        if _SURROGATE.search(value) or _SURROGATE.search(name):
+            return f"field {name!r} contains a NUL character or an unpaired surrogate"
     return None
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import click
@@ -14,6 +14,7 @@ from .._client import Client
 from .._connect import URL_ENV, connect, connect_failover
 from .._exceptions import MailbridgeError
 from .._failover import FailoverClient
+from .._scrub import scrub_text
 from ._exit import ExitStatus, exit_status_for
 from ._output import Output
 
@@ -68,6 +69,34 @@ def json_flag(f: F) -> F:
 
 
 class _Root(click.Group):
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Like click's, but a usage error is one line too (``mailbridge: error: ...``, exit 2)."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        given = list(sys.argv[1:] if args is None else args)
+        for position, arg in enumerate(given, start=1):
+            if any("\ud800" <= c <= "\udfff" for c in arg):  # undecodable bytes, surrogate-escaped by Python
+                click.echo(f"mailbridge: error: argument {position} is not valid UTF-8 text", err=True)
+                sys.exit(int(ExitStatus.USAGE))
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.ClickException as exc:
+            where = exc.ctx.command_path if isinstance(exc, click.UsageError) and exc.ctx else "mailbridge"
+            text = " ".join(exc.format_message().split())
+            click.echo(f"mailbridge: error: {text} (see '{where} --help')", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("mailbridge: aborted", err=True)
+            sys.exit(int(ExitStatus.ERROR))
+        sys.exit(code if isinstance(code, int) else 0)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -79,11 +108,27 @@ class _Root(click.Group):
             if state is not None and state.output.json_mode:
                 click.echo(json.dumps(exc.context(), ensure_ascii=False), err=True)
             else:
-                click.echo(f"mailbridge: error: {exc}", err=True)
+                click.echo(f"mailbridge: error: {' '.join(str(exc).split())}", err=True)
             ctx.exit(int(status))
         except KeyboardInterrupt:
             click.echo("mailbridge: interrupted", err=True)
             ctx.exit(int(ExitStatus.INTERRUPTED))
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise  # click prints these itself (usage errors exit 2)
+        except Exception as exc:  # the funnel: never a traceback without --traceback
+            state = ctx.find_object(State)
+            if state is not None and state.traceback:
+                raise
+            detail = scrub_text(" ".join(str(exc).split()))[:500] or "no detail"
+            if isinstance(exc, OSError) and exc.filename:
+                message = scrub_text(f"{exc.strerror or type(exc).__name__}: {exc.filename}")
+            else:
+                message = f"unexpected {type(exc).__name__}: {detail} (run with --traceback for details)"
+            if state is not None and state.output.json_mode:
+                click.echo(json.dumps({"error": type(exc).__name__, "message": message}, ensure_ascii=False), err=True)
+            else:
+                click.echo(f"mailbridge: error: {message}", err=True)
+            ctx.exit(int(ExitStatus.ERROR))
 
 
 @click.group(cls=_Root, context_settings={"help_option_names": ["-h", "--help"]})

@@ -22,7 +22,10 @@ def parse_when(value: str, now: dt.datetime | None = None) -> dt.datetime:
     now = now or dt.datetime.now(dt.UTC)
     text = value.strip()
     if match := _RELATIVE.match(text):
-        return now - dt.timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        try:
+            return now - dt.timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        except (OverflowError, ValueError):
+            raise click.BadParameter(f"{value!r} is further back than any date (year 1)") from None
     try:
         parsed = dt.datetime.fromisoformat(text)
     except ValueError:

@@ -9,15 +9,12 @@ import click
 
 from .._client import UploadProgress
 from .._csvio import read_recipients_csv, write_rejected_csv
+from .._exceptions import MailbridgeError
+from .._models import UploadReport
 from ._app import State, cli, json_flag, pass_state
 from ._exit import ExitStatus
 
 __all__ = ["recipients"]
-
-
-def _count_rows(path: Path) -> int:
-    with open(path, "rb") as handle:
-        return max(sum(1 for _ in handle) - 1, 0)
 
 
 @cli.group()
@@ -25,16 +22,29 @@ def recipients() -> None:
     """Members of recipient groups."""
 
 
+def _write_rejected(report: UploadReport, path: Path) -> Path | None:
+    if not report.rejected:
+        return None
+    write_rejected_csv(path, report.rejected)
+    return path
+
+
 @recipients.command("upload")
 @click.argument("group")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path))
+@click.option("--encoding", help="The file's encoding (default: detected: BOM, UTF-8, else GB18030).")
+@click.option(
+    "--delimiter",
+    type=click.Choice([",", ";", "tab"]),
+    help="Field delimiter (default: detected from the header line).",
+)
 @click.option("--skip-existing", is_flag=True, help="Read the group first; send only addresses not yet in it.")
 @click.option("--wait", is_flag=True, help="Wait until an asynchronous import has finished.")
 @click.option(
     "--rejected",
     "rejected_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Where to write rejected rows (default: FILE.rejected.csv, only if any).",
+    help="Where to write rejected rows (default: FILE.rejected.csv, stdin.rejected.csv for -; only if any).",
 )
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: if a terminal).")
 @json_flag
@@ -43,20 +53,27 @@ def upload(
     state: State,
     group: str,
     file: Path,
+    encoding: str | None,
+    delimiter: str | None,
     skip_existing: bool,
     wait: bool,
     rejected_path: Path | None,
     progress: bool | None,
 ) -> None:
-    """Upload recipients from a CSV FILE (header row with an 'email' column) into GROUP.
+    """Upload recipients from a CSV FILE (header row with an 'email' column; - for stdin) into GROUP.
 
     Other columns: name, nickname, gender, birthday, mobile; anything else is template data.
+    A file that cannot be decoded is refused before anything is uploaded.
     """
+    rows = read_recipients_csv(
+        "-" if str(file) == "-" else file, encoding=encoding, delimiter="\t" if delimiter == "tab" else delimiter
+    )
+    default_rejected = Path("stdin.rejected.csv") if str(file) == "-" else file.with_suffix(".rejected.csv")
+    rejected_to = rejected_path or default_rejected
     client = state.client()
     show = sys.stderr.isatty() if progress is None else progress
-    total = _count_rows(file) if show else 0
     with click.progressbar(
-        length=total, label=f"uploading to {group}", file=sys.stderr, hidden=not show, show_pos=True
+        length=max(rows.lines - 2, 0), label=f"uploading to {group}", file=sys.stderr, hidden=not show, show_pos=True
     ) as bar:
         done = 0
 
@@ -65,13 +82,24 @@ def upload(
             bar.update(p.rows_read - done)
             done = p.rows_read
 
-        report = client.upload(
-            group, read_recipients_csv(file), skip_existing=skip_existing, wait=wait, progress=on_progress
-        )
-    written = None
-    if report.rejected:
-        written = rejected_path or file.with_suffix(".rejected.csv")
-        write_rejected_csv(written, report.rejected)
+        try:
+            report = client.upload(group, rows, skip_existing=skip_existing, wait=wait, progress=on_progress)
+        except MailbridgeError as exc:
+            if isinstance(exc.partial_result, UploadReport):  # what was done before the failure, on record
+                partial = exc.partial_result
+                written = _write_rejected(partial, rejected_to)
+                payload = partial.as_dict() | {"rejected_file": str(written) if written else None, "complete": False}
+                state.output.data(
+                    payload,
+                    lambda: state.output.note(
+                        f"upload stopped after {partial.accepted} accepted, {len(partial.rejected)} rejected"
+                        + (f"; rejected rows written to {written}" if written else "")
+                    ),
+                )
+            raise
+        finally:
+            rows.close()
+    written = _write_rejected(report, rejected_to)
     payload = report.as_dict() | {"rejected_file": str(written) if written else None}
 
     def human() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ import click
 from .._exceptions import InvalidRequest
 from .._models import Message, SendResult
 from ._app import State, cli, json_flag, pass_state
+from ._message_file import read_message_file
 
 __all__ = ["send"]
 
@@ -26,7 +26,12 @@ def _pairs(values: tuple[str, ...], sep: str, what: str) -> dict[str, str]:
 
 
 def _read(path: Path | None) -> str | None:
-    return path.read_text(encoding="utf-8") if path else None
+    if path is None:
+        return None
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest(f"{path}: not UTF-8 text (byte offset {exc.start}); save it as UTF-8") from None
 
 
 @cli.command()
@@ -57,9 +62,7 @@ def _read(path: Path | None) -> str | None:
 @pass_state
 def send(state: State, /, message_file: Path | None, group: str | None, **flags: Any) -> None:
     """Send a message, or a template to a group with --group."""
-    fields: dict[str, Any] = json.loads(message_file.read_text(encoding="utf-8")) if message_file else {}
-    if not isinstance(fields, dict):
-        raise InvalidRequest(f"{message_file}: expected a JSON object of Message fields")
+    fields: dict[str, Any] = read_message_file(message_file) if message_file else {}
     text_file, html_file = flags.pop("text_file"), flags.pop("html_file")
     flags["text"] = flags["text"] or _read(text_file)
     flags["html"] = flags["html"] or _read(html_file)

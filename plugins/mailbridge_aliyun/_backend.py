@@ -66,6 +66,7 @@ from mailbridge import (
     Rate,
     Recipient,
     RejectedAddress,
+    ResponseReader,
     Secret,
     SenderAddress,
     SenderDomain,
@@ -75,6 +76,7 @@ from mailbridge import (
     Tag,
     Template,
     TemplateNotFound,
+    follow_pages,
 )
 
 from . import _parse as parse
@@ -134,6 +136,7 @@ _FEATURES = set(Feature) - {
     Feature.ATTACHMENTS,
     Feature.DELIVERY_ENGAGEMENT,
     Feature.TEMPLATE_DATA_READ,  # QueryReceiverDetail returns only the DataSchema profile fields, never CustomDetail
+    Feature.SMTPUTF8,  # Direct Mail refuses non-ASCII (SMTPUTF8/IDN) addresses (issue 10)
 }
 
 
@@ -233,11 +236,17 @@ class AliyunBackend(Backend):
     ) -> dict[str, Any]:
         return self.api.call(action, params, operation=str(operation), is_send=is_send)
 
+    def _read(self, action: str, params: Mapping[str, Any], operation: Operation) -> ResponseReader:
+        """One read: the decoded answer behind typed accessors (a wrong shape is ProviderUnavailable)."""
+        return parse.reader(self._call(action, params, operation), action)
+
     @staticmethod
-    def _next(body: Mapping[str, Any], got: int, page_size: int, cursor: str | None) -> str | None:
-        token = body.get("NextStart")
-        token = None if token in (None, "", "0", 0) else str(token)
-        if got < page_size or token == cursor:
+    def _next(body: ResponseReader, got: int, page_size: int, cursor: str | None) -> str | None:
+        """The NextStart of the following page, or None: a short or empty page, no token, or the
+        token just sent (a server that does not advance) ends the listing."""
+        token = body.string("NextStart")
+        token = None if token in (None, "", "0") else token
+        if got == 0 or got < page_size or token == cursor:
             return None
         return token
 
@@ -270,7 +279,7 @@ class AliyunBackend(Backend):
         )
 
     def list_groups(self, *, keyword: str | None, cursor: str | None, page_size: int) -> Page[Group]:
-        body = self._call(
+        body = self._read(
             "QueryReceiverByParam",
             {"KeyWord": keyword, "PageSize": page_size, "NextStart": cursor},
             Operation.LIST_GROUPS,
@@ -287,7 +296,7 @@ class AliyunBackend(Backend):
         """SaveReceiverDetail: profile fields in Detail, template data in CustomDetail."""
         detail = [parse.profile_detail(r) for r in recipients]
         custom = [{"Email": r.email, "CustomData": r.data} for r in recipients if r.data]
-        body = self._call(
+        body = self._read(
             "SaveReceiverDetail",
             {
                 "ReceiverId": group.id,
@@ -297,7 +306,7 @@ class AliyunBackend(Backend):
             Operation.UPLOAD,
         )
         failures = parse.records(body, "Data", "Detail")
-        failed: dict[str, str] = {str(f.get("Email", "")).casefold(): str(f.get("ErrMessage") or "") for f in failures}
+        failed: dict[str, str] = {f.text("Email").casefold(): f.text("ErrMessage") for f in failures}
         accepted, rejected, duplicates = [], [], []
         for r in recipients:
             if r.key not in failed:
@@ -306,24 +315,24 @@ class AliyunBackend(Backend):
                 duplicates.append(r.email)
             else:
                 rejected.append(RejectedAddress(r.email, failed[r.key] or "rejected by Direct Mail", "provider"))
-        error_count = body.get("ErrorCount")
-        if isinstance(error_count, int) and error_count > len(failures):
+        error_count = body.count("ErrorCount")
+        if error_count is not None and error_count > len(failures):
             log.warning(
                 "Direct Mail reported %d failed addresses but listed %d; the accepted count may be high",
                 error_count,
                 len(failures),
             )
         return BatchResult(
-            accepted=accepted, rejected=rejected, duplicates=duplicates, request_id=body.get("RequestId")
+            accepted=accepted, rejected=rejected, duplicates=duplicates, request_id=body.string("RequestId")
         )
 
     def list_members(self, group: Group, *, cursor: str | None, page_size: int) -> Page[Member]:
-        body = self._call(
+        body = self._read(
             "QueryReceiverDetail",
             {"ReceiverId": group.id, "PageSize": page_size, "NextStart": cursor},
             Operation.LIST_MEMBERS,
         )
-        schema = str(body.get("DataSchema") or "")
+        schema = body.text("DataSchema")
         items = [parse.member(r, schema) for r in parse.records(body, "data", "detail")]
         return Page(items, self._next(body, len(items), page_size, cursor))
 
@@ -458,7 +467,7 @@ class AliyunBackend(Backend):
         if query.status is not None and query.status in parse.STATUS_CODE:
             server["Status"] = parse.STATUS_CODE[query.status]
         length = min(page_size, self.limits.delivery_page_size)
-        body = self._call(
+        body = self._read(
             "SenderStatisticsDetailByParam",
             {
                 "StartTime": start.strftime("%Y-%m-%d %H:%M"),
@@ -480,7 +489,7 @@ class AliyunBackend(Backend):
     # ------------------------------------------------------------------ account & setup
 
     def account_summary(self) -> AccountSummary:
-        return parse.account(self._call("DescAccountSummary", {}, Operation.ACCOUNT))
+        return parse.account(self._read("DescAccountSummary", {}, Operation.ACCOUNT))
 
     def statistics(self, start: str, end: str) -> list[StatisticsRow]:
         """SenderStatisticsByTagNameAndBatchID, one call per 31 days (its documented span);
@@ -489,7 +498,7 @@ class AliyunBackend(Backend):
         rows: list[StatisticsRow] = []
         while first <= last:
             upto = min(first + dt.timedelta(days=30), last)
-            body = self._call(
+            body = self._read(
                 "SenderStatisticsByTagNameAndBatchID",
                 {"StartTime": first.isoformat(), "EndTime": upto.isoformat()},
                 Operation.STATISTICS,
@@ -499,32 +508,35 @@ class AliyunBackend(Backend):
             first = upto + dt.timedelta(days=1)
         return sorted(rows, key=lambda r: r.date)
 
-    def _paged(self, action: str, path: tuple[str, str], operation: Operation, **params: Any) -> list[dict[str, Any]]:
-        """PageNo/PageSize listings (domains, senders, tags): every page."""
-        out: list[dict[str, Any]] = []
-        page_no, size = 1, 50
-        while True:
-            body = self._call(action, {**params, "PageNo": page_no, "PageSize": size}, operation)
+    def _paged(self, action: str, path: tuple[str, str], operation: Operation, **params: Any) -> list[ResponseReader]:
+        """PageNo/PageSize listings (domains, senders, tags, templates): every page, bounded by
+        :func:`~mailbridge.follow_pages` (a repeated page, e.g. a server ignoring PageNo, ends it).
+        A short page, or TotalCount reached, is the last."""
+        size = 50
+
+        def fetch(cursor: str | None) -> Page[ResponseReader]:
+            page_no = int(cursor or 1)
+            body = self._read(action, {**params, "PageNo": page_no, "PageSize": size}, operation)
             rows = parse.records(body, *path)
-            out.extend(rows)
-            total = body.get("TotalCount")
-            if len(rows) < size or (isinstance(total, int) and len(out) >= total):
-                return out
-            page_no += 1
+            total = body.count("TotalCount")
+            more = len(rows) >= size and (total is None or page_no * size < total)
+            return Page(rows, str(page_no + 1) if more else None)
+
+        return [r for page in follow_pages(fetch, provider=self.name, operation=str(operation)) for r in page.items]
 
     # ------------------------------------------------------------------ sender domains
 
-    def _domain_row(self, name: str) -> dict[str, Any]:
+    def _domain_row(self, name: str) -> ResponseReader:
         """The QueryDomainByParam record of one domain (exact name), or NotFound."""
         rows = self._paged("QueryDomainByParam", ("data", "domain"), Operation.DOMAINS, KeyWord=name)
-        match = next((r for r in rows if str(r.get("DomainName", "")).casefold() == name.casefold()), None)
+        match = next((r for r in rows if r.text("DomainName").casefold() == name.casefold()), None)
         if match is None:
             raise NotFound(f"no Direct Mail sender domain {name!r}", provider=self.name)
         return match
 
-    def _described(self, row: Mapping[str, Any]) -> SenderDomain:
-        body = self._call("DescDomain", {"DomainId": row.get("DomainId")}, Operation.DOMAINS)
-        return parse.domain({**row, **body}, with_records=True)
+    def _described(self, row: ResponseReader) -> SenderDomain:
+        body = self._call("DescDomain", {"DomainId": row.string("DomainId")}, Operation.DOMAINS)
+        return parse.domain(parse.reader({**row.as_dict(), **body}, "DescDomain"), with_records=True)
 
     def create_domain(self, name: str) -> SenderDomain:
         """CreateDomain, then DescDomain for the DNS records the domain needs (it starts unverified).
@@ -536,8 +548,8 @@ class AliyunBackend(Backend):
             raise InvalidRequest(
                 f"Direct Mail domain names are 1-50 letters, digits, '.' and '-': {name!r}", provider=self.name
             )
-        body = self._call("CreateDomain", {"DomainName": name}, Operation.DOMAINS)
-        return self._described({"DomainName": name, "DomainId": body.get("DomainId")})
+        body = self._read("CreateDomain", {"DomainName": name}, Operation.DOMAINS)
+        return self._described(parse.reader({"DomainName": name, "DomainId": body.string("DomainId")}, "CreateDomain"))
 
     def list_domains(self) -> list[SenderDomain]:
         rows = self._paged("QueryDomainByParam", ("data", "domain"), Operation.DOMAINS)
@@ -550,17 +562,17 @@ class AliyunBackend(Backend):
     def verify_domain(self, name: str) -> SenderDomain:
         """CheckDomain (DM checks the published records now), then DescDomain for the new state."""
         row = self._domain_row(name)
-        body = self._call("CheckDomain", {"DomainId": row.get("DomainId")}, Operation.DOMAINS)
-        if body.get("DomainStatus") is not None:
-            row = {**row, "DomainStatus": body["DomainStatus"]}
+        body = self._read("CheckDomain", {"DomainId": row.string("DomainId")}, Operation.DOMAINS)
+        if (status := body.string("DomainStatus")) is not None:
+            row = parse.reader({**row.as_dict(), "DomainStatus": status}, "CheckDomain")
         return self._described(row)
 
     def delete_domain(self, name: str) -> None:
-        self._call("DeleteDomain", {"DomainId": self._domain_row(name).get("DomainId")}, Operation.DOMAINS)
+        self._call("DeleteDomain", {"DomainId": self._domain_row(name).string("DomainId")}, Operation.DOMAINS)
 
     # ------------------------------------------------------------------ sender addresses
 
-    def _sender_rows(self, keyword: str | None = None) -> list[dict[str, Any]]:
+    def _sender_rows(self, keyword: str | None = None) -> list[ResponseReader]:
         return self._paged("QueryMailAddressByParam", ("data", "mailAddress"), Operation.SENDERS, KeyWord=keyword)
 
     def _sender_id(self, sender: SenderAddress) -> str:
@@ -568,8 +580,8 @@ class AliyunBackend(Backend):
         if sender.id:
             return sender.id
         for row in self._sender_rows(sender.address):
-            if str(row.get("AccountName", "")).casefold() == sender.address.casefold():
-                return str(row.get("MailAddressId"))
+            if row.text("AccountName").casefold() == sender.address.casefold():
+                return row.text("MailAddressId", required=True)
         raise SenderNotFound(f"no Direct Mail sender address {sender.address!r}", provider=self.name)
 
     def create_sender(self, address: str, *, kind: str | None = None, reply_to: str | None = None) -> SenderAddress:
@@ -578,7 +590,7 @@ class AliyunBackend(Backend):
         DM documents no code for an address that exists already, so an exact look-up
         (QueryMailAddressByParam) runs first and raises AlreadyExists.
         """
-        if any(str(r.get("AccountName", "")).casefold() == address.casefold() for r in self._sender_rows(address)):
+        if any(r.text("AccountName").casefold() == address.casefold() for r in self._sender_rows(address)):
             raise AlreadyExists(f"sender address {address!r} already exists on Direct Mail", provider=self.name)
         sendtype = parse.KIND_TO_SENDTYPE[kind or "transactional"]
         body = self._call(
@@ -680,7 +692,7 @@ class AliyunBackend(Backend):
         looks for it first (AlreadyExists). DM keeps no text part (the client's catalog does)."""
         params = self._template_params(name, subject, html, text)  # translation errors before any call
         rows = self._paged("QueryTemplateByParam", ("data", "template"), Operation.TEMPLATES, KeyWord=name)
-        if any(str(r.get("TemplateName", "")) == name for r in rows):
+        if any(r.text("TemplateName") == name for r in rows):
             raise AlreadyExists(f"a Direct Mail template named {name!r} already exists", provider=self.name)
         answer = self._call("CreateTemplate", {"TemplateType": 0, **params}, Operation.TEMPLATES)
         return self._held(str(answer.get("TemplateId", "")), name, subject, html, text)
@@ -690,14 +702,15 @@ class AliyunBackend(Backend):
         and no body (SDK model ``QueryTemplateByParamResponseBodyDataTemplate``)."""
         rows = self._paged("QueryTemplateByParam", ("data", "template"), Operation.TEMPLATES)
         return [
-            parse.template(r) if "TemplateText" in r else self.get_template(str(r.get("TemplateId", ""))) for r in rows
+            parse.template(r) if r.has("TemplateText") else self.get_template(r.text("TemplateId", required=True))
+            for r in rows
         ]
 
     def get_template(self, template_id: str) -> Template:
         """DescTemplate. DM template ids are numbers: anything else names no template."""
         if not template_id.isdigit():
             raise TemplateNotFound(f"no Direct Mail template with id {template_id!r}", provider=self.name)
-        body = self._call("DescTemplate", {"TemplateId": template_id}, Operation.TEMPLATES)
+        body = self._read("DescTemplate", {"TemplateId": template_id}, Operation.TEMPLATES)
         return parse.template(body, template_id)
 
     def update_template(

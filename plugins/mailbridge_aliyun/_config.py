@@ -11,7 +11,7 @@ import hashlib
 
 from attrs import frozen
 
-from mailbridge import ConfigurationError, ProviderURL, Secret
+from mailbridge import ConfigurationError, ProviderURL, Secret, redact_url
 
 __all__ = ["ENDPOINTS", "ENV_KEY_ID", "ENV_SECRET", "AliyunConfig"]
 
@@ -59,6 +59,7 @@ class AliyunConfig:
         if endpoint:
             if not endpoint.startswith(("http://", "https://")):
                 raise ConfigurationError(f"aliyun endpoint must be an http(s) URL, got {endpoint!r}")
+            endpoint = ProviderURL.parse(endpoint).unsplit()  # well-formed, credentials percent-encoded
         elif region in ENDPOINTS:
             endpoint = ENDPOINTS[region]
         else:
@@ -84,7 +85,7 @@ class AliyunConfig:
         """``aliyun://LTAI***@cn-hangzhou`` (plus a non-default endpoint), never the secret."""
         out = f"aliyun://{_redact(self.access_key_id)}@{self.region}"
         if self.endpoint != ENDPOINTS.get(self.region):
-            out += f"?endpoint={self.endpoint}"
+            out += f"?endpoint={redact_url(self.endpoint)}"
         return out
 
     @property

@@ -1,4 +1,11 @@
-"""Direct Mail response records -> neutral models (pure functions, no I/O)."""
+"""Direct Mail response records -> neutral models (pure functions, no I/O).
+
+Every field is read through :class:`mailbridge.ResponseReader` with the type it must have, so
+an answer of the wrong shape (a list where a count belongs, a time of ``1e30``, ``data`` that
+is a string) raises :class:`ProviderUnavailable` naming the field and carrying the scrubbed
+body, never a ``TypeError``/``ValueError``/``OverflowError``. Direct Mail's own looseness is
+accepted: numbers as digit strings, a one-record list as a bare object, three time formats.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +29,7 @@ from mailbridge import (
     InvalidRequest,
     Member,
     Recipient,
+    ResponseReader,
     SenderAddress,
     SenderDomain,
     StatisticsRow,
@@ -44,6 +52,7 @@ __all__ = [
     "is_duplicate_message",
     "member",
     "profile_detail",
+    "reader",
     "records",
     "sender",
     "statistics_row",
@@ -102,52 +111,46 @@ def compact(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def records(body: Mapping[str, Any], *path: str) -> list[dict[str, Any]]:
-    """``body[path0][path1]`` as a list (DM nests lists under lower-case ``data``)."""
-    node: Any = body
-    for key in path:
-        node = node.get(key) if isinstance(node, Mapping) else None
-    if isinstance(node, Mapping):  # a single record is sometimes not wrapped in a list
-        return [dict(node)]
-    return [dict(r) for r in node or () if isinstance(r, Mapping)]
+def reader(body: Mapping[str, Any], action: str) -> ResponseReader:
+    """A decoded Direct Mail answer, ready for typed reads."""
+    return ResponseReader(body, provider=PROVIDER, action=action)
 
 
-def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
+def records(body: ResponseReader, *path: str) -> list[ResponseReader]:
+    """``body[path0][path1]`` as a list of records (DM nests lists under lower-case ``data``).
+
+    An absent level is an empty list; a level of the wrong type is a wrong shape. A single
+    record is sometimes not wrapped in a list, so a bare object counts as a list of one.
+    """
+    node: ResponseReader | None = body
+    for key in path[:-1]:
+        node = node.object(key) if node is not None else None
+    return node.records(path[-1], single=True) if node is not None else []
 
 
-def _epoch(value: Any) -> dt.datetime | None:
-    seconds = _int(value)
-    if seconds is None:
-        return None
-    if seconds > 10**11:  # milliseconds
-        seconds //= 1000
-    return dt.datetime.fromtimestamp(seconds, dt.UTC)
+Record = ResponseReader | Mapping[str, Any]
 
 
-def _cst_time(value: Any) -> dt.datetime | None:
-    """``2021-04-28T17:11Z`` (Beijing time despite the Z, see :data:`CST`)."""
-    if not value:
-        return None
-    text = str(value).rstrip("Z")
-    for fmt in ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"):
-        try:
-            return dt.datetime.strptime(text, fmt).replace(tzinfo=CST).astimezone(dt.UTC)
-        except ValueError:
-            continue
-    return None
+def _as_reader(r: Record, action: str) -> ResponseReader:
+    return r if isinstance(r, ResponseReader) else reader(r, action)
+
+
+_CST_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S")
+
+
+def _time(r: ResponseReader, utc_key: str, cst_key: str) -> dt.datetime | None:
+    """The UTC epoch field, else the ``2021-04-28T17:11Z`` one (Beijing time despite the Z, see :data:`CST`)."""
+    return r.epoch(utc_key) or r.local_time(cst_key, _CST_FORMATS, CST)
 
 
 # --------------------------------------------------------------------------- groups & members
 
 
-def group(r: Mapping[str, Any]) -> Group:
+def group(r: Record) -> Group:
     """A QueryReceiverByParam ``data.receiver`` record."""
-    count = _int(r.get("Count"))
-    raw_status = str(r.get("ReceiversStatus", ""))
+    r = _as_reader(r, "QueryReceiverByParam")
+    count = r.count("Count")
+    raw_status = r.text("ReceiversStatus")
     if raw_status == "0":
         status = GroupStatus.PROCESSING  # "0: uploading"
     elif raw_status == "1":
@@ -155,14 +158,14 @@ def group(r: Mapping[str, Any]) -> Group:
     else:
         status = GroupStatus.UNKNOWN
     return Group(
-        id=str(r.get("ReceiverId", "")),
-        name=str(r.get("ReceiversName", "")),
+        id=r.text("ReceiverId"),
+        name=r.text("ReceiversName"),
         provider=PROVIDER,
-        description=r.get("Desc") or None,
+        description=r.string("Desc") or None,
         recipient_count=count,
         status=status,
-        created_at=_epoch(r.get("UtcCreateTime")) or _cst_time(r.get("CreateTime")),
-        extra={"alias": r.get("ReceiversAlias"), "status": raw_status},
+        created_at=_time(r, "UtcCreateTime", "CreateTime"),
+        extra={"alias": r.string("ReceiversAlias"), "status": raw_status},
     )
 
 
@@ -180,10 +183,17 @@ def is_duplicate_message(message: str) -> bool:
     return bool(_DUPLICATE.search(message or ""))
 
 
-def _member_data(raw: Any, schema: str) -> dict[str, str]:
-    if not raw:
+def _scalar(value: Any) -> str:
+    return value if isinstance(value, str) else str(value)
+
+
+def _member_data(r: ResponseReader, schema: str) -> dict[str, str]:
+    raw = r.raw("Data")
+    if isinstance(raw, Mapping):  # already an object (not the documented string)
+        return {SCHEMA_FIELDS.get(str(k), str(k)): _scalar(v) for k, v in raw.items() if v not in (None, "")}
+    text = r.string("Data")
+    if not text:
         return {}
-    text = str(raw)
     decoded: Any = None
     if text.lstrip().startswith("{"):
         # JSON, or the Python-literal dict the QueryReceiverDetail doc example shows.
@@ -193,41 +203,46 @@ def _member_data(raw: Any, schema: str) -> dict[str, str]:
             with contextlib.suppress(ValueError, SyntaxError, MemoryError, RecursionError):
                 decoded = ast.literal_eval(text)
     if isinstance(decoded, Mapping):
-        return {SCHEMA_FIELDS.get(str(k), str(k)): str(v) for k, v in decoded.items() if v not in (None, "")}
-    values = next(csv.reader(io.StringIO(text)), [])
+        return {SCHEMA_FIELDS.get(str(k), str(k)): _scalar(v) for k, v in decoded.items() if v not in (None, "")}
+    try:
+        values = next(csv.reader(io.StringIO(text)), [])
+    except csv.Error:  # e.g. a stray quote or NUL: keep the value whole rather than guess
+        values = [text]
     names = [n.strip() for n in (schema or DEFAULT_SCHEMA).split(",")]
     return {SCHEMA_FIELDS.get(n, n): v for n, v in zip(names, values, strict=False) if v}
 
 
-def member(r: Mapping[str, Any], schema: str) -> Member:
+def member(r: Record, schema: str) -> Member:
     """A QueryReceiverDetail ``data.detail`` record; ``Data`` is read with ``DataSchema``."""
-    fields = _member_data(r.get("Data"), schema)
+    r = _as_reader(r, "QueryReceiverDetail")
+    fields = _member_data(r, schema)
     profile = {k: fields.pop(k) for k in list(fields) if k in Recipient.PROFILE_FIELDS}
     return Member(
-        recipient=Recipient(email=str(r.get("Email", "")), data=fields, **profile),
+        recipient=Recipient(email=r.text("Email"), data=fields, **profile),
         valid=True,
-        added_at=_epoch(r.get("UtcCreateTime")) or _cst_time(r.get("CreateTime")),
+        added_at=_time(r, "UtcCreateTime", "CreateTime"),
     )
 
 
 # --------------------------------------------------------------------------- delivery
 
 
-def delivery_event(r: Mapping[str, Any]) -> DeliveryEvent:
+def delivery_event(r: Record) -> DeliveryEvent:
     """A SenderStatisticsDetailByParam ``data.mailDetail`` record (seed 004)."""
-    code = _int(r.get("Status"))
-    classification = str(r.get("ErrorClassification") or "")
-    message = str(r.get("Message") or "")
+    r = _as_reader(r, "SenderStatisticsDetailByParam")
+    code = r.integer("Status")
+    classification = r.text("ErrorClassification")
+    message = r.text("Message")
     detail = ": ".join(p for p in (classification, message) if p) or None
     return DeliveryEvent(
         provider=PROVIDER,
-        recipient=str(r.get("ToAddress", "")),
+        recipient=r.text("ToAddress"),
         status=DELIVERY_STATUS.get(code, DeliveryStatus.PENDING) if code is not None else DeliveryStatus.PENDING,
-        time=_epoch(r.get("UtcLastUpdateTime")) or _cst_time(r.get("LastUpdateTime")),
-        sender=r.get("AccountName") or None,
-        subject=r.get("Subject") or None,
+        time=_time(r, "UtcLastUpdateTime", "LastUpdateTime"),
+        sender=r.string("AccountName") or None,
+        subject=r.string("Subject") or None,
         message_id=None,  # DM's delivery details carry no EnvId
-        raw_status=None if r.get("Status") is None else str(r.get("Status")),
+        raw_status=None if code is None else str(code),
         raw_detail=detail,
     )
 
@@ -235,25 +250,25 @@ def delivery_event(r: Mapping[str, Any]) -> DeliveryEvent:
 # --------------------------------------------------------------------------- account & setup
 
 
-def account(body: Mapping[str, Any]) -> AccountSummary:
+def account(body: Record) -> AccountSummary:
     """DescAccountSummary. ``daily_remaining`` is DM's DailyRemainFreeQuota (the only remainder it reports)."""
-    status_code = _int(body.get("UserStatus"))
-    keep = {k: v for k, v in body.items() if k != "RequestId"}
+    body = _as_reader(body, "DescAccountSummary")
+    status_code = body.integer("UserStatus")
+    keep = {k: v for k, v in body.as_dict().items() if k != "RequestId"}
     return AccountSummary(
         provider=PROVIDER,
-        daily_quota=_int(body.get("DailyQuota")),
-        daily_remaining=_int(body.get("DailyRemainFreeQuota")),
-        monthly_quota=_int(body.get("MonthQuota")),
+        daily_quota=body.integer("DailyQuota"),
+        daily_remaining=body.integer("DailyRemainFreeQuota"),
+        monthly_quota=body.integer("MonthQuota"),
         monthly_remaining=None,
         status=USER_STATUS.get(status_code, str(status_code)) if status_code is not None else None,
         extra=keep,
     )
 
 
-def _ok(value: Any) -> bool | None:
+def _ok(r: ResponseReader, key: str) -> bool | None:
     """DM's auth-status flags: "0" verified, "1" not."""
-    text = "" if value is None else str(value)
-    return {"0": True, "1": False}.get(text)
+    return {"0": True, "1": False}.get(r.text(key))
 
 
 def _qualify(host: str, name: str, top: str | None) -> str:
@@ -275,7 +290,7 @@ def _qualify(host: str, name: str, top: str | None) -> str:
     return f"{host}.{name}"
 
 
-def domain(r: Mapping[str, Any], *, with_records: bool) -> SenderDomain:
+def domain(r: Record, *, with_records: bool) -> SenderDomain:
     """A QueryDomainByParam record, or a DescDomain body with the DNS records it asks for.
 
     Records (seed 003 DescDomain, and the current DescDomain fields of the 2015-11-23 SDK
@@ -288,51 +303,55 @@ def domain(r: Mapping[str, Any], *, with_records: bool) -> SenderDomain:
     flag ("0" passed, "1" not). ``verified`` is true for DomainStatus 0, 2, 3 and 4, the
     states seed 003 calls "available"; ``status`` keeps the detail.
     """
-    name = str(r.get("DomainName", ""))
-    top = str(r.get("TldomainName") or r.get("TlDomainName") or "") or None
-    raw_status = "" if r.get("DomainStatus") is None else str(r.get("DomainStatus"))
+    r = _as_reader(r, "DescDomain")
+    name = r.text("DomainName")
+    top = r.string("TldomainName") or r.string("TlDomainName") or None
+    raw_status = r.text("DomainStatus")
     recs: list[DnsRecord] = []
     if with_records:
-        token = r.get("DomainType") or r.get("DomainRecord")
+        token = r.string("DomainType") or r.string("DomainRecord")
         if token:
-            host = _qualify(str(r["HostRecord"]), name, top) if r.get("HostRecord") else f"aliyundm.{name}"
-            recs.append(DnsRecord("TXT", host, str(token), "ownership", _ok(r.get("CnameAuthStatus"))))
-        spf = r.get("SpfRecordV2") or (f"v=spf1 {r['SpfRecord']} -all" if r.get("SpfRecord") else None)
+            host_record = r.string("HostRecord")
+            host = _qualify(host_record, name, top) if host_record else f"aliyundm.{name}"
+            recs.append(DnsRecord("TXT", host, token, "ownership", _ok(r, "CnameAuthStatus")))
+        spf_include = r.string("SpfRecord")
+        spf = r.string("SpfRecordV2") or (f"v=spf1 {spf_include} -all" if spf_include else None)
         if spf:
-            recs.append(DnsRecord("TXT", name, str(spf), "spf", _ok(r.get("SpfAuthStatus"))))
-        if r.get("DkimRR") and r.get("DkimPublicKey"):
-            host = _qualify(str(r["DkimRR"]), name, top)
-            recs.append(DnsRecord("TXT", host, str(r["DkimPublicKey"]), "dkim", _ok(r.get("DkimAuthStatus"))))
-        if r.get("MxRecord"):
-            recs.append(DnsRecord("MX", name, str(r["MxRecord"]), "mx", _ok(r.get("MxAuthStatus"))))
-        trace = r.get("TracefRecord") or r.get("TraceRecord")
-        if r.get("CnameRecord") and trace:
-            host = _qualify(str(r["CnameRecord"]), name, top)
-            recs.append(DnsRecord("CNAME", host, str(trace), "tracking", _ok(r.get("CnameConfirmStatus"))))
-        if r.get("DmarcHostRecord") and r.get("DmarcRecord"):
-            host = _qualify(str(r["DmarcHostRecord"]), name, top)
-            recs.append(DnsRecord("TXT", host, str(r["DmarcRecord"]), "dmarc", _ok(r.get("DmarcAuthStatus"))))
+            recs.append(DnsRecord("TXT", name, spf, "spf", _ok(r, "SpfAuthStatus")))
+        dkim_host, dkim_key = r.string("DkimRR"), r.string("DkimPublicKey")
+        if dkim_host and dkim_key:
+            recs.append(DnsRecord("TXT", _qualify(dkim_host, name, top), dkim_key, "dkim", _ok(r, "DkimAuthStatus")))
+        if mx := r.string("MxRecord"):
+            recs.append(DnsRecord("MX", name, mx, "mx", _ok(r, "MxAuthStatus")))
+        trace = r.string("TracefRecord") or r.string("TraceRecord")
+        cname = r.string("CnameRecord")
+        if cname and trace:
+            recs.append(DnsRecord("CNAME", _qualify(cname, name, top), trace, "tracking", _ok(r, "CnameConfirmStatus")))
+        dmarc_host, dmarc = r.string("DmarcHostRecord"), r.string("DmarcRecord")
+        if dmarc_host and dmarc:
+            recs.append(DnsRecord("TXT", _qualify(dmarc_host, name, top), dmarc, "dmarc", _ok(r, "DmarcAuthStatus")))
     return SenderDomain(
         name=name,
         provider=PROVIDER,
-        id=None if r.get("DomainId") is None else str(r.get("DomainId")),
+        id=r.string("DomainId"),
         verified=raw_status in AVAILABLE if raw_status else None,
         status=DOMAIN_STATUS.get(raw_status, raw_status or None),
         records=recs,
     )
 
 
-def sender(r: Mapping[str, Any]) -> SenderAddress:
+def sender(r: Record) -> SenderAddress:
     """A QueryMailAddressByParam ``data.mailAddress`` record.
 
     ``kind``: DM's Sendtype ``trigger`` is the neutral ``transactional``, ``batch`` stays.
     ``status``: ``frozen`` (AccountStatus 1); else, with a reply-to address whose
     ReplyStatus is known, ``reply-to verified`` (0) or ``reply-to pending``; else ``normal``.
     """
-    status = _int(r.get("AccountStatus"))
-    raw_kind = str(r.get("Sendtype") or "")
-    reply_to = r.get("ReplyAddress") or None
-    reply_status = _int(r.get("ReplyStatus"))
+    r = _as_reader(r, "QueryMailAddressByParam")
+    status = r.integer("AccountStatus")
+    raw_kind = r.text("Sendtype")
+    reply_to = r.string("ReplyAddress") or None
+    reply_status = r.integer("ReplyStatus")
     if status == 1:
         text: str | None = "frozen"
     elif status is None:
@@ -344,18 +363,19 @@ def sender(r: Mapping[str, Any]) -> SenderAddress:
     else:
         text = "normal"
     return SenderAddress(
-        address=str(r.get("AccountName", "")),
+        address=r.text("AccountName"),
         provider=PROVIDER,
-        id=None if r.get("MailAddressId") is None else str(r.get("MailAddressId")),
+        id=r.string("MailAddressId"),
         kind=SENDTYPE_TO_KIND.get(raw_kind, raw_kind or None),
         reply_to=reply_to,
         status=text,
     )
 
 
-def tag(r: Mapping[str, Any]) -> Tag:
+def tag(r: Record) -> Tag:
     """A QueryTagByParam ``data.tag`` record."""
-    return Tag(id=str(r.get("TagId", "")), name=str(r.get("TagName", "")), description=r.get("TagDescription") or None)
+    r = _as_reader(r, "QueryTagByParam")
+    return Tag(id=r.text("TagId"), name=r.text("TagName"), description=r.string("TagDescription") or None)
 
 
 # --------------------------------------------------------------------------- templates
@@ -364,22 +384,23 @@ def tag(r: Mapping[str, Any]) -> Tag:
 TEMPLATE_STATUS = {"0": "draft", "1": "pending", "2": "approved", "3": "rejected"}
 
 
-def template(r: Mapping[str, Any], template_id: str | None = None) -> Template:
+def template(r: Record, template_id: str | None = None) -> Template:
     """A QueryTemplateByParam ``data.template`` record or a DescTemplate body, in the neutral syntax.
 
     DM's ``{name}`` becomes ``{{name}}``; DM text holding a literal ``{{...}}`` raises
     :class:`InvalidRequest` naming it (see :data:`DM_SYNTAX`). A DM template has one
     HTML body (``TemplateText``), so ``text`` is always ``None``.
     """
-    raw_status = "" if r.get("TemplateStatus") is None else str(r.get("TemplateStatus"))
-    name = str(r.get("TemplateName", ""))
+    r = _as_reader(r, "DescTemplate")
+    raw_status = r.text("TemplateStatus")
+    name = r.text("TemplateName")
     try:
-        subject = DM_SYNTAX.from_provider(r.get("TemplateSubject"))
-        html = DM_SYNTAX.from_provider(r.get("TemplateText"))
+        subject = DM_SYNTAX.from_provider(r.string("TemplateSubject"))
+        html = DM_SYNTAX.from_provider(r.string("TemplateText"))
     except InvalidRequest as exc:
         raise InvalidRequest(f"Direct Mail template {name!r}: {exc}", provider=PROVIDER) from None
     return Template(
-        id=str(template_id or r.get("TemplateId", "")),
+        id=str(template_id or r.text("TemplateId")),
         name=name,
         provider=PROVIDER,
         subject=subject,
@@ -388,15 +409,16 @@ def template(r: Mapping[str, Any], template_id: str | None = None) -> Template:
     )
 
 
-def statistics_row(r: Mapping[str, Any]) -> StatisticsRow | None:
+def statistics_row(r: Record) -> StatisticsRow | None:
     """A SenderStatisticsByTagNameAndBatchID ``data.stat`` record (lower-camel counts, ``faildCount`` sic)."""
+    r = _as_reader(r, "SenderStatisticsByTagNameAndBatchID")
     try:
-        day = dt.date.fromisoformat(str(r.get("CreateTime", ""))[:10])
+        day = dt.date.fromisoformat(r.text("CreateTime")[:10])
     except ValueError:
         return None
     return StatisticsRow(
         date=day,
-        requested=_int(r.get("requestCount")) or 0,
-        delivered=_int(r.get("successCount")) or 0,
-        bounced=(_int(r.get("faildCount")) or 0) + (_int(r.get("unavailableCount")) or 0),
+        requested=r.count("requestCount") or 0,
+        delivered=r.count("successCount") or 0,
+        bounced=(r.count("faildCount") or 0) + (r.count("unavailableCount") or 0),
     )

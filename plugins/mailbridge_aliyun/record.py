@@ -340,9 +340,10 @@ def error_already_exists(client: Client, ctx: ScenarioContext) -> None:
 
 
 def error_invalid_address(client: Client, ctx: ScenarioContext) -> None:
-    # Valid for the core's RFC check (SMTPUTF8), refused by Direct Mail.
+    # Valid for the core's RFC 5322 check ('!' is atext), refused by Direct Mail's narrower address rule.
+    # (Non-ASCII addresses no longer get this far: the core refuses them, aliyun declares no SMTPUTF8.)
     exc = expect(
-        InvalidAddress, lambda: client.send(Message(sender=ctx.sender, to="jürgen@example.com", subject="s", text="t"))
+        InvalidAddress, lambda: client.send(Message(sender=ctx.sender, to="a!b@example.com", subject="s", text="t"))
     )
     assert exc.provider_code == "InvalidToAddress"
 

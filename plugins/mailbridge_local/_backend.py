@@ -16,13 +16,16 @@ import datetime as dt
 import hashlib
 import json
 import mailbox
+import re
 import secrets
 import sqlite3
 import threading
 import uuid
 from collections.abc import Mapping, Sequence
+from email import policy
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, make_msgid
+from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Self
 
@@ -58,7 +61,7 @@ from mailbridge import (
     render_template,
 )
 
-from ._store import Store
+from ._store import DEFAULT_BUSY_TIMEOUT, Store
 
 __all__ = ["LocalBackend"]
 
@@ -66,6 +69,9 @@ _SIMULATED = {
     "bounce.example": (DeliveryStatus.INVALID_ADDRESS, "550 5.1.1 mailbox does not exist (simulated)"),
     "spam.example": (DeliveryStatus.REJECTED, "554 5.7.1 message rejected as spam (simulated)"),
 }
+
+
+_HEADER_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def _now() -> dt.datetime:
@@ -94,13 +100,15 @@ class LocalBackend(Backend):
         tag_length=128,
         list_page_size=100,
         delivery_page_size=100,
-        # Not offered: account quotas, open/click tracking.
-        features=set(Feature) - {Feature.ACCOUNT_SUMMARY, Feature.CLICK_TRACKING, Feature.DELIVERY_ENGAGEMENT},
+        # Not offered: account quotas, open/click tracking; SMTPUTF8 addresses (RFC 6532 headers
+        # do not parse back with the email package: it reads raw UTF-8 as surrogate escapes).
+        features=set(Feature)
+        - {Feature.ACCOUNT_SUMMARY, Feature.CLICK_TRACKING, Feature.DELIVERY_ENGAGEMENT, Feature.SMTPUTF8},
     )
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
         self.directory = directory
-        self.store = Store(directory / "mailbridge.sqlite3")
+        self.store = Store(directory / "mailbridge.sqlite3", busy_timeout=busy_timeout)
         self.outbox_path = directory / "outbox"
         # mailbox.Maildir names files from the time and a class-level counter that threads race on.
         self._outbox_lock = threading.Lock()
@@ -111,9 +119,12 @@ class LocalBackend(Backend):
         if url.username or url.password:
             raise ConfigurationError("the local backend takes no credentials")
         directory = Path(raw or ".mailbridge").expanduser()
+        busy_timeout = url.float_param("busy_timeout", DEFAULT_BUSY_TIMEOUT)
+        if not 0 <= busy_timeout <= 3600:
+            raise ConfigurationError(f"busy_timeout must be 0 to 3600 seconds, not {busy_timeout:g}")
         try:
-            return cls(directory.resolve())
-        except OSError as exc:
+            return cls(directory.resolve(), busy_timeout=busy_timeout)
+        except (OSError, sqlite3.Error) as exc:
             raise ConfigurationError(f"cannot use {directory} for the local backend: {exc}") from exc
 
     def describe(self) -> str:
@@ -146,9 +157,10 @@ class LocalBackend(Backend):
 
     def create_group(self, name: str, description: str | None = None, *, alias: str | None = None) -> Group:
         """A new group; the local store has no alias, so ``alias`` is ignored."""
-        if self.store.query("SELECT 1 FROM groups WHERE name = ?", (name,)):
-            raise AlreadyExists(f"a group named {name!r} already exists", provider=self.name)
-        with self.store.transaction() as db:
+        taken = f"a group named {name!r} already exists"
+        with self.store.transaction(conflict=taken) as db:  # checked under the write lock: creates may race
+            if db.execute("SELECT 1 FROM groups WHERE name = ?", (name,)).fetchone():
+                raise AlreadyExists(taken, provider=self.name)
             cur = db.execute(
                 "INSERT INTO groups (name, description, created_at) VALUES (?, ?, ?)",
                 (name, description, _iso(_now())),
@@ -244,27 +256,43 @@ class LocalBackend(Backend):
             render_template(message.text, data),
         )
 
-    def _write(self, message: Message, to: Sequence[str], data: Mapping[str, str], batch_id: str | None = None) -> str:
-        subject, html_body, text_body = self._content(message, data)
-        email = EmailMessage()
-        email["From"] = formataddr((message.sender_name or "", message.sender))
-        email["To"] = ", ".join(to)
+    @staticmethod
+    def _build(
+        message: Message,
+        to: Sequence[str],
+        content: tuple[str, str | None, str | None],
+        message_id: str,
+        batch_id: str | None,
+    ) -> EmailMessage:
+        """The RFC 5322 message: addresses as structured headers, names as display names.
+
+        Parsing the file back with the ``email`` package gives exactly the caller's
+        addresses, display names and custom headers (non-ASCII text as RFC 2047/2231
+        encoded words; addresses are ASCII, the core refuses others for this backend).
+        """
+        subject, html_body, text_body = content
+        # A template filled with member data may put a line break into the subject: a header cannot hold one.
+        subject = " ".join(_HEADER_BREAKS.sub(" ", subject).split()) if _HEADER_BREAKS.search(subject) else subject
+        email = EmailMessage(policy=policy.default)
+        email["From"] = Address(display_name=message.sender_name or "", addr_spec=message.sender)
+        email["To"] = tuple(Address(addr_spec=a) for a in to)
         if message.cc:
-            email["Cc"] = ", ".join(message.cc)
+            email["Cc"] = tuple(Address(addr_spec=a) for a in message.cc)
         if message.reply_to:
-            email["Reply-To"] = formataddr((message.reply_to_name or "", message.reply_to))
+            email["Reply-To"] = Address(display_name=message.reply_to_name or "", addr_spec=message.reply_to)
         email["Subject"] = subject
         email["Date"] = format_datetime(_now())
-        message_id = make_msgid(domain="mailbridge.local")
         email["Message-ID"] = message_id
         if message.tag:
             email["X-Mailbridge-Tag"] = message.tag
         if batch_id:
             email["X-Mailbridge-Batch"] = batch_id
-        if message.unsubscribe:
+        custom = {name.lower() for name in message.headers}
+        if message.unsubscribe and "list-unsubscribe" not in custom:
             email["List-Unsubscribe"] = f"<mailto:unsubscribe@mailbridge.local?subject={message_id}>"
         for name, value in message.headers.items():
-            email[name] = value
+            if name.lower() != "message-id":  # the caller's Message-ID, if any, is message_id already
+                email[name] = value
         if text_body is not None:
             email.set_content(text_body)
         if html_body is not None:
@@ -275,13 +303,22 @@ class LocalBackend(Backend):
         for attachment in message.attachments:
             maintype, _, subtype = attachment.content_type.partition("/")
             email.add_attachment(
-                attachment.content,
+                bytes(attachment.content),
                 maintype=maintype,
                 subtype=subtype or "octet-stream",
                 filename=attachment.filename,
             )
+        return email
+
+    def _write(self, message: Message, to: Sequence[str], data: Mapping[str, str], batch_id: str | None = None) -> str:
+        content = self._content(message, data)
+        subject = content[0]
+        given = next((v for k, v in message.headers.items() if k.lower() == "message-id" and v), None)
+        # The caller's Message-ID, except in a group send (one file per member: ids must differ).
+        message_id = given if given and not batch_id else make_msgid(domain="mailbridge.local")
+        email = self._build(message, to, content, message_id, batch_id)
         with self._outbox_lock:
-            self.outbox().add(email)
+            self.outbox().add(email.as_bytes())
         now = _iso(_now())
         rows = []
         for recipient in [*to, *message.cc, *message.bcc]:
@@ -372,9 +409,10 @@ class LocalBackend(Backend):
     # ------------------------------------------------------------------ templates & tags
 
     def create_template(self, name: str, *, subject: str, html: str | None = None, text: str | None = None) -> Template:
-        if self.store.query("SELECT 1 FROM templates WHERE name = ?", (name,)):
-            raise AlreadyExists(f"a template named {name!r} already exists", provider=self.name)
-        with self.store.transaction() as db:
+        taken = f"a template named {name!r} already exists"
+        with self.store.transaction(conflict=taken) as db:
+            if db.execute("SELECT 1 FROM templates WHERE name = ?", (name,)).fetchone():
+                raise AlreadyExists(taken, provider=self.name)
             cur = db.execute(
                 "INSERT INTO templates (name, subject, html, text) VALUES (?, ?, ?, ?)", (name, subject, html, text)
             )
@@ -397,14 +435,15 @@ class LocalBackend(Backend):
         ]
 
     def create_tag(self, name: str, description: str | None = None) -> Tag:
-        if self.store.query("SELECT 1 FROM tags WHERE name = ?", (name,)):
-            raise AlreadyExists(f"a tag named {name!r} already exists", provider=self.name)
-        with self.store.transaction() as db:
+        taken = f"a tag named {name!r} already exists"
+        with self.store.transaction(conflict=taken) as db:
+            if db.execute("SELECT 1 FROM tags WHERE name = ?", (name,)).fetchone():
+                raise AlreadyExists(taken, provider=self.name)
             cur = db.execute("INSERT INTO tags (name, description) VALUES (?, ?)", (name, description))
         return Tag(str(cur.lastrowid), name, description)
 
     def rename_tag(self, tag: Tag, new_name: str) -> Tag:
-        with self.store.transaction() as db:
+        with self.store.transaction(conflict=f"a tag named {new_name!r} already exists") as db:
             cur = db.execute("UPDATE tags SET name = ? WHERE id = ?", (new_name, tag.id))
         if not cur.rowcount:
             raise NotFound(f"no tag {tag.name!r}", provider=self.name)
@@ -434,9 +473,10 @@ class LocalBackend(Backend):
         return SenderDomain(name=name, provider=self.name, id=name, verified=verified, status=status, records=records)
 
     def create_domain(self, name: str) -> SenderDomain:
-        if self.store.query("SELECT 1 FROM domains WHERE name = ?", (name,)):
-            raise AlreadyExists(f"sender domain {name!r} already exists", provider=self.name)
-        with self.store.transaction() as db:
+        taken = f"sender domain {name!r} already exists"
+        with self.store.transaction(conflict=taken) as db:
+            if db.execute("SELECT 1 FROM domains WHERE name = ?", (name,)).fetchone():
+                raise AlreadyExists(taken, provider=self.name)
             db.execute(
                 "INSERT INTO domains (name, token, created_at) VALUES (?, ?, ?)",
                 (name, secrets.token_hex(12), _iso(_now())),
@@ -473,9 +513,10 @@ class LocalBackend(Backend):
         )
 
     def create_sender(self, address: str, *, kind: str | None = None, reply_to: str | None = None) -> SenderAddress:
-        if self.store.query("SELECT 1 FROM senders WHERE address = ?", (address,)):
-            raise AlreadyExists(f"sender address {address!r} already exists", provider=self.name)
-        with self.store.transaction() as db:
+        taken = f"sender address {address!r} already exists"
+        with self.store.transaction(conflict=taken) as db:
+            if db.execute("SELECT 1 FROM senders WHERE address = ?", (address,)).fetchone():
+                raise AlreadyExists(taken, provider=self.name)
             cur = db.execute(
                 "INSERT INTO senders (address, kind, reply_to) VALUES (?, ?, ?)", (address, kind, reply_to)
             )

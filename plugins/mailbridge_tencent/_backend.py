@@ -27,6 +27,7 @@ import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
+from email.headerregistry import Address
 from typing import Any, Self
 from urllib.parse import urlsplit
 
@@ -62,6 +63,7 @@ from mailbridge import (
     Rate,
     Recipient,
     ResourceBusy,
+    ResponseReader,
     Secret,
     SenderAddress,
     SenderDomain,
@@ -71,6 +73,8 @@ from mailbridge import (
     TemplateNotFound,
     TemplateSyntax,
     UnsupportedFeature,
+    follow_pages,
+    redact_url,
 )
 from mailbridge._http import CallFailed, GuardedHTTP, guarded_transport
 from mailbridge._outcome import Stage, answered, failed
@@ -112,6 +116,9 @@ _NOT_IDEMPOTENT = frozenset(
         "UpdateEmailSmtpPassWord",
     }
 )
+
+#: Fields no SES success answer has (checked against every *Response model of the SDK).
+_ERROR_KEYS = ("Error", "Code", "Message", "code", "message")
 
 _GROUP_STATUS = {1: GroupStatus.EMPTY, 2: GroupStatus.PROCESSING, 3: GroupStatus.READY}
 
@@ -203,6 +210,13 @@ def _compact(data: Mapping[str, str]) -> str:
     return json.dumps(dict(data), ensure_ascii=False, separators=(",", ":"))
 
 
+def _compact_value(value: Any) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    except (ValueError, RecursionError):  # pragma: no cover - values decoded from JSON always encode
+        return repr(value)[:200]
+
+
 def _b64(text: str | bytes) -> str:
     raw = text.encode("utf-8") if isinstance(text, str) else text
     return base64.b64encode(raw).decode("ascii")
@@ -217,20 +231,9 @@ def _unb64(value: Any) -> str | None:
         return str(value)
 
 
-def _beijing_time(value: Any) -> dt.datetime | None:
+def _beijing_time(r: ResponseReader, key: str) -> dt.datetime | None:
     """``2021-09-28 16:40:35`` (Beijing time) -> aware datetime; None when absent or unreadable."""
-    if not value:
-        return None
-    try:
-        return dt.datetime.strptime(str(value), "%Y-%m-%d %H:%M:%S").replace(tzinfo=BEIJING).astimezone(dt.UTC)
-    except ValueError:
-        return None
-
-
-def _unix(value: Any) -> dt.datetime | None:
-    if not value:
-        return None
-    return dt.datetime.fromtimestamp(int(value), dt.UTC)
+    return r.local_time(key, ("%Y-%m-%d %H:%M:%S",), BEIJING)
 
 
 def _call_failure(exc: BaseException | None) -> CallFailed | None:
@@ -313,10 +316,10 @@ class _SdkConnection:
         self.client.close()
 
 
-def _purpose(record: Mapping[str, Any]) -> str:
-    host = str(record.get("SendDomain", "")).lower()
-    value = str(record.get("ExpectedValue", "")).lower()
-    kind = str(record.get("Type", "")).upper()
+def _purpose(record: ResponseReader) -> str:
+    host = record.text("SendDomain").lower()
+    value = record.text("ExpectedValue").lower()
+    kind = record.text("Type").upper()
     if kind == "MX":
         return "mx"
     if "_domainkey" in host or "dkim" in value:
@@ -404,7 +407,8 @@ class TencentBackend(Backend):
                 raise ConfigurationError(
                     f"endpoint {endpoint!r}: plain http is allowed for a loopback emulator only", provider=self.name
                 )
-            scheme, host = parts.scheme, parts.netloc
+            # The SDK would send userinfo in the Host header (and log it): keep host and port only.
+            scheme, host = parts.scheme, parts.netloc.rsplit("@", 1)[-1]
         try:
             credential = Credential(secret_id, secret_key.reveal())
         except TencentCloudSDKException as exc:
@@ -437,13 +441,13 @@ class TencentBackend(Backend):
             secret_id=secret_id,
             secret_key=Secret(key_text),
             region=region,
-            endpoint=url.param("endpoint"),
+            endpoint=(ProviderURL.parse(e).unsplit() if "://" in e else e) if (e := url.param("endpoint")) else None,
             timeout=url.float_param("timeout", DEFAULT_TIMEOUT),
         )
 
     def describe(self) -> str:
         text = f"tencent://{self.secret_id[:4]}***@{self.region}"
-        return text + (f"?endpoint={self.endpoint}" if self.endpoint else "")
+        return text + (f"?endpoint={redact_url(self.endpoint)}" if self.endpoint else "")
 
     def __repr__(self) -> str:
         return f"<TencentBackend {self.describe()}>"
@@ -536,18 +540,56 @@ class TencentBackend(Backend):
 
     # ------------------------------------------------------------------ groups
 
-    def _group(self, data: Mapping[str, Any]) -> Group:
-        status = data.get("ReceiversStatus")
+    def _reader(self, data: ResponseReader | Mapping[str, Any], action: str) -> ResponseReader:
+        return data if isinstance(data, ResponseReader) else ResponseReader(data, provider=self.name, action=action)
+
+    def _group(self, data: ResponseReader | Mapping[str, Any]) -> Group:
+        data = self._reader(data, "ListReceivers")
+        status = data.integer("ReceiversStatus")
         return Group(
-            id=str(data["ReceiverId"]),
-            name=str(data.get("ReceiversName", "")),
+            id=str(data.integer("ReceiverId", required=True)),  # SES ids are integers (ReceiverData)
+            name=data.text("ReceiversName"),
             provider=self.name,
-            description=data.get("Desc") or None,
-            recipient_count=int(data.get("Count") or 0),
-            status=_GROUP_STATUS.get(int(status) if status is not None else -1, GroupStatus.UNKNOWN),
-            created_at=_beijing_time(data.get("CreateTime")),
-            extra={"invalid_count": data.get("InvalidCount"), "receivers_status": status},
+            description=data.string("Desc") or None,
+            recipient_count=data.count("Count") or 0,
+            status=_GROUP_STATUS.get(status if status is not None else -1, GroupStatus.UNKNOWN),
+            created_at=_beijing_time(data, "CreateTime"),
+            extra={"invalid_count": data.count("InvalidCount"), "receivers_status": status},
         )
+
+    def _read(self, action: str, params: dict[str, Any]) -> ResponseReader:
+        """One call whose ``Response`` is read field by field (a wrong shape is ProviderUnavailable)."""
+        return self._success(action, self._call(action, params))
+
+    def _success(self, action: str, response: Mapping[str, Any]) -> ResponseReader:
+        """``Response`` as a success answer. No SES success answer has an ``Error``, ``Code`` or
+        ``Message`` field (SDK models 2020-10-02), so one that does is an error in another shape
+        (a relay's or gateway's, or an ``Error`` that is not an object) and not an empty success."""
+        answer = ResponseReader(response, provider=self.name, action=action, root={"Response": response})
+        for key in _ERROR_KEYS:
+            if answer.has(key):
+                raise answer.error(key, answer.raw(key), "no such field in a success answer")
+        return answer
+
+    def _offset_page(
+        self, action: str, params: dict[str, Any], key: str, cursor: str | None, limit: int = 100
+    ) -> tuple[ResponseReader, Page[ResponseReader]]:
+        """One Offset/Limit page of ``key`` records. ``TotalCount`` must be there: an answer without
+        it is not SES's (an error page or relay reply must not pass for an empty list)."""
+        offset = int(cursor or 0)
+        response = self._read(action, {**params, "Offset": offset, "Limit": limit})
+        total = response.count("TotalCount", required=True) or 0
+        rows = response.records(key)
+        following = offset + len(rows)
+        return response, Page(rows, str(following) if rows and following < total else None)
+
+    def _offset_records(self, action: str, params: dict[str, Any], key: str) -> list[ResponseReader]:
+        """Every record of an Offset/Limit listing, bounded by :func:`~mailbridge.follow_pages`."""
+
+        def fetch(cursor: str | None) -> Page[ResponseReader]:
+            return self._offset_page(action, params, key, cursor)[1]
+
+        return [r for page in follow_pages(fetch, provider=self.name, operation=action) for r in page.items]
 
     @staticmethod
     def _receiver_id(group: Group) -> int:
@@ -573,15 +615,9 @@ class TencentBackend(Backend):
         )
 
     def list_groups(self, *, keyword: str | None, cursor: str | None, page_size: int) -> Page[Group]:
-        offset = int(cursor or 0)
-        params: dict[str, Any] = {"Offset": offset, "Limit": min(page_size, 100)}
-        if keyword:
-            params["KeyWord"] = keyword
-        response = self._call("ListReceivers", params)
-        groups = [self._group(d) for d in response.get("Data") or [] if d.get("ReceiverId") is not None]
-        total = int(response.get("TotalCount") or 0)
-        following = offset + len(groups)
-        return Page(groups, str(following) if groups and following < total else None)
+        params: dict[str, Any] = {"KeyWord": keyword} if keyword else {}
+        _, page = self._offset_page("ListReceivers", params, "Data", cursor, min(page_size, 100))
+        return Page([self._group(d) for d in page.items if d.has("ReceiverId")], page.next_cursor)
 
     def delete_group(self, group: Group) -> None:
         self._call("DeleteReceiver", {"ReceiverId": self._receiver_id(group)})
@@ -611,18 +647,20 @@ class TencentBackend(Backend):
             response = self._call("CreateReceiverDetailWithData", {"ReceiverId": receiver_id, "Datas": datas})
         else:
             response = self._call("CreateReceiverDetail", {"ReceiverId": receiver_id, "Emails": emails})
-        valid = response.get("ValidCount")
-        request_id = response.get("RequestId")
-        if valid is not None and int(valid) < len(emails):
+        # The counts are optional: the CreateReceiverDetail doc's own example answers with a RequestId only.
+        answer = self._success("CreateReceiverDetail", response)
+        valid = answer.count("ValidCount")
+        request_id = answer.string("RequestId")
+        if valid is not None and valid < len(emails):
             # SES reports counts only: say how many were refused, never guess which.
             note = (
-                f"SES imported {valid} of {len(emails)} addresses (too long: {response.get('TooLongCount', 0)}, "
-                f"empty: {response.get('EmptyEmailCount', 0)}, repeated: {response.get('RepeatCount', 0)}) "
+                f"SES imported {valid} of {len(emails)} addresses (too long: {answer.count('TooLongCount', 0)}, "
+                f"empty: {answer.count('EmptyEmailCount', 0)}, repeated: {answer.count('RepeatCount', 0)}) "
                 "and does not say which; see the group's members for per-address status"
             )
             return BatchResult(
-                accepted_count=int(valid),
-                unattributed_rejected=len(emails) - int(valid),
+                accepted_count=valid,
+                unattributed_rejected=len(emails) - valid,
                 note=note,
                 processing=True,
                 request_id=request_id,
@@ -630,31 +668,27 @@ class TencentBackend(Backend):
         return BatchResult(accepted=emails, processing=True, request_id=request_id)
 
     def list_members(self, group: Group, *, cursor: str | None, page_size: int) -> Page[Member]:
-        offset = int(cursor or 0)
-        response = self._call(
-            "ListReceiverDetails",
-            {"ReceiverId": self._receiver_id(group), "Offset": offset, "Limit": min(page_size, 100)},
-        )
-        members = [self._member(d) for d in response.get("Data") or []]
-        following = offset + len(members)
-        total = int(response.get("TotalCount") or 0)
-        return Page(members, str(following) if members and following < total else None)
+        params: dict[str, Any] = {"ReceiverId": self._receiver_id(group)}
+        _, page = self._offset_page("ListReceiverDetails", params, "Data", cursor, min(page_size, 100))
+        return Page([self._member(d) for d in page.items], page.next_cursor)
 
-    def _member(self, data: Mapping[str, Any]) -> Member:
-        stored: dict[str, Any] = {}
-        if data.get("TemplateData"):
+    def _member(self, data: ResponseReader | Mapping[str, Any]) -> Member:
+        data = self._reader(data, "ListReceiverDetails")
+        stored: dict[str, str] = {}
+        if text := data.string("TemplateData"):
             try:
-                loaded = json.loads(str(data["TemplateData"]))
-                stored = loaded if isinstance(loaded, dict) else {}
-            except ValueError:
-                stored = {"TemplateData": data["TemplateData"]}
-        profile = {f: str(stored.pop(f)) for f in Recipient.PROFILE_FIELDS if f in stored}
-        status = data.get("Status")
+                loaded = json.loads(text)
+            except (ValueError, RecursionError):
+                loaded = {"TemplateData": text}
+            if isinstance(loaded, dict):  # values as SES stores them: strings (anything else as JSON)
+                stored = {str(k): v if isinstance(v, str) else _compact_value(v) for k, v in loaded.items()}
+        profile = {f: stored.pop(f) for f in Recipient.PROFILE_FIELDS if f in stored}
+        status = data.integer("Status")
         return Member(
-            recipient=Recipient(email=str(data.get("Email", "")), data=stored, **profile),
-            valid=None if status is None else int(status) == 1,
-            invalid_reason=data.get("Reason") or None,
-            added_at=_beijing_time(data.get("CreateTime")),
+            recipient=Recipient(email=data.text("Email"), data=stored, **profile),
+            valid=None if status is None else status == 1,
+            invalid_reason=data.string("Reason") or None,
+            added_at=_beijing_time(data, "CreateTime"),
         )
 
     def remove_members(self, group: Group, emails: Sequence[str]) -> None:
@@ -674,8 +708,12 @@ class TencentBackend(Backend):
     def _common(self, message: Message) -> dict[str, Any]:
         """The fields SendEmail and BatchSendEmail share."""
         options = self._options(message)
-        if message.sender_name is not None and ":" in message.sender_name:
-            raise InvalidRequest("Tencent SES does not allow ':' in the sender name", provider=self.name)
+        if message.sender_name is not None and any(c in message.sender_name for c in ':<>"\\'):
+            # FromEmailAddress is "alias <addr>" with no quoting defined: an alias holding these
+            # could not be told apart from the address (and ':' is documented as refused).
+            raise InvalidRequest(
+                "Tencent SES does not allow ':', '<', '>', '\"' or '\\' in the sender name", provider=self.name
+            )
         if message.reply_to_name:
             raise UnsupportedFeature(
                 "Tencent SES does not support a reply-to display name (ReplyToAddresses is an address)",
@@ -686,7 +724,9 @@ class TencentBackend(Backend):
             raise InvalidRequest(
                 "Tencent SES needs a subject, also for template sends (its templates have none)", provider=self.name
             )
-        sender = f"{message.sender_name} <{message.sender}>" if message.sender_name else message.sender
+        sender = message.sender
+        if message.sender_name:  # documented form: alias, one space, <address>; specials quoted (RFC 5322)
+            sender = str(Address(display_name=message.sender_name, addr_spec=message.sender))
         params: dict[str, Any] = {"FromEmailAddress": sender, "Subject": subject}
         if message.reply_to:
             params["ReplyToAddresses"] = message.reply_to
@@ -797,16 +837,15 @@ class TencentBackend(Backend):
 
     def send_task(self, task_id: str) -> dict[str, Any]:
         """The ListSendTasks record of a group send (``SendReceipt.batch_id``), or {} when not listed."""
-        offset = 0
-        while True:
-            response = self._call("ListSendTasks", {"Offset": offset, "Limit": 100})
-            data = response.get("Data") or []
-            for task in data:
-                if str(task.get("TaskId")) == str(task_id):
-                    return dict(task)
-            offset += len(data)
-            if not data or offset >= int(response.get("TotalCount") or 0):
-                return {}
+
+        def fetch(cursor: str | None) -> Page[ResponseReader]:
+            return self._offset_page("ListSendTasks", {}, "Data", cursor)[1]
+
+        for page in follow_pages(fetch, provider=self.name, operation="ListSendTasks"):
+            for task in page.items:
+                if task.string("TaskId") == str(task_id):
+                    return task.as_dict()
+        return {}
 
     # ------------------------------------------------------------------ delivery
 
@@ -822,66 +861,76 @@ class TencentBackend(Backend):
             params["MessageId"] = query.message_id
         if query.recipient:
             params["ToEmailAddress"] = query.recipient
-        response = self._call("GetSendEmailStatus", params)
-        rows = response.get("EmailStatusList") or []
+        response = self._read("GetSendEmailStatus", params)
+        response.expect("EmailStatusList")  # the only field of the answer besides RequestId
+        rows = response.records("EmailStatusList")
         events = [self._event(r) for r in rows]
         return Page(events, str(offset + len(rows)) if len(rows) >= limit else None)
 
-    def _event(self, row: Mapping[str, Any]) -> DeliveryEvent:
-        send_status = int(row.get("SendStatus") or 0)
-        deliver_status = int(row.get("DeliverStatus") or 0)
+    def _event(self, row: ResponseReader | Mapping[str, Any]) -> DeliveryEvent:
+        row = self._reader(row, "GetSendEmailStatus")
+        send_status = row.integer("SendStatus") or 0
+        deliver_status = row.integer("DeliverStatus") or 0
         if send_status:
             status = SEND_STATUS.get(send_status, DeliveryStatus.FAILED)
         else:
             status = DELIVER_STATUS.get(deliver_status, DeliveryStatus.PENDING)
-        complained = row.get("UserComplained")
+        complained = row.flag("UserComplained")
         if complained is None:
-            complained = row.get("UserComplainted")  # the older, misspelt field
+            complained = row.flag("UserComplainted")  # the older, misspelt field
         return DeliveryEvent(
             provider=self.name,
-            recipient=str(row.get("ToEmailAddress", "")),
+            recipient=row.text("ToEmailAddress"),
             status=status,
-            time=_unix(row.get("RequestTime")),
-            sender=row.get("FromEmailAddress"),
-            message_id=row.get("MessageId"),
+            time=row.epoch("RequestTime"),
+            sender=row.string("FromEmailAddress"),
+            message_id=row.string("MessageId"),
             raw_status=f"SendStatus={send_status} DeliverStatus={deliver_status}",
-            raw_detail=row.get("DeliverMessage") or None,
-            opened=row.get("UserOpened"),
-            clicked=row.get("UserClicked"),
-            unsubscribed=row.get("UserUnsubscribed"),
+            raw_detail=row.string("DeliverMessage") or None,
+            opened=row.flag("UserOpened"),
+            clicked=row.flag("UserClicked"),
+            unsubscribed=row.flag("UserUnsubscribed"),
             complained=complained,
         )
 
     def statistics(self, start: str, end: str) -> list[StatisticsRow]:
-        response = self._call("GetStatisticsReport", {"StartDate": start, "EndDate": end})
-        return [
-            StatisticsRow(
-                date=dt.date.fromisoformat(str(v.get("SendDate"))[:10]),
-                requested=int(v.get("RequestCount") or 0),
-                delivered=int(v.get("DeliveredCount") or 0),
-                bounced=int(v.get("BounceCount") or 0),
-                opened=v.get("OpenedCount"),
-                clicked=v.get("ClickedCount"),
-                unsubscribed=v.get("UnsubscribeCount"),
+        response = self._read("GetStatisticsReport", {"StartDate": start, "EndDate": end})
+        response.expect("DailyVolumes")
+        rows: list[StatisticsRow] = []
+        for v in response.records("DailyVolumes"):
+            if not (day := v.string("SendDate")):
+                continue
+            try:
+                date = dt.date.fromisoformat(day[:10])
+            except ValueError:
+                raise v.error(f"{v.path}.SendDate", day, "a date (YYYY-MM-DD)") from None
+            rows.append(
+                StatisticsRow(
+                    date=date,
+                    requested=v.count("RequestCount") or 0,
+                    delivered=v.count("DeliveredCount") or 0,
+                    bounced=v.count("BounceCount") or 0,
+                    opened=v.count("OpenedCount"),
+                    clicked=v.count("ClickedCount"),
+                    unsubscribed=v.count("UnsubscribeCount"),
+                )
             )
-            for v in response.get("DailyVolumes") or []
-            if v.get("SendDate")
-        ]
+        return rows
 
     # ------------------------------------------------------------------ read-only setup views
 
-    def _domain(self, name: str, response: Mapping[str, Any]) -> SenderDomain:
+    def _domain(self, name: str, response: ResponseReader) -> SenderDomain:
         records = [
             DnsRecord(
-                type=str(a.get("Type", "")),
-                host=str(a.get("SendDomain", "")),
-                value=str(a.get("ExpectedValue", "")),
+                type=a.text("Type"),
+                host=a.text("SendDomain"),
+                value=a.text("ExpectedValue"),
                 purpose=_purpose(a),
-                verified=a.get("Status"),
+                verified=a.flag("Status"),
             )
-            for a in response.get("Attributes") or []
+            for a in response.records("Attributes")
         ]
-        verified = response.get("VerifiedForSendingStatus")
+        verified = response.flag("VerifiedForSendingStatus")
         return SenderDomain(
             name=name,
             provider=self.name,
@@ -891,26 +940,29 @@ class TencentBackend(Backend):
         )
 
     def create_domain(self, name: str) -> SenderDomain:
-        return self._domain(name, self._call("CreateEmailIdentity", {"EmailIdentity": name}))
+        return self._domain(name, self._read("CreateEmailIdentity", {"EmailIdentity": name}))
 
     def list_domains(self) -> list[SenderDomain]:
-        response = self._call("ListEmailIdentities", {})
+        response = self._read("ListEmailIdentities", {})
+        response.expect("EmailIdentities")
         return [
             SenderDomain(
-                name=str(i.get("IdentityName", "")),
+                name=i.text("IdentityName"),
                 provider=self.name,
-                verified=i.get("SendingEnabled"),
-                status="verified" if i.get("SendingEnabled") else "pending",
+                verified=i.flag("SendingEnabled"),
+                status="verified" if i.flag("SendingEnabled") else "pending",
             )
-            for i in response.get("EmailIdentities") or []
+            for i in response.records("EmailIdentities")
         ]
 
     def get_domain(self, name: str) -> SenderDomain:
-        return self._domain(name, self._call("GetEmailIdentity", {"EmailIdentity": name}))
+        response = self._read("GetEmailIdentity", {"EmailIdentity": name})
+        response.expect("VerifiedForSendingStatus")
+        return self._domain(name, response)
 
     def verify_domain(self, name: str) -> SenderDomain:
         # UpdateEmailIdentity is SES's "check the DNS records again" and answers like GetEmailIdentity.
-        return self._domain(name, self._call("UpdateEmailIdentity", {"EmailIdentity": name}))
+        return self._domain(name, self._read("UpdateEmailIdentity", {"EmailIdentity": name}))
 
     def delete_domain(self, name: str) -> None:
         self._call("DeleteEmailIdentity", {"EmailIdentity": name})
@@ -926,10 +978,10 @@ class TencentBackend(Backend):
         return SenderAddress(address=address, provider=self.name)
 
     def list_senders(self) -> list[SenderAddress]:
-        response = self._call("ListEmailAddress", {})
+        response = self._read("ListEmailAddress", {})
+        response.expect("EmailSenders")
         return [
-            SenderAddress(address=str(s.get("EmailAddress", "")), provider=self.name)
-            for s in response.get("EmailSenders") or []
+            SenderAddress(address=s.text("EmailAddress"), provider=self.name) for s in response.records("EmailSenders")
         ]
 
     def delete_sender(self, sender: SenderAddress) -> None:
@@ -978,34 +1030,36 @@ class TencentBackend(Backend):
         return self._held(template_id, name, html, text, 1)  # every new SES template is reviewed first
 
     def list_templates(self) -> list[Template]:
+        """ListEmailTemplates, every page (bounded by :func:`~mailbridge.follow_pages`)."""
         templates: list[Template] = []
-        while True:
-            response = self._call("ListEmailTemplates", {"Limit": 100, "Offset": len(templates)})
-            page = response.get("TemplatesMetadata") or []
-            templates += [
+        for t in self._offset_records("ListEmailTemplates", {}, "TemplatesMetadata"):
+            if (number := t.integer("TemplateID")) is None:
+                continue
+            template_id = str(number)
+            templates.append(
                 Template(
-                    id=str(t["TemplateID"]),
-                    name=str(t.get("TemplateName", "")),
+                    id=template_id,
+                    name=t.text("TemplateName"),
                     provider=self.name,
-                    status=_TEMPLATE_STATUS.get(t.get("TemplateStatus"), "unavailable"),
+                    status=_TEMPLATE_STATUS.get(t.integer("TemplateStatus"), "unavailable"),
                 )
-                for t in page
-                if t.get("TemplateID") is not None
-            ]
-            if not page or len(templates) >= int(response.get("TotalCount") or 0):
-                return templates
+            )
+        return templates
 
     def get_template(self, template_id: str) -> Template:
         """GetEmailTemplate: the bodies in the neutral syntax, ``subject`` None (SES stores none)."""
-        response = self._call("GetEmailTemplate", {"TemplateID": self._template_id(template_id)})
-        content = response.get("TemplateContent") or {}
+        response = self._read("GetEmailTemplate", {"TemplateID": self._template_id(template_id)})
+        response.expect("TemplateContent")
+        content = response.object("TemplateContent") or ResponseReader(
+            {}, provider=self.name, action="GetEmailTemplate"
+        )
         return Template(
             id=str(template_id),
-            name=str(response.get("TemplateName", "")),
+            name=response.text("TemplateName"),
             provider=self.name,
-            html=self.template_syntax.from_provider(_unb64(content.get("Html"))),
-            text=self.template_syntax.from_provider(_unb64(content.get("Text"))),
-            status=_TEMPLATE_STATUS.get(response.get("TemplateStatus"), "unavailable"),
+            html=self.template_syntax.from_provider(_unb64(content.string("Html"))),
+            text=self.template_syntax.from_provider(_unb64(content.string("Text"))),
+            status=_TEMPLATE_STATUS.get(response.integer("TemplateStatus"), "unavailable"),
         )
 
     def update_template(

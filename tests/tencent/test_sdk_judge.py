@@ -32,7 +32,8 @@ from ._support import FakeClock, emulator
 
 BACKEND = Path(__file__).resolve().parents[2] / "plugins" / "mailbridge_tencent" / "_backend.py"
 #: Every action the backend sends, read from its source, so a new one fails here until it is judged.
-BACKEND_ACTIONS = frozenset(re.findall(r'_call\(\s*"([A-Z]\w+)"', BACKEND.read_text()))
+_ACTION_CALL = r'(?:_call|_read|_success|_offset_page|_offset_records)\(\s*"([A-Z]\w+)"'  # helpers that send an action
+BACKEND_ACTIONS = frozenset(re.findall(_ACTION_CALL, BACKEND.read_text()))
 SENDER = "noreply@mail.example.com"
 
 
