@@ -298,6 +298,26 @@ def test_local_outbox_matches_what_djangos_smtp_backend_would_write(tmp_path: Pa
     assert written["Message-ID"] is not None  # the outbox's own, not Django's
 
 
+@pytest.mark.parametrize("kind", ["text", "html"])
+def test_local_outbox_keeps_bodies_byte_for_byte_like_django(tmp_path: Path, kind: str) -> None:
+    """No final newline added (email's set_content would add one; Django's MIME does not)."""
+    message = EmailMessage(
+        "Ohne Zeilenende", "Zeile eins\nZeile zwei ohne Ende", "Ann <ann@example.com>", ["b@example.com"]
+    )
+    if kind == "html":
+        message.content_subtype = "html"
+        message.body = "<p>Zeile eins</p>\n<p>ohne Ende</p>"
+    with override_settings(MAILBRIDGE={"URL": f"local://{tmp_path}"}):
+        assert message.send() == 1
+    (written,) = _outbox(tmp_path)
+    django_mime = email.message_from_bytes(message.message().as_bytes(), policy=email.policy.default)
+    assert isinstance(django_mime, StdMessage)
+    assert _body(written, "plain") == _body(django_mime, "plain")
+    assert _body(written, "html") == _body(django_mime, "html")
+    assert _body(written, "html" if kind == "html" else "plain") == message.body
+    assert _addresses(written, "From") == _addresses(django_mime, "From") == [("Ann", "ann@example.com")]
+
+
 # --------------------------------------------------------------------------- settings, connections, fail_silently
 
 
