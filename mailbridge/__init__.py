@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 
-from ._async import AsyncClient, connect_async
+from ._async import AsyncClient, AsyncFailoverClient, connect_async, connect_failover_async
 from ._backend import Backend
 from ._bulk import SendManyInterrupted, SendManyProgress, SendOutcome
 from ._catalog import RedisCatalog, SqliteCatalog, TemplateCatalog
@@ -97,6 +97,7 @@ __all__ = [
     "AccountSummary",
     "AlreadyExists",
     "AsyncClient",
+    "AsyncFailoverClient",
     "Attachment",
     "Attempt",
     "AuthenticationError",
@@ -179,6 +180,7 @@ __all__ = [
     "connect",
     "connect_async",
     "connect_failover",
+    "connect_failover_async",
     "failover_url",
     "follow_pages",
     "idempotency_store",

@@ -16,7 +16,8 @@ from typing import Any, TypeVar
 
 from ._bulk import SendOutcome
 from ._client import Client
-from ._connect import connect
+from ._connect import connect, connect_failover
+from ._failover import FailoverClient
 from ._limits import Limits
 from ._models import (
     AccountSummary,
@@ -32,7 +33,7 @@ from ._models import (
 )
 from ._url import ProviderURL
 
-__all__ = ["AsyncClient", "connect_async"]
+__all__ = ["AsyncClient", "AsyncFailoverClient", "connect_async", "connect_failover_async"]
 
 T = TypeVar("T")
 _DONE: Any = object()
@@ -177,3 +178,49 @@ def connect_async(url: str | ProviderURL | None = None, **options: Any) -> Async
     ``async with mailbridge.connect_async(url) as client: await client.send(message)``.
     """
     return AsyncClient(connect(url, **options))
+
+
+class AsyncFailoverClient:
+    """The asyncio face of a :class:`FailoverClient`: sends awaited, ``send_many`` an async iterator.
+
+    Build it with :func:`connect_failover_async`; ``sync`` is the wrapped failover client.
+    """
+
+    def __init__(self, client: FailoverClient) -> None:
+        self.sync = client
+
+    def __repr__(self) -> str:
+        return f"<mailbridge.AsyncFailoverClient {self.sync.provider}>"
+
+    @property
+    def provider(self) -> str:
+        return self.sync.provider
+
+    def healthy(self) -> dict[str, bool]:
+        """Which members are taking traffic (a look at the health store, no provider call)."""
+        return self.sync.healthy()
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self.sync.close)
+
+    async def __aenter__(self) -> AsyncFailoverClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def send(self, message: Message, *, idempotency_key: str | None = None) -> SendResult:
+        """:meth:`FailoverClient.send`, awaited (the same never-double-send rules)."""
+        return await asyncio.to_thread(self.sync.send, message, idempotency_key=idempotency_key)
+
+    async def send_to_group(self, group: str, message: Message) -> SendResult:
+        return await asyncio.to_thread(self.sync.send_to_group, group, message)
+
+    def send_many(self, messages: Iterable[Message], *, max_in_flight: int | None = None) -> AsyncIterator[SendOutcome]:
+        """:meth:`FailoverClient.send_many` as an async iterator of outcomes, in input order."""
+        return _iterate(lambda: self.sync.send_many(messages, max_in_flight=max_in_flight))
+
+
+def connect_failover_async(url: str | ProviderURL) -> AsyncFailoverClient:
+    """:func:`connect_failover` for asyncio: an :class:`AsyncFailoverClient` for a ``failover://`` URL."""
+    return AsyncFailoverClient(connect_failover(url))

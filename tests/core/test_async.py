@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from mailbridge_aliyun.emulator import AliyunEmulator
 from mailbridge_tencent.emulator import TencentEmulator
 
 import mailbridge
@@ -167,3 +168,24 @@ def test_connect_async_takes_the_same_urls_and_refuses_the_same() -> None:
         mailbridge.connect_async("failover://?providers=local://a")
     with pytest.raises(mailbridge.ProviderNotInstalled):
         mailbridge.connect_async("nosuchprovider://x")
+
+
+def test_async_failover_moves_on_after_a_refusal() -> None:
+    async def scenario(ali: AliyunEmulator, ten: TencentEmulator) -> list[mailbridge.SendOutcome]:
+        url = mailbridge.failover_url([ali.url, ten.url], rate_limit="off")
+        async with mailbridge.connect_failover_async(url) as client:
+            first = await client.send(Message(sender=SENDER, to="ann@example.com", subject="one", text="t"))
+            assert first.provider == "tencent"
+            assert [a.outcome for a in first.attempts] == ["failed", "sent"]
+            assert client.healthy() == {"aliyun": False, "tencent": True}
+            messages = [Message(sender=SENDER, to=f"u{i}@example.com", subject=f"m{i}", text="t") for i in range(3)]
+            return [o async for o in client.send_many(messages)]
+
+    with AliyunEmulator() as ali, TencentEmulator(rate_limit=0) as ten:
+        ali.add_sender(SENDER)
+        # A throttling refusal: certainly not sent, so the send moves on.
+        ali.inject("error", action="SingleSendMail", times=None, status=400, code="Throttling.User", message="flow")
+        outcomes = asyncio.run(scenario(ali, ten))
+        assert [o.ok for o in outcomes] == [True, True, True]
+        assert sorted(m["subject"] for m in ten.sent_mail) == ["m0", "m1", "m2", "one"]
+        assert ali.sent_mail == []
