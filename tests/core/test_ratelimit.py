@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import mailbridge
 from mailbridge import Rate, RateLimiter
 
@@ -22,13 +24,14 @@ class FakeClock:
 
 
 def test_calls_beyond_the_rate_wait() -> None:
-    """Five calls at 2 per second: the limiter waits before the third and the fifth."""
-    limiter = RateLimiter()
-    started = limiter._clock()
+    """Five calls at 2 per second are paced one slot (0.52 s) apart: 2.08 s from the first to the last."""
+    clock = FakeClock()
+    limiter = RateLimiter(sleep=clock.sleep, clock=clock.time)
+    started = clock.now
     for _ in range(5):
         limiter.acquire("k", Rate(2, 1))
-    assert limiter.waited > 0
-    assert limiter._clock() - started >= 1.9
+    assert clock.slept == pytest.approx([0.52] * 4)
+    assert limiter.waited == pytest.approx(clock.now - started) == pytest.approx(4 * 0.52)
 
 
 def test_no_rate_means_no_wait() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -145,6 +146,9 @@ def test_two_workers_sharing_redis_stay_under_tencents_rate(tmp_path: Path) -> N
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
+                # The default 40 ms of jitter per window holds alone, not always under the whole suite on a
+                # shared 2-core host (calls arrive up to ~120 ms late): absorb 0.1 s (91% of the rate).
+                env={**os.environ, "MAILBRIDGE_RATE_MARGIN": "0.1"},
             )
             for w in range(2)
         ]

@@ -150,7 +150,12 @@ def test_async_upload_wait_polls_until_ready(monkeypatch: pytest.MonkeyPatch) ->
     """Status 1 -> 2 -> 3: each call reports processing, the core waits (polling ListReceivers with
     backoff) before the next call and, with wait=True, until the last import is done."""
     clock = FakeClock()
-    with emulator(upload_delay=5.0, clock=clock) as emu, connect(emu.url, sleep=clock.sleep) as client:
+    # The rate limiter paces in real time (its slots are not the polling sleeps counted here).
+    limiter = mailbridge.RateLimiter()
+    with (
+        emulator(upload_delay=5.0, clock=clock) as emu,
+        connect(emu.url, sleep=clock.sleep, rate_limiter=limiter) as client,
+    ):
         monkeypatch.setattr(client.backend, "limits", client.backend.limits.evolve(upload_batch_size=2))
         group = client.create_group("slow")
         assert client.refresh_group(group).status is GroupStatus.EMPTY
