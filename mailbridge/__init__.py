@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 
+from ._async import AsyncClient, AsyncFailoverClient, connect_async, connect_failover_async
 from ._backend import Backend
 from ._bounce import refine_status
 from ._bulk import SendManyInterrupted, SendManyProgress, SendOutcome
@@ -102,6 +103,8 @@ __all__ = [
     "NEUTRAL_SYNTAX",
     "AccountSummary",
     "AlreadyExists",
+    "AsyncClient",
+    "AsyncFailoverClient",
     "Attachment",
     "Attempt",
     "AuthenticationError",
@@ -192,7 +195,9 @@ __all__ = [
     "apply_setup",
     "available_providers",
     "connect",
+    "connect_async",
     "connect_failover",
+    "connect_failover_async",
     "event_key",
     "failover_url",
     "follow_pages",

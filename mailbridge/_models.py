@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import email.message
 import enum
 from collections.abc import Iterable, Mapping
 from typing import Any, Generic, TypeVar
@@ -402,6 +403,27 @@ class Message:
 
     def evolve(self, **changes: Any) -> Message:
         return attrs.evolve(self, **changes)
+
+    @classmethod
+    def from_email_message(cls, msg: email.message.Message) -> Message:
+        """The neutral message a standard-library email message says (see ``mailbridge._stdmail``).
+
+        Raises :class:`~mailbridge.InvalidRequest` naming anything the neutral model cannot
+        carry (recipient display names, inline images, other body types, repeated headers).
+        """
+        from ._stdmail import from_email_message
+
+        return from_email_message(msg)
+
+    def to_email_message(self) -> email.message.EmailMessage:
+        """This message as a standard-library :class:`email.message.EmailMessage` (lossless).
+
+        ``Bcc`` is written as a header. Raises :class:`~mailbridge.InvalidRequest` for a
+        template send or send options a standard message has no place for.
+        """
+        from ._stdmail import to_email_message
+
+        return to_email_message(self)
 
 
 @frozen

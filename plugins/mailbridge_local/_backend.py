@@ -24,8 +24,6 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Mapping, Sequence
-from email import policy
-from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
@@ -294,41 +292,30 @@ class LocalBackend(Backend):
         subject, html_body, text_body = content
         # A template filled with member data may put a line break into the subject: a header cannot hold one.
         subject = " ".join(_HEADER_BREAKS.sub(" ", subject).split()) if _HEADER_BREAKS.search(subject) else subject
-        email = EmailMessage(policy=policy.default)
-        email["From"] = Address(display_name=message.sender_name or "", addr_spec=message.sender)
-        email["To"] = tuple(Address(addr_spec=a) for a in to)
-        if message.cc:
-            email["Cc"] = tuple(Address(addr_spec=a) for a in message.cc)
-        if message.reply_to:
-            email["Reply-To"] = Address(display_name=message.reply_to_name or "", addr_spec=message.reply_to)
-        email["Subject"] = subject
+        # The standard-message conversion writes the neutral fields (Message.to_email_message: bodies byte for
+        # byte, as Django's SMTP backend does); the outbox adds what a provider would.
+        email = Message(
+            sender=message.sender,
+            sender_name=message.sender_name,
+            to=tuple(to),
+            cc=message.cc,
+            reply_to=message.reply_to,
+            reply_to_name=message.reply_to_name,
+            subject=subject,
+            text=text_body,
+            html=html_body,
+            tag=message.tag,
+            attachments=message.attachments,
+            # The caller's Message-ID, if any, is message_id already.
+            headers={name: value for name, value in message.headers.items() if name.lower() != "message-id"},
+        ).to_email_message()
         email["Date"] = format_datetime(_now())
         email["Message-ID"] = message_id
-        if message.tag:
-            email["X-Mailbridge-Tag"] = message.tag
         if batch_id:
             email["X-Mailbridge-Batch"] = batch_id
         custom = {name.lower() for name in message.headers}
         if message.unsubscribe and "list-unsubscribe" not in custom:
             email["List-Unsubscribe"] = f"<mailto:unsubscribe@mailbridge.local?subject={message_id}>"
-        for name, value in message.headers.items():
-            if name.lower() != "message-id":  # the caller's Message-ID, if any, is message_id already
-                email[name] = value
-        if text_body is not None:
-            email.set_content(text_body)
-        if html_body is not None:
-            if text_body is None:
-                email.set_content(html_body, subtype="html")
-            else:
-                email.add_alternative(html_body, subtype="html")
-        for attachment in message.attachments:
-            maintype, _, subtype = attachment.content_type.partition("/")
-            email.add_attachment(
-                bytes(attachment.content),
-                maintype=maintype,
-                subtype=subtype or "octet-stream",
-                filename=attachment.filename,
-            )
         return email
 
     def _write(self, message: Message, to: Sequence[str], data: Mapping[str, str], batch_id: str | None = None) -> str:

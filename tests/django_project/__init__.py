@@ -1,0 +1,1 @@
+"""A minimal Django project whose settings the Django backend tests run under."""
