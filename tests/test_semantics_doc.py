@@ -22,9 +22,9 @@ def test_tables_come_from_the_declarations() -> None:
     blocks = render()
     features = blocks["features"]
     assert all(f"`{f.value}`" in features for f in Feature)
-    assert features.splitlines()[0] == "| feature | aliyun | local | tencent |"
+    assert features.splitlines()[0] == "| feature | aliyun | local | smtp | tencent |"
     row = next(line for line in features.splitlines() if line.startswith("| `scheduled_send` |"))
-    assert row == "| `scheduled_send` | **no** | **no** | yes |"
+    assert row == "| `scheduled_send` | **no** | **no** | **no** | yes |"
     assert "| aliyun | `Status=2` | invalid_address |" in blocks["delivery_codes"]
     assert "| `550 5.1.1 mailbox does not exist` | invalid_address, hard |" in blocks["smtp_refinement"]
 

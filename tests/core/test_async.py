@@ -155,7 +155,7 @@ def test_the_same_neutral_errors_and_paged_iteration(tmp_path: Path) -> None:
             assert [g.name async for g in client.groups()] == ["async-group"]
             members = [m.email async for m in client.members(group)]  # three pages of 100
             assert sorted(members) == sorted(f"user{i}@example.com" for i in range(250))
-            assert await client.remove(group, ["user0@example.com"]) == 1
+            assert (await client.remove(group, ["user0@example.com"])).removed == ("user0@example.com",)
             await client.delete_group(group)
             with pytest.raises(mailbridge.GroupNotFound):
                 await client.refresh_group(group)

