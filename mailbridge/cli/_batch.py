@@ -449,7 +449,8 @@ class _Results:
 
     def __init__(self, path: Path, resume: bool) -> None:
         self.path = path
-        self.done: dict[int, str] = {}  # row -> address, of rows sent or maybe sent: never sent again
+        # row -> address of rows sent or maybe sent (None: a damaged line): never sent again
+        self.done: dict[int, str | None] = {}
         self.retried: set[int] = set()  # rows recorded as certainly not sent
         self._exists = path.exists() and path.stat().st_size > 0
         if self._exists and not resume:
@@ -492,8 +493,10 @@ class _Results:
             status = record.get("status", "")
             if status in _RETRIED and record.get("maybe_sent") == "false":
                 self.retried.add(number)
-            else:  # sent, maybe sent, or a damaged line: never sent again
+            elif status in (SENT, MAYBE_SENT) and record.get("maybe_sent") in ("true", "false"):
                 self.done[number] = record.get("address", "")
+            else:  # a damaged line (a crash cut it): maybe sent, never sent again
+                self.done[number] = self.done.get(number)
         return not text.endswith(("\n", "\r"))
 
     def write(self, number: int, address: str, status: str, **fields: str) -> None:
@@ -686,8 +689,10 @@ def _count_and_check(rows: _CsvRows | _JsonRows, composer: _Composer, results: _
     """Count the rows; refuse a file whose rows no longer match the addresses the results file records."""
     total = 0
     for total, row in enumerate(rows, 1):
-        recorded = results.done.get(total)
-        if recorded is None:
+        if total not in results.done:
+            continue
+        recorded = results.done[total]
+        if recorded is None:  # a damaged line: its address cannot be compared
             continue
         address = "" if isinstance(row, UnreadableRow) else row.get(composer.address_column, "").strip()
         if address.casefold() != recorded.casefold():
