@@ -158,9 +158,11 @@ class AsyncClient:
             raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def send_to_group(self, group: Group | str, message: Message) -> SendResult:
-        """:meth:`Client.send_to_group`, awaited."""
-        return await asyncio.to_thread(self.sync.send_to_group, group, message)
+    async def send_to_group(
+        self, group: Group | str, message: Message, *, schedule: dt.datetime | None = None
+    ) -> SendResult:
+        """:meth:`Client.send_to_group`, awaited (``schedule`` where the backend declares scheduled sends)."""
+        return await asyncio.to_thread(self.sync.send_to_group, group, message, schedule=schedule)
 
     def send_many(
         self,
