@@ -17,7 +17,7 @@ from ._output import Column, Listing, listing_options
 
 __all__ = ["account", "parse_day", "statistics", "tags"]
 
-_DAYS_AGO = re.compile(r"^(\d{1,5})d$")
+_DAYS_AGO = re.compile(r"^(\d{1,7})d$")
 
 
 def parse_day(value: str, today: dt.date | None = None) -> dt.date:
@@ -52,8 +52,9 @@ def account(state: State) -> None:
 
     def human() -> None:
         rows = [[name.replace("_", " "), value] for name, value in _account_dict(summary).items() if name != "extra"]
-        rows += [[str(name).replace("_", " "), value] for name, value in sorted(summary.extra.items())]
-        state.output.table(["", "value"], [[n, "-" if v is None else v] for n, v in rows])
+        state.output.table(["field", "value"], [[n, "-" if v is None else v] for n, v in rows])
+        if summary.extra:
+            state.output.note(f"{len(summary.extra)} more {summary.provider} fields with --json (under 'extra')")
 
     state.output.data(_account_dict(summary), human)
 

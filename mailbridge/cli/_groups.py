@@ -66,7 +66,7 @@ def list_groups(state: State, keyword: str | None, limit: int | None, fmt: str |
 @json_flag
 @pass_state
 def show_group(state: State, name: str) -> None:
-    """Show one group with its current count and import status."""
+    """Show group NAME with its current member count and import status."""
     group = state.client().refresh_group(name)
     state.output.data(group_dict(group), lambda: _show(state, [group]))
 

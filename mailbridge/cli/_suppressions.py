@@ -61,7 +61,7 @@ def list_suppressions(state: State, limit: int | None, fmt: str | None) -> None:
 @json_flag
 @pass_state
 def add(state: State, addresses: tuple[str, ...], file: Path | None) -> None:
-    """Suppress addresses (checked before any call)."""
+    """Suppress ADDRESSES (or those in --file; all checked before any call)."""
     done = state.client().suppress(_addresses(addresses, file))
     state.output.data({"suppressed": done}, lambda: state.output.note(f"suppressed {len(done)} address(es)"))
 

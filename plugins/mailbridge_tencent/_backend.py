@@ -509,7 +509,7 @@ class TencentBackend(Backend):
             if exc.code == "ClientNetworkError":  # the SDK's own (urllib3's) words never reach users
                 raise failed(
                     Stage.UNKNOWN, f"no answer from Tencent SES ({network_reason(exc)})", idempotent=idempotent,
-                    provider=self.name, provider_code="ClientNetworkError",
+                    provider=self.name,
                 ) from exc  # fmt: skip
             status = getattr(exc, "status", None)
             if isinstance(exc, _HTTPStatusError):
