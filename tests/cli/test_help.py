@@ -41,3 +41,15 @@ def test_a_missing_help_is_caught() -> None:
 
     with pytest.raises(AssertionError, match="has no help text"):
         test_command_and_options_have_help("mailbridge bare", bare)
+
+
+def test_the_readme_documents_every_exit_status() -> None:
+    import re
+    from pathlib import Path
+
+    from mailbridge.cli import ExitStatus
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Scripting: exit codes", 1)[1].split("\n#", 1)[0]
+    documented = {int(code) for code in re.findall(r"^\| (\d+) \|", section, re.M)}
+    assert documented == {int(status) for status in ExitStatus}
