@@ -100,10 +100,7 @@ class Cloud:
         return httpx.Response(200, json={"RequestId": "S", "EnvId": "600000123"})
 
     def kinds(self) -> list[str]:
-        return [
-            r.headers.get("x-acs-action") or f"OSS {r.method} {r.url}" if "x-acs-action" not in r.headers else
-            r.headers["x-acs-action"] for r in self.requests
-        ]  # fmt: skip
+        return [r.headers.get("x-acs-action") or f"OSS {r.method} {r.url}" for r in self.requests]
 
 
 def _backend(cloud: Cloud, **params: str) -> AliyunBackend:
@@ -212,7 +209,7 @@ def test_an_oss_override_keeps_the_bucket_host() -> None:
             [Attachment("a.bin", b"\x00" * (4 * 1024 * 1024)), Attachment("b.bin", b"\x00" * (4 * 1024 * 1024 + 1))],
             "attachments total 8388609 bytes",
         ),
-    ],  # fmt: skip
+    ],
     ids=["101-files", "one-too-big", "two-too-big"],
 )
 def test_declared_limits_refuse_before_any_call(attachments: list[Attachment], error: str) -> None:
