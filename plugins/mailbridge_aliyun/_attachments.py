@@ -36,7 +36,14 @@ from mailbridge._outcome import failed
 
 from ._transport import DirectMailTransport, decode_body, user_agent
 
-__all__ = ["OPENPLATFORM_VERSION", "PRODUCT", "AttachmentUploader", "UploadGrant", "attachment_params"]
+__all__ = [
+    "OPENPLATFORM_VERSION",
+    "PRODUCT",
+    "AsyncAttachmentUploader",
+    "AttachmentUploader",
+    "UploadGrant",
+    "attachment_params",
+]
 
 log = logging.getLogger("mailbridge.aliyun")
 
@@ -131,11 +138,27 @@ class AttachmentUploader:
         """Upload every file; the ``Attachments.N.*`` parameters that name them."""
         return attachment_params([(a.filename, self._upload(a, n)) for n, a in enumerate(attachments, start=1)])
 
-    # ------------------------------------------------------------------ steps
-
     def grant(self) -> UploadGrant:
         """AuthorizeFileUpload: where and how one file may be uploaded."""
-        body = self.auth.call("AuthorizeFileUpload", {"Product": PRODUCT, "RegionId": self.region}, operation=OPERATION)
+        return self.grant_from(self.auth.call("AuthorizeFileUpload", self.grant_params(), operation=OPERATION))
+
+    def _upload(self, attachment: Attachment, number: int) -> str:
+        grant = self.grant()
+        where = f"attachment {number} ({attachment.filename!r})"
+        try:
+            response = self.http.send(self.upload_request(grant, attachment), idempotent=True)
+        except CallFailed as exc:
+            raise self.upload_failed(exc, where) from (exc.__cause__ or exc)
+        return self.uploaded(response, grant, attachment, where)
+
+    # ------------------------------------------------------------------ the steps without I/O (shared with asyncio)
+
+    def grant_params(self) -> dict[str, str]:
+        return {"Product": PRODUCT, "RegionId": self.region}
+
+    @staticmethod
+    def grant_from(body: dict[str, Any]) -> UploadGrant:
+        """The grant in an AuthorizeFileUpload answer (one lacking a field: not sent, retryable)."""
         values = {k: body.get(k) for k in ("AccessKeyId", "Bucket", "Endpoint", "ObjectKey", "EncodedPolicy")}
         values["Signature"] = body.get("Signature")
         missing = sorted(k for k, v in values.items() if not isinstance(v, str) or not v)
@@ -157,8 +180,8 @@ class AttachmentUploader:
             signature=str(values["Signature"]),
         )
 
-    def _upload(self, attachment: Attachment, number: int) -> str:
-        grant = self.grant()
+    def upload_request(self, grant: UploadGrant, attachment: Attachment) -> httpx.Request:
+        """The PostObject form: the grant's fields, then the file (httpx writes data fields first, as OSS wants)."""
         url = f"{self.oss}/" if self.oss else f"https://{grant.host}/"
         form = {
             "OSSAccessKeyId": grant.access_key_id,
@@ -168,20 +191,22 @@ class AttachmentUploader:
             "policy": grant.policy,
             "success_action_status": "201",
         }
-        # httpx writes the data fields first and the file last, as PostObject requires.
         files = {"file": (grant.object_key, bytes(attachment.content), attachment.content_type)}  # SDK: filename=key
-        request = self.client.build_request("POST", url, data=form, files=files, headers={"host": grant.host})
-        where = f"attachment {number} ({attachment.filename!r})"
-        try:
-            response = self.http.send(request, idempotent=True)  # a repeat only stores the file again
-        except CallFailed as exc:
-            raise failed(
-                exc.stage,
-                f"uploading {where} to Direct Mail's file store failed ({exc.message}); the mail was not sent",
-                idempotent=True,
-                provider=PROVIDER,
-                operation=OPERATION,
-            ) from (exc.__cause__ or exc)
+        return self.client.build_request("POST", url, data=form, files=files, headers={"host": grant.host})
+
+    @staticmethod
+    def upload_failed(exc: CallFailed, where: str) -> MailbridgeError:
+        """No answer to an upload: the mail was not sent, whatever became of the file (a repeat stores it again)."""
+        return failed(
+            exc.stage,
+            f"uploading {where} to Direct Mail's file store failed ({exc.message}); the mail was not sent",
+            idempotent=True,
+            provider=PROVIDER,
+            operation=OPERATION,
+        )
+
+    def uploaded(self, response: httpx.Response, grant: UploadGrant, attachment: Attachment, where: str) -> str:
+        """The AttachmentUrl of a stored file, or the refusal's neutral error."""
         if response.status_code >= 400:
             raise self._refused(response, where)
         log.debug("uploaded %s to oss://%s (%d bytes)", where, grant.bucket, len(attachment.content))
@@ -206,3 +231,46 @@ class AttachmentUploader:
         if code in _TOO_LARGE:
             return LimitExceeded(message, **details)
         return ProviderUnavailable(message, retryable=response.status_code >= 500, failover_eligible=True, **details)
+
+
+class AsyncAttachmentUploader:
+    """:class:`AttachmentUploader` for asyncio: the same requests, grants and errors, awaited.
+
+    ``sync`` builds every request and reads every answer; OpenPlatform goes through
+    :class:`._async_transport.AsyncDirectMailTransport` and OSS through
+    :class:`mailbridge._ahttp.AsyncGuardedHTTP` (one deadline per request, write tracking).
+    """
+
+    def __init__(self, sync: AttachmentUploader, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        from mailbridge._ahttp import AsyncGuardedHTTP, async_guarded_transport
+
+        from ._async_transport import AsyncDirectMailTransport
+
+        self.sync = sync
+        self.auth = AsyncDirectMailTransport(sync.auth, transport=transport)
+        timeout = sync.http.timeout
+        self.client = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            verify=True,
+            transport=transport or async_guarded_transport(verify=True),
+            follow_redirects=False,
+        )
+        self.http = AsyncGuardedHTTP(self.client, timeout=timeout)
+
+    async def aclose(self) -> None:
+        await self.auth.aclose()
+        await self.client.aclose()
+
+    async def upload(self, attachments: Sequence[Attachment]) -> dict[str, str]:
+        """Upload every file, one after the other; the ``Attachments.N.*`` parameters that name them."""
+        named: list[tuple[str, str]] = []
+        for number, attachment in enumerate(attachments, start=1):
+            body = await self.auth.call("AuthorizeFileUpload", self.sync.grant_params(), operation=OPERATION)
+            grant = self.sync.grant_from(body)
+            where = f"attachment {number} ({attachment.filename!r})"
+            try:
+                response = await self.http.send(self.sync.upload_request(grant, attachment), idempotent=True)
+            except CallFailed as exc:
+                raise self.sync.upload_failed(exc, where) from (exc.__cause__ or exc)
+            named.append((attachment.filename, self.sync.uploaded(response, grant, attachment, where)))
+        return attachment_params(named)

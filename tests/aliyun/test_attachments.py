@@ -348,3 +348,57 @@ def test_a_refused_send_after_uploads_is_not_sent(emulator: AliyunEmulator, emu_
         emu_client.send(_message(PDF).evolve(sender="nobody@mail.example.com"))
     assert not info.value.maybe_sent
     assert [r["action"] for r in emulator.requests][-1] == "SingleSendMail" and emulator.sent_mail == []
+
+
+# --------------------------------------------------------------------------- asyncio
+
+
+def _async_client(emulator: AliyunEmulator) -> mailbridge.AsyncClient:
+    return mailbridge.connect_async(
+        emulator.url, retry=RetryPolicy(attempts=1), rate_limiter=mailbridge.RateLimiter.disabled()
+    )
+
+
+def test_async_sends_upload_on_the_loop(emulator: AliyunEmulator) -> None:
+    """connect_async: grants and uploads are awaited on the event loop (no worker thread), same bytes stored."""
+    from ..integration.test_async_native import run_without_threads
+
+    async def scenario() -> mailbridge.SendResult:
+        async with _async_client(emulator) as client:
+            return await client.send(_message(PDF, NOTES))
+
+    result = run_without_threads(scenario)
+    (mail,) = emulator.sent_mail
+    assert result.message_ids == (mail.env_id,)
+    assert [(a.filename, a.content) for a in mail.attachments] == [
+        (PDF.filename, PDF.content),
+        (NOTES.filename, NOTES.content),
+    ]
+    assert [r["action"] for r in emulator.requests].count("PostObject") == 2
+
+
+@pytest.mark.parametrize(
+    ("fault", "error", "maybe_sent"),
+    [
+        ({"kind": "error", "action": "PostObject", "status": 403, "code": "AccessDenied"}, ProviderUnavailable, False),
+        ({"kind": "reset", "action": "PostObject", "apply": True}, ProviderUnavailable, False),
+        ({"kind": "reset", "action": "SingleSendMail", "apply": True}, OutcomeUnknown, True),
+    ],
+    ids=["oss-denied", "oss-reset", "send-reset"],
+)
+def test_async_outcomes_follow_the_same_rule(
+    emulator: AliyunEmulator, fault: dict[str, Any], error: type[mailbridge.MailbridgeError], maybe_sent: bool
+) -> None:
+    import asyncio
+
+    options = dict(fault)
+    emulator.inject(options.pop("kind"), **options)
+
+    async def scenario() -> None:
+        async with _async_client(emulator) as client:
+            await client.send(_message(PDF))
+
+    with pytest.raises(error) as info:
+        asyncio.run(scenario())
+    assert info.value.maybe_sent is maybe_sent
+    assert len(emulator.calls("SingleSendMail")) == (1 if maybe_sent else 0)
