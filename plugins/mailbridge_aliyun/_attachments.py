@@ -24,6 +24,7 @@ logged, never in an error's text, and cassettes scrub them (:mod:`.cassettes`).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -51,6 +52,15 @@ OPENPLATFORM_VERSION = "2019-12-19"
 PRODUCT = "Dm"  # the SDK's AuthorizeFileUpload Product
 PROVIDER = "aliyun"
 OPERATION = "send"
+# What a grant's names must look like before they go into a URL and a Host header: OSS bucket names
+# (3-63 lower-case letters, digits, "-"), an endpoint host (and port), an object key of 1-1023 printable
+# characters (OSS's rules); anything else is an answer of unexpected shape.
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
+_ENDPOINT = re.compile(
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::\d{1,5})?"
+)
+_OBJECT_KEY = re.compile(r"[^\x00-\x1f\x7f/\\][^\x00-\x1f\x7f\\]{0,1022}")
+_GRANT_SECRETS = frozenset({"AccessKeyId", "Signature", "EncodedPolicy", "SecurityToken"})  # masked in ``raw``
 #: OSS codes for a file the bucket will not take (the grant's content-length-range).
 _TOO_LARGE = frozenset({"EntityTooLarge", "EntityTooSmall"})
 
@@ -162,12 +172,16 @@ class AttachmentUploader:
         values = {k: body.get(k) for k in ("AccessKeyId", "Bucket", "Endpoint", "ObjectKey", "EncodedPolicy")}
         values["Signature"] = body.get("Signature")
         missing = sorted(k for k, v in values.items() if not isinstance(v, str) or not v)
+        shapes = {"Bucket": _BUCKET, "Endpoint": _ENDPOINT, "ObjectKey": _OBJECT_KEY}
+        missing += sorted(k for k, rx in shapes.items() if k not in missing and not rx.fullmatch(str(values[k])))
         if missing:
             raise ProviderUnavailable(
-                f"OpenPlatform's AuthorizeFileUpload answer lacks {', '.join(missing)}; the mail was not sent",
+                f"OpenPlatform's AuthorizeFileUpload answer lacks a usable {', '.join(missing)} (unexpected shape); "
+                "the mail was not sent",
                 provider=PROVIDER,
                 operation=OPERATION,
                 request_id=body.get("RequestId"),
+                raw={k: ("***" if k in _GRANT_SECRETS else v) for k, v in body.items()},
                 retryable=True,
                 failover_eligible=True,
             )

@@ -73,10 +73,11 @@ def _form(request: httpx.Request) -> list[tuple[str, str | None, str | None, byt
 class Cloud:
     """A MockTransport playing OpenPlatform, OSS and Direct Mail (real hosts, no emulator)."""
 
-    def __init__(self, oss_status: int = 201, oss_body: bytes = b"") -> None:
+    def __init__(self, oss_status: int = 201, oss_body: bytes = b"", **grant: Any) -> None:
         self.requests: list[httpx.Request] = []
         self.oss_status, self.oss_body = oss_status, oss_body
         self.grants = 0
+        self.grant = grant  # fields that replace the granted ones
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
@@ -93,6 +94,7 @@ class Cloud:
                     "EncodedPolicy": GRANT_POLICY,
                     "Signature": GRANT_SIGNATURE,
                     "UseAccelerate": False,
+                    **self.grant,
                 },
             )
         if request.url.host.endswith(".aliyuncs.com") and request.url.host.startswith("dm-bucket."):
@@ -261,6 +263,27 @@ def test_an_oss_refusal_is_certainly_not_sent() -> None:
     assert "invoice.pdf" in str(error) and "not sent" in str(error)
     assert error.not_sent == ("ann@example.com",)
     assert "SingleSendMail" not in cloud.kinds()
+
+
+@pytest.mark.parametrize(
+    "grant",
+    [
+        {"Bucket": "evil.example.com/x"},
+        {"Endpoint": "oss.example.com/path?q"},
+        {"ObjectKey": "a\r\nHost: x"},
+        {"Signature": None},
+        {"ObjectKey": 42},
+    ],
+    ids=["bucket", "endpoint", "key", "no-signature", "int-key"],
+)
+def test_a_grant_of_unexpected_shape_uploads_nothing(grant: dict[str, Any]) -> None:
+    """A grant whose names cannot go into a URL or a Host header: not sent, nothing uploaded, secrets masked."""
+    cloud = Cloud(**grant)
+    with _client(cloud) as client, pytest.raises(ProviderUnavailable, match="unexpected shape") as info:
+        client.send(_message(PDF))
+    assert cloud.kinds() == ["AuthorizeFileUpload"]
+    assert not info.value.maybe_sent and info.value.retryable
+    assert info.value.raw["EncodedPolicy"] == "***" and GRANT_SIGNATURE not in repr(info.value.raw)
 
 
 def test_entity_too_large_is_limit_exceeded() -> None:
