@@ -28,7 +28,7 @@ from mailbridge_local import LocalBackend
 import mailbridge
 from mailbridge import Message
 from mailbridge.cli import ExitStatus, cli
-from mailbridge.cli._batch import RESULT_COLUMNS
+from mailbridge.cli._batch_results import RESULT_COLUMNS
 
 SENDER = "news@example.com"
 
