@@ -31,7 +31,8 @@ the store answers the first receipts, or "maybe sent" for a send that never fini
 **Ctrl-C**: no new row is started; the calls in flight finish and are recorded; exit 130.
 After the last row was read, the rows already queued (at most 4 x in flight) still go out
 and are recorded. An error that every later row would meet too (credentials, permission,
-quota, configuration, sender or template not found) stops the batch the same way.
+quota, configuration, sender or template not found), or 20 rows in a row failed by an
+unavailable or throttling provider (after retries and failover), stops the batch the same way.
 
 **Exit code**: that error's code, else 130 if interrupted, else 8 if a row may have been
 sent, else 9 if a row was not sent, else 0.
@@ -96,6 +97,9 @@ _STOPS_THE_BATCH = (
     SenderNotFound,
     TemplateNotFound,
 )
+# Rows in a row that failed because the provider is unavailable or throttling (after the client's own
+# retries and failover): the provider is down, so the batch stops instead of failing every later row.
+_UNHEALTHY_STREAK = 20
 
 
 # ---------------------------------------------------------------------- options
@@ -371,6 +375,7 @@ class _Batch:
         self.pending: deque[tuple[int, str]] = deque()  # (row, address) of each message given to send_many
         self.stop = _Stop()
         self.interrupted = False
+        self.streak = 0  # rows in a row failed by an unavailable or throttling provider
 
     def _messages(self) -> Iterator[Message]:
         for number, row in enumerate(self.rows, 1):
@@ -406,9 +411,15 @@ class _Batch:
                 number, address, status, provider=provider, error=type(error).__name__, reason=one_line(str(error))
             )
             self.counts[status] += 1
-            if isinstance(error, _STOPS_THE_BATCH) and self.stop.error is None:
+            unhealthy = not error.maybe_sent and (error.retryable or error.failover_eligible)
+            self.streak = self.streak + 1 if unhealthy else 0
+            stops = isinstance(error, _STOPS_THE_BATCH) or self.streak >= _UNHEALTHY_STREAK
+            if stops and self.stop.error is None:
                 self.stop.error = error
                 self.stop.requested = True
+            self.bar.update(1)
+            return
+        self.streak = 0
         self.bar.update(1)
 
     def run(self) -> None:
@@ -517,7 +528,7 @@ def _send_batch(state: State, base: Message, options: BatchOptions, source: Batc
                     )
             show = sys.stderr.isatty() if options.progress is None else options.progress
             with click.progressbar(
-                length=total, label="sending", file=sys.stderr, hidden=not show, show_pos=True
+                length=max(total, 1), label="sending", file=sys.stderr, hidden=not (show and total), show_pos=True
             ) as bar:
                 batch = _Batch(client, rows, composer, results, bar, options.max_in_flight)
                 batch.run()

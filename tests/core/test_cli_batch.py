@@ -379,6 +379,31 @@ def test_an_error_every_row_would_meet_stops_the_batch(
     assert delivered(run.data) == Counter(f"user{i}@example.com" for i in range(30))
 
 
+def test_a_provider_that_stays_down_stops_the_batch(run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """20 rows in a row refused as unavailable (after retries): stop, exit 7; one success resets the count."""
+    people = tmp_path / "people.csv"
+    people.write_text("email,name,plan\n" + "".join(f"user{i}@example.com,U{i},p\n" for i in range(100)))
+    original = LocalBackend.send
+    down = {"on": True}
+
+    def send(self: LocalBackend, message: Message) -> mailbridge.SendReceipt:
+        run.calls.append(message.to[0])
+        if down["on"] and message.to[0] not in ("user10@example.com",):
+            raise mailbridge.ProviderUnavailable("service unavailable")
+        return original(self, message)
+
+    monkeypatch.setattr(LocalBackend, "send", send)
+    result = run("send", "--batch", str(people), *BODY, "--max-in-flight", "1", expect=ExitStatus.PROVIDER_FAILURE)
+    assert "stopped by ProviderUnavailable" in result.stderr
+    rows = read_results(tmp_path / "people.csv.results.csv")
+    statuses = [r["status"] for r in rows]
+    assert statuses[:11] == ["not_sent"] * 10 + ["sent"]  # the success reset the count
+    assert set(statuses[11:]) == {"not_sent"} and 20 <= len(statuses[11:]) <= 21  # + the one call in flight
+    down["on"] = False
+    run("send", "--batch", str(people), *BODY, "--resume")
+    assert delivered(run.data) == Counter(f"user{i}@example.com" for i in range(100))
+
+
 # ---------------------------------------------------------------------- send_many: Ctrl-C while reading input
 
 
