@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import os
+import re
 from pathlib import Path
 from typing import IO
 
@@ -20,8 +22,12 @@ SENT, MAYBE_SENT, NOT_SENT, REJECTED = "sent", "maybe_sent", "not_sent", "reject
 _RETRIED = frozenset({NOT_SENT, REJECTED})  # certainly not sent: --resume tries these rows again
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
 def one_line(text: str) -> str:
-    return scrub_text(" ".join(text.split()))
+    """``text`` on one line, without control characters or the secrets the process knows."""
+    return scrub_text(" ".join(_CONTROL.sub(" ", text).split()))
 
 
 class ResultsFile:
@@ -58,7 +64,8 @@ class ResultsFile:
             text = self.path.read_text(encoding="utf-8-sig", errors="replace")
         except OSError as exc:
             raise InvalidRequest(f"cannot read the results file {self.path}: {exc.strerror or exc}") from None
-        reader = csv.reader(text.splitlines())
+        # NULs: the zero-filled tail a power loss can leave; the csv module refuses them.
+        reader = csv.reader(io.StringIO(text.replace("\x00", ""), newline=""))
         header = next(reader, [])
         if header != RESULT_COLUMNS:
             raise InvalidRequest(
@@ -84,7 +91,7 @@ class ResultsFile:
         self.writer.writerow(
             [
                 number,
-                address,
+                one_line(address),  # a refused row's address may hold anything (line breaks, controls)
                 status,
                 fields.get("provider", ""),
                 fields.get("message_id", ""),

@@ -317,6 +317,21 @@ def test_a_cut_last_line_is_never_resent(run: Run, tmp_path: Path) -> None:
     assert results.read_text().splitlines()[-1] == "4,user"  # left as it was, nothing appended to it
 
 
+def test_hostile_addresses_and_a_zero_filled_tail_keep_the_results_file_readable(run: Run, tmp_path: Path) -> None:
+    path = tmp_path / "people.jsonl"
+    hostile = "a\nb\x00c\u2028d@example.com"
+    lines = [{"email": hostile, "name": "X", "plan": "p"}, {"email": "ok@example.com", "name": "Ok", "plan": "p"}]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    run("send", "--batch", str(path), *BODY, expect=ExitStatus.PARTIAL)
+    results = tmp_path / "people.jsonl.results.csv"
+    assert len(results.read_text().splitlines()) == 3  # header + one line per row
+    assert read_results(results)[0]["address"] == "a b c d@example.com"
+    with results.open("ab") as handle:
+        handle.write(b"\x00" * 64)  # what a power loss can leave at the end of a file
+    again = run("send", "--batch", str(path), *BODY, "--resume", expect=ExitStatus.PARTIAL)
+    assert "1 skipped" in again.stderr and run.calls == ["ok@example.com"]
+
+
 def test_resume_refuses_a_file_that_changed(run: Run, tmp_path: Path) -> None:
     people = tmp_path / "people.csv"
     people.write_text("email,name,plan\nada@example.com,Ada,p\nbo@example.com,Bo,p\n")
