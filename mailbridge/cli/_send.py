@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import mimetypes
 from pathlib import Path
 from typing import Any
 
 import click
 
 from .._exceptions import InvalidRequest
-from .._models import Message, SendResult
+from .._models import Attachment, Message, SendResult
 from ._app import State, cli, json_flag, pass_state
 from ._batch import BatchOptions, batch_options, send_batch
 from ._message_file import read_message_file
@@ -35,6 +36,18 @@ def _read(path: Path | None) -> str | None:
         raise InvalidRequest(f"{path}: not UTF-8 text (byte offset {exc.start}); save it as UTF-8") from None
 
 
+_COMPRESSED = {"gzip": "application/gzip", "bzip2": "application/x-bzip2", "xz": "application/x-xz"}
+
+
+def _attachment(path: Path) -> Attachment:
+    """A file to attach, its content type guessed from its name (mimetypes), else application/octet-stream."""
+    guessed, encoding = mimetypes.guess_type(path.name, strict=False)
+    if encoding:  # report.csv.gz is a gzip file, whatever it holds
+        guessed = _COMPRESSED.get(encoding)
+    content_type = guessed or "application/octet-stream"
+    return Attachment(filename=path.name, content=path.read_bytes(), content_type=content_type)
+
+
 @cli.command()
 @click.option(
     "--message-file",
@@ -49,9 +62,20 @@ def _read(path: Path | None) -> str | None:
 @click.option("--reply-to", help="Reply-to address.")
 @click.option("--subject", help="Subject line.")
 @click.option("--text", help="Plain-text body.")
-@click.option("--text-file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--text-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Plain-text body from a file."
+)
 @click.option("--html", help="HTML body.")
-@click.option("--html-file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--html-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="HTML body from a file."
+)
+@click.option(
+    "--attach",
+    "attach",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Attach FILE (repeatable; content type from its name; checked against the provider's limits first).",
+)
 @click.option("--template", help="Template name (or id) to send instead of a body; works on every provider.")
 @click.option("--template-id", help="One provider's template id (prefer --template).")
 @click.option("--data", multiple=True, help="Template data KEY=VALUE (repeatable).")
@@ -73,6 +97,9 @@ def send(state: State, /, message_file: Path | None, group: str | None, each: bo
     flags["template_data"] = _pairs(flags.pop("data"), "=", "KEY=VALUE") or None
     flags["headers"] = _pairs(flags.pop("header"), ":", "'Name: value'") or None
     flags["provider_options"] = _pairs(flags.pop("options"), "=", "KEY=VALUE") or None
+    attached = [_attachment(path) for path in flags.pop("attach")]
+    if attached:  # after those of --message-file
+        flags["attachments"] = [*fields.get("attachments", ()), *attached]
     for key, value in flags.items():
         if value not in (None, ()):
             fields[key] = list(value) if isinstance(value, tuple) else value
