@@ -11,6 +11,7 @@ import click
 from .._exceptions import InvalidRequest
 from .._models import Attachment, Message, SendResult
 from ._app import State, cli, json_flag, pass_state
+from ._batch import BatchOptions, batch_options, send_batch
 from ._message_file import read_message_file
 
 __all__ = ["send"]
@@ -83,10 +84,12 @@ def _attachment(path: Path) -> Attachment:
 @click.option("--option", "options", multiple=True, help="Provider-only parameter KEY=VALUE (repeatable).")
 @click.option("--group", help="Send to every member of this group (batch send) instead of --to.")
 @click.option("--each", is_flag=True, help="One private copy per --to address (default: one shared email).")
+@batch_options
 @json_flag
 @pass_state
 def send(state: State, /, message_file: Path | None, group: str | None, each: bool, **flags: Any) -> None:
     """Send a message, or a template to a group with --group."""
+    batch = BatchOptions.pop(flags)
     fields: dict[str, Any] = read_message_file(message_file) if message_file else {}
     text_file, html_file = flags.pop("text_file"), flags.pop("html_file")
     flags["text"] = flags["text"] or _read(text_file)
@@ -107,6 +110,10 @@ def send(state: State, /, message_file: Path | None, group: str | None, each: bo
         message = Message(**fields)
     except TypeError as exc:
         raise InvalidRequest(f"invalid message fields: {exc}") from exc
+    if batch.file is not None:
+        if group or each:
+            raise click.UsageError("--batch sends one message per row: leave out --group and --each")
+        return send_batch(state, message, batch)
     client = state.sender()
     if group:
         result: SendResult = client.send_to_group(group, message)
