@@ -146,6 +146,7 @@ def list_alias(name: str) -> str:
 _FEATURES = set(Feature) - {
     Feature.CC,
     Feature.ATTACHMENTS,
+    Feature.INLINE_IMAGES,  # no Content-ID in SingleSendMail (attachments or not): no inline parts
     Feature.DELIVERY_ENGAGEMENT,
     Feature.TEMPLATE_DATA_READ,  # QueryReceiverDetail returns only the DataSchema profile fields, never CustomDetail
     Feature.SCHEDULED_SEND,  # no 2015-11-23 action takes a send time: BatchSendMail starts at once (reference 2, 9)
