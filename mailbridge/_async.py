@@ -19,9 +19,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from ._abulk import AsyncSendMany
+from ._abulk import AsyncSendMany, ThreadSends
 from ._async_backend import AsyncBackend
 from ._bulk import SendManyProgress, default_in_flight
 from ._client import Client
@@ -125,10 +125,15 @@ class AsyncClient:
 
     async def send(self, message: Message, *, idempotency_key: str | None = None) -> SendResult:
         """:meth:`Client.send`, awaited: the same checks, pacing, retries and errors."""
+        return await self._send(message, idempotency_key=idempotency_key)
+
+    async def _send(
+        self, message: Message, *, idempotency_key: str | None = None, offload: Any = asyncio.to_thread
+    ) -> SendResult:
         native = self._async_backend()
         key = idempotency_key or message.idempotency_key
         if native is None or key is not None or TemplateResolver._key(message) is not None:
-            return await asyncio.to_thread(self.sync.send, message, idempotency_key=idempotency_key)
+            return cast(SendResult, await offload(self.sync.send, message, idempotency_key=idempotency_key))
         client = self.sync
         checked = check_message(
             message, client.limits, client.provider, ignore_unsupported=client.ignore_unsupported_features
@@ -174,11 +179,17 @@ class AsyncClient:
         """:meth:`Client.send_many` as an async iterator of outcomes, in input order.
 
         At most ``max_in_flight`` sends (default from the declared send rate) run at once as asyncio
-        tasks, natively or each in a worker thread, paced by the declared rate. Leaving early or
-        cancelling starts nothing more and waits for the sends in flight; see :class:`AsyncSendMany`.
+        tasks, natively or each in one of the run's own ``max_in_flight`` worker threads, paced by the
+        declared rate. Leaving early or cancelling starts nothing more and waits for the sends in
+        flight; see :class:`AsyncSendMany`.
         """
         in_flight = max_in_flight or default_in_flight(self.limits)
-        return AsyncSendMany(self.send, messages, max_in_flight=in_flight, progress=progress)
+        threads = ThreadSends(in_flight)
+
+        async def send(message: Message) -> SendResult:
+            return await self._send(message, offload=threads.run)
+
+        return AsyncSendMany(send, messages, max_in_flight=in_flight, progress=progress, on_close=threads.close)
 
     # ------------------------------------------------------------------ groups
 
@@ -299,7 +310,12 @@ class AsyncFailoverClient:
         """:meth:`FailoverClient.send_many` as an async iterator of outcomes, in input order (each send
         in a worker thread, at most ``max_in_flight`` at once; see :class:`AsyncSendMany`)."""
         in_flight = max_in_flight or default_in_flight(self.sync.clients[0].limits)
-        return AsyncSendMany(self.send, messages, max_in_flight=in_flight, progress=progress)
+        threads = ThreadSends(in_flight)
+
+        async def send(message: Message) -> SendResult:
+            return await threads.run(self.sync.send, message)
+
+        return AsyncSendMany(send, messages, max_in_flight=in_flight, progress=progress, on_close=threads.close)
 
 
 def connect_failover_async(url: str | ProviderURL) -> AsyncFailoverClient:

@@ -219,3 +219,25 @@ def test_async_failover_moves_on_after_a_refusal() -> None:
         assert [o.ok for o in outcomes] == [True, True, True]
         assert sorted(m["subject"] for m in ten.sent_mail) == ["m0", "m1", "m2", "one"]
         assert ali.sent_mail == []
+
+
+def test_threaded_send_many_keeps_max_in_flight_sends_at_once(tmp_path: Path) -> None:
+    """A backend without native sends: each send in the run's own pool of max_in_flight threads (asyncio's default
+    executor has only cpus + 4): ten sends wait for each other at a barrier and all pass it."""
+    barrier = threading.Barrier(10, timeout=20)
+
+    async def scenario() -> list[mailbridge.SendOutcome]:
+        async with mailbridge.connect_async(f"local://{tmp_path}") as client:
+            assert not client.native
+            original = client.backend.send
+
+            def meeting(message: Message) -> Any:
+                barrier.wait()  # BrokenBarrierError (a failed outcome) unless ten sends run at once
+                return original(message)
+
+            client.backend.send = meeting
+            messages = [Message(sender=SENDER, to=f"u{i}@example.com", subject="s", text="t") for i in range(10)]
+            return [o async for o in client.send_many(messages, max_in_flight=10)]
+
+    outcomes = asyncio.run(scenario())
+    assert [o.ok for o in outcomes] == [True] * 10
