@@ -9,6 +9,7 @@ started is always a suffix of the input. Leaving early (``break``, an error, ``a
 cancelling the reading task starts nothing more and waits for the sends in flight (a request is
 never cut off mid-way, which would make its outcome unknown); afterwards :attr:`AsyncSendMany.interrupted`
 holds the finished outcomes that were not yet yielded and the index of the first message never started.
+An input that raises ends the stream with its error, after the outcomes of the messages read before it.
 """
 
 from __future__ import annotations
@@ -107,6 +108,7 @@ class AsyncSendMany:
         self._running: set[asyncio.Task[None]] = set()
         self._read = 0
         self._more = True
+        self._input_error: Exception | None = None
         self._reading = False  # a consumer is awaiting: finished sends may start the next ones
         self._closed = False
         self.done = self.sent = self.failed = 0
@@ -131,6 +133,10 @@ class AsyncSendMany:
             try:
                 message = next(self._source)
             except StopIteration:
+                self._more = False
+                break
+            except Exception as exc:  # the input broke: its error ends the stream, after what was read
+                self._input_error = exc
                 self._more = False
                 break
             slot = _Slot(self._read, message, loop.create_future())
@@ -173,6 +179,8 @@ class AsyncSendMany:
         self._fill()
         if not self._pending:
             await self.aclose()
+            if self._input_error is not None:  # after the outcome of every message read before it
+                raise self._input_error
             raise StopAsyncIteration
         head = self._pending[0]
         self._reading = True

@@ -241,3 +241,24 @@ def test_threaded_send_many_keeps_max_in_flight_sends_at_once(tmp_path: Path) ->
 
     outcomes = asyncio.run(scenario())
     assert [o.ok for o in outcomes] == [True] * 10
+
+
+def test_an_input_that_raises_ends_send_many_after_the_messages_read_before(tmp_path: Path) -> None:
+    def messages() -> Iterator[Message]:
+        for i in range(3):
+            yield Message(sender=SENDER, to=f"u{i}@example.com", subject="s", text="t")
+        raise ValueError("the input broke")
+
+    async def scenario() -> tuple[list[mailbridge.SendOutcome], mailbridge.AsyncSendMany, int]:
+        async with mailbridge.connect_async(f"local://{tmp_path}") as client:
+            stream = client.send_many(messages(), max_in_flight=2)
+            got: list[mailbridge.SendOutcome] = []
+            with pytest.raises(ValueError, match="the input broke"):
+                async for outcome in stream:
+                    got.append(outcome)
+            return got, stream, sum(1 for _ in client.sync.backend.outbox())
+
+    got, stream, sent = asyncio.run(scenario())
+    assert [o.index for o in got] == [0, 1, 2] and all(o.ok for o in got)  # then the input's own error
+    assert stream.in_flight == 0 and stream.interrupted is None
+    assert sent == 3
