@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import Any, TypeVar, cast
 
@@ -49,19 +50,21 @@ from ._validation import check_message
 __all__ = ["AsyncClient", "AsyncFailoverClient", "AsyncSendMany", "connect_async", "connect_failover_async"]
 
 T = TypeVar("T")
-_DONE: Any = object()
 _UNSET: Any = object()
 
 
-async def _iterate(make: Callable[[], Iterator[T]]) -> AsyncIterator[T]:
-    """Drive a synchronous iterator from worker threads, one item per hop; closed when the consumer stops."""
+async def _iterate(make: Callable[[], Iterator[T]], batch: int | None = None) -> AsyncIterator[T]:
+    """Drive a synchronous iterator from worker threads, ``batch`` items per hop (one provider page: the
+    iterator fetches the next page only when asked for its first item); closed when the consumer stops."""
+    size = max(1, batch or 1)
     iterator = await asyncio.to_thread(make)
     try:
         while True:
-            item = await asyncio.to_thread(next, iterator, _DONE)
-            if item is _DONE:
+            items = await asyncio.to_thread(lambda: list(itertools.islice(iterator, size)))
+            for item in items:
+                yield item
+            if len(items) < size:
                 return
-            yield item
     finally:
         close = getattr(iterator, "close", None)
         if close is not None:
@@ -207,11 +210,11 @@ class AsyncClient:
 
     def groups(self, keyword: str | None = None) -> AsyncIterator[Group]:
         """Every group (page by page, off the loop)."""
-        return _iterate(lambda: self.sync.groups(keyword))
+        return _iterate(lambda: self.sync.groups(keyword), self.limits.list_page_size)
 
     def members(self, group: Group | str) -> AsyncIterator[Member]:
         """Every member of a group (page by page, off the loop)."""
-        return _iterate(lambda: self.sync.members(group))
+        return _iterate(lambda: self.sync.members(group), self.limits.list_page_size)
 
     async def upload(self, group: Group | str, recipients: Iterable[Any], **options: Any) -> UploadReport:
         """:meth:`Client.upload` (same options), awaited; ``recipients`` is read in the worker thread."""
@@ -229,7 +232,7 @@ class AsyncClient:
         self, start: dt.datetime, end: dt.datetime | None = None, **filters: Any
     ) -> AsyncIterator[DeliveryEvent]:
         """:meth:`Client.deliveries` (same filters) as an async iterator."""
-        return _iterate(lambda: self.sync.deliveries(start, end, **filters))
+        return _iterate(lambda: self.sync.deliveries(start, end, **filters), self.limits.delivery_page_size)
 
     async def account(self) -> AccountSummary:
         return await asyncio.to_thread(self.sync.account)

@@ -262,3 +262,29 @@ def test_an_input_that_raises_ends_send_many_after_the_messages_read_before(tmp_
     assert [o.index for o in got] == [0, 1, 2] and all(o.ok for o in got)  # then the input's own error
     assert stream.in_flight == 0 and stream.interrupted is None
     assert sent == 3
+
+
+def test_paged_listings_hop_a_page_at_a_time_and_fetch_no_page_not_asked_for(tmp_path: Path) -> None:
+    async def scenario() -> tuple[list[str], list[Any], list[str]]:
+        async with mailbridge.connect_async(f"local://{tmp_path}") as client:
+            group = await client.create_group("paged")
+            await client.upload(group, (f"user{i:03}@example.com" for i in range(250)))
+            calls: list[Any] = []
+            original = client.backend.list_members
+
+            def counting(*args: Any, **kwargs: Any) -> Any:
+                calls.append(kwargs.get("cursor"))
+                return original(*args, **kwargs)
+
+            client.backend.list_members = counting
+            first: list[str] = []
+            async for member in client.members(group):
+                first.append(member.email)
+                break
+            pages_for_one = list(calls)
+            every = [m.email async for m in client.members(group)]
+            return first, pages_for_one, every
+
+    first, pages_for_one, every = asyncio.run(scenario())
+    assert len(first) == 1 and pages_for_one == [None]  # one page for one member: no read-ahead page
+    assert sorted(every) == [f"user{i:03}@example.com" for i in range(250)]
