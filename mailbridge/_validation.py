@@ -41,13 +41,13 @@ _CONTENT_TYPE = re.compile(rf"{_RESTRICTED_NAME}/{_RESTRICTED_NAME}")
 
 # Headers mailbridge (or the provider) writes from the neutral fields; a custom header may not set them.
 _NEUTRAL_FIELD = {
-    "from": "Message.sender / sender_name",
-    "sender": "Message.sender",
-    "to": "Message.to",
-    "cc": "Message.cc",
-    "bcc": "Message.bcc",
-    "reply-to": "Message.reply_to / reply_to_name",
-    "subject": "Message.subject",
+    "from": "the sender address and name",
+    "sender": "the sender address",
+    "to": "the 'to' addresses",
+    "cc": "the cc addresses",
+    "bcc": "the bcc addresses",
+    "reply-to": "the reply-to address and name",
+    "subject": "the subject",
 }
 _RESERVED = {"date", "mime-version", "return-path", "received", "content-transfer-encoding"}
 _RESERVED_PREFIXES = ("content-", "resent-", "x-mailbridge-")
@@ -154,7 +154,7 @@ def _check_attachment(index: int, attachment: Attachment) -> None:
         raise InvalidRequest(f"{where} content type cannot be multipart/* or message/* (a container, not a file)")
 
 
-#: The field name an inline attachment is reported under (``Message.attachments[inline]``).
+#: The field name an inline attachment is reported under (``field 'attachments[inline]'``).
 INLINE_FIELD = "attachments[inline]"
 # RFC 5322 msg-id: dot-atom-text "@" dot-atom-text, or (as mail clients write) a bare dot-atom-text.
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
@@ -268,10 +268,10 @@ def check_message(
             continue
         if not ignore_unsupported:
             raise UnsupportedFeature(
-                f"{provider} does not support {feature.value.replace('_', ' ')} (Message.{name})",
+                f"{provider} does not support {feature.value.replace('_', ' ')} (field '{name}')",
                 provider=provider,
             )
-        log.warning("%s: ignoring unsupported Message.%s", provider, name)
+        log.warning("%s: ignoring unsupported field '%s'", provider, name)
         message = _without(message, feature, name)
 
     smtputf8 = limits.supports(Feature.SMTPUTF8)
