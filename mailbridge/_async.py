@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import itertools
+import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import Any, TypeVar, cast
 
@@ -27,7 +28,7 @@ from ._async_backend import AsyncBackend
 from ._bulk import SendManyProgress, default_in_flight
 from ._client import Client
 from ._connect import connect, connect_failover
-from ._exceptions import MailbridgeError
+from ._exceptions import ConfigurationError, MailbridgeError
 from ._failover import FailoverClient
 from ._limits import Limits, Operation
 from ._models import (
@@ -50,6 +51,7 @@ from ._validation import check_message
 __all__ = ["AsyncClient", "AsyncFailoverClient", "AsyncSendMany", "connect_async", "connect_failover_async"]
 
 T = TypeVar("T")
+log = logging.getLogger("mailbridge")
 _UNSET: Any = object()
 
 
@@ -83,6 +85,7 @@ class AsyncClient:
     def __init__(self, client: Client) -> None:
         self.sync = client
         self._native: AsyncBackend | None = _UNSET
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def __repr__(self) -> str:
         return f"<mailbridge.AsyncClient {self.sync.backend.describe()}>"
@@ -102,11 +105,21 @@ class AsyncClient:
     @property
     def native(self) -> bool:
         """Whether sends run natively on the event loop."""
-        return self._async_backend() is not None
+        return self._async_backend(bind=False) is not None
 
-    def _async_backend(self) -> AsyncBackend | None:
+    def _async_backend(self, *, bind: bool = True) -> AsyncBackend | None:
+        """The backend's async side (built once); its connections belong to the first loop that sends."""
         if self._native is _UNSET:
             self._native = self.sync.backend.async_backend()
+        if self._native is not None and bind:
+            loop = asyncio.get_running_loop()
+            if self._loop is None:
+                self._loop = loop
+            elif self._loop is not loop:  # its pooled connections live on that loop: refuse before any call
+                raise ConfigurationError(
+                    "this async client's connections belong to another event loop; use one loop per client "
+                    "(call connect_async() inside it) and close it there with aclose()"
+                )
         return self._native
 
     async def aclose(self) -> None:
@@ -114,7 +127,10 @@ class AsyncClient:
         native, self._native = self._native, None
         try:
             if native is not None and native is not _UNSET:
-                await native.aclose()
+                if self._loop in (None, asyncio.get_running_loop()):
+                    await native.aclose()
+                else:
+                    log.warning("async client closed on another loop than it sent on; its connections are dropped")
         finally:
             await asyncio.to_thread(self.sync.close)
 

@@ -91,7 +91,7 @@ class TestAsyncAliyunContract(BackendContract):
         if method != "send":
             return super()._spy(client, method, monkeypatch)
         calls: list[Any] = []
-        native = client._async_backend()
+        native = client._async_backend(bind=False)
         original = native.send
 
         async def spy(*args: Any) -> Any:
