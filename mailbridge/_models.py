@@ -110,7 +110,18 @@ class Recipient:
 
     def profile(self) -> dict[str, str]:
         """The profile fields that are set."""
-        return {f: v for f in self.PROFILE_FIELDS if (v := getattr(self, f))}
+        profile = {}  # (spelled out: this runs several times per row of an upload)
+        if self.name:
+            profile["name"] = self.name
+        if self.nickname:
+            profile["nickname"] = self.nickname
+        if self.gender:
+            profile["gender"] = self.gender
+        if self.birthday:
+            profile["birthday"] = self.birthday
+        if self.mobile:
+            profile["mobile"] = self.mobile
+        return profile
 
     @classmethod
     def coerce(cls, value: Recipient | str | Mapping[str, Any]) -> Recipient:

@@ -389,7 +389,7 @@ def strip_unsupported_recipient_fields(
                 f"{provider} does not support per-recipient template data (Recipient.data)", provider=provider
             )
         recipient = Recipient(email=recipient.email, data={}, **recipient.profile())
-    if recipient.profile() and not limits.supports(Feature.PROFILE_FIELDS):
+    if not limits.supports(Feature.PROFILE_FIELDS) and recipient.profile():
         if not ignore_unsupported:
             raise UnsupportedFeature(
                 f"{provider} does not support profile fields ({', '.join(recipient.profile())})",

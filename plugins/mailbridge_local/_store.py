@@ -228,6 +228,9 @@ class Store:
         if not value:
             return "{}"
         try:  # text values (what the core lets through): exactly json.dumps's output, without its set-up per call
+            if len(value) == 1:
+                ((k, v),) = value.items()
+                return "{" + _STRING(k) + ":" + _STRING(v) + "}"
             return "{" + ",".join([_STRING(k) + ":" + _STRING(v) for k, v in sorted(value.items())]) + "}"
         except TypeError:
             return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
