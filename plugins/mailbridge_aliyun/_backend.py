@@ -44,8 +44,6 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Self
 
-import httpx
-
 from mailbridge import (
     AccountSummary,
     AlreadyExists,
@@ -90,6 +88,8 @@ from ._config import AliyunConfig
 from ._transport import DirectMailTransport
 
 if TYPE_CHECKING:
+    import httpx
+
     from mailbridge._events import EventAuth, EventRequest
 
 __all__ = ["AliyunBackend", "check_list_alias", "check_smtp_password", "list_alias"]
