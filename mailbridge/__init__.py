@@ -87,7 +87,8 @@ from ._templating import NEUTRAL_SYNTAX, TemplateSyntax, render_template
 from ._url import ProviderURL, Secret, redact_url
 
 if TYPE_CHECKING:
-    from ._async import AsyncClient, AsyncFailoverClient, connect_async, connect_failover_async
+    from ._async import AsyncClient, AsyncFailoverClient, AsyncSendMany, connect_async, connect_failover_async
+    from ._async_backend import AsyncBackend
     from ._failover import FailoverClient, failover_url
     from ._migrate import (
         GroupPlan,
@@ -105,7 +106,10 @@ if TYPE_CHECKING:
 # Imported on first use (PEP 562): building a client needs none of these, and asyncio, the
 # migration and the webhook machinery cost a cold start ~100 ms.
 _LAZY = {
-    **dict.fromkeys(["AsyncClient", "AsyncFailoverClient", "connect_async", "connect_failover_async"], "._async"),
+    **dict.fromkeys(
+        ["AsyncClient", "AsyncFailoverClient", "AsyncSendMany", "connect_async", "connect_failover_async"], "._async"
+    ),
+    "AsyncBackend": "._async_backend",
     **dict.fromkeys(["FailoverClient", "failover_url"], "._failover"),
     **dict.fromkeys(
         [
@@ -128,8 +132,10 @@ __all__ = [
     "NEUTRAL_SYNTAX",
     "AccountSummary",
     "AlreadyExists",
+    "AsyncBackend",
     "AsyncClient",
     "AsyncFailoverClient",
+    "AsyncSendMany",
     "Attachment",
     "Attempt",
     "AuthenticationError",

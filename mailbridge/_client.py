@@ -41,7 +41,7 @@ from ._exceptions import (
     UnsupportedFeature,
 )
 from ._idempotency import IdempotencyGuard, IdempotencyStore, MemoryIdempotencyStore, idempotency_store
-from ._limits import Feature, Limits, Operation
+from ._limits import Feature, Limits, Operation, Rate
 from ._models import (
     ENGAGEMENT_STATUSES,
     AccountSummary,
@@ -231,6 +231,19 @@ class Client(SuppressionsMixin):
         left of it is not slept through; the :class:`RateLimited` is raised at once (its
         ``retry_after`` intact), so that a failover moves on to the next provider.
         """
+        key, rate, attempts = self._attempts(operation)
+        try:
+            for attempt in attempts:
+                with attempt:
+                    self.rate_limiter.acquire(key, rate)
+                    return fn(*args, **kwargs)
+        except MailbridgeError as exc:
+            self._tagged(exc, operation)
+            raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _attempts(self, operation: Operation) -> tuple[str, Rate | None, Any]:
+        """One call's rate-limit key, rate and stamina retry context (iterated sync or async)."""
         rate = self.limits.rate_for(operation)
         key = f"{self.backend.rate_limit_key}:{operation}"
         policy = self.retry
@@ -244,23 +257,19 @@ class Client(SuppressionsMixin):
 
         import stamina  # deferred to the first call: it brings tenacity (~25 ms of a cold start)
 
-        try:
-            for attempt in stamina.retry_context(
-                on=on,
-                attempts=policy.attempts,
-                timeout=policy.timeout,
-                wait_initial=policy.wait_initial,
-                wait_max=policy.wait_max,
-                wait_jitter=policy.wait_jitter,
-            ):
-                with attempt:
-                    self.rate_limiter.acquire(key, rate)
-                    return fn(*args, **kwargs)
-        except MailbridgeError as exc:
-            exc.provider = exc.provider or self.provider
-            exc.operation = exc.operation or str(operation)
-            raise
-        raise AssertionError("unreachable")  # pragma: no cover
+        attempts = stamina.retry_context(
+            on=on,
+            attempts=policy.attempts,
+            timeout=policy.timeout,
+            wait_initial=policy.wait_initial,
+            wait_max=policy.wait_max,
+            wait_jitter=policy.wait_jitter,
+        )
+        return key, rate, attempts
+
+    def _tagged(self, exc: MailbridgeError, operation: Operation) -> None:
+        exc.provider = exc.provider or self.provider
+        exc.operation = exc.operation or str(operation)
 
     def _create(self, operation: Operation, create: Callable[[], T], find: Callable[[], T | None]) -> T:
         """A create that is safe to repeat: after an unknown outcome, look the object up by its
@@ -350,6 +359,22 @@ class Client(SuppressionsMixin):
             return self.backend.create_group(name, description, alias=alias)
 
         return self._create(Operation.CREATE_GROUP, create, find)
+
+    def get_or_create_group(self, name: str, description: str | None = None, *, alias: str | None = None) -> Group:
+        """The group named ``name``, created (as :meth:`create_group` does) if there is none yet.
+
+        Safe to run again: a second run returns the existing group instead of raising
+        :class:`AlreadyExists` (also when another process created it in between). An existing
+        group keeps its own description.
+        """
+        try:
+            return self.get_group(name.strip())
+        except GroupNotFound:
+            pass
+        try:
+            return self.create_group(name, description, alias=alias)
+        except AlreadyExists:  # created meanwhile by someone else: the name is unique, so take it
+            return self.get_group(name.strip())
 
     def groups(self, keyword: str | None = None) -> Iterator[Group]:
         """Every group (whose name contains ``keyword``), following pages."""
@@ -840,7 +865,7 @@ class Client(SuppressionsMixin):
             if schedule <= dt.datetime.now(dt.UTC):
                 raise InvalidRequest(f"schedule {schedule.isoformat()} is not in the future")
         if message.to:
-            raise InvalidRequest("a group send takes its recipients from the group; leave Message.to empty")
+            raise InvalidRequest("a group send takes its recipients from the group; give no 'to' addresses")
         checked = check_message(
             message,
             self.limits,

@@ -42,6 +42,7 @@ send.
 from __future__ import annotations
 
 import contextvars
+import socket
 import ssl
 import time
 from collections.abc import Iterable
@@ -52,7 +53,7 @@ import httpx
 
 from ._outcome import Stage
 
-__all__ = ["CallFailed", "GuardedHTTP", "guarded_transport"]
+__all__ = ["CallFailed", "GuardedHTTP", "guarded_transport", "network_reason"]
 
 # Exceptions that, raised before any request byte was written, prove nothing left.
 _BEFORE_SENDING = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
@@ -146,6 +147,32 @@ def _clamp(timeout: float | None, kind: type[Exception]) -> float | None:
     return left if timeout is None else min(timeout, left)
 
 
+_CLOSED_UNWRITTEN = "the pooled connection was closed by the server; nothing was written"
+
+
+def _reuse_pause(probe: _Probe | None, habits: _Habits, last_read: float) -> float | None:
+    """Before the first byte of a request: None on a fresh connection (or no probe), else the
+    seconds to settle before checking that the reused connection is still open (0: check now)."""
+    if probe is None or probe.bytes_written > 0 or probe.new_connection:
+        return None
+    if probe.idempotent or not habits.settle:
+        return 0.0
+    return max(0.0, min(last_read + SETTLE - time.monotonic(), probe.remaining()))
+
+
+def _judge(probe: _Probe, exc: httpx.HTTPError, attempt: int) -> CallFailed | None:
+    """A failed attempt as :class:`CallFailed`, or None: a stale pooled connection on which
+    nothing was written, to be tried once more on a fresh one within the deadline."""
+    if probe.reused is not None and not probe.saw("receive_response_headers.complete"):
+        probe.reused.closed()  # a reused connection that never answered
+    stage = probe.stage(exc)
+    reused = bool(probe.events) and not probe.new_connection
+    if stage is Stage.NOT_SENT and reused and attempt == 1 and probe.remaining() > 0:
+        return None
+    what = "the request's deadline passed" if probe.remaining() <= 0 else network_reason(exc)
+    return CallFailed(stage, what, reused=reused)
+
+
 class _GuardedStream(httpcore.NetworkStream):
     """A network stream whose every operation respects the current request's deadline."""
 
@@ -167,15 +194,13 @@ class _GuardedStream(httpcore.NetworkStream):
         # it (it is readable while idle), fail before writing anything. A request that must
         # not be repeated first gives a server that closes right after answering the time
         # to do so (the FIN follows the answer closely).
-        fresh = probe is None or probe.bytes_written > 0 or probe.new_connection
-        if probe is not None and not fresh:
-            if not probe.idempotent and self._habits.settle:
-                pause = min(self._last_read + SETTLE - time.monotonic(), probe.remaining())
-                if pause > 0:
-                    time.sleep(pause)
+        pause = _reuse_pause(probe, self._habits, self._last_read)
+        if probe is not None and pause is not None:
+            if pause > 0:
+                time.sleep(pause)
             if self.get_extra_info("is_readable"):
                 self._inner.close()  # httpcore reads after a write error: let that fail at once too
-                raise httpcore.WriteError("the pooled connection was closed by the server; nothing was written")
+                raise httpcore.WriteError(_CLOSED_UNWRITTEN)
             probe.reused = self._habits
         self._inner.write(buffer, _clamp(timeout, httpcore.WriteTimeout))
         if probe is not None:
@@ -262,17 +287,60 @@ class GuardedHTTP:
             try:
                 response = self.client.send(request)
             except httpx.HTTPError as exc:
-                if probe.reused is not None and not probe.saw("receive_response_headers.complete"):
-                    probe.reused.closed()  # a reused connection that never answered
-                stage = probe.stage(exc)
-                reused = bool(probe.events) and not probe.new_connection
-                if stage is Stage.NOT_SENT and reused and attempt == 1 and probe.remaining() > 0:
+                failure = _judge(probe, exc, attempt)
+                if failure is None:
                     continue  # a stale pooled connection, nothing written: once more on a fresh one
-                what = "the request's deadline passed" if probe.remaining() <= 0 else f"{type(exc).__name__}: {exc}"
-                raise CallFailed(stage, what, reused=reused) from exc
+                raise failure from exc
             finally:
                 _PROBE.reset(token)
             if probe.reused is not None:
                 probe.reused.answered_on_reuse()
             return response
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def network_reason(exc: BaseException) -> str:
+    """What went wrong on the network, in a few neutral words (never the transport library's own text).
+
+    httpx, httpcore and the operating system word the same failure differently ("[Errno 111]
+    Connection refused", "All connection attempts failed", urllib3's pool messages); users get
+    one vocabulary whichever backend or library made the call.
+    """
+    chain: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and len(chain) < 10:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    for item in chain:
+        if isinstance(item, ssl.SSLCertVerificationError):
+            return "the server's TLS certificate could not be verified"
+        if isinstance(item, ssl.SSLError):
+            return "the TLS handshake failed"
+        if isinstance(item, ConnectionRefusedError):
+            return "the connection was refused"
+        if isinstance(item, ConnectionResetError):
+            return "the connection was reset"
+        if isinstance(item, socket.gaierror):
+            return "the host name could not be resolved"
+    text = " ".join(str(item) for item in chain).lower()
+    if "name or service not known" in text or "nodename nor servname" in text or "getaddrinfo" in text:
+        return "the host name could not be resolved"
+    if "refused" in text:
+        return "the connection was refused"
+    for kinds, reason in _NETWORK_REASONS:
+        if isinstance(exc, kinds):
+            return reason
+    return "a network error"
+
+
+_NETWORK_REASONS: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], ...] = (
+    (httpx.ConnectTimeout, "connecting timed out"),
+    (httpx.PoolTimeout, "no connection was free in time"),
+    ((httpx.ReadTimeout, httpx.WriteTimeout), "the connection timed out"),
+    (httpx.ConnectError, "the connection could not be made"),
+    (httpx.RemoteProtocolError, "the connection closed before a complete answer"),
+    ((httpx.ReadError, httpx.WriteError), "the connection broke"),
+    (httpx.ProxyError, "the proxy refused the connection"),
+    (httpx.UnsupportedProtocol, "the endpoint's scheme is not http or https"),
+    (httpx.TimeoutException, "the connection timed out"),
+)

@@ -29,9 +29,17 @@ Where the seeds and the reference disagree, this backend follows:
   actions) follow the public API pages (``data.mailAddress``, ``data.tag``, ``data.template``).
 
 Things Direct Mail cannot do, declared in :attr:`AliyunBackend.limits` so the core refuses
-them: cc, attachments (SDK-only, "not supported by OpenAPI"), engagement flags in
-delivery records, and filtering delivery records by message
+them: cc, engagement flags in delivery records, and filtering delivery records by message
 (records carry no EnvId, so ``message_id`` is not a server-side filter).
+
+Attachments go the way of the official SDK's ``single_send_mail_advance`` (seed 002: "only in the
+latest SDK"): each file is uploaded to Direct Mail's OSS bucket first (OpenPlatform
+AuthorizeFileUpload, then an OSS form upload, :mod:`._attachments`) and SingleSendMail names
+it by URL. Limits (alibabacloud.com/help/en/direct-mail/sdk-attachment, reference part 2
+section 2): at most 100 attachments, a whole message of at most 15 MB with raw attachments
+advised at most 8 MB (Base64 adds about a third): **8 MiB** in total is declared, so that a
+message the core lets through fits. No file-type rule is documented; none is enforced.
+BatchSendMail has no attachment field: group sends with attachments are refused.
 """
 
 from __future__ import annotations
@@ -92,11 +100,14 @@ if TYPE_CHECKING:
 
     from mailbridge._events import EventAuth, EventRequest
 
+    from ._async_transport import AsyncAliyunBackend
+    from ._attachments import AttachmentUploader
+
 __all__ = ["AliyunBackend", "check_list_alias", "check_smtp_password", "list_alias"]
 
 log = logging.getLogger("mailbridge.aliyun")
 
-# Every SingleSendMail parameter of seed 002 (Attachments excluded: SDK-only).
+# Every SingleSendMail parameter of seed 002 (Attachments: set from Message.attachments only).
 SINGLE_SEND_PARAMS = frozenset(
     {
         "AccountName", "AddressType", "TagName", "ReplyToAddress", "ToAddress", "Subject", "HtmlBody", "TextBody",
@@ -143,12 +154,27 @@ def list_alias(name: str) -> str:
 
 _FEATURES = set(Feature) - {
     Feature.CC,
-    Feature.ATTACHMENTS,
     Feature.DELIVERY_ENGAGEMENT,
     Feature.TEMPLATE_DATA_READ,  # QueryReceiverDetail returns only the DataSchema profile fields, never CustomDetail
     Feature.SCHEDULED_SEND,  # no 2015-11-23 action takes a send time: BatchSendMail starts at once (reference 2, 9)
     Feature.SMTPUTF8,  # Direct Mail refuses non-ASCII (SMTPUTF8/IDN) addresses (issue 10)
 }
+
+
+def quota_refusal(exc: ContentRejected, operation: Operation) -> QuotaExceeded | None:
+    """DM's daily-quota refusal (``InvalidSendMail.Spam`` with quota text) as QuotaExceeded, else None."""
+    if exc.provider_code != "InvalidSendMail.Spam" or not _QUOTA_TEXT.search(str(exc.provider_message or exc)):
+        return None
+    return QuotaExceeded(
+        f"Direct Mail refused the send: the account's sending quota is used up ({exc.provider_message})",
+        provider="aliyun",
+        operation=str(operation),
+        provider_code=exc.provider_code,
+        provider_message=exc.provider_message,
+        request_id=exc.request_id,
+        http_status=exc.http_status,
+        raw=exc.raw,
+    )
 
 
 def _suppression_reason(kind: Any) -> SuppressionReason:
@@ -197,6 +223,8 @@ class AliyunBackend(Backend):
         sender_name_length=14,  # seed 002: FromAlias "must be fewer than 15 characters"
         headers_per_send=10,  # seed 002: "a maximum of 10 headers" (extra ones silently ignored by DM)
         tag_length=128,  # seed 002: TagName 1-128 characters
+        attachments_per_send=100,  # sdk-attachment page: "up to 100 attachments"
+        attachments_total_bytes=8 * 1024 * 1024,  # sdk-attachment page: raw files <= 8 MB advised (15 MB message)
         list_page_size=100,  # A.1.1: QueryReceiverByParam PageSize default 100
         delivery_page_size=100,  # seed 004: Length 1-100
         delivery_query_window=dt.timedelta(days=30),  # seed 004: "cannot exceed 30 days"
@@ -227,8 +255,15 @@ class AliyunBackend(Backend):
         features=_FEATURES,
     )
 
-    def __init__(self, config: AliyunConfig, *, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        config: AliyunConfig,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        async_transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self.config = config
+        self._async_transport = async_transport
         self.api = DirectMailTransport(
             config.endpoint,
             config.access_key_id,
@@ -237,6 +272,8 @@ class AliyunBackend(Backend):
             timeout=config.timeout,
             transport=transport,
         )
+        self._transport = transport
+        self._uploader: AttachmentUploader | None = None  # built on the first attachment
 
     @classmethod
     def from_url(cls, url: ProviderURL, *, transport: httpx.BaseTransport | None = None) -> Self:
@@ -254,6 +291,25 @@ class AliyunBackend(Backend):
 
     def close(self) -> None:
         self.api.close()
+        if self._uploader is not None:
+            self._uploader.close()
+
+    def _attachments(self) -> AttachmentUploader:
+        if self._uploader is None:
+            from ._attachments import AttachmentUploader  # imported with the first attachment: it needs httpx
+
+            config = self.config
+            self._uploader = AttachmentUploader(
+                config.openplatform_endpoint,
+                config.access_key_id,
+                config.secret,
+                region=config.region,
+                signature=config.signature,
+                oss=config.oss_endpoint,
+                timeout=config.timeout,
+                transport=self._transport,
+            )
+        return self._uploader
 
     def _call(
         self, action: str, params: Mapping[str, Any], operation: Operation, *, is_send: bool = False
@@ -443,6 +499,20 @@ class AliyunBackend(Backend):
 
     def send(self, message: Message) -> SendReceipt:
         """SingleSendMail; the EnvId is the message id. ``provider_options`` may set any seed-002 parameter."""
+        params = self.single_send_params(message)
+        if message.attachments:  # uploaded last, after every local check: a failure here is "not sent"
+            params.update(self._attachments().upload(message.attachments))
+        body = self._send_call("SingleSendMail", params, Operation.SEND)
+        return self.single_send_receipt(message, body)
+
+    def async_backend(self) -> AsyncAliyunBackend:
+        """Native asyncio sends over an ``httpx.AsyncClient`` (:mod:`._async_transport`)."""
+        from ._async_transport import AsyncAliyunBackend
+
+        return AsyncAliyunBackend(self, transport=self._async_transport)
+
+    def single_send_params(self, message: Message) -> dict[str, Any]:
+        """The SingleSendMail parameters of a message (bad input raises before any call)."""
         params = self._common(message)
         params.update(
             {
@@ -463,7 +533,10 @@ class AliyunBackend(Backend):
             params["HtmlBody"] = message.html
             params["TextBody"] = message.text
         params.update(self._options(message, SINGLE_SEND_PARAMS, "SingleSendMail"))
-        body = self._send_call("SingleSendMail", params, Operation.SEND)
+        return params
+
+    def single_send_receipt(self, message: Message, body: Mapping[str, Any]) -> SendReceipt:
+        """The receipt of a SingleSendMail answer; the EnvId is the message id."""
         env_id = body.get("EnvId")
         return SendReceipt(
             provider=self.name,
@@ -479,17 +552,8 @@ class AliyunBackend(Backend):
         try:
             return self._call(action, params, operation, is_send=True)
         except ContentRejected as exc:
-            if exc.provider_code == "InvalidSendMail.Spam" and _QUOTA_TEXT.search(str(exc.provider_message or exc)):
-                raise QuotaExceeded(
-                    f"Direct Mail refused the send: the account's sending quota is used up ({exc.provider_message})",
-                    provider=self.name,
-                    operation=str(operation),
-                    provider_code=exc.provider_code,
-                    provider_message=exc.provider_message,
-                    request_id=exc.request_id,
-                    http_status=exc.http_status,
-                    raw=exc.raw,
-                ) from exc
+            if (quota := quota_refusal(exc, operation)) is not None:
+                raise quota from exc
             raise
 
     def send_to_group(self, group: Group, message: Message) -> SendReceipt:
@@ -503,6 +567,8 @@ class AliyunBackend(Backend):
             raise InvalidRequest("Direct Mail group sends take template data from the list members", provider=self.name)
         if message.bcc:
             raise InvalidRequest("Direct Mail BatchSendMail has no bcc", provider=self.name)
+        if message.attachments:
+            self.unsupported(Feature.ATTACHMENTS, "Direct Mail BatchSendMail takes no attachments")
         params = self._common(message)
         params["ReceiversName"] = group.name
         if message.template_id:

@@ -68,6 +68,11 @@ NOT_IDEMPOTENT = frozenset(
 )
 
 
+def is_idempotent(action: str, *, is_send: bool = False) -> bool:
+    """Whether repeating ``action`` cannot apply it twice (not a send, not in :data:`NOT_IDEMPOTENT`)."""
+    return not is_send and action not in NOT_IDEMPOTENT
+
+
 def user_agent() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -97,7 +102,8 @@ class DirectMailTransport:
     **Parameters:** ``endpoint`` (``https://dm.aliyuncs.com`` or an emulator URL),
     ``access_key_id``, ``secret``, ``signature`` (``"v3"`` or ``"v2"``), ``timeout``
     (seconds: one deadline per request, connect to the last byte of the answer),
-    ``transport`` *(optional)*: an ``httpx.BaseTransport`` for unit tests.
+    ``transport`` *(optional)*: an ``httpx.BaseTransport`` for unit tests, ``version``/``service``:
+    the API version and the name in error text, for another product signed the same way (OpenPlatform).
     """
 
     def __init__(
@@ -109,8 +115,12 @@ class DirectMailTransport:
         signature: str = "v3",
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
+        version: str = API_VERSION,
+        service: str = "Direct Mail",
     ) -> None:
         self.endpoint = endpoint.rstrip("/")
+        self.version = version  # another RPC product on the same gateway rules (OpenPlatform: 2019-12-19)
+        self.service = service
         self.host = urlsplit(self.endpoint).netloc
         self.access_key_id = access_key_id
         self._secret = secret
@@ -174,14 +184,14 @@ class DirectMailTransport:
             "host": self.host,
             "content-type": "application/x-www-form-urlencoded",
             "x-acs-action": action,
-            "x-acs-version": API_VERSION,
+            "x-acs-version": self.version,
         }
         query: dict[str, str] = {}
         if self.signature == "v2":
             query = {
                 "Action": action,
                 "Format": "JSON",
-                "Version": API_VERSION,
+                "Version": self.version,
                 "AccessKeyId": self.access_key_id,
                 "SignatureMethod": "HMAC-SHA1",
                 "SignatureVersion": "1.0",
@@ -208,18 +218,26 @@ class DirectMailTransport:
         """
         from mailbridge._http import CallFailed
 
-        idempotent = not is_send and action not in NOT_IDEMPOTENT
+        idempotent = is_idempotent(action, is_send=is_send)
         request = self.build(action, params)
         try:
             response = self.http.send(request, idempotent=idempotent)
         except CallFailed as exc:
-            raise failed(
-                exc.stage,
-                f"no answer from Direct Mail at {self.endpoint} ({exc.message})",
-                idempotent=idempotent,
-                provider=PROVIDER,
-                operation=operation,
-            ) from (exc.__cause__ or exc)
+            raise self.no_answer(exc, operation, idempotent) from (exc.__cause__ or exc)
+        return self.interpret(response, operation, idempotent)
+
+    def no_answer(self, exc: CallFailed, operation: str, idempotent: bool) -> MailbridgeError:
+        """The neutral error for a request that got no usable response (the outcome rule)."""
+        return failed(
+            exc.stage,
+            f"no answer from {self.service} at {self.endpoint} ({exc.message})",
+            idempotent=idempotent,
+            provider=PROVIDER,
+            operation=operation,
+        )
+
+    def interpret(self, response: httpx.Response, operation: str, idempotent: bool) -> dict[str, Any]:
+        """A complete response's decoded body, or the neutral error it means (shared by the async transport)."""
         status = response.status_code
         decoded = decode_body(response.content)
         if status < 300:
