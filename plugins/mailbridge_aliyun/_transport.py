@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
     import httpx
 
-    from mailbridge._http import GuardedHTTP
+    from mailbridge._http import CallFailed, GuardedHTTP
 
 __all__ = ["API_VERSION", "NOT_IDEMPOTENT", "DirectMailTransport", "decode_body", "user_agent"]
 
