@@ -149,7 +149,8 @@ class Limits:
         return self.rates.get(str(operation)) or self.rates.get("*")
 
     def supports(self, feature: Feature | str) -> bool:
-        return Feature(feature) in self.features
+        # A Feature (a StrEnum) is found as such; anything else is checked to be a Feature's value.
+        return feature in self.features or Feature(feature) in self.features
 
     def evolve(self, **changes: Any) -> Limits:
         return attrs.evolve(self, **changes)

@@ -52,8 +52,6 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Self
 
-import httpx
-
 from mailbridge import (
     AccountSummary,
     AlreadyExists,
@@ -94,14 +92,16 @@ from mailbridge import (
 )
 
 from . import _parse as parse
-from ._attachments import AttachmentUploader
 from ._config import AliyunConfig
 from ._transport import DirectMailTransport
 
 if TYPE_CHECKING:
+    import httpx
+
     from mailbridge._events import EventAuth, EventRequest
 
     from ._async_transport import AsyncAliyunBackend
+    from ._attachments import AttachmentUploader
 
 __all__ = ["AliyunBackend", "check_list_alias", "check_smtp_password", "list_alias"]
 
@@ -297,6 +297,8 @@ class AliyunBackend(Backend):
 
     def _attachments(self) -> AttachmentUploader:
         if self._uploader is None:
+            from ._attachments import AttachmentUploader  # imported with the first attachment: it needs httpx
+
             config = self.config
             self._uploader = AttachmentUploader(
                 config.openplatform_endpoint,
