@@ -499,7 +499,7 @@ ACTIONS_OF = {
 
 @pytest.mark.parametrize("operation", sorted(ACTIONS_OF))
 def test_declared_rates_stay_within_every_documented_quota(operation: str) -> None:
-    from mailbridge_aliyun.emulator._server import QUOTAS
+    from mailbridge_aliyun.emulator._wire import QUOTAS
 
     rate = AliyunBackend.limits.rate_for(operation)
     assert rate is not None

@@ -41,7 +41,6 @@ from collections.abc import Callable
 from typing import Any, Self
 from urllib.parse import quote
 
-from ._server import DMServer, Fault
 from ._state import (
     DNS_PURPOSES,
     DeliveryRecord,
@@ -53,6 +52,7 @@ from ._state import (
     render_dm,
     reply_ticket,
 )
+from ._wire import DMServer, Fault
 
 __all__ = [
     "DNS_PURPOSES",

@@ -56,9 +56,9 @@ from attrs import define, field
 
 from mailbridge import ConfigurationError
 
-from ._emulator_lists import BLACKLIST_PARAMS, BlacklistActions
-from ._emulator_push import PushEvents
-from ._rules import smtp_password_error
+from .._rules import smtp_password_error
+from ._lists import BLACKLIST_PARAMS, BlacklistActions
+from ._push import PushEvents
 
 __all__ = [
     "TEST_SECRET_ID",

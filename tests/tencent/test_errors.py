@@ -185,7 +185,7 @@ def emu() -> Iterator[TencentEmulator]:
         yield server
 
 
-#: Raised by the SDK itself, never sent by a server (tested in test_tencent_transport.py).
+#: Raised by the SDK itself, never sent by a server (tested in test_transport.py).
 CLIENT_SIDE = {"ClientNetworkError", "ServerNetworkError", "ClientError", "ClientParamsError", "InvalidCredential"}
 
 
