@@ -87,10 +87,10 @@ def test_send_by_template_name_fails_over(
         {"to": ["ann@example.com"], "subject": "Order A-42 for Ada", "template": ids[secondary]}
     ]
     if secondary == "tencent":  # SES fills the body from TemplateData: the same email as Direct Mail's
-        html, text = ses.render_template(int(ids["tencent"]), DATA)
+        _, html, text = ses.render_template(ids["tencent"], DATA)
         assert (html, text) == (mailbridge.render_template(HTML, DATA), mailbridge.render_template(TEXT, DATA))
     else:
-        subject, body = dm.render_template(ids["aliyun"], DATA)
+        subject, body, _ = dm.render_template(ids["aliyun"], DATA)
         assert (subject, body) == ("Order A-42 for Ada", mailbridge.render_template(HTML, DATA))
 
 
