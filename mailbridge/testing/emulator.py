@@ -39,11 +39,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple, Protocol, Self
 from urllib.parse import urlsplit
 
+from .._exceptions import ConfigurationError
+
 __all__ = [
     "CONTROL_PREFIX",
     "FAULT_KINDS",
     "Call",
     "EmulatorError",
+    "EmulatorOptionError",
     "EmulatorServer",
     "Fault",
     "Rendered",
@@ -258,6 +261,7 @@ class EmulatorServer:
         self.on_stop = on_stop
         self.faults: list[Fault] = []
         self.faults_served = 0  # how many requests a fault answered
+        self.throttled = 0  # how many requests got the throttling answer
         self.requests: list[dict[str, Any]] = []  # every authenticated call
         self._lock = threading.Lock()
         self._http = _HTTPServer((host, port), self)
@@ -348,6 +352,7 @@ class EmulatorServer:
             return wire.encode_error(err, request)
         self.requests.append({"action": call.action, "params": call.params, **call.log})
         if self.throttle.over(call.action):
+            self.throttled += 1
             return wire.encode_error(wire.throttle_error(call.action, self.throttle.rate), request)
         fault = self.take_fault(call.action)
         if fault is not None and fault.kind == "delay":
@@ -506,16 +511,20 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.close()
 
 
+class EmulatorOptionError(ConfigurationError, ValueError):
+    """A command-line emulator option that is unknown or not valid, or a host that is not loopback."""
+
+
 def parse_options(options: Mapping[str, str], converters: Mapping[str, Callable[[str], Any]]) -> dict[str, Any]:
     """Command-line ``KEY=VALUE`` strings -> keyword arguments (unknown or invalid: ValueError)."""
     kwargs: dict[str, Any] = {}
     for key, value in options.items():
         if key not in converters:
-            raise ValueError(f"unknown emulator option {key!r}; known: {', '.join(converters)}")
+            raise EmulatorOptionError(f"unknown emulator option {key!r}; known: {', '.join(converters)}")
         try:
             kwargs[key] = converters[key](str(value))
         except ValueError:
-            raise ValueError(f"emulator option {key}={value!r} is not valid") from None
+            raise EmulatorOptionError(f"emulator option {key}={value!r} is not valid") from None
     return kwargs
 
 
@@ -536,7 +545,10 @@ def serve(
 
     ``options`` are command-line strings converted by ``converters``; ``callback_url`` pushes each
     delivery's event there. The URL to connect with is printed on stderr."""
-    check_loopback(host)
+    try:
+        check_loopback(host)
+    except ValueError as exc:
+        raise EmulatorOptionError(str(exc)) from None
     options = dict(options)
     callback_url = options.pop("callback_url", None)
     emulator = make(host, int(port), **parse_options(options, converters))

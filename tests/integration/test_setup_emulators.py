@@ -30,7 +30,7 @@ DATA = {"name": "Ada", "plan": "pro", "order": "A-42", "count": "7"}
 
 @pytest.fixture
 def emulators() -> Iterator[tuple[AliyunEmulator, TencentEmulator]]:
-    with AliyunEmulator() as dm, TencentEmulator(rate_limit=0, auto_verify=False) as ses:
+    with AliyunEmulator() as dm, TencentEmulator(rate=0, auto_verify=False) as ses:
         yield dm, ses
 
 

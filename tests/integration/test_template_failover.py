@@ -28,7 +28,7 @@ DATA = {"name": "Ada", "order": "A-42"}
 
 @pytest.fixture
 def emulators() -> Iterator[tuple[AliyunEmulator, TencentEmulator]]:
-    with AliyunEmulator() as dm, TencentEmulator(rate_limit=0) as ses:
+    with AliyunEmulator() as dm, TencentEmulator(rate=0) as ses:
         dm.add_sender(SENDER)
         dm.add_sender(BATCH_SENDER, sendtype="batch")
         yield dm, ses
@@ -50,7 +50,7 @@ def _down(kind: str, dm: AliyunEmulator, ses: TencentEmulator, action: str | Non
     if kind == "aliyun":
         dm.inject("error", action=action, times=None, status=503, code="ServiceUnavailable")
     else:
-        ses.add_fault("error", action, times=None, code="FailedOperation.ServiceNotAvailable")
+        ses.inject("error", action, times=None, code="FailedOperation.ServiceNotAvailable")
 
 
 def _single_sends(kind: str, dm: AliyunEmulator, ses: TencentEmulator) -> list[dict[str, Any]]:

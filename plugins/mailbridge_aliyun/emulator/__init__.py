@@ -219,6 +219,11 @@ class AliyunEmulator:
         return list(self.server.requests)
 
     @property
+    def faults(self) -> list[Fault]:
+        """The faults still waiting."""
+        return list(self.server.faults)
+
+    @property
     def faults_served(self) -> int:
         return self.server.faults_served
 
