@@ -56,6 +56,8 @@ DEFAULT_UPLOAD_DELAY = 5.0
 RETENTION_DAYS = 30
 _EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
 _FROM = re.compile(r"^(?:(?P<alias>[^<>]+?) <(?P<quoted>[^<>\s]+)>|(?P<bare>[^<>\s]+))$")
+
+
 class _Error(EmulatorError):
     """An SES error answer (``Response.Error``, HTTP 200)."""
 
