@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 CASSETTES = Path(__file__).resolve().parents[1] / "cassettes"
 
@@ -23,6 +24,9 @@ PATTERNS = [
     re.compile(r"(ACS3-HMAC-SHA256|TC3-HMAC-SHA256) Credential=(?!\*\*\*|REDACTED)"),
     re.compile(r"(?i)(password|passwd)(=|\"?:\s*\"?)(?!\*\*\*|REDACTED|%3Cscrubbed|<scrubbed)[^&\s'\",}]{3,}"),
     re.compile(r"\bLTAI[0-9A-Za-z]{12,}"),
+    # An attachment upload's grant: AuthorizeFileUpload's answer and the OSS PostObject form fields.
+    re.compile(r'"(AccessKeyId|Signature|EncodedPolicy|SecurityToken)":\s*"(?!<scrubbed>|\*\*\*|REDACTED)'),
+    re.compile(r'name=\\?"(OSSAccessKeyId|Signature|policy|x-oss-security-token)\\?"(?:\\r\\n|\r\n)++(?!<scrubbed>)'),
     re.compile(r"\bAKID[0-9A-Za-z]{16,}"),
     re.compile(
         r"(?i)^\s*(x-acs-signature-nonce|x-tc-timestamp|x-acs-date|x-tc-traceid):\s*\n?\s*-\s*'?[0-9A-Za-z]", re.M
@@ -43,7 +47,20 @@ def cassette_files() -> list[Path]:
 
 @pytest.mark.parametrize("path", cassette_files(), ids=lambda p: str(p.relative_to(CASSETTES)))
 def test_cassette_is_scrubbed(path: Path) -> None:
-    assert find_leaks(path.read_text(encoding="utf-8")) == []
+    text = path.read_text(encoding="utf-8")
+    assert find_leaks(text) == []
+    # Bodies that are not UTF-8 (an attachment's bytes) are stored base64 (``!!binary``): look inside too.
+    assert [leak for blob in _binaries(yaml.safe_load(text)) for leak in find_leaks(blob)] == []
+
+
+def _binaries(node: object) -> list[str]:
+    if isinstance(node, bytes):
+        return [node.decode("utf-8", "replace")]
+    if isinstance(node, dict):
+        return [b for v in node.values() for b in _binaries(v)]
+    if isinstance(node, list):
+        return [b for v in node for b in _binaries(v)]
+    return []
 
 
 @pytest.mark.parametrize(
@@ -56,6 +73,9 @@ def test_cassette_is_scrubbed(path: Path) -> None:
         "body: AccessKeySecret=mailbridge-test-secret-aliyun",
         "body: AccountName=news%40mail.example.com&Password=Ab12Cd34Ef56",
         'body: \'{"EmailAddress": "a@b.com", "Password": "Ab12Cd34Ef56"}\'',
+        'string: \'{"Bucket": "b", "EncodedPolicy": "eyJleHBpcmF0aW9uIjoi", "Signature": "c2lnbmF0dXJl"}\'',
+        'body: "--b\\r\\nContent-Disposition: form-data; name=\\"Signature\\"\\r\\n\\r\\nc2lnbmF0dXJl\\r\\n--b--"',
+        'body: "--b\\r\\nContent-Disposition: form-data; name=\\"policy\\"\\r\\n\\r\\neyJleHBp\\r\\n--b--"',
     ],
 )
 def test_the_check_catches_planted_secrets(planted: str) -> None:
@@ -65,4 +85,5 @@ def test_the_check_catches_planted_secrets(planted: str) -> None:
 
 def test_scrubbed_forms_pass() -> None:
     clean = "AccessKeyId=REDACTED&Signature=REDACTED&Password=%3Cscrubbed%3E\nAuthorization:\n- REDACTED\n"
+    clean += '{"AccessKeyId": "<scrubbed>", "Signature": "<scrubbed>"} name=\\"policy\\"\\r\\n\\r\\n<scrubbed>\n'
     assert find_leaks(clean) == []

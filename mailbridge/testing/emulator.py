@@ -25,9 +25,9 @@ request first: the effect happens, the answer is lost.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import json
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -40,12 +40,14 @@ from typing import Any, NamedTuple, Protocol, Self
 from urllib.parse import urlsplit
 
 from .._exceptions import ConfigurationError
+from .._url import is_loopback
 
 __all__ = [
     "CONTROL_PREFIX",
     "FAULT_KINDS",
     "Call",
     "EmulatorError",
+    "EmulatorFacade",
     "EmulatorOptionError",
     "EmulatorServer",
     "Fault",
@@ -142,12 +144,14 @@ class Request:
 
 @dataclass
 class Call:
-    """An authenticated call: the action, its business parameters (what the state handles)
-    and what else the request log keeps (``log``: e.g. the signature version, headers)."""
+    """An authenticated call: the action, its business parameters (what the state handles),
+    what else the request log keeps (``log``: e.g. the signature version, headers) and what else
+    the handler needs (``context``: never logged)."""
 
     action: str
     params: dict[str, Any]
     log: dict[str, Any] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -188,13 +192,7 @@ class Wire(Protocol):
 
 def check_loopback(host: str, what: str = "the emulator") -> None:
     """Refuse anything but a loopback address: an emulator takes test credentials only."""
-    if host == "localhost":
-        return
-    try:
-        loopback = ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback:
+    if not is_loopback(host):
         raise ValueError(f"{what} listens on loopback only, not {host!r}")
 
 
@@ -242,7 +240,7 @@ class EmulatorServer:
     def __init__(
         self,
         wire: Wire,
-        handler: Callable[[Call], dict[str, Any]],
+        handler: Callable[[Call], dict[str, Any] | Reply],
         *,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -251,6 +249,7 @@ class EmulatorServer:
         snapshot: Callable[[], Any] | None = None,
         routes: Mapping[tuple[str, str], ControlRoute] | None = None,
         on_stop: Callable[[], None] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         check_loopback(host)
         self.wire = wire
@@ -265,6 +264,8 @@ class EmulatorServer:
         self.requests: list[dict[str, Any]] = []  # every authenticated call
         self._lock = threading.Lock()
         self._http = _HTTPServer((host, port), self)
+        if ssl_context is not None:  # e.g. an emulated storage bucket reached over https
+            self._http.socket = ssl_context.wrap_socket(self._http.socket, server_side=True)
         self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -361,7 +362,8 @@ class EmulatorServer:
         if fault is not None and not late:
             return self._faulted(fault, call, request)
         try:
-            reply = wire.encode(call, self.handler(call))
+            result = self.handler(call)  # a dict for the wire to encode, or a Reply of its own
+            reply = result if isinstance(result, Reply) else wire.encode(call, result)
         except EmulatorError as err:
             reply = wire.encode_error(err, request)
         if fault is None:
@@ -425,6 +427,72 @@ class EmulatorServer:
         if route == "/state" and method == "GET" and self.snapshot is not None:
             return 200, self.snapshot()
         return 404, {"error": f"unknown control endpoint {method} {CONTROL_PREFIX}{route}"}
+
+
+class EmulatorFacade:
+    """What every emulator's Python facade offers, delegated to its :class:`EmulatorServer`
+    (``self.server``): lifecycle, addresses, faults, rate and the request log."""
+
+    server: EmulatorServer
+
+    def start(self) -> Self:
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def host(self) -> str:
+        return self.server.host
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    @property
+    def endpoint(self) -> str:
+        """``http://HOST:PORT``."""
+        return self.server.endpoint
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        """Every authenticated call so far: ``{"action", "params", ...}`` (the wire adds what it logs)."""
+        return list(self.server.requests)
+
+    @property
+    def faults(self) -> list[Fault]:
+        """The faults still waiting."""
+        return list(self.server.faults)
+
+    @property
+    def faults_served(self) -> int:
+        """How many requests a fault answered."""
+        return self.server.faults_served
+
+    def calls(self, action: str) -> list[dict[str, Any]]:
+        """The parameters of every call of one action."""
+        return self.server.calls(action)
+
+    def inject(self, kind: str = "error", action: str | None = None, *, times: int | None = 1, **options: Any) -> Fault:
+        """Add a :class:`Fault`; it answers the next ``times`` matching calls."""
+        return self.server.inject(kind, action, times=times, **options)
+
+    def clear_faults(self) -> None:
+        self.server.clear_faults()
+
+    def set_rate(self, rate: float | None) -> None:
+        """Calls per second per action before the throttling answer (None or 0: unlimited)."""
+        self.server.set_rate(rate)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.endpoint}>"
 
 
 class _HTTPServer(ThreadingHTTPServer):

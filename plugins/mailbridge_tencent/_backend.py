@@ -532,7 +532,7 @@ class TencentBackend(Backend):
         # SES addresses serve transactional and batch mail alike, so ``kind`` has nothing to select.
         if reply_to is not None:
             log.warning(
-                "Tencent SES has no per-sender reply-to address; %s is created without it (set Message.reply_to)",
+                "Tencent SES has no per-sender reply-to address; %s is created without it (set one per message)",
                 address,
             )
         self._call("CreateEmailAddress", {"EmailAddress": address})

@@ -8,12 +8,12 @@ ap-singapore (``ses.intl.tencentcloudapi.com``). An ``http://`` endpoint is acce
 
 from __future__ import annotations
 
-import ipaddress
 from urllib.parse import urlsplit
 
 from attrs import frozen
 
 from mailbridge import ConfigurationError, ProviderURL, Secret
+from mailbridge._url import is_loopback
 
 __all__ = ["DEFAULT_TIMEOUT", "ENV_ID", "ENV_KEY", "REGIONS", "TencentConfig"]
 
@@ -27,15 +27,6 @@ ENV_ID = "TENCENTCLOUD_SECRET_ID"
 ENV_KEY = "TENCENTCLOUD_SECRET_KEY"
 DEFAULT_TIMEOUT = 30.0
 PROVIDER = "tencent"
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 @frozen(repr=False)
@@ -85,7 +76,7 @@ class TencentConfig:
         parts = urlsplit(endpoint if "://" in endpoint else "https://" + endpoint)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigurationError(f"endpoint {endpoint!r} is not an http(s) URL", provider=PROVIDER)
-        if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        if parts.scheme == "http" and not is_loopback(parts.hostname):
             raise ConfigurationError(
                 f"endpoint {endpoint!r}: plain http is allowed for a loopback emulator only", provider=PROVIDER
             )

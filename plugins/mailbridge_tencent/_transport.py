@@ -31,7 +31,7 @@ from tencentcloud.common.retry import NoopRetryer
 from tencentcloud.ses.v20201002.ses_client import SesClient
 
 from mailbridge import ConfigurationError, MailbridgeError
-from mailbridge._http import CallFailed, GuardedHTTP, guarded_transport
+from mailbridge._http import CallFailed, GuardedHTTP, guarded_transport, network_reason
 from mailbridge._outcome import Stage, answered, failed
 
 from ._config import TencentConfig
@@ -209,6 +209,11 @@ class SesTransport:
                     failure.stage, f"no answer from Tencent SES ({failure.message})", idempotent=idempotent,
                     provider=self.name,
                 ) from (failure.__cause__ or exc)  # fmt: skip
+            if exc.code == "ClientNetworkError":  # the SDK's own (urllib3's) words never reach users
+                raise failed(
+                    Stage.UNKNOWN, f"no answer from Tencent SES ({network_reason(exc)})", idempotent=idempotent,
+                    provider=self.name,
+                ) from exc  # fmt: skip
             status = getattr(exc, "status", None)
             if isinstance(exc, _HTTPStatusError):
                 error = _error_body(exc.content)

@@ -39,12 +39,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from typing import Any, Self
+from typing import Any
 from urllib.parse import quote
 
-from mailbridge.testing.emulator import Call, EmulatorServer, Fault, Rendered, flag
+from mailbridge.testing.emulator import Call, EmulatorFacade, EmulatorServer, Fault, Rendered, Reply, flag
 from mailbridge.testing.emulator import serve as serve_emulator
 
+from ._attachments import OPENPLATFORM_VERSION, open_platform, oss_post
 from ._state import (
     DNS_PURPOSES,
     DeliveryRecord,
@@ -79,7 +80,7 @@ TEST_ACCESS_KEY_ID = "LTAI5tMailbridgeTestKeyId"
 TEST_ACCESS_KEY_SECRET = "mailbridge-test-secret-aliyun"  # a published test credential
 
 
-class AliyunEmulator:
+class AliyunEmulator(EmulatorFacade):
     """A running emulator. **Parameters:** ``host`` (loopback only), ``port`` (0: any free
     port), ``access_key_id``/``secret`` (the one valid credential pair), ``region``,
     ``rate`` *(optional)*: calls per second per action before ``Throttling.User``,
@@ -115,7 +116,7 @@ class AliyunEmulator:
             max_domains=max_domains,
         )
         self.server = EmulatorServer(
-            DMWire({access_key_id: secret}),
+            DMWire({access_key_id: secret}, self._is_bucket),
             self._dispatch,
             host=host,
             port=port,
@@ -126,17 +127,7 @@ class AliyunEmulator:
             on_stop=self._close_pusher,
         )
 
-    def __repr__(self) -> str:
-        return f"<AliyunEmulator {self.endpoint}>"
-
     # ------------------------------------------------------------------ lifecycle
-
-    def start(self) -> Self:
-        self.server.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.stop()
 
     def _close_pusher(self) -> None:
         if self.state.pusher is not None:
@@ -144,14 +135,20 @@ class AliyunEmulator:
             self.state.pusher.close()
             self.state.pusher = None
 
-    def _dispatch(self, call: Call) -> dict[str, Any]:
+    def _dispatch(self, call: Call) -> dict[str, Any] | Reply:
+        """The handlers: an OSS upload, an OpenPlatform action (upload grants), a Direct Mail action."""
+        if call.context.get("oss"):
+            return oss_post(
+                self.state, call.params["host"], call.context["content_type"], call.context["body"], call.params
+            )
+        if call.context.get("version") == OPENPLATFORM_VERSION:
+            params = call.context["all"]
+            return open_platform(self.state, call.action, params, params.get("AccessKeyId", "v3"))
         return self.state.dispatch(call.action, call.params)
 
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+    def _is_bucket(self, host: str) -> bool:
+        with self.state.lock:
+            return self.state.uploads.bucket_of(host) is not None
 
     def push_events(
         self,
@@ -172,14 +169,6 @@ class AliyunEmulator:
         return pusher
 
     # ------------------------------------------------------------------ addresses
-
-    @property
-    def port(self) -> int:
-        return self.server.port
-
-    @property
-    def endpoint(self) -> str:
-        return self.server.endpoint
 
     @property
     def url(self) -> str:
@@ -212,34 +201,6 @@ class AliyunEmulator:
     def tags(self) -> dict[str, dict[str, str]]:
         with self.state.lock:
             return dict(self.state.tags)
-
-    @property
-    def requests(self) -> list[dict[str, Any]]:
-        """Every authenticated call so far: ``{"action", "params", "signature"}``."""
-        return list(self.server.requests)
-
-    @property
-    def faults(self) -> list[Fault]:
-        """The faults still waiting."""
-        return list(self.server.faults)
-
-    @property
-    def faults_served(self) -> int:
-        return self.server.faults_served
-
-    def calls(self, action: str) -> list[dict[str, Any]]:
-        """The business parameters of every call of one action."""
-        return self.server.calls(action)
-
-    def inject(self, kind: str = "error", action: str | None = None, *, times: int | None = 1, **options: Any) -> Fault:
-        """Add a :class:`Fault` rule; it applies to the next ``times`` matching calls."""
-        return self.server.inject(kind, action, times=times, **options)
-
-    def clear_faults(self) -> None:
-        self.server.clear_faults()
-
-    def set_rate(self, rate: float | None) -> None:
-        self.server.set_rate(rate)
 
     def add_template(self, name: str, subject: str, *, html: str | None = None, text: str | None = None) -> str:
         """Register a template; returns its id (SingleSendMail ``TemplateId``; BatchSendMail uses the name)."""

@@ -19,11 +19,13 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from mailbridge.testing.emulator import Call, EmulatorError, Reply, Request
 
+from ._attachments import oss_error
 from ._signatures import ACS3, canonical_v3, expected_v2, expected_v3, string_to_sign_v2
 from ._state import DMError
 
@@ -54,8 +56,9 @@ class DMWire:
     name = "mailbridge-aliyun-emulator"
     malformed_body = "<html><body>502 Bad Gateway (emulated)</body></html>"
 
-    def __init__(self, credentials: dict[str, str]) -> None:
+    def __init__(self, credentials: dict[str, str], oss_host: Callable[[str], bool] = lambda host: False) -> None:
         self.credentials = dict(credentials)
+        self.oss_host = oss_host  # whether a Host names an emulated OSS bucket (PostObject uploads)
         self._nonces: set[str] = set()
         self._lock = threading.Lock()
 
@@ -64,18 +67,26 @@ class DMWire:
         return {k.lower(): v for k, v in request.headers.items()}.get("x-acs-action") or query.get("Action")
 
     def authenticate(self, request: Request) -> Call:
+        host = self._host(request)
+        if request.method == "POST" and self.oss_host(host):  # an upload to the bucket, by post policy
+            content_type = {k.lower(): v for k, v in request.headers.items()}.get("content-type", "")
+            context = {"oss": True, "content_type": content_type, "body": request.body}
+            return Call("PostObject", {"host": host}, {"signature": "post-policy"}, context)
         if request.method not in ("GET", "POST"):
             raise DMError(400, "UnsupportedHTTPMethod", "Direct Mail RPC actions are GET or POST requests.")
         action, params, version = self._authenticate(request)
         business = {k: v for k, v in params.items() if k not in COMMON_PARAMS}
         logged = {k: ("***" if k in SECRET_PARAMS else v) for k, v in business.items()}  # never keep a password
-        return Call(action, business, {"params": logged, "signature": version})
+        api_version = {k.lower(): v for k, v in request.headers.items()}.get("x-acs-version") or params.get("Version")
+        return Call(action, business, {"params": logged, "signature": version}, {"version": api_version, "all": params})
 
     def encode(self, call: Call, result: dict[str, Any]) -> Reply:
         return self._json(200, result)
 
     def encode_error(self, error: EmulatorError, request: Request) -> Reply:
-        host = {k.lower(): v for k, v in request.headers.items()}.get("host", "dm.aliyuncs.com")
+        host = self._host(request)
+        if request.method == "POST" and self.oss_host(host):
+            return oss_error(error, host)
         body = {
             "RequestId": str(uuid.uuid4()).upper(),
             "HostId": host,
@@ -90,6 +101,10 @@ class DMWire:
 
     def fault_error(self) -> EmulatorError:
         return DMError(503, "ServiceUnavailable", "The request has failed due to a temporary failure of the server.")
+
+    @staticmethod
+    def _host(request: Request) -> str:
+        return {k.lower(): v for k, v in request.headers.items()}.get("host", "dm.aliyuncs.com")
 
     @staticmethod
     def _json(status: int, body: dict[str, Any]) -> Reply:
