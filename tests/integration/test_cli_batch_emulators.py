@@ -246,7 +246,7 @@ def test_failover_batch_with_the_state_store(tmp_path: Path) -> None:
     path = people(tmp_path, 8)
     with (
         AliyunEmulator(daily_quota=1_000_000) as dm,
-        TencentEmulator(rate_limit=0) as ses,
+        TencentEmulator(rate=0) as ses,
         redis_server(tmp_path) as redis_url,
     ):
         dm.add_sender(SENDER)

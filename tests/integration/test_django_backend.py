@@ -245,7 +245,7 @@ def test_inline_image_is_sent_where_declared_and_refused_before_any_call_elsewhe
 
 
 def test_a_failover_skips_the_members_that_cannot_carry_an_inline_image(tmp_path: Path) -> None:
-    with AliyunEmulator() as ali, TencentEmulator(rate_limit=0) as ten:
+    with AliyunEmulator() as ali, TencentEmulator(rate=0) as ten:
         ali.add_sender(SENDER)
         urls = [f"{ali.url}&rate_limit=off", f"{ten.url}&rate_limit=off", f"local://{tmp_path}"]
         with override_settings(MAILBRIDGE={"URL": urls}):
