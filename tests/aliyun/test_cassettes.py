@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from mailbridge_aliyun.cassettes import CASSETTE_DIR, make_vcr
 from mailbridge_aliyun.emulator import TEST_ACCESS_KEY_ID, TEST_ACCESS_KEY_SECRET
-from mailbridge_aliyun.record import SCENARIOS, ScenarioContext, replay_url, scenario_client
+
+from .record import CASSETTE_DIR, SCENARIOS, ScenarioContext, make_vcr, replay_url, scenario_client
 
 CASSETTES = sorted(CASSETTE_DIR.glob("*.yaml"))
 ALL_CASSETTES = sorted(CASSETTE_DIR.rglob("*.yaml"))  # scenarios and the contract suite's
@@ -75,8 +75,8 @@ def test_cassette_holds_no_secret(path: Path) -> None:
 
 
 def test_the_recorder_rerecords_into_a_directory(tmp_path: Path) -> None:
-    """``python -m mailbridge_aliyun.record --dir DIR SCENARIO`` writes a scrubbed cassette that replays."""
-    from mailbridge_aliyun.record import main
+    """``python -m tests.aliyun.record --dir DIR SCENARIO`` writes a scrubbed cassette that replays."""
+    from .record import main
 
     assert main(["--dir", str(tmp_path), "account", "signature_v2"]) == 0
     written = sorted(p.name for p in tmp_path.iterdir())
@@ -89,7 +89,7 @@ def test_the_recorder_rerecords_into_a_directory(tmp_path: Path) -> None:
 
 
 def test_the_recorder_refuses_unknown_scenarios_and_live_without_credentials() -> None:
-    from mailbridge_aliyun.record import main
+    from .record import main
 
     with pytest.raises(SystemExit):
         main(["no-such-scenario"])

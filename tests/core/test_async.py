@@ -17,8 +17,8 @@ from mailbridge_tencent.emulator import TencentEmulator
 
 import mailbridge
 from mailbridge import AsyncClient, Message
+from mailbridge.testing import BackendContract
 
-from ..contract.suite import BackendContract
 from ..tencent._support import FakeClock
 
 SENDER = "noreply@mail.example.com"

@@ -5,18 +5,17 @@ Re-record the contract cassettes with ``MAILBRIDGE_RECORD_CASSETTES=emulator`` (
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
 from mailbridge_tencent.emulator import TencentEmulator
 
 import mailbridge
+from mailbridge.testing import BackendContract, record_mode
 
-from ..contract.suite import BackendContract
 from ._support import CASSETTES, REPLAY_URL, FakeClock, connect, emulator, make_vcr
 
-RECORD = os.environ.get("MAILBRIDGE_RECORD_CASSETTES", "") == "emulator"
+RECORD = record_mode() == "emulator"
 
 
 class TestTencentContract(BackendContract):

@@ -1,29 +1,72 @@
-"""What the neutral interface promises, for every backend.
+"""The contract suite: what the neutral interface promises, for every backend, gated by its declared features.
 
-A backend's test module subclasses :class:`BackendContract` and provides a ``client``
-fixture (a :class:`mailbridge.Client` on a fresh, empty account: emulator, cassette or
-local directory). Override ``unique_name`` when names must be stable (cassettes), and
-``sender`` when the provider needs a registered sender address. This module is not
-collected by itself (its name does not start with ``test_``).
+A backend's test module subclasses :class:`BackendContract` and either overrides :meth:`~BackendContract.make_client`
+(a :class:`mailbridge.Client` on a fresh, empty account: an emulator, a cassette, a directory) or the ``client``
+fixture itself::
+
+    from mailbridge.testing import BackendContract
+
+    class TestMyProvider(BackendContract):
+        sender = "noreply@mail.example.com"  # an address the account may send from
+
+        def make_client(self, tmp_path):
+            return mailbridge.connect("myprovider://KEY:SECRET@region?endpoint=http://127.0.0.1:8025")
+
+or builds the class from a factory: ``TestMine = contract_for(lambda tmp_path: mailbridge.connect(...))``.
+
+Each test that needs an optional capability (``Feature.GROUPS``, ``DELIVERIES``, ``TEMPLATES``, ``DOMAINS``,
+``TAG_MANAGEMENT``, ``SUPPRESSIONS`` ...) skips itself when the backend does not declare it, and
+:meth:`~BackendContract.test_undeclared_capabilities_are_refused_before_the_backend` proves the promise that then
+applies: each such call raises :class:`~mailbridge.UnsupportedFeature` without reaching the backend. Override
+``unique_name`` when names must be stable (cassettes), ``sender`` when the provider needs a registered sender.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 
 import mailbridge
 from mailbridge import Feature, Message
 
+__all__ = ["BackendContract", "contract_for"]
+
+#: One call per optional capability, made through the client (each needs nothing to exist first).
+_CAPABILITY_PROBES: dict[Feature, Callable[[mailbridge.Client], object]] = {
+    Feature.GROUPS: lambda c: c.create_group("mb-probe"),
+    Feature.DELIVERIES: lambda c: list(c.deliveries(dt.datetime.now(dt.UTC) - dt.timedelta(hours=1))),
+    Feature.TEMPLATES: lambda c: c.templates(),
+    Feature.DOMAINS: lambda c: c.domains(),
+    Feature.SENDERS: lambda c: c.senders(),
+    Feature.TAG_MANAGEMENT: lambda c: c.tags(),
+    Feature.SUPPRESSIONS: lambda c: list(c.suppressions()),
+    Feature.ACCOUNT_SUMMARY: lambda c: c.account(),
+    Feature.STATISTICS: lambda c: c.statistics(dt.date(2026, 1, 1), dt.date(2026, 1, 2)),
+    Feature.BATCH_SEND: lambda c: c.send_to_group(
+        mailbridge.Group("1", "mb-probe", c.provider),
+        Message(sender="noreply@example.com", to=(), template_id="1"),
+    ),
+}
+
 
 class BackendContract:
-    """Subclass me with a ``client`` fixture."""
+    """Subclass me with :meth:`make_client` (or a ``client`` fixture)."""
 
-    sender = "noreply@mail.example.com"
+    sender: ClassVar[str] = "noreply@mail.example.com"
+
+    def make_client(self, tmp_path: Path) -> mailbridge.Client:
+        """A client on a fresh, empty account (closed by the suite after each test)."""
+        raise NotImplementedError(f"{type(self).__name__}: override make_client() or provide a client fixture")
+
+    @pytest.fixture
+    def client(self, tmp_path: Path) -> Iterator[mailbridge.Client]:
+        with self.make_client(tmp_path) as client:
+            yield client
 
     @pytest.fixture
     def unique_name(self) -> Iterator[str]:
@@ -31,7 +74,15 @@ class BackendContract:
 
     @pytest.fixture
     def group(self, client: mailbridge.Client, unique_name: str) -> mailbridge.Group:
+        self.needs(client, Feature.GROUPS)
         return client.create_group(unique_name, "contract suite")
+
+    @staticmethod
+    def needs(client: mailbridge.Client, *features: Feature) -> None:
+        """Skip the test unless the backend declares every one of ``features``."""
+        missing = [f.value for f in features if not client.limits.supports(f)]
+        if missing:
+            pytest.skip(f"{client.provider} does not declare {', '.join(missing)}")
 
     def _spy(self, client: mailbridge.Client, method: str, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
         calls: list[Any] = []
@@ -44,10 +95,38 @@ class BackendContract:
         monkeypatch.setattr(client.backend, method, spy)
         return calls
 
+    # ------------------------------------------------------------------ what every backend has
+
+    def test_undeclared_capabilities_are_refused_before_the_backend(
+        self, client: mailbridge.Client, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Each optional capability the backend does not declare raises UnsupportedFeature in the client:
+        no backend method runs (so no connection is made), whatever the backend class inherits."""
+        called: list[str] = []
+        for name in dir(type(client.backend)):
+            attr = getattr(type(client.backend), name, None)
+            if name.startswith("_") or name in {"unsupported", "describe", "close"} or not callable(attr):
+                continue
+            if isinstance(type(client.backend).__dict__.get(name), classmethod | staticmethod):
+                continue
+            original = getattr(client.backend, name)
+
+            def spy(*args: Any, _name: str = name, _original: Any = original, **kwargs: Any) -> Any:
+                called.append(_name)
+                return _original(*args, **kwargs)
+
+            monkeypatch.setattr(client.backend, name, spy)
+        undeclared = [f for f in _CAPABILITY_PROBES if not client.limits.supports(f)]
+        for feature in undeclared:
+            with pytest.raises(mailbridge.UnsupportedFeature):
+                _CAPABILITY_PROBES[feature](client)
+        assert called == [], f"the backend was called for an undeclared capability: {called}"
+
     # ------------------------------------------------------------------ groups
 
     def test_group_lifecycle(self, client: mailbridge.Client, unique_name: str) -> None:
         """A created group is listed, found by name, and gone after delete."""
+        self.needs(client, Feature.GROUPS)
         created = client.create_group(unique_name, "contract suite")
         assert created.name == unique_name
         assert created.provider == client.provider
@@ -59,6 +138,7 @@ class BackendContract:
 
     def test_unknown_group_is_not_found(self, client: mailbridge.Client) -> None:
         """Looking up a group that does not exist raises GroupNotFound (a NotFound, a LookupError)."""
+        self.needs(client, Feature.GROUPS)
         with pytest.raises(mailbridge.GroupNotFound) as info:
             client.get_group("mb-no-such-group")
         assert isinstance(info.value, LookupError)
@@ -177,6 +257,7 @@ class BackendContract:
 
     def test_sent_mail_shows_in_deliveries(self, client: mailbridge.Client) -> None:
         """A message sent now is found in the delivery log, with a neutral status."""
+        self.needs(client, Feature.DELIVERIES)
         result = client.send(self.message(to=["erin@example.com"]))
         start = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
         events = list(client.deliveries(start, recipient="erin@example.com"))
@@ -188,6 +269,22 @@ class BackendContract:
 
     def test_empty_delivery_window_is_refused(self, client: mailbridge.Client) -> None:
         """A window whose end is not after its start is an InvalidRequest."""
+        self.needs(client, Feature.DELIVERIES)
         now = dt.datetime.now(dt.UTC)
         with pytest.raises(mailbridge.InvalidRequest):
             list(client.deliveries(now, now - dt.timedelta(minutes=1)))
+
+
+def contract_for(
+    factory: Callable[[Path], mailbridge.Client], *, name: str = "TestContract", sender: str | None = None
+) -> type[BackendContract]:
+    """A :class:`BackendContract` subclass whose clients come from ``factory(tmp_path)``; assign it to a
+    ``Test*`` name in a test module (``TestToy = contract_for(lambda tmp_path: mailbridge.connect(...))``)."""
+
+    def make_client(self: BackendContract, tmp_path: Path) -> mailbridge.Client:
+        return factory(tmp_path)
+
+    namespace: dict[str, Any] = {"make_client": make_client, "__doc__": f"The contract suite on {factory!r}."}
+    if sender is not None:
+        namespace["sender"] = sender
+    return type(name, (BackendContract,), namespace)
