@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import contextlib
 
-from ._async import AsyncClient, AsyncFailoverClient, connect_async, connect_failover_async
+from ._async import AsyncClient, AsyncFailoverClient, AsyncSendMany, connect_async, connect_failover_async
+from ._async_backend import AsyncBackend
 from ._backend import Backend
 from ._bounce import refine_status
 from ._bulk import SendManyInterrupted, SendManyProgress, SendOutcome
@@ -103,8 +104,10 @@ __all__ = [
     "NEUTRAL_SYNTAX",
     "AccountSummary",
     "AlreadyExists",
+    "AsyncBackend",
     "AsyncClient",
     "AsyncFailoverClient",
+    "AsyncSendMany",
     "Attachment",
     "Attempt",
     "AuthenticationError",

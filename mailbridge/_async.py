@@ -1,10 +1,17 @@
-"""``connect_async()``: the client's main methods for asyncio applications (FastAPI, aiohttp, ...).
+"""``connect_async()``: the client's methods for asyncio applications (FastAPI, aiohttp, ...).
 
-Today every call runs the synchronous :class:`Client` in a worker thread (:func:`asyncio.to_thread`), so the
-event loop never blocks on a provider, the SQLite store or the rate limiter's waits, and the errors are the same
-neutral classes. Paged listings are async iterators that fetch page by page off the loop. A native
-``httpx.AsyncClient`` transport for Direct Mail (whose backend already speaks httpx) is the next step; the
-Tencent SDK and the local store will stay in threads (they have no asynchronous interface).
+Sends go native when the backend offers an :class:`~mailbridge.AsyncBackend`
+(:meth:`Backend.async_backend`; Direct Mail's is an ``httpx.AsyncClient`` over the same guarded
+seam): validation, pacing (:meth:`RateLimiter.acquire_async`), retries (the same stamina
+policy, awaited) and the outcome rule are the synchronous client's, and ``send_many`` keeps a
+bounded number of sends in flight as asyncio tasks (:class:`AsyncSendMany`). A send by template
+or with an idempotency key, every other method, and every backend without an async side (the
+Tencent SDK, the local SQLite store) run the synchronous :class:`Client` in worker threads
+(:func:`asyncio.to_thread`), so the event loop never blocks and the errors are the same neutral
+classes. Paged listings are async iterators that fetch page by page off the loop.
+
+One async client belongs to one event loop (its connections do); close it with ``aclose()``
+or ``async with``.
 """
 
 from __future__ import annotations
@@ -14,11 +21,14 @@ import datetime as dt
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
-from ._bulk import SendOutcome
+from ._abulk import AsyncSendMany
+from ._async_backend import AsyncBackend
+from ._bulk import SendManyProgress, default_in_flight
 from ._client import Client
 from ._connect import connect, connect_failover
+from ._exceptions import MailbridgeError
 from ._failover import FailoverClient
-from ._limits import Limits
+from ._limits import Limits, Operation
 from ._models import (
     AccountSummary,
     DeliveryEvent,
@@ -32,12 +42,15 @@ from ._models import (
     Template,
     UploadReport,
 )
+from ._template_resolver import TemplateResolver
 from ._url import ProviderURL
+from ._validation import check_message
 
-__all__ = ["AsyncClient", "AsyncFailoverClient", "connect_async", "connect_failover_async"]
+__all__ = ["AsyncClient", "AsyncFailoverClient", "AsyncSendMany", "connect_async", "connect_failover_async"]
 
 T = TypeVar("T")
 _DONE: Any = object()
+_UNSET: Any = object()
 
 
 async def _iterate(make: Callable[[], Iterator[T]]) -> AsyncIterator[T]:
@@ -51,19 +64,22 @@ async def _iterate(make: Callable[[], Iterator[T]]) -> AsyncIterator[T]:
             yield item
     finally:
         close = getattr(iterator, "close", None)
-        if close is not None:  # a generator: let it finish its calls in flight (send_many does)
+        if close is not None:
             await asyncio.to_thread(close)
 
 
 class AsyncClient:
     """The asyncio face of a :class:`Client`: the same methods, awaited; listings are async iterators.
 
-    Build it with :func:`connect_async`; ``sync`` is the wrapped client (for the methods not mirrored here).
-    Use ``async with`` or ``await client.aclose()``.
+    Build it with :func:`connect_async`; ``sync`` is the wrapped client (for the methods not mirrored
+    here). ``native`` says whether sends run on the event loop (the backend has an
+    :class:`~mailbridge.AsyncBackend`) rather than in worker threads. Use ``async with`` or
+    ``await client.aclose()``.
     """
 
     def __init__(self, client: Client) -> None:
         self.sync = client
+        self._native: AsyncBackend | None = _UNSET
 
     def __repr__(self) -> str:
         return f"<mailbridge.AsyncClient {self.sync.backend.describe()}>"
@@ -80,9 +96,24 @@ class AsyncClient:
     def backend(self) -> Any:
         return self.sync.backend
 
+    @property
+    def native(self) -> bool:
+        """Whether sends run natively on the event loop."""
+        return self._async_backend() is not None
+
+    def _async_backend(self) -> AsyncBackend | None:
+        if self._native is _UNSET:
+            self._native = self.sync.backend.async_backend()
+        return self._native
+
     async def aclose(self) -> None:
-        """Close the client (connections, stores) off the loop."""
-        await asyncio.to_thread(self.sync.close)
+        """Close the client: its async connections on the loop, the rest (connections, stores) off it."""
+        native, self._native = self._native, None
+        try:
+            if native is not None and native is not _UNSET:
+                await native.aclose()
+        finally:
+            await asyncio.to_thread(self.sync.close)
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -93,20 +124,61 @@ class AsyncClient:
     # ------------------------------------------------------------------ sending
 
     async def send(self, message: Message, *, idempotency_key: str | None = None) -> SendResult:
-        """:meth:`Client.send`, awaited."""
-        return await asyncio.to_thread(self.sync.send, message, idempotency_key=idempotency_key)
+        """:meth:`Client.send`, awaited: the same checks, pacing, retries and errors."""
+        native = self._async_backend()
+        key = idempotency_key or message.idempotency_key
+        if native is None or key is not None or TemplateResolver._key(message) is not None:
+            return await asyncio.to_thread(self.sync.send, message, idempotency_key=idempotency_key)
+        client = self.sync
+        checked = check_message(
+            message, client.limits, client.provider, ignore_unsupported=client.ignore_unsupported_features
+        )
+        client._one_shared_email(checked)
+        try:
+            receipt = await self._call(Operation.SEND, native.send, checked)
+        except MailbridgeError as exc:  # the bookkeeping of Client._send_checked, for its one call
+            exc.partial_result = ()
+            this = (*checked.to, *checked.cc, *checked.bcc)
+            exc.not_sent = () if exc.maybe_sent else this
+            exc.maybe_sent_to = this if exc.maybe_sent else ()
+            raise
+        return SendResult([receipt])
 
-    async def send_to_group(self, group: Group | str, message: Message) -> SendResult:
-        """:meth:`Client.send_to_group`, awaited."""
-        return await asyncio.to_thread(self.sync.send_to_group, group, message)
+    async def _call(self, operation: Operation, fn: Callable[..., Any], *args: Any) -> Any:
+        """:meth:`Client._call` awaited: the same rate-limit slot, retry policy and error tagging."""
+        client = self.sync
+        key, rate, attempts = client._attempts(operation)
+        try:
+            async for attempt in attempts:
+                with attempt:
+                    await client.rate_limiter.acquire_async(key, rate)
+                    return await fn(*args)
+        except MailbridgeError as exc:
+            client._tagged(exc, operation)
+            raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
-    def send_many(self, messages: Iterable[Message], *, max_in_flight: int | None = None) -> AsyncIterator[SendOutcome]:
+    async def send_to_group(
+        self, group: Group | str, message: Message, *, schedule: dt.datetime | None = None
+    ) -> SendResult:
+        """:meth:`Client.send_to_group`, awaited (``schedule`` where the backend declares scheduled sends)."""
+        return await asyncio.to_thread(self.sync.send_to_group, group, message, schedule=schedule)
+
+    def send_many(
+        self,
+        messages: Iterable[Message],
+        *,
+        max_in_flight: int | None = None,
+        progress: Callable[[SendManyProgress], None] | None = None,
+    ) -> AsyncSendMany:
         """:meth:`Client.send_many` as an async iterator of outcomes, in input order.
 
-        The sends run concurrently in the client's own worker threads, paced by the declared rate; leaving the
-        ``async for`` early stops reading ``messages`` and waits for the sends in flight.
+        At most ``max_in_flight`` sends (default from the declared send rate) run at once as asyncio
+        tasks, natively or each in a worker thread, paced by the declared rate. Leaving early or
+        cancelling starts nothing more and waits for the sends in flight; see :class:`AsyncSendMany`.
         """
-        return _iterate(lambda: self.sync.send_many(messages, max_in_flight=max_in_flight))
+        in_flight = max_in_flight or default_in_flight(self.limits)
+        return AsyncSendMany(self.send, messages, max_in_flight=in_flight, progress=progress)
 
     # ------------------------------------------------------------------ groups
 
@@ -217,9 +289,17 @@ class AsyncFailoverClient:
     async def send_to_group(self, group: str, message: Message) -> SendResult:
         return await asyncio.to_thread(self.sync.send_to_group, group, message)
 
-    def send_many(self, messages: Iterable[Message], *, max_in_flight: int | None = None) -> AsyncIterator[SendOutcome]:
-        """:meth:`FailoverClient.send_many` as an async iterator of outcomes, in input order."""
-        return _iterate(lambda: self.sync.send_many(messages, max_in_flight=max_in_flight))
+    def send_many(
+        self,
+        messages: Iterable[Message],
+        *,
+        max_in_flight: int | None = None,
+        progress: Callable[[SendManyProgress], None] | None = None,
+    ) -> AsyncSendMany:
+        """:meth:`FailoverClient.send_many` as an async iterator of outcomes, in input order (each send
+        in a worker thread, at most ``max_in_flight`` at once; see :class:`AsyncSendMany`)."""
+        in_flight = max_in_flight or default_in_flight(self.sync.clients[0].limits)
+        return AsyncSendMany(self.send, messages, max_in_flight=in_flight, progress=progress)
 
 
 def connect_failover_async(url: str | ProviderURL) -> AsyncFailoverClient:

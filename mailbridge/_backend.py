@@ -53,6 +53,7 @@ from ._templating import NEUTRAL_SYNTAX, TemplateSyntax
 from ._url import ProviderURL, Secret
 
 if TYPE_CHECKING:
+    from ._async_backend import AsyncBackend
     from ._events import EventAuth, EventRequest
 
 __all__ = ["Backend"]
@@ -133,6 +134,12 @@ class Backend(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections. Default: nothing to release."""
+
+    def async_backend(self) -> AsyncBackend | None:
+        """A native asyncio implementation of this backend's sends, or None (the default): the
+        async client then runs the synchronous methods in worker threads. Called once per async
+        client, which closes what it returns (:meth:`AsyncBackend.aclose`)."""
+        return None
 
     def unsupported(self, feature: Feature | str, why: str | None = None) -> NoReturn:
         """Raise :class:`UnsupportedFeature` for ``feature``."""

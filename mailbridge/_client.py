@@ -42,7 +42,7 @@ from ._exceptions import (
     UnsupportedFeature,
 )
 from ._idempotency import IdempotencyGuard, IdempotencyStore, MemoryIdempotencyStore, idempotency_store
-from ._limits import Feature, Limits, Operation
+from ._limits import Feature, Limits, Operation, Rate
 from ._models import (
     ENGAGEMENT_STATUSES,
     AccountSummary,
@@ -232,6 +232,19 @@ class Client(SuppressionsMixin):
         left of it is not slept through; the :class:`RateLimited` is raised at once (its
         ``retry_after`` intact), so that a failover moves on to the next provider.
         """
+        key, rate, attempts = self._attempts(operation)
+        try:
+            for attempt in attempts:
+                with attempt:
+                    self.rate_limiter.acquire(key, rate)
+                    return fn(*args, **kwargs)
+        except MailbridgeError as exc:
+            self._tagged(exc, operation)
+            raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _attempts(self, operation: Operation) -> tuple[str, Rate | None, Any]:
+        """One call's rate-limit key, rate and stamina retry context (iterated sync or async)."""
         rate = self.limits.rate_for(operation)
         key = f"{self.backend.rate_limit_key}:{operation}"
         policy = self.retry
@@ -243,23 +256,19 @@ class Client(SuppressionsMixin):
                 return False  # the provider asks for longer than this call may take
             return verdict
 
-        try:
-            for attempt in stamina.retry_context(
-                on=on,
-                attempts=policy.attempts,
-                timeout=policy.timeout,
-                wait_initial=policy.wait_initial,
-                wait_max=policy.wait_max,
-                wait_jitter=policy.wait_jitter,
-            ):
-                with attempt:
-                    self.rate_limiter.acquire(key, rate)
-                    return fn(*args, **kwargs)
-        except MailbridgeError as exc:
-            exc.provider = exc.provider or self.provider
-            exc.operation = exc.operation or str(operation)
-            raise
-        raise AssertionError("unreachable")  # pragma: no cover
+        attempts = stamina.retry_context(
+            on=on,
+            attempts=policy.attempts,
+            timeout=policy.timeout,
+            wait_initial=policy.wait_initial,
+            wait_max=policy.wait_max,
+            wait_jitter=policy.wait_jitter,
+        )
+        return key, rate, attempts
+
+    def _tagged(self, exc: MailbridgeError, operation: Operation) -> None:
+        exc.provider = exc.provider or self.provider
+        exc.operation = exc.operation or str(operation)
 
     def _create(self, operation: Operation, create: Callable[[], T], find: Callable[[], T | None]) -> T:
         """A create that is safe to repeat: after an unknown outcome, look the object up by its

@@ -146,6 +146,32 @@ def _clamp(timeout: float | None, kind: type[Exception]) -> float | None:
     return left if timeout is None else min(timeout, left)
 
 
+_CLOSED_UNWRITTEN = "the pooled connection was closed by the server; nothing was written"
+
+
+def _reuse_pause(probe: _Probe | None, habits: _Habits, last_read: float) -> float | None:
+    """Before the first byte of a request: None on a fresh connection (or no probe), else the
+    seconds to settle before checking that the reused connection is still open (0: check now)."""
+    if probe is None or probe.bytes_written > 0 or probe.new_connection:
+        return None
+    if probe.idempotent or not habits.settle:
+        return 0.0
+    return max(0.0, min(last_read + SETTLE - time.monotonic(), probe.remaining()))
+
+
+def _judge(probe: _Probe, exc: httpx.HTTPError, attempt: int) -> CallFailed | None:
+    """A failed attempt as :class:`CallFailed`, or None: a stale pooled connection on which
+    nothing was written, to be tried once more on a fresh one within the deadline."""
+    if probe.reused is not None and not probe.saw("receive_response_headers.complete"):
+        probe.reused.closed()  # a reused connection that never answered
+    stage = probe.stage(exc)
+    reused = bool(probe.events) and not probe.new_connection
+    if stage is Stage.NOT_SENT and reused and attempt == 1 and probe.remaining() > 0:
+        return None
+    what = "the request's deadline passed" if probe.remaining() <= 0 else f"{type(exc).__name__}: {exc}"
+    return CallFailed(stage, what, reused=reused)
+
+
 class _GuardedStream(httpcore.NetworkStream):
     """A network stream whose every operation respects the current request's deadline."""
 
@@ -167,15 +193,13 @@ class _GuardedStream(httpcore.NetworkStream):
         # it (it is readable while idle), fail before writing anything. A request that must
         # not be repeated first gives a server that closes right after answering the time
         # to do so (the FIN follows the answer closely).
-        fresh = probe is None or probe.bytes_written > 0 or probe.new_connection
-        if probe is not None and not fresh:
-            if not probe.idempotent and self._habits.settle:
-                pause = min(self._last_read + SETTLE - time.monotonic(), probe.remaining())
-                if pause > 0:
-                    time.sleep(pause)
+        pause = _reuse_pause(probe, self._habits, self._last_read)
+        if probe is not None and pause is not None:
+            if pause > 0:
+                time.sleep(pause)
             if self.get_extra_info("is_readable"):
                 self._inner.close()  # httpcore reads after a write error: let that fail at once too
-                raise httpcore.WriteError("the pooled connection was closed by the server; nothing was written")
+                raise httpcore.WriteError(_CLOSED_UNWRITTEN)
             probe.reused = self._habits
         self._inner.write(buffer, _clamp(timeout, httpcore.WriteTimeout))
         if probe is not None:
@@ -262,14 +286,10 @@ class GuardedHTTP:
             try:
                 response = self.client.send(request)
             except httpx.HTTPError as exc:
-                if probe.reused is not None and not probe.saw("receive_response_headers.complete"):
-                    probe.reused.closed()  # a reused connection that never answered
-                stage = probe.stage(exc)
-                reused = bool(probe.events) and not probe.new_connection
-                if stage is Stage.NOT_SENT and reused and attempt == 1 and probe.remaining() > 0:
+                failure = _judge(probe, exc, attempt)
+                if failure is None:
                     continue  # a stale pooled connection, nothing written: once more on a fresh one
-                what = "the request's deadline passed" if probe.remaining() <= 0 else f"{type(exc).__name__}: {exc}"
-                raise CallFailed(stage, what, reused=reused) from exc
+                raise failure from exc
             finally:
                 _PROBE.reset(token)
             if probe.reused is not None:

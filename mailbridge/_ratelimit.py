@@ -133,6 +133,20 @@ class RateLimiter:
             self.waited += delay
             self._sleep(delay)
 
+    async def acquire_async(self, key: str, rate: Rate | None) -> None:
+        """:meth:`acquire` for asyncio: the same slot, awaited (a Redis reservation runs off the loop)."""
+        if rate is None or not self.enabled:
+            return
+        import asyncio  # imported on first use: asyncio costs import time the CLI never needs
+
+        if self.fallback is None:
+            slot = self.reserve(key, rate)
+        else:
+            slot = await asyncio.to_thread(self.reserve, key, rate)
+        if slot.wait > 0:
+            self.waited += slot.wait
+            await asyncio.sleep(slot.wait)
+
     def reserve(self, key: str, rate: Rate) -> Slot:
         """Reserve the next free slot under ``key`` (without sleeping)."""
         interval = self.interval(rate)

@@ -92,6 +92,8 @@ from ._transport import DirectMailTransport
 if TYPE_CHECKING:
     from mailbridge._events import EventAuth, EventRequest
 
+    from ._async_transport import AsyncAliyunBackend
+
 __all__ = ["AliyunBackend", "check_list_alias", "check_smtp_password", "list_alias"]
 
 log = logging.getLogger("mailbridge.aliyun")
@@ -149,6 +151,22 @@ _FEATURES = set(Feature) - {
     Feature.SCHEDULED_SEND,  # no 2015-11-23 action takes a send time: BatchSendMail starts at once (reference 2, 9)
     Feature.SMTPUTF8,  # Direct Mail refuses non-ASCII (SMTPUTF8/IDN) addresses (issue 10)
 }
+
+
+def quota_refusal(exc: ContentRejected, operation: Operation) -> QuotaExceeded | None:
+    """DM's daily-quota refusal (``InvalidSendMail.Spam`` with quota text) as QuotaExceeded, else None."""
+    if exc.provider_code != "InvalidSendMail.Spam" or not _QUOTA_TEXT.search(str(exc.provider_message or exc)):
+        return None
+    return QuotaExceeded(
+        f"Direct Mail refused the send: the account's sending quota is used up ({exc.provider_message})",
+        provider="aliyun",
+        operation=str(operation),
+        provider_code=exc.provider_code,
+        provider_message=exc.provider_message,
+        request_id=exc.request_id,
+        http_status=exc.http_status,
+        raw=exc.raw,
+    )
 
 
 def _suppression_reason(kind: Any) -> SuppressionReason:
@@ -232,8 +250,15 @@ class AliyunBackend(Backend):
         features=_FEATURES,
     )
 
-    def __init__(self, config: AliyunConfig, *, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        config: AliyunConfig,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        async_transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self.config = config
+        self._async_transport = async_transport
         self.api = DirectMailTransport(
             config.endpoint,
             config.access_key_id,
@@ -448,6 +473,17 @@ class AliyunBackend(Backend):
 
     def send(self, message: Message) -> SendReceipt:
         """SingleSendMail; the EnvId is the message id. ``provider_options`` may set any seed-002 parameter."""
+        body = self._send_call("SingleSendMail", self.single_send_params(message), Operation.SEND)
+        return self.single_send_receipt(message, body)
+
+    def async_backend(self) -> AsyncAliyunBackend:
+        """Native asyncio sends over an ``httpx.AsyncClient`` (:mod:`._async_transport`)."""
+        from ._async_transport import AsyncAliyunBackend
+
+        return AsyncAliyunBackend(self, transport=self._async_transport)
+
+    def single_send_params(self, message: Message) -> dict[str, Any]:
+        """The SingleSendMail parameters of a message (bad input raises before any call)."""
         params = self._common(message)
         params.update(
             {
@@ -468,7 +504,10 @@ class AliyunBackend(Backend):
             params["HtmlBody"] = message.html
             params["TextBody"] = message.text
         params.update(self._options(message, SINGLE_SEND_PARAMS, "SingleSendMail"))
-        body = self._send_call("SingleSendMail", params, Operation.SEND)
+        return params
+
+    def single_send_receipt(self, message: Message, body: Mapping[str, Any]) -> SendReceipt:
+        """The receipt of a SingleSendMail answer; the EnvId is the message id."""
         env_id = body.get("EnvId")
         return SendReceipt(
             provider=self.name,
@@ -484,17 +523,8 @@ class AliyunBackend(Backend):
         try:
             return self._call(action, params, operation, is_send=True)
         except ContentRejected as exc:
-            if exc.provider_code == "InvalidSendMail.Spam" and _QUOTA_TEXT.search(str(exc.provider_message or exc)):
-                raise QuotaExceeded(
-                    f"Direct Mail refused the send: the account's sending quota is used up ({exc.provider_message})",
-                    provider=self.name,
-                    operation=str(operation),
-                    provider_code=exc.provider_code,
-                    provider_message=exc.provider_message,
-                    request_id=exc.request_id,
-                    http_status=exc.http_status,
-                    raw=exc.raw,
-                ) from exc
+            if (quota := quota_refusal(exc, operation)) is not None:
+                raise quota from exc
             raise
 
     def send_to_group(self, group: Group, message: Message) -> SendReceipt:

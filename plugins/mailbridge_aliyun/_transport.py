@@ -65,6 +65,11 @@ NOT_IDEMPOTENT = frozenset(
 )
 
 
+def is_idempotent(action: str, *, is_send: bool = False) -> bool:
+    """Whether repeating ``action`` cannot apply it twice (not a send, not in :data:`NOT_IDEMPOTENT`)."""
+    return not is_send and action not in NOT_IDEMPOTENT
+
+
 def user_agent() -> str:
     try:
         own = version("mailbridge")
@@ -166,18 +171,26 @@ class DirectMailTransport:
         ``is_send`` is kept for callers that mark a send themselves; every action in
         :data:`NOT_IDEMPOTENT` is treated as one anyway.
         """
-        idempotent = not is_send and action not in NOT_IDEMPOTENT
+        idempotent = is_idempotent(action, is_send=is_send)
         request = self.build(action, params)
         try:
             response = self.http.send(request, idempotent=idempotent)
         except CallFailed as exc:
-            raise failed(
-                exc.stage,
-                f"no answer from Direct Mail at {self.endpoint} ({exc.message})",
-                idempotent=idempotent,
-                provider=PROVIDER,
-                operation=operation,
-            ) from (exc.__cause__ or exc)
+            raise self.no_answer(exc, operation, idempotent) from (exc.__cause__ or exc)
+        return self.interpret(response, operation, idempotent)
+
+    def no_answer(self, exc: CallFailed, operation: str, idempotent: bool) -> MailbridgeError:
+        """The neutral error for a request that got no usable response (the outcome rule)."""
+        return failed(
+            exc.stage,
+            f"no answer from Direct Mail at {self.endpoint} ({exc.message})",
+            idempotent=idempotent,
+            provider=PROVIDER,
+            operation=operation,
+        )
+
+    def interpret(self, response: httpx.Response, operation: str, idempotent: bool) -> dict[str, Any]:
+        """A complete response's decoded body, or the neutral error it means (shared by the async transport)."""
         status = response.status_code
         decoded = decode_body(response.content)
         if status < 300:

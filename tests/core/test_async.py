@@ -73,6 +73,36 @@ class TestAsyncTencentContract(BackendContract):
             runner.run(client.aclose())
 
 
+class TestAsyncAliyunContract(BackendContract):
+    """Direct Mail through the native async sends (the emulator; everything else in threads)."""
+
+    @pytest.fixture
+    def client(self, runner: asyncio.Runner) -> Iterator[Any]:
+        with AliyunEmulator() as emu:
+            client = mailbridge.connect_async(
+                emu.url, rate_limiter=mailbridge.RateLimiter.disabled(), retry=mailbridge.RetryPolicy(attempts=1)
+            )
+            assert client.native
+            yield BlockingFacade(client, runner)
+            runner.run(client.aclose())
+
+    def _spy(self, client: Any, method: str, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+        """Sends go through the native async backend, not ``backend.send``: spy on that one."""
+        if method != "send":
+            return super()._spy(client, method, monkeypatch)
+        calls: list[Any] = []
+        native = client._async_backend()
+        original = native.send
+
+        async def spy(*args: Any) -> Any:
+            calls.append(args)
+            return await original(*args)
+
+        monkeypatch.setattr(native, "send", spy)
+        monkeypatch.setattr(client.backend, "send", None)  # the threaded path must not be taken
+        return calls
+
+
 # --------------------------------------------------------------------------- asyncio behaviour
 
 

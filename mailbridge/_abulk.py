@@ -1,0 +1,186 @@
+"""``send_many`` for asyncio: a bounded number of sends in flight as asyncio tasks, outcomes in input order.
+
+The counterpart of :mod:`mailbridge._bulk` (same :class:`SendOutcome`, same per-message error rule,
+same :class:`SendManyInterrupted` accounting). ``send`` is an awaitable send: native on the event
+loop for a backend with an :class:`~mailbridge.AsyncBackend`, a worker-thread hop otherwise.
+
+Sends are started strictly in input order, only while the consumer is reading, so what was never
+started is always a suffix of the input. Leaving early (``break``, an error, ``aclose()``) or
+cancelling the reading task starts nothing more and waits for the sends in flight (a request is
+never cut off mid-way, which would make its outcome unknown); afterwards :attr:`AsyncSendMany.interrupted`
+holds the finished outcomes that were not yet yielded and the index of the first message never started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
+
+from ._bulk import SendManyInterrupted, SendManyProgress, SendOutcome
+from ._exceptions import MailbridgeError, OutcomeUnknown
+from ._models import Message, SendResult
+
+__all__ = ["AsyncSendMany"]
+
+log = logging.getLogger("mailbridge")
+
+AsyncSend = Callable[[Message], Awaitable[SendResult]]
+
+
+async def _run_one(send: AsyncSend, index: int, message: Message) -> SendOutcome:
+    try:
+        return SendOutcome(index, message, result=await send(message))
+    except MailbridgeError as exc:
+        return SendOutcome(index, message, error=exc)
+    except Exception as exc:  # a bug below us: the request may have left, so never say "not sent"
+        log.exception("send_many: unexpected error for message %d", index)
+        error = OutcomeUnknown(f"unexpected {type(exc).__name__} while sending; the message may have been sent")
+        error.__cause__ = exc
+        return SendOutcome(index, message, error=error)
+
+
+class _Slot:
+    __slots__ = ("index", "message", "outcome", "started")
+
+    def __init__(self, index: int, message: Message, outcome: asyncio.Future[SendOutcome]) -> None:
+        self.index = index
+        self.message = message
+        self.outcome = outcome
+        self.started = False
+
+
+class AsyncSendMany:
+    """The async iterator ``AsyncClient.send_many`` returns; also an async context manager.
+
+    ``async with client.send_many(messages) as outcomes: async for outcome in outcomes: ...``
+    closes it on every exit; a bare ``async for`` closes it when the input is exhausted.
+    ``interrupted`` is set when it was closed early: see the module docstring.
+    """
+
+    def __init__(
+        self,
+        send: AsyncSend,
+        messages: Iterable[Message],
+        *,
+        max_in_flight: int,
+        progress: Callable[[SendManyProgress], None] | None = None,
+    ) -> None:
+        if max_in_flight < 1:
+            raise ValueError("max_in_flight must be at least 1")
+        self._send = send
+        self._source = iter(messages)
+        self._max = max_in_flight
+        self._window = 4 * max_in_flight
+        self._progress = progress
+        self._pending: deque[_Slot] = deque()  # read, not yet yielded, in input order
+        self._waiting: deque[_Slot] = deque()  # read, not yet started
+        self._running: set[asyncio.Task[None]] = set()
+        self._read = 0
+        self._more = True
+        self._reading = False  # a consumer is awaiting: finished sends may start the next ones
+        self._closed = False
+        self.done = self.sent = self.failed = 0
+        self.interrupted: SendManyInterrupted | None = None
+
+    def __aiter__(self) -> AsyncSendMany:
+        return self
+
+    async def __aenter__(self) -> AsyncSendMany:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._running)
+
+    def _fill(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._more and len(self._pending) < self._window:
+            try:
+                message = next(self._source)
+            except StopIteration:
+                self._more = False
+                break
+            slot = _Slot(self._read, message, loop.create_future())
+            self._read += 1
+            self._pending.append(slot)
+            self._waiting.append(slot)
+        self._launch()
+
+    def _launch(self) -> None:
+        while self._waiting and len(self._running) < self._max and not self._closed:
+            slot = self._waiting.popleft()
+            slot.started = True
+            task = asyncio.get_running_loop().create_task(self._run(slot), name=f"mailbridge-send-{slot.index}")
+            self._running.add(task)
+            task.add_done_callback(self._finished)
+
+    async def _run(self, slot: _Slot) -> None:
+        outcome = await _run_one(self._send, slot.index, slot.message)
+        slot.outcome.set_result(outcome)
+        self.done += 1
+        if outcome.ok:
+            self.sent += 1
+        else:
+            self.failed += 1
+        if self._progress is not None:
+            snapshot = SendManyProgress(outcome, self.done, self.sent, self.failed, len(self._running) - 1)
+            try:
+                self._progress(snapshot)
+            except Exception:  # a broken callback must not lose a result
+                log.exception("send_many: progress callback failed")
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        if self._reading:
+            self._launch()
+
+    async def __anext__(self) -> SendOutcome:
+        if self._closed:
+            raise StopAsyncIteration
+        self._fill()
+        if not self._pending:
+            await self.aclose()
+            raise StopAsyncIteration
+        head = self._pending[0]
+        self._reading = True
+        try:
+            outcome = await asyncio.shield(head.outcome)
+        except BaseException:  # cancelled (or interrupted) while waiting: account for everything
+            await self.aclose()
+            raise
+        finally:
+            self._reading = False
+        self._pending.popleft()
+        return outcome
+
+    async def aclose(self) -> None:
+        """Start nothing more, wait for the sends in flight, record what was left (``interrupted``)."""
+        if self._closed:
+            return
+        self._closed = True
+        never = self._waiting[0].index if self._waiting else self._read
+        for slot in self._waiting:
+            slot.outcome.cancel()
+        self._waiting.clear()
+        if self._running:
+            await asyncio.shield(asyncio.gather(*self._running, return_exceptions=True))
+        finished = tuple(s.outcome.result() for s in self._pending if s.started and s.outcome.done())
+        self._pending.clear()
+        if finished or never < self._read or self._more:
+            self.interrupted = SendManyInterrupted(finished, never)
+            for outcome in finished:
+                if outcome.ok or outcome.maybe_sent:
+                    log.warning(
+                        "send_many stopped early: message %d finished (%s) after the caller stopped reading",
+                        outcome.index,
+                        "sent" if outcome.ok else "maybe sent",
+                    )
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else f"{len(self._running)} in flight"
+        return f"<mailbridge.AsyncSendMany {self.done} done, {state}>"
