@@ -15,10 +15,11 @@ fixture itself::
 or builds the class from a factory: ``TestMine = contract_for(lambda tmp_path: mailbridge.connect(...))``.
 
 Each test that needs an optional capability (``Feature.GROUPS``, ``DELIVERIES``, ``TEMPLATES``, ``DOMAINS``,
-``TAG_MANAGEMENT``, ``SUPPRESSIONS`` ...) skips itself when the backend does not declare it, and
-:meth:`~BackendContract.test_undeclared_capabilities_are_refused_before_the_backend` proves the promise that then
+``SENDERS``, ``TAG_MANAGEMENT``, ``BATCH_SEND``, ``SUPPRESSIONS``) skips itself when the backend does not declare it,
+and :meth:`~BackendContract.test_undeclared_capabilities_are_refused_before_the_backend` proves the promise that then
 applies: each such call raises :class:`~mailbridge.UnsupportedFeature` without reaching the backend. Override
-``unique_name`` when names must be stable (cassettes), ``sender`` when the provider needs a registered sender.
+``unique_name`` when names must be stable (cassettes), ``sender`` (and ``batch_sender``) when the provider needs
+a registered sender.
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ class BackendContract:
     """Subclass me with :meth:`make_client` (or a ``client`` fixture)."""
 
     sender: ClassVar[str] = "noreply@mail.example.com"
+    #: The sender of group sends (providers that keep batch senders apart override it).
+    batch_sender: ClassVar[str] = "noreply@mail.example.com"
 
     def make_client(self, tmp_path: Path) -> mailbridge.Client:
         """A client on a fresh, empty account (closed by the suite after each test)."""
@@ -273,6 +276,83 @@ class BackendContract:
         now = dt.datetime.now(dt.UTC)
         with pytest.raises(mailbridge.InvalidRequest):
             list(client.deliveries(now, now - dt.timedelta(minutes=1)))
+
+    # ------------------------------------------------------------------ templates
+
+    def test_template_lifecycle(self, client: mailbridge.Client, unique_name: str) -> None:
+        """A template is stored in the neutral syntax, listed, read back by id, updated, and gone after delete."""
+        self.needs(client, Feature.TEMPLATES)
+        created = client.create_template(unique_name, subject="Hi {{name}}", html="<p>Hello {{name}}</p>")
+        assert (created.name, created.provider, created.subject) == (unique_name, client.provider, "Hi {{name}}")
+        assert [t.name for t in client.templates()].count(unique_name) == 1
+        read = client.get_template(created.id)
+        assert (read.id, read.subject, read.html) == (created.id, "Hi {{name}}", "<p>Hello {{name}}</p>")
+        client.update_template(read, subject="Bye {{name}}", html="<p>Bye {{name}}</p>")
+        assert client.get_template(created.id).subject == "Bye {{name}}"
+        client.delete_template(read)
+        with pytest.raises(mailbridge.TemplateNotFound):
+            client.get_template(created.id)
+
+    def test_group_send_is_one_call(
+        self, client: mailbridge.Client, group: mailbridge.Group, unique_name: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A stored template goes to a whole group in one provider call, never one send per member."""
+        self.needs(client, Feature.BATCH_SEND, Feature.TEMPLATES)
+        template = client.create_template(unique_name, subject="News for {{name}}", html="<p>Hi {{name}}</p>")
+        client.upload(group, ["alice@example.com", "bob@example.com"], wait=True)
+        group_calls = self._spy(client, "send_to_group", monkeypatch)
+        sends = self._spy(client, "send", monkeypatch)
+        result = client.send_to_group(group, Message(sender=self.batch_sender, to=(), template_id=template.id))
+        assert result.provider == client.provider and len(result.receipts) == 1
+        assert [c[0].id for c in group_calls] == [group.id] and sends == []
+
+    # ------------------------------------------------------------------ sender domains and addresses
+
+    def test_domain_lifecycle(self, client: mailbridge.Client, unique_name: str) -> None:
+        """A new sending domain lists the DNS records it needs, is listed and read back, and gone after delete."""
+        self.needs(client, Feature.DOMAINS)
+        name = f"{unique_name.replace('_', '-').lower()}.example.com"
+        created = client.create_domain(name)
+        assert (created.name, created.verified) == (name, False) and created.records
+        assert [d.name for d in client.domains()].count(name) == 1
+        assert client.domain(name).name == name
+        client.delete_domain(name)
+        assert name not in [d.name for d in client.domains()]
+
+    def test_sender_lifecycle(self, client: mailbridge.Client, unique_name: str) -> None:
+        """A sender address on the account's domain is registered, listed, and gone after delete."""
+        self.needs(client, Feature.SENDERS)
+        address = f"{unique_name}@{self.sender.rsplit('@', 1)[1]}"
+        created = client.create_sender(address, kind="transactional")
+        assert created.address == address
+        assert [s.address for s in client.senders()].count(address) == 1
+        client.delete_sender(address)
+        assert address not in [s.address for s in client.senders()]
+
+    # ------------------------------------------------------------------ tags
+
+    def test_tag_lifecycle(self, client: mailbridge.Client, unique_name: str) -> None:
+        """A tag is created, listed, renamed (the old name gone) and deleted."""
+        self.needs(client, Feature.TAG_MANAGEMENT)
+        name = "".join(c for c in unique_name.lower() if c.isalnum())[:20]
+        tag = client.create_tag(name)
+        assert tag.name == name and name in [t.name for t in client.tags()]
+        renamed = client.rename_tag(tag, name + "x")
+        names = [t.name for t in client.tags()]
+        assert renamed.name == name + "x" and name + "x" in names and name not in names
+        client.delete_tag(renamed)
+        assert name + "x" not in [t.name for t in client.tags()]
+
+    # ------------------------------------------------------------------ suppressions
+
+    def test_suppression_round_trip(self, client: mailbridge.Client) -> None:
+        """A suppressed address is listed and is not after it is taken off again."""
+        self.needs(client, Feature.SUPPRESSIONS)
+        address = "suppressed@example.com"
+        assert client.suppress([address, address.upper()]) == [address]
+        assert address in {s.address.casefold() for s in client.suppressions()}
+        client.unsuppress([address])
+        assert address not in {s.address.casefold() for s in client.suppressions()}
 
 
 def contract_for(

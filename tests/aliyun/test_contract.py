@@ -14,13 +14,15 @@ from mailbridge_aliyun.emulator import TEST_ACCESS_KEY_ID, TEST_ACCESS_KEY_SECRE
 import mailbridge
 from mailbridge.testing import BackendContract, record_mode
 
-from .record import CASSETTE_DIR, RECORDED_AT, make_vcr, replay_url, scenario_client
+from .record import BATCH_SENDER, CASSETTE_DIR, RECORDED_AT, make_vcr, replay_url, scenario_client
 
 CONTRACT_DIR = CASSETTE_DIR / "contract"
 
 
 class TestAliyunContractV3(BackendContract):
     """V3 signatures (the default), live emulator."""
+
+    batch_sender = BATCH_SENDER
 
     @pytest.fixture
     def client(self) -> Iterator[mailbridge.Client]:
@@ -31,6 +33,8 @@ class TestAliyunContractV3(BackendContract):
 class TestAliyunContractV2(BackendContract):
     """V2 (HMAC-SHA1) signatures, live emulator."""
 
+    batch_sender = BATCH_SENDER
+
     @pytest.fixture
     def client(self) -> Iterator[mailbridge.Client]:
         with AliyunEmulator() as emu, scenario_client(emu.url_with(signature="v2")) as client:
@@ -39,6 +43,8 @@ class TestAliyunContractV2(BackendContract):
 
 class TestAliyunContractCassettes(BackendContract):
     """Replayed from one cassette per contract test (recording off, nothing listening)."""
+
+    batch_sender = BATCH_SENDER
 
     @pytest.fixture
     def unique_name(self) -> Iterator[str]:

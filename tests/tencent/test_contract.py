@@ -43,7 +43,12 @@ class TestTencentContractCassettes(BackendContract):
         path = f"contract/{request.node.name}.yaml"
         if RECORD:
             (CASSETTES / path).unlink(missing_ok=True)
-            with emulator() as emu, make_vcr("all").use_cassette(path), connect(emu.url, retry=None) as client:
+            clock = FakeClock()  # uploads take time on the emulator's clock, which the client's waits advance
+            with (
+                emulator(clock=clock) as emu,
+                make_vcr("all").use_cassette(path),
+                connect(emu.url, retry=None, sleep=clock.sleep, clock=clock) as client,
+            ):
                 yield client
             return
         # A test that makes no provider call has no cassette; any call it made would fail here.
