@@ -95,3 +95,19 @@ def test_the_recorder_refuses_unknown_scenarios_and_live_without_credentials() -
         main(["no-such-scenario"])
     with pytest.raises(SystemExit):
         main(["--live"])
+
+
+def test_the_recorder_runs_as_documented_from_the_repository_root() -> None:
+    """``python -m tests.aliyun.record`` (cassettes/README.md) works from the root; the plugin ships no recorder."""
+    import importlib.util
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-m", "tests.aliyun.record", "--help"], cwd=root, capture_output=True, text=True, check=False
+    )
+    assert out.returncode == 0, out.stderr
+    assert "python -m tests.aliyun.record" in out.stdout and "--live" in out.stdout
+    assert importlib.util.find_spec("mailbridge_aliyun.record") is None
+    assert importlib.util.find_spec("mailbridge_aliyun.cassettes") is None

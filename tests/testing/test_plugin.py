@@ -69,3 +69,31 @@ def test_backends_declare_their_environment() -> None:
     assert declared["tencent"] == {"TENCENTCLOUD_SECRET_ID", "TENCENTCLOUD_SECRET_KEY"}
     assert declared["smtp"] == {"MAILBRIDGE_SMTP_USERNAME", "MAILBRIDGE_SMTP_PASSWORD"}
     assert not any(v in os.environ for names in declared.values() for v in names)
+
+
+def test_every_fixture_is_documented() -> None:
+    """docs/writing-a-provider.md lists each fixture the plugin defines (it cannot lose one silently)."""
+    from pathlib import Path
+
+    from mailbridge.testing import plugin
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "writing-a-provider.md").read_text(encoding="utf-8")
+    names = {
+        getattr(value, "name", None) or name
+        for name, value in vars(plugin).items()
+        if type(value).__name__ == "FixtureFunctionDefinition" or hasattr(value, "_pytestfixturefunction")
+    }
+    names = {n.removeprefix("_") for n in names}
+    fixed = {n for n in names if not n.startswith("mailbridge_emulator_")}
+    assert fixed == {
+        "mailbridge_local",
+        "mailbridge_local_url",
+        "mailbridge_outbox",
+        "mailbridge_emulator",
+        "mailbridge_clean_env",
+        "mailbridge_template_catalog",
+        "mailbridge_no_retry_waits",
+    }
+    for name in fixed:
+        assert f"`{name}`" in doc, name
+    assert "`mailbridge_emulator_<name>`" in doc
