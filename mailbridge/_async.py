@@ -185,6 +185,12 @@ class AsyncClient:
     async def create_group(self, name: str, description: str | None = None, *, alias: str | None = None) -> Group:
         return await asyncio.to_thread(self.sync.create_group, name, description, alias=alias)
 
+    async def get_or_create_group(
+        self, name: str, description: str | None = None, *, alias: str | None = None
+    ) -> Group:
+        """:meth:`Client.get_or_create_group`, awaited."""
+        return await asyncio.to_thread(self.sync.get_or_create_group, name, description, alias=alias)
+
     async def get_group(self, name: str) -> Group:
         return await asyncio.to_thread(self.sync.get_group, name)
 

@@ -441,10 +441,21 @@ class SendReceipt:
 
 @frozen
 class Attempt:
-    """One try of a provider during a failover send: what happened, when."""
+    """One try of a provider during a failover send: what happened, when.
+
+    ``outcome`` is one of:
+
+    * ``"sent"``: the provider accepted the message (``detail`` ``"dropped: tag, cc"`` when it went out
+      without fields that provider ignores, ``ignore_unsupported_features``);
+    * ``"failed"``: the provider certainly did not send it (``error`` names the neutral error class);
+    * ``"unknown"``: the request may have been applied (``OutcomeUnknown``: maybe sent; failover stops
+      there unless the client is at-least-once);
+    * ``"skipped"``: not contacted, ``detail`` says why: ``"cannot carry: tag, cc"`` (the fields its
+      declared features lack), ``"cooling down after a failure"`` or ``"another worker is probing it"``.
+    """
 
     provider: str
-    outcome: str  # "sent", "failed", "unknown" (maybe sent), "skipped" (cooling down)
+    outcome: str  # "sent" | "failed" | "unknown" | "skipped" (see the class docstring for detail values)
     time: dt.datetime = field(factory=_utc_now, converter=_utc)
     error: str | None = None  # the neutral error class name
     detail: str | None = None

@@ -67,7 +67,7 @@ def to_email_message(message: Message) -> email.message.EmailMessage:
     place for them.
     """
     if message.template or message.template_id or message.template_data:
-        raise InvalidRequest("a template send has no body to put in a standard email message (Message.template)")
+        raise InvalidRequest("a template send has no body to put in a standard email message")
     for name in ("unsubscribe", "click_tracking", "idempotency_key"):
         if getattr(message, name) is not None:
             raise InvalidRequest(f"a standard email message cannot carry the send option {name}")

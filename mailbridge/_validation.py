@@ -41,13 +41,13 @@ _CONTENT_TYPE = re.compile(rf"{_RESTRICTED_NAME}/{_RESTRICTED_NAME}")
 
 # Headers mailbridge (or the provider) writes from the neutral fields; a custom header may not set them.
 _NEUTRAL_FIELD = {
-    "from": "Message.sender / sender_name",
-    "sender": "Message.sender",
-    "to": "Message.to",
-    "cc": "Message.cc",
-    "bcc": "Message.bcc",
-    "reply-to": "Message.reply_to / reply_to_name",
-    "subject": "Message.subject",
+    "from": "the sender address and name",
+    "sender": "the sender address",
+    "to": "the 'to' addresses",
+    "cc": "the cc addresses",
+    "bcc": "the bcc addresses",
+    "reply-to": "the reply-to address and name",
+    "subject": "the subject",
 }
 _RESERVED = {"date", "mime-version", "return-path", "received", "content-transfer-encoding"}
 _RESERVED_PREFIXES = ("content-", "resent-", "x-mailbridge-")
@@ -228,10 +228,10 @@ def check_message(
             continue
         if not ignore_unsupported:
             raise UnsupportedFeature(
-                f"{provider} does not support {feature.value.replace('_', ' ')} (Message.{name})",
+                f"{provider} does not support {feature.value.replace('_', ' ')} (field '{name}')",
                 provider=provider,
             )
-        log.warning("%s: ignoring unsupported Message.%s", provider, name)
+        log.warning("%s: ignoring unsupported field '%s'", provider, name)
         message = message.evolve(**{name: _EMPTY[name]})
 
     smtputf8 = limits.supports(Feature.SMTPUTF8)

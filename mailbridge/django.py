@@ -180,7 +180,7 @@ def to_neutral_messages(django_message: Any) -> list[Message]:
         message = message.evolve(tag=str(tags[0]))
     if (esp_extra := getattr(django_message, "esp_extra", None)) is not None:
         if not isinstance(esp_extra, Mapping):
-            raise InvalidRequest("esp_extra must be a mapping (it becomes Message.provider_options)")
+            raise InvalidRequest("esp_extra must be a mapping (it becomes the provider options)")
         message = message.evolve(provider_options=dict(esp_extra))
     if (track_clicks := getattr(django_message, "track_clicks", None)) is not None:
         message = message.evolve(click_tracking=bool(track_clicks))

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
+import yaml
 
 import mailbridge
 from mailbridge.testing import find_leaks
@@ -51,7 +52,20 @@ def test_the_declarations_are_found() -> None:
 
 @pytest.mark.parametrize("path", cassette_files(CASSETTES), ids=lambda p: str(p.relative_to(CASSETTES)))
 def test_cassette_is_scrubbed(path: Path) -> None:
-    assert leaks(path.read_text(encoding="utf-8")) == []
+    text = path.read_text(encoding="utf-8")
+    assert leaks(text) == []
+    # Bodies that are not UTF-8 (an attachment's bytes) are stored base64 (``!!binary``): look inside too.
+    assert [leak for blob in _binaries(yaml.safe_load(text)) for leak in leaks(blob)] == []
+
+
+def _binaries(node: object) -> list[str]:
+    if isinstance(node, bytes):
+        return [node.decode("utf-8", "replace")]
+    if isinstance(node, dict):
+        return [b for v in node.values() for b in _binaries(v)]
+    if isinstance(node, list):
+        return [b for v in node for b in _binaries(v)]
+    return []
 
 
 @pytest.mark.parametrize(
@@ -66,6 +80,11 @@ def test_cassette_is_scrubbed(path: Path) -> None:
         'body: \'{"EmailAddress": "a@b.com", "Password": "Ab12Cd34Ef56"}\'',
         'body: \'{"SecretId": "AKIDabcdef0123456789abcd"}\'',
         "  X-TC-Timestamp:\n  - '1764500000'",
+        # An attachment upload's grant: AuthorizeFileUpload's answer and the OSS PostObject form fields.
+        'string: \'{"Bucket": "b", "EncodedPolicy": "eyJleHBpcmF0aW9uIjoi", "Signature": "c2lnbmF0dXJl"}\'',
+        'body: "--b\\r\\nContent-Disposition: form-data; name=\\"Signature\\"\\r\\n\\r\\nc2lnbmF0dXJl\\r\\n--b--"',
+        'body: "--b\\r\\nContent-Disposition: form-data; name=\\"policy\\"\\r\\n\\r\\neyJleHBp\\r\\n--b--"',
+        'string: "{\\"AccessKeyId\\": \\"STS.NUx0aXwq\\"}"',
     ],
 )
 def test_the_check_catches_planted_secrets(planted: str) -> None:
@@ -92,3 +111,5 @@ def test_scrubbed_forms_pass() -> None:
     clean = "AccessKeyId=REDACTED&Signature=REDACTED&Password=%3Cscrubbed%3E\nAuthorization:\n- REDACTED\n"
     assert leaks(clean) == []
     assert leaks('body: \'{"Password": "<scrubbed>", "EmailAddress": "noreply@mail.example.com"}\'') == []
+    grant = '{"AccessKeyId": "<scrubbed>", "Signature": "<scrubbed>"} name=\\"policy\\"\\r\\n\\r\\n<scrubbed>\n'
+    assert leaks(grant) == []

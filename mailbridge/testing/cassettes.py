@@ -1,27 +1,32 @@
 """Cassettes for every provider: vcrpy set-up, scrubbing, the record/replay switch and the leak finder.
 
-**Scrubbing** is driven by the backends' own declarations: every field name in ``Backend.secret_fields`` (any
-case) is removed from recorded request headers and query strings and replaced by :data:`SCRUBBED` in form and
-JSON bodies, before anything is written *and* before a live request is matched (so a replay matches whatever
-secret the test used). A provider adds what is not secret but changes on every call (timestamps, nonces, trace
-ids: ``drop_headers``, ``drop_query``), the secret values it recorded with (``secrets``, replaced in response
-bodies) and text filters for what its answers echo (``response_filters``). Response ``Date`` headers are dropped.
+**Scrubbing** is driven by the backends' own declarations: every field name in ``Backend.secret_fields`` (any case)
+is removed from recorded request headers and query strings and replaced by :data:`SCRUBBED` in form, multipart and
+JSON bodies, before anything is written *and* before a live request is matched (so a replay matches whatever secret
+the test used); in recorded JSON answers too (a grant the provider hands out). A provider adds what is not secret
+but changes on every call (timestamps, nonces, trace ids: ``drop_headers``, ``drop_query``), the secret values it
+recorded with (``secrets``, replaced in response bodies) and text filters for what its answers echo
+(``response_filters``). Response ``Date`` headers are dropped.
 
-**Matching** is on the method, the path and the request's parameters (:func:`request_params`: query, form or
-JSON body, less ``ignore_params``, with ``placeholders`` for values that change by day), plus any matcher the
-provider registers (its action header: :func:`action_matcher`). A mismatch is an ``AssertionError``, as vcrpy wants.
+**Matching** is on the method, the path and the request's parameters (:func:`request_params`: query, form, multipart
+(a file by its type and SHA-256) or JSON body, less ``ignore_params``, with ``placeholders`` for values that change
+by day), plus any matcher the provider registers (its action header: :func:`action_matcher`). A mismatch is an
+``AssertionError``, as vcrpy wants.
 
 **The switch**: ``MAILBRIDGE_RECORD_CASSETTES`` is the one environment variable for every provider; empty or unset
 replays (:func:`record_mode` is ``"none"``), ``emulator`` (or ``1``) re-records from the provider's emulator, and
 ``live`` from a real account where the provider's tests support it.
 
-**The leak finder** (:func:`find_leaks`) lists every known secret value, every declared secret field with a
-value that is not scrubbed, every signed-header credential and every nonce, timestamp or trace-id header in a
-cassette's text. vcrpy is imported only when :func:`make_vcr` is called.
+**The leak finder** (:func:`find_leaks`) lists every known secret value, every declared secret field with a value
+that is not scrubbed, every signed-header credential and every nonce, timestamp or trace-id header in a cassette's
+text. vcrpy is imported only when :func:`make_vcr` is called.
 """
 
 from __future__ import annotations
 
+import email.parser
+import email.policy
+import hashlib
 import json
 import os
 import re
@@ -104,6 +109,25 @@ def _scrub_form(body: bytes, fields: frozenset[str]) -> bytes:
     return b"&".join(parts)
 
 
+def _content_type(request: Any) -> str:
+    return str(next((v for k, v in request.headers.items() if k.casefold() == "content-type"), "") or "")
+
+
+def _multipart_fields(request: Any) -> list[tuple[str, str | None, str, bytes]]:
+    """A multipart/form-data body's parts: (name, filename, content type, content)."""
+    body = request.body if isinstance(request.body, bytes) else _body_text(request.body).encode()
+    head = f"Content-Type: {_content_type(request)}\r\n\r\n".encode()
+    parsed = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+    parts = []
+    for part in parsed.iter_parts():
+        payload = part.get_payload(decode=True)
+        name = str(part.get_param("name", header="content-disposition"))
+        parts.append(
+            (name, part.get_filename(), part.get_content_type(), payload if isinstance(payload, bytes) else b"")
+        )
+    return parts
+
+
 def scrub_request(
     request: Any,
     *,
@@ -123,7 +147,13 @@ def scrub_request(
 
         request = remove_query_parameters(request, [k for k, _ in request.query if k.casefold() in query])
     body = request.body
-    if body:
+    if body and _content_type(request).startswith("multipart/form-data"):
+        names = sorted({name for name, *_ in _multipart_fields(request) if name.casefold() in fields})
+        if names:
+            from vcr.filters import replace_post_data_parameters
+
+            request = replace_post_data_parameters(request, {name: SCRUBBED for name in names})
+    elif body:
         raw = body if isinstance(body, bytes) else str(body).encode()
         data = _json_object(raw)
         if data is not None:
@@ -143,7 +173,15 @@ def request_params(
     """What a request asks for: its query and form parameters (or its JSON object), less ``ignore``, with
     ``placeholders`` standing in for values that change between recording and replay (a request date)."""
     skip = frozenset(ignore)
-    data = _json_object(request.body)
+    data: dict[str, Any] | None
+    if request.body and _content_type(request).startswith("multipart/form-data"):
+        data = {
+            name: (content.decode("utf-8", "replace") if filename is None else
+                   f"{kind} sha256:{hashlib.sha256(content).hexdigest()}")
+            for name, filename, kind, content in _multipart_fields(request)
+        }  # fmt: skip
+    else:
+        data = _json_object(request.body)
     if data is None:
         text = _body_text(request.body)
         if text and "=" not in text:
@@ -175,7 +213,9 @@ def action_matcher(header: str, param: str | None = None) -> Callable[[Any, Any]
     return match
 
 
-def _response_scrubber(secrets: Sequence[str], filters: Sequence[Callable[[bytes], bytes]]) -> Any:
+def _response_scrubber(
+    secrets: Sequence[str], filters: Sequence[Callable[[bytes], bytes]], fields: frozenset[str]
+) -> Any:
     def before_record_response(response: dict[str, Any]) -> dict[str, Any]:
         headers = response.get("headers") or {}
         for name in [h for h in headers if h.lower() == "date"]:
@@ -184,6 +224,11 @@ def _response_scrubber(secrets: Sequence[str], filters: Sequence[Callable[[bytes
         if isinstance(body, str):
             body = body.encode()
         if isinstance(body, bytes):
+            data = _json_object(body)
+            if data is not None:
+                masked, changed = _mask(data, fields)
+                if changed:
+                    body = json.dumps(masked, ensure_ascii=False).encode()
             for secret in secrets:
                 if secret:
                     body = body.replace(secret.encode(), SCRUBBED.encode())
@@ -234,7 +279,7 @@ def make_vcr(
         record_mode=record_mode,
         match_on=["method", "path", *extra, "mailbridge_params"],
         before_record_request=before_record_request,
-        before_record_response=_response_scrubber(list(secrets), list(response_filters)),
+        before_record_response=_response_scrubber(list(secrets), list(response_filters), _folded(fields)),
         decode_compressed_response=True,
     )
     recorder.register_matcher("mailbridge_params", params)
@@ -256,9 +301,12 @@ def _field_patterns(fields: Iterable[str]) -> list[re.Pattern[str]]:
     patterns = []
     for field in sorted(set(fields)):
         name = re.escape(field)
-        # query/form (Name=value), JSON ("Name": "value") and a YAML header list (Name:\n  - value)
-        patterns.append(re.compile(rf"(?i)(?<![\w-]){name}(=|\"?:\s*\"?)(?!\s*\n){_UNSCRUBBED}[^&\s'\",}}]{{3,}}"))
+        # query/form (Name=value), JSON ("Name": "value", also escaped inside a quoted YAML string), a YAML
+        # header list (Name:\n  - value) and a multipart field (name="Name"\r\n\r\nvalue, also escaped)
+        json_or_form = rf'(?i)(?<![\w-]){name}(=|\\?"\s*:\s*\\?"?)(?!\s*\n){_UNSCRUBBED}[^&\s\'\\",}}]{{3,}}'
+        patterns.append(re.compile(json_or_form))
         patterns.append(re.compile(rf"(?im)^\s*{name}:\s*\n\s*-\s*{_UNSCRUBBED}\S"))
+        patterns.append(re.compile(rf'(?i)name=\\?"{name}\\?"(?:\\r\\n|\r\n)++{_UNSCRUBBED}\S'))
     return patterns
 
 

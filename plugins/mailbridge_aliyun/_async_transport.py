@@ -22,6 +22,7 @@ from mailbridge._http import CallFailed
 from ._transport import DirectMailTransport, is_idempotent
 
 if TYPE_CHECKING:
+    from ._attachments import AsyncAttachmentUploader
     from ._backend import AliyunBackend
 
 __all__ = ["AsyncAliyunBackend", "AsyncDirectMailTransport"]
@@ -70,6 +71,8 @@ class AsyncAliyunBackend:
     def __init__(self, backend: AliyunBackend, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.backend = backend
         self.api = AsyncDirectMailTransport(backend.api, transport=transport)
+        self._transport = transport
+        self._uploader: AsyncAttachmentUploader | None = None  # built on the first attachment
 
     def __repr__(self) -> str:
         return f"<AsyncAliyunBackend {self.backend.describe()}>"
@@ -79,6 +82,8 @@ class AsyncAliyunBackend:
         from ._backend import quota_refusal
 
         params = self.backend.single_send_params(message)
+        if message.attachments:  # OpenPlatform grants and OSS uploads, awaited, before SingleSendMail (._attachments)
+            params.update(await self._attachments().upload(message.attachments))
         try:
             body = await self.api.call("SingleSendMail", params, operation=str(Operation.SEND), is_send=True)
         except ContentRejected as exc:
@@ -87,5 +92,14 @@ class AsyncAliyunBackend:
             raise
         return self.backend.single_send_receipt(message, body)
 
+    def _attachments(self) -> AsyncAttachmentUploader:
+        if self._uploader is None:
+            from ._attachments import AsyncAttachmentUploader
+
+            self._uploader = AsyncAttachmentUploader(self.backend._attachments(), transport=self._transport)
+        return self._uploader
+
     async def aclose(self) -> None:
         await self.api.aclose()
+        if self._uploader is not None:
+            await self._uploader.aclose()

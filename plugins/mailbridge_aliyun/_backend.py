@@ -29,9 +29,17 @@ Where the seeds and the reference disagree, this backend follows:
   actions) follow the public API pages (``data.mailAddress``, ``data.tag``, ``data.template``).
 
 Things Direct Mail cannot do, declared in :attr:`AliyunBackend.limits` so the core refuses
-them: cc, attachments (SDK-only, "not supported by OpenAPI"), engagement flags in
-delivery records, and filtering delivery records by message
+them: cc, engagement flags in delivery records, and filtering delivery records by message
 (records carry no EnvId, so ``message_id`` is not a server-side filter).
+
+Attachments go the way of the official SDK's ``single_send_mail_advance`` (seed 002: "only in the
+latest SDK"): each file is uploaded to Direct Mail's OSS bucket first (OpenPlatform
+AuthorizeFileUpload, then an OSS form upload, :mod:`._attachments`) and SingleSendMail names
+it by URL. Limits (alibabacloud.com/help/en/direct-mail/sdk-attachment, reference part 2
+section 2): at most 100 attachments, a whole message of at most 15 MB with raw attachments
+advised at most 8 MB (Base64 adds about a third): **8 MiB** in total is declared, so that a
+message the core lets through fits. No file-type rule is documented; none is enforced.
+BatchSendMail has no attachment field: group sends with attachments are refused.
 """
 
 from __future__ import annotations
@@ -86,6 +94,7 @@ from mailbridge import (
 )
 
 from . import _parse as parse
+from ._attachments import AttachmentUploader
 from ._config import ENV_KEY_ID, ENV_SECRET, AliyunConfig
 from ._transport import DirectMailTransport
 
@@ -98,7 +107,7 @@ __all__ = ["AliyunBackend", "check_list_alias", "check_smtp_password", "list_ali
 
 log = logging.getLogger("mailbridge.aliyun")
 
-# Every SingleSendMail parameter of seed 002 (Attachments excluded: SDK-only).
+# Every SingleSendMail parameter of seed 002 (Attachments: set from Message.attachments only).
 SINGLE_SEND_PARAMS = frozenset(
     {
         "AccountName", "AddressType", "TagName", "ReplyToAddress", "ToAddress", "Subject", "HtmlBody", "TextBody",
@@ -145,7 +154,6 @@ def list_alias(name: str) -> str:
 
 _FEATURES = set(Feature) - {
     Feature.CC,
-    Feature.ATTACHMENTS,
     Feature.DELIVERY_ENGAGEMENT,
     Feature.TEMPLATE_DATA_READ,  # QueryReceiverDetail returns only the DataSchema profile fields, never CustomDetail
     Feature.SCHEDULED_SEND,  # no 2015-11-23 action takes a send time: BatchSendMail starts at once (reference 2, 9)
@@ -195,9 +203,11 @@ class AliyunBackend(Backend):
     template_syntax = parse.DM_SYNTAX
     template_parts = frozenset({"subject", "html"})  # one HTML body (TemplateText), no text part
     install_hint = "pip install mailbridge"
-    # V2 query parameters, the STS token (parameter and V3 header) and the SMTP Password of ModifyMailAddress.
+    # V2 query parameters, the STS token (parameter and V3 header), the SMTP Password of ModifyMailAddress, and an
+    # attachment upload's grant (AuthorizeFileUpload's EncodedPolicy, the OSS form's OSSAccessKeyId and policy).
     secret_fields = Backend.secret_fields | {
-        "AccessKeyId", "AccessKeySecret", "Signature", "SignatureNonce", "SecurityToken", "x-acs-security-token"
+        "AccessKeyId", "AccessKeySecret", "Signature", "SignatureNonce", "SecurityToken", "x-acs-security-token",
+        "EncodedPolicy", "OSSAccessKeyId", "policy", "x-oss-security-token",
     }  # fmt: skip
     environment = frozenset({ENV_KEY_ID, ENV_SECRET})
     delivery_codes = MappingProxyType(
@@ -220,6 +230,8 @@ class AliyunBackend(Backend):
         sender_name_length=14,  # seed 002: FromAlias "must be fewer than 15 characters"
         headers_per_send=10,  # seed 002: "a maximum of 10 headers" (extra ones silently ignored by DM)
         tag_length=128,  # seed 002: TagName 1-128 characters
+        attachments_per_send=100,  # sdk-attachment page: "up to 100 attachments"
+        attachments_total_bytes=8 * 1024 * 1024,  # sdk-attachment page: raw files <= 8 MB advised (15 MB message)
         list_page_size=100,  # A.1.1: QueryReceiverByParam PageSize default 100
         delivery_page_size=100,  # seed 004: Length 1-100
         delivery_query_window=dt.timedelta(days=30),  # seed 004: "cannot exceed 30 days"
@@ -267,6 +279,8 @@ class AliyunBackend(Backend):
             timeout=config.timeout,
             transport=transport,
         )
+        self._transport = transport
+        self._uploader: AttachmentUploader | None = None  # built on the first attachment
 
     @classmethod
     def from_url(cls, url: ProviderURL, *, transport: httpx.BaseTransport | None = None) -> Self:
@@ -284,6 +298,23 @@ class AliyunBackend(Backend):
 
     def close(self) -> None:
         self.api.close()
+        if self._uploader is not None:
+            self._uploader.close()
+
+    def _attachments(self) -> AttachmentUploader:
+        if self._uploader is None:
+            config = self.config
+            self._uploader = AttachmentUploader(
+                config.openplatform_endpoint,
+                config.access_key_id,
+                config.secret,
+                region=config.region,
+                signature=config.signature,
+                oss=config.oss_endpoint,
+                timeout=config.timeout,
+                transport=self._transport,
+            )
+        return self._uploader
 
     def _call(
         self, action: str, params: Mapping[str, Any], operation: Operation, *, is_send: bool = False
@@ -473,7 +504,10 @@ class AliyunBackend(Backend):
 
     def send(self, message: Message) -> SendReceipt:
         """SingleSendMail; the EnvId is the message id. ``provider_options`` may set any seed-002 parameter."""
-        body = self._send_call("SingleSendMail", self.single_send_params(message), Operation.SEND)
+        params = self.single_send_params(message)
+        if message.attachments:  # uploaded last, after every local check: a failure here is "not sent"
+            params.update(self._attachments().upload(message.attachments))
+        body = self._send_call("SingleSendMail", params, Operation.SEND)
         return self.single_send_receipt(message, body)
 
     def async_backend(self) -> AsyncAliyunBackend:
@@ -538,6 +572,8 @@ class AliyunBackend(Backend):
             raise InvalidRequest("Direct Mail group sends take template data from the list members", provider=self.name)
         if message.bcc:
             raise InvalidRequest("Direct Mail BatchSendMail has no bcc", provider=self.name)
+        if message.attachments:
+            self.unsupported(Feature.ATTACHMENTS, "Direct Mail BatchSendMail takes no attachments")
         params = self._common(message)
         params["ReceiversName"] = group.name
         if message.template_id:

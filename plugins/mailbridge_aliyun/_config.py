@@ -3,6 +3,12 @@
 ``aliyun://ACCESS_KEY_ID:ACCESS_KEY_SECRET@REGION?endpoint=URL&signature=v3|v2&timeout=SECONDS``
 or ``aliyun://?region=cn-hangzhou`` with the credentials in ``ALIBABA_CLOUD_ACCESS_KEY_ID``
 and ``ALIBABA_CLOUD_ACCESS_KEY_SECRET``.
+
+Attachments take two more hosts (:mod:`._attachments`): OpenPlatform (``AuthorizeFileUpload``,
+``https://openplatform.aliyuncs.com``, the SDK's fixed host) and the OSS bucket it names
+(``https://{Bucket}.{Endpoint}``). ``openplatform=URL`` and ``oss=URL`` send those calls elsewhere
+(the OSS upload keeps ``Host: {Bucket}.{Endpoint}``, as OSS routes by it). An ``endpoint`` that is not
+an ``*.aliyuncs.com`` host (an emulator, a gateway) serves all three unless they are given.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from attrs import frozen
 
 from mailbridge import ConfigurationError, ProviderURL, Secret, redact_url
 
-__all__ = ["ENDPOINTS", "ENV_KEY_ID", "ENV_SECRET", "AliyunConfig"]
+__all__ = ["ENDPOINTS", "ENV_KEY_ID", "ENV_SECRET", "OPENPLATFORM_ENDPOINT", "AliyunConfig"]
 
 ENV_KEY_ID = "ALIBABA_CLOUD_ACCESS_KEY_ID"
 ENV_SECRET = "ALIBABA_CLOUD_ACCESS_KEY_SECRET"
@@ -28,7 +34,15 @@ ENDPOINTS = {
 }
 DEFAULT_REGION = "cn-hangzhou"
 DEFAULT_TIMEOUT = 30.0
-_KNOWN_PARAMS = {"region", "endpoint", "signature", "timeout"}
+_KNOWN_PARAMS = {"region", "endpoint", "signature", "timeout", "openplatform", "oss"}
+OPENPLATFORM_ENDPOINT = "https://openplatform.aliyuncs.com"  # the SDK's _open_platform_endpoint default
+
+
+def _http_param(url: ProviderURL, name: str) -> str | None:
+    value = url.param(name)
+    if value and not value.startswith(("http://", "https://")):
+        raise ConfigurationError(f"aliyun URL parameter {name} must be an http(s) URL, got {value!r}")
+    return ProviderURL.parse(value).unsplit() if value else None
 
 
 def _redact(key_id: str) -> str:
@@ -45,6 +59,8 @@ class AliyunConfig:
     endpoint: str
     signature: str = "v3"
     timeout: float = DEFAULT_TIMEOUT
+    openplatform_endpoint: str = OPENPLATFORM_ENDPOINT
+    oss_endpoint: str | None = None  # where OSS uploads connect; None: https://{Bucket}.{Endpoint}
 
     @classmethod
     def from_url(cls, url: ProviderURL) -> AliyunConfig:
@@ -79,7 +95,20 @@ class AliyunConfig:
                 "Alibaba Cloud credentials missing: put them in the URL (aliyun://KEY_ID:SECRET@REGION) "
                 f"or set {ENV_KEY_ID} and {ENV_SECRET}"
             )
-        return cls(key_id, Secret(secret), region, endpoint.rstrip("/"), signature, timeout)
+        # An emulator or gateway at ``endpoint`` (not a cloud host) serves OpenPlatform and OSS too.
+        own_host = not (ProviderURL.parse(endpoint).host or "").endswith(".aliyuncs.com")
+        openplatform = _http_param(url, "openplatform") or (endpoint if own_host else OPENPLATFORM_ENDPOINT)
+        oss = _http_param(url, "oss") or (endpoint if own_host else None)
+        return cls(
+            key_id,
+            Secret(secret),
+            region,
+            endpoint.rstrip("/"),
+            signature,
+            timeout,
+            openplatform.rstrip("/"),
+            oss.rstrip("/") if oss else None,
+        )
 
     def describe(self) -> str:
         """``aliyun://LTAI***@cn-hangzhou`` (plus a non-default endpoint), never the secret."""

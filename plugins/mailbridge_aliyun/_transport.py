@@ -95,7 +95,8 @@ class DirectMailTransport:
     **Parameters:** ``endpoint`` (``https://dm.aliyuncs.com`` or an emulator URL),
     ``access_key_id``, ``secret``, ``signature`` (``"v3"`` or ``"v2"``), ``timeout``
     (seconds: one deadline per request, connect to the last byte of the answer),
-    ``transport`` *(optional)*: an ``httpx.BaseTransport`` for unit tests.
+    ``transport`` *(optional)*: an ``httpx.BaseTransport`` for unit tests, ``version``/``service``:
+    the API version and the name in error text, for another product signed the same way (OpenPlatform).
     """
 
     def __init__(
@@ -107,8 +108,12 @@ class DirectMailTransport:
         signature: str = "v3",
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
+        version: str = API_VERSION,
+        service: str = "Direct Mail",
     ) -> None:
         self.endpoint = endpoint.rstrip("/")
+        self.version = version  # another RPC product on the same gateway rules (OpenPlatform: 2019-12-19)
+        self.service = service
         self.host = urlsplit(self.endpoint).netloc
         self.access_key_id = access_key_id
         self._secret = secret
@@ -139,14 +144,14 @@ class DirectMailTransport:
             "host": self.host,
             "content-type": "application/x-www-form-urlencoded",
             "x-acs-action": action,
-            "x-acs-version": API_VERSION,
+            "x-acs-version": self.version,
         }
         query: dict[str, str] = {}
         if self.signature == "v2":
             query = {
                 "Action": action,
                 "Format": "JSON",
-                "Version": API_VERSION,
+                "Version": self.version,
                 "AccessKeyId": self.access_key_id,
                 "SignatureMethod": "HMAC-SHA1",
                 "SignatureVersion": "1.0",
@@ -183,7 +188,7 @@ class DirectMailTransport:
         """The neutral error for a request that got no usable response (the outcome rule)."""
         return failed(
             exc.stage,
-            f"no answer from Direct Mail at {self.endpoint} ({exc.message})",
+            f"no answer from {self.service} at {self.endpoint} ({exc.message})",
             idempotent=idempotent,
             provider=PROVIDER,
             operation=operation,

@@ -33,6 +33,7 @@ from mailbridge_aliyun.emulator import TEST_ACCESS_KEY_ID, TEST_ACCESS_KEY_SECRE
 import mailbridge
 from mailbridge import (
     AlreadyExists,
+    Attachment,
     AuthenticationError,
     Client,
     ConfigurationError,
@@ -223,6 +224,39 @@ def send(client: Client, ctx: ScenarioContext) -> None:
         )
     )
     assert len(result.message_ids) == 1 and result.request_ids, result
+
+
+ATTACHMENTS = (
+    Attachment("invoice.txt", "Rechnung A-42 für Ada: 42,00 €\r\nDanke.\r\n".encode(), "text/plain"),
+    Attachment("items.csv", b"item,amount\r\nwidget,42.00\r\n", "text/csv"),
+)
+
+
+def send_attachments(client: Client, ctx: ScenarioContext) -> None:
+    """Two files: per file AuthorizeFileUpload + an OSS PostObject, then one SingleSendMail naming both."""
+    result = client.send(
+        Message(
+            sender=ctx.sender, to="ada@example.com", subject="Your invoice", text="Attached.", attachments=ATTACHMENTS
+        )
+    )
+    assert len(result.message_ids) == 1, result
+    if ctx.emulator is not None:
+        sent = ctx.emulator.sent_mail[-1]
+        assert [(a.filename, a.content) for a in sent.attachments] == [(a.filename, a.content) for a in ATTACHMENTS]
+
+
+def error_attachment_upload(client: Client, ctx: ScenarioContext) -> None:
+    """OSS refuses the upload (its XML AccessDenied): certainly not sent, no SingleSendMail call."""
+    ctx.inject(
+        action="PostObject", status=403, code="AccessDenied", message="Invalid according to Policy: Policy expired."
+    )
+    error = expect(
+        ProviderUnavailable,
+        lambda: client.send(
+            Message(sender=ctx.sender, to="ada@example.com", subject="s", text="t", attachments=ATTACHMENTS[:1])
+        ),
+    )
+    assert not error.maybe_sent and error.provider_code == "AccessDenied", error
 
 
 def send_template(client: Client, ctx: ScenarioContext) -> None:
@@ -509,6 +543,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("upload_members", upload_members),
         Scenario("send", send),
         Scenario("send_template", send_template),
+        Scenario("send_attachments", send_attachments),
         Scenario("send_to_group", send_to_group),
         Scenario("deliveries", deliveries),
         Scenario("statistics", statistics),
@@ -534,6 +569,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("error_limit_exceeded", error_limit_exceeded, live=False),
         Scenario("error_configuration", error_configuration, live=False),
         Scenario("error_outcome_unknown", error_outcome_unknown, live=False),
+        Scenario("error_attachment_upload", error_attachment_upload, live=False),
         Scenario("error_domain_duplicate", error_domain_duplicate),
         Scenario("error_domain_limit", error_domain_limit, live=False),
         Scenario("error_check_domain_failed", error_check_domain_failed, live=False),

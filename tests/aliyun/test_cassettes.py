@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -61,10 +62,22 @@ FORBIDDEN = [
 ]
 
 
+#: AuthorizeFileUpload's answer field and the OSS form field, each with its value scrubbed.
+SCRUBBED_KEY_FIELD = re.compile(r'(?:OSS)?AccessKeyId\\?"(?::\s*"|\\r\\n\\r\\n)<scrubbed>')
+
+
+def test_only_scrubbed_key_fields_are_allowed() -> None:
+    allowed = '{"AccessKeyId": "<scrubbed>"} name=\\"OSSAccessKeyId\\"\\r\\n\\r\\n<scrubbed>\\r\\n'
+    assert "AccessKeyId" not in SCRUBBED_KEY_FIELD.sub("", allowed)
+    leaked = '{"AccessKeyId": "LTAI5tEmulatedOssUploader"} name=\\"OSSAccessKeyId\\"\\r\\n\\r\\nLTAI5tX'
+    assert SCRUBBED_KEY_FIELD.sub("", leaked) == leaked
+
+
 @pytest.mark.parametrize("path", ALL_CASSETTES, ids=[str(p.relative_to(CASSETTE_DIR)) for p in ALL_CASSETTES])
 def test_cassette_holds_no_secret(path: Path) -> None:
-    """No credential, signature, nonce or signing timestamp anywhere in the file."""
-    text = path.read_text()
+    """No credential, signature, nonce or signing timestamp anywhere in the file (an attachment grant's
+    scrubbed ``AccessKeyId`` / ``OSSAccessKeyId`` field names aside)."""
+    text = SCRUBBED_KEY_FIELD.sub("", path.read_text())
     for needle in FORBIDDEN:
         assert needle.lower() not in text.lower(), f"{path.name} contains {needle!r}"
     data = yaml.safe_load(text)

@@ -22,6 +22,7 @@ from mailbridge_aliyun import AliyunBackend
 import mailbridge
 from mailbridge import (
     AlreadyExists,
+    Attachment,
     DeliveryQuery,
     Group,
     MailbridgeError,
@@ -67,6 +68,8 @@ OPERATIONS: dict[str, Callable[[AliyunBackend], Any]] = {
     ),
     "DeleteReceiverDetail": lambda b: b.remove_members(GROUP, ["a@example.com"]),
     "SingleSendMail": lambda b: b.send(MESSAGE),
+    # OpenPlatform's upload grant (then an OSS PostObject and SingleSendMail, answered by DEFAULTS)
+    "AuthorizeFileUpload": lambda b: b.send(MESSAGE.evolve(attachments=[Attachment("a.txt", b"a")])),
     "BatchSendMail": lambda b: b.send_to_group(GROUP, Message(sender=MESSAGE.sender, to=(), subject="s", text="t")),
     "SenderStatisticsDetailByParam": lambda b: b.query_deliveries(
         DeliveryQuery(start=START, end=START + dt.timedelta(days=1)), cursor=None, page_size=100

@@ -1,13 +1,13 @@
 """Failover by capability between the Direct Mail and Tencent SES emulators, in both orders.
 
 Each message uses one optional feature: a tag (Direct Mail has tags, SES does not), cc (SES has
-it, Direct Mail does not), an attachment (whatever each backend declares) and a template by name
-(both). Before a provider is tried the message is checked against its declared features: one
-that cannot carry it is skipped with the reason in ``attempts`` and never contacted, its health
-unchanged, unless ``ignore_unsupported_features`` is set for it (per inner URL or on the
-failover URL): then it gets the message with those fields dropped. The clients come from
-``failover://`` URLs, as a user would build them; where the mail went is read from the
-emulators' sent mail.
+it, Direct Mail does not), an attachment (both: Direct Mail through OpenPlatform + OSS uploads,
+SES inline; the bytes that arrive are compared) and a template by name (both). Before a provider
+is tried the message is checked against its declared features: one that cannot carry it is
+skipped with the reason in ``attempts`` and never contacted, its health unchanged, unless
+``ignore_unsupported_features`` is set for it (per inner URL or on the failover URL): then it gets
+the message with those fields dropped. The clients come from ``failover://`` URLs, as a user
+would build them; where the mail went is read from the emulators' sent mail.
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ TO = "ann@example.com"
 NAME, SUBJECT = "mb-receipt", "Receipt {{order}} for {{name}}"
 HTML, TEXT = "<p>{{name}}: order {{order}} is paid.</p>", "{{name}}: order {{order}} is paid."
 DATA = {"name": "Ada", "order": "A-42"}
-TERMS = Attachment("terms.txt", b"Terms of sale: none at all.\n", "text/plain")
+TERMS = Attachment(
+    "terms.pdf", b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\nTerms of sale: none at all.\r\n\x00\xff%%EOF\n", "application/pdf"
+)
 ORDERS = [("aliyun", "tencent"), ("tencent", "aliyun")]
 ORDER_IDS = ["dm-first", "ses-first"]
 SEND_ACTION = {"aliyun": "SingleSendMail", "tencent": "SendEmail"}
@@ -71,7 +73,7 @@ def _down(kind: str, dm: AliyunEmulator, ses: TencentEmulator) -> None:
 
 
 def _delivered(kind: str, dm: AliyunEmulator, ses: TencentEmulator) -> list[dict[str, Any]]:
-    """What each emulator sent, in neutral terms: to, cc, subject, tag, attachment names."""
+    """What each emulator sent, in neutral terms: to, cc, subject, tag, attachments (name, bytes)."""
     if kind == "aliyun":
         return [
             {
@@ -79,7 +81,7 @@ def _delivered(kind: str, dm: AliyunEmulator, ses: TencentEmulator) -> list[dict
                 "cc": [],  # Direct Mail has no cc
                 "subject": m.subject,
                 "tag": m.params.get("TagName"),
-                "attachments": [a for k, a in sorted(m.params.items()) if k.endswith(".AttachmentName")],
+                "attachments": [(a.filename, a.content) for a in m.attachments],
             }
             for m in dm.sent_mail
             if m.action == "SingleSendMail"
@@ -90,7 +92,7 @@ def _delivered(kind: str, dm: AliyunEmulator, ses: TencentEmulator) -> list[dict
             "cc": m["cc"],
             "subject": m["subject"],
             "tag": None,  # SES has no tags
-            "attachments": [a["filename"] for a in m["attachments"]],
+            "attachments": [(a["filename"], a["content"]) for a in m["attachments"]],
         }
         for m in ses.sent_mail
     ]
@@ -122,17 +124,17 @@ def _expected(case: str, message: Message, kind: str, fields: tuple[str, ...] = 
         "cc": list(message.cc) if kind == "tencent" else [],
         "subject": subject,
         "tag": message.tag if kind == "aliyun" and "tag" not in fields else None,
-        "attachments": [a.filename for a in message.attachments] if "attachments" not in fields else [],
+        "attachments": [(a.filename, a.content) for a in message.attachments] if "attachments" not in fields else [],
     }
 
 
 def test_declarations_this_matrix_relies_on(emulators: tuple[AliyunEmulator, TencentEmulator]) -> None:
-    """Direct Mail has tags and no cc; SES has cc and no tags; both send templates."""
+    """Direct Mail has tags and no cc; SES has cc and no tags; both send templates and attachments."""
     with _failover(ORDERS[0], *emulators) as fo:
         assert _carries(fo, "tag") == {"aliyun": True, "tencent": False}
         assert _carries(fo, "cc") == {"aliyun": False, "tencent": True}
         assert _carries(fo, "template") == {"aliyun": True, "tencent": True}
-        assert _carries(fo, "attachment")["tencent"] is True
+        assert _carries(fo, "attachment") == {"aliyun": True, "tencent": True}
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -149,9 +151,9 @@ def test_each_message_goes_to_the_first_provider_that_can_carry_it(
         result = fo.send(message)
 
         field = CASES[case][2]
-        expected_attempts = [
-            (kind, "skipped", f"cannot carry: {field}") for kind in order[: order.index(target)]
-        ] + [(target, "sent", None)]
+        expected_attempts = [(kind, "skipped", f"cannot carry: {field}") for kind in order[: order.index(target)]] + [
+            (target, "sent", None)
+        ]
         assert [(a.provider, a.outcome, a.detail) for a in result.attempts] == expected_attempts
         assert result.provider == target
         assert _delivered(target, dm, ses) == [_expected(case, message, target)]
@@ -231,7 +233,7 @@ def test_tag_dropped_with_a_warning_where_unsupported_features_are_ignored(
     assert result.provider == "tencent"
     assert _delivered("tencent", dm, ses) == [_expected("tag", message, "tencent", ("tag",))]
     assert "spring-sale" not in json.dumps([r["params"] for r in ses.requests])
-    assert "tencent cannot carry tag" in caplog.text and "ignoring unsupported Message.tag" in caplog.text
+    assert "tencent cannot carry tag" in caplog.text and "ignoring unsupported field 'tag'" in caplog.text
     assert _delivered("aliyun", dm, ses) == []
 
 
@@ -253,3 +255,32 @@ def test_a_message_no_provider_can_carry_fails_before_any_call(
         assert not info.value.maybe_sent and info.value.not_sent == (TO, "acct@example.com")
         assert fo.healthy() == {"aliyun": True, "tencent": True}
     assert dm.requests == [] and ses.requests == []
+
+
+@pytest.mark.parametrize(
+    ("order", "where"),
+    [(ORDERS[0], "grant"), (ORDERS[0], "upload"), (ORDERS[0], "send"), (ORDERS[1], "send")],
+    ids=["dm-first-grant", "dm-first-upload", "dm-first-send", "ses-first-send"],  # SES has no upload step
+)
+def test_an_attachment_fails_over_with_identical_bytes(
+    emulators: tuple[AliyunEmulator, TencentEmulator], order: tuple[str, str], where: str
+) -> None:
+    """The primary fails at one step of its send (Direct Mail: the OpenPlatform grant, the OSS upload or
+    SingleSendMail; SES: SendEmail), each certainly not sent: the message arrives once, on the secondary,
+    with its attachment's exact bytes."""
+    dm, ses = emulators
+    primary, secondary = order
+    if primary == "aliyun":
+        action = {"grant": "AuthorizeFileUpload", "upload": "PostObject", "send": "SingleSendMail"}[where]
+        code = "AccessDenied" if action == "PostObject" else "ServiceUnavailable"
+        dm.inject("error", action=action, times=None, status=503, code=code)
+    else:
+        _down("tencent", dm, ses)
+    with _failover(order, dm, ses) as fo:
+        message = _prepare("attachment", fo)
+        result = fo.send(message)
+    assert [(a.provider, a.outcome) for a in result.attempts] == [(primary, "failed"), (secondary, "sent")]
+    assert _delivered(secondary, dm, ses) == [_expected("attachment", message, secondary)]
+    assert _delivered(primary, dm, ses) == []
+    if primary == "aliyun":
+        assert [r["action"] for r in dm.requests].count("SingleSendMail") == (1 if where == "send" else 0)

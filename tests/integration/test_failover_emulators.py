@@ -55,6 +55,26 @@ def emulators() -> Iterator[tuple[AliyunEmulator, TencentEmulator]]:
         yield ali, ten
 
 
+ATTACH_EVERY = 20
+
+
+def _attachment(i: int) -> tuple[mailbridge.Attachment, ...]:
+    """Every 20th message carries a small binary file (Direct Mail: uploaded through OpenPlatform + OSS)."""
+    if i % ATTACH_EVERY:
+        return ()
+    return (mailbridge.Attachment(f"receipt-{i}.bin", f"receipt {i}\n".encode() + bytes(range(256))),)
+
+
+def _files(ali: AliyunEmulator, ten: TencentEmulator, subject: str) -> list[tuple[str, bytes]]:
+    """The attachments of the one delivered copy of ``subject``, whichever emulator has it."""
+    files = [[(a.filename, a.content) for a in m.attachments] for m in ali.sent_mail if m.subject == subject]
+    files += [
+        [(a["filename"], a["content"]) for a in m["attachments"]] for m in ten.sent_mail if m["subject"] == subject
+    ]
+    assert len(files) == 1, subject
+    return files[0]
+
+
 def _subjects(mail: list[Any]) -> collections.Counter[str]:
     return collections.Counter(m.subject if hasattr(m, "subject") else m["subject"] for m in mail)
 
@@ -77,7 +97,9 @@ def test_two_thousand_sends_with_a_misbehaving_primary(emulators: tuple[AliyunEm
                 else:
                     time.sleep(COOLDOWN * 1.5)  # let the cooldown pass so the next send probes the primary
                 next_rule = next(rules, None)
-            message = mailbridge.Message(sender=SENDER, to=[f"user{i}@example.com"], subject=f"msg-{i}", text="hi")
+            message = mailbridge.Message(
+                sender=SENDER, to=[f"user{i}@example.com"], subject=f"msg-{i}", text="hi", attachments=_attachment(i)
+            )
             try:
                 result = fo.send(message)
             except mailbridge.OutcomeUnknown as exc:
@@ -97,6 +119,11 @@ def test_two_thousand_sends_with_a_misbehaving_primary(emulators: tuple[AliyunEm
     assert (lost, duplicated, misplaced) == ([], [], [])
     assert unknown, "the reset/timeout/malformed rules should have produced unknown outcomes"
     assert all(delivered[f"msg-{i}"] <= 1 for i in unknown)
+    # Every 20th message carried a file: wherever it arrived, it arrived with those exact bytes.
+    for i in range(0, TOTAL, ATTACH_EVERY):
+        if outcomes[i][0] == "sent":
+            assert _files(ali, ten, f"msg-{i}") == [(a.filename, a.content) for a in _attachment(i)], i
+    assert {p for i, (k, p) in outcomes.items() if k == "sent" and i % ATTACH_EVERY == 0} == {"aliyun", "tencent"}
     # Each fault rule moved work to the secondary...
     for start, kind, _ in FAULT_RULES[1:-1]:
         phase = [outcomes[i] for i in range(start, start + 100)]

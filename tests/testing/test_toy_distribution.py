@@ -22,8 +22,8 @@ import pytest
 
 PYPROJECT = """
 [build-system]
-requires = ["flit_core>=3.9"]
-build-backend = "flit_core.buildapi"
+requires = ["setuptools>=77"]
+build-backend = "setuptools.build_meta"
 
 [project]
 name = "mailbridge-toy"
@@ -33,6 +33,9 @@ dependencies = ["mailbridge"]
 
 [project.entry-points."mailbridge.providers"]
 toy = "mailbridge_toy:ToyBackend"
+
+[tool.setuptools]
+packages = ["mailbridge_toy"]
 """
 
 BACKEND = '''

@@ -27,6 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from ._attachments import OPENPLATFORM_VERSION, open_platform, oss_post
 from ._signatures import ACS3, canonical_v3, expected_v2, expected_v3, string_to_sign_v2
 from ._state import DMError, EmulatorState
 
@@ -220,6 +221,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.startswith(CONTROL_PREFIX):
             self._control("POST", body)
             return
+        if oss_post(self, body):  # Host names an emulated OSS bucket: a PostObject upload
+            return
         self._rpc(body)
 
     def _body(self) -> bytes:
@@ -246,7 +249,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._fault(fault)
             return
         try:
-            answer = self.server.state.dispatch(action, business)
+            if (self.headers.get("x-acs-version") or params.get("Version")) == OPENPLATFORM_VERSION:
+                answer = open_platform(self.server.state, action, params, params.get("AccessKeyId", "v3"))
+            else:
+                answer = self.server.state.dispatch(action, business)
         except DMError as err:
             if fault is not None:
                 self._fault(fault)

@@ -182,6 +182,7 @@ class SentMail:
     subject: str
     params: dict[str, str]
     time: float
+    attachments: list[Any] = field(default_factory=list)  # ._attachments.Attached: filename, content, type
 
 
 @dataclass
@@ -356,6 +357,9 @@ class EmulatorState(SuppressionActions):
         self.passwords = _PasswordStore()  # key: "address:<MailAddressId>" or "domain:<name>"
         self.reply_tickets: dict[str, str] = {}  # ticket -> MailAddressId
         self.reply_mails: list[dict[str, str]] = []  # verification mails "sent" to reply-to addresses
+        from ._attachments import AttachmentStore  # (imports this module)
+
+        self.uploads = AttachmentStore(clock)  # OpenPlatform upload grants and the OSS bucket
         self._ids = 100_000
         self._seed()
 
@@ -628,10 +632,18 @@ class EmulatorState(SuppressionActions):
         return f"6000{int(self._next_id()):015d}"
 
     def _record(
-        self, env_id: str, action: str, sender: str, to: list[str], subject: str, *, params: dict[str, str]
+        self,
+        env_id: str,
+        action: str,
+        sender: str,
+        to: list[str],
+        subject: str,
+        *,
+        params: dict[str, str],
+        attachments: list[Any] | None = None,
     ) -> None:
         now = self.clock()
-        self.sent_mail.append(SentMail(action, env_id, sender, list(to), subject, dict(params), now))
+        self.sent_mail.append(SentMail(action, env_id, sender, list(to), subject, dict(params), now, attachments or []))
         for address in to:
             domain = address.rsplit("@", 1)[-1].casefold()
             status, classification, message = OUTCOMES.get(domain, DELIVERED)
@@ -698,9 +710,10 @@ class EmulatorState(SuppressionActions):
                 raise DMError(400, "InvalidBody", "The specified textBody or htmlBody is wrongly formed.")
         if len(subject) > MAX_SUBJECT:
             raise DMError(400, "InvalidSubject.Malformed", "The specified subject is wrongly formed.")
+        attachments = self.uploads.resolve(p)  # Attachments.N.*: uploaded files only (._attachments)
         self._check_quota(len(to) + len(bcc))
         env_id = self._new_env_id()
-        self._record(env_id, "SingleSendMail", sender, to + bcc, subject, params=p)
+        self._record(env_id, "SingleSendMail", sender, to + bcc, subject, params=p, attachments=attachments)
         return {"EnvId": env_id}
 
     def _inline_receivers(self, raw: str) -> list[tuple[str, dict[str, str]]]:
