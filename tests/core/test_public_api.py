@@ -34,7 +34,7 @@ def test_version_from_metadata() -> None:
 
 
 def test_testing_is_public_small_and_light() -> None:
-    """``mailbridge.testing`` lists its names, and importing it loads no backend, pytest or vcrpy."""
+    """``mailbridge.testing`` lists its names, and importing it (and its Outbox) loads no backend, pytest or vcrpy."""
     import subprocess
     import sys
 
@@ -43,7 +43,7 @@ def test_testing_is_public_small_and_light() -> None:
     assert sorted(mailbridge.testing.__all__) == sorted(dir(mailbridge.testing))
     assert all(getattr(mailbridge.testing, name) for name in mailbridge.testing.__all__)
     script = (
-        "import sys, mailbridge.testing; "
+        "import sys, mailbridge.testing; mailbridge.testing.Outbox; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in "
         "{'pytest', '_pytest', 'vcr', 'mailbridge_local', 'mailbridge_aliyun', 'mailbridge_tencent', "
         "'mailbridge_smtp'}))"
