@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
 import attrs
-import stamina
 from attrs import frozen
 
 from ._backend import Backend
@@ -255,6 +254,8 @@ class Client(SuppressionsMixin):
             if not isinstance(verdict, bool) and verdict > deadline - self._clock():
                 return False  # the provider asks for longer than this call may take
             return verdict
+
+        import stamina  # deferred to the first call: it brings tenacity (~25 ms of a cold start)
 
         attempts = stamina.retry_context(
             on=on,

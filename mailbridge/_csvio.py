@@ -222,6 +222,8 @@ def _rows(text: IO[str], delimiter: str) -> Iterator[dict[str, str] | Unreadable
     except (StopIteration, csv.Error):
         return
     width = len(header)
+    named = all(header)  # no empty column name to drop: rows become dicts straight from zip
+    strip = str.strip
     while True:
         try:
             fields = next(reader)
@@ -230,7 +232,7 @@ def _rows(text: IO[str], delimiter: str) -> Iterator[dict[str, str] | Unreadable
         except csv.Error as exc:
             yield UnreadableRow(f"unreadable CSV row (line {reader.line_num}): {exc}")
             continue
-        if not any(f.strip() for f in fields):
+        if not "".join(fields).strip():
             continue  # a blank line, as spreadsheets leave at the end
         if len(fields) > width and any(f.strip() for f in fields[width:]):
             shown = delimiter.join(fields)[:200]
@@ -240,7 +242,10 @@ def _rows(text: IO[str], delimiter: str) -> Iterator[dict[str, str] | Unreadable
                 shown,
             )
             continue
-        yield {k: (v or "").strip() for k, v in zip(header, fields, strict=False) if k}
+        if named:
+            yield dict(zip(header, map(strip, fields), strict=False))
+        else:
+            yield {k: v.strip() for k, v in zip(header, fields, strict=False) if k}
 
 
 def read_recipients_csv(

@@ -66,7 +66,7 @@ def test_a_missing_or_directory_attachment_is_a_usage_error(run: Run, tmp_path: 
 
 @pytest.fixture
 def ses() -> TencentEmulator:
-    with TencentEmulator(rate_limit=0) as emulator:
+    with TencentEmulator(rate=0) as emulator:
         yield emulator
 
 
