@@ -4,7 +4,14 @@ A backend does exactly one provider call per method call, with input the core ha
 already validated, de-duplicated, chunked and rate-limited against the backend's own
 :class:`~mailbridge.Limits`. It translates every provider or transport error into one
 :class:`~mailbridge.MailbridgeError` subclass (``raise ... from exc``); nothing else may
-escape. Optional operations default to raising :class:`~mailbridge.UnsupportedFeature`.
+escape.
+
+Only :meth:`Backend.from_url` and :meth:`Backend.send` are required. Every other operation is
+optional, behind a declared :class:`~mailbridge.Feature` (groups and uploads behind
+``Feature.GROUPS``, the delivery log behind ``Feature.DELIVERIES``, templates, domains, senders,
+tags, suppressions ...): the client checks the declaration before calling, and the base class
+raises :class:`~mailbridge.UnsupportedFeature` for an operation not overridden, so a send-only
+provider (an SMTP relay) declares what it has and implements nothing else.
 
 Register a backend as an entry point in the group ``mailbridge.providers``::
 
@@ -41,6 +48,7 @@ from ._models import (
     Template,
 )
 from ._paging import follow_pages
+from ._scrub import register_secret_fields
 from ._templating import NEUTRAL_SYNTAX, TemplateSyntax
 from ._url import ProviderURL, Secret
 
@@ -50,12 +58,25 @@ if TYPE_CHECKING:
 
 __all__ = ["Backend"]
 
+#: The methods an optional capability is made of: a backend implementing all of them has it
+#: (backends written before groups and the delivery log became optional keep working undeclared).
+_IMPLEMENTED_BY: Mapping[Feature, tuple[str, ...]] = {
+    Feature.GROUPS: ("create_group", "list_groups", "delete_group", "upload_batch", "list_members"),
+    Feature.DELIVERIES: ("query_deliveries",),
+}
+
 
 class Backend(abc.ABC):
     """Base class of every provider backend.
 
     Class attributes to set: ``name`` (the entry-point name), ``display_name`` (for
-    messages), ``limits`` (a :class:`Limits`), and optionally ``install_hint``.
+    messages), ``limits`` (a :class:`Limits`, whose ``features`` say which optional operations
+    exist), and optionally ``install_hint``, ``secret_fields`` and ``environment``.
+
+    ``Feature.GROUPS`` and ``Feature.DELIVERIES`` are also implied by implementing their
+    methods (``create_group``, ``list_groups``, ``delete_group``, ``upload_batch`` and
+    ``list_members``; ``query_deliveries``); declaring one without its methods is a ``TypeError``
+    when the class is defined.
     """
 
     name: ClassVar[str]
@@ -67,6 +88,30 @@ class Backend(abc.ABC):
     delivery_codes: ClassVar[Mapping[str, DeliveryStatus]] = {}
     #: The template parts the provider stores (the client keeps the others in its template catalog).
     template_parts: ClassVar[frozenset[str]] = frozenset({"subject", "html", "text"})
+    #: Names of the request/response fields, headers and parameters whose values are secret
+    #: (any case). Masked in every error's ``raw`` and in cassettes (``mailbridge.testing``);
+    #: collected from every backend class as it is defined. Extend the default with ``|``.
+    secret_fields: ClassVar[frozenset[str]] = frozenset({"Authorization", "Password", "Token"})
+    #: The environment variables the backend reads (credentials, region), so that test fixtures
+    #: can clear them (``mailbridge.testing``) and documentation can list them.
+    environment: ClassVar[frozenset[str]] = frozenset()
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        register_secret_fields(cls.secret_fields)
+        limits = getattr(cls, "limits", None)
+        if not isinstance(limits, Limits):
+            return
+        implied = set(limits.features)
+        for feature, methods in _IMPLEMENTED_BY.items():
+            implemented = all(getattr(cls, m) is not getattr(Backend, m) for m in methods)
+            if implemented:
+                implied.add(feature)
+            elif feature in limits.features:
+                missing = [m for m in methods if getattr(cls, m) is getattr(Backend, m)]
+                raise TypeError(f"{cls.__name__} declares Feature.{feature.name} but does not implement {missing}")
+        if implied != limits.features:
+            cls.limits = limits.evolve(features=implied)
 
     # ---------------------------------------------------------------- construction
 
@@ -111,14 +156,14 @@ class Backend(abc.ABC):
 
     # ---------------------------------------------------------------- groups
 
-    @abc.abstractmethod
     def create_group(self, name: str, description: str | None = None, *, alias: str | None = None) -> Group:
         """Create an empty recipient group. ``alias``: a provider's second name for the group
         (Direct Mail's ReceiversAlias); providers without one ignore it."""
+        self.unsupported(Feature.GROUPS)
 
-    @abc.abstractmethod
     def list_groups(self, *, keyword: str | None, cursor: str | None, page_size: int) -> Page[Group]:
         """One page of groups (``keyword`` filters by name where the provider can)."""
+        self.unsupported(Feature.GROUPS)
 
     def get_group(self, group_id: str) -> Group:
         """A group by id, with current count and status. Default: scan :meth:`list_groups` (bounded, see
@@ -134,19 +179,19 @@ class Backend(abc.ABC):
                     return group
         raise GroupNotFound(f"no group with id {group_id!r}", provider=self.name)
 
-    @abc.abstractmethod
     def delete_group(self, group: Group) -> None:
         """Delete a group and its members."""
+        self.unsupported(Feature.GROUPS)
 
     # ---------------------------------------------------------------- members
 
-    @abc.abstractmethod
     def upload_batch(self, group: Group, recipients: Sequence[Recipient]) -> BatchResult:
         """Add at most ``limits.upload_batch_size`` unique, valid recipients in one call."""
+        self.unsupported(Feature.GROUPS)
 
-    @abc.abstractmethod
     def list_members(self, group: Group, *, cursor: str | None, page_size: int) -> Page[Member]:
         """One page of a group's members."""
+        self.unsupported(Feature.GROUPS)
 
     def remove_members(self, group: Group, emails: Sequence[str]) -> None:
         """Remove addresses from a group."""
@@ -178,9 +223,9 @@ class Backend(abc.ABC):
 
     # ---------------------------------------------------------------- delivery & account
 
-    @abc.abstractmethod
     def query_deliveries(self, query: DeliveryQuery, *, cursor: str | None, page_size: int) -> Page[DeliveryEvent]:
         """One page of delivery events within one allowed window."""
+        self.unsupported(Feature.DELIVERIES)
 
     def account_summary(self) -> AccountSummary:
         """Quota and account standing."""
@@ -304,3 +349,6 @@ class Backend(abc.ABC):
     def remove_suppressions(self, addresses: Sequence[str]) -> None:
         """Take addresses off every list the account may edit; absent ones are no error."""
         self.unsupported(Feature.SUPPRESSIONS)
+
+
+register_secret_fields(Backend.secret_fields)

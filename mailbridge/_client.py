@@ -338,6 +338,7 @@ class Client(SuppressionsMixin):
         Like every create, safe to repeat: after an unknown outcome the group is looked up
         by name and returned if the create had happened.
         """
+        self._require(Feature.GROUPS)
         name = name.strip()
         if not name:
             raise InvalidRequest("a group needs a name")
@@ -378,6 +379,7 @@ class Client(SuppressionsMixin):
 
     def groups(self, keyword: str | None = None) -> Iterator[Group]:
         """Every group (whose name contains ``keyword``), following pages."""
+        self._require(Feature.GROUPS)
         size = self.limits.list_page_size
 
         def fetch(cursor: str | None) -> Page[Group]:
@@ -396,11 +398,13 @@ class Client(SuppressionsMixin):
 
     def refresh_group(self, group: Group | str) -> Group:
         """The group as the provider sees it now (count, import status)."""
+        self._require(Feature.GROUPS)
         resolved = self._group(group)
         return self._call(Operation.GET_GROUP, self.backend.get_group, resolved.id)
 
     def delete_group(self, group: Group | str) -> None:
         """Delete a group and its members."""
+        self._require(Feature.GROUPS)
         self._delete(Operation.DELETE_GROUP, self.backend.delete_group, self._group(group))
 
     def _group(self, group: Group | str) -> Group:
@@ -410,6 +414,7 @@ class Client(SuppressionsMixin):
 
     def members(self, group: Group | str) -> Iterator[Member]:
         """Every member of a group, following pages."""
+        self._require(Feature.GROUPS)
         resolved = self._group(group)
         size = self.limits.list_page_size
 
@@ -426,6 +431,7 @@ class Client(SuppressionsMixin):
         the rest are reported as ``not_members``; repeats are ``duplicates`` and entries that
         are not addresses ``rejected``, all before any removal call.
         """
+        self._require(Feature.GROUPS)
         self._require(Feature.REMOVE_RECIPIENTS)
         resolved = self._group(group)
         wanted: dict[str, str] = {}
@@ -511,6 +517,7 @@ class Client(SuppressionsMixin):
         If a call fails, the raised error's ``partial_result`` is the report so far and
         its ``not_sent`` attribute the addresses of the failed call.
         """
+        self._require(Feature.GROUPS)
         resolved = self._group(group)
         limits = self.limits
         tally = _UploadTally(resolved)
@@ -769,6 +776,7 @@ class Client(SuppressionsMixin):
         self, group: Group | str, *, timeout: float = 600.0, poll_initial: float = 0.5, poll_max: float = 10.0
     ) -> Group:
         """Poll until an asynchronous import has finished; :class:`ResourceBusy` on timeout."""
+        self._require(Feature.GROUPS)
         resolved = self._group(group)
         deadline = self._clock() + timeout
         delay = poll_initial
@@ -917,6 +925,7 @@ class Client(SuppressionsMixin):
         The window is split into the backend's allowed query windows and every page is
         followed; filters the provider cannot apply are applied here.
         """
+        self._require(Feature.DELIVERIES)
         start = start if start.tzinfo else start.replace(tzinfo=dt.UTC)
         end = end or dt.datetime.now(dt.UTC)
         end = end if end.tzinfo else end.replace(tzinfo=dt.UTC)

@@ -38,7 +38,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ._scrub import scrub_text
+from ._scrub import is_secret_field, scrub_text
 
 __all__ = [
     "AlreadyExists",
@@ -63,29 +63,12 @@ __all__ = [
     "UnsupportedFeature",
 ]
 
-_SECRET_KEYS = frozenset(
-    k.lower()
-    for k in (
-        "AccessKeyId",
-        "AccessKeySecret",
-        "Signature",
-        "SignatureNonce",
-        "SecretId",
-        "SecretKey",
-        "Authorization",
-        "Token",
-        "X-TC-Token",
-        "x-acs-security-token",
-        "Password",
-        "SmtpPassword",
-    )
-)
-
 
 def scrub(raw: Any) -> Any:
-    """Return a copy of a decoded provider response with secret-looking values masked."""
+    """Return a copy of a decoded provider response with secret values masked: fields that a
+    loaded backend declares secret (``Backend.secret_fields``) and every registered secret value."""
     if isinstance(raw, Mapping):
-        return {k: ("***" if str(k).lower() in _SECRET_KEYS else scrub(v)) for k, v in raw.items()}
+        return {k: ("***" if is_secret_field(k) else scrub(v)) for k, v in raw.items()}
     if isinstance(raw, list | tuple):
         return [scrub(v) for v in raw]
     if isinstance(raw, str):

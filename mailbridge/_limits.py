@@ -62,7 +62,9 @@ class Feature(enum.StrEnum):
     TEMPLATE_DATA_READ = "template_data_read"  # listed members come back with their template data
     BATCH_SEND = "batch_send"  # send a template to a whole group in one call
     SCHEDULED_SEND = "scheduled_send"  # a group send that starts at a given time (send_to_group(schedule=))
+    GROUPS = "groups"  # recipient groups: create, list, get, delete; upload and list members
     REMOVE_RECIPIENTS = "remove_recipients"
+    DELIVERIES = "deliveries"  # the delivery log: query_deliveries
     DELIVERY_ENGAGEMENT = "delivery_engagement"  # opened/clicked flags in delivery events
     ACCOUNT_SUMMARY = "account_summary"
     STATISTICS = "statistics"

@@ -7,6 +7,11 @@ in its percent-encoded forms) with ``***``; :class:`MailbridgeError` messages an
 ``mailbridge.*`` log record pass through it, so exception text from a dependency that
 echoes a credential never reaches an error or a log line.
 
+Structured data (a decoded provider response kept on an error) is masked by field name:
+every :class:`~mailbridge.Backend` declares the names of its secret fields
+(``secret_fields``), registered here when the class is defined (:func:`register_secret_fields`),
+so a third-party backend's fields are masked like the built-in ones'.
+
 Hand-written because it is ~50 lines and must know *our* secrets; no library does that.
 Values shorter than :data:`MIN_LENGTH` are not registered (masking every ``"a"`` would
 garble all output; no provider issues secrets that short).
@@ -17,9 +22,19 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections.abc import Iterable
 from urllib.parse import quote, quote_plus
 
-__all__ = ["MIN_LENGTH", "ScrubFilter", "install_log_filter", "register_secret", "scrub_text"]
+__all__ = [
+    "MIN_LENGTH",
+    "ScrubFilter",
+    "install_log_filter",
+    "is_secret_field",
+    "register_secret",
+    "register_secret_fields",
+    "scrub_text",
+    "secret_fields",
+]
 
 MIN_LENGTH = 4
 
@@ -32,6 +47,25 @@ class _Registry:
 
 
 _REGISTRY = _Registry()
+_FIELDS: set[str] = set()  # casefolded field names whose values are secret (every loaded backend's)
+_FIELDS_LOCK = threading.Lock()
+
+
+def register_secret_fields(names: Iterable[str]) -> None:
+    """Treat these field names (query parameters, headers, JSON keys; any case) as secret everywhere."""
+    with _FIELDS_LOCK:
+        _FIELDS.update(str(n).casefold() for n in names)
+
+
+def secret_fields() -> frozenset[str]:
+    """Every registered secret field name, casefolded."""
+    with _FIELDS_LOCK:
+        return frozenset(_FIELDS)
+
+
+def is_secret_field(name: object) -> bool:
+    """Whether a key names a secret field of some loaded backend."""
+    return str(name).casefold() in _FIELDS
 
 
 def register_secret(value: str | None) -> None:

@@ -1,56 +1,61 @@
-"""No cassette holds a credential, a signature, a nonce or a timestamp header."""
+"""No cassette holds a credential, a signature, a nonce or a timestamp header.
+
+Nothing here names a provider: the cassettes are every file under ``cassettes/``, the secret field names are the
+installed backends' declared ``secret_fields``, and the published test credentials are read from each installed
+emulator's URL (``mailbridge.testing.emulators`` entry points). A new provider adds nothing to this file.
+"""
 
 from __future__ import annotations
 
-import re
+from functools import cache
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import yaml
 
+import mailbridge
+from mailbridge.testing import find_leaks
+from mailbridge.testing.cassettes import cassette_files
+from mailbridge.testing.plugin import installed_emulators
+
 CASSETTES = Path(__file__).resolve().parents[1] / "cassettes"
 
-# The test credentials every emulator and recording uses, and what a real credential looks like.
-SECRETS = [
-    "mailbridge-test-secret-aliyun",
-    "LTAI5tMailbridgeTestKeyId",
-    "mailbridge-test-secret-tencent",
-    "AKIDMailbridgeTestSecretId0000",
-]
-PATTERNS = [
-    re.compile(r"AccessKeyId=(?!\*\*\*|REDACTED)[A-Za-z0-9]{6,}"),
-    re.compile(r"Signature=(?!\*\*\*|REDACTED)[A-Za-z0-9+/%]{8,}"),
-    re.compile(r"SignatureNonce=(?!\*\*\*|REDACTED)[A-Za-z0-9-]{6,}"),
-    re.compile(r"(ACS3-HMAC-SHA256|TC3-HMAC-SHA256) Credential=(?!\*\*\*|REDACTED)"),
-    re.compile(r"(?i)(password|passwd)(=|\"?:\s*\"?)(?!\*\*\*|REDACTED|%3Cscrubbed|<scrubbed)[^&\s'\",}]{3,}"),
-    re.compile(r"\bLTAI[0-9A-Za-z]{12,}"),
-    # An attachment upload's grant: AuthorizeFileUpload's answer and the OSS PostObject form fields.
-    re.compile(r'"(AccessKeyId|Signature|EncodedPolicy|SecurityToken)":\s*"(?!<scrubbed>|\*\*\*|REDACTED)'),
-    re.compile(r'name=\\?"(OSSAccessKeyId|Signature|policy|x-oss-security-token)\\?"(?:\\r\\n|\r\n)++(?!<scrubbed>)'),
-    re.compile(r"\bAKID[0-9A-Za-z]{16,}"),
-    re.compile(
-        r"(?i)^\s*(x-acs-signature-nonce|x-tc-timestamp|x-acs-date|x-tc-traceid):\s*\n?\s*-\s*'?[0-9A-Za-z]", re.M
-    ),
-]
+
+@cache
+def published_secrets() -> tuple[str, ...]:
+    """The credentials every emulator accepts (and every emulator recording used)."""
+    found: list[str] = []
+    for factory in installed_emulators().values():
+        emulator = factory()
+        emulator.start()
+        try:
+            url = mailbridge.ProviderURL.parse(emulator.url)
+        finally:
+            emulator.stop()
+        found += [v for v in (url.username, url.password.reveal() if url.password else None) if v]
+    return tuple(found)
 
 
-def find_leaks(text: str) -> list[str]:
-    """Every secret or secret-shaped value in a cassette's text."""
-    leaks = [s for s in SECRETS if s in text]
-    leaks += [m.group(0) for p in PATTERNS for m in p.finditer(text)]
-    return leaks
+def leaks(text: str) -> list[str]:
+    mailbridge.available_providers()  # every installed backend's secret_fields are registered as it loads
+    return find_leaks(text, secrets=published_secrets())
 
 
-def cassette_files() -> list[Path]:
-    return sorted(p for p in CASSETTES.rglob("*") if p.suffix in {".yaml", ".yml", ".json"})
+def test_the_declarations_are_found() -> None:
+    """Each installed cloud's test credentials and secret fields reach the check."""
+    secrets = published_secrets()
+    assert len(secrets) >= 2 * len(installed_emulators()) >= 4
+    fields = {f for cls in mailbridge.available_providers().values() for f in cls.secret_fields}
+    assert {"AccessKeyId", "SecretKey", "Password"} <= fields
 
 
-@pytest.mark.parametrize("path", cassette_files(), ids=lambda p: str(p.relative_to(CASSETTES)))
+@pytest.mark.parametrize("path", cassette_files(CASSETTES), ids=lambda p: str(p.relative_to(CASSETTES)))
 def test_cassette_is_scrubbed(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
-    assert find_leaks(text) == []
+    assert leaks(text) == []
     # Bodies that are not UTF-8 (an attachment's bytes) are stored base64 (``!!binary``): look inside too.
-    assert [leak for blob in _binaries(yaml.safe_load(text)) for leak in find_leaks(blob)] == []
+    assert [leak for blob in _binaries(yaml.safe_load(text)) for leak in leaks(blob)] == []
 
 
 def _binaries(node: object) -> list[str]:
@@ -73,17 +78,38 @@ def _binaries(node: object) -> list[str]:
         "body: AccessKeySecret=mailbridge-test-secret-aliyun",
         "body: AccountName=news%40mail.example.com&Password=Ab12Cd34Ef56",
         'body: \'{"EmailAddress": "a@b.com", "Password": "Ab12Cd34Ef56"}\'',
+        'body: \'{"SecretId": "AKIDabcdef0123456789abcd"}\'',
+        "  X-TC-Timestamp:\n  - '1764500000'",
+        # An attachment upload's grant: AuthorizeFileUpload's answer and the OSS PostObject form fields.
         'string: \'{"Bucket": "b", "EncodedPolicy": "eyJleHBpcmF0aW9uIjoi", "Signature": "c2lnbmF0dXJl"}\'',
         'body: "--b\\r\\nContent-Disposition: form-data; name=\\"Signature\\"\\r\\n\\r\\nc2lnbmF0dXJl\\r\\n--b--"',
         'body: "--b\\r\\nContent-Disposition: form-data; name=\\"policy\\"\\r\\n\\r\\neyJleHBp\\r\\n--b--"',
+        'string: "{\\"AccessKeyId\\": \\"STS.NUx0aXwq\\"}"',
     ],
 )
 def test_the_check_catches_planted_secrets(planted: str) -> None:
     """The hygiene check itself finds each kind of leak (so an empty result above means something)."""
-    assert find_leaks(planted)
+    assert leaks(planted)
+
+
+def test_a_third_party_backends_declared_field_is_checked() -> None:
+    """A field only a plugin outside this repository declares is a leak once its backend is loaded."""
+    planted = "body: Account=a%40b.com&X-Toy-Api-Key=live-key-0123456789"
+    assert leaks(planted) == []
+
+    class ToyBackend(mailbridge.Backend):
+        name = "toy-hygiene"
+        display_name = "Toy"
+        secret_fields: ClassVar[frozenset[str]] = mailbridge.Backend.secret_fields | {"X-Toy-Api-Key"}
+        limits = mailbridge.Limits(upload_batch_size=1, recipients_per_send=1)
+
+    assert leaks(planted) == ["X-Toy-Api-Key=live-key-0123456789"]
+    assert ToyBackend.secret_fields
 
 
 def test_scrubbed_forms_pass() -> None:
     clean = "AccessKeyId=REDACTED&Signature=REDACTED&Password=%3Cscrubbed%3E\nAuthorization:\n- REDACTED\n"
-    clean += '{"AccessKeyId": "<scrubbed>", "Signature": "<scrubbed>"} name=\\"policy\\"\\r\\n\\r\\n<scrubbed>\n'
-    assert find_leaks(clean) == []
+    assert leaks(clean) == []
+    assert leaks('body: \'{"Password": "<scrubbed>", "EmailAddress": "noreply@mail.example.com"}\'') == []
+    grant = '{"AccessKeyId": "<scrubbed>", "Signature": "<scrubbed>"} name=\\"policy\\"\\r\\n\\r\\n<scrubbed>\n'
+    assert leaks(grant) == []

@@ -92,7 +92,7 @@ from mailbridge import (
 )
 
 from . import _parse as parse
-from ._config import AliyunConfig
+from ._config import ENV_KEY_ID, ENV_SECRET, AliyunConfig
 from ._transport import DirectMailTransport
 
 if TYPE_CHECKING:
@@ -204,6 +204,13 @@ class AliyunBackend(Backend):
     template_syntax = parse.DM_SYNTAX
     template_parts = frozenset({"subject", "html"})  # one HTML body (TemplateText), no text part
     install_hint = "pip install mailbridge"
+    # V2 query parameters, the STS token (parameter and V3 header), the SMTP Password of ModifyMailAddress, and an
+    # attachment upload's grant (AuthorizeFileUpload's EncodedPolicy, the OSS form's OSSAccessKeyId and policy).
+    secret_fields = Backend.secret_fields | {
+        "AccessKeyId", "AccessKeySecret", "Signature", "SignatureNonce", "SecurityToken", "x-acs-security-token",
+        "EncodedPolicy", "OSSAccessKeyId", "policy", "x-oss-security-token",
+    }  # fmt: skip
+    environment = frozenset({ENV_KEY_ID, ENV_SECRET})
     delivery_codes = MappingProxyType(
         {
             **{f"Status={k}": v for k, v in parse.DELIVERY_STATUS.items()},

@@ -2,8 +2,9 @@
 
 ``send`` is one SMTP transaction (:mod:`._transport`) for a message built by :mod:`._message`. The backend
 declares only what SMTP can do (bodies, display names, copies, reply-to, headers, attachments; tags on Direct
-Mail's relay through ``X-AliDM-Trace``); groups, uploads and delivery queries do not exist on a relay and raise
-:class:`~mailbridge.UnsupportedFeature` before any connection.
+Mail's relay through ``X-AliDM-Trace``). Groups, uploads and delivery queries do not exist on a relay: it declares
+neither ``Feature.GROUPS`` nor ``Feature.DELIVERIES``, so the client raises :class:`~mailbridge.UnsupportedFeature`
+before any connection, and the plugin implements nothing for them.
 
 Each preset is a subclass with its own :class:`~mailbridge.Limits` (the core reads limits from the backend's
 class), built by :meth:`SmtpBackend.from_url`.
@@ -15,25 +16,17 @@ import functools
 import logging
 import socket
 import ssl
-from collections.abc import Sequence
-from typing import Any, ClassVar, NoReturn, Self, cast
+from typing import Any, ClassVar, Self, cast
 
 import attrs
 
 from mailbridge import (
     Backend,
-    BatchResult,
-    DeliveryEvent,
-    DeliveryQuery,
-    Group,
     InvalidRequest,
     LimitExceeded,
     Limits,
-    Member,
     Message,
-    Page,
     ProviderURL,
-    Recipient,
     RejectedAddress,
     SenderNotFound,
     SendReceipt,
@@ -41,7 +34,7 @@ from mailbridge import (
 )
 
 from . import _message
-from ._config import SmtpConfig
+from ._config import ENV_PASSWORD, ENV_USERNAME, SmtpConfig
 from ._presets import ALIYUN, PLAIN, TENCENT, Preset
 from ._transport import Delivered, deliver
 
@@ -85,6 +78,7 @@ class SmtpBackend(Backend):
     install_hint = "pip install mailbridge"
     limits: ClassVar[Limits] = PLAIN.limits
     preset: ClassVar[Preset] = PLAIN
+    environment = frozenset({ENV_USERNAME, ENV_PASSWORD})
 
     def __init__(self, config: SmtpConfig, *, ssl_context: ssl.SSLContext | None = None) -> None:
         if config.preset is not self.preset:
@@ -171,32 +165,6 @@ class SmtpBackend(Backend):
             request_id=queued,
             extra=extra,
         )
-
-    # ---------------------------------------------------------------- what a relay does not have
-
-    def _send_only(self, what: str) -> NoReturn:
-        raise UnsupportedFeature(f"{self.display_name} is send-only: it has no {what}", provider=self.name)
-
-    def create_group(self, name: str, description: str | None = None, *, alias: str | None = None) -> Group:
-        self._send_only("recipient groups")
-
-    def list_groups(self, *, keyword: str | None, cursor: str | None, page_size: int) -> Page[Group]:
-        self._send_only("recipient groups")
-
-    def get_group(self, group_id: str) -> Group:
-        self._send_only("recipient groups")
-
-    def delete_group(self, group: Group) -> None:
-        self._send_only("recipient groups")
-
-    def upload_batch(self, group: Group, recipients: Sequence[Recipient]) -> BatchResult:
-        self._send_only("recipient groups")
-
-    def list_members(self, group: Group, *, cursor: str | None, page_size: int) -> Page[Member]:
-        self._send_only("recipient groups")
-
-    def query_deliveries(self, query: DeliveryQuery, *, cursor: str | None, page_size: int) -> Page[DeliveryEvent]:
-        self._send_only("delivery log (an SMTP relay answers the send only)")
 
 
 def _with_hostname(config: SmtpConfig) -> SmtpConfig:

@@ -52,7 +52,7 @@ from mailbridge import (
     redact_url,
 )
 
-from ._config import DEFAULT_TIMEOUT, REGIONS, TencentConfig
+from ._config import DEFAULT_TIMEOUT, ENV_ID, ENV_KEY, REGIONS, TencentConfig
 from ._parse import (
     BEIJING,
     DELIVER_STATUS,
@@ -94,6 +94,8 @@ class TencentBackend(Backend):
     name = "tencent"
     display_name = "Tencent Cloud SES"
     template_syntax = TemplateSyntax("Tencent Cloud SES", "{{", "}}")  # TemplateData keys fill {{key}}
+    secret_fields = Backend.secret_fields | {"SecretId", "SecretKey", "X-TC-Token"}  # + SMTP Password
+    environment = frozenset({ENV_ID, ENV_KEY})
     delivery_codes = MappingProxyType(
         {
             **{f"DeliverStatus={k} (SendStatus=0)": v for k, v in DELIVER_STATUS.items()},

@@ -6,9 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 from mailbridge_aliyun.emulator import AliyunEmulator
-from mailbridge_aliyun.record import scenario_client
 
 from mailbridge import Client
+
+from .record import scenario_client
 
 
 @pytest.fixture(autouse=True)

@@ -19,7 +19,6 @@ import pytest
 from mailbridge_aliyun import AliyunBackend
 from mailbridge_aliyun._config import OPENPLATFORM_ENDPOINT, AliyunConfig
 from mailbridge_aliyun.emulator import AliyunEmulator
-from mailbridge_aliyun.record import scenario_client
 
 import mailbridge
 from mailbridge import (
@@ -35,6 +34,8 @@ from mailbridge import (
     RetryPolicy,
     UnsupportedFeature,
 )
+
+from .record import scenario_client
 
 KEY, SECRET = "LTAI5tMailbridgeTestKeyId", "mailbridge-test-secret-aliyun"
 SENDER = "noreply@mail.example.com"

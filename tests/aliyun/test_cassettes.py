@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from mailbridge_aliyun.cassettes import CASSETTE_DIR, make_vcr
 from mailbridge_aliyun.emulator import TEST_ACCESS_KEY_ID, TEST_ACCESS_KEY_SECRET
-from mailbridge_aliyun.record import SCENARIOS, ScenarioContext, replay_url, scenario_client
+
+from .record import CASSETTE_DIR, SCENARIOS, ScenarioContext, make_vcr, replay_url, scenario_client
 
 CASSETTES = sorted(CASSETTE_DIR.glob("*.yaml"))
 ALL_CASSETTES = sorted(CASSETTE_DIR.rglob("*.yaml"))  # scenarios and the contract suite's
@@ -88,8 +88,8 @@ def test_cassette_holds_no_secret(path: Path) -> None:
 
 
 def test_the_recorder_rerecords_into_a_directory(tmp_path: Path) -> None:
-    """``python -m mailbridge_aliyun.record --dir DIR SCENARIO`` writes a scrubbed cassette that replays."""
-    from mailbridge_aliyun.record import main
+    """``python -m tests.aliyun.record --dir DIR SCENARIO`` writes a scrubbed cassette that replays."""
+    from .record import main
 
     assert main(["--dir", str(tmp_path), "account", "signature_v2"]) == 0
     written = sorted(p.name for p in tmp_path.iterdir())
@@ -102,9 +102,25 @@ def test_the_recorder_rerecords_into_a_directory(tmp_path: Path) -> None:
 
 
 def test_the_recorder_refuses_unknown_scenarios_and_live_without_credentials() -> None:
-    from mailbridge_aliyun.record import main
+    from .record import main
 
     with pytest.raises(SystemExit):
         main(["no-such-scenario"])
     with pytest.raises(SystemExit):
         main(["--live"])
+
+
+def test_the_recorder_runs_as_documented_from_the_repository_root() -> None:
+    """``python -m tests.aliyun.record`` (cassettes/README.md) works from the root; the plugin ships no recorder."""
+    import importlib.util
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-m", "tests.aliyun.record", "--help"], cwd=root, capture_output=True, text=True, check=False
+    )
+    assert out.returncode == 0, out.stderr
+    assert "python -m tests.aliyun.record" in out.stdout and "--live" in out.stdout
+    assert importlib.util.find_spec("mailbridge_aliyun.record") is None
+    assert importlib.util.find_spec("mailbridge_aliyun.cassettes") is None

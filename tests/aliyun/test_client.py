@@ -7,10 +7,11 @@ import json
 
 import pytest
 from mailbridge_aliyun.emulator import AliyunEmulator
-from mailbridge_aliyun.record import scenario_client
 
 import mailbridge
 from mailbridge import Client, DeliveryStatus, InvalidRequest, LimitExceeded, Message, Recipient
+
+from .record import scenario_client
 
 SENDER = "noreply@mail.example.com"
 

@@ -112,7 +112,8 @@ def test_secret_never_shows(caplog: pytest.LogCaptureFixture) -> None:
 def test_secret_not_in_logs_on_the_wire(signature: str, caplog: pytest.LogCaptureFixture) -> None:
     """httpx's own request log never sees the secret (V2 shows the key id and signature in the URL, as the SDK does)."""
     from mailbridge_aliyun.emulator import AliyunEmulator
-    from mailbridge_aliyun.record import scenario_client
+
+    from .record import scenario_client
 
     caplog.set_level(logging.DEBUG)
     with AliyunEmulator() as emu, scenario_client(emu.url_with(signature=signature)) as client:

@@ -1,28 +1,28 @@
 """The Direct Mail backend passes the core's contract suite: against the emulator and against cassettes.
 
 Re-record the contract cassettes from a fresh emulator per test with
-``MAILBRIDGE_RECORD_CASSETTES=1 pytest tests/aliyun/test_contract.py -k Cassettes``.
+``MAILBRIDGE_RECORD_CASSETTES=emulator pytest tests/aliyun/test_contract.py -k Cassettes``.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
-from mailbridge_aliyun.cassettes import CASSETTE_DIR, make_vcr
 from mailbridge_aliyun.emulator import TEST_ACCESS_KEY_ID, TEST_ACCESS_KEY_SECRET, AliyunEmulator
-from mailbridge_aliyun.record import RECORDED_AT, replay_url, scenario_client
 
 import mailbridge
+from mailbridge.testing import BackendContract, record_mode
 
-from ..contract.suite import BackendContract
+from .record import BATCH_SENDER, CASSETTE_DIR, RECORDED_AT, make_vcr, replay_url, scenario_client
 
 CONTRACT_DIR = CASSETTE_DIR / "contract"
 
 
 class TestAliyunContractV3(BackendContract):
     """V3 signatures (the default), live emulator."""
+
+    batch_sender = BATCH_SENDER
 
     @pytest.fixture
     def client(self) -> Iterator[mailbridge.Client]:
@@ -33,6 +33,8 @@ class TestAliyunContractV3(BackendContract):
 class TestAliyunContractV2(BackendContract):
     """V2 (HMAC-SHA1) signatures, live emulator."""
 
+    batch_sender = BATCH_SENDER
+
     @pytest.fixture
     def client(self) -> Iterator[mailbridge.Client]:
         with AliyunEmulator() as emu, scenario_client(emu.url_with(signature="v2")) as client:
@@ -42,6 +44,8 @@ class TestAliyunContractV2(BackendContract):
 class TestAliyunContractCassettes(BackendContract):
     """Replayed from one cassette per contract test (recording off, nothing listening)."""
 
+    batch_sender = BATCH_SENDER
+
     @pytest.fixture
     def unique_name(self) -> Iterator[str]:
         yield "mb-contract"  # stable, so the recorded requests match
@@ -49,7 +53,7 @@ class TestAliyunContractCassettes(BackendContract):
     @pytest.fixture
     def client(self, request: pytest.FixtureRequest) -> Iterator[mailbridge.Client]:
         name = f"{request.node.name}.yaml"
-        if os.environ.get("MAILBRIDGE_RECORD_CASSETTES") == "1":
+        if record_mode() == "emulator":
             (CONTRACT_DIR / name).unlink(missing_ok=True)
             recorder = make_vcr(
                 record_mode="all", cassette_dir=CONTRACT_DIR, secrets=[TEST_ACCESS_KEY_ID, TEST_ACCESS_KEY_SECRET]

@@ -10,7 +10,6 @@ import httpx
 import pytest
 from mailbridge_aliyun import AliyunBackend
 from mailbridge_aliyun.emulator import TEST_ACCESS_KEY_ID, TEST_ACCESS_KEY_SECRET, AliyunEmulator, DMError, Fault, serve
-from mailbridge_aliyun.record import scenario_client
 
 import mailbridge
 from mailbridge import (
@@ -26,6 +25,8 @@ from mailbridge import (
     RateLimited,
     Recipient,
 )
+
+from .record import scenario_client
 
 SENDER = "noreply@mail.example.com"
 MESSAGE = Message(sender=SENDER, to="a@example.com", subject="S", text="T")

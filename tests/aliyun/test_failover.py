@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 from mailbridge_aliyun.emulator import AliyunEmulator
-from mailbridge_aliyun.record import scenario_client
 
 import mailbridge
 from mailbridge import FailoverClient, Message
+
+from .record import scenario_client
 
 MESSAGE = Message(sender="noreply@mail.example.com", to="a@example.com", subject="S", text="T")
 

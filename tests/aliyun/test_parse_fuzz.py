@@ -54,6 +54,7 @@ DEFAULTS: dict[str, Any] = {
     "QueryDomainByParam": {"TotalCount": 1, "data": {"domain": [DOMAIN_ROW]}},
     "DescDomain": DOMAIN_ROW,
     "DescTemplate": {"TemplateId": 100002, "TemplateName": "welcome", "TemplateStatus": "2"},
+    "ListUserSuppression": {"TotalCount": 1, "Data": {"UserSuppressions": [{"SuppressionId": "7", "Address": "a@b"}]}},
 }
 
 #: One operation per Direct Mail action, issuing that action (and parsing its answer).
@@ -95,6 +96,11 @@ OPERATIONS: dict[str, Callable[[AliyunBackend], Any]] = {
     "CreateTemplate": lambda b: b.create_template("new", subject="Hi {{name}}", html="<p>{{name}}</p>"),
     "ModifyTemplate": lambda b: b.update_template(TEMPLATE, subject="Hi", html="<p>x</p>"),
     "DeleteTemplate": lambda b: b.delete_template(TEMPLATE),
+    "QueryInvalidAddress": lambda b: b.list_suppressions(cursor=None, page_size=100),
+    "ListUserSuppression": lambda b: b.list_suppressions(cursor="user:1", page_size=100),
+    "CreateUserSuppression": lambda b: b.add_suppressions(["a@example.com"]),
+    "DeleteInvalidAddress": lambda b: b.remove_suppressions(["a@example.com"]),
+    "RemoveUserSuppression": lambda b: b.remove_suppressions(["a@b"]),
 }
 SAMPLES = samples("aliyun")
 

@@ -18,9 +18,7 @@ import yaml
 from click.testing import CliRunner
 from mailbridge_aliyun import AliyunBackend
 from mailbridge_aliyun._backend import check_smtp_password
-from mailbridge_aliyun.cassettes import CASSETTE_DIR, SCRUBBED_PASSWORD, make_vcr
 from mailbridge_aliyun.emulator import AliyunEmulator, render_dm
-from mailbridge_aliyun.record import SCENARIO_PASSWORDS, SCENARIOS, ScenarioContext, replay_url, scenario_client
 
 import mailbridge
 from mailbridge import (
@@ -37,6 +35,16 @@ from mailbridge import (
 )
 from mailbridge.cli import cli
 
+from .record import (
+    CASSETTE_DIR,
+    SCENARIO_PASSWORDS,
+    SCENARIOS,
+    SCRUBBED_PASSWORD,
+    ScenarioContext,
+    make_vcr,
+    replay_url,
+    scenario_client,
+)
 from .test_wire import Wire, backend
 
 DOMAIN_LISTING = {
@@ -464,7 +472,7 @@ def test_no_cassette_holds_an_smtp_password() -> None:
 
 
 def test_a_fresh_recording_scrubs_the_password(tmp_path: Path) -> None:
-    from mailbridge_aliyun.record import main
+    from .record import main
 
     assert main(["--dir", str(tmp_path), "senders"]) == 0
     text = (tmp_path / "senders.yaml").read_text()

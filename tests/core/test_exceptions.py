@@ -51,6 +51,9 @@ def test_configuration_errors_are_apart() -> None:
 
 
 def test_context_and_message() -> None:
+    from mailbridge_aliyun import AliyunBackend  # the backend raising it is loaded: its secret_fields are known
+
+    assert {"AccessKeyId", "Signature"} <= AliyunBackend.secret_fields
     err = mb.RateLimited(
         "too many requests",
         provider="aliyun",

@@ -20,12 +20,13 @@ import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 from mailbridge_aliyun.emulator import AliyunEmulator
-from mailbridge_aliyun.record import scenario_client
 from mailbridge_local import LocalBackend
 from mailbridge_tencent.emulator import TencentEmulator
 
 import mailbridge
 from mailbridge import Attachment, MailbridgeError, Message
+
+from ..aliyun.record import scenario_client
 
 SETTINGS = settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]

@@ -433,7 +433,7 @@ def _split_all(
 
 @pytest.mark.skip(
     reason="send() no longer splits a to-list (issue 11: several 'to' are one shared email, a list larger than one "
-    "call is refused before any call; tests/contract/suite.py pins it); send_many carries one copy each"
+    "call is refused before any call; mailbridge/testing/contract.py pins it); send_many carries one copy each"
 )
 @pytest.mark.slow
 @pytest.mark.parametrize("at_least_once", [False, True], ids=["at-most-once", "at-least-once"])

@@ -16,11 +16,10 @@ from ._server import SmtpServer
 
 
 @pytest.fixture(autouse=True)
-def _smtp_test_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No credentials from the environment; aiosmtpd's warning about AUTH without STARTTLS is expected on
-    the implicit-TLS and loopback plain servers (it cannot tell an implicit-TLS socket is encrypted)."""
-    monkeypatch.delenv("MAILBRIDGE_SMTP_USERNAME", raising=False)
-    monkeypatch.delenv("MAILBRIDGE_SMTP_PASSWORD", raising=False)
+def _smtp_test_env() -> None:
+    """aiosmtpd's warning about AUTH without STARTTLS is expected on the implicit-TLS and loopback plain servers
+    (it cannot tell an implicit-TLS socket is encrypted). The credential variables are cleared by the root
+    conftest, from ``SmtpBackend.environment``."""
     warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS", UserWarning)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from mailbridge_aliyun.emulator import AliyunEmulator
@@ -18,9 +18,10 @@ from ._server import LOGIN, SmtpServer
 
 
 @pytest.fixture
-def emulator() -> Iterator[AliyunEmulator]:
-    with AliyunEmulator() as emu:
-        yield emu  # noreply@mail.example.com (LOGIN) is a seeded sender
+def emulator(mailbridge_emulator_aliyun: AliyunEmulator) -> AliyunEmulator:
+    """The shipped fixture (mailbridge.testing.plugin): Direct Mail's emulator, noreply@mail.example.com (LOGIN)
+    a seeded sender."""
+    return mailbridge_emulator_aliyun
 
 
 @pytest.fixture(params=["plain", "tencent"])

@@ -17,12 +17,13 @@ import pytest
 from mailbridge_tencent.emulator import TEST_SECRET_ID, TEST_SECRET_KEY
 
 import mailbridge
+from mailbridge.testing import cassettes
 
 from ._scenarios import SCENARIOS, Scenario
 from ._support import CASSETTES, REPLAY_URL, SCRUBBED_HEADERS, connect, emulator, make_vcr
 
 # Read at import: the shared conftest removes TENCENTCLOUD_* from the environment of each test.
-RECORD = os.environ.get("MAILBRIDGE_RECORD_CASSETTES", "")
+RECORD = cassettes.record_mode()  # MAILBRIDGE_RECORD_CASSETTES: unset, emulator (or 1), live
 LIVE_ID = os.environ.get("TENCENTCLOUD_SECRET_ID", "")
 LIVE_KEY = os.environ.get("TENCENTCLOUD_SECRET_KEY", "")
 LIVE_REGION = os.environ.get("TENCENTCLOUD_REGION", "ap-guangzhou")
@@ -59,7 +60,7 @@ def _record(scenario: Scenario) -> None:
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
 def test_cassette_replays(scenario: Scenario) -> None:
     """The scenario gives the same result from its cassette, with no network at all."""
-    if RECORD:
+    if RECORD != "none":
         _record(scenario)
     url = REPLAY_URL.replace(TEST_SECRET_KEY, scenario.secret_key or TEST_SECRET_KEY)
     with make_vcr("none").use_cassette(f"{scenario.name}.yaml") as cassette, connect(url) as client:

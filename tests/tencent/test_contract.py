@@ -5,18 +5,17 @@ Re-record the contract cassettes with ``MAILBRIDGE_RECORD_CASSETTES=emulator`` (
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
 from mailbridge_tencent.emulator import TencentEmulator
 
 import mailbridge
+from mailbridge.testing import BackendContract, record_mode
 
-from ..contract.suite import BackendContract
 from ._support import CASSETTES, REPLAY_URL, FakeClock, connect, emulator, make_vcr
 
-RECORD = os.environ.get("MAILBRIDGE_RECORD_CASSETTES", "") == "emulator"
+RECORD = record_mode() == "emulator"
 
 
 class TestTencentContract(BackendContract):
@@ -44,7 +43,12 @@ class TestTencentContractCassettes(BackendContract):
         path = f"contract/{request.node.name}.yaml"
         if RECORD:
             (CASSETTES / path).unlink(missing_ok=True)
-            with emulator() as emu, make_vcr("all").use_cassette(path), connect(emu.url, retry=None) as client:
+            clock = FakeClock()  # uploads take time on the emulator's clock, which the client's waits advance
+            with (
+                emulator(clock=clock) as emu,
+                make_vcr("all").use_cassette(path),
+                connect(emu.url, retry=None, sleep=clock.sleep, clock=clock) as client,
+            ):
                 yield client
             return
         # A test that makes no provider call has no cassette; any call it made would fail here.

@@ -1,4 +1,5 @@
-"""Record the Direct Mail cassettes: ``python -m mailbridge_aliyun.record [--live] [SCENARIO ...]``.
+"""Record the Direct Mail cassettes: ``python -m tests.aliyun.record [--live] [SCENARIO ...]`` (from the
+repository root; recording tooling lives with the tests, not in the shipped plugin).
 
 Without ``--live`` every scenario runs against a fresh :class:`AliyunEmulator` (fixed
 clock, the published test credentials). With ``--live`` and ``ALIBABA_CLOUD_ACCESS_KEY_ID``
@@ -7,6 +8,11 @@ against the real account (``--region``, default cn-hangzhou; the account needs t
 ``noreply@mail.example.com`` replaced through ``--sender`` and a template through
 ``--template-id``). Each scenario is a function that drives a :class:`mailbridge.Client`
 and checks what it gets back; the replay tests run the same functions from the cassettes.
+
+The vcrpy set-up is :func:`mailbridge.testing.cassettes.make_vcr` with what is Direct Mail's own: scrubbing from
+``AliyunBackend.secret_fields`` plus the V3 date/nonce/content-hash headers and the V2 ``Timestamp``; in answers,
+the "string to sign" that ``SignatureDoesNotMatch`` echoes; requests matched on the action (``x-acs-action``
+header or ``Action`` parameter) and the business parameters (common and signature parameters left out).
 """
 
 from __future__ import annotations
@@ -14,11 +20,15 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from mailbridge_aliyun import AliyunBackend
+from mailbridge_aliyun.emulator import TEST_ACCESS_KEY_ID, TEST_ACCESS_KEY_SECRET, AliyunEmulator, reply_ticket
 
 import mailbridge
 from mailbridge import (
@@ -50,20 +60,45 @@ from mailbridge import (
     Tag,
     TemplateNotFound,
 )
-
-from .cassettes import CASSETTE_DIR, make_vcr
-from .emulator import TEST_ACCESS_KEY_ID, TEST_ACCESS_KEY_SECRET, AliyunEmulator, reply_ticket
+from mailbridge.testing import cassettes
 
 __all__ = [
+    "CASSETTE_DIR",
     "RECORDED_AT",
     "SCENARIOS",
     "SCENARIO_PASSWORDS",
+    "SCRUBBED_PASSWORD",
     "Scenario",
     "ScenarioContext",
     "main",
+    "make_vcr",
     "replay_url",
     "scenario_client",
 ]
+
+CASSETTE_DIR = Path(__file__).resolve().parents[2] / "cassettes" / "aliyun"
+SCRUBBED_PASSWORD = cassettes.SCRUBBED
+COMMON = frozenset(
+    {"Action", "Format", "Version", "AccessKeyId", "SignatureMethod", "SignatureVersion", "SignatureNonce",
+     "Timestamp", "Signature", "RegionId", "SecurityToken"}
+)  # fmt: skip
+_STRING_TO_SIGN = re.compile(rb"(string to sign is:?)[^\"]*")
+
+
+def make_vcr(*, record_mode: str = "none", secrets: list[str] | None = None, cassette_dir: Path | None = None) -> Any:
+    """The shared vcrpy set-up with Direct Mail's headers, matchers and echoed string to sign."""
+    return cassettes.make_vcr(
+        cassette_dir or CASSETTE_DIR,
+        record_mode=record_mode,
+        secret_fields=AliyunBackend.secret_fields,
+        drop_headers=["x-acs-date", "x-acs-signature-nonce", "x-acs-content-sha256"],
+        drop_query=["Timestamp"],
+        secrets=secrets or [],
+        response_filters=[lambda body: _STRING_TO_SIGN.sub(rb"\1 <scrubbed>", body)],
+        ignore_params=COMMON,
+        matchers={"acs_action": cassettes.action_matcher("x-acs-action", "Action")},
+    )
+
 
 RECORDED_AT = dt.datetime(2026, 11, 2, 10, 0, tzinfo=dt.UTC)  # the emulator's clock while recording
 SENDER = "noreply@mail.example.com"
