@@ -56,6 +56,7 @@ class Feature(enum.StrEnum):
     UNSUBSCRIBE = "unsubscribe"
     CLICK_TRACKING = "click_tracking"
     ATTACHMENTS = "attachments"
+    INLINE_IMAGES = "inline_images"  # attachments with a content_id, shown by the html body (cid:)
     PROFILE_FIELDS = "profile_fields"
     TEMPLATE_DATA = "template_data"  # per-recipient data stored with group members
     TEMPLATE_DATA_READ = "template_data_read"  # listed members come back with their template data

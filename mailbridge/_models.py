@@ -418,11 +418,22 @@ def _template_name(value: str | Template | None) -> str | None:
 
 @frozen
 class Attachment:
-    """A file attached to a message."""
+    """A file attached to a message.
+
+    ``content_id`` *(optional)* makes it an inline part (an image the HTML body shows as
+    ``<img src="cid:logo">``): ``Content-Disposition: inline`` with ``Content-ID: <logo>``, sent
+    only by backends declaring ``Feature.INLINE_IMAGES``. Give the id without angle brackets.
+    """
 
     filename: str
     content: bytes = field(repr=lambda b: f"<{len(b)} bytes>")
     content_type: str = "application/octet-stream"
+    content_id: str | None = None
+
+    @property
+    def inline(self) -> bool:
+        """Whether this is an inline part (it has a ``content_id``)."""
+        return self.content_id is not None
 
 
 @frozen

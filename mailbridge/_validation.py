@@ -193,6 +193,37 @@ def _check_attachment(index: int, attachment: Attachment) -> None:
         raise InvalidRequest(f"{where} content type cannot be multipart/* or message/* (a container, not a file)")
 
 
+#: The field name an inline attachment is reported under (``field 'attachments[inline]'``).
+INLINE_FIELD = "attachments[inline]"
+# RFC 5322 msg-id: dot-atom-text "@" dot-atom-text, or (as mail clients write) a bare dot-atom-text.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+_CONTENT_ID = re.compile(rf"{_ATOM}(?:@{_ATOM})?")
+
+
+def _is_inline(attachment: object) -> bool:
+    return getattr(attachment, "content_id", None) is not None
+
+
+def _check_content_ids(message: Message) -> None:
+    """Inline parts: an id a ``cid:`` URL can name (RFC 2392 / 5322 msg-id, no angle brackets), each once."""
+    seen: set[str] = set()
+    for index, attachment in enumerate(message.attachments):
+        cid = attachment.content_id
+        if cid is None:
+            continue
+        where = f"attachment {index + 1}"
+        if not isinstance(cid, str) or not _CONTENT_ID.fullmatch(cid) or len(cid) > 250:
+            raise InvalidRequest(
+                f"{where} content_id {cid!r} is not a message id (letters, digits, and !#$%&'*+/=?^_`{{|}}~.-, "
+                "optionally one @; no spaces or angle brackets; at most 250 characters)"
+            )
+        if cid.casefold() in seen:
+            raise InvalidRequest(f"{where} content_id {cid!r} is used by another attachment of the message")
+        seen.add(cid.casefold())
+    if seen and message.html is None and not (message.template or message.template_id):
+        raise InvalidRequest("inline images (attachments with a content_id) are shown by an html body; give one")
+
+
 def _max_len(field_name: str, value: str | None, limit: int | None, provider: str) -> None:
     if value is not None and limit is not None and len(value) > limit:
         raise LimitExceeded(
@@ -221,7 +252,8 @@ def _used_features(message: Message) -> dict[Feature, str]:
         (Feature.TAGS, "tag", message.tag),
         (Feature.UNSUBSCRIBE, "unsubscribe", message.unsubscribe),
         (Feature.CLICK_TRACKING, "click_tracking", message.click_tracking),
-        (Feature.ATTACHMENTS, "attachments", message.attachments),
+        (Feature.ATTACHMENTS, "attachments", tuple(a for a in message.attachments if not _is_inline(a))),
+        (Feature.INLINE_IMAGES, INLINE_FIELD, tuple(a for a in message.attachments if _is_inline(a))),
     ]
     for feature, name, value in checks:
         if value is not None and value not in ((), {}, ""):
@@ -251,6 +283,14 @@ _EMPTY: dict[str, object] = {
 }
 
 
+def _without(message: Message, feature: Feature, name: str) -> Message:
+    """``message`` less the field using ``feature`` (of the attachments, only that kind)."""
+    if feature in (Feature.ATTACHMENTS, Feature.INLINE_IMAGES):
+        keep_inline = feature is Feature.ATTACHMENTS
+        return message.evolve(attachments=tuple(a for a in message.attachments if _is_inline(a) is keep_inline))
+    return message.evolve(**{name: _EMPTY[name]})
+
+
 def check_message(
     message: Message, limits: Limits, provider: str, *, ignore_unsupported: bool, group_send: bool = False
 ) -> Message:
@@ -271,7 +311,7 @@ def check_message(
                 provider=provider,
             )
         log.warning("%s: ignoring unsupported field '%s'", provider, name)
-        message = message.evolve(**{name: _EMPTY[name]})
+        message = _without(message, feature, name)
 
     smtputf8 = limits.supports(Feature.SMTPUTF8)
     addresses = [("sender", message.sender), ("reply_to", message.reply_to or "")]
@@ -309,6 +349,7 @@ def check_message(
         _no_encoded_word(field_name, value)
     for index, attachment in enumerate(message.attachments):
         _check_attachment(index, attachment)
+    _check_content_ids(message)
 
     _no_visible_bcc(message)
     if not group_send and not message.to:

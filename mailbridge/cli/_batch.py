@@ -31,7 +31,8 @@ the store answers the first receipts, or "maybe sent" for a send that never fini
 **Ctrl-C**: no new row is started; the calls in flight finish and are recorded; exit 130.
 After the last row was read, the rows already queued (at most 4 x in flight) still go out
 and are recorded. An error that every later row would meet too (credentials, permission,
-quota, configuration, sender or template not found) stops the batch the same way.
+quota, configuration, sender or template not found), or 20 rows in a row failed by an
+unavailable or throttling provider (after retries and failover), stops the batch the same way.
 
 **Exit code**: that error's code, else 130 if interrupted, else 8 if a row may have been
 sent, else 9 if a row was not sent, else 0.
@@ -43,20 +44,15 @@ dependency for the same bar.
 
 from __future__ import annotations
 
-import contextlib
-import csv
-import hashlib
-import json
 import os
 import signal
 import sys
-import tempfile
 import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import click
 from attrs import frozen
@@ -64,7 +60,7 @@ from attrs import frozen
 from .._bulk import SendManyInterrupted, SendOutcome
 from .._client import Client
 from .._connect import URL_ENV
-from .._csvio import RecipientsFile, UnreadableRow
+from .._csvio import UnreadableRow
 from .._exceptions import (
     AuthenticationError,
     ConfigurationError,
@@ -80,21 +76,18 @@ from .._failover import FailoverClient
 from .._idempotency import IdempotencyGuard, MemoryIdempotencyStore, idempotency_store
 from .._limits import Feature
 from .._models import Message, Template
-from .._scrub import scrub_text
 from .._templating import render_template, variables
 from .._url import ProviderURL
 from .._validation import address_error
 from ._app import State
+from ._batch_results import MAYBE_SENT, NOT_SENT, REJECTED, SENT, ResultsFile, one_line
+from ._batch_rows import BatchInput, CsvRows, JsonRows, Row
 from ._exit import ExitStatus, exit_status_for
 
-__all__ = ["RESULT_COLUMNS", "BatchOptions", "batch_options", "send_batch"]
+__all__ = ["BatchOptions", "batch_options", "send_batch"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-Row = dict[str, str] | UnreadableRow
 
-RESULT_COLUMNS = ["row", "address", "status", "provider", "message_id", "error", "reason", "maybe_sent"]
-SENT, MAYBE_SENT, NOT_SENT, REJECTED = "sent", "maybe_sent", "not_sent", "rejected"
-_RETRIED = frozenset({NOT_SENT, REJECTED})  # certainly not sent: --resume tries these rows again
 # Errors every later row would meet too: the batch stops instead of repeating them row after row.
 _STOPS_THE_BATCH = (
     AuthenticationError,
@@ -104,8 +97,9 @@ _STOPS_THE_BATCH = (
     SenderNotFound,
     TemplateNotFound,
 )
-_JSONL_SUFFIXES = {".jsonl", ".ndjson", ".jsonlines"}
-_CHUNK = 1 << 16
+# Rows in a row that failed because the provider is unavailable or throttling (after the client's own
+# retries and failover): the provider is down, so the batch stops instead of failing every later row.
+_UNHEALTHY_STREAK = 20
 
 
 # ---------------------------------------------------------------------- options
@@ -226,156 +220,6 @@ class BatchOptions:
         return options
 
 
-# ---------------------------------------------------------------------- input
-
-
-class _NamedStream:
-    """A binary stream that reports a chosen name (``<stdin>``) in the CSV reader's errors."""
-
-    def __init__(self, handle: IO[bytes], name: str) -> None:
-        self._handle, self.name = handle, name
-
-    def read(self, size: int = -1) -> bytes:
-        return self._handle.read(size)
-
-
-class _Input:
-    """The batch file, re-readable (standard input is copied to a temporary file), and its digest."""
-
-    def __init__(self, path: Path) -> None:
-        self.stdin = str(path) == "-"
-        self.name = "<stdin>" if self.stdin else str(path)
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
-        digest = hashlib.sha256()
-        if self.stdin:
-            self._tmp = tempfile.TemporaryDirectory(prefix="mailbridge-batch-")
-            self.path = Path(self._tmp.name) / "stdin"
-            with self.path.open("wb") as spool:
-                while chunk := sys.stdin.buffer.read(_CHUNK):
-                    digest.update(chunk)
-                    spool.write(chunk)
-        else:
-            self.path = path
-            try:
-                with path.open("rb") as handle:
-                    while chunk := handle.read(_CHUNK):
-                        digest.update(chunk)
-            except OSError as exc:
-                raise InvalidRequest(f"cannot read {self.name}: {exc.strerror or exc}") from None
-        self.digest = digest.hexdigest()
-
-    @property
-    def jsonl(self) -> bool:
-        """JSON Lines by the name's suffix; else (stdin, other names) if the first character is ``{``."""
-        suffix = Path(self.name).suffix.lower()
-        if suffix in _JSONL_SUFFIXES:
-            return True
-        if suffix in {".csv", ".tsv", ".txt"}:
-            return False
-        with self.path.open("rb") as handle:
-            head = handle.read(_CHUNK).removeprefix(b"\xef\xbb\xbf").lstrip()
-        return head.startswith(b"{")
-
-    def close(self) -> None:
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
-
-
-class _CsvRows:
-    """The rows of a CSV batch file, read by the core's CSV reader (encoding and delimiter detected)."""
-
-    def __init__(self, source: _Input, to_column: str | None, encoding: str | None, delimiter: str | None) -> None:
-        wanted = (to_column,) if to_column else ("email", "address")
-        if source.stdin:
-            with source.path.open("rb") as handle:
-                stream = cast(IO[bytes], _NamedStream(handle, source.name))
-                self.file = RecipientsFile(stream, encoding=encoding, delimiter=delimiter, address_columns=wanted)
-        else:
-            self.file = RecipientsFile(source.path, encoding=encoding, delimiter=delimiter, address_columns=wanted)
-        by_name = {c.lower(): c for c in reversed(self.file.header) if c}
-        self.address_column = next(by_name[c.lower()] for c in wanted if c.lower() in by_name)
-        self.header: list[str] | None = [c for c in self.file.header if c]
-
-    def __iter__(self) -> Iterator[Row]:
-        return iter(self.file)
-
-    def close(self) -> None:
-        self.file.close()
-
-
-def _json_value(key: str, value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return json.dumps(value)
-    kind = "an object" if isinstance(value, dict) else "a list"
-    raise ValueError(f"{key!r} holds {kind}: template data are strings, numbers or booleans")
-
-
-class _JsonRows:
-    """The rows of a JSON Lines batch file: one JSON object per line; blank lines are skipped.
-
-    The file must be UTF-8 (as JSON Lines says); it is checked whole before anything is sent.
-    A line that is not a JSON object of strings, numbers, booleans or nulls (a null is an
-    absent value) is a refused row naming its line.
-    """
-
-    def __init__(self, source: _Input, to_column: str | None) -> None:
-        self.source = source
-        self.wanted = (to_column,) if to_column else ("email", "address")
-        self.address_column = self.wanted[0]
-        self.header: list[str] | None = None
-        offset = 0
-        with source.path.open("rb") as handle:
-            for number, line in enumerate(handle, 1):
-                try:
-                    (line.removeprefix(b"\xef\xbb\xbf") if number == 1 else line).decode("utf-8")
-                except UnicodeDecodeError as exc:
-                    raise InvalidRequest(
-                        f"{source.name}: line {number} is not UTF-8 (byte 0x{line[exc.start]:02x} at byte offset "
-                        f"{offset + exc.start}); JSON Lines files are UTF-8: nothing was sent"
-                    ) from None
-                offset += len(line)
-
-    def __iter__(self) -> Iterator[Row]:
-        with self.source.path.open("rb") as handle:
-            for number, raw in enumerate(handle, 1):
-                text = raw.decode("utf-8-sig" if number == 1 else "utf-8").strip()
-                if text:
-                    yield self._row(number, text)
-
-    def _row(self, number: int, text: str) -> Row:
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            return UnreadableRow(f"line {number}: not valid JSON ({exc.msg} at column {exc.colno})", text[:200])
-        if not isinstance(value, dict):
-            return UnreadableRow(f"line {number}: a JSON object is needed, not {type(value).__name__}", text[:200])
-        row: dict[str, str] = {}
-        try:
-            for key, item in value.items():
-                converted = _json_value(key, item)
-                if converted is not None:
-                    row[key] = converted
-        except ValueError as exc:
-            return UnreadableRow(f"line {number}: {exc}", text[:200])
-        if self.address_column not in row:  # the column's name in another case, or address for email
-            for wanted in self.wanted:
-                found = next((k for k in row if k.lower() == wanted.lower()), None)
-                if found is not None:
-                    row[self.address_column] = row[found]
-                    break
-        return row
-
-    def close(self) -> None:
-        pass
-
-
 # ---------------------------------------------------------------------- composing messages
 
 
@@ -435,95 +279,6 @@ class _Composer:
                 template_data={},
             )
         return address, message.evolve(idempotency_key=self.key(number))
-
-
-# ---------------------------------------------------------------------- the results file
-
-
-def _one_line(text: str) -> str:
-    return scrub_text(" ".join(text.split()))
-
-
-class _Results:
-    """The results CSV: read back for ``--resume``, then appended to a line per row, flushed each time."""
-
-    def __init__(self, path: Path, resume: bool) -> None:
-        self.path = path
-        # row -> address of rows sent or maybe sent (None: a damaged line): never sent again
-        self.done: dict[int, str | None] = {}
-        self.retried: set[int] = set()  # rows recorded as certainly not sent
-        self._exists = path.exists() and path.stat().st_size > 0
-        if self._exists and not resume:
-            raise click.UsageError(
-                f"{path} exists: add --resume to continue the batch it records, or give another --results file"
-            )
-        self._cut = self._load() if self._exists else False
-        self.handle: IO[str] | None = None
-
-    def open(self) -> None:
-        """Open for appending (the header first in a new file), just before the first row is sent."""
-        try:
-            self.handle = self.path.open("a", newline="", encoding="utf-8")
-        except OSError as exc:
-            raise InvalidRequest(f"cannot write the results file {self.path}: {exc.strerror or exc}") from None
-        self.writer = csv.writer(self.handle)
-        if not self._exists:
-            self.writer.writerow(RESULT_COLUMNS)
-        elif self._cut:
-            self.handle.write("\n")  # the last line was cut short (a crash): never continue it
-        self.handle.flush()
-
-    def _load(self) -> bool:
-        try:
-            text = self.path.read_text(encoding="utf-8-sig", errors="replace")
-        except OSError as exc:
-            raise InvalidRequest(f"cannot read the results file {self.path}: {exc.strerror or exc}") from None
-        reader = csv.reader(text.splitlines())
-        header = next(reader, [])
-        if header != RESULT_COLUMNS:
-            raise InvalidRequest(
-                f"{self.path} is not a mailbridge batch results file (its header is {','.join(header)[:100]!r})"
-            )
-        for fields in reader:
-            record = dict(zip(RESULT_COLUMNS, fields, strict=False))
-            try:
-                number = int(record.get("row", ""))
-            except ValueError:
-                continue  # no row number: nothing to attribute (a line cut before its first comma)
-            status = record.get("status", "")
-            if status in _RETRIED and record.get("maybe_sent") == "false":
-                self.retried.add(number)
-            elif status in (SENT, MAYBE_SENT) and record.get("maybe_sent") in ("true", "false"):
-                self.done[number] = record.get("address", "")
-            else:  # a damaged line (a crash cut it): maybe sent, never sent again
-                self.done[number] = self.done.get(number)
-        return not text.endswith(("\n", "\r"))
-
-    def write(self, number: int, address: str, status: str, **fields: str) -> None:
-        assert self.handle is not None
-        self.writer.writerow(
-            [
-                number,
-                address,
-                status,
-                fields.get("provider", ""),
-                fields.get("message_id", ""),
-                fields.get("error", ""),
-                fields.get("reason", ""),
-                "true" if status == MAYBE_SENT else "false",
-            ]
-        )
-        self.handle.flush()
-
-    def close(self) -> None:
-        """Flush and fsync: every line written is on disk when the command exits."""
-        if self.handle is None:
-            return
-        with contextlib.suppress(OSError, ValueError):
-            self.handle.flush()
-            os.fsync(self.handle.fileno())
-        self.handle.close()
-        self.handle = None
 
 
 # ---------------------------------------------------------------------- Ctrl-C
@@ -604,9 +359,9 @@ class _Batch:
     def __init__(
         self,
         client: Client | FailoverClient,
-        rows: _CsvRows | _JsonRows,
+        rows: CsvRows | JsonRows,
         composer: _Composer,
-        results: _Results,
+        results: ResultsFile,
         bar: Any,
         max_in_flight: int | None,
     ) -> None:
@@ -620,6 +375,7 @@ class _Batch:
         self.pending: deque[tuple[int, str]] = deque()  # (row, address) of each message given to send_many
         self.stop = _Stop()
         self.interrupted = False
+        self.streak = 0  # rows in a row failed by an unavailable or throttling provider
 
     def _messages(self) -> Iterator[Message]:
         for number, row in enumerate(self.rows, 1):
@@ -632,7 +388,7 @@ class _Batch:
             address, composed = self.composer.compose(number, row)
             if isinstance(composed, MailbridgeError):
                 self.results.write(
-                    number, address, REJECTED, error=type(composed).__name__, reason=_one_line(str(composed))
+                    number, address, REJECTED, error=type(composed).__name__, reason=one_line(str(composed))
                 )
                 self.counts[NOT_SENT] += 1
                 self.bar.update(1)
@@ -652,12 +408,18 @@ class _Batch:
             status = MAYBE_SENT if outcome.maybe_sent else NOT_SENT
             provider = error.provider or ""
             self.results.write(
-                number, address, status, provider=provider, error=type(error).__name__, reason=_one_line(str(error))
+                number, address, status, provider=provider, error=type(error).__name__, reason=one_line(str(error))
             )
             self.counts[status] += 1
-            if isinstance(error, _STOPS_THE_BATCH) and self.stop.error is None:
+            unhealthy = not error.maybe_sent and (error.retryable or error.failover_eligible)
+            self.streak = self.streak + 1 if unhealthy else 0
+            stops = isinstance(error, _STOPS_THE_BATCH) or self.streak >= _UNHEALTHY_STREAK
+            if stops and self.stop.error is None:
                 self.stop.error = error
                 self.stop.requested = True
+            self.bar.update(1)
+            return
+        self.streak = 0
         self.bar.update(1)
 
     def run(self) -> None:
@@ -672,7 +434,7 @@ class _Batch:
                 self.interrupted = self.stop.error is None
 
 
-def _check_columns(rows: _CsvRows | _JsonRows, composer: _Composer, base: Message, name: str) -> None:
+def _check_columns(rows: CsvRows | JsonRows, composer: _Composer, base: Message, name: str) -> None:
     """A CSV header lacking a column the message uses: refused before anything is sent."""
     if rows.header is None:
         return
@@ -685,7 +447,7 @@ def _check_columns(rows: _CsvRows | _JsonRows, composer: _Composer, base: Messag
         )
 
 
-def _count_and_check(rows: _CsvRows | _JsonRows, composer: _Composer, results: _Results, name: str) -> int:
+def _count_and_check(rows: CsvRows | JsonRows, composer: _Composer, results: ResultsFile, name: str) -> int:
     """Count the rows; refuse a file whose rows no longer match the addresses the results file records."""
     total = 0
     for total, row in enumerate(rows, 1):
@@ -710,7 +472,7 @@ def _count_and_check(rows: _CsvRows | _JsonRows, composer: _Composer, results: _
     return total
 
 
-def _default_results(source: _Input) -> Path:
+def _default_results(source: BatchInput) -> Path:
     if source.stdin:
         return Path("stdin.results.csv")
     return source.path.with_name(source.path.name + ".results.csv")
@@ -721,18 +483,18 @@ def send_batch(state: State, base: Message, options: BatchOptions) -> None:
     assert options.file is not None
     if base.to or base.cc or base.bcc:
         raise click.UsageError("--batch takes each row's address from the file: leave out --to, --cc and --bcc")
-    source = _Input(options.file)
+    source = BatchInput(options.file)
     try:
         _send_batch(state, base, options, source)
     finally:
         source.close()
 
 
-def _send_batch(state: State, base: Message, options: BatchOptions, source: _Input) -> None:
-    rows: _CsvRows | _JsonRows = (
-        _JsonRows(source, options.to_column)
+def _send_batch(state: State, base: Message, options: BatchOptions, source: BatchInput) -> None:
+    rows: CsvRows | JsonRows = (
+        JsonRows(source, options.to_column)
         if source.jsonl
-        else _CsvRows(source, options.to_column, options.encoding, options.delimiter)
+        else CsvRows(source, options.to_column, options.encoding, options.delimiter)
     )
     store: Any = None
     try:
@@ -750,7 +512,7 @@ def _send_batch(state: State, base: Message, options: BatchOptions, source: _Inp
         )
         _check_columns(rows, composer, base, source.name)
         results_path = options.results or _default_results(source)
-        results = _Results(results_path, options.resume)
+        results = ResultsFile(results_path, options.resume)
         total = _count_and_check(rows, composer, results, source.name)
         results.open()
         try:
@@ -766,7 +528,7 @@ def _send_batch(state: State, base: Message, options: BatchOptions, source: _Inp
                     )
             show = sys.stderr.isatty() if options.progress is None else options.progress
             with click.progressbar(
-                length=total, label="sending", file=sys.stderr, hidden=not show, show_pos=True
+                length=max(total, 1), label="sending", file=sys.stderr, hidden=not (show and total), show_pos=True
             ) as bar:
                 batch = _Batch(client, rows, composer, results, bar, options.max_in_flight)
                 batch.run()
@@ -787,7 +549,7 @@ def _finish(state: State, batch: _Batch, total: int, results_path: Path) -> None
         f"{counts['skipped']} skipped; results in {results_path}"
     )
     if error is not None:
-        summary += f"; stopped by {type(error).__name__}: {_one_line(str(error))}; fix it, then run again with --resume"
+        summary += f"; stopped by {type(error).__name__}: {one_line(str(error))}; fix it, then run again with --resume"
     elif batch.interrupted:
         summary += "; interrupted: run again with --resume to continue"
     payload = {

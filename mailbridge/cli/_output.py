@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -21,6 +22,8 @@ __all__ = ["FORMATS", "Column", "Listing", "Output", "listing_options"]
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 FORMATS = ("table", "json", "csv")
+# C0/C1 controls (ESC above all): a provider's or a CSV's text must not drive the terminal a table is shown on.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @frozen
@@ -94,7 +97,7 @@ class Output:
     @staticmethod
     def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         """A plain aligned table on stdout (for a few rows already at hand; listings use :meth:`stream`)."""
-        cells = [[("" if v is None else str(v)) for v in row] for row in rows]
+        cells = [[_CONTROL.sub("?", "" if v is None else str(v)) for v in row] for row in rows]
         widths = [len(h) for h in headers]
         for row in cells:
             widths = [max(w, len(c)) for w, c in zip(widths, row, strict=False)]
@@ -149,7 +152,7 @@ class Output:
 
         click.echo(line([c.header.upper() for c in columns]))
         for item in items:
-            click.echo(line([" ".join(_text(c.cell(item)).split()) for c in columns]))
+            click.echo(line([_CONTROL.sub("?", " ".join(_text(c.cell(item)).split())) for c in columns]))
 
     @staticmethod
     def _json_rows(items: Iterable[T], listing: Listing[T]) -> None:

@@ -154,6 +154,7 @@ def list_alias(name: str) -> str:
 
 _FEATURES = set(Feature) - {
     Feature.CC,
+    Feature.INLINE_IMAGES,  # Attachments.N carry a name and a URL only, no Content-ID: no inline parts
     Feature.DELIVERY_ENGAGEMENT,
     Feature.TEMPLATE_DATA_READ,  # QueryReceiverDetail returns only the DataSchema profile fields, never CustomDetail
     Feature.SCHEDULED_SEND,  # no 2015-11-23 action takes a send time: BatchSendMail starts at once (reference 2, 9)

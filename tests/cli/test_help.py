@@ -53,3 +53,29 @@ def test_the_readme_documents_every_exit_status() -> None:
     section = readme.split("### Scripting: exit codes", 1)[1].split("\n#", 1)[0]
     documented = {int(code) for code in re.findall(r"^\| (\d+) \|", section, re.M)}
     assert documented == {int(status) for status in ExitStatus}
+
+
+def test_shell_completion_as_documented() -> None:
+    """``_MAILBRIDGE_COMPLETE`` (click's completion) completes commands and options of the real executable."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    executable = Path(sys.executable).parent / "mailbridge"
+    if not executable.exists():
+        executable = Path(shutil.which("mailbridge") or "mailbridge")
+
+    def complete(words: str) -> list[str]:
+        env = {**os.environ, "_MAILBRIDGE_COMPLETE": "bash_complete", "COMP_WORDS": words}
+        env["COMP_CWORD"] = str(len(words.split()) - 1)
+        done = subprocess.run([str(executable)], env=env, capture_output=True, text=True, check=True)
+        return done.stdout.splitlines()
+
+    assert complete("mailbridge gro") == ["plain,groups"]
+    assert complete("mailbridge groups delete --y") == ["plain,--yes"]
+    assert "plain,csv" in complete("mailbridge recipients list g --format c")
+    env = {**os.environ, "_MAILBRIDGE_COMPLETE": "bash_source"}
+    source = subprocess.run([str(executable)], env=env, capture_output=True, text=True, check=True)
+    assert "_mailbridge_completion()" in source.stdout

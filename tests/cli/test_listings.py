@@ -178,3 +178,13 @@ def test_every_listing_takes_limit_and_format(args: list[str], fmt: str, run: Ru
 def test_limit_must_be_positive(run: Run) -> None:
     result = run("groups", "list", "--limit", "0", expect=ExitStatus.USAGE)
     assert "--limit" in result.stderr
+
+
+def test_table_cells_cannot_drive_the_terminal(run: Run, tmp_path: Path) -> None:
+    path = tmp_path / "people.csv"
+    path.write_text("email,name,note\nada@example.com,\"Ada\x1b[2J\",\"two\nlines\"\n")
+    run("groups", "create", "g")
+    run("recipients", "upload", "g", str(path))
+    table = run("recipients", "list", "g").stdout
+    assert "\x1b" not in table and "Ada?[2J" in table and "note=two lines" in table
+    assert as_json(run("--json", "recipients", "list", "g"))[0]["name"] == "Ada\x1b[2J"  # data formats keep it

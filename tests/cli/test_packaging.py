@@ -8,6 +8,7 @@ tree of links on ``sys.path`` instead, which mypy reads like any installed packa
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -64,7 +65,8 @@ def _mypy(python: Path, tmp: Path) -> str:
     (user / "app.py").write_text(USER_CODE)
     command = [sys.executable, "-m", "mypy", "--strict", "--python-executable", str(python)]
     command += ["--cache-dir", str(tmp / "mypy-cache"), "app.py"]
-    done = subprocess.run(command, cwd=user, capture_output=True, text=True, check=False)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "MYPYPATH")}  # only the install counts
+    done = subprocess.run(command, cwd=user, capture_output=True, text=True, check=False, env=env)
     return done.stdout + done.stderr
 
 

@@ -28,7 +28,7 @@ from mailbridge_local import LocalBackend
 import mailbridge
 from mailbridge import Message
 from mailbridge.cli import ExitStatus, cli
-from mailbridge.cli._batch import RESULT_COLUMNS
+from mailbridge.cli._batch_results import RESULT_COLUMNS
 
 SENDER = "news@example.com"
 
@@ -317,6 +317,21 @@ def test_a_cut_last_line_is_never_resent(run: Run, tmp_path: Path) -> None:
     assert results.read_text().splitlines()[-1] == "4,user"  # left as it was, nothing appended to it
 
 
+def test_hostile_addresses_and_a_zero_filled_tail_keep_the_results_file_readable(run: Run, tmp_path: Path) -> None:
+    path = tmp_path / "people.jsonl"
+    hostile = "a\nb\x00c\u2028d@example.com"
+    lines = [{"email": hostile, "name": "X", "plan": "p"}, {"email": "ok@example.com", "name": "Ok", "plan": "p"}]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    run("send", "--batch", str(path), *BODY, expect=ExitStatus.PARTIAL)
+    results = tmp_path / "people.jsonl.results.csv"
+    assert len(results.read_text().splitlines()) == 3  # header + one line per row
+    assert read_results(results)[0]["address"] == "a b c d@example.com"
+    with results.open("ab") as handle:
+        handle.write(b"\x00" * 64)  # what a power loss can leave at the end of a file
+    again = run("send", "--batch", str(path), *BODY, "--resume", expect=ExitStatus.PARTIAL)
+    assert "1 skipped" in again.stderr and run.calls == ["ok@example.com"]
+
+
 def test_resume_refuses_a_file_that_changed(run: Run, tmp_path: Path) -> None:
     people = tmp_path / "people.csv"
     people.write_text("email,name,plan\nada@example.com,Ada,p\nbo@example.com,Bo,p\n")
@@ -377,6 +392,31 @@ def test_an_error_every_row_would_meet_stops_the_batch(
     broken["on"] = False
     run("send", "--batch", str(people), *BODY, "--resume")
     assert delivered(run.data) == Counter(f"user{i}@example.com" for i in range(30))
+
+
+def test_a_provider_that_stays_down_stops_the_batch(run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """20 rows in a row refused as unavailable (after retries): stop, exit 7; one success resets the count."""
+    people = tmp_path / "people.csv"
+    people.write_text("email,name,plan\n" + "".join(f"user{i}@example.com,U{i},p\n" for i in range(100)))
+    original = LocalBackend.send
+    down = {"on": True}
+
+    def send(self: LocalBackend, message: Message) -> mailbridge.SendReceipt:
+        run.calls.append(message.to[0])
+        if down["on"] and message.to[0] not in ("user10@example.com",):
+            raise mailbridge.ProviderUnavailable("service unavailable")
+        return original(self, message)
+
+    monkeypatch.setattr(LocalBackend, "send", send)
+    result = run("send", "--batch", str(people), *BODY, "--max-in-flight", "1", expect=ExitStatus.PROVIDER_FAILURE)
+    assert "stopped by ProviderUnavailable" in result.stderr
+    rows = read_results(tmp_path / "people.csv.results.csv")
+    statuses = [r["status"] for r in rows]
+    assert statuses[:11] == ["not_sent"] * 10 + ["sent"]  # the success reset the count
+    assert set(statuses[11:]) == {"not_sent"} and 20 <= len(statuses[11:]) <= 21  # + the one call in flight
+    down["on"] = False
+    run("send", "--batch", str(people), *BODY, "--resume")
+    assert delivered(run.data) == Counter(f"user{i}@example.com" for i in range(100))
 
 
 # ---------------------------------------------------------------------- send_many: Ctrl-C while reading input

@@ -34,6 +34,7 @@ import mailbridge
 from mailbridge.cli import ExitStatus, cli
 
 from ..faultproxy import Fault, FaultProxy
+from ..redis_server import redis_server
 
 SENDER = "noreply@mail.example.com"
 SEND_ACTION = {"aliyun": "SingleSendMail", "tencent": "SendEmail"}
@@ -237,3 +238,29 @@ def test_sigkill_mid_batch_and_lost_results_lines_never_double_send(tmp_path: Pa
         else:
             assert row["status"] == "maybe_sent" and delivered[address] <= 1, row
     assert sum(1 for r in rows.values() if r["status"] == "maybe_sent") <= 2  # at most the calls in flight
+
+
+def test_failover_batch_with_the_state_store(tmp_path: Path) -> None:
+    """A failover URL (Direct Mail down, SES behind it) with ``state=redis://``: ``--idempotency state``
+    keeps the row keys in that Redis, so lines the results file lost are answered, not sent again."""
+    path = people(tmp_path, 8)
+    with (
+        AliyunEmulator(daily_quota=1_000_000) as dm,
+        TencentEmulator(rate_limit=0) as ses,
+        redis_server(tmp_path) as redis_url,
+    ):
+        dm.add_sender(SENDER)
+        dm.inject("error", action="SingleSendMail", times=None, status=503, code="ServiceUnavailable")
+        url = mailbridge.failover_url([dm.url, ses.url], cooldown=60, retries=1, rate_limit="off", state=redis_url)
+        invoke(url, "send", "--batch", str(path), *BODY, "--idempotency", "state")
+        results_path = tmp_path / "people.csv.results.csv"
+        first = results(results_path)
+        assert {r["provider"] for r in first.values()} == {"tencent"}
+        results_path.write_text("".join(results_path.read_text().splitlines(keepends=True)[:4]))  # rows 4-8 lost
+        again = invoke(url, "send", "--batch", str(path), *BODY, "--idempotency", "state", "--resume")
+        assert "5 sent, 0 maybe sent, 0 not sent, 3 skipped" in again.stderr
+        assert Counter(a for m in ses.sent_mail for a in m["to"]) == Counter(f"u{i}@example.com" for i in range(8))
+        assert dm.sent_mail == []
+        assert {n: r["message_id"] for n, r in results(results_path).items()} == {
+            n: r["message_id"] for n, r in first.items()
+        }  # the first receipts, from Redis
