@@ -107,6 +107,7 @@ class _Probe:
         self.events: list[str] = []
         self.bytes_written = 0
         self.reused: _Habits | None = None  # set when written on a reused connection
+        self.body_follows = False  # the request has a body: its head waits to go out in the same write
 
     def __call__(self, name: str, info: dict[str, Any]) -> None:
         self.events.append(name)
@@ -180,16 +181,29 @@ class _GuardedStream(httpcore.NetworkStream):
         self._inner = inner
         self._habits = habits
         self._last_read = 0.0
+        self._head = b""  # a request's head, held back to go out with the first bytes of its body
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        if self._head:  # (never with httpcore: a body with a length is written before the answer is read)
+            self.write(b"", timeout)
         data = self._inner.read(max_bytes, _clamp(timeout, httpcore.ReadTimeout))
         self._last_read = time.monotonic()
         return data
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        """Write ``buffer``; a request's head is held back and sent with its body in one write.
+
+        One ``send`` per request instead of two (httpcore writes the head and the body
+        separately): what urllib3 and the official SDKs do, and a third less system time.
+        """
+        probe = _PROBE.get()
+        if probe is not None and probe.body_follows and probe.bytes_written == 0 and not self._head and buffer:
+            self._head = buffer  # the head: nothing is on the wire yet
+            return
+        if self._head:
+            buffer, self._head = self._head + buffer, b""
         if not buffer:
             return
-        probe = _PROBE.get()
         # A reused connection about to carry its next request: if the server has closed
         # it (it is readable while idle), fail before writing anything. A request that must
         # not be repeated first gives a server that closes right after answering the time
@@ -207,6 +221,7 @@ class _GuardedStream(httpcore.NetworkStream):
             probe.bytes_written += len(buffer)
 
     def close(self) -> None:
+        self._head = b""
         self._inner.close()
 
     def start_tls(
@@ -282,6 +297,7 @@ class GuardedHTTP:
         deadline = time.monotonic() + self.timeout
         for attempt in (1, 2):
             probe = _Probe(deadline, idempotent=idempotent)
+            probe.body_follows = request.headers.get("content-length", "0") != "0"
             request.extensions = {**request.extensions, "trace": probe}
             token = _PROBE.set(probe)
             try:
