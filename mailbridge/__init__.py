@@ -7,9 +7,8 @@
 from __future__ import annotations
 
 import contextlib
+from typing import TYPE_CHECKING
 
-from ._async import AsyncClient, AsyncFailoverClient, AsyncSendMany, connect_async, connect_failover_async
-from ._async_backend import AsyncBackend
 from ._backend import Backend
 from ._bounce import refine_status
 from ._bulk import SendManyInterrupted, SendManyProgress, SendOutcome
@@ -40,7 +39,6 @@ from ._exceptions import (
     TemplateNotFound,
     UnsupportedFeature,
 )
-from ._failover import FailoverClient, failover_url
 from ._health import HealthStore, MemoryHealthStore, RedisHealthStore
 from ._idempotency import (
     IdempotencyStore,
@@ -50,16 +48,6 @@ from ._idempotency import (
     idempotency_store,
 )
 from ._limits import Feature, Limits, Operation, Rate
-from ._migrate import (
-    GroupPlan,
-    GroupResult,
-    MigrationPlan,
-    MigrationReport,
-    Verification,
-    migrate,
-    plan_migration,
-    verify_migration,
-)
 from ._models import (
     AccountSummary,
     Attachment,
@@ -95,10 +83,50 @@ from ._reader import ResponseReader
 from ._registry import available_providers
 from ._scrub import install_log_filter as _install_log_filter
 from ._scrub import scrub_text
-from ._setup_migrate import SetupItem, SetupReport, apply_setup, plan_setup
 from ._templating import NEUTRAL_SYNTAX, TemplateSyntax, render_template
 from ._url import ProviderURL, Secret, redact_url
-from ._webhooks import EventReceiver, EventStore, MemoryEventStore, SQLiteEventStore
+
+if TYPE_CHECKING:
+    from ._async import AsyncClient, AsyncFailoverClient, AsyncSendMany, connect_async, connect_failover_async
+    from ._async_backend import AsyncBackend
+    from ._failover import FailoverClient, failover_url
+    from ._migrate import (
+        GroupPlan,
+        GroupResult,
+        MigrationPlan,
+        MigrationReport,
+        Verification,
+        migrate,
+        plan_migration,
+        verify_migration,
+    )
+    from ._setup_migrate import SetupItem, SetupReport, apply_setup, plan_setup
+    from ._webhooks import EventReceiver, EventStore, MemoryEventStore, SQLiteEventStore
+
+# Imported on first use (PEP 562): building a client needs none of these, and asyncio, the
+# migration and the webhook machinery cost a cold start ~100 ms.
+_LAZY = {
+    **dict.fromkeys(
+        ["AsyncClient", "AsyncFailoverClient", "AsyncSendMany", "connect_async", "connect_failover_async"], "._async"
+    ),
+    "AsyncBackend": "._async_backend",
+    **dict.fromkeys(["FailoverClient", "failover_url"], "._failover"),
+    **dict.fromkeys(
+        [
+            "GroupPlan",
+            "GroupResult",
+            "MigrationPlan",
+            "MigrationReport",
+            "Verification",
+            "migrate",
+            "plan_migration",
+            "verify_migration",
+        ],
+        "._migrate",
+    ),
+    **dict.fromkeys(["SetupItem", "SetupReport", "apply_setup", "plan_setup"], "._setup_migrate"),
+    **dict.fromkeys(["EventReceiver", "EventStore", "MemoryEventStore", "SQLiteEventStore"], "._webhooks"),
+}
 
 __all__ = [
     "NEUTRAL_SYNTAX",
@@ -218,19 +246,36 @@ __all__ = [
     "write_rejected_csv",
 ]
 
-# Tracebacks and reprs show the public names (httpx's habit).
-for _name in __all__:
-    _obj = globals()[_name]
-    if hasattr(_obj, "__module__") and getattr(_obj, "__module__", "").startswith("mailbridge._"):
+
+
+def _show_as_public(obj: object) -> None:
+    """Tracebacks and reprs show the public names (httpx's habit)."""
+    if hasattr(obj, "__module__") and getattr(obj, "__module__", "").startswith("mailbridge._"):
         with contextlib.suppress(AttributeError, TypeError):
-            _obj.__module__ = "mailbridge"
-del _name, _obj
+            obj.__module__ = "mailbridge"
+
+
+for _name in __all__:
+    if _name not in _LAZY:
+        _show_as_public(globals()[_name])
+del _name
 _install_log_filter()
 
 
-def __getattr__(name: str) -> str:
+def __getattr__(name: str) -> object:
     if name == "__version__":
         from importlib.metadata import version
 
         return version("mailbridge")
+    if name in _LAZY:
+        from importlib import import_module
+
+        value = getattr(import_module(_LAZY[name], __name__), name)
+        _show_as_public(value)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'mailbridge' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY} - {"TYPE_CHECKING", "contextlib"})

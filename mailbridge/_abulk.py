@@ -9,20 +9,27 @@ started is always a suffix of the input. Leaving early (``break``, an error, ``a
 cancelling the reading task starts nothing more and waits for the sends in flight (a request is
 never cut off mid-way, which would make its outcome unknown); afterwards :attr:`AsyncSendMany.interrupted`
 holds the finished outcomes that were not yet yielded and the index of the first message never started.
+An input that raises ends the stream with its error, after the outcomes of the messages read before it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from ._bulk import SendManyInterrupted, SendManyProgress, SendOutcome
 from ._exceptions import MailbridgeError, OutcomeUnknown
 from ._models import Message, SendResult
 
-__all__ = ["AsyncSendMany"]
+__all__ = ["AsyncSendMany", "ThreadSends"]
+
+T = TypeVar("T")
 
 log = logging.getLogger("mailbridge")
 
@@ -39,6 +46,26 @@ async def _run_one(send: AsyncSend, index: int, message: Message) -> SendOutcome
         error = OutcomeUnknown(f"unexpected {type(exc).__name__} while sending; the message may have been sent")
         error.__cause__ = exc
         return SendOutcome(index, message, error=error)
+
+
+class ThreadSends:
+    """A thread pool of ``workers`` for one ``send_many`` run's blocking sends: asyncio's default executor may
+    have fewer workers than ``max_in_flight`` (``min(32, cpus + 4)``). Started on first use; ``close`` stops it."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._pool: ThreadPoolExecutor | None = None
+
+    async def run(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """``asyncio.to_thread`` on this pool (the caller's context variables go along)."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="mailbridge-send")
+        call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, call)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)  # every send has finished: AsyncSendMany.aclose waited for them
 
 
 class _Slot:
@@ -66,6 +93,7 @@ class AsyncSendMany:
         *,
         max_in_flight: int,
         progress: Callable[[SendManyProgress], None] | None = None,
+        on_close: Callable[[], None] | None = None,
     ) -> None:
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
@@ -74,11 +102,13 @@ class AsyncSendMany:
         self._max = max_in_flight
         self._window = 4 * max_in_flight
         self._progress = progress
+        self._on_close = on_close
         self._pending: deque[_Slot] = deque()  # read, not yet yielded, in input order
         self._waiting: deque[_Slot] = deque()  # read, not yet started
         self._running: set[asyncio.Task[None]] = set()
         self._read = 0
         self._more = True
+        self._input_error: Exception | None = None
         self._reading = False  # a consumer is awaiting: finished sends may start the next ones
         self._closed = False
         self.done = self.sent = self.failed = 0
@@ -103,6 +133,10 @@ class AsyncSendMany:
             try:
                 message = next(self._source)
             except StopIteration:
+                self._more = False
+                break
+            except Exception as exc:  # the input broke: its error ends the stream, after what was read
+                self._input_error = exc
                 self._more = False
                 break
             slot = _Slot(self._read, message, loop.create_future())
@@ -145,6 +179,8 @@ class AsyncSendMany:
         self._fill()
         if not self._pending:
             await self.aclose()
+            if self._input_error is not None:  # after the outcome of every message read before it
+                raise self._input_error
             raise StopAsyncIteration
         head = self._pending[0]
         self._reading = True
@@ -169,6 +205,8 @@ class AsyncSendMany:
         self._waiting.clear()
         if self._running:
             await asyncio.shield(asyncio.gather(*self._running, return_exceptions=True))
+        if self._on_close is not None:
+            self._on_close()
         finished = tuple(s.outcome.result() for s in self._pending if s.started and s.outcome.done())
         self._pending.clear()
         if finished or never < self._read or self._more:

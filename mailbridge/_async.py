@@ -18,15 +18,17 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
+import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from ._abulk import AsyncSendMany
+from ._abulk import AsyncSendMany, ThreadSends
 from ._async_backend import AsyncBackend
 from ._bulk import SendManyProgress, default_in_flight
 from ._client import Client
 from ._connect import connect, connect_failover
-from ._exceptions import MailbridgeError
+from ._exceptions import ConfigurationError, MailbridgeError
 from ._failover import FailoverClient
 from ._limits import Limits, Operation
 from ._models import (
@@ -49,19 +51,22 @@ from ._validation import check_message
 __all__ = ["AsyncClient", "AsyncFailoverClient", "AsyncSendMany", "connect_async", "connect_failover_async"]
 
 T = TypeVar("T")
-_DONE: Any = object()
+log = logging.getLogger("mailbridge")
 _UNSET: Any = object()
 
 
-async def _iterate(make: Callable[[], Iterator[T]]) -> AsyncIterator[T]:
-    """Drive a synchronous iterator from worker threads, one item per hop; closed when the consumer stops."""
+async def _iterate(make: Callable[[], Iterator[T]], batch: int | None = None) -> AsyncIterator[T]:
+    """Drive a synchronous iterator from worker threads, ``batch`` items per hop (one provider page: the
+    iterator fetches the next page only when asked for its first item); closed when the consumer stops."""
+    size = max(1, batch or 1)
     iterator = await asyncio.to_thread(make)
     try:
         while True:
-            item = await asyncio.to_thread(next, iterator, _DONE)
-            if item is _DONE:
+            items = await asyncio.to_thread(lambda: list(itertools.islice(iterator, size)))
+            for item in items:
+                yield item
+            if len(items) < size:
                 return
-            yield item
     finally:
         close = getattr(iterator, "close", None)
         if close is not None:
@@ -80,6 +85,7 @@ class AsyncClient:
     def __init__(self, client: Client) -> None:
         self.sync = client
         self._native: AsyncBackend | None = _UNSET
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def __repr__(self) -> str:
         return f"<mailbridge.AsyncClient {self.sync.backend.describe()}>"
@@ -99,11 +105,21 @@ class AsyncClient:
     @property
     def native(self) -> bool:
         """Whether sends run natively on the event loop."""
-        return self._async_backend() is not None
+        return self._async_backend(bind=False) is not None
 
-    def _async_backend(self) -> AsyncBackend | None:
+    def _async_backend(self, *, bind: bool = True) -> AsyncBackend | None:
+        """The backend's async side (built once); its connections belong to the first loop that sends."""
         if self._native is _UNSET:
             self._native = self.sync.backend.async_backend()
+        if self._native is not None and bind:
+            loop = asyncio.get_running_loop()
+            if self._loop is None:
+                self._loop = loop
+            elif self._loop is not loop:  # its pooled connections live on that loop: refuse before any call
+                raise ConfigurationError(
+                    "this async client's connections belong to another event loop; use one loop per client "
+                    "(call connect_async() inside it) and close it there with aclose()"
+                )
         return self._native
 
     async def aclose(self) -> None:
@@ -111,7 +127,10 @@ class AsyncClient:
         native, self._native = self._native, None
         try:
             if native is not None and native is not _UNSET:
-                await native.aclose()
+                if self._loop in (None, asyncio.get_running_loop()):
+                    await native.aclose()
+                else:
+                    log.warning("async client closed on another loop than it sent on; its connections are dropped")
         finally:
             await asyncio.to_thread(self.sync.close)
 
@@ -125,10 +144,15 @@ class AsyncClient:
 
     async def send(self, message: Message, *, idempotency_key: str | None = None) -> SendResult:
         """:meth:`Client.send`, awaited: the same checks, pacing, retries and errors."""
+        return await self._send(message, idempotency_key=idempotency_key)
+
+    async def _send(
+        self, message: Message, *, idempotency_key: str | None = None, offload: Any = asyncio.to_thread
+    ) -> SendResult:
         native = self._async_backend()
         key = idempotency_key or message.idempotency_key
         if native is None or key is not None or TemplateResolver._key(message) is not None:
-            return await asyncio.to_thread(self.sync.send, message, idempotency_key=idempotency_key)
+            return cast(SendResult, await offload(self.sync.send, message, idempotency_key=idempotency_key))
         client = self.sync
         checked = check_message(
             message, client.limits, client.provider, ignore_unsupported=client.ignore_unsupported_features
@@ -174,16 +198,28 @@ class AsyncClient:
         """:meth:`Client.send_many` as an async iterator of outcomes, in input order.
 
         At most ``max_in_flight`` sends (default from the declared send rate) run at once as asyncio
-        tasks, natively or each in a worker thread, paced by the declared rate. Leaving early or
-        cancelling starts nothing more and waits for the sends in flight; see :class:`AsyncSendMany`.
+        tasks, natively or each in one of the run's own ``max_in_flight`` worker threads, paced by the
+        declared rate. Leaving early or cancelling starts nothing more and waits for the sends in
+        flight; see :class:`AsyncSendMany`.
         """
         in_flight = max_in_flight or default_in_flight(self.limits)
-        return AsyncSendMany(self.send, messages, max_in_flight=in_flight, progress=progress)
+        threads = ThreadSends(in_flight)
+
+        async def send(message: Message) -> SendResult:
+            return await self._send(message, offload=threads.run)
+
+        return AsyncSendMany(send, messages, max_in_flight=in_flight, progress=progress, on_close=threads.close)
 
     # ------------------------------------------------------------------ groups
 
     async def create_group(self, name: str, description: str | None = None, *, alias: str | None = None) -> Group:
         return await asyncio.to_thread(self.sync.create_group, name, description, alias=alias)
+
+    async def get_or_create_group(
+        self, name: str, description: str | None = None, *, alias: str | None = None
+    ) -> Group:
+        """:meth:`Client.get_or_create_group`, awaited."""
+        return await asyncio.to_thread(self.sync.get_or_create_group, name, description, alias=alias)
 
     async def get_group(self, name: str) -> Group:
         return await asyncio.to_thread(self.sync.get_group, name)
@@ -196,11 +232,11 @@ class AsyncClient:
 
     def groups(self, keyword: str | None = None) -> AsyncIterator[Group]:
         """Every group (page by page, off the loop)."""
-        return _iterate(lambda: self.sync.groups(keyword))
+        return _iterate(lambda: self.sync.groups(keyword), self.limits.list_page_size)
 
     def members(self, group: Group | str) -> AsyncIterator[Member]:
         """Every member of a group (page by page, off the loop)."""
-        return _iterate(lambda: self.sync.members(group))
+        return _iterate(lambda: self.sync.members(group), self.limits.list_page_size)
 
     async def upload(self, group: Group | str, recipients: Iterable[Any], **options: Any) -> UploadReport:
         """:meth:`Client.upload` (same options), awaited; ``recipients`` is read in the worker thread."""
@@ -218,7 +254,7 @@ class AsyncClient:
         self, start: dt.datetime, end: dt.datetime | None = None, **filters: Any
     ) -> AsyncIterator[DeliveryEvent]:
         """:meth:`Client.deliveries` (same filters) as an async iterator."""
-        return _iterate(lambda: self.sync.deliveries(start, end, **filters))
+        return _iterate(lambda: self.sync.deliveries(start, end, **filters), self.limits.delivery_page_size)
 
     async def account(self) -> AccountSummary:
         return await asyncio.to_thread(self.sync.account)
@@ -299,7 +335,12 @@ class AsyncFailoverClient:
         """:meth:`FailoverClient.send_many` as an async iterator of outcomes, in input order (each send
         in a worker thread, at most ``max_in_flight`` at once; see :class:`AsyncSendMany`)."""
         in_flight = max_in_flight or default_in_flight(self.sync.clients[0].limits)
-        return AsyncSendMany(self.send, messages, max_in_flight=in_flight, progress=progress)
+        threads = ThreadSends(in_flight)
+
+        async def send(message: Message) -> SendResult:
+            return await threads.run(self.sync.send, message)
+
+        return AsyncSendMany(send, messages, max_in_flight=in_flight, progress=progress, on_close=threads.close)
 
 
 def connect_failover_async(url: str | ProviderURL) -> AsyncFailoverClient:

@@ -65,7 +65,8 @@ class SendManyProgress:
 
 
 class SendManyInterrupted(KeyboardInterrupt):
-    """Ctrl-C during :func:`send_many`: nothing new was started and every call in flight finished.
+    """Ctrl-C during :func:`send_many` (also a ``KeyboardInterrupt`` raised by the input iterable):
+    nothing new was started and every call in flight finished.
 
     ``outcomes`` holds, in input order, the messages that finished but had not been yielded
     yet; ``next_index`` is the position of the first message never started (resume there).
@@ -200,11 +201,11 @@ def send_many(
     more = True
     try:
         while True:
-            if more:
-                more = stream.fill(source)
-            if not stream.pending:
-                return
-            try:
+            try:  # Ctrl-C while reading the input (it may be slow, or raise it) counts like one while waiting
+                if more:
+                    more = stream.fill(source)
+                if not stream.pending:
+                    return
                 outcome = stream.pending[0].result()
             except KeyboardInterrupt:
                 raise stream.interrupted() from None

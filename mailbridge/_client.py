@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
 import attrs
-import stamina
 from attrs import frozen
 
 from ._backend import Backend
@@ -256,6 +255,8 @@ class Client(SuppressionsMixin):
                 return False  # the provider asks for longer than this call may take
             return verdict
 
+        import stamina  # deferred to the first call: it brings tenacity (~25 ms of a cold start)
+
         attempts = stamina.retry_context(
             on=on,
             attempts=policy.attempts,
@@ -358,6 +359,22 @@ class Client(SuppressionsMixin):
             return self.backend.create_group(name, description, alias=alias)
 
         return self._create(Operation.CREATE_GROUP, create, find)
+
+    def get_or_create_group(self, name: str, description: str | None = None, *, alias: str | None = None) -> Group:
+        """The group named ``name``, created (as :meth:`create_group` does) if there is none yet.
+
+        Safe to run again: a second run returns the existing group instead of raising
+        :class:`AlreadyExists` (also when another process created it in between). An existing
+        group keeps its own description.
+        """
+        try:
+            return self.get_group(name.strip())
+        except GroupNotFound:
+            pass
+        try:
+            return self.create_group(name, description, alias=alias)
+        except AlreadyExists:  # created meanwhile by someone else: the name is unique, so take it
+            return self.get_group(name.strip())
 
     def groups(self, keyword: str | None = None) -> Iterator[Group]:
         """Every group (whose name contains ``keyword``), following pages."""
@@ -848,7 +865,7 @@ class Client(SuppressionsMixin):
             if schedule <= dt.datetime.now(dt.UTC):
                 raise InvalidRequest(f"schedule {schedule.isoformat()} is not in the future")
         if message.to:
-            raise InvalidRequest("a group send takes its recipients from the group; leave Message.to empty")
+            raise InvalidRequest("a group send takes its recipients from the group; give no 'to' addresses")
         checked = check_message(
             message,
             self.limits,

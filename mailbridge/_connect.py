@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from ._client import Client, RetryPolicy
 from ._exceptions import ConfigurationError
-from ._failover import FailoverClient
 from ._ratelimit import RateLimiter
 from ._registry import load_backend_class
 from ._scrub import install_log_filter
 from ._url import ProviderURL
+
+if TYPE_CHECKING:
+    from ._failover import FailoverClient
 
 __all__ = ["DEFAULT_URL", "URL_ENV", "connect", "connect_failover"]
 
@@ -76,4 +78,6 @@ def connect_failover(url: str | ProviderURL) -> FailoverClient:
     parsed = url if isinstance(url, ProviderURL) else ProviderURL.parse(url)
     if parsed.provider != "failover":
         raise ConfigurationError(f"not a failover URL: {parsed}")
+    from ._failover import FailoverClient  # imported here: a plain connect() does not need it
+
     return FailoverClient.from_url(parsed, connect)

@@ -21,7 +21,7 @@ import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -139,7 +139,8 @@ class RecipientsFile:
     """The rows of a recipients CSV, checked to decode before the first row is read.
 
     Iterate for one dict per row (or an :class:`UnreadableRow`); the file is streamed, never
-    held in memory. ``encoding``, ``delimiter`` and ``lines`` say what was detected.
+    held in memory. ``encoding``, ``delimiter``, ``lines`` and ``header`` (the column names)
+    say what was detected. ``address_columns``: the header must have one of these (any case).
     """
 
     def __init__(
@@ -148,6 +149,7 @@ class RecipientsFile:
         *,
         encoding: str | None = None,
         delimiter: str | None = None,
+        address_columns: Collection[str] = ("email", "address"),
     ) -> None:
         if isinstance(source, str | Path):
             self.name = "<stdin>" if str(source) == "-" else str(source)
@@ -178,10 +180,12 @@ class RecipientsFile:
         if delimiter is not None and delimiter not in _DELIMITERS:
             raise InvalidRequest(f"delimiter must be one of ',', ';' or a tab, not {delimiter!r}")
         self.delimiter = delimiter or _delimiter(header)
-        columns = {c.strip().lower() for c in next(csv.reader([header], delimiter=self.delimiter), [])}
-        if not columns & {"email", "address"}:
+        self.header = [c.strip() for c in next(csv.reader([header], delimiter=self.delimiter), [])]
+        wanted = {c.lower() for c in address_columns}
+        if not {c.lower() for c in self.header} & wanted:
             self.close()
-            raise InvalidRequest(f"{self.name}: the first row must be a header with an 'email' column")
+            shown = "an 'email'" if "email" in wanted else "a " + " or ".join(repr(c) for c in sorted(address_columns))
+            raise InvalidRequest(f"{self.name}: the first row must be a header with {shown} column")
 
     def _open(self) -> IO[bytes]:
         if self._owned is not None:
@@ -218,6 +222,8 @@ def _rows(text: IO[str], delimiter: str) -> Iterator[dict[str, str] | Unreadable
     except (StopIteration, csv.Error):
         return
     width = len(header)
+    named = all(header)  # no empty column name to drop: rows become dicts straight from zip
+    strip = str.strip
     while True:
         try:
             fields = next(reader)
@@ -226,7 +232,7 @@ def _rows(text: IO[str], delimiter: str) -> Iterator[dict[str, str] | Unreadable
         except csv.Error as exc:
             yield UnreadableRow(f"unreadable CSV row (line {reader.line_num}): {exc}")
             continue
-        if not any(f.strip() for f in fields):
+        if not "".join(fields).strip():
             continue  # a blank line, as spreadsheets leave at the end
         if len(fields) > width and any(f.strip() for f in fields[width:]):
             shown = delimiter.join(fields)[:200]
@@ -236,7 +242,10 @@ def _rows(text: IO[str], delimiter: str) -> Iterator[dict[str, str] | Unreadable
                 shown,
             )
             continue
-        yield {k: (v or "").strip() for k, v in zip(header, fields, strict=False) if k}
+        if named:
+            yield dict(zip(header, map(strip, fields), strict=False))
+        else:
+            yield {k: v.strip() for k, v in zip(header, fields, strict=False) if k}
 
 
 def read_recipients_csv(

@@ -53,7 +53,6 @@ from urllib.parse import quote, unquote
 from ._bulk import SendManyProgress, SendOutcome, default_in_flight, send_many
 from ._client import Client, RetryPolicy
 from ._exceptions import (
-    AlreadyExists,
     ConfigurationError,
     MailbridgeError,
     OutcomeUnknown,
@@ -457,13 +456,11 @@ class FailoverClient:
     def create_group(self, name: str, description: str | None = None) -> dict[str, Group | MailbridgeError]:
         """Create (or find) the group of this name on every provider; one result per provider."""
 
-        def create(client: Client) -> Group:
-            try:
-                return client.create_group(name, description)
-            except AlreadyExists:
-                return client.get_group(name)
+        return self._everywhere(lambda client: client.get_or_create_group(name, description))
 
-        return self._everywhere(create)
+    def get_or_create_group(self, name: str, description: str | None = None) -> dict[str, Group | MailbridgeError]:
+        """:meth:`Client.get_or_create_group` on every provider (what :meth:`create_group` does too)."""
+        return self.create_group(name, description)
 
     def upload(
         self, group: str, recipients: Iterable[Recipient | str | Any], **options: Any

@@ -42,6 +42,7 @@ send.
 from __future__ import annotations
 
 import contextvars
+import socket
 import ssl
 import time
 from collections.abc import Iterable
@@ -52,7 +53,7 @@ import httpx
 
 from ._outcome import Stage
 
-__all__ = ["CallFailed", "GuardedHTTP", "guarded_transport"]
+__all__ = ["CallFailed", "GuardedHTTP", "guarded_transport", "network_reason"]
 
 # Exceptions that, raised before any request byte was written, prove nothing left.
 _BEFORE_SENDING = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
@@ -168,7 +169,7 @@ def _judge(probe: _Probe, exc: httpx.HTTPError, attempt: int) -> CallFailed | No
     reused = bool(probe.events) and not probe.new_connection
     if stage is Stage.NOT_SENT and reused and attempt == 1 and probe.remaining() > 0:
         return None
-    what = "the request's deadline passed" if probe.remaining() <= 0 else f"{type(exc).__name__}: {exc}"
+    what = "the request's deadline passed" if probe.remaining() <= 0 else network_reason(exc)
     return CallFailed(stage, what, reused=reused)
 
 
@@ -296,3 +297,50 @@ class GuardedHTTP:
                 probe.reused.answered_on_reuse()
             return response
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def network_reason(exc: BaseException) -> str:
+    """What went wrong on the network, in a few neutral words (never the transport library's own text).
+
+    httpx, httpcore and the operating system word the same failure differently ("[Errno 111]
+    Connection refused", "All connection attempts failed", urllib3's pool messages); users get
+    one vocabulary whichever backend or library made the call.
+    """
+    chain: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and len(chain) < 10:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    for item in chain:
+        if isinstance(item, ssl.SSLCertVerificationError):
+            return "the server's TLS certificate could not be verified"
+        if isinstance(item, ssl.SSLError):
+            return "the TLS handshake failed"
+        if isinstance(item, ConnectionRefusedError):
+            return "the connection was refused"
+        if isinstance(item, ConnectionResetError):
+            return "the connection was reset"
+        if isinstance(item, socket.gaierror):
+            return "the host name could not be resolved"
+    text = " ".join(str(item) for item in chain).lower()
+    if "name or service not known" in text or "nodename nor servname" in text or "getaddrinfo" in text:
+        return "the host name could not be resolved"
+    if "refused" in text:
+        return "the connection was refused"
+    for kinds, reason in _NETWORK_REASONS:
+        if isinstance(exc, kinds):
+            return reason
+    return "a network error"
+
+
+_NETWORK_REASONS: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], ...] = (
+    (httpx.ConnectTimeout, "connecting timed out"),
+    (httpx.PoolTimeout, "no connection was free in time"),
+    ((httpx.ReadTimeout, httpx.WriteTimeout), "the connection timed out"),
+    (httpx.ConnectError, "the connection could not be made"),
+    (httpx.RemoteProtocolError, "the connection closed before a complete answer"),
+    ((httpx.ReadError, httpx.WriteError), "the connection broke"),
+    (httpx.ProxyError, "the proxy refused the connection"),
+    (httpx.UnsupportedProtocol, "the endpoint's scheme is not http or https"),
+    (httpx.TimeoutException, "the connection timed out"),
+)

@@ -56,6 +56,7 @@ class Feature(enum.StrEnum):
     UNSUBSCRIBE = "unsubscribe"
     CLICK_TRACKING = "click_tracking"
     ATTACHMENTS = "attachments"
+    INLINE_IMAGES = "inline_images"  # attachments with a content_id, shown by the html body (cid:)
     PROFILE_FIELDS = "profile_fields"
     TEMPLATE_DATA = "template_data"  # per-recipient data stored with group members
     TEMPLATE_DATA_READ = "template_data_read"  # listed members come back with their template data
@@ -148,7 +149,8 @@ class Limits:
         return self.rates.get(str(operation)) or self.rates.get("*")
 
     def supports(self, feature: Feature | str) -> bool:
-        return Feature(feature) in self.features
+        # A Feature (a StrEnum) is found as such; anything else is checked to be a Feature's value.
+        return feature in self.features or Feature(feature) in self.features
 
     def evolve(self, **changes: Any) -> Limits:
         return attrs.evolve(self, **changes)

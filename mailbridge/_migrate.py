@@ -6,14 +6,21 @@ numbered lists or refused), which recipient data will not survive, and what cann
 automated (sender domains with the DNS records the target needs, templates).
 ``migrate()`` copies through the target client's own chunking, de-duplication and rate
 limits, and is resumable: running it again skips every address already on the target.
-``verify_migration()`` compares the addresses on both sides and reports exactly what differs.
+Reading the source overlaps with uploading to the target: a reader thread follows the source's
+pages (each call within the source's rate budget) into a bounded queue while the uploads run
+(within the target's), so a migration takes about as long as the slower of the two sides, not
+their sum. The group is verified against the addresses read during the copy (the source is
+not read twice). ``verify_migration()`` compares the addresses on both sides and reports
+exactly what differs.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterator, Sequence
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from attrs import field, frozen
@@ -23,7 +30,7 @@ from ._dedup import SeenSet
 from ._exceptions import GroupNotFound, LimitExceeded, MailbridgeError, UnsupportedFeature
 from ._limits import Feature
 from ._migrate_suppressions import SuppressionPlan, SuppressionResult, copy_suppressions, plan_suppressions
-from ._models import Group, GroupStatus, Recipient, UploadReport
+from ._models import Group, GroupStatus, Member, Recipient, UploadReport
 from ._parts import part_names
 from ._setup_migrate import template_steps
 
@@ -290,20 +297,145 @@ def migrate(
 
     ``progress`` is called with the number of source members handled since the last call.
     Raises :class:`LimitExceeded` before writing anything if the plan refuses a group.
+
+    If reading the source or uploading to the target fails, both stop (nothing more is read
+    or uploaded) and the error is raised with ``partial_result``: a :class:`MigrationReport`
+    of the groups finished so far plus the interrupted one, whose uploads are those that
+    completed and whose verification counts the members read so far and lists, as
+    ``missing_on_target``, exactly those read but not uploaded (also the error's ``not_sent``).
+    Running ``migrate`` again resumes.
     """
     if migration.refused:
         names = ", ".join(g.name for g in migration.refused)
         raise LimitExceeded(f"the plan refuses: {names}; see its notes (or allow splitting)")
-    results = []
+    results: list[GroupResult] = []
     ignoring = target.ignore_unsupported_features
     target.ignore_unsupported_features = True  # the plan lists the fields the target cannot keep
     try:
         for group_plan in migration.groups:
-            results.append(_copy_group(source, target, group_plan, chunk, wait_timeout, progress))
+            try:
+                results.append(_copy_group(source, target, group_plan, chunk, wait_timeout, progress))
+            except MailbridgeError as exc:
+                interrupted = exc.partial_result if isinstance(exc.partial_result, GroupResult) else None
+                exc.partial_result = MigrationReport(migration, [*results, *([interrupted] if interrupted else [])])
+                raise
     finally:
         target.ignore_unsupported_features = ignoring
     carried = copy_suppressions(source, target, migration.suppressions) if migration.suppressions else None
     return MigrationReport(migration, results, carried)
+
+
+_END = object()
+
+
+class _Reader:
+    """Source members read in a thread, at most ``capacity`` ahead of the uploads.
+
+    Iterate in the consuming thread: members in source order, then the reader's error if it
+    failed. :meth:`close` stops it after the call in flight (it never starts another) and waits.
+    """
+
+    def __init__(self, members: Iterator[Member], capacity: int) -> None:
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=capacity)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(members,), name="mailbridge-migrate-read", daemon=True)
+        self._thread.start()
+
+    def _run(self, members: Iterator[Member]) -> None:
+        try:
+            for member in members:
+                if not self._put(member):
+                    return
+            self._put(_END)
+        except BaseException as exc:  # handed to the consumer, raised there
+            self._put(exc)
+        finally:
+            close = getattr(members, "close", None)
+            if close is not None:
+                close()
+
+    def _put(self, item: object) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self) -> Iterator[Member]:
+        while True:
+            item = self._queue.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            assert isinstance(item, Member)
+            yield item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _read_target(target: Client, parts: list[Group], existing: SeenSet) -> list[int]:
+    """Every member of the target lists into ``existing``; how many each list has."""
+    counts = []
+    for part in parts:
+        n = 0
+        for member in target.members(part):
+            existing.add(member.recipient.key)
+            n += 1
+        counts.append(n)
+    return counts
+
+
+class _Filler:
+    """Uploads buffered members into the target lists in order, filling each to the target's limit."""
+
+    def __init__(self, target: Client, group_plan: GroupPlan, parts: list[Group], wait_timeout: float) -> None:
+        self.target, self.group_plan, self.parts, self.wait_timeout = target, group_plan, parts, wait_timeout
+        self.counts: list[int] = []
+        self.uploads: list[UploadReport] = []
+        self.buffer: list[Recipient] = []
+        self.unsent: list[str] = []  # of a failed upload: the addresses it did not upload
+        self.part_index = 0
+
+    def flush(self) -> None:
+        limit = self.target.limits.max_group_size
+        wait = self.target.limits.async_upload
+        while self.buffer:
+            room = (limit - self.counts[self.part_index]) if limit else len(self.buffer)
+            if room <= 0:
+                self.part_index += 1
+                if self.part_index >= len(self.parts):
+                    raise LimitExceeded(f"{self.group_plan.name}: the target lists are full")
+                continue
+            take = self.buffer[:room]
+            try:
+                report = self.target.upload(
+                    self.parts[self.part_index], take, wait=wait, wait_timeout=self.wait_timeout
+                )
+            except MailbridgeError as exc:
+                del self.buffer[:room]
+                partial = exc.partial_result
+                if isinstance(partial, UploadReport):  # what that upload did before it failed
+                    self.uploads.append(partial)
+                    self.unsent = [*exc.not_sent, *(r.email for r in take[partial.rows :])]
+                else:
+                    self.unsent = [r.email for r in take]
+                raise
+            del self.buffer[:room]
+            self.counts[self.part_index] += report.accepted
+            self.uploads.append(report)
+
+    def interrupted(self, exc: MailbridgeError, read: set[str], skipped: int) -> None:
+        """The exact state of an interrupted group on the error: what was read, uploaded, not sent."""
+        not_sent = (*self.unsent, *(r.email for r in self.buffer))
+        exc.not_sent = not_sent
+        known = sum(self.counts) + sum(u.accepted for u in self.uploads)
+        verification = Verification(self.group_plan.name, len(read), known, missing_on_target=sorted(not_sent))
+        exc.partial_result = GroupResult(self.group_plan, self.uploads, verification, skipped)
 
 
 def _copy_group(
@@ -316,58 +448,43 @@ def _copy_group(
 ) -> GroupResult:
     source_group = source.get_group(group_plan.name)
     parts = [_find_or_create(target, n, source_group.description) for n in group_plan.targets]
-    limit = target.limits.max_group_size
     existing = SeenSet()
-    counts = []
+    read: set[str] = set()  # every source address key read: the verification's source side
+    skipped = 0
+    reader: _Reader | None = None
+    if target.limits.async_upload:  # members of an import still running are not listed yet
+        parts = [target.wait_until_ready(part, timeout=wait_timeout) for part in parts]
+    filler = _Filler(target, group_plan, parts, wait_timeout)
     try:
-        if target.limits.async_upload:  # members of an import still running are not listed yet
-            parts = [target.wait_until_ready(part, timeout=wait_timeout) for part in parts]
-        for part in parts:
-            n = 0
-            for member in target.members(part):
-                existing.add(member.recipient.key)
-                n += 1
-            counts.append(n)
-        uploads: list[UploadReport] = []
-        buffer: list[Recipient] = []
-        part_index = 0
-
-        def flush() -> None:
-            nonlocal part_index
-            rows = buffer[:]
-            buffer.clear()
-            while rows:
-                room = (limit - counts[part_index]) if limit else len(rows)
-                if room <= 0:
-                    part_index += 1
-                    if part_index >= len(parts):
-                        raise LimitExceeded(f"{group_plan.name}: the target lists are full")
-                    continue
-                take, rows = rows[:room], rows[room:]
-                report = target.upload(
-                    parts[part_index], take, wait=target.limits.async_upload, wait_timeout=wait_timeout
-                )
-                counts[part_index] += report.accepted
-                uploads.append(report)
-
-        skipped = 0
-        for member in source.members(source_group):
-            if member.recipient.key not in existing:
-                existing.add(member.recipient.key)
-                buffer.append(member.recipient)
+        # The source is read from here on, in a thread, while the target's members are read and uploaded.
+        reader = _Reader(source.members(source_group), max(chunk, 4 * source.limits.list_page_size))
+        filler.counts = _read_target(target, parts, existing)
+        for member in reader:
+            key = member.recipient.key
+            read.add(key)
+            if key not in existing:
+                existing.add(key)
+                filler.buffer.append(member.recipient)
             else:
                 skipped += 1
             if progress:
                 progress(1)
-            if len(buffer) >= chunk:
-                flush()
-        flush()
+            if len(filler.buffer) >= chunk:
+                filler.flush()
+        filler.flush()
+    except MailbridgeError as exc:
+        if reader is not None:
+            reader.close()  # both sides have stopped before the report is made
+        filler.interrupted(exc, read, skipped)
+        raise
     finally:
+        if reader is not None:
+            reader.close()
         existing.close()
     for part in parts:
         if target.limits.async_upload:
             target.wait_until_ready(part, timeout=wait_timeout)
-    return GroupResult(group_plan, uploads, verify_migration(source, target, group_plan), skipped)
+    return GroupResult(group_plan, filler.uploads, _verify(target, group_plan, read, wait_timeout), skipped)
 
 
 # ---------------------------------------------------------------------------- verification
@@ -389,6 +506,12 @@ def verify_migration(
 ) -> Verification:
     """Compare the addresses of a source group with its target list(s)."""
     src, _ = _addresses(source.members(group_plan.name))
+    return _verify(target, group_plan, src, wait_timeout)
+
+
+def _verify(target: Client, group_plan: GroupPlan, src: Iterable[str], wait_timeout: float) -> Verification:
+    """The target list(s) of a group against the source's address keys."""
+    src = set(src)
     dst: set[str] = set()
     repeats: list[str] = []
     total = 0

@@ -6,6 +6,7 @@ import datetime as dt
 import email.message
 import enum
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
 import attrs
@@ -109,7 +110,18 @@ class Recipient:
 
     def profile(self) -> dict[str, str]:
         """The profile fields that are set."""
-        return {f: v for f in self.PROFILE_FIELDS if (v := getattr(self, f))}
+        profile = {}  # (spelled out: this runs several times per row of an upload)
+        if self.name:
+            profile["name"] = self.name
+        if self.nickname:
+            profile["nickname"] = self.nickname
+        if self.gender:
+            profile["gender"] = self.gender
+        if self.birthday:
+            profile["birthday"] = self.birthday
+        if self.mobile:
+            profile["mobile"] = self.mobile
+        return profile
 
     @classmethod
     def coerce(cls, value: Recipient | str | Mapping[str, Any]) -> Recipient:
@@ -125,12 +137,16 @@ class Recipient:
             return value
         if isinstance(value, str):
             return cls(email=value)
+        if type(value) is dict and (plan := _row_plan(tuple(value))) is not None:
+            try:
+                return _from_plan(cls, plan, tuple(value.values()))
+            except TypeError:
+                pass  # a value that is not text: the general path below takes numbers or says why not
         if not isinstance(value, Mapping):
             hint = ""
             if isinstance(value, list | tuple):
                 hint = " (a csv.reader row has no column names: use csv.DictReader or mailbridge.read_recipients_csv)"
             raise TypeError(f"expected a Recipient, an address string or a mapping, not {type(value).__name__}{hint}")
-        known = {"email", "address", "data", *cls.PROFILE_FIELDS}
         row: dict[str, Any] = {}
         for k, v in value.items():
             if k is None:  # csv.DictReader puts fields beyond the header under None
@@ -139,8 +155,8 @@ class Recipient:
                 continue
             if not isinstance(k, str):
                 raise TypeError(f"column names must be strings, not {type(k).__name__}")
-            key = k.strip()
-            row[key.lower() if key.lower() in known else key] = v if key.lower() == "data" else _text(key, v)
+            key = _column(k)
+            row[key] = v if key == "data" or v is None or type(v) is str else _text(key, v)
         email = row.pop("email", None) or row.pop("address", None) or ""
         profile = {f: (row.pop(f, None) or None) for f in cls.PROFILE_FIELDS}
         data = row.pop("data", None)
@@ -153,6 +169,48 @@ class Recipient:
                     raise TypeError(f"template data keys must be strings, not {type(k).__name__}")
                 extra[k] = _text(k, v) or ""
         return cls(email=email, data=extra, **profile)
+
+
+_KNOWN_COLUMNS = frozenset({"email", "address", "data", *Recipient.PROFILE_FIELDS})
+
+
+@lru_cache(maxsize=1024)
+def _column(name: str) -> str:
+    """A column name as :meth:`Recipient.coerce` files it (cached: a CSV repeats its header on every row)."""
+    key = name.strip()
+    return key.lower() if key.lower() in _KNOWN_COLUMNS else key
+
+
+# Where each column of a row goes: (index of email or -1, profile fields, template data columns).
+_RowPlan = tuple[int, tuple[tuple[str, int], ...], tuple[tuple[str, int], ...]]
+
+
+@lru_cache(maxsize=256)
+def _row_plan(columns: tuple[Any, ...]) -> _RowPlan | None:
+    """How :meth:`Recipient.coerce` files a dict with these keys, worked out once per header.
+
+    None for anything but plain distinct string columns without ``data`` and with at most one of
+    ``email``/``address``: the general path handles those."""
+    if not all(type(c) is str for c in columns):
+        return None
+    names = [_column(c) for c in columns]
+    if len(set(names)) != len(names) or "data" in names or {"email", "address"} <= set(names):
+        return None
+    email = next((i for i, n in enumerate(names) if n in ("email", "address")), -1)
+    profile = tuple((n, i) for i, n in enumerate(names) if n in Recipient.PROFILE_FIELDS)
+    extra = tuple((n, i) for i, n in enumerate(names) if n not in _KNOWN_COLUMNS)
+    return email, profile, extra
+
+
+def _from_plan(cls: type[Recipient], plan: _RowPlan, values: tuple[Any, ...]) -> Recipient:
+    """The general path's result for a row of text values (TypeError if one is not text)."""
+    "".join(values)  # TypeError unless every value is text
+    email, profile, extra = plan
+    return cls(
+        email=values[email] if email >= 0 else "",
+        data={n: v for n, i in extra if (v := values[i])},
+        **{n: values[i] or None for n, i in profile},
+    )
 
 
 def _text(field_name: str, value: Any) -> str | None:
@@ -360,11 +418,22 @@ def _template_name(value: str | Template | None) -> str | None:
 
 @frozen
 class Attachment:
-    """A file attached to a message."""
+    """A file attached to a message.
+
+    ``content_id`` *(optional)* makes it an inline part (an image the HTML body shows as
+    ``<img src="cid:logo">``): ``Content-Disposition: inline`` with ``Content-ID: <logo>``, sent
+    only by backends declaring ``Feature.INLINE_IMAGES``. Give the id without angle brackets.
+    """
 
     filename: str
     content: bytes = field(repr=lambda b: f"<{len(b)} bytes>")
     content_type: str = "application/octet-stream"
+    content_id: str | None = None
+
+    @property
+    def inline(self) -> bool:
+        """Whether this is an inline part (it has a ``content_id``)."""
+        return self.content_id is not None
 
 
 @frozen

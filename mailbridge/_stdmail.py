@@ -2,11 +2,13 @@
 
 Lossless for what the neutral model carries: sender and its display name, to/cc/bcc, reply-to
 and its name, subject, the text and html alternatives, attachments (filename, content type,
-bytes), custom headers and the tag (as ``X-Mailbridge-Tag``, as the local outbox writes it).
+bytes), inline parts (an attachment with a ``content_id``: written as RFC 2387
+``multipart/related`` around the body, read from a related part or any part with a ``Content-ID``),
+custom headers and the tag (as ``X-Mailbridge-Tag``, as the local outbox writes it).
 Whatever a neutral message cannot carry raises :class:`~mailbridge.InvalidRequest` naming it
-instead of being dropped: recipient display names, several reply-to addresses, inline images
-(``Content-ID`` parts: no cloud backend can send them), other body types, repeated headers; and,
-the other way, template sends and send options that have no place in a standard message.
+instead of being dropped: recipient display names, several reply-to addresses, other body
+types, repeated headers; and, the other way, template sends and send options that have no place
+in a standard message.
 
 Hand-written on top of :mod:`email` (the standard library does the MIME work): the mapping onto
 the neutral fields is mailbridge's own.
@@ -67,7 +69,7 @@ def to_email_message(message: Message) -> email.message.EmailMessage:
     place for them.
     """
     if message.template or message.template_id or message.template_data:
-        raise InvalidRequest("a template send has no body to put in a standard email message (Message.template)")
+        raise InvalidRequest("a template send has no body to put in a standard email message")
     for name in ("unsubscribe", "click_tracking", "idempotency_key"):
         if getattr(message, name) is not None:
             raise InvalidRequest(f"a standard email message cannot carry the send option {name}")
@@ -106,7 +108,15 @@ def to_email_message(message: Message) -> email.message.EmailMessage:
             body.attach(part)
     else:
         body = bodies[0] if bodies else None
-    parts = [_attachment_part(a) for a in message.attachments]
+    inline = [_attachment_part(a) for a in message.attachments if a.content_id is not None]
+    if inline:  # RFC 2387: the body first (the root), then the parts it refers to by cid:
+        related = email.message.EmailMessage(policy=_POLICY)
+        related.set_type("multipart/related")
+        del related["MIME-Version"]
+        for part in [body, *inline] if body is not None else inline:
+            related.attach(part)
+        body = related
+    parts = [_attachment_part(a) for a in message.attachments if a.content_id is None]
     if parts:
         out.set_type("multipart/mixed")
         for part in [body, *parts] if body is not None else parts:
@@ -145,8 +155,9 @@ def _attachment_part(attachment: Attachment) -> email.message.EmailMessage:
             attachment.content,
             maintype=maintype,
             subtype=subtype,
-            disposition="attachment",
+            disposition="attachment" if attachment.content_id is None else "inline",
             filename=attachment.filename,
+            cid=None if attachment.content_id is None else f"<{attachment.content_id}>",
         )
     del part["MIME-Version"]
     return part
@@ -241,25 +252,22 @@ def _walk(msg: email.message.EmailMessage) -> tuple[str | None, str | None, tupl
     html: str | None = None
     attachments: list[Attachment] = []
 
-    def visit(part: email.message.EmailMessage, where: str) -> None:
+    def visit(part: email.message.EmailMessage, where: str, root: bool = True) -> None:
         nonlocal text, html
         ctype = part.get_content_type()
         if part.is_multipart() and ctype != "message/rfc822":
-            if ctype not in ("multipart/mixed", "multipart/alternative"):
-                raise InvalidRequest(
-                    f"a neutral message cannot carry a {ctype} part (inline images are not supported: attach them)"
-                )
-            for child in part.iter_parts():
+            if ctype not in ("multipart/mixed", "multipart/alternative", "multipart/related"):
+                raise InvalidRequest(f"a neutral message cannot carry a {ctype} part")
+            for index, child in enumerate(part.iter_parts()):
                 assert isinstance(child, email.message.EmailMessage)
-                visit(child, ctype)
+                # In multipart/related the first part is the root (the body); the others are what it refers to.
+                visit(child, ctype, root=ctype != "multipart/related" or index == 0)
             return
         disposition = part.get_content_disposition()
-        if part.get("Content-ID") is not None or (disposition == "inline" and not ctype.startswith("text/")):
-            name = part.get_filename() or part.get("Content-ID")
-            raise InvalidRequest(
-                f"inline part {name!r} ({ctype}): a neutral message cannot carry inline images; "
-                "attach them as regular attachments"
-            )
+        cid = part.get("Content-ID")
+        if not root or (cid is not None and disposition != "attachment" and not _is_body(part, ctype, disposition)):
+            attachments.append(_inline(part, ctype, cid))
+            return
         if disposition != "attachment" and ctype in ("text/plain", "text/html") and part.get_filename() is None:
             body = part.get_content()
             assert isinstance(body, str)
@@ -288,3 +296,23 @@ def _walk(msg: email.message.EmailMessage) -> tuple[str | None, str | None, tupl
 
     visit(msg, "")
     return text, html, tuple(attachments)
+
+
+def _is_body(part: email.message.EmailMessage, ctype: str, disposition: str | None) -> bool:
+    return ctype in ("text/plain", "text/html") and disposition is None and part.get_filename() is None
+
+
+def _inline(part: email.message.EmailMessage, ctype: str, cid: object) -> Attachment:
+    """A related (inline) part as an attachment with its ``content_id`` (the Content-ID without ``<>``)."""
+    content_id = str(cid).strip().removeprefix("<").removesuffix(">").strip() if cid is not None else ""
+    if not content_id:
+        raise InvalidRequest(
+            f"a related {ctype} part without a Content-ID: a neutral inline part is named by its content id"
+        )
+    if ctype == "message/rfc822" or part.is_multipart():
+        raise InvalidRequest(f"inline part {content_id!r} is a {ctype}: a neutral inline part is one file")
+    payload = part.get_payload(decode=True)
+    content = payload if isinstance(payload, bytes) else b""
+    return Attachment(
+        filename=part.get_filename() or content_id, content=content, content_type=ctype, content_id=content_id
+    )

@@ -219,11 +219,11 @@ class TemplateResolver:
         if key is None:
             return message
         if message.template is not None and message.template_id is not None:
-            raise InvalidRequest("give Message.template (a name) or Message.template_id (a provider id), not both")
+            raise InvalidRequest("give a template name or a provider template id, not both")
         if message.html or message.text:
             raise InvalidRequest("give either a body (html/text) or a template, not both")
         if group_send and message.to:
-            raise InvalidRequest("a group send takes its recipients from the group; leave Message.to empty")
+            raise InvalidRequest("a group send takes its recipients from the group; give no 'to' addresses")
         if group_send:
             self.client._require(Feature.BATCH_SEND)
         if not self.client.ignore_unsupported_features:  # bad input fails before the look-up's calls
@@ -238,7 +238,7 @@ class TemplateResolver:
                 raise InvalidRequest(
                     f"template {template.name!r} on {self.client.provider} has no known subject "
                     f"({self._backend.display_name} templates cannot store one and the template catalog has no "
-                    "record of it): give Message.subject, or update the template with mailbridge",
+                    "record of it): give a subject, or update the template with mailbridge",
                     provider=self.client.provider,
                 )
             subject = template.subject if group_send else render_template(template.subject, message.template_data)

@@ -7,7 +7,6 @@ import re
 from functools import lru_cache
 
 import attrs
-from email_validator import EmailNotValidError, validate_email
 
 from ._exceptions import InvalidAddress, InvalidRequest, LimitExceeded, UnsupportedFeature
 from ._limits import Feature, Limits
@@ -41,13 +40,13 @@ _CONTENT_TYPE = re.compile(rf"{_RESTRICTED_NAME}/{_RESTRICTED_NAME}")
 
 # Headers mailbridge (or the provider) writes from the neutral fields; a custom header may not set them.
 _NEUTRAL_FIELD = {
-    "from": "Message.sender / sender_name",
-    "sender": "Message.sender",
-    "to": "Message.to",
-    "cc": "Message.cc",
-    "bcc": "Message.bcc",
-    "reply-to": "Message.reply_to / reply_to_name",
-    "subject": "Message.subject",
+    "from": "the sender address and name",
+    "sender": "the sender address",
+    "to": "the 'to' addresses",
+    "cc": "the cc addresses",
+    "bcc": "the bcc addresses",
+    "reply-to": "the reply-to address and name",
+    "subject": "the subject",
 }
 _RESERVED = {"date", "mime-version", "return-path", "received", "content-transfer-encoding"}
 _RESERVED_PREFIXES = ("content-", "resent-", "x-mailbridge-")
@@ -62,13 +61,57 @@ def control_char_error(value: str) -> str | None:
     return None
 
 
+# email-validator's own dot-atom rule and limits (RFC 5322 3.2.3, RFC 5321 4.5.3.1): the local-part check.
+_DOT_ATOM = re.compile(r"[a-zA-Z0-9_!#$%&'*+\-/=?^`{|}~]+(?:\.[a-zA-Z0-9_!#$%&'*+\-/=?^`{|}~]+)*\Z")
+_LOCAL_MAX, _ADDRESS_MAX = 64, 254
+
+
+@lru_cache(maxsize=4096)
+def _domain_lengths(domain: str, smtputf8: bool) -> tuple[int, int] | None:
+    """What email-validator makes of ``domain`` after a plain local part: the UTF-8 length of the
+    normalised domain and of its IDNA ASCII form, or None if the probe address fails.
+
+    The probe is a full :func:`validate_email` of ``a@domain``: for an ASCII address whose local part
+    is a dot-atom of at most 64 characters, email-validator's verdict depends only on the domain
+    (checked on exactly this text) and on the three lengths it compares with 254, so this verdict
+    is reused for every such address at the domain; the lengths are compared per address.
+    """
+    from email_validator import EmailNotValidError, validate_email  # deferred: ~15 ms of imports (idna)
+
+    try:
+        info = validate_email(f"a@{domain}", check_deliverability=False, allow_smtputf8=smtputf8, strict=True)
+    except EmailNotValidError:
+        return None
+    return len(info.domain.encode()), len(info.ascii_domain)
+
+
+def _validator_error(address: str, smtputf8: bool) -> str | None:
+    """email-validator's verdict on ``address``: the per-domain cache when it provably applies, else a full run."""
+    local, at, domain = address.partition("@")
+    if at and len(local) <= _LOCAL_MAX and address.isascii() and _DOT_ATOM.match(local):
+        lengths = _domain_lengths(domain, smtputf8)
+        if lengths is not None:
+            normalised, ascii_form = lengths
+            if len(address) <= _ADDRESS_MAX and len(local) + 1 + max(normalised, ascii_form) <= _ADDRESS_MAX:
+                return None
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        validate_email(address, check_deliverability=False, allow_smtputf8=smtputf8, strict=True)
+    except EmailNotValidError as exc:
+        return str(exc)
+    return None  # pragma: no cover - the cached verdict covers every valid address the fast path sees
+
+
 @lru_cache(maxsize=4096)
 def address_error(address: str, smtputf8: bool = False) -> str | None:
     """Why ``address`` is not a valid email address, or None (syntax only, no DNS).
 
     email-validator's strict rules (local part <= 64 octets, domain rules, no quoted local
     parts or IP literals). Non-ASCII addresses (internationalised local parts or domains)
-    pass only with ``smtputf8`` (the backend declares :attr:`Feature.SMTPUTF8`).
+    pass only with ``smtputf8`` (the backend declares :attr:`Feature.SMTPUTF8`). The domain's
+    verdict is cached (a million-row upload holds a few dozen domains); the local part is
+    checked for every address.
     """
     if not isinstance(address, str):
         return f"an address must be a string, not {type(address).__name__}"
@@ -81,11 +124,7 @@ def address_error(address: str, smtputf8: bool = False) -> str | None:
             "non-ASCII address (SMTPUTF8/IDN): this provider does not declare support for it; "
             "write the domain in its xn-- form"
         )
-    try:
-        validate_email(address, check_deliverability=False, allow_smtputf8=smtputf8, strict=True)
-    except EmailNotValidError as exc:
-        return str(exc)
-    return None
+    return _validator_error(address, smtputf8)
 
 
 def _no_control(field_name: str, value: str | None) -> None:
@@ -154,6 +193,37 @@ def _check_attachment(index: int, attachment: Attachment) -> None:
         raise InvalidRequest(f"{where} content type cannot be multipart/* or message/* (a container, not a file)")
 
 
+#: The field name an inline attachment is reported under (``field 'attachments[inline]'``).
+INLINE_FIELD = "attachments[inline]"
+# RFC 5322 msg-id: dot-atom-text "@" dot-atom-text, or (as mail clients write) a bare dot-atom-text.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+_CONTENT_ID = re.compile(rf"{_ATOM}(?:@{_ATOM})?")
+
+
+def _is_inline(attachment: object) -> bool:
+    return getattr(attachment, "content_id", None) is not None
+
+
+def _check_content_ids(message: Message) -> None:
+    """Inline parts: an id a ``cid:`` URL can name (RFC 2392 / 5322 msg-id, no angle brackets), each once."""
+    seen: set[str] = set()
+    for index, attachment in enumerate(message.attachments):
+        cid = attachment.content_id
+        if cid is None:
+            continue
+        where = f"attachment {index + 1}"
+        if not isinstance(cid, str) or not _CONTENT_ID.fullmatch(cid) or len(cid) > 250:
+            raise InvalidRequest(
+                f"{where} content_id {cid!r} is not a message id (letters, digits, and !#$%&'*+/=?^_`{{|}}~.-, "
+                "optionally one @; no spaces or angle brackets; at most 250 characters)"
+            )
+        if cid.casefold() in seen:
+            raise InvalidRequest(f"{where} content_id {cid!r} is used by another attachment of the message")
+        seen.add(cid.casefold())
+    if seen and message.html is None and not (message.template or message.template_id):
+        raise InvalidRequest("inline images (attachments with a content_id) are shown by an html body; give one")
+
+
 def _max_len(field_name: str, value: str | None, limit: int | None, provider: str) -> None:
     if value is not None and limit is not None and len(value) > limit:
         raise LimitExceeded(
@@ -182,7 +252,8 @@ def _used_features(message: Message) -> dict[Feature, str]:
         (Feature.TAGS, "tag", message.tag),
         (Feature.UNSUBSCRIBE, "unsubscribe", message.unsubscribe),
         (Feature.CLICK_TRACKING, "click_tracking", message.click_tracking),
-        (Feature.ATTACHMENTS, "attachments", message.attachments),
+        (Feature.ATTACHMENTS, "attachments", tuple(a for a in message.attachments if not _is_inline(a))),
+        (Feature.INLINE_IMAGES, INLINE_FIELD, tuple(a for a in message.attachments if _is_inline(a))),
     ]
     for feature, name, value in checks:
         if value is not None and value not in ((), {}, ""):
@@ -212,6 +283,14 @@ _EMPTY: dict[str, object] = {
 }
 
 
+def _without(message: Message, feature: Feature, name: str) -> Message:
+    """``message`` less the field using ``feature`` (of the attachments, only that kind)."""
+    if feature in (Feature.ATTACHMENTS, Feature.INLINE_IMAGES):
+        keep_inline = feature is Feature.ATTACHMENTS
+        return message.evolve(attachments=tuple(a for a in message.attachments if _is_inline(a) is keep_inline))
+    return message.evolve(**{name: _EMPTY[name]})
+
+
 def check_message(
     message: Message, limits: Limits, provider: str, *, ignore_unsupported: bool, group_send: bool = False
 ) -> Message:
@@ -228,11 +307,11 @@ def check_message(
             continue
         if not ignore_unsupported:
             raise UnsupportedFeature(
-                f"{provider} does not support {feature.value.replace('_', ' ')} (Message.{name})",
+                f"{provider} does not support {feature.value.replace('_', ' ')} (field '{name}')",
                 provider=provider,
             )
-        log.warning("%s: ignoring unsupported Message.%s", provider, name)
-        message = message.evolve(**{name: _EMPTY[name]})
+        log.warning("%s: ignoring unsupported field '%s'", provider, name)
+        message = _without(message, feature, name)
 
     smtputf8 = limits.supports(Feature.SMTPUTF8)
     addresses = [("sender", message.sender), ("reply_to", message.reply_to or "")]
@@ -270,6 +349,7 @@ def check_message(
         _no_encoded_word(field_name, value)
     for index, attachment in enumerate(message.attachments):
         _check_attachment(index, attachment)
+    _check_content_ids(message)
 
     _no_visible_bcc(message)
     if not group_send and not message.to:
@@ -326,6 +406,12 @@ def recipient_error(recipient: Recipient, smtputf8: bool = False) -> str | None:
     """Why the core must reject this recipient before upload (address syntax, unusable text), or None."""
     if problem := address_error(recipient.email, smtputf8):
         return f"invalid address: {problem}"
+    data = recipient.data
+    try:  # one scan over all the text in the usual case: every value a string, none unusable
+        if not _SURROGATE.search("".join([*recipient.profile().values(), *data.values(), *data])):
+            return None
+    except TypeError:
+        pass  # a value that is not text: the loop below names it
     for name, value in [*recipient.profile().items(), *recipient.data.items()]:
         if not isinstance(value, str):
             return f"field {name!r} must be text, not {type(value).__name__}"
@@ -344,7 +430,7 @@ def strip_unsupported_recipient_fields(
                 f"{provider} does not support per-recipient template data (Recipient.data)", provider=provider
             )
         recipient = Recipient(email=recipient.email, data={}, **recipient.profile())
-    if recipient.profile() and not limits.supports(Feature.PROFILE_FIELDS):
+    if not limits.supports(Feature.PROFILE_FIELDS) and recipient.profile():
         if not ignore_unsupported:
             raise UnsupportedFeature(
                 f"{provider} does not support profile fields ({', '.join(recipient.profile())})",

@@ -14,10 +14,14 @@ a :class:`~mailbridge.FailoverClient`.
 
 Every Django ``EmailMessage`` feature is mapped onto a neutral :class:`~mailbridge.Message`
 through Django's own MIME (``message.message()``, read by :meth:`Message.from_email_message`),
-so headers, encodings, alternatives and attachments come out as Django would write them; what
-the neutral model or the provider cannot carry (inline images, recipient display names, a
-second tag, alternatives other than HTML, cc/bcc on a provider without them) raises a neutral
-error naming it (:class:`~mailbridge.InvalidRequest`, :class:`~mailbridge.UnsupportedFeature`).
+so headers, encodings, alternatives, attachments and inline images come out as Django would write
+them. An inline image is a ``MIMEImage`` with a ``Content-ID`` (see :func:`attach_inline_image`);
+it becomes an :class:`~mailbridge.Attachment` with a ``content_id``, sent by backends declaring
+``Feature.INLINE_IMAGES`` (local, generic SMTP) and refused before any call elsewhere (a
+failover skips the members that cannot carry it). What the neutral model or the provider cannot
+carry (recipient display names, a second tag, alternatives other than HTML, cc/bcc on a provider
+without them) raises a neutral error naming it (:class:`~mailbridge.InvalidRequest`,
+:class:`~mailbridge.UnsupportedFeature`).
 
 django-anymail's extra attributes map where they can: ``tags`` (one tag), ``template_id``
 (the provider's id) or ``template`` (mailbridge's neutral template name), ``merge_global_data``
@@ -50,7 +54,7 @@ from ._failover import FailoverClient, failover_url
 from ._models import Message, SendResult
 from ._stdmail import from_email_message
 
-__all__ = ["EmailBackend", "to_neutral_messages"]
+__all__ = ["EmailBackend", "attach_inline_image", "to_neutral_messages"]
 
 #: anymail attributes the neutral model has no place for: refused rather than dropped.
 _REFUSED_EXTRAS = ("metadata", "send_at", "track_opens", "merge_metadata", "merge_headers")
@@ -180,7 +184,7 @@ def to_neutral_messages(django_message: Any) -> list[Message]:
         message = message.evolve(tag=str(tags[0]))
     if (esp_extra := getattr(django_message, "esp_extra", None)) is not None:
         if not isinstance(esp_extra, Mapping):
-            raise InvalidRequest("esp_extra must be a mapping (it becomes Message.provider_options)")
+            raise InvalidRequest("esp_extra must be a mapping (it becomes the provider options)")
         message = message.evolve(provider_options=dict(esp_extra))
     if (track_clicks := getattr(django_message, "track_clicks", None)) is not None:
         message = message.evolve(click_tracking=bool(track_clicks))
@@ -214,6 +218,30 @@ def to_neutral_messages(django_message: Any) -> list[Message]:
         message.evolve(to=(address,), template_data={**global_data, **per_address.get(address.casefold(), {})})
         for address in message.to
     ]
+
+
+def attach_inline_image(
+    message: Any, content: bytes, filename: str | None = None, subtype: str | None = None, *, idstring: str = "img"
+) -> str:
+    """Attach an image the HTML body shows inline; return its content id for ``<img src="cid:...">``.
+
+    django-anymail's helper of the same name, for a Django ``EmailMessage``: a ``MIMEImage`` with a
+    fresh ``Content-ID`` and ``Content-Disposition: inline``. ``subtype`` (``png``, ``jpeg``, ...) is
+    guessed from the bytes when not given. Set ``message.mixed_subtype = "related"`` for the RFC 2387
+    structure Django then writes (multipart/related); both structures send the same neutral message.
+    """
+    from email.mime.image import MIMEImage
+    from email.utils import make_msgid
+
+    cid = make_msgid(idstring, domain="mailbridge.invalid")[1:-1]
+    image = MIMEImage(content, subtype) if subtype else MIMEImage(content)
+    image.add_header("Content-ID", f"<{cid}>")
+    if filename:
+        image.add_header("Content-Disposition", "inline", filename=filename)
+    else:
+        image.add_header("Content-Disposition", "inline")
+    message.attach(image)
+    return cid
 
 
 def _bare(addresses: Sequence[str], field: str) -> tuple[str, ...]:

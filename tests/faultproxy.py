@@ -378,10 +378,11 @@ class FaultProxy:
         """Requests per fault kind (``pass`` included)."""
         return collections.Counter(str(i.spec.kind) for i in self.log)
 
-    def wait_idle(self, timeout: float = 10.0) -> None:
+    def wait_idle(self, timeout: float = 60.0) -> None:
         """Wait until every request that arrived has been dealt with (forwarded, answered or dropped).
 
-        Count deliveries after this: a client may give up before a slow emulator has finished.
+        Count deliveries after this: a client may give up before a slow emulator has finished. The
+        bound is generous: on a loaded 2-core machine slow-drip faults keep requests for many seconds.
         """
         with self._idle:
             if not self._idle.wait_for(lambda: self._in_flight == 0, timeout):

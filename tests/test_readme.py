@@ -41,10 +41,15 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 def test_readme_snippet_runs_on_every_backend(url: str, tmp_path: Path) -> None:
     (tmp_path / "customers.csv").write_text("email,name,plan\nada@example.com,Ada,pro\ngrace@example.org,Grace,team\n")
     code = quick_start().replace(LOCAL_URL, url)
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False
+    command = [sys.executable, "-c", code]
+    first, second = (
+        subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+        for _ in range(2)
     )
-    assert done.returncode == 0, done.stderr[-3000:]
-    lines = done.stdout.splitlines()
+    assert first.returncode == 0, first.stderr[-3000:]
+    lines = first.stdout.splitlines()
     assert lines[0].startswith("2 ()"), lines  # two accepted, no duplicates
     assert any("ada@example.com" in line for line in lines[2:]), "the send did not show up in deliveries"
+    # Re-runnable: the second run finds the group (no AlreadyExists) and the upload finds both members there.
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert second.stdout.splitlines()[0].startswith("0 ()"), second.stdout

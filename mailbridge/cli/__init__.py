@@ -1,6 +1,7 @@
 """The ``mailbridge`` command line (click). See ``mailbridge --help``."""
 
 from . import (
+    _account,
     _deliveries,
     _demo,
     _emulator,
@@ -19,5 +20,5 @@ from ._exit import ExitStatus
 
 __all__ = ["ExitStatus", "cli", "main"]
 
-del _deliveries, _demo, _emulator, _groups, _migrate, _providers, _recipients, _send, _setup, _templates
+del _account, _deliveries, _demo, _emulator, _groups, _migrate, _providers, _recipients, _send, _setup, _templates
 del _suppressions, _webhooks

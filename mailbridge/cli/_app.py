@@ -15,8 +15,11 @@ from .._connect import URL_ENV, connect, connect_failover
 from .._exceptions import MailbridgeError
 from .._failover import FailoverClient
 from .._scrub import scrub_text
+from .._url import ProviderURL
+from ._confirm import NotConfirmed
 from ._exit import ExitStatus, exit_status_for
 from ._output import Output
+from ._retries import installed, retry_hook
 
 __all__ = ["State", "cli", "json_flag", "pass_state"]
 
@@ -26,9 +29,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 class State:
     """Per-invocation state shared by every subcommand."""
 
-    def __init__(self, url: str | None, json_mode: bool, traceback: bool, ignore_unsupported: bool) -> None:
+    def __init__(
+        self, url: str | None, json_mode: bool, traceback: bool, ignore_unsupported: bool, quiet: bool = False
+    ) -> None:
         self.url = url
-        self.output = Output(json_mode)
+        self.output = Output(json_mode, quiet)
         self.traceback = traceback
         self.ignore_unsupported = ignore_unsupported
         self._client: Client | None = None
@@ -45,9 +50,17 @@ class State:
         text = self.url or os.environ.get(URL_ENV) or ""
         if text.startswith("failover://"):
             if self._failover is None:
-                self._failover = connect_failover(text)
+                self._failover = connect_failover(_with_ignore_unsupported(text) if self.ignore_unsupported else text)
             return self._failover
         return self.client()
+
+    def attempts(self) -> int | None:
+        """How many attempts one call gets (for the retry lines), once connected."""
+        if self._client is not None:
+            return self._client.retry.attempts
+        if self._failover is not None:
+            return max(c.retry.attempts for c in self._failover.clients)
+        return None
 
     def close(self) -> None:
         for client in (self._client, self._failover):
@@ -56,6 +69,13 @@ class State:
 
 
 pass_state = click.make_pass_decorator(State)
+
+
+def _with_ignore_unsupported(url: str) -> str:
+    """A ``failover://`` URL whose members all drop unsupported fields (``--ignore-unsupported``)."""
+    if "ignore_unsupported_features" in ProviderURL.parse(url).params:
+        return url  # the URL says it itself (true or false): it wins
+    return url + ("&" if "?" in url else "?") + "ignore_unsupported_features=true"
 
 
 def _set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -87,6 +107,9 @@ class _Root(click.Group):
                 sys.exit(int(ExitStatus.USAGE))
         try:
             code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except NotConfirmed as exc:
+            click.echo(f"mailbridge: error: {' '.join(exc.format_message().split())}", err=True)
+            sys.exit(exc.exit_code)
         except click.ClickException as exc:
             where = exc.ctx.command_path if isinstance(exc, click.UsageError) and exc.ctx else "mailbridge"
             text = " ".join(exc.format_message().split())
@@ -141,21 +164,33 @@ class _Root(click.Group):
 )
 @click.option("--json", "json_mode", is_flag=True, help="Print results as JSON on stdout.")
 @click.option("--traceback", is_flag=True, help="Show the full Python traceback on errors.")
-@click.option("--ignore-unsupported", is_flag=True, help="Drop fields the provider cannot honour instead of failing.")
-@click.version_option(package_name="mailbridge", prog_name="mailbridge")
+@click.option(
+    "--ignore-unsupported",
+    is_flag=True,
+    help="Drop fields the provider cannot honour instead of failing (every member of a failover:// URL too).",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No notes or retry lines on stderr (errors still are).")
+@click.version_option(package_name="mailbridge", prog_name="mailbridge", help="Show the version and exit.")
 @click.pass_context
-def cli(ctx: click.Context, url: str | None, json_mode: bool, traceback: bool, ignore_unsupported: bool) -> None:
+def cli(
+    ctx: click.Context, url: str | None, json_mode: bool, traceback: bool, ignore_unsupported: bool, quiet: bool
+) -> None:
     """mailbridge: one interface to Alibaba Cloud Direct Mail, Tencent Cloud SES and a local backend.
 
     Results go to stdout (tables, or JSON with --json); progress and errors to stderr.
     Exit codes: 0 ok, 1 error, 2 usage, 3 configuration, 4 invalid request, 5 not found,
     6 authentication, 7 provider failure (retry later), 8 outcome unknown (maybe sent),
-    9 partial (some input rejected), 130 interrupted.
+    9 partial (some input rejected), 10 not confirmed (a destructive command without --yes
+    off a terminal, or answered no), 130 interrupted.
+
+    Shell completion: eval "$(_MAILBRIDGE_COMPLETE=bash_source mailbridge)" (zsh_source, fish_source).
     """
     existing = ctx.find_object(State)
-    state = State(url, json_mode or bool(existing and existing.output.json_mode), traceback, ignore_unsupported)
+    state = State(url, json_mode or bool(existing and existing.output.json_mode), traceback, ignore_unsupported, quiet)
     ctx.obj = state
     ctx.call_on_close(state.close)
+    hook = None if quiet else retry_hook(lambda line: click.echo(line, err=True), state.attempts)
+    ctx.with_resource(installed(hook))
 
 
 def main() -> None:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import re
 
 import click
 
-from .._models import DeliveryStatus
+from .._models import DeliveryEvent, DeliveryStatus
 from ._app import State, cli, json_flag, pass_state
+from ._output import Column, Listing, listing_options
 
 __all__ = ["deliveries", "parse_when"]
 
@@ -33,6 +33,34 @@ def parse_when(value: str, now: dt.datetime | None = None) -> dt.datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
+EVENTS: Listing[DeliveryEvent] = Listing(
+    columns=[
+        Column("time", 25, lambda e: e.time.isoformat(timespec="seconds") if e.time else ""),
+        Column("recipient", 30, lambda e: e.recipient),
+        Column("status", 16, lambda e: e.status.value),
+        Column("bounce", 6, lambda e: e.bounce_type.value if e.bounce_type else ""),
+        Column("subject", 24, lambda e: e.subject),
+        Column("reason", 0, lambda e: e.reason or ""),
+    ],
+    record=lambda e: e.as_dict(),
+    fields=[
+        "time",
+        "recipient",
+        "status",
+        "bounce_type",
+        "reason",
+        "subject",
+        "sender",
+        "message_id",
+        "tag",
+        "provider",
+        "raw_status",
+        "raw_detail",
+        "event_id",
+    ],
+)
+
+
 @cli.command()
 @click.option("--since", default="1d", show_default=True, help="Start: 30m, 24h, 7d, 2w, or ISO date/time.")
 @click.option("--until", help="End (default now): ISO date/time or a relative time.")
@@ -40,7 +68,7 @@ def parse_when(value: str, now: dt.datetime | None = None) -> dt.datetime:
 @click.option("--sender", help="Only this sender address.")
 @click.option("--message-id", help="Only this message.")
 @click.option("--status", type=click.Choice([s.value for s in DeliveryStatus]), help="Only this status.")
-@click.option("--limit", type=int, help="Stop after this many events.")
+@listing_options
 @json_flag
 @pass_state
 def deliveries(
@@ -52,6 +80,7 @@ def deliveries(
     message_id: str | None,
     status: str | None,
     limit: int | None,
+    fmt: str | None,
 ) -> None:
     """Delivery events in a window of any length (split and paged as the provider needs).
 
@@ -67,22 +96,4 @@ def deliveries(
         message_id=message_id,
         status=status,
     )
-    events = list(itertools.islice(events_iter, limit) if limit else events_iter)
-
-    def human() -> None:
-        state.output.table(
-            ["time", "recipient", "status", "bounce", "subject", "reason"],
-            [
-                [
-                    e.time.isoformat(timespec="seconds") if e.time else "",
-                    e.recipient,
-                    e.status.value,
-                    e.bounce_type.value if e.bounce_type else "",
-                    e.subject,
-                    e.reason or "",
-                ]
-                for e in events
-            ],
-        )
-
-    state.output.data([e.as_dict() for e in events], human)
+    state.output.stream(events_iter, EVENTS, fmt=fmt, limit=limit)

@@ -10,7 +10,6 @@ from pathlib import Path
 import click
 
 from .._csvio import read_recipients_csv
-from .._exceptions import GroupNotFound
 from .._models import Message, SendResult, Template, UploadReport
 from ._app import State, cli, json_flag, pass_state
 
@@ -33,10 +32,7 @@ def demo(state: State, sender: str) -> None:
     out = state.output
     started = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
     out.note(f"1/4 group {GROUP!r} on {client.backend.describe()}")
-    try:
-        group = client.get_group(GROUP)
-    except GroupNotFound:
-        group = client.create_group(GROUP, "created by mailbridge demo")
+    group = client.get_or_create_group(GROUP, "created by mailbridge demo")
 
     sample = importlib.resources.files("mailbridge.cli").joinpath("demo_recipients.csv")
     with importlib.resources.as_file(sample) as csv_path, tempfile.TemporaryDirectory() as tmp:

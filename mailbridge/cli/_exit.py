@@ -20,6 +20,7 @@ class ExitStatus(enum.IntEnum):
     PROVIDER_FAILURE = 7  # unavailable, rate limited, quota used up, busy: try later or fail over
     OUTCOME_UNKNOWN = 8  # the request may have been accepted: do not blindly resend
     PARTIAL = 9  # finished, but some input was rejected (see the rejected file / JSON)
+    NOT_CONFIRMED = 10  # a destructive command was not confirmed (answered no, or no terminal and no --yes)
     INTERRUPTED = 130
 
 

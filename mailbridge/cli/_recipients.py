@@ -5,15 +5,19 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 
 from .._client import UploadProgress
 from .._csvio import read_recipients_csv, write_rejected_csv
 from .._exceptions import MailbridgeError
-from .._models import UploadReport
+from .._limits import Feature
+from .._models import Member, Recipient, UploadReport
 from ._app import State, cli, json_flag, pass_state
+from ._confirm import confirm, yes_option
 from ._exit import ExitStatus
+from ._output import Column, Listing, listing_options
 
 __all__ = ["recipients"]
 
@@ -141,39 +145,36 @@ def upload(
         click.get_current_context().exit(int(ExitStatus.PARTIAL))
 
 
+def _member(m: Member) -> dict[str, Any]:
+    return {
+        "email": m.email,
+        "valid": m.valid,
+        "invalid_reason": m.invalid_reason,
+        **m.recipient.profile(),
+        "data": m.recipient.data,
+    }
+
+
+MEMBERS: Listing[Member] = Listing(
+    columns=[
+        Column("email", 32, lambda m: m.email),
+        Column("valid", 5, lambda m: "-" if m.valid is None else ("yes" if m.valid else f"no: {m.invalid_reason}")),
+        Column("name", 16, lambda m: m.recipient.name),
+        Column("data", 0, lambda m: ", ".join(f"{k}={v}" for k, v in m.recipient.data.items())),
+    ],
+    record=_member,
+    fields=["email", "valid", "invalid_reason", *Recipient.PROFILE_FIELDS, "data"],
+)
+
+
 @recipients.command("list")
 @click.argument("group")
+@listing_options
 @json_flag
 @pass_state
-def list_recipients(state: State, group: str) -> None:
-    """List a group's members."""
-    members = list(state.client().members(group))
-    payload = [
-        {
-            "email": m.email,
-            "valid": m.valid,
-            "invalid_reason": m.invalid_reason,
-            **m.recipient.profile(),
-            "data": m.recipient.data,
-        }
-        for m in members
-    ]
-
-    def human() -> None:
-        state.output.table(
-            ["email", "valid", "name", "data"],
-            [
-                [
-                    m.email,
-                    "-" if m.valid is None else ("yes" if m.valid else f"no: {m.invalid_reason}"),
-                    m.recipient.name,
-                    ", ".join(f"{k}={v}" for k, v in m.recipient.data.items()),
-                ]
-                for m in members
-            ],
-        )
-
-    state.output.data(payload, human)
+def list_recipients(state: State, group: str, limit: int | None, fmt: str | None) -> None:
+    """List GROUP's members, streamed page by page (--format csv for a spreadsheet)."""
+    state.output.stream(state.client().members(group), MEMBERS, fmt=fmt, limit=limit)
 
 
 def _addresses(emails: tuple[str, ...]) -> Iterator[str]:
@@ -191,14 +192,26 @@ def _addresses(emails: tuple[str, ...]) -> Iterator[str]:
 @recipients.command("remove")
 @click.argument("group")
 @click.argument("emails", nargs=-1, required=True)
+@yes_option
 @json_flag
 @pass_state
-def remove_recipients(state: State, group: str, emails: tuple[str, ...]) -> None:
-    """Remove addresses (or, with -, those on stdin, one a line) from GROUP.
+def remove_recipients(state: State, group: str, emails: tuple[str, ...], yes: bool) -> None:
+    """Remove addresses EMAILS (or, with -, those on stdin, one a line) from GROUP.
 
-    Reports exactly: removed (were members), not members, repeats and invalid entries.
+    Asks first (--yes off a terminal, and always with -). Reports exactly: removed (were
+    members), not members, repeats and invalid entries.
     """
-    report = state.client().remove(group, _addresses(emails))
+    client = state.client()
+    if not client.limits.supports(Feature.REMOVE_RECIPIENTS):  # said before asking a question for nothing
+        client.backend.unsupported(Feature.REMOVE_RECIPIENTS)
+    found = client.get_group(group)
+    members = f" ({found.recipient_count:,} members)" if found.recipient_count is not None else ""
+    where = f"from group {found.name!r}{members} on {client.provider}"
+    if "-" in emails and not yes:  # refused before reading stdin: the question could not be answered there
+        confirm(f"remove the addresses read from stdin {where}", yes=False, stdin_used=True)
+    addresses = list(_addresses(emails))
+    confirm(f"remove {len(addresses):,} address{'' if len(addresses) == 1 else 'es'} {where}", yes=yes)
+    report = client.remove(found, addresses)
 
     def human() -> None:
         state.output.table(

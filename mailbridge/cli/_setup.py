@@ -8,6 +8,8 @@ import click
 
 from .._models import SenderAddress, SenderDomain
 from ._app import State, cli, json_flag, pass_state
+from ._confirm import confirm, yes_option
+from ._output import Column, Listing, listing_options
 
 __all__ = ["domain_dict", "domains", "sender_dict", "senders"]
 
@@ -40,22 +42,39 @@ def _records_table(state: State, domain: SenderDomain) -> None:
     )
 
 
+DOMAINS: Listing[SenderDomain] = Listing(
+    columns=[
+        Column("domain", 32, lambda d: d.name),
+        Column("verified", 8, lambda d: "yes" if d.verified else "no"),
+        Column("status", 0, lambda d: d.status),
+    ],
+    record=domain_dict,
+    fields=["name", "provider", "verified", "status", "records"],
+)
+SENDERS: Listing[SenderAddress] = Listing(
+    columns=[
+        Column("address", 32, lambda s: s.address),
+        Column("kind", 13, lambda s: s.kind),
+        Column("reply to", 32, lambda s: s.reply_to),
+        Column("status", 0, lambda s: s.status),
+    ],
+    record=sender_dict,
+    fields=["address", "provider", "kind", "reply_to", "status"],
+)
+
+
 @cli.group()
 def domains() -> None:
     """Sender domains and the DNS records they need."""
 
 
 @domains.command("list")
+@listing_options
 @json_flag
 @pass_state
-def list_domains(state: State) -> None:
-    items = state.client().domains()
-    state.output.data(
-        [domain_dict(d) for d in items],
-        lambda: state.output.table(
-            ["domain", "verified", "status"], [[d.name, "yes" if d.verified else "no", d.status] for d in items]
-        ),
-    )
+def list_domains(state: State, limit: int | None, fmt: str | None) -> None:
+    """Registered sender domains and whether each is verified."""
+    state.output.stream(state.client().domains(), DOMAINS, fmt=fmt, limit=limit)
 
 
 @domains.command("add")
@@ -95,10 +114,15 @@ def verify_domain(state: State, name: str) -> None:
 
 @domains.command("remove")
 @click.argument("name")
+@yes_option
 @json_flag
 @pass_state
-def remove_domain(state: State, name: str) -> None:
-    state.client().delete_domain(name)
+def remove_domain(state: State, name: str, yes: bool) -> None:
+    """Delete sender domain NAME (asks first; --yes off a terminal)."""
+    client = state.client()
+    domain = client.domain(name)
+    confirm(f"delete sender domain {domain.name} on {client.provider} (sending from it stops)", yes=yes)
+    client.delete_domain(domain.name)
     state.output.data({"deleted": name}, lambda: state.output.note(f"deleted {name}"))
 
 
@@ -108,16 +132,12 @@ def senders() -> None:
 
 
 @senders.command("list")
+@listing_options
 @json_flag
 @pass_state
-def list_senders(state: State) -> None:
-    items = state.client().senders()
-    state.output.data(
-        [sender_dict(s) for s in items],
-        lambda: state.output.table(
-            ["address", "kind", "reply to", "status"], [[s.address, s.kind, s.reply_to, s.status] for s in items]
-        ),
-    )
+def list_senders(state: State, limit: int | None, fmt: str | None) -> None:
+    """Registered sender addresses."""
+    state.output.stream(state.client().senders(), SENDERS, fmt=fmt, limit=limit)
 
 
 @senders.command("add")
@@ -127,16 +147,22 @@ def list_senders(state: State) -> None:
 @json_flag
 @pass_state
 def add_sender(state: State, address: str, kind: str | None, reply_to: str | None) -> None:
+    """Register sender ADDRESS (on a verified domain)."""
     sender = state.client().create_sender(address, kind=kind, reply_to=reply_to)
     state.output.data(sender_dict(sender), lambda: state.output.note(f"created sender {sender.address}"))
 
 
 @senders.command("remove")
 @click.argument("address")
+@yes_option
 @json_flag
 @pass_state
-def remove_sender(state: State, address: str) -> None:
-    state.client().delete_sender(address)
+def remove_sender(state: State, address: str, yes: bool) -> None:
+    """Delete sender ADDRESS (asks first; --yes off a terminal)."""
+    client = state.client()
+    sender = client.sender(address)
+    confirm(f"delete sender address {sender.address} on {client.provider}", yes=yes)
+    client.delete_sender(sender)
     state.output.data({"deleted": address}, lambda: state.output.note(f"deleted {address}"))
 
 

@@ -8,7 +8,10 @@ from pathlib import Path
 
 import click
 
+from .._models import Suppression
 from ._app import State, cli, json_flag, pass_state
+from ._confirm import confirm, yes_option
+from ._output import Column, Listing, listing_options
 
 __all__ = ["suppressions"]
 
@@ -26,24 +29,30 @@ def _addresses(addresses: tuple[str, ...], file: Path | None) -> list[str]:
     return found
 
 
+LISTING: Listing[Suppression] = Listing(
+    columns=[
+        Column("address", 32, lambda s: s.address),
+        Column("reason", 11, lambda s: s.reason.value),
+        Column("since", 25, lambda s: s.since.isoformat() if s.since else ""),
+        Column("scope", 0, lambda s: s.scope),
+    ],
+    record=lambda s: s.as_dict(),
+    fields=["address", "reason", "since", "scope", "provider"],
+)
+
+
 @cli.group()
 def suppressions() -> None:
     """The suppression list: addresses the provider will not send to."""
 
 
 @suppressions.command("list")
+@listing_options
 @json_flag
 @pass_state
-def list_suppressions(state: State) -> None:
-    """Every suppressed address (reason bounce/complaint/unsubscribe/manual; scope account/shared)."""
-    items = list(state.client().suppressions())
-    state.output.data(
-        [s.as_dict() for s in items],
-        lambda: state.output.table(
-            ["address", "reason", "since", "scope"],
-            [[s.address, s.reason.value, s.since.isoformat() if s.since else "", s.scope] for s in items],
-        ),
-    )
+def list_suppressions(state: State, limit: int | None, fmt: str | None) -> None:
+    """Every suppressed address (reason bounce/complaint/unsubscribe/manual; scope account/shared), streamed."""
+    state.output.stream(state.client().suppressions(), LISTING, fmt=fmt, limit=limit)
 
 
 @suppressions.command("add")
@@ -52,7 +61,7 @@ def list_suppressions(state: State) -> None:
 @json_flag
 @pass_state
 def add(state: State, addresses: tuple[str, ...], file: Path | None) -> None:
-    """Suppress addresses (checked before any call)."""
+    """Suppress ADDRESSES (or those in --file; all checked before any call)."""
     done = state.client().suppress(_addresses(addresses, file))
     state.output.data({"suppressed": done}, lambda: state.output.note(f"suppressed {len(done)} address(es)"))
 
@@ -60,11 +69,19 @@ def add(state: State, addresses: tuple[str, ...], file: Path | None) -> None:
 @suppressions.command("remove")
 @click.argument("addresses", nargs=-1)
 @click.option("--file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), help="One address a line.")
+@yes_option
 @json_flag
 @pass_state
-def remove(state: State, addresses: tuple[str, ...], file: Path | None) -> None:
-    """Take addresses off the suppression lists (absent ones are no error)."""
-    done = state.client().unsuppress(_addresses(addresses, file))
+def remove(state: State, addresses: tuple[str, ...], file: Path | None, yes: bool) -> None:
+    """Take ADDRESSES off the suppression lists, so they can be mailed again (asks first; absent ones are no error)."""
+    from_stdin = file is not None and str(file) == "-"
+    if from_stdin and not yes:
+        confirm("take the addresses read from stdin off the suppression list", yes=False, stdin_used=True)
+    found = _addresses(addresses, file)
+    client = state.client()
+    count = f"{len(found):,} address{'' if len(found) == 1 else 'es'}"
+    confirm(f"take {count} off the suppression list on {client.provider} (they can be mailed again)", yes=yes)
+    done = client.unsuppress(found)
     state.output.data({"unsuppressed": done}, lambda: state.output.note(f"unsuppressed {len(done)} address(es)"))
 
 

@@ -10,6 +10,8 @@ import click
 
 from .._models import Template
 from ._app import State, cli, json_flag, pass_state
+from ._confirm import confirm, yes_option
+from ._output import Column, Listing, listing_options
 
 __all__ = ["templates"]
 
@@ -27,8 +29,25 @@ def _full(t: Template) -> dict[str, Any]:
 
 def _body_options(f: F) -> F:
     """--text-file and --html-file, shared by create and update."""
-    f = click.option("--html-file", type=click.Path(exists=True, dir_okay=False, path_type=Path))(f)
-    return click.option("--text-file", type=click.Path(exists=True, dir_okay=False, path_type=Path))(f)
+    f = click.option(
+        "--html-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="HTML body (UTF-8 file)."
+    )(f)
+    return click.option(
+        "--text-file",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="Plain-text body (UTF-8 file).",
+    )(f)
+
+
+LISTING: Listing[Template] = Listing(
+    columns=[
+        Column("name", 28, lambda t: t.name),
+        Column("id", 14, lambda t: t.id),
+        Column("status", 0, lambda t: t.status),
+    ],
+    record=_dict,
+    fields=["name", "id", "provider", "status"],
+)
 
 
 def _read(path: Path | None) -> str | None:
@@ -41,20 +60,17 @@ def templates() -> None:
 
 
 @templates.command("list")
+@listing_options
 @json_flag
 @pass_state
-def list_templates(state: State) -> None:
+def list_templates(state: State, limit: int | None, fmt: str | None) -> None:
     """List templates (name, id, status; `templates show NAME` for the content)."""
-    items = state.client().templates()
-    state.output.data(
-        [_dict(t) for t in items],
-        lambda: state.output.table(["name", "id", "status"], [[t.name, t.id, t.status] for t in items]),
-    )
+    state.output.stream(state.client().templates(), LISTING, fmt=fmt, limit=limit)
 
 
 @templates.command("create")
 @click.argument("name")
-@click.option("--subject", required=True)
+@click.option("--subject", required=True, help="Subject line (may use {{variables}}).")
 @_body_options
 @json_flag
 @pass_state
@@ -97,14 +113,20 @@ def show_template(state: State, template: str) -> None:
 
 @templates.command("update")
 @click.argument("template")
-@click.option("--subject", required=True)
+@click.option("--subject", required=True, help="Subject line (may use {{variables}}).")
 @_body_options
+@yes_option
 @json_flag
 @pass_state
-def update_template(state: State, template: str, subject: str, text_file: Path | None, html_file: Path | None) -> None:
-    """Replace the subject and bodies of TEMPLATE (a name, or an id)."""
-    updated = state.client().update_template(
-        template,
+def update_template(
+    state: State, template: str, subject: str, text_file: Path | None, html_file: Path | None, yes: bool
+) -> None:
+    """Replace the subject and bodies of TEMPLATE (a name, or an id); the old content is lost (asks first)."""
+    client = state.client()
+    found = client.get_template(template)
+    confirm(f"replace the subject and bodies of template {found.name!r} (id {found.id}) on {client.provider}", yes=yes)
+    updated = client.update_template(
+        found,
         subject=subject,
         text=_read(text_file),
         html=_read(html_file),
@@ -114,12 +136,14 @@ def update_template(state: State, template: str, subject: str, text_file: Path |
 
 @templates.command("delete")
 @click.argument("template")
+@yes_option
 @json_flag
 @pass_state
-def delete_template(state: State, template: str) -> None:
-    """Delete TEMPLATE (a name, or an id)."""
+def delete_template(state: State, template: str, yes: bool) -> None:
+    """Delete TEMPLATE (a name, or an id); asks first (--yes off a terminal)."""
     client = state.client()
     found = client.get_template(template)
+    confirm(f"delete template {found.name!r} (id {found.id}) on {client.provider}", yes=yes)
     client.delete_template(found)
     state.output.data(
         {"deleted": found.id, "name": found.name},

@@ -41,7 +41,7 @@ def webhooks() -> None:
 
 @webhooks.command("serve")
 @click.option("--provider", "providers", multiple=True, required=True, help="tencent, aliyun, ... (repeatable).")
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=int, help="Tencent pushes only to 8080-8082.")
 @click.option("--secret-env", default=SECRET_ENV, show_default=True, help="Environment variable holding the secret.")
 @click.option("--tencent-app-id", help="Refuse Tencent callbacks whose username is not this appId.")

@@ -52,8 +52,6 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Self
 
-import httpx
-
 from mailbridge import (
     AccountSummary,
     AlreadyExists,
@@ -94,14 +92,16 @@ from mailbridge import (
 )
 
 from . import _parse as parse
-from ._attachments import AttachmentUploader
 from ._config import AliyunConfig
 from ._transport import DirectMailTransport
 
 if TYPE_CHECKING:
+    import httpx
+
     from mailbridge._events import EventAuth, EventRequest
 
     from ._async_transport import AsyncAliyunBackend
+    from ._attachments import AttachmentUploader
 
 __all__ = ["AliyunBackend", "check_list_alias", "check_smtp_password", "list_alias"]
 
@@ -154,6 +154,7 @@ def list_alias(name: str) -> str:
 
 _FEATURES = set(Feature) - {
     Feature.CC,
+    Feature.INLINE_IMAGES,  # Attachments.N carry a name and a URL only, no Content-ID: no inline parts
     Feature.DELIVERY_ENGAGEMENT,
     Feature.TEMPLATE_DATA_READ,  # QueryReceiverDetail returns only the DataSchema profile fields, never CustomDetail
     Feature.SCHEDULED_SEND,  # no 2015-11-23 action takes a send time: BatchSendMail starts at once (reference 2, 9)
@@ -296,6 +297,8 @@ class AliyunBackend(Backend):
 
     def _attachments(self) -> AttachmentUploader:
         if self._uploader is None:
+            from ._attachments import AttachmentUploader  # imported with the first attachment: it needs httpx
+
             config = self.config
             self._uploader = AttachmentUploader(
                 config.openplatform_endpoint,

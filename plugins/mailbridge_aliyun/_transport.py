@@ -28,21 +28,24 @@ from __future__ import annotations
 import datetime as dt
 import json
 import platform
+import threading
 import uuid
-import xml.etree.ElementTree as ET
 from collections.abc import Mapping
-from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
-import httpx
-
 from mailbridge import MailbridgeError, Secret
-from mailbridge._http import CallFailed, GuardedHTTP, guarded_transport
 from mailbridge._outcome import Stage, answered, failed
 
 from ._errors import error_from_response, rule_for
 from ._signing import authorization_v3, sha256_hex, sign_v2
+
+if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
+
+    import httpx
+
+    from mailbridge._http import CallFailed, GuardedHTTP
 
 __all__ = ["API_VERSION", "NOT_IDEMPOTENT", "DirectMailTransport", "decode_body", "user_agent"]
 
@@ -71,6 +74,10 @@ def is_idempotent(action: str, *, is_send: bool = False) -> bool:
 
 
 def user_agent() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    import httpx
+
     try:
         own = version("mailbridge")
     except PackageNotFoundError:  # pragma: no cover - running from a source tree
@@ -118,21 +125,54 @@ class DirectMailTransport:
         self.access_key_id = access_key_id
         self._secret = secret
         self.signature = signature
-        self.client = httpx.Client(
-            base_url=self.endpoint,
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-            verify=True,
-            headers={"User-Agent": user_agent(), "Accept": "application/json"},
-            transport=transport or guarded_transport(verify=True),
-            follow_redirects=False,
-        )
-        self.http = GuardedHTTP(self.client, timeout=timeout)
+        self._timeout = timeout
+        self._transport = transport
+        self._client: httpx.Client | None = None
+        self._http: GuardedHTTP | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> httpx.Client:
+        """The httpx client, built on first use: building a Direct Mail client imports no HTTP stack
+        (httpx and httpcore are a third of a cold start)."""
+        if self._client is None:
+            self._connect()
+        assert self._client is not None
+        return self._client
+
+    @property
+    def http(self) -> GuardedHTTP:
+        if self._http is None:
+            self._connect()
+        assert self._http is not None
+        return self._http
+
+    def _connect(self) -> None:
+        with self._lock:  # send_many calls from several threads at once
+            if self._client is not None:
+                return
+            import httpx
+
+            from mailbridge._http import GuardedHTTP, guarded_transport
+
+            timeout = self._timeout
+            client = httpx.Client(
+                base_url=self.endpoint,
+                timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+                verify=True,
+                headers={"User-Agent": user_agent(), "Accept": "application/json"},
+                transport=self._transport or guarded_transport(verify=True),
+                follow_redirects=False,
+            )
+            self._http = GuardedHTTP(client, timeout=timeout)
+            self._client = client
 
     def __repr__(self) -> str:
         return f"DirectMailTransport({self.endpoint!r}, signature={self.signature!r})"
 
     def close(self) -> None:
-        self.client.close()
+        if self._client is not None:
+            self._client.close()
 
     # ------------------------------------------------------------------ building
 
@@ -176,6 +216,8 @@ class DirectMailTransport:
         ``is_send`` is kept for callers that mark a send themselves; every action in
         :data:`NOT_IDEMPOTENT` is treated as one anyway.
         """
+        from mailbridge._http import CallFailed
+
         idempotent = is_idempotent(action, is_send=is_send)
         request = self.build(action, params)
         try:
@@ -250,6 +292,8 @@ def decode_body(content: bytes) -> dict[str, Any] | None:
     if not text:
         return None
     if text.startswith(b"<"):
+        import xml.etree.ElementTree as ET  # only for XML answers (errors from some gateways)
+
         try:
             root = ET.fromstring(text)  # expat expands no external entity
         except ET.ParseError:

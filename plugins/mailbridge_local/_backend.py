@@ -212,20 +212,44 @@ class LocalBackend(Backend):
     # ------------------------------------------------------------------ members
 
     def upload_batch(self, group: Group, recipients: Sequence[Recipient]) -> BatchResult:
-        self.get_group(group.id)
-        accepted: list[str] = []
-        existing: list[str] = []  # already members (the core has removed repeats within the input)
+        """One transaction for the whole batch: either every new member is written, or none is.
+
+        One ``executemany`` of ``INSERT OR IGNORE`` writes the batch (the core has removed repeats
+        within the input); the members already in the group are the rows it ignored, found, only
+        when there are any, as the keys without a row numbered in this batch."""
+        rows = [(r, r.key) for r in recipients]
         now = _iso(_now())
+        dumps = Store.dumps
         with self.store.transaction() as db:
+            if db.execute("SELECT 1 FROM groups WHERE id = ?", (group.id,)).fetchone() is None:
+                raise GroupNotFound(f"no group with id {group.id!r}", provider=self.name)
             seq = db.execute("SELECT COALESCE(MAX(seq), 0) FROM members WHERE group_id = ?", (group.id,)).fetchone()[0]
-            for r in recipients:
-                seq += 1
-                cur = db.execute(
-                    "INSERT OR IGNORE INTO members (group_id, key, email, profile, data, added_at, seq)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (group.id, r.key, r.email, Store.dumps(r.profile()), Store.dumps(r.data), now, seq),
+            before = db.total_changes
+            db.executemany(
+                "INSERT OR IGNORE INTO members (group_id, key, email, profile, data, added_at, seq)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (group.id, k, r.email, dumps(r.profile()), dumps(r.data), now, seq + i)
+                    for i, (r, k) in enumerate(rows, start=1)
+                ],
+            )
+            if db.total_changes - before == len(rows):
+                return BatchResult(accepted=[r.email for r, _ in rows], request_id=uuid.uuid4().hex)
+            written = {
+                row[0]
+                for row in db.execute(
+                    "SELECT key FROM members WHERE group_id = ? AND seq > ? AND seq <= ?",
+                    (group.id, seq, seq + len(rows)),
                 )
-                (accepted if cur.rowcount else existing).append(r.email)
+            }
+        accepted: list[str] = []
+        existing: list[str] = []
+        for r, k in rows:
+            if k in written:
+                written.discard(k)  # (a repeat within the batch, which the core never sends, is existing)
+                accepted.append(r.email)
+            else:
+                existing.append(r.email)
         return BatchResult(accepted=accepted, existing=existing, request_id=uuid.uuid4().hex)
 
     def list_members(self, group: Group, *, cursor: str | None, page_size: int) -> Page[Member]:

@@ -121,7 +121,7 @@ class SmtpBackend(Backend):
         if message.provider_options:
             raise InvalidRequest(
                 f"{self.display_name} takes no provider_options (got {', '.join(sorted(message.provider_options))}); "
-                "put extra header fields in Message.headers",
+                "put extra header fields in the message's headers",
                 provider="smtp",
             )
         if preset.sender_is_login and login and message.sender.casefold() != login.casefold():

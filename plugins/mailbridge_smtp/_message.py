@@ -98,11 +98,25 @@ def build(message: Message, extra_headers: Mapping[str, str], *, domain: str | N
         mail.set_content(message.html, subtype="html", charset="UTF-8")
     else:
         mail.set_content(message.text or "", charset="UTF-8")
-    for attachment in message.attachments:
+    # Inline parts first (RFC 2387 multipart/related around the html body: inside the alternative when there is a
+    # text one too, as the email package builds it), then the attachments (multipart/mixed around everything).
+    for attachment in sorted(message.attachments, key=lambda a: a.content_id is None):
         maintype, _, subtype = attachment.content_type.partition("/")
         if not maintype or not subtype:
             raise InvalidRequest(f"attachment {attachment.filename!r}: content type {attachment.content_type!r}")
-        mail.add_attachment(attachment.content, maintype=maintype, subtype=subtype, filename=attachment.filename)
+        if attachment.content_id is not None:
+            html_part = mail.get_body(("related", "html")) if mail.is_multipart() else mail
+            assert isinstance(html_part, EmailMessage)
+            html_part.add_related(
+                attachment.content,
+                maintype=maintype,
+                subtype=subtype,
+                filename=attachment.filename,
+                disposition="inline",  # a filename alone makes the email package write "attachment"
+                cid=f"<{attachment.content_id}>",
+            )
+        else:
+            mail.add_attachment(attachment.content, maintype=maintype, subtype=subtype, filename=attachment.filename)
     return Envelope(
         sender=message.sender,
         recipients=_unique([*message.to, *message.cc, *message.bcc]),

@@ -83,7 +83,8 @@ PLAIN = Preset(
         upload_batch_size=1,  # no groups: the number is never used
         # RFC 5321 4.5.3.1.8: a server must accept at least 100 recipients per message.
         recipients_per_send=100,
-        features=SMTP_FEATURES | {Feature.SMTPUTF8},  # sent only when the server advertises SMTPUTF8
+        # SMTPUTF8: sent only when the server advertises it; inline images: multipart/related, any server takes it.
+        features=SMTP_FEATURES | {Feature.SMTPUTF8, Feature.INLINE_IMAGES},
     ),
 )
 

@@ -81,7 +81,7 @@ from mailbridge import (
     redact_url,
     refine_status,
 )
-from mailbridge._http import CallFailed, GuardedHTTP, guarded_transport
+from mailbridge._http import CallFailed, GuardedHTTP, guarded_transport, network_reason
 from mailbridge._outcome import Stage, answered, failed
 
 from ._errors import TABLE, error_for_code
@@ -506,6 +506,11 @@ class TencentBackend(Backend):
                     failure.stage, f"no answer from Tencent SES ({failure.message})", idempotent=idempotent,
                     provider=self.name,
                 ) from (failure.__cause__ or exc)  # fmt: skip
+            if exc.code == "ClientNetworkError":  # the SDK's own (urllib3's) words never reach users
+                raise failed(
+                    Stage.UNKNOWN, f"no answer from Tencent SES ({network_reason(exc)})", idempotent=idempotent,
+                    provider=self.name,
+                ) from exc  # fmt: skip
             status = getattr(exc, "status", None)
             if isinstance(exc, _HTTPStatusError):
                 error = _error_body(exc.content)
@@ -1030,7 +1035,7 @@ class TencentBackend(Backend):
         # SES addresses serve transactional and batch mail alike, so ``kind`` has nothing to select.
         if reply_to is not None:
             log.warning(
-                "Tencent SES has no per-sender reply-to address; %s is created without it (set Message.reply_to)",
+                "Tencent SES has no per-sender reply-to address; %s is created without it (set one per message)",
                 address,
             )
         self._call("CreateEmailAddress", {"EmailAddress": address})

@@ -91,7 +91,7 @@ class TestAsyncAliyunContract(BackendContract):
         if method != "send":
             return super()._spy(client, method, monkeypatch)
         calls: list[Any] = []
-        native = client._async_backend()
+        native = client._async_backend(bind=False)
         original = native.send
 
         async def spy(*args: Any) -> Any:
@@ -219,3 +219,72 @@ def test_async_failover_moves_on_after_a_refusal() -> None:
         assert [o.ok for o in outcomes] == [True, True, True]
         assert sorted(m["subject"] for m in ten.sent_mail) == ["m0", "m1", "m2", "one"]
         assert ali.sent_mail == []
+
+
+def test_threaded_send_many_keeps_max_in_flight_sends_at_once(tmp_path: Path) -> None:
+    """A backend without native sends: each send in the run's own pool of max_in_flight threads (asyncio's default
+    executor has only cpus + 4): ten sends wait for each other at a barrier and all pass it."""
+    barrier = threading.Barrier(10, timeout=20)
+
+    async def scenario() -> list[mailbridge.SendOutcome]:
+        async with mailbridge.connect_async(f"local://{tmp_path}") as client:
+            assert not client.native
+            original = client.backend.send
+
+            def meeting(message: Message) -> Any:
+                barrier.wait()  # BrokenBarrierError (a failed outcome) unless ten sends run at once
+                return original(message)
+
+            client.backend.send = meeting
+            messages = [Message(sender=SENDER, to=f"u{i}@example.com", subject="s", text="t") for i in range(10)]
+            return [o async for o in client.send_many(messages, max_in_flight=10)]
+
+    outcomes = asyncio.run(scenario())
+    assert [o.ok for o in outcomes] == [True] * 10
+
+
+def test_an_input_that_raises_ends_send_many_after_the_messages_read_before(tmp_path: Path) -> None:
+    def messages() -> Iterator[Message]:
+        for i in range(3):
+            yield Message(sender=SENDER, to=f"u{i}@example.com", subject="s", text="t")
+        raise ValueError("the input broke")
+
+    async def scenario() -> tuple[list[mailbridge.SendOutcome], mailbridge.AsyncSendMany, int]:
+        async with mailbridge.connect_async(f"local://{tmp_path}") as client:
+            stream = client.send_many(messages(), max_in_flight=2)
+            got: list[mailbridge.SendOutcome] = []
+            with pytest.raises(ValueError, match="the input broke"):
+                async for outcome in stream:
+                    got.append(outcome)
+            return got, stream, sum(1 for _ in client.sync.backend.outbox())
+
+    got, stream, sent = asyncio.run(scenario())
+    assert [o.index for o in got] == [0, 1, 2] and all(o.ok for o in got)  # then the input's own error
+    assert stream.in_flight == 0 and stream.interrupted is None
+    assert sent == 3
+
+
+def test_paged_listings_hop_a_page_at_a_time_and_fetch_no_page_not_asked_for(tmp_path: Path) -> None:
+    async def scenario() -> tuple[list[str], list[Any], list[str]]:
+        async with mailbridge.connect_async(f"local://{tmp_path}") as client:
+            group = await client.create_group("paged")
+            await client.upload(group, (f"user{i:03}@example.com" for i in range(250)))
+            calls: list[Any] = []
+            original = client.backend.list_members
+
+            def counting(*args: Any, **kwargs: Any) -> Any:
+                calls.append(kwargs.get("cursor"))
+                return original(*args, **kwargs)
+
+            client.backend.list_members = counting
+            first: list[str] = []
+            async for member in client.members(group):
+                first.append(member.email)
+                break
+            pages_for_one = list(calls)
+            every = [m.email async for m in client.members(group)]
+            return first, pages_for_one, every
+
+    first, pages_for_one, every = asyncio.run(scenario())
+    assert len(first) == 1 and pages_for_one == [None]  # one page for one member: no read-ahead page
+    assert sorted(every) == [f"user{i:03}@example.com" for i in range(250)]

@@ -31,7 +31,7 @@ def test_groups_create_list_delete_json(run) -> None:  # type: ignore[no-untyped
     assert created["name"] == "customers" and created["provider"] == "local"
     listed, _ = run("groups", "list", "--json")
     assert [g["name"] for g in listed] == ["customers"]
-    deleted, _ = run("--json", "groups", "delete", "customers")
+    deleted, _ = run("--json", "groups", "delete", "customers", "--yes")
     assert deleted == {"deleted": "customers", "id": created["id"]}
     assert run("--json", "groups", "list")[0] == []
 

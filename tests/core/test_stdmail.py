@@ -40,6 +40,20 @@ _HEADER_NAME = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu
 )
 
 
+_CID = st.builds(lambda a, b: f"{a}@{b}.example", _LOCAL, _LOCAL)
+_INLINE = st.lists(
+    st.builds(
+        Attachment,
+        filename=st.builds(lambda w, ext: f"{w}.{ext}", _PHRASE, st.sampled_from(["png", "jpg", "gif"])),
+        content=st.binary(max_size=200),
+        content_type=st.sampled_from(["image/png", "image/jpeg", "image/gif"]),
+        content_id=_CID,
+    ),
+    max_size=2,
+    unique_by=lambda a: (a.content_id or "").casefold(),
+)
+
+
 @st.composite
 def messages(draw: st.DrawFn) -> Message:
     text, html = draw(st.sampled_from([(True, False), (False, True), (True, True)]))
@@ -57,7 +71,8 @@ def messages(draw: st.DrawFn) -> Message:
         subject=draw(_PHRASE),
         text=draw(_BODY) if text else None,
         html=draw(_BODY) if html else None,
-        attachments=draw(st.lists(_ATTACHMENT, max_size=3)),
+        # Inline parts (html bodies only) come back first: they live in the multipart/related around the body.
+        attachments=(*(draw(_INLINE) if html else ()), *draw(st.lists(_ATTACHMENT, max_size=3))),
         headers=headers,
         tag=draw(st.none() | _LOCAL),
     )
@@ -119,26 +134,81 @@ def _base() -> EmailMessage:
     return msg
 
 
-def test_inline_image_is_refused_not_dropped() -> None:
+def test_an_inline_image_in_related_inside_the_alternative_is_carried() -> None:
+    """The email package's (and Apple Mail's) structure: alternative[text, related[html, image]]."""
     msg = _base()
     msg.set_content("text")
     msg.add_alternative('<img src="cid:logo">', subtype="html")
     html = msg.get_payload()[1]
     html.add_related(b"\x89PNG", maintype="image", subtype="png", cid="<logo>")
-    with pytest.raises(InvalidRequest, match="inline"):
-        Message.from_email_message(msg)
+    message = Message.from_email_message(msg)
+    assert message.attachments == (Attachment("logo", b"\x89PNG", "image/png", content_id="logo"),)
+    assert message.html == '<img src="cid:logo">\n' and message.text == "text\n"
+    written = message.to_email_message()
+    assert written.get_content_type() == "multipart/related"
+    assert Message.from_email_message(written) == message
 
 
-def test_inline_mime_image_with_content_id_is_refused() -> None:
+def test_a_content_id_part_in_multipart_mixed_is_inline_too() -> None:
+    """Django's default structure: mixed[text, image with a Content-ID]."""
     legacy = MIMEMultipart("mixed")
     legacy["From"] = "a@example.com"
     legacy["To"] = "b@example.com"
-    legacy.attach(MIMEText("hi", "plain"))
+    legacy.attach(MIMEText("<p>hi</p>", "html"))
     image = MIMEImage(b"\x89PNG\r\n", "png")
-    image["Content-ID"] = "<logo>"
+    image["Content-ID"] = "<logo@example.com>"
+    image.add_header("Content-Disposition", "inline", filename="logo.png")
     legacy.attach(image)
-    with pytest.raises(InvalidRequest, match="inline images"):
-        Message.from_email_message(legacy)
+    message = Message.from_email_message(legacy)
+    assert message.attachments == (Attachment("logo.png", b"\x89PNG\r\n", "image/png", content_id="logo@example.com"),)
+
+
+def test_a_related_part_without_a_content_id_is_refused() -> None:
+    related = MIMEMultipart("related")
+    related["From"] = "a@example.com"
+    related["To"] = "b@example.com"
+    related.attach(MIMEText("<p>hi</p>", "html"))
+    related.attach(MIMEImage(b"\x89PNG\r\n", "png"))
+    with pytest.raises(InvalidRequest, match="without a Content-ID"):
+        Message.from_email_message(related)
+
+
+@pytest.mark.parametrize(
+    ("content_id", "match"),
+    [("<logo>", "not a message id"), ("two words", "not a message id"), ("", "not a message id")],
+)
+def test_bad_content_ids_are_refused_before_sending(content_id: str, match: str) -> None:
+    from mailbridge import Feature, Limits
+    from mailbridge._validation import check_message
+
+    message = Message(
+        sender="a@example.com",
+        to="b@example.com",
+        subject="s",
+        html="<img src='cid:x'>",
+        attachments=[Attachment("x.png", b"x", "image/png", content_id=content_id)],
+    )
+    with pytest.raises(InvalidRequest, match=match):
+        check_message(
+            message,
+            Limits(upload_batch_size=1, recipients_per_send=1, features=set(Feature)),
+            "local",
+            ignore_unsupported=False,
+        )
+
+
+def test_inline_images_need_an_html_body_and_distinct_ids() -> None:
+    from mailbridge import Feature, Limits
+    from mailbridge._validation import check_message
+
+    limits = Limits(upload_batch_size=1, recipients_per_send=1, features=set(Feature))
+    logo = Attachment("x.png", b"x", "image/png", content_id="logo")
+    text_only = Message(sender="a@example.com", to="b@example.com", subject="s", text="t", attachments=[logo])
+    with pytest.raises(InvalidRequest, match="html body"):
+        check_message(text_only, limits, "local", ignore_unsupported=False)
+    twice = text_only.evolve(html="<p/>", attachments=[logo, Attachment("y.png", b"y", "image/png", content_id="LOGO")])
+    with pytest.raises(InvalidRequest, match="used by another attachment"):
+        check_message(twice, limits, "local", ignore_unsupported=False)
 
 
 @pytest.mark.parametrize(

@@ -80,7 +80,7 @@ def test_cli_suppressions(tmp_path: Path) -> None:
     assert code == 0
     code, out, _ = _cli(tmp_path, "--json", "suppressions", "list")
     assert [s["address"] for s in json.loads(out)] == ["x@example.com", "y@example.com", "z@example.com"]
-    assert _cli(tmp_path, "suppressions", "remove", "y@example.com")[0] == 0
+    assert _cli(tmp_path, "suppressions", "remove", "y@example.com", "--yes")[0] == 0
     code, out, _ = _cli(tmp_path, "suppressions", "export")
     rows = list(csv.DictReader(io.StringIO(out)))
     assert [(r["address"], r["reason"], r["scope"]) for r in rows] == [

@@ -333,3 +333,14 @@ def test_the_async_backend_is_closed_with_the_client(emu: AliyunEmulator) -> Non
 
     native = asyncio.run(scenario())
     assert native.api.client.is_closed
+
+
+def test_a_second_event_loop_is_refused_before_any_call(emu: AliyunEmulator) -> None:
+    """The native connections belong to the loop that first sent: another loop gets a neutral error, nothing sent."""
+    client = async_client(emu.url)
+    with asyncio.Runner() as first:
+        assert first.run(client.send(mail("first"))).accepted == ("ufirst@example.com",)
+        with pytest.raises(mailbridge.ConfigurationError, match="another event loop"):
+            asyncio.run(client.send(mail("second")))
+        first.run(client.aclose())
+    assert [m.subject for m in emu.sent_mail] == ["sfirst"]

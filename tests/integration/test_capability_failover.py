@@ -233,7 +233,7 @@ def test_tag_dropped_with_a_warning_where_unsupported_features_are_ignored(
     assert result.provider == "tencent"
     assert _delivered("tencent", dm, ses) == [_expected("tag", message, "tencent", ("tag",))]
     assert "spring-sale" not in json.dumps([r["params"] for r in ses.requests])
-    assert "tencent cannot carry tag" in caplog.text and "ignoring unsupported Message.tag" in caplog.text
+    assert "tencent cannot carry tag" in caplog.text and "ignoring unsupported field 'tag'" in caplog.text
     assert _delivered("aliyun", dm, ses) == []
 
 

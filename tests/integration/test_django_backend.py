@@ -14,7 +14,6 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from email.message import EmailMessage as StdMessage
-from email.mime.image import MIMEImage
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ from mailbridge_tencent.emulator import TencentEmulator  # noqa: E402
 
 import mailbridge  # noqa: E402
 from mailbridge import FailoverClient, InvalidRequest, UnsupportedFeature  # noqa: E402
+from mailbridge.django import attach_inline_image  # noqa: E402
 
 SENDER = "noreply@mail.example.com"
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
@@ -204,18 +204,60 @@ def test_ignore_unsupported_features_sends_without_them(provider: Provider) -> N
     assert got["cc"] == ([] if provider.kind == "aliyun" else ["cc@example.com"])
 
 
-def test_inline_image_is_refused_with_a_clear_error(provider: Provider) -> None:
+def _inline_message(*, pdf: bool = True) -> EmailMultiAlternatives:
     message = EmailMultiAlternatives("Logo", "text", SENDER, ["ann@example.com"])
-    message.attach_alternative('<p><img src="cid:logo"></p>', "text/html")
-    image = MIMEImage(PNG, "png")
-    image.add_header("Content-ID", "<logo>")
-    image.add_header("Content-Disposition", "inline", filename="logo.png")
-    message.attach(image)
-    with provider.settings(), pytest.raises(InvalidRequest, match="inline images"):
+    cid = attach_inline_image(message, PNG, "logo.png")
+    message.attach_alternative(f'<p><img src="cid:{cid}"></p>', "text/html")
+    if pdf:
+        message.attach("terms.pdf", PDF, "application/pdf")
+    return message
+
+
+def test_inline_image_is_sent_where_declared_and_refused_before_any_call_elsewhere(provider: Provider) -> None:
+    message = _inline_message()
+    if provider.kind == "local":
+        with provider.settings():
+            assert message.send() == 1
+        (written,) = _outbox(provider.directory or Path())
+        related, pdf = written.iter_parts()
+        assert related.get_content_type() == "multipart/related"
+        _alternative, image = related.iter_parts()
+        assert image["Content-ID"] == message.attachments[0]["Content-ID"]
+        assert (image.get_content_disposition(), image.get_filename(), image.get_payload(decode=True)) == (
+            "inline",
+            "logo.png",
+            PNG,
+        )
+        assert _body(written, "html") == message.alternatives[0][0]
+        assert pdf.get_filename() == "terms.pdf"
+        return
+    message = _inline_message(pdf=False)  # Direct Mail would refuse the pdf first
+    with (
+        provider.settings(),
+        pytest.raises(UnsupportedFeature, match=r"inline images \(field 'attachments\[inline\]'\)"),
+    ):
         message.send()
     with provider.settings():
         assert get_connection(fail_silently=True).send_messages([message]) == 0
     assert provider.received() == []
+    if provider.kind == "aliyun":  # refused before any call: the emulator saw no send request at all
+        assert [r["action"] for r in provider.emulator.server.requests if r["action"] == "SingleSendMail"] == []
+
+
+def test_a_failover_skips_the_members_that_cannot_carry_an_inline_image(tmp_path: Path) -> None:
+    with AliyunEmulator() as ali, TencentEmulator(rate_limit=0) as ten:
+        ali.add_sender(SENDER)
+        urls = [f"{ali.url}&rate_limit=off", f"{ten.url}&rate_limit=off", f"local://{tmp_path}"]
+        with override_settings(MAILBRIDGE={"URL": urls}):
+            message = _inline_message()
+            assert message.send() == 1
+            (result,) = message.mailbridge_results
+            assert result.provider == "local"
+            plain = EmailMessage("Plain", "text", SENDER, ["bob@example.com"])
+            assert plain.send() == 1  # the first member takes what it can carry
+        assert [m.subject for m in ali.sent_mail] == ["Plain"] and ten.sent_mail == []
+        assert [r["action"] for r in ali.server.requests].count("SingleSendMail") == 1  # "Logo" never tried
+    assert [str(m["Subject"]) for m in _outbox(tmp_path)] == ["Logo"]
 
 
 def test_merge_data_sends_one_message_per_recipient(provider: Provider) -> None:
@@ -296,6 +338,54 @@ def test_local_outbox_matches_what_djangos_smtp_backend_would_write(tmp_path: Pa
     assert attachments == expected
     assert [name for name, _t, _b in attachments] == ["rechnung-märz.pdf", "logo.png", "notes.csv"]
     assert written["Message-ID"] is not None  # the outbox's own, not Django's
+
+
+def _tree(msg: StdMessage) -> Any:
+    """The MIME structure: a content type, or (multipart type, [children])."""
+    if msg.is_multipart():
+        return (msg.get_content_type(), [_tree(p) for p in msg.iter_parts()])  # type: ignore[arg-type]
+    return msg.get_content_type()
+
+
+def _cid_parts(msg: StdMessage) -> list[tuple[Any, ...]]:
+    return [
+        (
+            str(p["Content-ID"]),
+            p.get_content_disposition(),
+            p.get_filename(),
+            p.get_content_type(),
+            p.get_payload(decode=True),
+        )
+        for p in msg.walk()
+        if p["Content-ID"] is not None
+    ]
+
+
+@pytest.mark.parametrize("mixed_subtype", ["related", "mixed"])
+def test_local_outbox_writes_inline_images_as_djangos_smtp_backend_would(tmp_path: Path, mixed_subtype: str) -> None:
+    """``mixed_subtype = "related"`` (RFC 2387): the same MIME tree as Django's; Django's default ``mixed``
+    structure sends the same neutral message, which the outbox writes as multipart/related (the same parts)."""
+    message = EmailMultiAlternatives("Logo für März", "Hallo\n", "Shop <noreply@mail.example.com>", ["ann@example.com"])
+    message.mixed_subtype = mixed_subtype
+    cid = attach_inline_image(message, PNG, "logo.png")
+    jpeg_cid = attach_inline_image(message, b"\xff\xd8\xff\xe0" + bytes(64), "photo.jpg", "jpeg")
+    message.attach_alternative(f'<p><img src="cid:{cid}"><img src="cid:{jpeg_cid}"></p>\n', "text/html")
+    with override_settings(MAILBRIDGE={"URL": f"local://{tmp_path}"}):
+        assert message.send() == 1
+    (written,) = _outbox(tmp_path)
+    django_mime = email.message_from_bytes(message.message().as_bytes(), policy=email.policy.default)
+    assert isinstance(django_mime, StdMessage)
+    related = ("multipart/related", [("multipart/alternative", ["text/plain", "text/html"]), "image/png", "image/jpeg"])
+    assert _tree(written) == related
+    if mixed_subtype == "related":
+        assert _tree(django_mime) == related
+    assert _cid_parts(written) == _cid_parts(django_mime)
+    assert [c[0] for c in _cid_parts(written)] == [f"<{cid}>", f"<{jpeg_cid}>"]
+    assert _body(written, "html") == _body(django_mime, "html")
+    assert _body(written, "plain") == _body(django_mime, "plain")
+    for header in ("From", "To"):
+        assert _addresses(written, header) == _addresses(django_mime, header)
+    assert str(written["Subject"]) == str(django_mime["Subject"])
 
 
 @pytest.mark.parametrize("kind", ["text", "html"])

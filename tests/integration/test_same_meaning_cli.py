@@ -57,7 +57,7 @@ def test_remove_reads_stdin_and_reports_non_members(urls: dict[str, str], tmp_pa
             assert "does not support remove recipients" in err
             continue
         report, _ = run(
-            url, "--json", "recipients", "remove", "g", "-", stdin="a@example.com\nnotthere@example.com\n\n"
+            url, "--json", "recipients", "remove", "g", "-", "--yes", stdin="a@example.com\nnotthere@example.com\n\n"
         )
         assert isinstance(report, dict)
         assert (report["removed"], report["not_members"]) == (["a@example.com"], ["notthere@example.com"]), name
