@@ -155,7 +155,7 @@ def bench_tencent(sends: int, runs: int) -> None:
 
     import mailbridge
 
-    with emulator("tencent", "rate_limit=0") as port:
+    with emulator("tencent", "rate=0") as port:
         url = f"tencent://{TC_ID}:{TC_KEY}@ap-guangzhou?endpoint=http://127.0.0.1:{port}&rate_limit=off"
         ours = mailbridge.connect(url, retry=mailbridge.RetryPolicy(attempts=1))
         profile = ClientProfile(httpProfile=HttpProfile(protocol="http", endpoint=f"127.0.0.1:{port}"))

@@ -92,8 +92,8 @@ def main() -> None:
         return emulator
 
     def tencent() -> TencentEmulator:
-        emulator = TencentEmulator(rate_limit=20)
-        emulator.add_fault("delay", seconds=args.rtt, times=None)
+        emulator = TencentEmulator(rate=20)
+        emulator.inject("delay", delay=args.rtt, times=None)
         return emulator
 
     run_cloud("aliyun", aliyun, lambda e: e.url, "news@mail.example.com", args)

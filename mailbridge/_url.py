@@ -22,6 +22,7 @@ starts the path at an unencoded ``/`` inside a secret, takes ``#`` as a fragment
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from urllib.parse import parse_qsl, quote, unquote, urlencode
@@ -31,7 +32,7 @@ from attrs import field, frozen
 from ._exceptions import ConfigurationError
 from ._scrub import register_secret
 
-__all__ = ["ProviderURL", "Secret", "redact_url"]
+__all__ = ["ProviderURL", "Secret", "is_loopback", "redact_url"]
 
 _SECRET_PARAM = re.compile(r"secret|password|passwd|token|key(?!word)|signature|credential", re.I)
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*$")
@@ -271,3 +272,14 @@ def _redact_param(key: str, value: str) -> str:
 def redact_url(text: str) -> str:
     """A URL string (``http://u:PW@host``, ``aliyun://...``) with its secrets masked, for display."""
     return _redact_nested(text) if "://" in text else text
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine (``localhost`` or a loopback address, IPv6 brackets allowed):
+    the one place plain http, an unencrypted relay or an emulator is acceptable."""
+    if host.lower() in {"localhost", "localhost.localdomain"}:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -14,12 +14,12 @@ preset is then just data (``failover://`` member URLs need no new names either).
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import os
 
 from attrs import frozen
 
 from mailbridge import ConfigurationError, ProviderURL, Secret
+from mailbridge._url import is_loopback
 
 from ._presets import PLAIN, PRESETS, Preset
 
@@ -31,16 +31,6 @@ TLS_MODES = ("ssl", "starttls", "none")
 DEFAULT_TIMEOUT = 30.0
 _KNOWN_PARAMS = {"tls", "timeout", "ca_file", "preset", "region", "local_hostname"}
 _DEFAULT_PORTS = {"ssl": 465, "starttls": 587, "none": 25}
-
-
-def is_loopback(host: str) -> bool:
-    """True for ``localhost`` and loopback addresses (where plain text never leaves the machine)."""
-    if host.lower() in {"localhost", "localhost.localdomain"}:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 @frozen(repr=False)

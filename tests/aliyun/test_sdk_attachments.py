@@ -14,7 +14,6 @@ from __future__ import annotations
 import io
 import socket
 import ssl
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,7 +28,8 @@ from alibabacloud_tea_openapi.exceptions import ClientException
 from darabonba.runtime import RuntimeOptions
 from darabonba.utils.form import FileField
 from mailbridge_aliyun.emulator import TEST_ACCESS_KEY_ID, TEST_ACCESS_KEY_SECRET, AliyunEmulator
-from mailbridge_aliyun.emulator._server import DMServer
+
+from mailbridge.testing.emulator import EmulatorServer
 
 from .test_sdk_judge import check_model
 
@@ -43,19 +43,14 @@ class TLSListener:
     """The emulator's state behind a TLS socket: what ``https://{Bucket}.{Endpoint}/`` reaches."""
 
     def __init__(self, emulator: AliyunEmulator, context: ssl.SSLContext) -> None:
-        self.server = DMServer(("127.0.0.1", 0), emulator.state, dict(emulator.server.credentials))
-        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-        self.thread.start()
+        self.server = EmulatorServer(emulator.server.wire, emulator.server.handler, ssl_context=context).start()
 
     @property
     def port(self) -> int:
-        return int(self.server.server_address[1])
+        return self.server.port
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.thread.join(timeout=5)
-        self.server.server_close()
+        self.server.stop()
 
 
 @pytest.fixture

@@ -35,19 +35,3 @@ def run(local_url: str) -> Run:
 
 def as_json(result: Result) -> Any:
     return json.loads(result.stdout)
-
-
-def tencent_emulator() -> Any:
-    """A started-on-enter SES emulator without its rate limit (either emulator API: ``rate=`` or ``rate_limit=``)."""
-    import inspect
-
-    from mailbridge_tencent.emulator import TencentEmulator
-
-    unlimited = {"rate": 0} if "rate" in inspect.signature(TencentEmulator).parameters else {"rate_limit": 0}
-    return TencentEmulator(**unlimited)
-
-
-def inject(emulator: Any, kind: str, action: str, *, times: int | None = 1, **options: Any) -> None:
-    """Inject a fault through whichever fault API the emulator has (``inject`` or ``add_fault``)."""
-    add = getattr(emulator, "inject", None) or emulator.add_fault
-    add(kind, action, times=times, **options)

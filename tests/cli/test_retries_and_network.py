@@ -17,14 +17,14 @@ from mailbridge._http import network_reason
 from mailbridge.cli import ExitStatus
 from mailbridge.cli._retries import installed, reason, retry_hook
 
-from .conftest import Run, inject, tencent_emulator
+from .conftest import Run
 
 LEAKS = ("stamina", "Errno", "urllib3", "HTTPConnectionPool", "ConnectError", "RemoteProtocolError", "Traceback")
 
 
 @pytest.fixture
 def ses() -> Iterator[TencentEmulator]:
-    with tencent_emulator() as emulator:
+    with TencentEmulator(rate=0) as emulator:
         yield emulator
 
 
@@ -35,19 +35,19 @@ def _closed_port() -> int:
 
 
 def test_a_retried_read_prints_one_line_per_retry(run: Run, ses: TencentEmulator) -> None:
-    inject(ses, "reset", action="ListReceivers", times=1)
+    ses.inject("reset", action="ListReceivers", times=1)
     result = run("groups", "list", url=ses.url)
     assert result.stderr == "retrying in 0.0 s: provider unavailable (tencent, attempt 2 of 5)\n"
     assert result.stdout.splitlines()[0].split() == ["NAME", "ID", "RECIPIENTS", "STATUS", "DESCRIPTION"]
 
 
 def test_quiet_prints_no_retry_lines(run: Run, ses: TencentEmulator) -> None:
-    inject(ses, "reset", action="ListReceivers", times=1)
+    ses.inject("reset", action="ListReceivers", times=1)
     assert run("--quiet", "groups", "list", url=ses.url).stderr == ""
 
 
 def test_a_failure_after_retries_is_the_retry_lines_then_one_neutral_error(run: Run, ses: TencentEmulator) -> None:
-    inject(ses, "reset", action="ListReceivers", times=None)
+    ses.inject("reset", action="ListReceivers", times=None)
     result = run("groups", "list", url=ses.url, expect=ExitStatus.PROVIDER_FAILURE)
     assert result.stderr.splitlines() == [
         "retrying in 0.0 s: provider unavailable (tencent, attempt 2 of 5)",
@@ -59,7 +59,7 @@ def test_a_failure_after_retries_is_the_retry_lines_then_one_neutral_error(run: 
 
 
 def test_a_throttle_is_named_as_such(run: Run, ses: TencentEmulator) -> None:
-    inject(ses, "error", action="ListReceivers", code="RequestLimitExceeded", message="slow down", times=1)
+    ses.inject("error", action="ListReceivers", code="RequestLimitExceeded", message="slow down", times=1)
     result = run("groups", "list", url=ses.url)
     assert result.stderr.startswith("retrying in ")
     assert ": rate limited by the provider (tencent, attempt 2 of 5)" in result.stderr
@@ -93,9 +93,9 @@ def test_the_sdk_s_own_network_error_text_is_translated(
         except ConnectionResetError as exc:
             raise TencentCloudSDKException("ClientNetworkError", raw) from exc
 
-    from mailbridge_tencent import _backend
+    from mailbridge_tencent import _transport
 
-    monkeypatch.setattr(_backend._SesClient, "call_json", broken)
+    monkeypatch.setattr(_transport._SesClient, "call_json", broken)
     result = run("groups", "list", url=ses.url, expect=ExitStatus.PROVIDER_FAILURE)
     assert result.stderr.splitlines()[-1] == (
         "mailbridge: error: tencent list_groups: no answer from Tencent SES (the connection was reset)"

@@ -12,7 +12,7 @@ from mailbridge_tencent.emulator import TencentEmulator
 
 from mailbridge.cli import ExitStatus
 
-from .conftest import Run, as_json, tencent_emulator
+from .conftest import Run, as_json
 
 BASE = ["send", "--from", "me@example.com", "--to", "ada@example.com", "--subject", "Report", "--text", "attached"]
 
@@ -66,7 +66,7 @@ def test_a_missing_or_directory_attachment_is_a_usage_error(run: Run, tmp_path: 
 
 @pytest.fixture
 def ses() -> TencentEmulator:
-    with tencent_emulator() as emulator:
+    with TencentEmulator(rate=0) as emulator:
         yield emulator
 
 

@@ -67,7 +67,7 @@ class TestAsyncTencentContract(BackendContract):
     @pytest.fixture
     def client(self, runner: asyncio.Runner) -> Iterator[Any]:
         clock = FakeClock()
-        with TencentEmulator(port=0, rate_limit=0, clock=clock) as emu:
+        with TencentEmulator(port=0, rate=0, clock=clock) as emu:
             client = mailbridge.connect_async(emu.url, sleep=clock.sleep, clock=clock)
             yield BlockingFacade(client, runner)
             runner.run(client.aclose())
@@ -211,7 +211,7 @@ def test_async_failover_moves_on_after_a_refusal() -> None:
             messages = [Message(sender=SENDER, to=f"u{i}@example.com", subject=f"m{i}", text="t") for i in range(3)]
             return [o async for o in client.send_many(messages)]
 
-    with AliyunEmulator() as ali, TencentEmulator(rate_limit=0) as ten:
+    with AliyunEmulator() as ali, TencentEmulator(rate=0) as ten:
         ali.add_sender(SENDER)
         # A throttling refusal: certainly not sent, so the send moves on.
         ali.inject("error", action="SingleSendMail", times=None, status=400, code="Throttling.User", message="flow")

@@ -56,7 +56,7 @@ def local(tmp_path: Path) -> Iterator[mailbridge.Client]:
 @pytest.fixture(scope="module")
 def emulators() -> Iterator[dict[str, Any]]:
     ali = AliyunEmulator()
-    ten = TencentEmulator(port=0, rate_limit=0)
+    ten = TencentEmulator(port=0, rate=0)
     with ali, ten:
         yield {"aliyun": ali, "tencent": ten}
 

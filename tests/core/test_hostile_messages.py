@@ -282,7 +282,7 @@ def aliyun() -> Iterator[tuple[AliyunEmulator, mailbridge.Client]]:
 
 @pytest.fixture(scope="module")
 def tencent() -> Iterator[tuple[list[int], mailbridge.Client]]:
-    emu = TencentEmulator(port=0, rate_limit=0)
+    emu = TencentEmulator(port=0, rate=0)
     with emu, mailbridge.connect(emu.url, retry=mailbridge.RetryPolicy(attempts=1)) as client:
         sdk = client.backend._client  # type: ignore[attr-defined]
         original = sdk.call_json

@@ -442,7 +442,7 @@ def test_aliyun_ambiguous_create_not_applied_is_created_once() -> None:
 def test_tencent_create_that_lands_after_the_deadline_is_found_not_repeated() -> None:
     """CreateEmailTemplate answered after the client's deadline: the settle wait, then the look-up finds it."""
     with TencentEmulator(port=0) as emu:
-        emu.add_fault("delay", "CreateEmailTemplate", seconds=0.6)
+        emu.inject("delay", "CreateEmailTemplate", delay=0.6)
         retry = RetryPolicy(attempts=3, wait_initial=1.5)
         with mailbridge.connect(emu.url + "&timeout=0.3", retry=retry) as client:
             template = client.create_template("issue9", subject="Hi", text="Hello {{name}}")
@@ -457,7 +457,7 @@ def test_tencent_create_that_lands_after_the_deadline_is_found_not_repeated() ->
 def test_a_retry_after_past_the_budget_is_raised_at_once(tmp_path: Path) -> None:
     """TemporaryBlocked (600 s) is not slept through: RateLimited after one request, and a failover moves on."""
     with TencentEmulator(port=0) as emu:
-        emu.add_fault("error", "SendEmail", code="FailedOperation.TemporaryBlocked", times=None)
+        emu.inject("error", "SendEmail", code="FailedOperation.TemporaryBlocked", times=None)
         slept: list[float] = []
         with mailbridge.connect(emu.url, sleep=slept.append) as client, pytest.raises(mailbridge.RateLimited) as info:
             client.send(TEMPLATE_SEND)

@@ -79,7 +79,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
             dm.add_sender(SENDER)
             yield Backend("aliyun", dm.url + "&rate_limit=off", dm)
     else:
-        with TencentEmulator(rate_limit=0) as ses:
+        with TencentEmulator(rate=0) as ses:
             yield Backend("tencent", ses.url + "&rate_limit=off", ses)
 
 
@@ -177,7 +177,7 @@ def test_bad_input_is_refused_before_the_template_look_up(backend: Backend) -> N
 
 def test_tencent_subject_is_kept_in_the_catalog_not_on_the_wire(tmp_path: Path) -> None:
     catalog = tmp_path / "cat.sqlite3"
-    with TencentEmulator(rate_limit=0) as ses:
+    with TencentEmulator(rate=0) as ses:
         with mailbridge.connect(ses.url, template_catalog=str(catalog)) as client:
             created = client.create_template("mb-welcome", subject=SUBJECT, html=HTML)
         (create,) = [r["params"] for r in ses.requests if r["action"] == "CreateEmailTemplate"]
@@ -209,7 +209,7 @@ def test_direct_mail_text_is_kept_in_the_catalog(tmp_path: Path) -> None:
 
 
 def test_template_made_outside_mailbridge_is_reported_missing_not_invented() -> None:
-    with TencentEmulator(rate_limit=0) as ses, mailbridge.connect(ses.url) as client:
+    with TencentEmulator(rate=0) as ses, mailbridge.connect(ses.url) as client:
         console = client.get_template("welcome")  # seeded by the emulator, as if made in the console
         assert (console.subject, console.missing) == (None, ("subject",))
         with pytest.raises(mailbridge.InvalidRequest, match="no known subject"):
@@ -225,7 +225,7 @@ def test_template_made_outside_mailbridge_is_reported_missing_not_invented() -> 
 
 
 def test_template_changed_in_the_console_is_not_completed_with_stale_parts() -> None:
-    with TencentEmulator(rate_limit=0) as ses, mailbridge.connect(ses.url) as client:
+    with TencentEmulator(rate=0) as ses, mailbridge.connect(ses.url) as client:
         created = client.create_template("mb-welcome", subject=SUBJECT, html=HTML)
         client.backend.update_template(created, subject="ignored", html="<p>changed in the console</p>")
         with mailbridge.connect(ses.url) as fresh:
@@ -234,7 +234,7 @@ def test_template_changed_in_the_console_is_not_completed_with_stale_parts() -> 
 
 
 def test_catalog_off_refuses_what_would_be_lost_before_any_call() -> None:
-    with TencentEmulator(rate_limit=0) as ses, mailbridge.connect(ses.url + "&template_catalog=off") as client:
+    with TencentEmulator(rate=0) as ses, mailbridge.connect(ses.url + "&template_catalog=off") as client:
         with pytest.raises(mailbridge.UnsupportedFeature, match="subject"):
             client.create_template("mb-welcome", subject=SUBJECT, html=HTML)
         assert not any(r["action"] == "CreateEmailTemplate" for r in ses.requests)
@@ -250,7 +250,7 @@ def test_catalog_off_refuses_what_would_be_lost_before_any_call() -> None:
 
 
 def test_the_look_up_is_cached_and_refreshed_when_the_provider_forgets_the_id() -> None:
-    with TencentEmulator(rate_limit=0) as ses, mailbridge.connect(ses.url) as client:
+    with TencentEmulator(rate=0) as ses, mailbridge.connect(ses.url) as client:
         first = client.create_template("mb-welcome", subject=SUBJECT, html=HTML)
         message = Message(sender=SENDER, to="a@example.com", template="mb-welcome", template_data=DATA)
         client.send(message)
@@ -272,7 +272,7 @@ def test_the_look_up_is_cached_and_refreshed_when_the_provider_forgets_the_id() 
 
 
 def test_a_fresh_look_up_that_fails_is_not_retried() -> None:
-    with TencentEmulator(rate_limit=0, template_review=True) as ses, mailbridge.connect(ses.url) as client:
+    with TencentEmulator(rate=0, template_review=True) as ses, mailbridge.connect(ses.url) as client:
         client.create_template("mb-new", subject="S", text="T")  # in review: SES refuses to send it
         with pytest.raises(mailbridge.TemplateNotFound):
             client.send(Message(sender=SENDER, to="a@example.com", template="mb-new"))
@@ -319,7 +319,7 @@ def test_unwritable_catalog_fails_before_the_cloud_call(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     with (
-        TencentEmulator(rate_limit=0) as ses,
+        TencentEmulator(rate=0) as ses,
         mailbridge.connect(ses.url, template_catalog=str(blocker / "x.sqlite3")) as c,
     ):
         with pytest.raises(mailbridge.ConfigurationError, match="template catalog"):
@@ -328,7 +328,7 @@ def test_unwritable_catalog_fails_before_the_cloud_call(tmp_path: Path) -> None:
 
 
 def test_redis_catalog_shares_parts_between_clients(tmp_path: Path) -> None:
-    with redis_server(tmp_path) as redis_url, TencentEmulator(rate_limit=0) as ses:
+    with redis_server(tmp_path) as redis_url, TencentEmulator(rate=0) as ses:
         url = f"{ses.url}&template_catalog={redis_url}"
         with mailbridge.connect(url) as client:
             client.create_template("mb-welcome", subject=SUBJECT, html=HTML)
@@ -406,7 +406,7 @@ def test_migrate_without_setup_lists_only_templates_missing_or_different(tmp_pat
 
 def test_setup_refuses_a_source_template_whose_subject_nobody_knows(tmp_path: Path) -> None:
     with (
-        TencentEmulator(rate_limit=0) as ses,
+        TencentEmulator(rate=0) as ses,
         mailbridge.connect(ses.url) as source,
         mailbridge.connect(f"local://{tmp_path}") as target,
     ):
@@ -421,7 +421,7 @@ def test_setup_refuses_a_source_template_whose_subject_nobody_knows(tmp_path: Pa
 
 
 def test_group_send_by_name_checks_its_input_before_the_look_up() -> None:
-    with TencentEmulator(rate_limit=0) as ses, mailbridge.connect(ses.url) as client:
+    with TencentEmulator(rate=0) as ses, mailbridge.connect(ses.url) as client:
         with pytest.raises(mailbridge.InvalidRequest, match=r"give no 'to' addresses"):
             client.send_to_group("g", Message(sender=SENDER, to="a@example.com", template="welcome"))
         with pytest.raises(mailbridge.InvalidAddress):
@@ -438,7 +438,7 @@ class _BrokenCatalog(SqliteCatalog):
 
 def test_a_catalog_that_fails_after_the_create_takes_the_template_back(tmp_path: Path) -> None:
     catalog = _BrokenCatalog(tmp_path / "full.sqlite3")
-    with TencentEmulator(rate_limit=0) as ses, mailbridge.connect(ses.url, template_catalog=catalog) as client:
+    with TencentEmulator(rate=0) as ses, mailbridge.connect(ses.url, template_catalog=catalog) as client:
         with pytest.raises(mailbridge.ConfigurationError, match="disk is full"):
             client.create_template("mb-welcome", subject=SUBJECT, html=HTML)
         assert [r["action"] for r in ses.requests if "Template" in r["action"]] == [
@@ -473,7 +473,7 @@ def test_template_differences_compare_variables_as_variables_and_say_what_is_unk
 
 def test_a_catalog_passed_in_stays_open_when_a_client_closes(tmp_path: Path) -> None:
     shared = SqliteCatalog(tmp_path / "shared.sqlite3")
-    with TencentEmulator(rate_limit=0) as ses:
+    with TencentEmulator(rate=0) as ses:
         with mailbridge.connect(ses.url, template_catalog=shared) as first:
             first.create_template("mb-welcome", subject=SUBJECT, html=HTML)
         assert shared._db is not None, "the client closed a catalog it did not open"
@@ -484,7 +484,7 @@ def test_a_catalog_passed_in_stays_open_when_a_client_closes(tmp_path: Path) -> 
 
 def test_the_send_cache_expires() -> None:
     now = [1000.0]
-    with TencentEmulator(rate_limit=0) as ses, mailbridge.connect(ses.url, clock=lambda: now[0]) as client:
+    with TencentEmulator(rate=0) as ses, mailbridge.connect(ses.url, clock=lambda: now[0]) as client:
         client.create_template("mb-welcome", subject=SUBJECT, html=HTML)
         message = Message(sender=SENDER, to="a@example.com", template="mb-welcome", template_data=DATA)
 

@@ -55,7 +55,7 @@ def test_tencent_emulator_pushes_to_a_receiver(serve: Any) -> None:
         ["tencent"], secret=SECRET, on_event=seen, auth={"tencent": EventAuth(account="251200670")}
     )
     served = serve(receiver)
-    with TencentEmulator(rate_limit=0) as emu, mailbridge.connect(emu.url) as client:
+    with TencentEmulator(rate=0) as emu, mailbridge.connect(emu.url) as client:
         pusher = emu.push_events(served.url("tencent"))
         ids = send_run(client, RUN + TENCENT_ONLY, tag=None)  # SES has no tags
         pusher.flush()

@@ -18,7 +18,7 @@ def msg(to: str, sender: str) -> Message:
 
 
 def test_dm_to_ses_carries_suppressions() -> None:
-    with AliyunEmulator() as dm, TencentEmulator(rate_limit=0) as ses:
+    with AliyunEmulator() as dm, TencentEmulator(rate=0) as ses:
         source = mailbridge.connect(dm.url)
         target = mailbridge.connect(ses.url)
         group = source.create_group("customers")
@@ -61,7 +61,7 @@ def test_dm_to_ses_carries_suppressions() -> None:
 
 
 def test_migrate_cli_reports_suppressions() -> None:
-    with AliyunEmulator() as dm, TencentEmulator(rate_limit=0) as ses:
+    with AliyunEmulator() as dm, TencentEmulator(rate=0) as ses:
         with mailbridge.connect(dm.url) as source:
             source.create_group("news")
             source.suppress(["x@example.com"])

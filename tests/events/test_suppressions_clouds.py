@@ -25,7 +25,7 @@ def msg(*to: str, sender: str = "noreply@mail.example.com") -> Message:
 
 @pytest.fixture
 def ses() -> Iterator[TencentEmulator]:
-    with TencentEmulator(blacklist=["hard@example.com"], rate_limit=0) as emu:
+    with TencentEmulator(blacklist=["hard@example.com"], rate=0) as emu:
         yield emu
 
 

@@ -46,7 +46,7 @@ CASES: dict[str, tuple[dict[str, Any], Feature, str]] = {
 
 @pytest.fixture
 def emulators() -> Iterator[tuple[AliyunEmulator, TencentEmulator]]:
-    with AliyunEmulator() as dm, TencentEmulator(rate_limit=0) as ses:
+    with AliyunEmulator() as dm, TencentEmulator(rate=0) as ses:
         dm.add_sender(SENDER)
         yield dm, ses
 
@@ -69,7 +69,7 @@ def _down(kind: str, dm: AliyunEmulator, ses: TencentEmulator) -> None:
     if kind == "aliyun":
         dm.inject("error", action="SingleSendMail", times=None, status=503, code="ServiceUnavailable")
     else:
-        ses.add_fault("error", "SendEmail", times=None, code="FailedOperation.ServiceNotAvailable")
+        ses.inject("error", "SendEmail", times=None, code="FailedOperation.ServiceNotAvailable")
 
 
 def _delivered(kind: str, dm: AliyunEmulator, ses: TencentEmulator) -> list[dict[str, Any]]:

@@ -71,13 +71,13 @@ class Cloud:
         if self.kind == "aliyun":
             self.emulator.inject("error", action="SingleSendMail", status=400, code="InvalidToAddress.Spam")
         else:
-            self.emulator.add_fault("error", "SendEmail", code="FailedOperation.RejectedByRecipients")
+            self.emulator.inject("error", "SendEmail", code="FailedOperation.RejectedByRecipients")
 
 
 @pytest.fixture(params=["aliyun", "tencent"])
 def cloud(request: pytest.FixtureRequest) -> Iterator[Cloud]:
     kind = request.param
-    emulator: Any = AliyunEmulator(daily_quota=1_000_000) if kind == "aliyun" else TencentEmulator(rate_limit=0)
+    emulator: Any = AliyunEmulator(daily_quota=1_000_000) if kind == "aliyun" else TencentEmulator(rate=0)
     with emulator:
         if kind == "aliyun":
             emulator.add_sender(SENDER)
@@ -246,7 +246,7 @@ def test_failover_batch_with_the_state_store(tmp_path: Path) -> None:
     path = people(tmp_path, 8)
     with (
         AliyunEmulator(daily_quota=1_000_000) as dm,
-        TencentEmulator(rate_limit=0) as ses,
+        TencentEmulator(rate=0) as ses,
         redis_server(tmp_path) as redis_url,
     ):
         dm.add_sender(SENDER)

@@ -124,7 +124,7 @@ def provider(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Provide
             ali.add_sender(SENDER)
             yield Provider("aliyun", f"{ali.url}&rate_limit=off&template_catalog={catalog}", emulator=ali)
     else:
-        with TencentEmulator(rate_limit=0) as ten:
+        with TencentEmulator(rate=0) as ten:
             yield Provider("tencent", f"{ten.url}&rate_limit=off&template_catalog={catalog}", emulator=ten)
 
 
@@ -245,7 +245,7 @@ def test_inline_image_is_sent_where_declared_and_refused_before_any_call_elsewhe
 
 
 def test_a_failover_skips_the_members_that_cannot_carry_an_inline_image(tmp_path: Path) -> None:
-    with AliyunEmulator() as ali, TencentEmulator(rate_limit=0) as ten:
+    with AliyunEmulator() as ali, TencentEmulator(rate=0) as ten:
         ali.add_sender(SENDER)
         urls = [f"{ali.url}&rate_limit=off", f"{ten.url}&rate_limit=off", f"local://{tmp_path}"]
         with override_settings(MAILBRIDGE={"URL": urls}):
@@ -418,7 +418,7 @@ def test_url_from_the_mailbridge_url_setting(tmp_path: Path) -> None:
 
 
 def test_a_list_of_urls_fails_over(tmp_path: Path) -> None:
-    with AliyunEmulator() as ali, TencentEmulator(rate_limit=0) as ten:
+    with AliyunEmulator() as ali, TencentEmulator(rate=0) as ten:
         ali.add_sender(SENDER)
         # A throttling refusal: certainly not sent, so the send moves on to SES.
         ali.inject(

@@ -67,7 +67,7 @@ WORKER = textwrap.dedent(
 
 @pytest.fixture
 def emulators() -> Iterator[tuple[AliyunEmulator, TencentEmulator]]:
-    with AliyunEmulator(daily_quota=1_000_000) as ali, TencentEmulator(rate_limit=0) as ten:
+    with AliyunEmulator(daily_quota=1_000_000) as ali, TencentEmulator(rate=0) as ten:
         ali.add_sender(SENDER)
         yield ali, ten
 
@@ -132,7 +132,7 @@ def test_workers_probe_failing_providers_once_per_cooldown(
         url = mailbridge.failover_url([ali.url, ten.url], cooldown=COOLDOWN, retries=1, state=redis.url)
         workers = Workers(tmp_path, url)
         ali.inject("error", action="SingleSendMail", times=None, status=503, code="ServiceUnavailable")
-        ten.add_fault("error", action="SendEmail", times=None, code="FailedOperation.ServiceNotAvailable")
+        ten.inject("error", action="SendEmail", times=None, code="FailedOperation.ServiceNotAvailable")
         _wait(3.0)  # about six cooldowns with every provider down
         ten.clear_faults()
         _wait(1.0)  # the secondary's next probe succeeds: it takes the traffic

@@ -117,7 +117,7 @@ def rig(
 
     with (
         AliyunEmulator(daily_quota=10_000_000) as ali,
-        TencentEmulator(rate_limit=0) as ten,
+        TencentEmulator(rate=0) as ten,
         proxy(ali.endpoint, "aliyun", seed) as ali_proxy,
         proxy(ten.endpoint, "tencent", seed + 1) as ten_proxy,
     ):

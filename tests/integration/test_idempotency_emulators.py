@@ -57,7 +57,7 @@ def test_thousand_keyed_messages_sent_twice_from_two_processes(tmp_path: Path, s
     script.write_text(WORKER)
     with (
         AliyunEmulator(daily_quota=1_000_000) as ali,
-        TencentEmulator(rate_limit=0) as ten,
+        TencentEmulator(rate=0) as ten,
         redis_server(tmp_path) as redis_url,
     ):
         ali.add_sender(SENDER)

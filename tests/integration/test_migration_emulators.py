@@ -66,7 +66,7 @@ def stack() -> Iterator[contextlib.ExitStack]:
 def clouds() -> Iterator[tuple[AliyunEmulator, TencentEmulator, AliyunEmulator]]:
     with (
         AliyunEmulator(max_list_size=20_000) as source,
-        TencentEmulator(rate_limit=0, upload_delay=0.1) as ses,  # imports asynchronous as on SES, but short
+        TencentEmulator(rate=0, upload_delay=0.1) as ses,  # imports asynchronous as on SES, but short
         AliyunEmulator() as back,
     ):
         yield source, ses, back

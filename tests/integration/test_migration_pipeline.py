@@ -28,7 +28,7 @@ def off(url: str) -> str:
 def clouds() -> Iterator[tuple[AliyunEmulator, TencentEmulator, mailbridge.Client, mailbridge.Client]]:
     with (
         AliyunEmulator() as dm,
-        TencentEmulator(rate_limit=0, upload_delay=0.05) as ses,
+        TencentEmulator(rate=0, upload_delay=0.05) as ses,
         contextlib.ExitStack() as stack,
     ):
         source = stack.enter_context(mailbridge.connect(off(dm.url)))

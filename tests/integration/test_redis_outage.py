@@ -31,7 +31,7 @@ WORKERS = 4
 
 @pytest.fixture
 def emulators() -> Iterator[tuple[AliyunEmulator, TencentEmulator]]:
-    with AliyunEmulator(daily_quota=1_000_000) as ali, TencentEmulator(rate_limit=0) as ten:
+    with AliyunEmulator(daily_quota=1_000_000) as ali, TencentEmulator(rate=0) as ten:
         ali.add_sender(SENDER)
         yield ali, ten
 

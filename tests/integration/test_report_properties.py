@@ -38,7 +38,7 @@ def clients(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, mail
     tmp: Path = tmp_path_factory.mktemp("props")
     with contextlib.ExitStack() as stack:
         dm = stack.enter_context(AliyunEmulator(max_lists=1000))
-        ses = stack.enter_context(TencentEmulator(rate_limit=0, max_groups=1000, upload_delay=0))
+        ses = stack.enter_context(TencentEmulator(rate=0, max_groups=1000, upload_delay=0))
         urls = {"local": f"local://{tmp}", "aliyun": _off(dm.url), "tencent": _off(ses.url)}
         yield {k: stack.enter_context(mailbridge.connect(u, sleep=lambda _: None)) for k, u in urls.items()}
 

@@ -48,7 +48,7 @@ def clients(tmp_path: Path) -> Iterator[dict[str, mailbridge.Client]]:
     tmp = tmp_path / "local"
     with contextlib.ExitStack() as stack:
         dm = stack.enter_context(AliyunEmulator(max_list_size=LIST_SIZE))
-        ses = stack.enter_context(TencentEmulator(rate_limit=0, max_group_size=LIST_SIZE))
+        ses = stack.enter_context(TencentEmulator(rate=0, max_group_size=LIST_SIZE))
         urls = {"local": f"local://{tmp}", "aliyun": _off(dm.url), "tencent": _off(ses.url)}
         out = {}
         for name, url in urls.items():

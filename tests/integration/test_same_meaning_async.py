@@ -36,7 +36,7 @@ def clients(tmp_path: Path) -> Iterator[dict[str, Any]]:
     tmp = tmp_path / "local"
     with contextlib.ExitStack() as stack, asyncio.Runner() as runner:
         dm = stack.enter_context(AliyunEmulator(max_list_size=LIST_SIZE))
-        ses = stack.enter_context(TencentEmulator(rate_limit=0, max_group_size=LIST_SIZE))
+        ses = stack.enter_context(TencentEmulator(rate=0, max_group_size=LIST_SIZE))
         urls = {"local": f"local://{tmp}", "aliyun": _off(dm.url), "tencent": _off(ses.url)}
         out: dict[str, Any] = {}
         opened: list[mailbridge.AsyncClient] = []

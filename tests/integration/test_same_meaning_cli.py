@@ -16,7 +16,7 @@ from mailbridge.cli import ExitStatus, cli
 
 @pytest.fixture
 def urls(tmp_path: Path) -> Iterator[dict[str, str]]:
-    with AliyunEmulator() as dm, TencentEmulator(rate_limit=0) as ses:
+    with AliyunEmulator() as dm, TencentEmulator(rate=0) as ses:
         yield {"local": f"local://{tmp_path / 'local'}", "aliyun": dm.url, "tencent": ses.url}
 
 

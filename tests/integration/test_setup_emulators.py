@@ -30,7 +30,7 @@ DATA = {"name": "Ada", "plan": "pro", "order": "A-42", "count": "7"}
 
 @pytest.fixture
 def emulators() -> Iterator[tuple[AliyunEmulator, TencentEmulator]]:
-    with AliyunEmulator() as dm, TencentEmulator(rate_limit=0, auto_verify=False) as ses:
+    with AliyunEmulator() as dm, TencentEmulator(rate=0, auto_verify=False) as ses:
         yield dm, ses
 
 
@@ -89,6 +89,6 @@ def test_migrate_setup_from_direct_mail_to_ses(emulators: tuple[AliyunEmulator, 
         ses_templates = {t.name: t.id for t in target.templates()}
         assert target.domain(DOMAIN).verified
     for name, (_subject, html) in TEMPLATES.items():
-        _dm_subject, dm_body = dm.render_template(dm_templates[name], DATA)
-        ses_html, _ses_text = ses.render_template(int(ses_templates[name]), DATA)
+        dm_body = dm.render_template(dm_templates[name], DATA).html
+        ses_html = ses.render_template(ses_templates[name], DATA).html
         assert dm_body == ses_html == mailbridge.render_template(html, DATA), name

@@ -28,7 +28,7 @@ DATA = {"name": "Ada", "order": "A-42"}
 
 @pytest.fixture
 def emulators() -> Iterator[tuple[AliyunEmulator, TencentEmulator]]:
-    with AliyunEmulator() as dm, TencentEmulator(rate_limit=0) as ses:
+    with AliyunEmulator() as dm, TencentEmulator(rate=0) as ses:
         dm.add_sender(SENDER)
         dm.add_sender(BATCH_SENDER, sendtype="batch")
         yield dm, ses
@@ -50,7 +50,7 @@ def _down(kind: str, dm: AliyunEmulator, ses: TencentEmulator, action: str | Non
     if kind == "aliyun":
         dm.inject("error", action=action, times=None, status=503, code="ServiceUnavailable")
     else:
-        ses.add_fault("error", action, times=None, code="FailedOperation.ServiceNotAvailable")
+        ses.inject("error", action, times=None, code="FailedOperation.ServiceNotAvailable")
 
 
 def _single_sends(kind: str, dm: AliyunEmulator, ses: TencentEmulator) -> list[dict[str, Any]]:
@@ -87,10 +87,10 @@ def test_send_by_template_name_fails_over(
         {"to": ["ann@example.com"], "subject": "Order A-42 for Ada", "template": ids[secondary]}
     ]
     if secondary == "tencent":  # SES fills the body from TemplateData: the same email as Direct Mail's
-        html, text = ses.render_template(int(ids["tencent"]), DATA)
+        _, html, text = ses.render_template(ids["tencent"], DATA)
         assert (html, text) == (mailbridge.render_template(HTML, DATA), mailbridge.render_template(TEXT, DATA))
     else:
-        subject, body = dm.render_template(ids["aliyun"], DATA)
+        subject, body, _ = dm.render_template(ids["aliyun"], DATA)
         assert (subject, body) == ("Order A-42 for Ada", mailbridge.render_template(HTML, DATA))
 
 

@@ -28,7 +28,7 @@ _BODY = st.one_of(st.none(), _PIECES)
 
 @pytest.fixture(scope="module")
 def clouds() -> Iterator[dict[str, Any]]:
-    with AliyunEmulator() as dm, TencentEmulator(rate_limit=0) as ses:
+    with AliyunEmulator() as dm, TencentEmulator(rate=0) as ses:
         yield {"aliyun": (dm, dm.url + "&rate_limit=off"), "tencent": (ses, ses.url + "&rate_limit=off")}
 
 

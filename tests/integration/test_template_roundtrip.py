@@ -34,7 +34,7 @@ TEMPLATES = {
 
 @pytest.fixture
 def sides(tmp_path: Path) -> Iterator[dict[str, str]]:
-    with AliyunEmulator() as dm, TencentEmulator(rate_limit=0) as ses, AliyunEmulator() as dm2:
+    with AliyunEmulator() as dm, TencentEmulator(rate=0) as ses, AliyunEmulator() as dm2:
         yield {
             "dm": f"{dm.url}&rate_limit=off&template_catalog={tmp_path / 'dm.sqlite3'}",
             "ses": f"{ses.url}&rate_limit=off&template_catalog={tmp_path / 'ses.sqlite3'}",

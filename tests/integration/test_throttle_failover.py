@@ -31,7 +31,7 @@ class Clock:
 
 @pytest.fixture
 def emulators() -> Iterator[tuple[TencentEmulator, AliyunEmulator]]:
-    with TencentEmulator(rate_limit=0) as ten, AliyunEmulator(daily_quota=1_000_000) as ali:
+    with TencentEmulator(rate=0) as ten, AliyunEmulator(daily_quota=1_000_000) as ali:
         ali.add_sender(SENDER)
         yield ten, ali
 
@@ -60,7 +60,7 @@ def test_temporary_blocked_primary_fails_over_at_once(emulators: tuple[TencentEm
     clock = Clock()
     members = [mailbridge.connect(url, retry=mailbridge.RetryPolicy(attempts=5)) for url in (ten.url, ali.url)]
     fo = mailbridge.FailoverClient(members, cooldown=30, health=mailbridge.MemoryHealthStore(clock))
-    ten.add_fault("error", action="SendEmail", times=None, code="FailedOperation.TemporaryBlocked")
+    ten.inject("error", action="SendEmail", times=None, code="FailedOperation.TemporaryBlocked")
 
     def message(n: int) -> mailbridge.Message:
         return mailbridge.Message(sender=SENDER, to=[f"user{n}@example.com"], subject=f"msg-{n}", text="hi")

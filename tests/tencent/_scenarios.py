@@ -220,7 +220,7 @@ def _duplicate_group(c: mailbridge.Client) -> None:
 
 def _fault(action: str, code: str, **options: Any) -> Callable[[TencentEmulator], Any]:
     """An error answer for every call of ``action`` (retries included: the shared conftest allows 3 attempts)."""
-    return lambda emu: emu.add_fault("error", action, code=code, message=f"{code} (injected)", times=None, **options)
+    return lambda emu: emu.inject("error", action, code=code, message=f"{code} (injected)", times=None, **options)
 
 
 SCENARIOS: list[Scenario] = [
@@ -263,13 +263,13 @@ SCENARIOS: list[Scenario] = [
         "error_provider_unavailable",
         _list_groups,
         mailbridge.ProviderUnavailable,
-        lambda emu: emu.add_fault("status", "ListReceivers", status=503, times=None),
+        lambda emu: emu.inject("status", "ListReceivers", status=503, times=None),
     ),
     Scenario(
         "error_outcome_unknown",
         _send,
         mailbridge.OutcomeUnknown,
-        lambda emu: emu.add_fault("malformed", "SendEmail", times=None),
+        lambda emu: emu.inject("malformed", "SendEmail", times=None),
     ),
     Scenario(
         "error_invalid_request",

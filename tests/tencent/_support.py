@@ -52,7 +52,7 @@ def connect(url: str, **options: Any) -> mailbridge.Client:
 
 
 def emulator(**options: Any) -> TencentEmulator:
-    options.setdefault("rate_limit", 0)
+    options.setdefault("rate", 0)
     return TencentEmulator(port=0, **options)
 
 

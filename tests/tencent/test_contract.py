@@ -26,7 +26,7 @@ class TestTencentContract(BackendContract):
     def client(self) -> Iterator[mailbridge.Client]:
         clock = FakeClock()
         with (
-            TencentEmulator(port=0, rate_limit=0, clock=clock) as emu,
+            TencentEmulator(port=0, rate=0, clock=clock) as emu,
             mailbridge.connect(emu.url, sleep=clock.sleep, clock=clock) as client,
         ):
             yield client

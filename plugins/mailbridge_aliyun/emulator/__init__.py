@@ -27,21 +27,25 @@ Reply-to verification mails are kept (``emu.reply_to_ticket(address)`` gives the
 ApproveReplyMailAddress wants). SMTP passwords are kept as salted hashes only and masked
 in the request log (``emu.smtp_password_matches(address, password)`` checks one).
 From a shell: ``mailbridge emulator aliyun --port 8025`` (or ``python -m
-mailbridge_aliyun.emulator``); faults over HTTP: ``POST /_emulator/faults`` with a JSON
-:class:`Fault`, ``DELETE /_emulator/faults``, ``GET /_emulator/state``.
+mailbridge_aliyun.emulator``). Server, faults, throttle, request log and control routes are the
+shared harness's (:mod:`mailbridge.testing.emulator`): ``POST /_emulator/faults`` with a JSON
+:class:`Fault`, ``DELETE /_emulator/faults``, ``GET /_emulator/state``, ``POST /_emulator/dns``.
+This package holds only the wire (:mod:`._wire`, :mod:`._signatures`) and the account
+(:mod:`._state`, :mod:`._suppression`, :mod:`._push`).
 """
 
 from __future__ import annotations
 
-import ipaddress
-import sys
-import threading
+import json
 import time
 from collections.abc import Callable
-from typing import Any, Self
+from typing import Any
 from urllib.parse import quote
 
-from ._server import DMServer, Fault
+from mailbridge.testing.emulator import Call, EmulatorFacade, EmulatorServer, Fault, Rendered, Reply, flag
+from mailbridge.testing.emulator import serve as serve_emulator
+
+from ._attachments import OPENPLATFORM_VERSION, open_platform, oss_post
 from ._state import (
     DNS_PURPOSES,
     DeliveryRecord,
@@ -53,6 +57,7 @@ from ._state import (
     render_dm,
     reply_ticket,
 )
+from ._wire import QUOTAS, DMWire
 
 __all__ = [
     "DNS_PURPOSES",
@@ -75,18 +80,7 @@ TEST_ACCESS_KEY_ID = "LTAI5tMailbridgeTestKeyId"
 TEST_ACCESS_KEY_SECRET = "mailbridge-test-secret-aliyun"  # a published test credential
 
 
-def _check_loopback(host: str) -> None:
-    if host == "localhost":
-        return
-    try:
-        loopback = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback:
-        raise ValueError(f"the Direct Mail emulator only listens on loopback, not {host!r}")
-
-
-class AliyunEmulator:
+class AliyunEmulator(EmulatorFacade):
     """A running emulator. **Parameters:** ``host`` (loopback only), ``port`` (0: any free
     port), ``access_key_id``/``secret`` (the one valid credential pair), ``region``,
     ``rate`` *(optional)*: calls per second per action before ``Throttling.User``,
@@ -111,7 +105,6 @@ class AliyunEmulator:
         max_domains: int = 20,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        _check_loopback(host)
         self.access_key_id = access_key_id
         self._secret = secret
         self.region = region
@@ -122,38 +115,40 @@ class AliyunEmulator:
             daily_quota=daily_quota,
             max_domains=max_domains,
         )
-        self.server = DMServer((host, port), self.state, {access_key_id: secret}, rate=rate, quotas=quotas)
-        self._thread: threading.Thread | None = None
-
-    def __repr__(self) -> str:
-        return f"<AliyunEmulator {self.endpoint}>"
+        self.server = EmulatorServer(
+            DMWire({access_key_id: secret}, self._is_bucket),
+            self._dispatch,
+            host=host,
+            port=port,
+            rate=rate,
+            quotas=QUOTAS if quotas else None,
+            snapshot=self._snapshot,
+            routes={("POST", "/dns"): self._publish_route},
+            on_stop=self._close_pusher,
+        )
 
     # ------------------------------------------------------------------ lifecycle
 
-    def start(self) -> Self:
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, name="aliyun-emulator", daemon=True
-            )
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
+    def _close_pusher(self) -> None:
         if self.state.pusher is not None:
             self.state.pusher.flush()
             self.state.pusher.close()
             self.state.pusher = None
-        if self._thread is not None:
-            self.server.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self.server.server_close()
 
-    def __enter__(self) -> Self:
-        return self.start()
+    def _dispatch(self, call: Call) -> dict[str, Any] | Reply:
+        """The handlers: an OSS upload, an OpenPlatform action (upload grants), a Direct Mail action."""
+        if call.context.get("oss"):
+            return oss_post(
+                self.state, call.params["host"], call.context["content_type"], call.context["body"], call.params
+            )
+        if call.context.get("version") == OPENPLATFORM_VERSION:
+            params = call.context["all"]
+            return open_platform(self.state, call.action, params, params.get("AccessKeyId", "v3"))
+        return self.state.dispatch(call.action, call.params)
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+    def _is_bucket(self, host: str) -> bool:
+        with self.state.lock:
+            return self.state.uploads.bucket_of(host) is not None
 
     def push_events(
         self,
@@ -174,15 +169,6 @@ class AliyunEmulator:
         return pusher
 
     # ------------------------------------------------------------------ addresses
-
-    @property
-    def port(self) -> int:
-        return int(self.server.server_address[1])
-
-    @property
-    def endpoint(self) -> str:
-        host = self.server.server_address[0]
-        return f"http://{host if isinstance(host, str) else host.decode()}:{self.port}"
 
     @property
     def url(self) -> str:
@@ -215,29 +201,6 @@ class AliyunEmulator:
     def tags(self) -> dict[str, dict[str, str]]:
         with self.state.lock:
             return dict(self.state.tags)
-
-    @property
-    def requests(self) -> list[dict[str, Any]]:
-        """Every authenticated call so far: ``{"action", "params", "signature"}``."""
-        return list(self.server.requests)
-
-    def calls(self, action: str) -> list[dict[str, str]]:
-        """The business parameters of every call of one action."""
-        return [r["params"] for r in self.server.requests if r["action"] == action]
-
-    def inject(self, kind: str = "error", *, action: str | None = None, times: int | None = 1, **options: Any) -> Fault:
-        """Add a :class:`Fault` rule; it applies to the next ``times`` matching calls."""
-        fault = Fault(kind=kind, action=action, times=times, **options)
-        with self.server._lock:
-            self.server.faults.append(fault)
-        return fault
-
-    def clear_faults(self) -> None:
-        with self.server._lock:
-            self.server.faults.clear()
-
-    def set_rate(self, rate: float | None) -> None:
-        self.server.rate = rate
 
     def add_template(self, name: str, subject: str, *, html: str | None = None, text: str | None = None) -> str:
         """Register a template; returns its id (SingleSendMail ``TemplateId``; BatchSendMail uses the name)."""
@@ -274,44 +237,71 @@ class AliyunEmulator:
             sender = next(s for s in self.state.senders if s["AccountName"].casefold() == address.casefold())
             return self.state.passwords.matches(f"address:{sender['MailAddressId']}", password)
 
-    def render_template(self, template_id: str, data: dict[str, str]) -> tuple[str | None, str | None]:
-        """(subject, body) of a stored template rendered the Direct Mail way (``{name}`` variables)."""
-        return self.state.render_template(template_id, data)
+    def render_template(self, template_id: str | int, data: dict[str, str]) -> Rendered:
+        """A stored template rendered the Direct Mail way (``{name}`` variables)."""
+        return self.state.render_template(str(template_id), data)
+
+    # ------------------------------------------------------------------ control routes
+
+    def _publish_route(self, body: bytes) -> tuple[int, Any]:
+        try:
+            spec = json.loads(body or b"{}")
+            records = spec.get("records")
+            self.state.publish_dns(str(spec["domain"]), tuple(records) if records else None)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            return 400, {"error": f"POST /_emulator/dns wants {{'domain': ..., 'records': [...]}}: {exc}"}
+        except DMError as err:
+            return 404, {"error": err.message}
+        return 200, {"published": spec["domain"]}
+
+    def _snapshot(self) -> dict[str, Any]:
+        with self.state.lock:
+            state = self.state
+            return {
+                "lists": [
+                    {"id": r.id, "name": r.name, "members": [m.email for m in r.members.values()]}
+                    for r in state.receivers.values()
+                ],
+                "sent_mail": [
+                    {"action": m.action, "env_id": m.env_id, "sender": m.sender, "to": m.to, "subject": m.subject}
+                    for m in state.sent_mail
+                ],
+                "tags": state.tags,
+                "deliveries": len(state.deliveries),
+                "domains": [
+                    {"name": d.name, "status": d.status, "published": sorted(d.published)} for d in state.domains
+                ],
+                "senders": [
+                    {
+                        "address": s["AccountName"],
+                        "sendtype": s["Sendtype"],
+                        "reply_to": s["ReplyAddress"],
+                        "reply_status": s["ReplyStatus"],
+                    }
+                    for s in state.senders
+                ],
+                "reply_mails": list(state.reply_mails),
+            }
+
+
+#: ``mailbridge emulator aliyun KEY=VALUE`` options.
+OPTIONS: dict[str, Callable[[str], Any]] = {
+    "rate": float,
+    "max_lists": int,
+    "max_list_size": int,
+    "daily_quota": int,
+    "max_domains": int,
+    "quotas": flag,
+    "access_key_id": str,
+    "secret": str,
+    "region": str,
+}
 
 
 def serve(host: str = "127.0.0.1", port: int = 8025, **options: str) -> None:
     """Run an emulator until interrupted (the ``mailbridge emulator aliyun`` entry point).
 
-    ``options`` (strings, from the command line): ``rate``, ``max_lists``,
-    ``max_list_size``, ``daily_quota``, ``max_domains``, ``quotas``, ``access_key_id``, ``secret``, ``region``,
-    ``callback_url`` (push each delivery's CloudEvent there, unsigned).
+    ``options`` (strings, from the command line): see :data:`OPTIONS`, and ``callback_url``
+    (push each delivery's CloudEvent there, unsigned).
     """
-    numeric: dict[str, Callable[[str], Any]] = {
-        "rate": float,
-        "max_lists": int,
-        "max_list_size": int,
-        "daily_quota": int,
-        "max_domains": int,
-        "quotas": lambda v: v.lower() in ("1", "true", "yes"),
-    }
-    kwargs: dict[str, Any] = {}
-    options = dict(options)
-    callback_url = options.pop("callback_url", None)  # push EventBridge CloudEvents there (see push_events)
-    for key, value in options.items():
-        if key in numeric:
-            kwargs[key] = numeric[key](value)
-        elif key in ("access_key_id", "secret", "region"):
-            kwargs[key] = value
-        else:
-            raise ValueError(f"unknown emulator option {key!r}")
-    emulator = AliyunEmulator(host, int(port), **kwargs)
-    with emulator:
-        if callback_url:
-            emulator.push_events(callback_url)
-        print(f"Alibaba Cloud Direct Mail emulator on {emulator.endpoint}", file=sys.stderr)
-        print(f"MAILBRIDGE_URL={emulator.url}", file=sys.stderr)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            print("emulator stopped", file=sys.stderr)
+    serve_emulator(AliyunEmulator, "Alibaba Cloud Direct Mail", host, port, options, OPTIONS)

@@ -39,13 +39,14 @@ import hmac
 import json
 import re
 import secrets
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
+
+from mailbridge.testing.emulator import EmulatorError, Reply
 
 from ._state import DMError
 
@@ -347,50 +348,23 @@ def open_platform(state: Any, action: str, params: dict[str, str], account: str)
     return body
 
 
-def oss_post(handler: Any, body: bytes) -> bool:
-    """Answer a POST if its ``Host`` is an emulated OSS bucket; False: not OSS (route it on).
+def oss_post(state: Any, host: str, content_type: str, body: bytes, logged: dict[str, str]) -> Reply:
+    """A PostObject upload to the emulated bucket at ``host`` (``logged``: its request-log entry).
 
-    Injected faults for the pseudo-action ``PostObject`` apply: ``error`` answers OSS's XML
-    ``<Error>`` with the fault's status and code, the other kinds act as for RPC actions."""
-    server, state = handler.server, handler.server.state
-    host = handler.headers.get("host", "")
-    with state.lock:
-        if state.uploads.bucket_of(host) is None:
-            return False
+    The harness applies faults for the pseudo-action ``PostObject`` as for RPC actions; an
+    ``error`` fault answers OSS's XML ``<Error>`` (:func:`oss_error`)."""
     request_id = uuid.uuid4().hex.upper()[:24]
-    fault = server.take_fault("PostObject")
-    if fault is not None and fault.kind == "delay":
-        time.sleep(fault.delay)
-        fault = None
-    logged: dict[str, str] = {"host": host}
-    server.requests.append({"action": "PostObject", "params": logged, "signature": "post-policy"})
-    if fault is not None and not fault.apply:
-        if fault.kind == "error":
-            _answer(
-                handler, fault.status, error_xml(OSSError(fault.status, fault.code, fault.message), host, request_id)
-            )
-        else:
-            handler._fault(fault)
-        return True
     try:
         with state.lock:
-            status, answer, key = state.uploads.post_object(host, handler.headers.get("content-type", ""), body)
+            status, answer, key = state.uploads.post_object(host, content_type, body)
         logged["key"] = key
     except OSSError as err:
         logged["refused"] = err.code
         status, answer = err.status, error_xml(err, host, request_id)
-    if fault is not None:
-        handler._fault(fault)
-    else:
-        _answer(handler, status, answer, request_id)
-    return True
+    return Reply(status, answer, "application/xml", {"x-oss-request-id": request_id})
 
 
-def _answer(handler: Any, status: int, body: bytes, request_id: str = "") -> None:
-    handler.send_response(status)
-    handler.send_header("Content-Type", "application/xml")
-    handler.send_header("Content-Length", str(len(body)))
-    if request_id:
-        handler.send_header("x-oss-request-id", request_id)
-    handler.end_headers()
-    handler.wfile.write(body)
+def oss_error(error: EmulatorError, host: str) -> Reply:
+    """An error answer in OSS's shape (for a fault on ``PostObject``)."""
+    status = error.status or 503
+    return Reply(status, error_xml(OSSError(status, error.code, error.message), host, ""), "application/xml")

@@ -25,6 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from mailbridge.testing.emulator import EmulatorError, Rendered
+
 from ._suppression import SuppressionActions
 
 __all__ = [
@@ -128,14 +130,13 @@ class _PasswordStore:
         return f"<passwords: {len(self._hashes)} salted hashes>"
 
 
-class DMError(Exception):
+class DMError(EmulatorError):
     """An error answer: HTTP status, Code, Message."""
 
+    status: int
+
     def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(f"{status} {code}: {message}")
-        self.status = status
-        self.code = code
-        self.message = message
+        super().__init__(code, message, status)
 
 
 def _missing(name: str) -> DMError:
@@ -1243,8 +1244,8 @@ class EmulatorState(SuppressionActions):
             found.html, found.text = p["TemplateText"], None
         return {}
 
-    def render_template(self, template_id: str, data: dict[str, str]) -> tuple[str | None, str | None]:
-        """(subject, body) of a stored template as Direct Mail renders it (:func:`render_dm`)."""
+    def render_template(self, template_id: str, data: dict[str, str]) -> Rendered:
+        """A stored template as Direct Mail renders it (:func:`render_dm`)."""
         with self.lock:
             found = self.templates[template_id]
-            return render_dm(found.subject, data), render_dm(found.html or found.text, data)
+            return Rendered(render_dm(found.subject, data), render_dm(found.html, data), render_dm(found.text, data))

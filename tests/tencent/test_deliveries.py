@@ -6,16 +6,14 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from mailbridge_tencent import TencentBackend
-from mailbridge_tencent._backend import DELIVER_STATUS, SEND_STATUS
+from mailbridge_tencent import _parse as parse
+from mailbridge_tencent._parse import DELIVER_STATUS, SEND_STATUS
 from mailbridge_tencent.emulator import TEST_SECRET_ID, TEST_SECRET_KEY
 
 import mailbridge
 from mailbridge import DeliveryQuery, DeliveryStatus, Message
 
 from ._support import connect, emulator
-
-BACKEND = TencentBackend(secret_id=TEST_SECRET_ID, secret_key=mailbridge.Secret(TEST_SECRET_KEY))
 
 # Every code documented in models.py (SendEmailStatus.SendStatus / DeliverStatus).
 DOCUMENTED_SEND = [1001, 1002, 1003, 1004, 1005, 1006, 1007, 1008, 1009, 1010, 1011, 1013, 2001]
@@ -63,20 +61,20 @@ def test_every_documented_code_is_mapped() -> None:
     ],
 )
 def test_status_mapping_keeps_raw_codes(send: int, deliver: int, status: DeliveryStatus) -> None:
-    event = BACKEND._event(row(SendStatus=send, DeliverStatus=deliver, DeliverMessage="why"))
+    event = parse.event(row(SendStatus=send, DeliverStatus=deliver, DeliverMessage="why"))
     assert event.status is status
     assert event.raw_status == f"SendStatus={send} DeliverStatus={deliver}"
     assert event.raw_detail == "why"
 
 
 def test_engagement_flags_and_fields() -> None:
-    event = BACKEND._event(row(UserOpened=True, UserClicked=True, UserUnsubscribed=True, UserComplained=True))
+    event = parse.event(row(UserOpened=True, UserClicked=True, UserUnsubscribed=True, UserComplained=True))
     assert (event.opened, event.clicked, event.unsubscribed, event.complained) == (True, True, True, True)
     assert event.time == dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     assert (event.recipient, event.sender, event.provider) == ("a@example.com", "noreply@mail.example.com", "tencent")
     older = row(UserComplainted=True)
     del older["UserComplained"]
-    assert BACKEND._event(older).complained is True  # the older, misspelt field
+    assert parse.event(older).complained is True  # the older, misspelt field
 
 
 def test_pages_of_100_and_filters() -> None:

@@ -8,17 +8,18 @@ import urllib.request
 import pytest
 from mailbridge_tencent import TencentBackend
 from mailbridge_tencent.emulator import (
+    OPTIONS,
     TEST_SECRET_ID,
     TEST_SECRET_KEY,
     Fault,
     TencentEmulator,
-    emulator_options,
     serve,
 )
 
 import mailbridge
 from mailbridge import Feature, Message, Recipient
 from mailbridge._registry import load_emulator
+from mailbridge.testing.emulator import parse_options
 
 from ._support import connect
 
@@ -188,18 +189,17 @@ def test_emulator_url_and_loopback_only() -> None:
 
 
 def test_emulator_options_from_the_command_line() -> None:
-    assert emulator_options(
-        {"upload_delay": "2.5", "rate_limit": "5", "allow_simple": "no", "domains": "a.com,b.com"}
-    ) == {
+    options = {"upload_delay": "2.5", "rate": "5", "allow_simple": "no", "domains": "a.com,b.com"}
+    assert parse_options(options, OPTIONS) == {
         "upload_delay": 2.5,
-        "rate_limit": 5,
+        "rate": 5,
         "allow_simple": False,
         "domains": ["a.com", "b.com"],
     }
-    with pytest.raises(mailbridge.ConfigurationError, match="unknown tencent emulator option"):
-        emulator_options({"colour": "red"})
+    with pytest.raises(mailbridge.ConfigurationError, match="unknown emulator option"):
+        parse_options({"colour": "red"}, OPTIONS)
     with pytest.raises(mailbridge.ConfigurationError, match="not valid"):
-        emulator_options({"rate_limit": "many"})
+        parse_options({"rate": "many"}, OPTIONS)
 
 
 def test_fault_control_endpoint_and_state(emu: TencentEmulator) -> None:
@@ -220,7 +220,7 @@ def test_fault_control_endpoint_and_state(emu: TencentEmulator) -> None:
         state = json.loads(response.read())
     assert [g["ReceiversName"] for g in state["groups"]] == ["visible"]
     with pytest.raises(ValueError, match="unknown fault kind"):
-        emu.add_fault("explode")
+        emu.inject("explode")
 
 
 def test_unknown_action_and_parameter(emu: TencentEmulator) -> None:
@@ -251,8 +251,8 @@ def test_cli_emulator_prints_a_working_url() -> None:
     )
     try:
         assert process.stderr is not None
-        line = process.stderr.readline()
-        url = line.split("connect with: ", 1)[1].strip()
+        lines = iter(process.stderr.readline, "")
+        url = next(line for line in lines if line.startswith("MAILBRIDGE_URL=")).split("=", 1)[1].strip()
         assert url.startswith(f"tencent://{CREDS}@ap-guangzhou?endpoint=http://127.0.0.1:")
         with connect(url) as client:
             assert client.create_group("from-cli").name == "from-cli"

@@ -185,7 +185,7 @@ def emu() -> Iterator[TencentEmulator]:
         yield server
 
 
-#: Raised by the SDK itself, never sent by a server (tested in test_tencent_transport.py).
+#: Raised by the SDK itself, never sent by a server (tested in test_transport.py).
 CLIENT_SIDE = {"ClientNetworkError", "ServerNetworkError", "ClientError", "ClientParamsError", "InvalidCredential"}
 
 
@@ -193,7 +193,7 @@ CLIENT_SIDE = {"ClientNetworkError", "ServerNetworkError", "ClientError", "Clien
 def test_each_code_from_the_wire(emu: TencentEmulator, code: str) -> None:
     """Each code, answered by the emulator in the real wire format, raises its mapped class."""
     emu.clear_faults()
-    emu.add_fault("error", "ListReceivers", code=code, message=f"{code} happened", times=None)
+    emu.inject("error", "ListReceivers", code=code, message=f"{code} happened", times=None)
     try:
         with connect(emu.url) as client, pytest.raises(ERRORS[code].cls) as info:
             client.backend.list_groups(keyword=None, cursor=None, page_size=10)

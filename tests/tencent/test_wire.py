@@ -7,7 +7,7 @@ import datetime as dt
 import json
 
 import pytest
-from mailbridge_tencent import TencentBackend
+from mailbridge_tencent import _parse as parse
 from mailbridge_tencent.emulator import TencentEmulator
 from tencentcloud.ses.v20201002 import models
 
@@ -252,7 +252,7 @@ def test_unattributed_shortfall_beside_existing_members_is_reported() -> None:
     which 1 was already there, 1 refused as too long."""
     answer = {"TotalCount": 3, "ValidCount": 2, "RepeatCount": 1, "TooLongCount": 1, "EmptyEmailCount": 0}
     reader = ResponseReader(answer, provider="tencent", action="CreateReceiverDetail")
-    result = TencentBackend._batch_result(reader, ["a@example.com", "b@example.com", "c@example.com"])
+    result = parse.batch_result(reader, ["a@example.com", "b@example.com", "c@example.com"])
     assert (result.accepted_total, result.existing_total, result.unattributed_rejected) == (1, 1, 1)
     assert result.note is not None and "too long: 1" in result.note
 

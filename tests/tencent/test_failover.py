@@ -45,7 +45,7 @@ def pair(emu: TencentEmulator, tmp_path: Path) -> mailbridge.FailoverClient:
 def test_unhealthy_tencent_fails_over_to_local(
     emu: TencentEmulator, tmp_path: Path, fault: str, options: dict[str, object]
 ) -> None:
-    emu.add_fault(fault, "SendEmail", times=None, **options)
+    emu.inject(fault, "SendEmail", times=None, **options)
     result = pair(emu, tmp_path).send(MESSAGE)
     assert result.provider == "local"
     assert emu.sent_mail == []
@@ -58,7 +58,7 @@ def test_unknown_outcome_is_never_failed_over(
     emu: TencentEmulator, tmp_path: Path, kind: str, options: dict[str, object]
 ) -> None:
     """A garbled answer or a gateway page after the request was written: maybe sent, not failed over."""
-    emu.add_fault(kind, "SendEmail", times=None, **options)
+    emu.inject(kind, "SendEmail", times=None, **options)
     with pytest.raises(mailbridge.OutcomeUnknown):
         pair(emu, tmp_path).send(MESSAGE)
     outbox = tmp_path / "outbox"
@@ -66,6 +66,6 @@ def test_unknown_outcome_is_never_failed_over(
 
 
 def test_message_problems_are_not_failed_over(emu: TencentEmulator, tmp_path: Path) -> None:
-    emu.add_fault("error", "SendEmail", code="FailedOperation.EmailAddrInBlacklist", times=None)
+    emu.inject("error", "SendEmail", code="FailedOperation.EmailAddrInBlacklist", times=None)
     with pytest.raises(mailbridge.ContentRejected):
         pair(emu, tmp_path).send(MESSAGE)

@@ -36,7 +36,7 @@ MAX_EMAIL_LENGTH = 254  # TooLongCount: longer than an address may be (RFC 5321)
 
 
 def _error(code: str, message: str) -> Exception:
-    from .emulator import _Error
+    from ._state import _Error
 
     return _Error(code, message)
 
@@ -96,7 +96,7 @@ class BlacklistActions:
         return not entry["ExpireDate"] or dt.date.fromisoformat(entry["ExpireDate"]) >= self._today()
 
     def _do_ListBlackEmailAddress(self, params: dict[str, Any]) -> dict[str, Any]:
-        from .emulator import _page
+        from ._state import _page
 
         start = _date(params, "StartDate", required=True)
         end = _date(params, "EndDate", required=True)
@@ -138,7 +138,7 @@ class BlacklistActions:
         return counts
 
     def _do_ListCustomBlacklist(self, params: dict[str, Any]) -> dict[str, Any]:
-        from .emulator import _int, _page
+        from ._state import _int, _page
 
         status = _int(params, "Status")
         if status not in (0, 1, 2):
@@ -153,7 +153,7 @@ class BlacklistActions:
         return {"TotalCount": len(rows), "Data": rows[offset : offset + limit]}
 
     def _do_UpdateCustomBlackList(self, params: dict[str, Any]) -> dict[str, Any]:
-        from .emulator import _int
+        from ._state import _int
 
         entry_id = _int(params, "Id")
         email = params.get("Email")

@@ -2,9 +2,9 @@
 
 Re-record (see cassettes/README.md)::
 
-    MAILBRIDGE_RECORD_CASSETTES=emulator .venv/bin/pytest tests/tencent/test_tencent_cassettes.py
+    MAILBRIDGE_RECORD_CASSETTES=emulator .venv/bin/pytest tests/tencent/test_cassettes.py
     MAILBRIDGE_RECORD_CASSETTES=live TENCENTCLOUD_SECRET_ID=... TENCENTCLOUD_SECRET_KEY=... \\
-        .venv/bin/pytest tests/tencent/test_tencent_cassettes.py
+        .venv/bin/pytest tests/tencent/test_cassettes.py
 """
 
 from __future__ import annotations

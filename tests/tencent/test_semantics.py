@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from mailbridge_tencent._backend import BEIJING
+from mailbridge_tencent._parse import BEIJING
 from mailbridge_tencent.emulator import TencentEmulator
 
 import mailbridge

@@ -1,24 +1,9 @@
-"""A loopback Tencent Cloud SES emulator that speaks the real wire format.
+"""The emulated SES account: groups, members, sent mail, delivery records, domains, senders, templates.
 
-POST ``/`` with ``X-TC-Action`` / ``X-TC-Version: 2020-10-02``, a JSON body and a TC3-HMAC-SHA256
-``Authorization`` header, verified against the configured test credentials; answers
-``{"Response": {..., "RequestId": ...}}`` and, for errors, HTTP 200 with ``Response.Error``.
-It keeps state (groups, members, sent mail, delivery records), imports uploads asynchronously
-by default, as SES does (status 1 -> 2 -> 3 over ``upload_delay`` seconds of its ``clock``,
-``OperationDenied.ReceiverIsOperating`` meanwhile; ``upload_delay=0`` for instant imports), stores
-duplicates (SES does not de-duplicate), keeps connections alive (HTTP/1.1), enforces the
-documented limits with the documented codes, answers ``RequestLimitExceeded`` past
-``rate_limit`` calls per second per action, and takes injected faults
-(:meth:`TencentEmulator.add_fault`, or ``POST /_emulator/faults`` with the same fields).
-
-Python::
-
-    with TencentEmulator(port=0) as emu:
-        client = mailbridge.connect(emu.url)
-        ...
-        emu.sent_mail[-1]["subject"]
-
-Command line: ``mailbridge emulator tencent --port 9025`` (calls :func:`serve`).
+Imports uploads asynchronously by default, as SES does (status 1 -> 2 -> 3 over ``upload_delay``
+seconds of its ``clock``, ``OperationDenied.ReceiverIsOperating`` meanwhile; ``upload_delay=0`` for
+instant imports), stores duplicates (SES does not de-duplicate) and enforces the documented limits
+with the documented codes. The wire is :mod:`._wire`; the facade with the harness is the package.
 
 Simulated delivery, by recipient domain (the same domains and SMTP replies as the Direct Mail
 emulator and the local backend): ``bounce.example`` is refused by the recipient's ESP with
@@ -33,48 +18,29 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import datetime as dt
 import hashlib
-import hmac
-import ipaddress
 import itertools
 import json
 import re
-import socket
-import struct
-import sys
 import threading
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from attrs import define, field
 
-from mailbridge import ConfigurationError
+from mailbridge.testing.emulator import Call, EmulatorError, Rendered
 
-from ._emulator_lists import BLACKLIST_PARAMS, BlacklistActions
-from ._emulator_push import PushEvents
-from ._rules import smtp_password_error
+from .._rules import smtp_password_error
+from ._lists import BLACKLIST_PARAMS, BlacklistActions
+from ._push import PushEvents
 
-__all__ = [
-    "TEST_SECRET_ID",
-    "TEST_SECRET_KEY",
-    "Fault",
-    "TencentEmulator",
-    "emulator_options",
-    "serve",
-    "tc3_signature",
-]
+__all__ = ["ACTION_PARAMS", "DEFAULT_UPLOAD_DELAY", "TEST_SECRET_ID", "TEST_SECRET_KEY", "SESAccount"]
 
 TEST_SECRET_ID = "AKIDMailbridgeTestSecretId0000"
 TEST_SECRET_KEY = "mailbridge-test-secret-tencent"
-API_VERSION = "2020-10-02"
-SERVICE = "ses"
-REGIONS = ("ap-guangzhou", "ap-hongkong", "ap-singapore")
 BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 MAX_UPLOAD = 20_000  # CreateReceiverDetail: per request
 MAX_GROUP = 50_000  # per recipient group
@@ -90,81 +56,10 @@ DEFAULT_UPLOAD_DELAY = 5.0
 RETENTION_DAYS = 30
 _EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
 _FROM = re.compile(r"^(?:(?P<alias>[^<>]+?) <(?P<quoted>[^<>\s]+)>|(?P<bare>[^<>\s]+))$")
-_AUTH = re.compile(
-    r"^TC3-HMAC-SHA256 Credential=(?P<id>[^/]+)/(?P<date>\d{4}-\d{2}-\d{2})/(?P<service>[^/]+)/tc3_request, "
-    r"SignedHeaders=(?P<signed>[a-z0-9;-]+), Signature=(?P<sig>[0-9a-f]{64})$"
-)
 
 
-def tc3_signature(
-    secret_key: str,
-    *,
-    method: str,
-    path: str,
-    query: str,
-    headers: Mapping[str, str],
-    signed_headers: Iterable[str],
-    payload: bytes,
-    timestamp: int,
-    service: str,
-) -> str:
-    """TC3-HMAC-SHA256, written from Tencent's published algorithm (independent of the SDK).
-
-    Header names and values are lower-cased and stripped, as the signing documentation says.
-    """
-    lowered = {k.lower(): v for k, v in headers.items()}
-    names = [h.lower() for h in signed_headers]
-    canonical_headers = "".join(f"{n}:{lowered.get(n, '').strip().lower()}\n" for n in names)
-    canonical_request = "\n".join(
-        [method, path, query, canonical_headers, ";".join(names), hashlib.sha256(payload).hexdigest()]
-    )
-    date = dt.datetime.fromtimestamp(timestamp, dt.UTC).strftime("%Y-%m-%d")
-    scope = f"{date}/{service}/tc3_request"
-    string_to_sign = "\n".join(
-        ["TC3-HMAC-SHA256", str(timestamp), scope, hashlib.sha256(canonical_request.encode()).hexdigest()]
-    )
-
-    def _mac(key: bytes, msg: str) -> bytes:
-        return hmac.new(key, msg.encode(), hashlib.sha256).digest()
-
-    signing = _mac(_mac(_mac(("TC3" + secret_key).encode(), date), service), "tc3_request")
-    return hmac.new(signing, string_to_sign.encode(), hashlib.sha256).hexdigest()
-
-
-@define
-class Fault:
-    """One injected fault.
-
-    ``kind``: ``status`` (answer HTTP ``status`` with a plain body), ``reset`` (read the request,
-    then drop the connection with an RST), ``delay`` (sleep ``seconds``, then answer normally),
-    ``malformed`` (HTTP 200 with ``body``, by default cut-off JSON), ``content_type`` (answer normally
-    but with ``content_type``), ``error`` (answer the error ``code``/``message``; with
-    ``content_type`` set, under that Content-Type). ``action`` None matches every action;
-    ``times`` None means forever.
-    """
-
-    kind: str
-    action: str | None = None
-    times: int | None = 1
-    status: int = 503
-    seconds: float = 0.0
-    code: str = "InternalError"
-    message: str = "injected fault"
-    content_type: str | None = None
-    body: str = '{"Response": {"RequestId": "trunc'
-
-    def __attrs_post_init__(self) -> None:
-        if self.kind not in {"status", "reset", "delay", "malformed", "content_type", "error"}:
-            raise ValueError(f"unknown fault kind {self.kind!r}")
-        if self.kind == "content_type" and self.content_type is None:
-            self.content_type = "application/json; charset=utf-8"
-
-
-class _Error(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(code)
-        self.code = code
-        self.message = message
+class _Error(EmulatorError):
+    """An SES error answer (``Response.Error``, HTTP 200)."""
 
 
 @define
@@ -183,8 +78,8 @@ class _Group:
         return 3 if self.members else 1
 
 
-# Parameters each action accepts (from models.py); anything else is UnknownParameter.
-_PARAMS: dict[str, set[str]] = {
+#: The parameters each action accepts (from the SDK's models.py); anything else is UnknownParameter.
+ACTION_PARAMS: dict[str, set[str]] = {
     "CreateReceiver": {"ReceiversName", "Desc"},
     "ListReceivers": {"Offset", "Limit", "Status", "KeyWord"},
     "DeleteReceiver": {"ReceiverId"},
@@ -281,34 +176,25 @@ def _page(params: Mapping[str, Any]) -> tuple[int, int]:
     return offset, limit
 
 
-_PARAMS.update(BLACKLIST_PARAMS)
+ACTION_PARAMS.update(BLACKLIST_PARAMS)
 
 
-class TencentEmulator(BlacklistActions, PushEvents):
-    """An in-process SES emulator on a loopback port (``port=0`` picks a free one).
-
-    **Parameters:** ``secret_id`` / ``secret_key`` *(optional)*: the accepted credentials;
-    ``upload_delay`` *(optional)*: seconds (on ``clock``) an upload stays "uploading", default
-    :data:`DEFAULT_UPLOAD_DELAY` as imports take time on SES too (0: finish at once); ``rate_limit``
-    *(optional)*: calls per second per action (0: unlimited); ``allow_simple`` *(optional)*:
-    whether raw Html/Text sends are allowed (real accounts need a special config);
-    ``templates``: template id -> name; ``domains``: verified sender domains (None: any);
-    ``blacklist``: addresses SendEmail refuses; ``max_groups``: recipient groups per account;
-    ``max_group_size``: addresses per group (the documented 50,000);
-    ``template_review``: new templates stay "in review" (status 1) instead of being approved at once;
-    ``auto_verify``: UpdateEmailIdentity finds a new domain's DNS records in place.
+class SESAccount(BlacklistActions, PushEvents):
+    """One emulated SES account. **Parameters:** ``upload_delay`` *(optional)*: seconds (on
+    ``clock``) an upload stays "uploading", default :data:`DEFAULT_UPLOAD_DELAY` as imports take
+    time on SES too (0: finish at once); ``allow_simple`` *(optional)*: whether raw Html/Text sends
+    are allowed (real accounts need a special config); ``templates``: template id -> name;
+    ``domains``: verified sender domains (None: any); ``blacklist``: addresses SendEmail refuses;
+    ``max_groups``: recipient groups per account; ``max_group_size``: addresses per group (the
+    documented 50,000); ``template_review``: new templates stay "in review" (status 1) instead of
+    being approved at once; ``auto_verify``: UpdateEmailIdentity finds a new domain's DNS records
+    in place.
     """
 
     def __init__(
         self,
-        host: str = "127.0.0.1",
-        port: int = 0,
         *,
-        secret_id: str = TEST_SECRET_ID,
-        secret_key: str = TEST_SECRET_KEY,
-        region: str = "ap-guangzhou",
         upload_delay: float = DEFAULT_UPLOAD_DELAY,
-        rate_limit: int = 20,
         allow_simple: bool = True,
         templates: Mapping[int, str] | None = None,
         domains: Iterable[str] | None = None,
@@ -319,15 +205,7 @@ class TencentEmulator(BlacklistActions, PushEvents):
         auto_verify: bool = True,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if not _loopback(host):
-            raise ValueError(f"the emulator listens on loopback only, not {host!r}")
-        self.host = host
-        self.port = port
-        self.secret_id = secret_id
-        self.secret_key = secret_key
-        self.region = region
         self.upload_delay = upload_delay
-        self.rate_limit = rate_limit
         self.allow_simple = allow_simple
         names = dict(templates or {1: "welcome", 2: "newsletter"})
         self.templates: dict[int, dict[str, Any]] = {
@@ -352,73 +230,8 @@ class TencentEmulator(BlacklistActions, PushEvents):
         self.deliveries: list[dict[str, Any]] = []
         self.tasks: list[dict[str, Any]] = []
         self.timed: list[tuple[float, Callable[[], None]]] = []  # (BeginTime, run) of timed batch tasks
-        self.requests: list[dict[str, Any]] = []  # every accepted call: action + params
-        self.faults: list[Fault] = []
-        self.faults_served = 0  # how many requests a fault answered
         self._ids = itertools.count(1001)
-        self._calls: dict[str, deque[float]] = {}
         self._lock = threading.RLock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # ------------------------------------------------------------------ lifecycle
-
-    def start(self) -> TencentEmulator:
-        self._server = ThreadingHTTPServer((self.host, self.port), _handler(self))
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="tencent-emulator", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._close_pusher()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> TencentEmulator:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    @property
-    def url(self) -> str:
-        """A mailbridge URL for this emulator, with the test credentials."""
-        return f"tencent://{self.secret_id}:{self.secret_key}@{self.region}?endpoint={self.endpoint}"
-
-    # ------------------------------------------------------------------ faults & helpers
-
-    def add_fault(self, kind: str, action: str | None = None, **options: Any) -> Fault:
-        """Inject a fault (see :class:`Fault`); returns it."""
-        fault = Fault(kind=kind, action=action, **options)
-        with self._lock:
-            self.faults.append(fault)
-        return fault
-
-    def clear_faults(self) -> None:
-        with self._lock:
-            self.faults.clear()
-
-    def take_fault(self, action: str) -> Fault | None:
-        with self._lock:
-            for fault in self.faults:
-                if fault.action in (None, action):
-                    if fault.times is not None:
-                        fault.times -= 1
-                        if fault.times <= 0:
-                            self.faults.remove(fault)
-                    self.faults_served += 1
-                    return fault
-        return None
 
     def publish_dns(self, domain: str) -> None:
         """Publish a domain's expected DNS records: the next UpdateEmailIdentity (verify) succeeds."""
@@ -433,17 +246,18 @@ class TencentEmulator(BlacklistActions, PushEvents):
             answer = self._identity_answer(domain, self.identities[domain])
         return [(a["Type"], a["SendDomain"], a["ExpectedValue"]) for a in answer["Attributes"]]
 
-    def render_template(self, template_id: int, data: Mapping[str, str]) -> tuple[str | None, str | None]:
-        """(html, text) of a stored template rendered the SES way: ``{{name}}`` from TemplateData."""
+    def render_template(self, template_id: str | int, data: Mapping[str, str]) -> Rendered:
+        """A stored template rendered the SES way: ``{{name}}`` from TemplateData (SES templates
+        have no subject: ``subject`` is None)."""
         with self._lock:
-            stored = self.templates[template_id]
+            stored = self.templates[int(template_id)]
 
         def fill(text: str | None) -> str | None:
             if text is None:
                 return None
             return re.sub(r"\{\{\s*(\w+)\s*\}\}", lambda m: str(data.get(m.group(1), "")), text)
 
-        return fill(stored.get("html")), fill(stored.get("text"))
+        return Rendered(None, fill(stored.get("html")), fill(stored.get("text")))
 
     def finish_uploads(self) -> None:
         """Complete every pending import now, whatever ``upload_delay`` says."""
@@ -466,82 +280,20 @@ class TencentEmulator(BlacklistActions, PushEvents):
 
     # ------------------------------------------------------------------ request handling
 
-    def authenticate(self, headers: Mapping[str, str], body: bytes) -> None:
-        auth = headers.get("Authorization", "")
-        match = _AUTH.match(auth)
-        if not match:
-            raise _Error("AuthFailure.InvalidAuthorization", "the Authorization header is missing or malformed")
-        if match["id"] != self.secret_id:
-            raise _Error("AuthFailure.SecretIdNotFound", "the SecretId is not found")
-        try:
-            timestamp = int(headers.get("X-TC-Timestamp", ""))
-        except ValueError:
-            raise _Error("AuthFailure.InvalidAuthorization", "X-TC-Timestamp is missing") from None
-        if abs(self.clock() - timestamp) > 300:
-            raise _Error("AuthFailure.SignatureExpire", "the signature expired (clock skew over 5 minutes)")
-        if match["service"] != SERVICE:
-            raise _Error("AuthFailure.SignatureFailure", "the credential scope names another service")
-        expected = tc3_signature(
-            self.secret_key,
-            method="POST",
-            path="/",
-            query="",
-            headers=headers,
-            signed_headers=match["signed"].split(";"),
-            payload=body,
-            timestamp=timestamp,
-            service=SERVICE,
-        )
-        if not hmac.compare_digest(expected, match["sig"]):
-            raise _Error("AuthFailure.SignatureFailure", "the request signature does not match")
+    def dispatch(self, call: Call) -> dict[str, Any]:
+        """Answer one authenticated call: the ``Response`` fields (errors raise :class:`_Error`)."""
+        with self._lock:
+            self._tick()
+            result: dict[str, Any] = getattr(self, f"_do_{call.action}")(call.params)
+            return result
 
-    def _rate(self, action: str) -> None:
-        if not self.rate_limit:
-            return
-        now = time.monotonic()
-        window = self._calls.setdefault(action, deque())
-        while window and now - window[0] >= 1.0:
-            window.popleft()
-        if len(window) >= self.rate_limit:
-            raise _Error("RequestLimitExceeded", f"more than {self.rate_limit} requests per second for {action}")
-        window.append(now)
-
-    def handle(self, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
-        """Answer one request (everything after faults): the ``Response`` object."""
-        request_id = str(uuid.uuid4())
-        try:
-            action = headers.get("X-TC-Action", "")
-            if headers.get("X-TC-Version") != API_VERSION:
-                raise _Error("NoSuchVersion", f"version {headers.get('X-TC-Version')!r} is not supported")
-            if headers.get("X-TC-Region") not in REGIONS:
-                raise _Error("UnsupportedRegion", "SES supports ap-guangzhou, ap-hongkong and ap-singapore")
-            self.authenticate(headers, body)
-            handler = getattr(self, f"_do_{action}", None)
-            if handler is None or action not in _PARAMS:
-                raise _Error("InvalidAction", f"action {action!r} is not supported")
-            try:
-                params = json.loads(body or b"{}")
-            except ValueError:
-                raise _Error("InvalidParameter", "the body is not JSON") from None
-            if not isinstance(params, dict):
-                raise _Error("InvalidParameter", "the body must be a JSON object")
-            unknown = sorted(set(params) - _PARAMS[action])
-            if unknown:
-                raise _Error("UnknownParameter", f"unknown parameter {unknown[0]}")
-            with self._lock:
-                self._rate(action)
-                self._tick()
-                result = handler(params)
-                self.requests.append(
-                    {
-                        "action": action,
-                        "params": params,
-                        "headers": {k: v for k, v in headers.items() if k.lower() != "authorization"},
-                    }
-                )
-            return {**result, "RequestId": request_id}
-        except _Error as exc:
-            return {"Error": {"Code": exc.code, "Message": exc.message}, "RequestId": request_id}
+    def snapshot(self) -> dict[str, Any]:
+        """``GET /_emulator/state``: groups and sent mail (attachments left out)."""
+        with self._lock:
+            return {
+                "groups": [self._group_data(g) for g in self.groups.values()],
+                "sent_mail": [{k: v for k, v in m.items() if k != "attachments"} for m in self.sent_mail],
+            }
 
     # ------------------------------------------------------------------ groups
 
@@ -1216,146 +968,3 @@ class TencentEmulator(BlacklistActions, PushEvents):
         template_id, _ = self._template(params)
         del self.templates[template_id]
         return {}
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _handler(emulator: TencentEmulator) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "mailbridge-tencent-emulator"
-        protocol_version = "HTTP/1.1"  # keep-alive, as the cloud's gateway: every answer has a Content-Length
-        timeout = 60  # an idle kept-alive connection is closed after a minute
-        disable_nagle_algorithm = True  # headers and body go out at once, not 40 ms apart (delayed ACK)
-
-        def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read state instead
-            return
-
-        def _reply(self, status: int, body: bytes, content_type: str = "application/json") -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def do_GET(self) -> None:
-            if self.path == "/_emulator/state":
-                with emulator._lock:
-                    state = {
-                        "groups": [TencentEmulator._group_data(g) for g in emulator.groups.values()],
-                        "sent_mail": [{k: v for k, v in m.items() if k != "attachments"} for m in emulator.sent_mail],
-                    }
-                self._reply(200, json.dumps(state, default=str).encode())
-            else:
-                self._reply(404, b"not found", "text/plain")
-
-        def do_DELETE(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            if length:
-                self.rfile.read(length)  # keep the kept-alive stream in step
-            if self.path == "/_emulator/faults":
-                emulator.clear_faults()
-                self._reply(200, b"{}")
-            else:
-                self._reply(404, b"not found", "text/plain")
-
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            if self.path == "/_emulator/faults":
-                try:
-                    emulator.add_fault(**json.loads(body))
-                except (TypeError, ValueError) as exc:
-                    self._reply(400, json.dumps({"error": str(exc)}).encode())
-                    return
-                self._reply(200, b"{}")
-                return
-            if self.path != "/":
-                self._reply(404, b"not found", "text/plain")
-                return
-            headers = {k: v for k, v in self.headers.items()}
-            fault = emulator.take_fault(headers.get("X-TC-Action", ""))
-            content_type = "application/json"
-            if fault is not None:
-                if fault.kind == "reset":
-                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                    self.close_connection = True
-                    self.connection.close()
-                    return
-                if fault.kind == "status":
-                    self._reply(fault.status, f"<html>{fault.status} injected</html>".encode(), "text/html")
-                    return
-                if fault.kind == "malformed":
-                    self._reply(200, fault.body.encode(), content_type)
-                    return
-                if fault.kind == "delay":
-                    time.sleep(fault.seconds)
-                if fault.content_type:
-                    content_type = fault.content_type
-                if fault.kind == "error":
-                    response = {"Error": {"Code": fault.code, "Message": fault.message}, "RequestId": str(uuid.uuid4())}
-                    self._reply(200, json.dumps({"Response": response}).encode(), content_type)
-                    return
-            response = emulator.handle(headers, body)
-            with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up (timeouts)
-                self._reply(200, json.dumps({"Response": response}).encode(), content_type)
-
-    return Handler
-
-
-def emulator_options(options: Mapping[str, str]) -> dict[str, Any]:
-    """Command-line ``KEY=VALUE`` strings -> :class:`TencentEmulator` keyword arguments."""
-    converters: dict[str, Callable[[str], Any]] = {
-        "upload_delay": float,
-        "rate_limit": int,
-        "allow_simple": lambda v: v.lower() in {"1", "true", "yes", "on"},
-        "secret_id": str,
-        "secret_key": str,
-        "region": str,
-        "max_groups": int,
-        "max_group_size": int,
-        "auto_verify": lambda v: v.lower() in {"1", "true", "yes", "on"},
-        "template_review": lambda v: v.lower() in {"1", "true", "yes", "on"},
-        "domains": lambda v: [d for d in v.split(",") if d],
-        "blacklist": lambda v: [a for a in v.split(",") if a],
-    }
-    kwargs: dict[str, Any] = {}
-    for key, value in options.items():
-        if key not in converters:
-            raise ConfigurationError(f"unknown tencent emulator option {key!r}; known: {', '.join(converters)}")
-        try:
-            kwargs[key] = converters[key](str(value))
-        except ValueError:
-            raise ConfigurationError(f"tencent emulator option {key}={value!r} is not valid") from None
-    return kwargs
-
-
-def serve(host: str = "127.0.0.1", port: int = 9025, **options: str) -> None:
-    """Run the emulator in the foreground until interrupted (``mailbridge emulator tencent``).
-
-    ``options`` (strings, as from a command line): ``upload_delay``, ``rate_limit``,
-    ``allow_simple``, ``secret_id``, ``secret_key``, ``region``, ``max_groups``, ``domains``
-    and ``blacklist`` (comma-separated), ``callback_url`` (push each delivery's callback there).
-    The URL to connect with is printed on stderr.
-    """
-    if not _loopback(host):
-        raise ConfigurationError(f"the tencent emulator listens on loopback only, not {host!r}")
-    options = dict(options)
-    callback_url = options.pop("callback_url", None)  # push SES callbacks there (see push_events)
-    emulator = TencentEmulator(host, int(port), **emulator_options(options)).start()
-    if callback_url:
-        emulator.push_events(callback_url)
-    print(f"Tencent SES emulator listening; connect with: {emulator.url}", file=sys.stderr, flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        emulator.stop()

@@ -113,7 +113,7 @@ def message(**changes: object) -> Message:
 
 def test_sdk_alone_misses_an_error_behind_a_charset(emu: TencentEmulator) -> None:
     """Documents the trap: the SDK's typed path returns an empty model for an error under '; charset=utf-8'."""
-    emu.add_fault(
+    emu.inject(
         "error",
         "DeleteReceiver",
         code="OperationDenied.ReceiverNotExist",
@@ -128,7 +128,7 @@ def test_sdk_alone_misses_an_error_behind_a_charset(emu: TencentEmulator) -> Non
 
 def test_backend_detects_an_error_behind_a_charset(emu: TencentEmulator) -> None:
     """The backend checks Response.Error itself, whatever the Content-Type."""
-    emu.add_fault(
+    emu.inject(
         "error", "SendEmail", code="FailedOperation.ExceedSendLimit", content_type="application/json; charset=utf-8"
     )
     with connect(emu.url) as client, pytest.raises(mailbridge.QuotaExceeded) as info:
@@ -139,7 +139,7 @@ def test_backend_detects_an_error_behind_a_charset(emu: TencentEmulator) -> None
 
 def test_success_behind_a_charset_still_parses(emu: TencentEmulator) -> None:
     """A good answer under '; charset=utf-8' is read normally."""
-    emu.add_fault("content_type", "CreateReceiver")
+    emu.inject("content_type", "CreateReceiver")
     with connect(emu.url) as client:
         assert client.create_group("charset").id.isdigit()
 
@@ -152,7 +152,7 @@ def test_sdk_retryer_is_off_and_language_english(emu: TencentEmulator) -> None:
     backend = backend_for(emu.url)
     assert isinstance(backend._client.profile.retryer, NoopRetryer)
     assert backend._client.profile.language == "en-US"
-    emu.add_fault("status", "ListReceivers", status=503, times=2)
+    emu.inject("status", "ListReceivers", status=503, times=2)
     for _ in range(2):  # each call consumes exactly one fault
         with pytest.raises(mailbridge.ProviderUnavailable):
             backend.list_groups(keyword=None, cursor=None, page_size=10)
@@ -166,7 +166,7 @@ def test_sdk_retryer_is_off_and_language_english(emu: TencentEmulator) -> None:
 
 def test_server_error_is_provider_unavailable(emu: TencentEmulator) -> None:
     """A 5xx is retryable and failover-eligible, with a bounded message."""
-    emu.add_fault("status", "ListReceivers", status=502)
+    emu.inject("status", "ListReceivers", status=502)
     with pytest.raises(mailbridge.ProviderUnavailable) as info:
         backend_for(emu.url).list_groups(keyword=None, cursor=None, page_size=10)
     error = info.value
@@ -177,7 +177,7 @@ def test_server_error_is_provider_unavailable(emu: TencentEmulator) -> None:
 
 def test_client_retries_a_server_error(emu: TencentEmulator) -> None:
     """The core (not the SDK) retries a retryable failure and then succeeds."""
-    emu.add_fault("status", "CreateReceiver", status=503)
+    emu.inject("status", "CreateReceiver", status=503)
     with mailbridge.connect(emu.url, sleep=lambda _: None) as client:
         assert client.create_group("after-503").name == "after-503"
 
@@ -197,7 +197,7 @@ def test_connection_refused_is_provider_unavailable() -> None:
 @pytest.mark.parametrize("kind", ["delay", "reset", "malformed"])
 def test_send_without_an_answer_is_outcome_unknown(emu: TencentEmulator, kind: str) -> None:
     """Read timeout, reset after sending, or a garbled body: the send may have happened."""
-    emu.add_fault(kind, "SendEmail", seconds=1.0)
+    emu.inject(kind, "SendEmail", delay=1.0)
     backend = backend_for(emu.url + "&timeout=0.3")
     with pytest.raises(mailbridge.OutcomeUnknown) as info:
         backend.send(message())
@@ -207,7 +207,7 @@ def test_send_without_an_answer_is_outcome_unknown(emu: TencentEmulator, kind: s
 @pytest.mark.parametrize("kind", ["delay", "reset", "malformed"])
 def test_read_without_an_answer_is_provider_unavailable(emu: TencentEmulator, kind: str) -> None:
     """The same failures on a read are plain ProviderUnavailable (safe to retry)."""
-    emu.add_fault(kind, "ListReceivers", seconds=1.0)
+    emu.inject(kind, "ListReceivers", delay=1.0)
     backend = backend_for(emu.url + "&timeout=0.3")
     with pytest.raises(mailbridge.ProviderUnavailable) as info:
         backend.list_groups(keyword=None, cursor=None, page_size=10)
@@ -216,7 +216,7 @@ def test_read_without_an_answer_is_provider_unavailable(emu: TencentEmulator, ki
 
 def test_client_never_retries_an_unknown_outcome(emu: TencentEmulator) -> None:
     """OutcomeUnknown reaches the caller after exactly one attempt, with the addresses not marked unsent."""
-    emu.add_fault("malformed", "SendEmail", times=None)
+    emu.inject("malformed", "SendEmail", times=None)
     with mailbridge.connect(emu.url, sleep=lambda _: None) as client, pytest.raises(mailbridge.OutcomeUnknown) as info:
         client.send(message())
     assert emu.faults_served == 1  # one attempt, although RateLimited etc. would have been retried
@@ -251,7 +251,7 @@ def test_clock_skew_expires_the_signature() -> None:
 
 def test_emulator_rate_limit_is_rate_limited() -> None:
     """Past the configured calls per second the emulator answers RequestLimitExceeded."""
-    with emulator(rate_limit=2) as server:
+    with emulator(rate=2) as server:
         backend = backend_for(server.url)
         backend.list_groups(keyword=None, cursor=None, page_size=10)
         backend.list_groups(keyword=None, cursor=None, page_size=10)
@@ -266,7 +266,7 @@ def test_emulator_rate_limit_is_rate_limited() -> None:
 def test_no_secret_in_reprs_errors_or_logs(emu: TencentEmulator, caplog: pytest.LogCaptureFixture) -> None:
     """Neither the SecretKey nor the full SecretId shows in any repr, error or log line."""
     caplog.set_level(logging.DEBUG)
-    emu.add_fault("error", "SendEmail", code="AuthFailure.SignatureFailure")
+    emu.inject("error", "SendEmail", code="AuthFailure.SignatureFailure")
     with connect(emu.url) as client:
         texts = [repr(client), str(client.backend), client.backend.describe(), repr(client.backend)]
         client.create_group("secrets")
@@ -301,19 +301,19 @@ def test_delivery_window_uses_beijing_days() -> None:
 )
 def test_unexpected_bodies_never_pass_as_success(emu: TencentEmulator, body: str) -> None:
     """JSON of the wrong shape, or a success without its MessageId, is an unknown outcome for a send."""
-    emu.add_fault("malformed", "SendEmail", body=body)
+    emu.inject("malformed", "SendEmail", body=body)
     with pytest.raises(mailbridge.OutcomeUnknown):
         backend_for(emu.url).send(message())
 
 
 @pytest.mark.parametrize("body", ['{"Result": 1}', '{"Response": {"RequestId": "r1"}}'])
 def test_unexpected_bodies_on_create_group(emu: TencentEmulator, body: str) -> None:
-    emu.add_fault("malformed", "CreateReceiver", body=body)
+    emu.inject("malformed", "CreateReceiver", body=body)
     with pytest.raises(mailbridge.OutcomeUnknown):
         backend_for(emu.url).create_group("x")
 
 
 def test_unexpected_body_on_a_read_is_provider_unavailable(emu: TencentEmulator) -> None:
-    emu.add_fault("malformed", "ListReceivers", body='{"Result": 1}')
+    emu.inject("malformed", "ListReceivers", body='{"Result": 1}')
     with pytest.raises(mailbridge.ProviderUnavailable):
         backend_for(emu.url).list_groups(keyword=None, cursor=None, page_size=10)

@@ -1,0 +1,1 @@
+"""Testing tools for mailbridge users and provider plugins (shipped, public)."""

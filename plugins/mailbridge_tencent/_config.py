@@ -1,0 +1,84 @@
+"""The ``tencent://`` URL: credentials, region, endpoint, timeout.
+
+``tencent://SECRET_ID:SECRET_KEY@REGION?endpoint=http://127.0.0.1:PORT&timeout=SECONDS``, or
+``tencent://?region=ap-guangzhou`` with the credentials in ``TENCENTCLOUD_SECRET_ID`` /
+``TENCENTCLOUD_SECRET_KEY``. Regions: ap-guangzhou and ap-hongkong (``ses.tencentcloudapi.com``),
+ap-singapore (``ses.intl.tencentcloudapi.com``). An ``http://`` endpoint is accepted for loopback only.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from attrs import frozen
+
+from mailbridge import ConfigurationError, ProviderURL, Secret
+from mailbridge._url import is_loopback
+
+__all__ = ["DEFAULT_TIMEOUT", "ENV_ID", "ENV_KEY", "REGIONS", "TencentConfig"]
+
+#: Region -> API host (reference B.3).
+REGIONS: dict[str, str] = {
+    "ap-guangzhou": "ses.tencentcloudapi.com",
+    "ap-hongkong": "ses.tencentcloudapi.com",
+    "ap-singapore": "ses.intl.tencentcloudapi.com",
+}
+ENV_ID = "TENCENTCLOUD_SECRET_ID"
+ENV_KEY = "TENCENTCLOUD_SECRET_KEY"
+DEFAULT_TIMEOUT = 30.0
+PROVIDER = "tencent"
+
+
+@frozen(repr=False)
+class TencentConfig:
+    """Everything the backend needs, checked. The secret stays a :class:`Secret`."""
+
+    secret_id: str
+    secret_key: Secret
+    region: str = "ap-guangzhou"
+    endpoint: str | None = None
+    timeout: float = DEFAULT_TIMEOUT
+
+    def __attrs_post_init__(self) -> None:
+        if self.region not in REGIONS:
+            raise ConfigurationError(
+                f"Tencent SES region {self.region!r} is not supported; use one of {', '.join(REGIONS)}",
+                provider=PROVIDER,
+            )
+        self.api_host()
+
+    @classmethod
+    def from_url(cls, url: ProviderURL) -> TencentConfig:
+        secret_id = url.credential(url.username, ENV_ID)
+        key_text = url.password.reveal() if url.password else url.credential(None, ENV_KEY)
+        if not secret_id or not key_text:
+            raise ConfigurationError(
+                "Tencent SES needs a SecretId and SecretKey: put them in the URL "
+                f"(tencent://SECRET_ID:SECRET_KEY@ap-guangzhou) or set {ENV_ID} and {ENV_KEY}",
+                provider=PROVIDER,
+            )
+        region = url.host or url.param("region") or "ap-guangzhou"
+        if url.host and url.param("region") and url.param("region") != url.host:
+            raise ConfigurationError(f"region given twice: {url.host!r} and {url.param('region')!r}", provider=PROVIDER)
+        return cls(
+            secret_id=secret_id,
+            secret_key=Secret(key_text),
+            region=region,
+            endpoint=(ProviderURL.parse(e).unsplit() if "://" in e else e) if (e := url.param("endpoint")) else None,
+            timeout=url.float_param("timeout", DEFAULT_TIMEOUT),
+        )
+
+    def api_host(self) -> tuple[str, str]:
+        """(scheme, host[:port]) the SDK is pointed at: the region's, or the checked ``endpoint``."""
+        if not self.endpoint:
+            return "https", REGIONS[self.region]
+        endpoint = self.endpoint
+        parts = urlsplit(endpoint if "://" in endpoint else "https://" + endpoint)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigurationError(f"endpoint {endpoint!r} is not an http(s) URL", provider=PROVIDER)
+        if parts.scheme == "http" and not is_loopback(parts.hostname):
+            raise ConfigurationError(
+                f"endpoint {endpoint!r}: plain http is allowed for a loopback emulator only", provider=PROVIDER
+            )
+        # The SDK would send userinfo in the Host header (and log it): keep host and port only.
+        return parts.scheme, parts.netloc.rsplit("@", 1)[-1]
