@@ -105,9 +105,14 @@ class UrlConfig:
 
     def check_plaintext(self, host: str, what: str) -> None:
         """Refuse plain text to ``host`` unless it is loopback or the URL opted in."""
-        if not is_loopback(host) and not self.insecure:
+        self.refuse_plaintext(self.provider, host, what, insecure=self.insecure)
+
+    @staticmethod
+    def refuse_plaintext(provider: str, host: str, what: str, *, insecure: bool = False) -> None:
+        """The one plain-text rule, for a backend built without a URL: loopback, or ``insecure``."""
+        if not is_loopback(host) and not insecure:
             raise ConfigurationError(
-                f"{self.provider} {what} is plain text to a host that is not loopback: "
+                f"{provider} {what} is plain text to a host that is not loopback: "
                 f"use https (or TLS), or add {INSECURE_PARAM}=true to allow it"
             )
 

@@ -13,8 +13,7 @@ from urllib.parse import urlsplit
 
 from attrs import frozen
 
-from mailbridge import INSECURE_PARAM, ConfigurationError, ProviderURL, Secret, UrlConfig
-from mailbridge._url import is_loopback
+from mailbridge import ConfigurationError, ProviderURL, Secret, UrlConfig
 
 __all__ = ["DEFAULT_TIMEOUT", "ENV_ID", "ENV_KEY", "REGIONS", "TencentConfig"]
 
@@ -76,11 +75,7 @@ class TencentConfig:
         parts = urlsplit(endpoint if "://" in endpoint else "https://" + endpoint)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigurationError("tencent URL parameter endpoint must be an http(s) URL", provider=PROVIDER)
-        if parts.scheme == "http" and not self.insecure and not is_loopback(parts.hostname):
-            raise ConfigurationError(
-                "tencent endpoint (http://) is plain text to a host that is not loopback: "
-                f"use https, or add {INSECURE_PARAM}=true to allow it",
-                provider=PROVIDER,
-            )
+        if parts.scheme == "http":
+            UrlConfig.refuse_plaintext(PROVIDER, parts.hostname, "endpoint (http://)", insecure=self.insecure)
         # The SDK would send userinfo in the Host header (and log it): keep host and port only.
         return parts.scheme, parts.netloc.rsplit("@", 1)[-1]
