@@ -426,3 +426,14 @@ def test_async_outcomes_follow_the_same_rule(
         asyncio.run(scenario())
     assert info.value.maybe_sent is maybe_sent
     assert len(emulator.calls("SingleSendMail")) == (1 if maybe_sent else 0)
+
+
+def test_names_and_empty_files_arrive_exactly(emulator: AliyunEmulator, emu_client: Client) -> None:
+    """A non-ASCII name, spaces and an empty file: AttachmentName and the stored bytes as given."""
+    files = (Attachment("Rechnung März 2026.pdf", PDF.content, "application/pdf"), Attachment("leer.txt", b""))
+    with emu_client:
+        emu_client.send(_message(*files))
+    assert [(a.filename, a.content) for a in emulator.sent_mail[0].attachments] == [
+        ("Rechnung März 2026.pdf", PDF.content),
+        ("leer.txt", b""),
+    ]

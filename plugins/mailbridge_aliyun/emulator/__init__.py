@@ -26,12 +26,16 @@ Sender domains start unverified: their DNS records become visible once "publishe
 Reply-to verification mails are kept (``emu.reply_to_ticket(address)`` gives the ticket
 ApproveReplyMailAddress wants). SMTP passwords are kept as salted hashes only and masked
 in the request log (``emu.smtp_password_matches(address, password)`` checks one).
+Attachments go the SDK's way (:mod:`._attachments`): OpenPlatform ``AuthorizeFileUpload`` on the same
+port (API version 2019-12-19), an OSS PostObject to ``Host: {Bucket}.{Endpoint}`` (policy, expiry,
+size range, key prefix and signature checked), then SingleSendMail naming the stored files;
+``emu.sent_mail[i].attachments`` holds each file's name, bytes and type (faults can name ``PostObject``).
 From a shell: ``mailbridge emulator aliyun --port 8025`` (or ``python -m
 mailbridge_aliyun.emulator``). Server, faults, throttle, request log and control routes are the
 shared harness's (:mod:`mailbridge.testing.emulator`): ``POST /_emulator/faults`` with a JSON
 :class:`Fault`, ``DELETE /_emulator/faults``, ``GET /_emulator/state``, ``POST /_emulator/dns``.
-This package holds only the wire (:mod:`._wire`, :mod:`._signatures`) and the account
-(:mod:`._state`, :mod:`._suppression`, :mod:`._push`).
+This package holds only the wire (:mod:`._wire`, :mod:`._signatures`, :mod:`._attachments`) and the
+account (:mod:`._state`, :mod:`._suppression`, :mod:`._push`).
 """
 
 from __future__ import annotations
