@@ -79,12 +79,13 @@ from ._models import (
 )
 from ._paging import follow_pages
 from ._ratelimit import RateLimiter
-from ._reader import ResponseReader
+from ._reader import CHINA_TIME, ResponseReader
 from ._registry import available_providers
 from ._scrub import install_log_filter as _install_log_filter
 from ._scrub import scrub_text
 from ._templating import NEUTRAL_SYNTAX, TemplateSyntax, render_template
 from ._url import ProviderURL, Secret, redact_url
+from ._url_config import CORE_URL_PARAMS, INSECURE_PARAM, UrlConfig
 
 if TYPE_CHECKING:
     from ._async import AsyncClient, AsyncFailoverClient, AsyncSendMany, connect_async, connect_failover_async
@@ -129,6 +130,9 @@ _LAZY = {
 }
 
 __all__ = [
+    "CHINA_TIME",
+    "CORE_URL_PARAMS",
+    "INSECURE_PARAM",
     "NEUTRAL_SYNTAX",
     "AccountSummary",
     "AlreadyExists",
@@ -222,6 +226,7 @@ __all__ = [
     "UnsupportedFeature",
     "UploadProgress",
     "UploadReport",
+    "UrlConfig",
     "Verification",
     "apply_setup",
     "available_providers",

@@ -31,7 +31,10 @@ from typing import Any
 
 from ._exceptions import ProviderUnavailable, scrub
 
-__all__ = ["ResponseReader"]
+__all__ = ["CHINA_TIME", "ResponseReader"]
+
+#: China Standard Time (UTC+8, no daylight saving): the clock both Chinese clouds' local times are in.
+CHINA_TIME = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 
 #: Integers a provider may send (ids, counts, timestamps): the JSON int64 range.
 INT_RANGE = 2**63

@@ -10,12 +10,14 @@ anywhere in the tree, and sometimes replaces the whole body.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import yaml
 from hypothesis import strategies as st
+
+from mailbridge import MailbridgeError, ProviderUnavailable
 
 ROOT = Path(__file__).resolve().parents[1]
 CASSETTES = ROOT / "cassettes"
@@ -151,3 +153,22 @@ def mutated(draw: st.DrawFn, value: Any, depth: int = 0) -> Any:
 def encode(body: Any) -> bytes:
     """JSON as a server might send it (``NaN``/``Infinity`` included: Python's decoder accepts them)."""
     return json.dumps(body, allow_nan=True).encode()
+
+
+#: ``run(action, body)`` -> (result, the MailbridgeError raised or None, the fake server): one provider's harness.
+Runner = Callable[[str, Any], tuple[Any, MailbridgeError | None, Any]]
+
+
+def check_mutated_answer(
+    run: Runner, action: str, samples: dict[str, list[Any]], data: st.DataObject, *, secret: str, provider: str
+) -> None:
+    """The property both clouds' fuzz tests share: a mutated sample of ``action``'s answer ends in a result
+    or a MailbridgeError (never TypeError & co) that holds no secret; an "unexpected shape" error keeps the
+    scrubbed body, is retryable and names the provider."""
+    body = data.draw(mutated(data.draw(st.sampled_from(samples[action]))))
+    _, error, _ = run(action, body)
+    if error is not None:
+        assert secret not in str(error) and secret not in repr(error.raw)
+        if isinstance(error, ProviderUnavailable) and "unexpected shape" in error.message:
+            assert error.raw is not None  # the (scrubbed) body travels with the error
+            assert error.retryable and error.provider == provider

@@ -17,7 +17,7 @@ import hashlib
 
 from attrs import frozen
 
-from mailbridge import ConfigurationError, ProviderURL, Secret, redact_url
+from mailbridge import ConfigurationError, ProviderURL, Secret, UrlConfig, redact_url
 
 __all__ = ["ENDPOINTS", "ENV_KEY_ID", "ENV_SECRET", "OPENPLATFORM_ENDPOINT", "AliyunConfig"]
 
@@ -34,15 +34,8 @@ ENDPOINTS = {
 }
 DEFAULT_REGION = "cn-hangzhou"
 DEFAULT_TIMEOUT = 30.0
-_KNOWN_PARAMS = {"region", "endpoint", "signature", "timeout", "openplatform", "oss"}
+_KNOWN_PARAMS = {"region", "endpoint", "signature", "openplatform", "oss"}
 OPENPLATFORM_ENDPOINT = "https://openplatform.aliyuncs.com"  # the SDK's _open_platform_endpoint default
-
-
-def _http_param(url: ProviderURL, name: str) -> str | None:
-    value = url.param(name)
-    if value and not value.startswith(("http://", "https://")):
-        raise ConfigurationError(f"aliyun URL parameter {name} must be an http(s) URL, got {value!r}")
-    return ProviderURL.parse(value).unsplit() if value else None
 
 
 def _redact(key_id: str) -> str:
@@ -64,32 +57,14 @@ class AliyunConfig:
 
     @classmethod
     def from_url(cls, url: ProviderURL) -> AliyunConfig:
-        unknown = set(url.params) - _KNOWN_PARAMS
-        if unknown:
-            raise ConfigurationError(
-                f"unknown aliyun URL parameter(s) {', '.join(sorted(unknown))}; "
-                f"known: {', '.join(sorted(_KNOWN_PARAMS))}"
-            )
-        region = url.host or url.param("region") or DEFAULT_REGION
-        endpoint = url.param("endpoint")
-        if endpoint:
-            if not endpoint.startswith(("http://", "https://")):
-                raise ConfigurationError(f"aliyun endpoint must be an http(s) URL, got {endpoint!r}")
-            endpoint = ProviderURL.parse(endpoint).unsplit()  # well-formed, credentials percent-encoded
-        elif region in ENDPOINTS:
-            endpoint = ENDPOINTS[region]
-        else:
+        conf = UrlConfig.read(url, _KNOWN_PARAMS)
+        region = conf.region(DEFAULT_REGION) or DEFAULT_REGION
+        endpoint = conf.endpoint() or ENDPOINTS.get(region)
+        if not endpoint:
             raise ConfigurationError(
                 f"unknown Direct Mail region {region!r}; known: {', '.join(ENDPOINTS)} (or give ?endpoint=URL)"
             )
-        signature = (url.param("signature") or "v3").lower()
-        if signature not in ("v2", "v3"):
-            raise ConfigurationError(f"aliyun URL parameter signature={signature!r} must be v3 or v2")
-        timeout = url.float_param("timeout", DEFAULT_TIMEOUT)
-        if timeout <= 0:
-            raise ConfigurationError("aliyun URL parameter timeout must be positive")
-        key_id = url.credential(url.username, ENV_KEY_ID)
-        secret = url.credential(url.password.reveal() if url.password else None, ENV_SECRET)
+        key_id, secret = conf.credentials(ENV_KEY_ID, ENV_SECRET)
         if not key_id or not secret:
             raise ConfigurationError(
                 "Alibaba Cloud credentials missing: put them in the URL (aliyun://KEY_ID:SECRET@REGION) "
@@ -97,17 +72,15 @@ class AliyunConfig:
             )
         # An emulator or gateway at ``endpoint`` (not a cloud host) serves OpenPlatform and OSS too.
         own_host = not (ProviderURL.parse(endpoint).host or "").endswith(".aliyuncs.com")
-        openplatform = _http_param(url, "openplatform") or (endpoint if own_host else OPENPLATFORM_ENDPOINT)
-        oss = _http_param(url, "oss") or (endpoint if own_host else None)
         return cls(
             key_id,
-            Secret(secret),
+            secret,
             region,
-            endpoint.rstrip("/"),
-            signature,
-            timeout,
-            openplatform.rstrip("/"),
-            oss.rstrip("/") if oss else None,
+            endpoint,
+            conf.choice("signature", ("v3", "v2"), "v3"),
+            conf.seconds("timeout", DEFAULT_TIMEOUT),
+            conf.endpoint("openplatform") or (endpoint if own_host else OPENPLATFORM_ENDPOINT),
+            conf.endpoint("oss") or (endpoint if own_host else None),
         )
 
     def describe(self) -> str:

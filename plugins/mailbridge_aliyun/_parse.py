@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from mailbridge import (
+    CHINA_TIME,
     AccountSummary,
     BounceType,
     DeliveryEvent,
@@ -66,7 +67,7 @@ __all__ = [
 PROVIDER = "aliyun"
 # China Standard Time: DM's "yyyy-MM-dd HH:mm" times are Beijing local time (seed 004's sample
 # has LastUpdateTime "2021-04-28T17:11Z" for UtcLastUpdateTime 1619601108 = 09:11:48 UTC).
-CST = dt.timezone(dt.timedelta(hours=8), "CST")
+CST = CHINA_TIME
 
 # seed 004: Status 0 delivered, 2 invalid address, 3 spam, 4 failed for other reasons.
 DELIVERY_STATUS: dict[int, DeliveryStatus] = {

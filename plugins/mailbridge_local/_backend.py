@@ -62,6 +62,7 @@ from mailbridge import (
     Tag,
     Template,
     TemplateNotFound,
+    UrlConfig,
     refine_status,
     render_template,
 )
@@ -134,6 +135,7 @@ class LocalBackend(Backend):
 
     @classmethod
     def from_url(cls, url: ProviderURL) -> Self:
+        UrlConfig.read(url, {"busy_timeout"})
         raw = (url.host or "") + (url.path or "") if url.host else (url.path or "")
         if url.username or url.password:
             raise ConfigurationError("the local backend takes no credentials")

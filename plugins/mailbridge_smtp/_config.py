@@ -4,7 +4,8 @@
 preset: ``smtp://ADDRESS:PASSWORD@?preset=aliyun&region=cn-hangzhou`` (``preset=tencent&region=ap-guangzhou``).
 A host given with a preset replaces the preset's (the rules and limits stay). The login may be percent-encoded
 (``noreply%40mail.example.com``) or plain: the last ``@`` ends it. Credentials missing from the URL come from
-``MAILBRIDGE_SMTP_USERNAME`` / ``MAILBRIDGE_SMTP_PASSWORD``.
+``MAILBRIDGE_SMTP_USERNAME`` / ``MAILBRIDGE_SMTP_PASSWORD``. ``tls=none`` is for a loopback relay only,
+unless ``insecure=true`` (the one plain-text policy of :class:`mailbridge.UrlConfig`).
 
 Why a parameter and not a scheme such as ``smtp+aliyun://``: the core finds a backend by the URL's scheme, so
 every scheme would be one more entry point; one ``smtp`` entry point keeps the plugin one registered name, and a
@@ -18,7 +19,7 @@ import os
 
 from attrs import frozen
 
-from mailbridge import ConfigurationError, ProviderURL, Secret
+from mailbridge import ConfigurationError, ProviderURL, Secret, UrlConfig
 from mailbridge._url import is_loopback
 
 from ._presets import PLAIN, PRESETS, Preset
@@ -29,7 +30,7 @@ ENV_USERNAME = "MAILBRIDGE_SMTP_USERNAME"
 ENV_PASSWORD = "MAILBRIDGE_SMTP_PASSWORD"
 TLS_MODES = ("ssl", "starttls", "none")
 DEFAULT_TIMEOUT = 30.0
-_KNOWN_PARAMS = {"tls", "timeout", "ca_file", "preset", "region", "local_hostname"}
+_KNOWN_PARAMS = {"tls", "ca_file", "preset", "region", "local_hostname"}
 _DEFAULT_PORTS = {"ssl": 465, "starttls": 587, "none": 25}
 
 
@@ -50,11 +51,7 @@ class SmtpConfig:
 
     @classmethod
     def from_url(cls, url: ProviderURL) -> SmtpConfig:
-        unknown = set(url.params) - _KNOWN_PARAMS
-        if unknown:
-            raise ConfigurationError(
-                f"unknown smtp URL parameter(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(_KNOWN_PARAMS))}"
-            )
+        conf = UrlConfig.read(url, _KNOWN_PARAMS)
         preset = PLAIN
         region: str | None = None
         if name := url.param("preset"):
@@ -80,18 +77,13 @@ class SmtpConfig:
             tls = preset.ports.get(port, implied) if port else implied
         if port is None:  # the preset's port for the mode, else the standard one
             port = next((p for p, mode in preset.ports.items() if mode == tls), _DEFAULT_PORTS[tls])
-        if tls == "none" and not is_loopback(host):
-            raise ConfigurationError(
-                f"smtp tls=none sends credentials and mail in plain text: allowed only on loopback, not {host!r}"
-            )
-        timeout = url.float_param("timeout", DEFAULT_TIMEOUT)
-        if not timeout > 0:
-            raise ConfigurationError("smtp URL parameter timeout must be a positive number of seconds")
+        if tls == "none":  # credentials and mail in plain text
+            conf.check_plaintext(host, "relay (tls=none)")
+        timeout = conf.seconds("timeout", DEFAULT_TIMEOUT)
         ca_file = url.param("ca_file")
         if ca_file is not None and not os.path.isfile(ca_file):
             raise ConfigurationError(f"smtp URL parameter ca_file={ca_file!r} is not a file")
-        username = url.credential(url.username, ENV_USERNAME)
-        password = url.credential(url.password.reveal() if url.password else None, ENV_PASSWORD)
+        username, password = conf.credentials(ENV_USERNAME, ENV_PASSWORD)
         if bool(username) != bool(password):
             raise ConfigurationError(
                 "smtp credentials need both a login and a password (smtp://USER:PASSWORD@HOST, "
@@ -107,7 +99,7 @@ class SmtpConfig:
             port=port,
             tls=tls,
             username=username,
-            password=Secret(password) if password else None,
+            password=password,
             preset=preset,
             region=region,
             timeout=timeout,

@@ -162,8 +162,9 @@ class TencentBackend(Backend):
         region: str = "ap-guangzhou",
         endpoint: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        insecure: bool = False,
     ) -> None:
-        config = TencentConfig(secret_id, secret_key, region, endpoint, timeout)
+        config = TencentConfig(secret_id, secret_key, region, endpoint, timeout, insecure)
         self.secret_id = secret_id
         self._secret_key = secret_key
         self.region = region
@@ -179,7 +180,12 @@ class TencentBackend(Backend):
     def from_url(cls, url: ProviderURL) -> Self:
         c = TencentConfig.from_url(url)
         return cls(
-            secret_id=c.secret_id, secret_key=c.secret_key, region=c.region, endpoint=c.endpoint, timeout=c.timeout
+            secret_id=c.secret_id,
+            secret_key=c.secret_key,
+            region=c.region,
+            endpoint=c.endpoint,
+            timeout=c.timeout,
+            insecure=c.insecure,
         )
 
     def describe(self) -> str:

@@ -3,7 +3,8 @@
 ``tencent://SECRET_ID:SECRET_KEY@REGION?endpoint=http://127.0.0.1:PORT&timeout=SECONDS``, or
 ``tencent://?region=ap-guangzhou`` with the credentials in ``TENCENTCLOUD_SECRET_ID`` /
 ``TENCENTCLOUD_SECRET_KEY``. Regions: ap-guangzhou and ap-hongkong (``ses.tencentcloudapi.com``),
-ap-singapore (``ses.intl.tencentcloudapi.com``). An ``http://`` endpoint is accepted for loopback only.
+ap-singapore (``ses.intl.tencentcloudapi.com``). Unknown parameters are refused; an ``http://`` endpoint
+is accepted for loopback only, unless ``insecure=true`` (:class:`mailbridge.UrlConfig`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from urllib.parse import urlsplit
 
 from attrs import frozen
 
-from mailbridge import ConfigurationError, ProviderURL, Secret
+from mailbridge import INSECURE_PARAM, ConfigurationError, ProviderURL, Secret, UrlConfig
 from mailbridge._url import is_loopback
 
 __all__ = ["DEFAULT_TIMEOUT", "ENV_ID", "ENV_KEY", "REGIONS", "TencentConfig"]
@@ -38,6 +39,7 @@ class TencentConfig:
     region: str = "ap-guangzhou"
     endpoint: str | None = None
     timeout: float = DEFAULT_TIMEOUT
+    insecure: bool = False  # plain http off loopback (``insecure=true``)
 
     def __attrs_post_init__(self) -> None:
         if self.region not in REGIONS:
@@ -49,23 +51,21 @@ class TencentConfig:
 
     @classmethod
     def from_url(cls, url: ProviderURL) -> TencentConfig:
-        secret_id = url.credential(url.username, ENV_ID)
-        key_text = url.password.reveal() if url.password else url.credential(None, ENV_KEY)
-        if not secret_id or not key_text:
+        conf = UrlConfig.read(url, {"region", "endpoint"})
+        secret_id, secret_key = conf.credentials(ENV_ID, ENV_KEY)
+        if not secret_id or not secret_key:
             raise ConfigurationError(
                 "Tencent SES needs a SecretId and SecretKey: put them in the URL "
                 f"(tencent://SECRET_ID:SECRET_KEY@ap-guangzhou) or set {ENV_ID} and {ENV_KEY}",
                 provider=PROVIDER,
             )
-        region = url.host or url.param("region") or "ap-guangzhou"
-        if url.host and url.param("region") and url.param("region") != url.host:
-            raise ConfigurationError(f"region given twice: {url.host!r} and {url.param('region')!r}", provider=PROVIDER)
         return cls(
             secret_id=secret_id,
-            secret_key=Secret(key_text),
-            region=region,
-            endpoint=(ProviderURL.parse(e).unsplit() if "://" in e else e) if (e := url.param("endpoint")) else None,
-            timeout=url.float_param("timeout", DEFAULT_TIMEOUT),
+            secret_key=secret_key,
+            region=conf.region("ap-guangzhou") or "ap-guangzhou",
+            endpoint=conf.endpoint(scheme_optional=True),
+            timeout=conf.seconds("timeout", DEFAULT_TIMEOUT),
+            insecure=conf.insecure,
         )
 
     def api_host(self) -> tuple[str, str]:
@@ -75,10 +75,12 @@ class TencentConfig:
         endpoint = self.endpoint
         parts = urlsplit(endpoint if "://" in endpoint else "https://" + endpoint)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigurationError(f"endpoint {endpoint!r} is not an http(s) URL", provider=PROVIDER)
-        if parts.scheme == "http" and not is_loopback(parts.hostname):
+            raise ConfigurationError("tencent URL parameter endpoint must be an http(s) URL", provider=PROVIDER)
+        if parts.scheme == "http" and not self.insecure and not is_loopback(parts.hostname):
             raise ConfigurationError(
-                f"endpoint {endpoint!r}: plain http is allowed for a loopback emulator only", provider=PROVIDER
+                "tencent endpoint (http://) is plain text to a host that is not loopback: "
+                f"use https, or add {INSECURE_PARAM}=true to allow it",
+                provider=PROVIDER,
             )
         # The SDK would send userinfo in the Host header (and log it): keep host and port only.
         return parts.scheme, parts.netloc.rsplit("@", 1)[-1]

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from mailbridge import (
+    CHINA_TIME,
     BatchResult,
     BounceType,
     DeliveryEvent,
@@ -51,7 +52,7 @@ __all__ = [
 PROVIDER = "tencent"
 
 #: SES dates (RequestDate, CreateTime, SendDate) are Beijing time; China has no DST.
-BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
+BEIJING = CHINA_TIME
 
 #: Fields no SES success answer has (checked against every *Response model of the SDK).
 _ERROR_KEYS = ("Error", "Code", "Message", "code", "message")

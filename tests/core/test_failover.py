@@ -176,9 +176,9 @@ def test_groups_are_written_to_every_provider(pair: tuple[mailbridge.Client, mai
 
 def test_failover_url_grammar(tmp_path: Path) -> None:
     url = mailbridge.failover_url(
-        [f"local://{tmp_path}/a", f"local://{tmp_path}/b?x=1&y=2"], strategy="round-robin", cooldown=5
+        [f"local://{tmp_path}/a", f"local://{tmp_path}/b?busy_timeout=1&timeout=2"], strategy="round-robin", cooldown=5
     )
-    assert "%26y" in url
+    assert "%26timeout" in url
     with mailbridge.connect_failover(url) as fo:
         assert fo.strategy == "round-robin" and fo.cooldown == 5
         assert [c.backend.describe() for c in fo.clients] == [f"local://{tmp_path}/a", f"local://{tmp_path}/b"]

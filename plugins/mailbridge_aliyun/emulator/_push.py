@@ -16,11 +16,12 @@ import time
 import uuid
 from typing import Any
 
+from mailbridge import CHINA_TIME
 from mailbridge._push import EventPusher
 
 __all__ = ["DEFAULT_ACCOUNT", "cloudevent", "start_pusher"]
 
-CST = dt.timezone(dt.timedelta(hours=8))
+CST = CHINA_TIME
 DEFAULT_ACCOUNT = "1234567890123456"
 
 

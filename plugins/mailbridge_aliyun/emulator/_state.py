@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from mailbridge import CHINA_TIME
 from mailbridge.testing.emulator import EmulatorError, Rendered
 
 from ._suppression import SuppressionActions
@@ -42,7 +43,7 @@ __all__ = [
     "reply_ticket",
 ]
 
-CST = dt.timezone(dt.timedelta(hours=8))
+CST = CHINA_TIME
 _EMAIL = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 _TAG = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 MAX_UPLOAD = 500  # seed 000

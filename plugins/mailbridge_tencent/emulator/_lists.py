@@ -20,6 +20,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from mailbridge import CHINA_TIME
+
 __all__ = ["BLACKLIST_PARAMS", "BlacklistActions"]
 
 BLACKLIST_PARAMS: dict[str, set[str]] = {
@@ -30,7 +32,7 @@ BLACKLIST_PARAMS: dict[str, set[str]] = {
     "UpdateCustomBlackList": {"Id", "Email", "ExpireDate"},
     "DeleteCustomBlackList": {"Emails"},
 }
-_BEIJING = dt.timezone(dt.timedelta(hours=8))
+_BEIJING = CHINA_TIME
 _EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
 MAX_EMAIL_LENGTH = 254  # TooLongCount: longer than an address may be (RFC 5321)
 

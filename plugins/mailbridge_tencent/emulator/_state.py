@@ -31,6 +31,7 @@ from typing import Any
 
 from attrs import define, field
 
+from mailbridge import CHINA_TIME
 from mailbridge.testing.emulator import Call, EmulatorError, Rendered
 
 from .._rules import smtp_password_error
@@ -41,7 +42,7 @@ __all__ = ["ACTION_PARAMS", "DEFAULT_UPLOAD_DELAY", "TEST_SECRET_ID", "TEST_SECR
 
 TEST_SECRET_ID = "AKIDMailbridgeTestSecretId0000"
 TEST_SECRET_KEY = "mailbridge-test-secret-tencent"
-BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
+BEIJING = CHINA_TIME
 MAX_UPLOAD = 20_000  # CreateReceiverDetail: per request
 MAX_GROUP = 50_000  # per recipient group
 MAX_DESTINATION = 50
