@@ -131,6 +131,10 @@ class _UploadTally:
         self.parts: list[Group] = [group]  # every list written to, in order (several with split=True)
         self.counts: list[int] = [0]  # members of each part: before the upload plus added by it
         self.full = False  # the (last) list is full and no split was asked for
+        # What the backend supports, looked up once per upload (by _prepare) instead of per row.
+        self.checked_limits: Limits | None = None
+        self.smtputf8 = False
+        self.stores_all_fields = False
 
     def report(self, group: Group | None = None) -> UploadReport:
         parts = tuple(self.parts) if len(self.parts) > 1 else ()
@@ -583,14 +587,21 @@ class Client(SuppressionsMixin):
             text = shown if isinstance(shown, str) else repr(item)
             tally.rejected.append(RejectedAddress(text[:200], f"unreadable row: {exc}", "invalid", row))
             return None
-        reason = recipient_error(recipient, self.limits.supports(Feature.SMTPUTF8))
+        limits = self.limits
+        if limits is not tally.checked_limits:  # per upload, not per row: what the backend supports
+            features = limits.features
+            tally.checked_limits = limits
+            tally.smtputf8 = Feature.SMTPUTF8 in features
+            tally.stores_all_fields = Feature.TEMPLATE_DATA in features and Feature.PROFILE_FIELDS in features
+        reason = recipient_error(recipient, tally.smtputf8)
         if reason is None:
-            recipient = strip_unsupported_recipient_fields(
-                recipient,
-                self.limits,
-                self.provider,
-                ignore_unsupported=self.ignore_unsupported_features,
-            )
+            if not tally.stores_all_fields:
+                recipient = strip_unsupported_recipient_fields(
+                    recipient,
+                    limits,
+                    self.provider,
+                    ignore_unsupported=self.ignore_unsupported_features,
+                )
             reason = self.backend.check_recipient(recipient)
         if reason is not None:
             tally.rejected.append(RejectedAddress(recipient.email, reason, "invalid", row))
@@ -752,10 +763,11 @@ class Client(SuppressionsMixin):
         tally.unattributed += result.unattributed_rejected
         if result.note:
             tally.notes.append(result.note)
-        row_of = {r.key: row for r, row in rows}
-        tally.rejected.extend(
-            r if r.row is not None else attrs.evolve(r, row=row_of.get(r.email.casefold())) for r in result.rejected
-        )
+        if result.rejected:  # (the row map only when there is something to attribute: it costs per row)
+            row_of = {r.key: row for r, row in rows}
+            tally.rejected.extend(
+                r if r.row is not None else attrs.evolve(r, row=row_of.get(r.email.casefold())) for r in result.rejected
+            )
         tally.processing = tally.processing or result.processing
         if result.request_id:
             tally.request_ids.append(result.request_id)

@@ -219,39 +219,37 @@ class LocalBackend(Backend):
         One ``executemany`` of ``INSERT OR IGNORE`` writes the batch (the core has removed repeats
         within the input); the members already in the group are the rows it ignored, found, only
         when there are any, as the keys without a row numbered in this batch."""
-        rows = [(r, r.key) for r in recipients]
-        now = _iso(_now())
-        dumps = Store.dumps
+        gid, now, dumps = group.id, _iso(_now()), Store.dumps
+        # The rows are encoded before the write lock is taken (other processes wait less); only
+        # their numbers, which follow the group's last one, are added under it.
+        encoded = [(r.email.casefold(), r.email, dumps(r.profile()), dumps(r.data)) for r in recipients]
         with self.store.transaction() as db:
-            if db.execute("SELECT 1 FROM groups WHERE id = ?", (group.id,)).fetchone() is None:
-                raise GroupNotFound(f"no group with id {group.id!r}", provider=self.name)
-            seq = db.execute("SELECT COALESCE(MAX(seq), 0) FROM members WHERE group_id = ?", (group.id,)).fetchone()[0]
+            if db.execute("SELECT 1 FROM groups WHERE id = ?", (gid,)).fetchone() is None:
+                raise GroupNotFound(f"no group with id {gid!r}", provider=self.name)
+            seq = db.execute("SELECT COALESCE(MAX(seq), 0) FROM members WHERE group_id = ?", (gid,)).fetchone()[0]
             before = db.total_changes
             db.executemany(
                 "INSERT OR IGNORE INTO members (group_id, key, email, profile, data, added_at, seq)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (group.id, k, r.email, dumps(r.profile()), dumps(r.data), now, seq + i)
-                    for i, (r, k) in enumerate(rows, start=1)
-                ],
+                [(gid, k, e, p, d, now, i) for i, (k, e, p, d) in enumerate(encoded, start=seq + 1)],
             )
-            if db.total_changes - before == len(rows):
-                return BatchResult(accepted=[r.email for r, _ in rows], request_id=uuid.uuid4().hex)
+            if db.total_changes - before == len(encoded):
+                return BatchResult(accepted=[e for _, e, _, _ in encoded], request_id=uuid.uuid4().hex)
             written = {
                 row[0]
                 for row in db.execute(
                     "SELECT key FROM members WHERE group_id = ? AND seq > ? AND seq <= ?",
-                    (group.id, seq, seq + len(rows)),
+                    (gid, seq, seq + len(encoded)),
                 )
             }
         accepted: list[str] = []
         existing: list[str] = []
-        for r, k in rows:
+        for k, e, _, _ in encoded:
             if k in written:
                 written.discard(k)  # (a repeat within the batch, which the core never sends, is existing)
-                accepted.append(r.email)
+                accepted.append(e)
             else:
-                existing.append(r.email)
+                existing.append(e)
         return BatchResult(accepted=accepted, existing=existing, request_id=uuid.uuid4().hex)
 
     def list_members(self, group: Group, *, cursor: str | None, page_size: int) -> Page[Member]:
