@@ -176,11 +176,20 @@ def remove_sender(state: State, address: str, yes: bool) -> None:
     envvar="MAILBRIDGE_SMTP_PASSWORD",
     help="New SMTP password (prompted if not given).",
 )
+@yes_option
 @json_flag
 @pass_state
-def sender_password(state: State, address: str, password: str) -> None:
-    """Set ADDRESS's SMTP password."""
-    state.client().set_sender_password(address, password)
+def sender_password(state: State, address: str, password: str, yes: bool) -> None:
+    """Replace ADDRESS's SMTP password (asks first unless typed at the prompt; --yes off a terminal)."""
+    client = state.client()
+    # Typing the new password twice at the prompt is the confirmation; a password from --password or
+    # MAILBRIDGE_SMTP_PASSWORD replaces the old one unasked only with --yes.
+    typed = click.get_current_context().get_parameter_source("password") is click.core.ParameterSource.PROMPT
+    confirm(
+        f"replace the SMTP password of {address} on {client.provider} (whatever uses the old one stops signing in)",
+        yes=yes or typed,
+    )
+    client.set_sender_password(address, password)
     state.output.data({"updated": address}, lambda: state.output.note(f"SMTP password set for {address}"))
 
 

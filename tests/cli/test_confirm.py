@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ DESTRUCTIVE = {
     "mailbridge domains remove",
     "mailbridge groups delete",
     "mailbridge recipients remove",
+    "mailbridge senders password",
     "mailbridge senders remove",
     "mailbridge suppressions remove",
     "mailbridge tags delete",
@@ -120,3 +122,25 @@ def test_domains_and_senders_refuse_without_yes(run: Run) -> None:
     run("senders", "remove", "news@mail.example.com", "--yes")
     run("domains", "remove", "mail.example.com", "--yes")
     assert as_json(run("--json", "domains", "list")) == []
+
+
+def test_a_scripted_password_change_needs_yes(run: Run, tmp_path: Path) -> None:
+    """A password typed twice at the prompt confirms itself; one from --password or the environment needs --yes."""
+    run("domains", "add", "mail.example.com")
+    run("senders", "add", "news@mail.example.com")
+    refused = run("senders", "password", "news@mail.example.com", "--password", "pw-Two-3", expect=10)
+    assert "not confirmed: replace the SMTP password of news@mail.example.com" in refused.stderr
+    assert "pw-Two-3" not in refused.stdout + refused.stderr
+    (store,) = (tmp_path / "data").rglob("*.sqlite3")  # the local backend's one store
+
+    def stored() -> object:
+        with sqlite3.connect(store) as db:
+            return db.execute("SELECT password_hash FROM senders WHERE address = 'news@mail.example.com'").fetchone()
+
+    before = stored()
+    run("senders", "password", "news@mail.example.com", "--password", "pw-Two-3", expect=10)
+    assert stored() == before
+    run("senders", "password", "news@mail.example.com", "--password", "pw-Two-3", "--yes")
+    assert stored() != before
+    typed = run("senders", "password", "news@mail.example.com", input="pw-Four-5\npw-Four-5\n")
+    assert "not confirmed" not in typed.stderr
