@@ -10,7 +10,7 @@ import pytest
 from mailbridge_local import LocalBackend
 
 import mailbridge
-from mailbridge import Limits
+from mailbridge import Limits, Message
 
 
 class ScriptedBackend(LocalBackend):
@@ -68,3 +68,35 @@ def make_client(tmp_path: Path) -> Iterator[MakeClient]:
 def backend_of(client: mailbridge.Client) -> ScriptedBackend:
     assert isinstance(client.backend, ScriptedBackend)
     return client.backend
+
+
+def msg(**changes: Any) -> Message:
+    """A small valid message; keyword arguments replace its fields."""
+    fields: dict[str, Any] = {"sender": "me@example.com", "to": ["a@example.com"], "subject": "Hi", "text": "Hello"}
+    fields.update(changes)
+    return Message(**fields)
+
+
+class Clock:
+    """A clock the test moves by setting ``now``."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class SleepingClock:
+    """A clock that moves only when the code under test sleeps (``time``/``sleep`` pair)."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+        self.slept: list[float] = []
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds

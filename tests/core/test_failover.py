@@ -13,21 +13,7 @@ import mailbridge
 from mailbridge import FailoverClient, MemoryHealthStore, Message
 
 from ..redis_server import redis_server
-from .conftest import MakeClient, backend_of
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def msg(**changes: Any) -> Message:
-    fields: dict[str, Any] = {"sender": "me@example.com", "to": ["a@example.com"], "subject": "Hi", "text": "Hello"}
-    fields.update(changes)
-    return Message(**fields)
+from .conftest import Clock, MakeClient, backend_of, msg
 
 
 @pytest.fixture
@@ -395,6 +381,7 @@ def test_failover_url_timeout_reaches_every_member(monkeypatch: pytest.MonkeyPat
 
 
 # ---------------------------------------------------------------------------- failover by capability
+
 
 def lacking(*features: mailbridge.Feature) -> dict[str, Any]:
     """``make_client`` changes for a backend that declares every feature but these."""

@@ -15,21 +15,7 @@ import mailbridge
 from mailbridge import FailoverClient, MemoryHealthStore, Message, Rate, RateLimiter, RedisHealthStore
 
 from ..redis_server import RedisProcess
-from .conftest import MakeClient, backend_of
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def msg(**changes: Any) -> Message:
-    fields: dict[str, Any] = {"sender": "me@example.com", "to": ["a@example.com"], "subject": "Hi", "text": "Hello"}
-    fields.update(changes)
-    return Message(**fields)
+from .conftest import Clock, MakeClient, backend_of, msg
 
 
 def calls(client: mailbridge.Client) -> int:

@@ -6,7 +6,6 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -14,15 +13,9 @@ import mailbridge
 from mailbridge import FailoverClient, Message
 
 from ..redis_server import RedisProcess
-from .conftest import MakeClient, backend_of
+from .conftest import MakeClient, backend_of, msg
 
 ONE_TRY = {"retry": mailbridge.RetryPolicy(attempts=1)}
-
-
-def msg(**changes: Any) -> Message:
-    fields: dict[str, Any] = {"sender": "me@example.com", "to": ["a@example.com"], "subject": "Hi", "text": "Hello"}
-    fields.update(changes)
-    return Message(**fields)
 
 
 def calls(client: mailbridge.Client) -> list[Message]:

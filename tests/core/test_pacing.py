@@ -17,30 +17,16 @@ import mailbridge
 from mailbridge import Rate, RateLimiter
 
 from ..redis_server import RedisProcess, redis_server
+from .conftest import SleepingClock
 
 
-class FrozenClock:
-    """A clock that moves only when the limiter sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-        self.slept: list[float] = []
-
-    def time(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
-def paced(clock: FrozenClock, **options: float) -> RateLimiter:
+def paced(clock: SleepingClock, **options: float) -> RateLimiter:
     return RateLimiter(sleep=clock.sleep, clock=clock.time, **options)
 
 
 def test_calls_are_let_through_at_evenly_spaced_slots() -> None:
     """100/s with the default 40 ms margin: one call every 10.4 ms, the first at once."""
-    clock = FrozenClock()
+    clock = SleepingClock()
     limiter = paced(clock)
     start = clock.now
     passed = []
@@ -53,7 +39,7 @@ def test_calls_are_let_through_at_evenly_spaced_slots() -> None:
 
 def test_no_burst_after_an_idle_spell() -> None:
     """Idle time earns no credit: after a pause the calls are spaced again from the first."""
-    clock = FrozenClock()
+    clock = SleepingClock()
     limiter = paced(clock)
     limiter.acquire("k", Rate(20, 1))
     clock.now += 30.0  # idle
@@ -64,7 +50,7 @@ def test_no_burst_after_an_idle_spell() -> None:
 
 
 def test_keys_are_paced_independently() -> None:
-    clock = FrozenClock()
+    clock = SleepingClock()
     limiter = paced(clock)
     for key in ("a:send", "b:send", "a:list_members"):
         limiter.acquire(key, Rate(2, 1))
@@ -76,7 +62,7 @@ def test_keys_are_paced_independently() -> None:
 def test_sustained_rate_is_96_percent_and_no_window_holds_one_too_many() -> None:
     """1,000 calls at 100/s: >= 95% of the rate, and arrivals jittered by up to the margin
     never put 101 calls in any one-second window of the provider."""
-    clock = FrozenClock()
+    clock = SleepingClock()
     limiter = paced(clock)
     slots = []
     for _ in range(1000):
@@ -104,7 +90,7 @@ def test_bad_settings_are_configuration_errors() -> None:
 
 def test_threads_never_share_or_crowd_a_slot() -> None:
     """16 threads reserving at one frozen instant get 16 x 25 distinct slots exactly one interval apart."""
-    clock = FrozenClock()
+    clock = SleepingClock()
     limiter = paced(clock)
     rate = Rate(100, 1)
     slots: list[float] = []
@@ -181,7 +167,7 @@ def test_redis_slots_follow_on_from_each_other_across_limiters(tmp_path: Path) -
 
 def test_redis_outage_paces_in_memory_with_one_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, "mailbridge.state")
-    clock = FrozenClock()
+    clock = SleepingClock()
     with RedisProcess(tmp_path) as redis:
         limiter = RateLimiter(redis.url, sleep=clock.sleep, clock=clock.time, timeout=0.2)
         assert limiter.reserve("k", Rate(10, 1)).wait == 0

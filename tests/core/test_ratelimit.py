@@ -7,25 +7,12 @@ import pytest
 import mailbridge
 from mailbridge import Rate, RateLimiter
 
-from .conftest import MakeClient, backend_of
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-        self.slept: list[float] = []
-
-    def time(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
+from .conftest import MakeClient, SleepingClock, backend_of
 
 
 def test_calls_beyond_the_rate_wait() -> None:
     """Five calls at 2 per second are paced one slot (0.52 s) apart: 2.08 s from the first to the last."""
-    clock = FakeClock()
+    clock = SleepingClock()
     limiter = RateLimiter(sleep=clock.sleep, clock=clock.time)
     started = clock.now
     for _ in range(5):

@@ -10,13 +10,7 @@ import pytest
 import mailbridge
 from mailbridge import Feature, Message
 
-from .conftest import MakeClient, backend_of
-
-
-def msg(**changes: Any) -> Message:
-    fields: dict[str, Any] = {"sender": "me@example.com", "to": ["a@example.com"], "subject": "Hi", "text": "Hello"}
-    fields.update(changes)
-    return Message(**fields)
+from .conftest import MakeClient, backend_of, msg
 
 
 def test_several_to_addresses_are_one_shared_email_in_one_call(make_client: MakeClient) -> None:
