@@ -23,8 +23,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from ._bulk import SendManyInterrupted, SendManyProgress, SendOutcome
-from ._exceptions import MailbridgeError, OutcomeUnknown
+from ._bulk import SendManyInterrupted, SendManyProgress, SendOutcome, failed_outcome
 from ._models import Message, SendResult
 
 __all__ = ["AsyncSendMany", "ThreadSends"]
@@ -39,13 +38,8 @@ AsyncSend = Callable[[Message], Awaitable[SendResult]]
 async def _run_one(send: AsyncSend, index: int, message: Message) -> SendOutcome:
     try:
         return SendOutcome(index, message, result=await send(message))
-    except MailbridgeError as exc:
-        return SendOutcome(index, message, error=exc)
-    except Exception as exc:  # a bug below us: the request may have left, so never say "not sent"
-        log.exception("send_many: unexpected error for message %d", index)
-        error = OutcomeUnknown(f"unexpected {type(exc).__name__} while sending; the message may have been sent")
-        error.__cause__ = exc
-        return SendOutcome(index, message, error=error)
+    except Exception as exc:
+        return failed_outcome(index, message, exc)
 
 
 class ThreadSends:

@@ -89,13 +89,19 @@ def default_in_flight(limits: Limits) -> int:
 def _run_one(send: Callable[[Message], SendResult], index: int, message: Message) -> SendOutcome:
     try:
         return SendOutcome(index, message, result=send(message))
-    except MailbridgeError as exc:
+    except Exception as exc:
+        return failed_outcome(index, message, exc)
+
+
+def failed_outcome(index: int, message: Message, exc: Exception) -> SendOutcome:
+    """The outcome of a send that raised: its neutral error, or, for a bug below us (the request may have
+    left), ``OutcomeUnknown``: never "not sent". Shared by the thread and asyncio runs."""
+    if isinstance(exc, MailbridgeError):
         return SendOutcome(index, message, error=exc)
-    except Exception as exc:  # a bug below us: the request may have left, so never say "not sent"
-        log.exception("send_many: unexpected error for message %d", index)
-        error = OutcomeUnknown(f"unexpected {type(exc).__name__} while sending; the message may have been sent")
-        error.__cause__ = exc
-        return SendOutcome(index, message, error=error)
+    log.exception("send_many: unexpected error for message %d", index, exc_info=exc)
+    error = OutcomeUnknown(f"unexpected {type(exc).__name__} while sending; the message may have been sent")
+    error.__cause__ = exc
+    return SendOutcome(index, message, error=error)
 
 
 class _Stream:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import mailbox
 import os
 import random
@@ -16,7 +17,7 @@ import pytest
 from mailbridge_local import LocalBackend
 
 import mailbridge
-from mailbridge import Message
+from mailbridge import AsyncClient, Message
 
 from .conftest import MakeClient, ScriptedBackend, backend_of
 
@@ -93,6 +94,19 @@ def test_an_unexpected_exception_is_reported_as_maybe_sent(make_client: MakeClie
     backend_of(client).failures["send"] = [RuntimeError("bug after the request left")]
     (outcome,) = client.send_many([msg(0)], max_in_flight=2)
     assert isinstance(outcome.error, mailbridge.OutcomeUnknown) and outcome.maybe_sent
+
+
+def test_an_unexpected_exception_is_maybe_sent_through_the_async_client_too(make_client: MakeClient) -> None:
+    client = make_client(client_options={"retry": mailbridge.RetryPolicy(attempts=1)})
+    backend_of(client).failures["send"] = [RuntimeError("bug after the request left")]
+
+    async def run() -> list[mailbridge.SendOutcome]:
+        async with AsyncClient(client) as aclient:
+            return [o async for o in aclient.send_many([msg(0)], max_in_flight=2)]
+
+    (outcome,) = asyncio.run(run())
+    assert isinstance(outcome.error, mailbridge.OutcomeUnknown) and outcome.maybe_sent
+    assert isinstance(outcome.error.__cause__, RuntimeError)
 
 
 def test_input_is_read_lazily_within_a_bounded_window(tmp_path: Path) -> None:
