@@ -18,6 +18,7 @@ atomic operations and any key-value service with compare-and-set can be one.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import json
@@ -25,9 +26,9 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import attrs
 from attrs import frozen
@@ -306,6 +307,19 @@ def addresses(message: Message) -> tuple[str, ...]:
 
 # ---------------------------------------------------------------------- the guard
 
+#: Runs a blocking call off the event loop (:func:`asyncio.to_thread`, or a run's own thread pool).
+Offload = Callable[..., Awaitable[Any]]
+
+
+@frozen
+class Claim:
+    """A claimed key: what to send under it (``message``: the rest, after a part-delivered first send)."""
+
+    key: str
+    digest: str
+    message: Message
+    earlier: tuple[SendReceipt, ...] = ()
+
 
 class IdempotencyGuard:
     """Runs a send at most once per key, through a store (used by ``Client`` and ``FailoverClient``).
@@ -319,6 +333,42 @@ class IdempotencyGuard:
 
     def send(self, key: str, message: Message, send: Callable[[Message], SendResult]) -> SendResult:
         """``send(message)`` unless ``key`` was seen: then its receipts, or :class:`OutcomeUnknown`."""
+        claim = self.claim(key, message)
+        if isinstance(claim, SendResult):
+            return claim
+        try:
+            result = send(claim.message)
+        except MailbridgeError as exc:
+            self.failed(claim, exc)
+            raise
+        return self.succeeded(claim, result)
+
+    async def send_async(
+        self,
+        key: str,
+        message: Message,
+        send: Callable[[Message], Awaitable[SendResult]],
+        *,
+        offload: Offload = asyncio.to_thread,
+    ) -> SendResult:
+        """:meth:`send` with an awaited provider call; the store's blocking calls (:meth:`claim`,
+        :meth:`failed`, :meth:`succeeded`) go through ``offload`` (a worker thread)."""
+        claim = await offload(self.claim, key, message)
+        if isinstance(claim, SendResult):  # replayed (or refused) without a provider call
+            return claim
+        try:
+            outcome: SendResult | MailbridgeError = await send(claim.message)
+        except MailbridgeError as exc:
+            outcome = exc
+        if isinstance(outcome, SendResult):
+            return cast(SendResult, await offload(self.succeeded, claim, outcome))
+        await offload(self.failed, claim, outcome)
+        raise outcome
+
+    def claim(self, key: str, message: Message) -> Claim | SendResult:
+        """Claim ``key`` for ``message`` before its send: the :class:`Claim` to send under, or the first
+        send's :class:`SendResult` to return as it is; :class:`OutcomeUnknown` while the first is unresolved,
+        :class:`InvalidRequest` for a key first used with another message. Blocking (the store)."""
         digest = fingerprint(message)
         pending = _Record(PENDING, digest).encode()
         existing = self._store("claim", lambda: self.store.claim(key, pending, self.ttl))
@@ -338,16 +388,21 @@ class IdempotencyGuard:
                 raise _unresolved(key, _Record(PENDING, digest, record.receipts), message)
             earlier = record.receipts
             message = message.evolve(to=record.not_sent, cc=(), bcc=())
-        try:
-            result = send(message)
-        except MailbridgeError as exc:
-            if earlier:
-                exc.partial_result = (*earlier, *(exc.partial_result or ()))
-            self._record_error(key, digest, message, exc)
-            raise
-        result = SendResult((*earlier, *result.receipts), result.attempts)
-        self._after_send(key, lambda: self.store.put(key, _Record(DONE, digest, result.receipts).encode(), self.ttl))
+        return Claim(key, digest, message, earlier)
+
+    def succeeded(self, claim: Claim, result: SendResult) -> SendResult:
+        """Record a claimed send's receipts (with those of an earlier part) and return them all."""
+        result = SendResult((*claim.earlier, *result.receipts), result.attempts)
+        record = _Record(DONE, claim.digest, result.receipts).encode()
+        self._after_send(claim.key, lambda: self.store.put(claim.key, record, self.ttl))
         return result
+
+    def failed(self, claim: Claim, exc: MailbridgeError) -> None:
+        """Record a claimed send's failure on ``exc`` and in the store: maybe sent, part-delivered, or the
+        key given back (nothing was sent)."""
+        if claim.earlier:
+            exc.partial_result = (*claim.earlier, *(exc.partial_result or ()))
+        self._record_error(claim.key, claim.digest, claim.message, exc)
 
     def _store(self, what: str, call: Callable[[], Any]) -> Any:
         try:

@@ -23,7 +23,7 @@ list sizes.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
 from typing import Generic, TypeVar
 
 from ._exceptions import ProviderUnavailable
@@ -120,7 +120,7 @@ async def afollow_pages(
     provider: str | None = None,
     operation: str | None = None,
     max_pages: int | None = None,
-) -> AsyncIterator[Page[T]]:
+) -> AsyncGenerator[Page[T], None]:
     """:func:`follow_pages` for an awaitable ``fetch``: an async iterator of pages, fetched one by one."""
     follower: PageFollower[T] = PageFollower(provider=provider, operation=operation, max_pages=max_pages)
     while follower.more():

@@ -213,6 +213,18 @@ class TemplateResolver:
         self._send_cache[key] = (now, template)
         return template
 
+    def send_again(self, message: Message, resolved: Message, exc: TemplateNotFound, *, was_cached: bool) -> bool:
+        """After the provider refused ``resolved``'s template as unknown (``exc``): forget the look-up and say
+        whether to resolve ``message`` afresh and send once more (only a cached look-up, nothing sent)."""
+        if resolved is message or exc.partial_result or exc.maybe_sent:
+            return False
+        self.forget_message(message)
+        if was_cached:
+            log.info(
+                "%s: template %s unknown to the provider; looking it up again", self.client.provider, message.template
+            )
+        return was_cached
+
     def resolve_message(self, message: Message, *, group_send: bool) -> Message:
         """``message`` with this provider's ``template_id`` and, if it has none, the template's subject."""
         key = self._key(message)
@@ -266,12 +278,8 @@ def resolves_template_names(method: F) -> F:
         try:
             return method(client, *args, resolved, **kwargs)
         except TemplateNotFound as exc:
-            if resolved is message or exc.partial_result or exc.maybe_sent:
+            if not resolver.send_again(message, resolved, exc, was_cached=was_cached):
                 raise
-            resolver.forget_message(message)
-            if not was_cached:
-                raise
-            log.info("%s: template %s unknown to the provider; looking it up again", client.provider, message.template)
             return method(client, *args, resolver.resolve_message(message, group_send=group_send), **kwargs)
 
     return cast(F, wrapper)
