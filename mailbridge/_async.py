@@ -95,14 +95,6 @@ def _by_cursor(
     return lambda cursor: method(*args, cursor=cursor, **kwargs)
 
 
-async def _each(source: AsyncGenerator[T, None], keep: Callable[[T], bool] | None = None) -> AsyncGenerator[T, None]:
-    """The items of ``source`` (those ``keep`` accepts), closing ``source`` however the consumer stops."""
-    async with contextlib.aclosing(source):
-        async for item in source:
-            if keep is None or keep(item):
-                yield item
-
-
 class AsyncClient:
     """The asyncio face of a :class:`Client`: the same methods, awaited; listings are async iterators.
 
@@ -312,8 +304,10 @@ class AsyncClient:
         async def either() -> AsyncGenerator[T, None]:
             self.sync._require(feature)
             method = self._native_method(name)
-            async for item in _each(_iterate(blocking, batch) if method is None else native(method)):
-                yield item
+            source = _iterate(blocking, batch) if method is None else native(method)
+            async with contextlib.aclosing(source):  # closed however the consumer stops, and so each layer below
+                async for item in source:
+                    yield item
 
         return either()
 
@@ -325,9 +319,11 @@ class AsyncClient:
         async def call(cursor: str | None) -> Page[T]:
             return cast(Page[T], await self._call(operation, fetch, cursor))
 
-        async for page in _each(afollow_pages(call, provider=self.provider, operation=str(operation))):
-            for item in page.items:
-                yield item
+        pages = afollow_pages(call, provider=self.provider, operation=str(operation))
+        async with contextlib.aclosing(pages):
+            async for page in pages:
+                for item in page.items:
+                    yield item
 
     async def _read(
         self, name: str, feature: Feature, operation: Operation, blocking: Callable[[], T], *args: Any
@@ -356,9 +352,10 @@ class AsyncClient:
         self.sync._require(Feature.GROUPS)
         if self._native_method("list_groups") is None:
             return await asyncio.to_thread(self.sync.get_group, name)
-        async for group in _each(self.groups(keyword=name)):
-            if group.name == name:
-                return group
+        async with contextlib.aclosing(self.groups(keyword=name)) as found:
+            async for group in found:
+                if group.name == name:
+                    return group  # the listing is closed on the way out: no further page is asked for
         raise self.sync._no_group(name)
 
     async def refresh_group(self, group: Group | str) -> Group:
@@ -380,9 +377,12 @@ class AsyncClient:
         """Every group (whose name contains ``keyword``), page by page."""
         size = self.limits.list_page_size
 
-        def native(list_groups: Callable[..., Awaitable[Any]]) -> AsyncGenerator[Group, None]:
+        async def native(list_groups: Callable[..., Awaitable[Any]]) -> AsyncGenerator[Group, None]:
             pages = self._pages(Operation.LIST_GROUPS, _by_cursor(list_groups, keyword=keyword, page_size=size))
-            return _each(pages, lambda g: _named(g, keyword))
+            async with contextlib.aclosing(pages):
+                async for group in pages:
+                    if _named(group, keyword):
+                        yield group
 
         return self._listing("list_groups", Feature.GROUPS, native, lambda: self.sync.groups(keyword), size)
 
@@ -393,8 +393,9 @@ class AsyncClient:
         async def native(list_members: Callable[..., Awaitable[Any]]) -> AsyncGenerator[Member, None]:
             resolved = await self._group(group)
             pages = self._pages(Operation.LIST_MEMBERS, _by_cursor(list_members, resolved, page_size=size))
-            async for member in _each(pages):
-                yield member
+            async with contextlib.aclosing(pages):
+                async for member in pages:
+                    yield member
 
         return self._listing("list_members", Feature.GROUPS, native, lambda: self.sync.members(group), size)
 
@@ -421,8 +422,10 @@ class AsyncClient:
             first, last, server, local = self.sync._delivery_query(start, end, filters)
             for query in self.sync._delivery_queries(first, last, server):
                 pages = self._pages(Operation.DELIVERIES, _by_cursor(query_deliveries, query, page_size=size))
-                async for event in _each(pages, lambda e: _wanted(e, first, last, local)):
-                    yield event
+                async with contextlib.aclosing(pages):
+                    async for event in pages:
+                        if _wanted(event, first, last, local):
+                            yield event
 
         return self._listing(
             "query_deliveries", Feature.DELIVERIES, native, lambda: self.sync.deliveries(start, end, **filters), size

@@ -14,6 +14,8 @@ import concurrent.futures
 import contextlib
 import datetime as dt
 import functools
+import gc
+import inspect
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
@@ -130,22 +132,57 @@ def test_a_group_send_runs_on_the_loop_with_the_sync_request(emu: AliyunEmulator
     assert len([m for m in emu.sent_mail if m.env_id in got.message_ids]) == MEMBERS
 
 
-def test_a_listing_left_after_its_first_page_is_closed_and_asks_no_more(emu: AliyunEmulator) -> None:
-    async def scenario() -> list[str]:
+def suspended_listings() -> list[str]:
+    """mailbridge's async generators still holding a frame (started or not, never finished or closed)."""
+    gc.collect()
+    return [
+        o.ag_code.co_qualname
+        for o in gc.get_objects()
+        if inspect.isasyncgen(o) and o.ag_frame is not None and "mailbridge" in o.ag_code.co_filename
+    ]
+
+
+@pytest.mark.parametrize("listing", ["members", "groups", "deliveries", "get_group"])
+def test_a_listing_left_after_its_first_page_is_closed_and_asks_no_more(emu: AliyunEmulator, listing: str) -> None:
+    """Every layer (the listing, its pages, the page follower) is closed when the consumer leaves: nothing is
+    left suspended for the garbage collector, and no further page is asked for."""
+    with sync_client(emu.url) as client:
+        for i in range(3):
+            client.create_group(f"readers-{i}")
+        assert all(o.ok for o in client.send_many([mail(i).evolve(tag="weekly") for i in range(150)]))
+    first_page = {"members": 100, "groups": 2, "deliveries": 100, "get_group": 2}[listing]
+
+    async def scenario() -> list[Any]:
         async with async_client(emu.url) as client:
-            before = len(emu.server.requests)
-            seen: list[str] = []
-            async with contextlib.aclosing(client.members("readers")) as members:
-                async for member in members:
-                    seen.append(member.email)
-                    if len(seen) == 101:  # the first item of the second page
+            if listing in ("groups", "get_group"):
+                client.backend.limits = client.limits.evolve(list_page_size=2)  # four lists: two pages of two
+            sources = {
+                "members": lambda: client.members("readers"),
+                "groups": client.groups,
+                "deliveries": lambda: client.deliveries(START, END, tag="weekly"),
+            }
+            if listing == "get_group":
+                return [await client.get_group("readers-0")]  # found on the first page: the rest is not read
+            seen: list[Any] = []
+            async with contextlib.aclosing(sources[listing]()) as items:
+                async for item in items:
+                    seen.append(item)
+                    if len(seen) == first_page + 1:  # the second page's first item
                         break
-            asked = [a for a, _ in wire(emu, before)]
-            assert asked == ["QueryReceiverByParam", "QueryReceiverDetail", "QueryReceiverDetail"]
+            assert suspended_listings() == []
             return seen
 
+    before = len(emu.server.requests)
     seen = run_without_threads(scenario)
-    assert len(seen) == 101 and len(set(seen)) == 101
+    asked = [a for a, _ in wire(emu, before)]
+    expected = {
+        "members": ["QueryReceiverByParam", "QueryReceiverDetail", "QueryReceiverDetail"],
+        "groups": ["QueryReceiverByParam", "QueryReceiverByParam"],
+        "deliveries": ["SenderStatisticsDetailByParam", "SenderStatisticsDetailByParam"],
+        "get_group": ["QueryReceiverByParam"],
+    }[listing]
+    assert asked == expected, (asked, len(seen))
+    assert len(seen) == len({repr(i) for i in seen}) and suspended_listings() == []
 
 
 # --------------------------------------------------------------------------- idempotency keys
