@@ -9,15 +9,17 @@ seam, as the very request plans of its synchronous backend (the same requests on
 * the listings ``groups()``, ``members()`` and ``deliveries()``: async iterators that fetch one page
   per awaited call, bounded by the same :class:`~mailbridge._paging.PageFollower` rules as the sync
   listings (leave early with ``break`` and close them, or use :func:`contextlib.aclosing`);
-* ``get_group()``, ``refresh_group()``, ``account()``, ``statistics()``, ``tags()``, ``templates()``.
+* ``get_group()``, ``refresh_group()``, ``account()``, ``statistics()``, ``tags()``, ``templates()``,
+  ``get_template()``.
 
 Every native call has the synchronous client's validation, feature checks, pacing
 (:meth:`RateLimiter.acquire_async`), retry policy (the same stamina policy, awaited), error tagging
-and outcome rule, with the decision logic shared, not copied. Blocking work that is not a provider
-call stays off the loop in a worker thread (:func:`asyncio.to_thread`): an idempotency key's store
-calls (SQLite, Redis) around the native send, and a template look-up by name that is not cached yet
-(its catalog is a file or Redis; the send itself is native, and a cached look-up needs no thread).
-Everything else (the other methods, and every method of a backend without an async side: the
+and outcome rule, with the decision logic shared, not copied (the template resolver's look-ups and
+the backend's requests are sans-IO plans both clients drive, :mod:`mailbridge._steps`). Blocking work
+that is not a provider call stays off the loop in a worker thread (:func:`asyncio.to_thread`): an
+idempotency key's store calls around the native send (:meth:`IdempotencyGuard.send_async`: SQLite,
+Redis), and reading the template catalog (a file or Redis) after a template's native look-up (none
+with ``template_catalog=off``, and none for a send reusing a cached look-up). Everything else (the other methods, and every method of a backend without an async side: the
 Tencent SDK, the local SQLite store) runs the synchronous :class:`Client` in worker threads, so the
 event loop never blocks and the errors are the same neutral classes; its listings are async
 iterators that fetch page by page off the loop. ``send_many`` keeps a bounded number of sends in
@@ -60,6 +62,7 @@ from ._models import (
     UploadReport,
 )
 from ._paging import afollow_pages
+from ._steps import Steps
 from ._url import ProviderURL
 
 __all__ = ["AsyncClient", "AsyncSendMany", "connect_async"]
@@ -202,12 +205,18 @@ class AsyncClient:
         return await send(await self._resolve(message, group_send=group_send, offload=offload))
 
     async def _resolve(self, message: Message, *, group_send: bool, offload: Offload) -> Message:
-        """The message with its template resolved: at once when nothing is to be looked up (no template, or
-        a cached look-up), else off the loop (the provider look-ups and the catalog block)."""
+        """:meth:`TemplateResolver.resolve_message` awaited: the same checks and cache; the look-ups native
+        (the resolver's own plan), the catalog (a file or Redis) off the loop."""
         resolver = self.sync._templates
-        if resolver._key(message) is None or resolver.cached(message):
-            return resolver.resolve_message(message, group_send=group_send)
-        return cast(Message, await offload(resolver.resolve_message, message, group_send=group_send))
+        key = resolver.checked_key(message, group_send=group_send)
+        if key is None:
+            return message
+        now = self.sync._clock()
+        template = resolver.sendable(key, now)
+        if template is None:
+            found = await self._find_template(key, offload)
+            template = resolver.keep_sendable(key, await self._complete(found, offload), now)
+        return resolver.resolved(message, template, group_send=group_send)
 
     async def _send_resolved(self, idempotency_key: str | None, offload: Offload, message: Message) -> SendResult:
         """:meth:`Client.send` after template resolution: checked, then sent once per idempotency key."""
@@ -452,7 +461,30 @@ class AsyncClient:
         return await asyncio.to_thread(self.sync.create_template, name, subject=subject, html=html, text=text)
 
     async def get_template(self, template: Template | str) -> Template:
-        return await asyncio.to_thread(self.sync.get_template, template)
+        """:meth:`Client.get_template`: the template by name (or id), with every part (the catalog's, off the loop)."""
+        self.sync._require(Feature.TEMPLATES)
+        return await self._complete(await self._find_template(template))
+
+    async def _find_template(self, key: str | Template, offload: Offload = asyncio.to_thread) -> Template:
+        """:meth:`TemplateResolver.find`: its plan, each look-up native where the async backend has it."""
+        steps = Steps(self.sync._templates.finding(key))
+        for method, *args in steps:
+            native = self._native_method(method)
+            if native is None:
+                steps.answer = await offload(self.sync._templates.look_up, method, *args)
+                continue
+            try:
+                steps.answer = await self._call(Operation.TEMPLATES, native, *args)
+            except TemplateNotFound as exc:
+                steps.answer = exc  # the plan weighs it, as TemplateResolver.look_up hands it over
+        return steps.result
+
+    async def _complete(self, template: Template, offload: Offload = asyncio.to_thread) -> Template:
+        """:meth:`TemplateResolver.complete`, off the loop unless it reads nothing."""
+        resolver = self.sync._templates
+        if resolver.completes_offline():
+            return resolver.complete(template)
+        return cast(Template, await offload(resolver.complete, template))
 
     async def delete_template(self, template: Template | str) -> None:
         await asyncio.to_thread(self.sync.delete_template, template)

@@ -5,19 +5,19 @@ An operation of more than "build one request, parse one answer" (paged listings,
 per RPC and is sent the decoded answer of each: a :data:`Plan`. The synchronous backend and the
 asyncio one execute the same plans (:class:`Steps`), one over :class:`~._transport.DirectMailTransport`,
 the other over :class:`~._async_transport.AsyncDirectMailTransport`, so the parameters on the wire and
-the parsing of every answer are written once. A failed call raises out of the driver; the plan is
-then simply dropped (plans hold no resources).
+the parsing of every answer are written once (see :mod:`mailbridge._steps`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterator, Mapping
-from typing import Any, Generic, TypeAlias, TypeVar
+from collections.abc import Callable, Generator, Mapping
+from typing import Any, TypeAlias, TypeVar
 
 from attrs import frozen
 
 from mailbridge import Operation, Page, ResponseReader
 from mailbridge._paging import PageFollower
+from mailbridge._steps import Steps
 
 from . import _parse as parse
 
@@ -55,35 +55,3 @@ def every_page(fetch: Callable[[str | None], Plan[Page[T]]], *, provider: str, o
         if follower.take(page):
             items.extend(page.items)
     return items
-
-
-class Steps(Generic[T]):
-    """Drives one plan: iterate it for its calls, set :attr:`answer` to each call's decoded body, then
-    read :attr:`result`. The same few lines for a blocking and an awaited transport::
-
-        steps = Steps(plan)
-        for call in steps:
-            steps.answer = transport(call)  # or: await transport(call)
-        return steps.result
-    """
-
-    def __init__(self, plan: Plan[T]) -> None:
-        self._plan = plan
-        self.answer: dict[str, Any] = {}
-        self._result: tuple[T] | None = None
-
-    def __iter__(self) -> Iterator[Call]:
-        try:
-            call = next(self._plan)
-            while True:
-                yield call
-                call = self._plan.send(self.answer)
-        except StopIteration as done:
-            self._result = (done.value,)
-
-    @property
-    def result(self) -> T:
-        """What the plan returned (once it has run to its end)."""
-        if self._result is None:
-            raise RuntimeError("the plan has not finished")  # pragma: no cover - a driver bug
-        return self._result[0]

@@ -17,6 +17,7 @@ import functools
 import gc
 import inspect
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -246,50 +247,69 @@ def test_a_key_reused_for_another_message_is_refused_before_the_provider(emu: Al
 # --------------------------------------------------------------------------- template sends
 
 
-def test_a_send_by_template_name_resolves_once_and_sends_natively(emu: AliyunEmulator) -> None:
+def test_a_send_by_template_name_resolves_once_and_runs_wholly_on_the_loop(emu: AliyunEmulator) -> None:
+    """With the catalog off nothing blocks: the resolver's look-ups are native, later sends reuse them."""
     template_id = emu.add_template("receipt", "Your order {order}", html="<p>Order {order}</p>")
     by_name = Message(sender=SENDER, to="buyer@example.com", template="receipt", template_data={"order": "7"})
 
-    async def scenario() -> list[mailbridge.SendResult]:
-        async with async_client(emu.url) as client:
-            first = await client.send(by_name)
-            return [first] + [await client.send(by_name.evolve(template_data={"order": str(i)})) for i in (8, 9)]
+    async def sends(client: mailbridge.AsyncClient) -> list[mailbridge.SendResult]:
+        first = await client.send(by_name)
+        return [first] + [await client.send(by_name.evolve(template_data={"order": str(i)})) for i in (8, 9)]
 
     before = len(emu.server.requests)
-    results = offloaded_lookups(scenario)
-    asked = [a for a, _ in wire(emu, before)]
+    with sync_client(emu.url) as client:
+        client.send(by_name)
+    between = len(emu.server.requests)
+    results = on_the_loop(sends, emu.url)
+    looked_up = between - before - 1  # the sync run: its look-ups, then its one send
+    assert wire(emu, between)[:looked_up] == wire(emu, before)[:looked_up]  # the same look-ups on the wire
+    asked = [a for a, _ in wire(emu, between)]
     assert asked.count("QueryTemplateByParam") == 1  # looked up once, before the first send; then cached
-    assert asked[asked.index("SingleSendMail") :] == ["SingleSendMail"] * 3
+    assert asked[looked_up:] == ["SingleSendMail"] * 3
     assert all(len(r.receipts) == 1 for r in results)
-    sent = [p for a, p in wire(emu, before) if a == "SingleSendMail"]
-    assert {p["Subject"] for p in sent} == {"Your order 7", "Your order 8", "Your order 9"}
+    sent = [p for a, p in wire(emu, between) if a == "SingleSendMail"]
+    assert [p["Subject"] for p in sent] == ["Your order 7", "Your order 8", "Your order 9"]
     assert all(template_id in p["Template"] for p in sent)
 
 
-class ResolverThreadOnly(NoThreads):
-    """The loop's executor: refuses every job but the template resolver's first look-up (and the final close)."""
+class CatalogThreadOnly(NoThreads):
+    """The loop's executor: refuses every job but reading the template catalog (and the final close)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.completed = 0
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
         inner = fn.args[0] if isinstance(fn, functools.partial) and fn.args else fn
-        if getattr(inner, "__qualname__", "") == "TemplateResolver.resolve_message":
-            self.resolved += 1
+        if getattr(inner, "__qualname__", "") == "TemplateResolver.complete":
+            self.completed += 1
             return concurrent.futures.ThreadPoolExecutor.submit(self, fn, *args, **kwargs)
         return super().submit(fn, *args, **kwargs)
 
 
-def offloaded_lookups(coro_fn: Callable[[], Awaitable[Any]]) -> Any:
-    """Run ``coro_fn()`` on a loop whose worker threads run only the template resolver, once."""
-    executor = ResolverThreadOnly()
-    executor.resolved = 0
+def test_the_catalog_is_read_off_the_loop_and_the_rest_natively(emu: AliyunEmulator, tmp_path: Path) -> None:
+    """A catalog (a file here) is the one blocking part of a template read: in a worker thread, once per read,
+    and none for a send that reuses its look-up. The text part DM cannot store comes back from it."""
+    catalog = str(tmp_path / "catalog.db")
+    with mailbridge.connect(emu.url, rate_limiter=mailbridge.RateLimiter.disabled(), template_catalog=catalog) as c:
+        created = c.create_template("note", subject="Hi {{name}}", html="<p>Hi {{name}}</p>", text="Hi {{name}}")
+    by_name = Message(sender=SENDER, to="n@example.com", template="note", template_data={"name": "Ada"})
+    executor = CatalogThreadOnly()
 
-    async def main() -> Any:
+    async def main() -> tuple[mailbridge.Template, list[mailbridge.SendResult]]:
         asyncio.get_running_loop().set_default_executor(executor)
-        return await coro_fn()
+        async with mailbridge.connect_async(
+            emu.url, rate_limiter=mailbridge.RateLimiter.disabled(), template_catalog=catalog
+        ) as client:
+            read = await client.get_template("note")
+            return read, [await client.send(by_name) for _ in range(3)]
 
     with asyncio.Runner() as runner:
-        result = runner.run(main())
-    assert executor.refused == [] and executor.resolved == 1
-    return result
+        read, results = runner.run(main())
+    assert executor.refused == [] and executor.completed == 2  # get_template's, then the first send's
+    assert (read.id, read.subject, read.text) == (created.id, "Hi {{name}}", "Hi {{name}}")
+    assert [m.subject for m in emu.sent_mail if m.subject.startswith("Hi")] == ["Hi Ada"] * 3
+    assert all(len(r.receipts) == 1 for r in results)
 
 
 # --------------------------------------------------------------------------- retries, errors, feature checks
