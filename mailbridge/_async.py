@@ -1,9 +1,10 @@
 """``connect_async()``: the client's methods for asyncio applications (FastAPI, aiohttp, ...).
 
 What runs natively on the event loop is what the backend's :class:`~mailbridge.AsyncBackend`
-(:meth:`Backend.async_backend`) offers, found method by method (:data:`~mailbridge._async_backend.ASYNC_METHODS`).
-Direct Mail's offers every provider call below, over an ``httpx.AsyncClient`` on the same guarded
-seam, as the very request plans of its synchronous backend (the same requests on the wire):
+(:meth:`Backend.async_backend`) offers, found method by method
+(:data:`~mailbridge._async_backend.ASYNC_METHODS`). Direct Mail's offers every provider call below, over
+an ``httpx.AsyncClient`` on the same guarded seam, as the very request plans of its synchronous backend
+(the same requests on the wire):
 
 * ``send`` (also by template and with an idempotency key) and ``send_many``; ``send_to_group``;
 * the listings ``groups()``, ``members()`` and ``deliveries()``: async iterators that fetch one page
@@ -13,17 +14,17 @@ seam, as the very request plans of its synchronous backend (the same requests on
   ``get_template()``.
 
 Every native call has the synchronous client's validation, feature checks, pacing
-(:meth:`RateLimiter.acquire_async`), retry policy (the same stamina policy, awaited), error tagging
-and outcome rule, with the decision logic shared, not copied (the template resolver's look-ups and
-the backend's requests are sans-IO plans both clients drive, :mod:`mailbridge._steps`). Blocking work
-that is not a provider call stays off the loop in a worker thread (:func:`asyncio.to_thread`): an
-idempotency key's store calls around the native send (:meth:`IdempotencyGuard.send_async`: SQLite,
-Redis), and reading the template catalog (a file or Redis) after a template's native look-up (none
-with ``template_catalog=off``, and none for a send reusing a cached look-up). Everything else (the other methods, and every method of a backend without an async side: the
-Tencent SDK, the local SQLite store) runs the synchronous :class:`Client` in worker threads, so the
-event loop never blocks and the errors are the same neutral classes; its listings are async
-iterators that fetch page by page off the loop. ``send_many`` keeps a bounded number of sends in
-flight as asyncio tasks (:class:`AsyncSendMany`).
+(:meth:`RateLimiter.acquire_async`), retry policy (the same stamina policy, awaited), error tagging and
+outcome rule, with the decision logic shared, not copied (the template resolver's look-ups and the
+backend's requests are sans-IO plans both clients drive, :mod:`mailbridge._steps`). Blocking work that
+is not a provider call stays off the loop in a worker thread (:func:`asyncio.to_thread`): an idempotency
+key's store calls around the native send (:meth:`IdempotencyGuard.send_async`: SQLite, Redis), and
+reading the template catalog (a file or Redis) after a template's native look-up (none with
+``template_catalog=off``, and none for a send reusing a cached look-up). Everything else (the other
+methods, and every method of a backend without an async side: the Tencent SDK, the local SQLite store)
+runs the synchronous :class:`Client` in worker threads, so the event loop never blocks and the errors
+are the same neutral classes; its listings are async iterators that fetch page by page off the loop.
+``send_many`` keeps a bounded number of sends in flight as asyncio tasks (:class:`AsyncSendMany`).
 
 One async client belongs to one event loop (its connections do); close it with ``aclose()``
 or ``async with``.
@@ -46,6 +47,7 @@ from ._bulk import SendManyProgress, default_in_flight
 from ._client import Client, _named, _wanted
 from ._connect import connect
 from ._exceptions import ConfigurationError, MailbridgeError, TemplateNotFound
+from ._idempotency import Offload
 from ._limits import Feature, Limits, Operation
 from ._models import (
     AccountSummary,
@@ -70,7 +72,6 @@ __all__ = ["AsyncClient", "AsyncSendMany", "connect_async"]
 T = TypeVar("T")
 log = logging.getLogger("mailbridge")
 _UNSET: Any = object()
-Offload = Callable[..., Awaitable[Any]]  # asyncio.to_thread, or a send_many run's own pool (ThreadSends.run)
 
 
 async def _iterate(make: Callable[[], Iterator[T]], batch: int | None = None) -> AsyncGenerator[T, None]:

@@ -189,11 +189,15 @@ def test_a_listing_left_after_its_first_page_is_closed_and_asks_no_more(emu: Ali
 # --------------------------------------------------------------------------- idempotency keys
 
 
-def test_an_idempotent_send_twice_is_one_provider_call(emu: AliyunEmulator) -> None:
-    """The store's calls go to worker threads; the send itself is native (AsyncGuardedHTTP)."""
+@pytest.mark.parametrize("store", ["memory://", "sqlite"])
+def test_an_idempotent_send_twice_is_one_provider_call(emu: AliyunEmulator, store: str, tmp_path: Path) -> None:
+    """The store's calls (a blocking SQLite file too) go to worker threads; the send itself is native."""
+    url = f"sqlite:///{tmp_path / 'keys.db'}" if store == "sqlite" else store
 
     async def scenario() -> tuple[mailbridge.SendResult, mailbridge.SendResult]:
-        async with async_client(emu.url) as client:
+        async with mailbridge.connect_async(
+            emu.url, rate_limiter=mailbridge.RateLimiter.disabled(), idempotency=url
+        ) as client:
             client.sync.backend.api.http.send = None  # the provider call is the native one
             first = await client.send(mail("once"), idempotency_key="order-1")
             again = await client.send(mail("once"), idempotency_key="order-1")
