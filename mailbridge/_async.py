@@ -464,6 +464,8 @@ class AsyncClient:
     async def get_template(self, template: Template | str) -> Template:
         """:meth:`Client.get_template`: the template by name (or id), with every part (the catalog's, off the loop)."""
         self.sync._require(Feature.TEMPLATES)
+        if self._async_backend() is None:  # nothing native: the whole read in one worker thread
+            return await asyncio.to_thread(self.sync.get_template, template)
         return await self._complete(await self._find_template(template))
 
     async def _find_template(self, key: str | Template, offload: Offload = asyncio.to_thread) -> Template:

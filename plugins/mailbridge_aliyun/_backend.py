@@ -7,7 +7,9 @@ end with DescDomain so the result carries the DNS records), ``delete_sender`` /
 ``set_sender_password`` / ``verify_reply_to`` given an address without its MailAddressId,
 and ``send_to_group`` with a stored template (DescTemplate resolves the id to the
 TemplateName BatchSendMail wants). Wire
-format and signing: :mod:`._transport`; errors: :mod:`._errors`; parsing: :mod:`._parse`.
+format and signing: :mod:`._transport`; errors: :mod:`._errors`; parsing: :mod:`._parse`. The reads
+and BatchSendMail are written once, as request plans (``plan_*``, :mod:`._calls`) that this backend
+runs over the blocking transport and :mod:`._async_backend` over the async one.
 
 Where the seeds and the reference disagree, this backend follows:
 
