@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -295,3 +296,29 @@ def test_an_attachment_fails_over_with_identical_bytes(
     assert _delivered(primary, dm, ses) == []
     if primary == "aliyun":
         assert [r["action"] for r in dm.requests].count("SingleSendMail") == (1 if where == "send" else 0)
+
+
+@pytest.mark.parametrize("order", ORDERS, ids=ORDER_IDS)
+def test_an_inline_image_skips_both_clouds_for_the_local_backend(
+    emulators: tuple[AliyunEmulator, TencentEmulator], order: tuple[str, str], tmp_path: Path, failovers: Failovers
+) -> None:
+    """Neither cloud API carries an inline image (no Content-ID field): both are skipped untouched, the local
+    backend behind them sends it; a plain message still goes to the first cloud."""
+    dm, ses = emulators
+    logo = Attachment("logo.png", b"\x89PNG\r\n\x1a\n" + bytes(range(64)), "image/png", content_id="logo")
+    inline = Message(sender=SENDER, to=TO, subject="Logo", html='<img src="cid:logo">', attachments=[logo])
+    members = [_url(kind, dm, ses) for kind in order] + [f"local://{tmp_path}"]
+    with failovers.connect(mailbridge.failover_url(members, retries=1, rate_limit="off")) as fo:
+        result = fo.send(inline)
+        assert [(a.provider, a.outcome, a.detail) for a in result.attempts] == [
+            *((kind, "skipped", "cannot carry: attachments[inline]") for kind in order),
+            ("local", "sent", None),
+        ]
+        plain = fo.send(Message(sender=SENDER, to=TO, subject="Plain", text="t"))
+        assert [(a.provider, a.outcome) for a in plain.attempts] == [(order[0], "sent")]
+        assert fo.healthy() == {"aliyun": True, "tencent": True, "local": True}
+        (sent,) = fo.clients[2].backend.outbox()
+    assert [p.get_payload(decode=True) for p in sent.walk() if p.get("Content-ID") == "<logo>"] == [logo.content]
+    assert _contacted(order[1], dm, ses) == [] and _delivered(order[1], dm, ses) == []
+    assert [d["subject"] for d in _delivered(order[0], dm, ses)] == ["Plain"]
+    assert _contacted(order[0], dm, ses) == [SEND_ACTION[order[0]]]
