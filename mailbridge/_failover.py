@@ -27,6 +27,12 @@ of a send carry the union of every provider's receipts (``partial_result``), the
 certainly not sent (``not_sent``) and those that may have been (``maybe_sent_to``). Health
 bookkeeping never fails a send or hides a receipt.
 
+These rules are written once, as flows (:mod:`mailbridge._flow`): :meth:`FailoverClient._plan` yields
+"call member *i* with this message" (:class:`MemberCall`) and health-store calls, and gets each outcome
+back. ``FailoverClient`` drives them with blocking member calls; :class:`~mailbridge.AsyncFailoverClient`
+drives the same flows, awaiting each member's :class:`~mailbridge.AsyncClient` and calling blocking
+stores off the event loop.
+
 URL grammar (see README "Failover")::
 
     failover://?providers=URL1,URL2[,...][&strategy=priority|round-robin][&cooldown=SECONDS]
