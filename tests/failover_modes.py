@@ -11,12 +11,20 @@ errors) are the same for both.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import mailbridge
 
 MODES = ("sync", "async")
+REPO = Path(__file__).resolve().parents[1]
+
+
+def worker_env() -> dict[str, str]:
+    """The environment of a worker process whose script imports ``tests.failover_modes``."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
 
 
 class AsyncDriven:

@@ -28,7 +28,7 @@ from mailbridge_tencent.emulator import TencentEmulator
 import mailbridge
 from mailbridge import Message
 
-from .test_async_native import run_without_threads
+from .test_async_native import handed_over, run_without_threads, stop_midway
 
 SENDER = "noreply@mail.example.com"
 
@@ -220,35 +220,14 @@ def test_stopping_a_failover_send_many_accounts_for_every_message(
     async def scenario() -> mailbridge.AsyncSendMany:
         async with failover(one.url, two.url, cooldown=30) as client:
             stream = client.send_many(messages(), max_in_flight=5)
-
-            async def consume() -> None:
-                async with stream:
-                    async for outcome in stream:
-                        yielded.append(outcome)
-                        if how == "break" and len(yielded) == 7:
-                            break
-
-            task = asyncio.create_task(consume())
-            if how == "cancel":
-                while len(yielded) < 7:
-                    await asyncio.sleep(0.01)
-                task.cancel()
-                with pytest.raises(asyncio.CancelledError):
-                    await task
-            else:
-                await task
-            assert stream.in_flight == 0
+            await stop_midway(stream, how, yielded)
             return stream
 
     stream = run_without_threads(scenario)
-    interrupted = stream.interrupted
-    assert interrupted is not None
-    handed = [o.index for o in yielded] + [o.index for o in interrupted.outcomes]
-    assert handed == list(range(interrupted.next_index))  # a prefix, each message once, in order
-    assert interrupted.next_index < len(read) <= total  # stopped reading: the rest never started
-    assert all(
-        o.ok and o.result and o.result.attempts[-1].provider == "aliyun#2" for o in (*yielded, *interrupted.outcomes)
-    )
+    handed = handed_over(stream, yielded, read)
+    assert stream.interrupted is not None and len(read) <= total
+    finished = (*yielded, *stream.interrupted.outcomes)
+    assert all(o.result and o.result.attempts[-1].provider == "aliyun#2" for o in finished)
     assert sorted(m.subject for m in two.sent_mail) == sorted(f"s{i}" for i in handed)
     # Only the first five, in flight together before the first refusal came back, asked the primary.
     assert sorted(sends(one)) == [f"s{i}" for i in range(5)] and one.sent_mail == []

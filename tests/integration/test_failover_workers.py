@@ -26,7 +26,7 @@ from mailbridge_tencent.emulator import TencentEmulator
 
 import mailbridge
 
-from ..failover_modes import MODES
+from ..failover_modes import MODES, worker_env
 from ..redis_server import RedisProcess
 
 SENDER = "noreply@mail.example.com"
@@ -35,16 +35,12 @@ COOLDOWN = 0.5
 
 WORKER = textwrap.dedent(
     """
-    import asyncio, json, pathlib, sys, mailbridge
+    import json, pathlib, sys, mailbridge
+    from tests.failover_modes import AsyncDriven  # async: the same client's sends through AsyncFailoverClient
     url, worker, stop, mode = sys.argv[1], sys.argv[2], pathlib.Path(sys.argv[3]), sys.argv[4]
     sends = []
-    fo = mailbridge.connect_failover(url)
-    send = fo.send
-    if mode == "async":  # the same client behind AsyncFailoverClient, every send on one event loop
-        runner, afo = asyncio.Runner(), mailbridge.AsyncFailoverClient(fo)
-        send = lambda message: runner.run(afo.send(message))
-        fo.close = lambda: (runner.run(afo.aclose()), runner.close())
-    with fo:
+    client = mailbridge.connect_failover(url)
+    with (AsyncDriven(client) if mode == "async" else client) as fo:
         pathlib.Path(f"{stop}.ready{worker}").touch()
         i = 0
         while not stop.exists():
@@ -54,7 +50,7 @@ WORKER = textwrap.dedent(
                                          subject=subject, text="hi")
             entry = {"subject": subject}
             try:
-                result = send(message)
+                result = fo.send(message)
             except mailbridge.MailbridgeError as exc:
                 entry["error"] = type(exc).__name__
                 attempts = exc.attempts
@@ -90,6 +86,7 @@ class Workers:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
+                env=worker_env(),
             )
             for n in range(WORKERS)
         ]

@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import pytest
 from mailbridge_aliyun.emulator import AliyunEmulator
@@ -367,15 +367,28 @@ def _judge(run: Run, sends: int, capsys: pytest.CaptureFixture[str]) -> None:
     assert found == dict.fromkeys(found, 0), f"{found}; e.g. {examples}"
 
 
+def _big_run(
+    order: tuple[str, str], capsys: pytest.CaptureFixture[str], seeds: tuple[int, int], tag: str, **how: Any
+) -> None:
+    """One judged run of SENDS in ``order`` (``seeds``: the seed offset for each first provider)."""
+    seed = SEED + seeds[order[0] != "aliyun"]
+    run_all = _send_all_async if how.pop("asyncio", False) else _send_all
+    with rig(seed) as r:
+        run = run_all(r, order, at_least_once=how.pop("at_least_once", False), sends=SENDS, tag=tag, seed=seed)
+    _judge(run, SENDS, capsys)
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize("senders", ["threads", "asyncio"])
 @pytest.mark.parametrize("order", ORDERS, ids=["aliyun-first", "tencent-first"])
 def test_failover_never_sends_twice_under_random_faults(
-    order: tuple[str, str], capsys: pytest.CaptureFixture[str], quiet: None
+    order: tuple[str, str], senders: str, capsys: pytest.CaptureFixture[str], quiet: None
 ) -> None:
-    seed = SEED + (0 if order[0] == "aliyun" else 100)
-    with rig(seed) as r:
-        run = _send_all(r, order, at_least_once=False, sends=SENDS, tag=f"nt-{order[0]}", seed=seed)
-    _judge(run, SENDS, capsys)
+    """Threads with a FailoverClient each, or asyncio tasks sharing one AsyncFailoverClient (Direct Mail native)."""
+    if senders == "threads":
+        _big_run(order, capsys, (0, 100), f"nt-{order[0]}")
+    else:
+        _big_run(order, capsys, (400, 500), f"ant-{order[0]}", asyncio=True)
 
 
 @pytest.mark.slow
@@ -383,22 +396,7 @@ def test_failover_never_sends_twice_under_random_faults(
 def test_at_least_once_never_reports_a_delivered_message_as_not_sent(
     order: tuple[str, str], capsys: pytest.CaptureFixture[str], quiet: None
 ) -> None:
-    seed = SEED + (200 if order[0] == "aliyun" else 300)
-    with rig(seed) as r:
-        run = _send_all(r, order, at_least_once=True, sends=SENDS, tag=f"alo-{order[0]}", seed=seed)
-    _judge(run, SENDS, capsys)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("order", ORDERS, ids=["aliyun-first", "tencent-first"])
-def test_async_failover_never_sends_twice_under_random_faults(
-    order: tuple[str, str], capsys: pytest.CaptureFixture[str], quiet: None
-) -> None:
-    """The same judge for AsyncFailoverClient: concurrent tasks on one loop, Direct Mail sending natively."""
-    seed = SEED + (400 if order[0] == "aliyun" else 500)
-    with rig(seed) as r:
-        run = _send_all_async(r, order, at_least_once=False, sends=SENDS, tag=f"ant-{order[0]}", seed=seed)
-    _judge(run, SENDS, capsys)
+    _big_run(order, capsys, (200, 300), f"alo-{order[0]}", at_least_once=True)
 
 
 # ---------------------------------------------------------------------- split sends, address by address

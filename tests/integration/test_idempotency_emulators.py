@@ -22,6 +22,7 @@ from mailbridge_tencent.emulator import TencentEmulator
 
 import mailbridge
 
+from ..failover_modes import worker_env
 from ..redis_server import redis_server
 
 SENDER = "noreply@mail.example.com"
@@ -29,22 +30,18 @@ TOTAL = 1000
 
 WORKER = textwrap.dedent(
     """
-    import asyncio, json, sys, mailbridge
+    import json, sys, mailbridge
+    from tests.failover_modes import AsyncDriven  # async: the same client's sends through AsyncFailoverClient
     url, total, order, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
     keys = list(range(total)) if order == "up" else list(reversed(range(total)))
     out = {"sent": {}, "unknown": []}
-    fo = mailbridge.connect_failover(url)
-    send = fo.send
-    if mode == "async":  # the same client behind AsyncFailoverClient, every send on one event loop
-        runner, afo = asyncio.Runner(), mailbridge.AsyncFailoverClient(fo)
-        send = lambda message: runner.run(afo.send(message))
-        fo.close = lambda: (runner.run(afo.aclose()), runner.close())
-    with fo:
+    client = mailbridge.connect_failover(url)
+    with (AsyncDriven(client) if mode == "async" else client) as fo:
         for i in keys:
             message = mailbridge.Message(sender="noreply@mail.example.com", to=[f"user{i}@example.com"],
                                          subject=f"msg-{i}", text="hi", idempotency_key=f"order-{i}")
             try:
-                result = send(message)
+                result = fo.send(message)
             except mailbridge.OutcomeUnknown:
                 out["unknown"].append(i)
             else:
@@ -89,6 +86,7 @@ def test_thousand_keyed_messages_sent_twice_from_two_processes(
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
+                env=worker_env(),
             )
             for order in ("up", "down")
         ]
