@@ -16,7 +16,7 @@ an ``httpx.AsyncClient`` on the same guarded seam, as the very request plans of 
 Every native call has the synchronous client's validation, feature checks, pacing
 (:meth:`RateLimiter.acquire_async`), retry policy (the same stamina policy, awaited), error tagging and
 outcome rule, with the decision logic shared, not copied (the template resolver's look-ups and the
-backend's requests are sans-IO plans both clients drive, :mod:`mailbridge._steps`). Blocking work that
+backend's requests are sans-IO flows both clients drive, :mod:`mailbridge._flow`). Blocking work that
 is not a provider call stays off the loop in a worker thread (:func:`asyncio.to_thread`): an idempotency
 key's store calls around the native send (:meth:`IdempotencyGuard.send_async`: SQLite, Redis), and
 reading the template catalog (a file or Redis) after a template's native look-up (none with
@@ -47,7 +47,7 @@ from ._bulk import SendManyProgress, default_in_flight
 from ._client import Client, _named, _wanted
 from ._connect import connect
 from ._exceptions import ConfigurationError, MailbridgeError, TemplateNotFound
-from ._idempotency import Offload
+from ._flow import Offload, adrive
 from ._limits import Feature, Limits, Operation
 from ._models import (
     AccountSummary,
@@ -64,7 +64,7 @@ from ._models import (
     UploadReport,
 )
 from ._paging import afollow_pages
-from ._steps import Steps
+from ._template_resolver import Lookup
 from ._url import ProviderURL
 
 __all__ = ["AsyncClient", "AsyncSendMany", "connect_async"]
@@ -224,7 +224,7 @@ class AsyncClient:
         checked, key = self.sync._checked_send(message, idempotency_key)
         if key is None:
             return await self._send_checked(checked)
-        return await self.sync.idempotency.send_async(key, checked, self._send_checked, offload=offload)
+        return await self.sync.idempotency.send_async(key, checked, self._send_checked, offload)
 
     async def _send_checked(self, checked: Message) -> SendResult:
         native = self._async_backend()
@@ -240,13 +240,22 @@ class AsyncClient:
         return SendResult([receipt])
 
     async def _call(self, operation: Operation, fn: Callable[..., Any], *args: Any) -> Any:
-        """:meth:`Client._call` awaited: the same rate-limit slot, retry policy and error tagging."""
+        """:meth:`Client._call` awaited: the same first attempt outside stamina, rate-limit slot per
+        attempt, retry policy and error tagging (:mod:`mailbridge._retrying`)."""
         client = self.sync
-        key, rate, attempts = client._attempts(operation)
+        plan = client._attempts(operation)
         try:
-            async for attempt in attempts:
+            try:
+                await client.rate_limiter.acquire_async(plan.key, plan.rate)
+                return await fn(*args)
+            except Exception as exc:
+                retries = plan.retries(exc)
+                if retries is None:
+                    raise
+            async for attempt in retries:
                 with attempt:
-                    await client.rate_limiter.acquire_async(key, rate)
+                    retries.replay()
+                    await client.rate_limiter.acquire_async(plan.key, plan.rate)
                     return await fn(*args)
         except MailbridgeError as exc:
             client._tagged(exc, operation)
@@ -469,18 +478,16 @@ class AsyncClient:
         return await self._complete(await self._find_template(template))
 
     async def _find_template(self, key: str | Template, offload: Offload = asyncio.to_thread) -> Template:
-        """:meth:`TemplateResolver.find`: its plan, each look-up native where the async backend has it."""
-        steps = Steps(self.sync._templates.finding(key))
-        for method, *args in steps:
+        """:meth:`TemplateResolver.find`: its flow, each look-up native where the async backend has it."""
+
+        async def look_up(request: Lookup) -> Any:
+            method, *args = request
             native = self._native_method(method)
             if native is None:
-                steps.answer = await offload(self.sync._templates.look_up, method, *args)
-                continue
-            try:
-                steps.answer = await self._call(Operation.TEMPLATES, native, *args)
-            except TemplateNotFound as exc:
-                steps.answer = exc  # the plan weighs it, as TemplateResolver.look_up hands it over
-        return steps.result
+                return await offload(self.sync._templates.look_up, request)
+            return await self._call(Operation.TEMPLATES, native, *args)
+
+        return await adrive(self.sync._templates.finding(key), look_up)
 
     async def _complete(self, template: Template, offload: Offload = asyncio.to_thread) -> Template:
         """:meth:`TemplateResolver.complete`, off the loop unless it reads nothing."""

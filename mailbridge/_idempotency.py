@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
@@ -28,12 +29,13 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 import attrs
 from attrs import frozen
 
 from ._exceptions import ConfigurationError, InvalidRequest, MailbridgeError, OutcomeUnknown, ProviderUnavailable
+from ._flow import Bookkeeping, Flow, Offload, adrive, drive
 from ._models import Message, SendReceipt, SendResult
 from ._sharedstate import DEFAULT_REDIS_TIMEOUT, redis_client
 
@@ -307,19 +309,6 @@ def addresses(message: Message) -> tuple[str, ...]:
 
 # ---------------------------------------------------------------------- the guard
 
-#: Runs a blocking call off the event loop (:func:`asyncio.to_thread`, or a run's own thread pool).
-Offload = Callable[..., Awaitable[Any]]
-
-
-@frozen
-class Claim:
-    """A claimed key: what to send under it (``message``: the rest, after a part-delivered first send)."""
-
-    key: str
-    digest: str
-    message: Message
-    earlier: tuple[SendReceipt, ...] = ()
-
 
 class IdempotencyGuard:
     """Runs a send at most once per key, through a store (used by ``Client`` and ``FailoverClient``).
@@ -333,45 +322,25 @@ class IdempotencyGuard:
 
     def send(self, key: str, message: Message, send: Callable[[Message], SendResult]) -> SendResult:
         """``send(message)`` unless ``key`` was seen: then its receipts, or :class:`OutcomeUnknown`."""
-        claim = self.claim(key, message)
-        if isinstance(claim, SendResult):
-            return claim
-        try:
-            result = send(claim.message)
-        except MailbridgeError as exc:
-            self.failed(claim, exc)
-            raise
-        return self.succeeded(claim, result)
+        return drive(self.flow(key, message, _call), lambda call: send(call.message))
 
     async def send_async(
         self,
         key: str,
         message: Message,
         send: Callable[[Message], Awaitable[SendResult]],
-        *,
         offload: Offload = asyncio.to_thread,
     ) -> SendResult:
-        """:meth:`send` with an awaited provider call; the store's blocking calls (:meth:`claim`,
-        :meth:`failed`, :meth:`succeeded`) go through ``offload`` (a worker thread)."""
-        claim = await offload(self.claim, key, message)
-        if isinstance(claim, SendResult):  # replayed (or refused) without a provider call
-            return claim
-        try:
-            outcome: SendResult | MailbridgeError = await send(claim.message)
-        except MailbridgeError as exc:
-            outcome = exc
-        if isinstance(outcome, SendResult):
-            return cast(SendResult, await offload(self.succeeded, claim, outcome))
-        await offload(self.failed, claim, outcome)
-        raise outcome
+        """:meth:`send` with an awaited ``send`` (the async client's native one): the same flow, its blocking
+        store calls (SQLite, Redis, a custom store) through ``offload``, a memory store's on the loop."""
+        return await adrive(self.flow(key, message, _call), lambda call: send(call.message), offload)
 
-    def claim(self, key: str, message: Message) -> Claim | SendResult:
-        """Claim ``key`` for ``message`` before its send: the :class:`Claim` to send under, or the first
-        send's :class:`SendResult` to return as it is; :class:`OutcomeUnknown` while the first is unresolved,
-        :class:`InvalidRequest` for a key first used with another message. Blocking (the store)."""
+    def flow(self, key: str, message: Message, send: Callable[[Message], Flow[SendResult]]) -> Flow[SendResult]:
+        """:meth:`send` as a flow (:mod:`mailbridge._flow`): the store calls are :class:`Bookkeeping`
+        effects, and ``send(message)`` is the flow of the send itself."""
         digest = fingerprint(message)
         pending = _Record(PENDING, digest).encode()
-        existing = self._store("claim", lambda: self.store.claim(key, pending, self.ttl))
+        existing = yield self._effect(self._store, "claim", functools.partial(self.store.claim, key, pending, self.ttl))
         earlier: tuple[SendReceipt, ...] = ()
         if existing is not None:
             record = _Record.decode(existing)
@@ -384,25 +353,26 @@ class IdempotencyGuard:
                 raise _unresolved(key, record, message)
             # Part-delivered and the rest certainly not sent: send the rest, once.
             pending = _Record(PENDING, digest, record.receipts, (), record.not_sent).encode()
-            if not self._store("claim", lambda: self.store.replace(key, existing, pending, self.ttl)):
+            replace = functools.partial(self.store.replace, key, existing, pending, self.ttl)
+            if not (yield self._effect(self._store, "claim", replace)):
                 raise _unresolved(key, _Record(PENDING, digest, record.receipts), message)
             earlier = record.receipts
             message = message.evolve(to=record.not_sent, cc=(), bcc=())
-        return Claim(key, digest, message, earlier)
-
-    def succeeded(self, claim: Claim, result: SendResult) -> SendResult:
-        """Record a claimed send's receipts (with those of an earlier part) and return them all."""
-        result = SendResult((*claim.earlier, *result.receipts), result.attempts)
-        record = _Record(DONE, claim.digest, result.receipts).encode()
-        self._after_send(claim.key, lambda: self.store.put(claim.key, record, self.ttl))
+        try:
+            result = yield from send(message)
+        except MailbridgeError as exc:
+            if earlier:
+                exc.partial_result = (*earlier, *(exc.partial_result or ()))
+            yield self._effect(self._record_error, key, digest, message, exc)
+            raise
+        result = SendResult((*earlier, *result.receipts), result.attempts)
+        done = _Record(DONE, digest, result.receipts).encode()
+        yield self._effect(self._after_send, key, functools.partial(self.store.put, key, done, self.ttl))
         return result
 
-    def failed(self, claim: Claim, exc: MailbridgeError) -> None:
-        """Record a claimed send's failure on ``exc`` and in the store: maybe sent, part-delivered, or the
-        key given back (nothing was sent)."""
-        if claim.earlier:
-            exc.partial_result = (*claim.earlier, *(exc.partial_result or ()))
-        self._record_error(claim.key, claim.digest, claim.message, exc)
+    def _effect(self, fn: Callable[..., Any], *args: Any) -> Bookkeeping:
+        """A call into the store as a flow's effect (made off the event loop unless the store is memory)."""
+        return Bookkeeping(functools.partial(fn, *args), blocking=not isinstance(self.store, MemoryIdempotencyStore))
 
     def _store(self, what: str, call: Callable[[], Any]) -> Any:
         try:
@@ -437,6 +407,18 @@ class IdempotencyGuard:
                 type(exc).__name__,
                 exc,
             )
+
+
+@frozen
+class _Call:
+    """The effect of :meth:`IdempotencyGuard.send`'s flow: call the send function with ``message``."""
+
+    message: Message
+
+
+def _call(message: Message) -> Flow[SendResult]:
+    result: SendResult = yield _Call(message)
+    return result
 
 
 def _unresolved(key: str, record: _Record, message: Message) -> OutcomeUnknown:

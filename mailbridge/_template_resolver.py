@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, cast
 
 from ._catalog import CatalogEntry, TemplateCatalog, catalog_off, content_digest, open_catalog
 from ._exceptions import InvalidRequest, TemplateNotFound, UnsupportedFeature
+from ._flow import Flow, drive
 from ._limits import Feature, Operation
 from ._models import TEMPLATE_PARTS, Message, SendResult, Template
-from ._steps import Steps
 from ._templating import render_template
 from ._validation import check_message
 
@@ -141,52 +141,53 @@ class TemplateResolver:
 
     def find(self, key: str | Template) -> Template:
         """The cloud's template named ``key``, else the one with that id; :class:`TemplateNotFound`."""
-        steps = Steps(self.finding(key))
-        for request in steps:
-            steps.answer = self.look_up(*request)
-        return steps.result
+        return drive(self.finding(key), self.look_up)
 
-    def look_up(self, method: str, *args: str) -> Any:
-        """One look-up of :meth:`finding`: the backend's ``method(*args)`` through the client (paced, retried);
-        an unknown template is answered with its :class:`TemplateNotFound`, for the plan to weigh."""
-        try:
-            return self.client._call(Operation.TEMPLATES, getattr(self._backend, method), *args)
-        except TemplateNotFound as exc:
-            return exc
+    def look_up(self, request: Lookup) -> Any:
+        """One look-up of :meth:`finding`: the backend's method ``request[0]`` with the arguments that follow,
+        through the client (paced, retried, errors tagged)."""
+        method, *args = request
+        return self.client._call(Operation.TEMPLATES, getattr(self._backend, method), *args)
 
-    def finding(self, key: str | Template) -> Generator[Lookup, Any, Template]:
-        """:meth:`find` as a sans-IO plan (:mod:`mailbridge._steps`): yields the look-ups
-        (``("get_template", id)``, ``("list_templates",)``), is sent each one's answer (a
-        :class:`TemplateNotFound` for an unknown id), returns the template. The async client drives it too."""
+    def finding(self, key: str | Template) -> Flow[Template]:
+        """:meth:`find` as a flow (:mod:`mailbridge._flow`): its effects are the look-ups
+        (``("get_template", id)``, ``("list_templates",)``), an unknown id is the :class:`TemplateNotFound`
+        thrown in; it returns the template. The async client drives it too, natively."""
         if isinstance(key, Template):
-            found = _known((yield ("get_template", key.id)))
+            found: Template = yield ("get_template", key.id)
             if found.name != key.name:
                 raise TemplateNotFound(
                     f"template id {key.id} on {self.client.provider} is now {found.name!r}, not {key.name!r}",
                     provider=self.client.provider,
                 )
             self._ids[found.name] = found.id
-            return cast(Template, found)
+            return found
         key = key.strip()
         if not key:
             raise InvalidRequest("a template name or id is needed")
         cached = self._ids.get(key)
         if cached is not None:
-            hit = yield ("get_template", cached)
-            if isinstance(hit, Template) and hit.name == key:
+            try:
+                hit: Template | None = yield ("get_template", cached)
+            except TemplateNotFound:
+                hit = None
+            if hit is not None and hit.name == key:
                 return hit
             self._ids.pop(key, None)
-        for summary in _known((yield ("list_templates",))):
+        summaries: list[Template] = yield ("list_templates",)
+        for summary in summaries:
             if summary.name == key:
                 self._ids[key] = summary.id
-                return cast(Template, _known((yield ("get_template", summary.id))))
-        found = yield ("get_template", key)
-        if isinstance(found, TemplateNotFound):
+                listed: Template = yield ("get_template", summary.id)
+                return listed
+        try:
+            found = yield ("get_template", key)
+        except TemplateNotFound:
             raise TemplateNotFound(
                 f"no template named {key!r} (nor with that id) on {self.client.provider}", provider=self.client.provider
             ) from None
         self._ids[found.name] = found.id
-        return cast(Template, found)
+        return found
 
     def completes_offline(self) -> bool:
         """Whether :meth:`complete` reads nothing (the provider stores every part, or the catalog is off)."""
@@ -288,13 +289,6 @@ class TemplateResolver:
                 )
             subject = template.subject if group_send else render_template(template.subject, message.template_data)
         return message.evolve(template_id=template.id, subject=subject)
-
-
-def _known(answer: Any) -> Any:
-    """A look-up's answer, raising the :class:`TemplateNotFound` it may be."""
-    if isinstance(answer, TemplateNotFound):
-        raise answer
-    return answer
 
 
 def resolves_template_names(method: F) -> F:

@@ -26,10 +26,11 @@ from mailbridge import (
     Tag,
     Template,
 )
+from mailbridge._flow import adrive
 
 from ._async_transport import AsyncDirectMailTransport
 from ._backend import quota_translated
-from ._calls import Call, Plan, Steps
+from ._calls import Call, Plan
 
 if TYPE_CHECKING:
     import httpx
@@ -64,10 +65,7 @@ class AsyncAliyunBackend:
 
     async def _run(self, plan: Plan[T]) -> T:
         """Execute a request plan of the synchronous backend, call by call, awaited."""
-        steps = Steps(plan)
-        for call in steps:
-            steps.answer = await self._execute(call)
-        return steps.result
+        return await adrive(plan, self._execute)
 
     async def _execute(self, call: Call) -> dict[str, Any]:
         if not call.is_send:

@@ -93,9 +93,10 @@ from mailbridge import (
     Template,
     TemplateNotFound,
 )
+from mailbridge._flow import drive
 
 from . import _parse as parse
-from ._calls import Call, Plan, Steps, ask, every_page
+from ._calls import Call, Plan, ask, every_page
 from ._config import ENV_KEY_ID, ENV_SECRET, AliyunConfig
 from ._transport import DirectMailTransport
 
@@ -347,10 +348,7 @@ class AliyunBackend(Backend):
 
     def _run(self, plan: Plan[T]) -> T:
         """Execute a request plan (:mod:`._calls`) call by call over the blocking transport."""
-        steps = Steps(plan)
-        for call in steps:
-            steps.answer = self._execute(call)
-        return steps.result
+        return drive(plan, self._execute)
 
     def _execute(self, call: Call) -> dict[str, Any]:
         if call.is_send:
@@ -474,9 +472,7 @@ class AliyunBackend(Backend):
                 note=f"Direct Mail reported {error_count} failed addresses but named {named}",
                 request_id=body.string("RequestId"),
             )
-        return BatchResult(
-            accepted=accepted, rejected=rejected, existing=existing, request_id=body.string("RequestId")
-        )
+        return BatchResult(accepted=accepted, rejected=rejected, existing=existing, request_id=body.string("RequestId"))
 
     def list_members(self, group: Group, *, cursor: str | None, page_size: int) -> Page[Member]:
         return self._run(self.plan_list_members(group, cursor, page_size))

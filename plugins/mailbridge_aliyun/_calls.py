@@ -2,10 +2,10 @@
 
 An operation of more than "build one request, parse one answer" (paged listings, statistics in
 31-day spans, a template look-up before BatchSendMail) is a generator that yields one :class:`Call`
-per RPC and is sent the decoded answer of each: a :data:`Plan`. The synchronous backend and the
-asyncio one execute the same plans (:class:`Steps`), one over :class:`~._transport.DirectMailTransport`,
-the other over :class:`~._async_transport.AsyncDirectMailTransport`, so the parameters on the wire and
-the parsing of every answer are written once (see :mod:`mailbridge._steps`).
+per RPC and is sent the decoded answer of each: a :data:`Plan` (a :mod:`mailbridge._flow` flow). The
+synchronous backend and the asyncio one execute the same plans (``drive`` / ``adrive``), one over
+:class:`~._transport.DirectMailTransport`, the other over :class:`~._async_transport.AsyncDirectMailTransport`,
+so the parameters on the wire and the parsing of every answer are written once.
 """
 
 from __future__ import annotations
@@ -17,11 +17,10 @@ from attrs import frozen
 
 from mailbridge import Operation, Page, ResponseReader
 from mailbridge._paging import PageFollower
-from mailbridge._steps import Steps
 
 from . import _parse as parse
 
-__all__ = ["Call", "Plan", "Steps", "ask", "every_page"]
+__all__ = ["Call", "Plan", "ask", "every_page"]
 
 T = TypeVar("T")
 
