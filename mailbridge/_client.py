@@ -251,8 +251,13 @@ class Client(SuppressionsMixin):
 
     def _attempts(self, operation: Operation) -> CallAttempts:
         """One call's rate-limit key and rate, deadline and retries (iterated sync or async)."""
+        backend = self.backend
         return CallAttempts(
-            f"{self.backend.rate_limit_key}:{operation}", self.limits.rate_for(operation), self.retry, self._clock
+            f"{backend.rate_limit_key}:{operation}",
+            backend.limits.rate_for(operation),
+            self.retry,
+            self._clock,
+            backend.name,
         )
 
     def _tagged(self, exc: MailbridgeError, operation: Operation) -> None:

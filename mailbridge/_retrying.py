@@ -12,16 +12,18 @@ the same ``on`` verdict (computed once, for the first failure), backoff for retr
 the policy's after the first attempt (stamina measures it from its own first attempt).
 
 Used by :meth:`mailbridge.Client._call` (iterated) and :meth:`mailbridge.AsyncClient._call`
-(async-iterated); each acquires one rate-limit slot per attempt that reaches the backend.
+(async-iterated); each acquires one rate-limit slot per attempt that reaches the backend. Each
+scheduled retry is one concise record on the ``mailbridge`` logger (:mod:`mailbridge._retry_notes`).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ._exceptions import MailbridgeError, RateLimited
+from ._retry_notes import RETRYING, ensure_hooks
 
 if TYPE_CHECKING:
     from ._client import RetryPolicy
@@ -42,15 +44,23 @@ def retry_verdict(exc: BaseException) -> bool | float:
 class CallAttempts:
     """One call's rate-limit ``key`` and ``rate``, its deadline, and the way into its retries."""
 
-    __slots__ = ("_clock", "_policy", "_started", "deadline", "key", "rate")
+    __slots__ = ("_clock", "_policy", "_started", "deadline", "key", "provider", "rate")
 
-    def __init__(self, key: str, rate: Rate | None, policy: RetryPolicy, clock: Callable[[], float]) -> None:
+    def __init__(
+        self, key: str, rate: Rate | None, policy: RetryPolicy, clock: Callable[[], float], provider: str | None = None
+    ) -> None:
         self.key = key
         self.rate = rate
+        self.provider = provider
         self._policy = policy
         self._clock = clock
         self.deadline = clock() + policy.timeout
         self._started = time.monotonic()  # stamina's timeout runs on time.monotonic
+
+    @property
+    def attempts(self) -> int | None:
+        """The policy's attempts (the first one included)."""
+        return self._policy.attempts
 
     def verdict(self, exc: BaseException) -> bool | float:
         """The retry rule, and a provider's ``retry_after`` longer than the call has left is not waited for."""
@@ -71,11 +81,12 @@ class Retries:
     """stamina's retry context for the attempts after the first: iterate it (sync or async) as
     ``stamina.retry_context``, calling :meth:`replay` first thing inside each attempt's block."""
 
-    __slots__ = ("_attempts", "_call", "_pending")
+    __slots__ = ("_attempts", "_call", "_iterator", "_pending")
 
     def __init__(self, call: CallAttempts, first: Exception, verdict: bool | float) -> None:
         import stamina  # deferred to the first retry: it brings tenacity (~25 ms of a cold start)
 
+        ensure_hooks()
         self._call = call
         self._pending: tuple[Exception, bool | float] | None = (first, verdict)
         policy = call._policy
@@ -103,8 +114,28 @@ class Retries:
         if pending is not None:
             raise pending[0]
 
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self._attempts)
+    # Each step of stamina's iterator (where it runs its on-retry hooks) runs with RETRYING set to this call,
+    # so that the hooks know the retry is mailbridge's (mailbridge._retry_notes). Set and reset per step, in
+    # the caller's own context: no generator whose clean-up could run elsewhere.
 
-    def __aiter__(self) -> AsyncIterator[Any]:
-        return self._attempts.__aiter__()
+    def __iter__(self) -> Retries:
+        self._iterator: Any = iter(self._attempts)
+        return self
+
+    def __next__(self) -> Any:
+        token = RETRYING.set(self._call)
+        try:
+            return next(self._iterator)
+        finally:
+            RETRYING.reset(token)
+
+    def __aiter__(self) -> Retries:
+        self._iterator = self._attempts.__aiter__()
+        return self
+
+    async def __anext__(self) -> Any:
+        token = RETRYING.set(self._call)
+        try:
+            return await self._iterator.__anext__()
+        finally:
+            RETRYING.reset(token)
