@@ -15,8 +15,8 @@ import contextlib
 import datetime as dt
 import functools
 import gc
-import inspect
 import json
+import types
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -140,7 +140,9 @@ def suspended_listings() -> list[str]:
     return [
         o.ag_code.co_qualname
         for o in gc.get_objects()
-        if inspect.isasyncgen(o) and o.ag_frame is not None and "mailbridge" in o.ag_code.co_filename
+        if type(o) is types.AsyncGeneratorType  # type(), not isinstance: a lazy object (Django's) would set itself up
+        and o.ag_frame is not None
+        and "mailbridge" in o.ag_code.co_filename
     ]
 
 
