@@ -46,7 +46,7 @@ from ._async_backend import AsyncBackend, async_method
 from ._bulk import SendManyProgress, default_in_flight
 from ._client import Client, _named, _wanted
 from ._connect import connect
-from ._exceptions import ConfigurationError, MailbridgeError, TemplateNotFound
+from ._exceptions import ConfigurationError, GroupNotFound, MailbridgeError, TemplateNotFound
 from ._flow import Offload, adrive
 from ._limits import Feature, Limits, Operation
 from ._models import (
@@ -64,6 +64,7 @@ from ._models import (
     UploadReport,
 )
 from ._paging import afollow_pages
+from ._safe_repeat import CREATE, GET, Deletion, Pause, get_or_create, safe_create
 from ._template_resolver import Lookup
 from ._url import ProviderURL
 
@@ -357,14 +358,63 @@ class AsyncClient:
 
     # ------------------------------------------------------------------ groups
 
+    async def _create(
+        self,
+        operation: Operation,
+        create: Callable[[], Awaitable[T]],
+        find: Callable[[], Awaitable[T | None]],
+    ) -> T:
+        """:meth:`Client._create` awaited: the same :func:`~mailbridge._safe_repeat.safe_create` flow."""
+
+        async def perform(effect: object) -> Any:
+            if isinstance(effect, Pause):
+                return await asyncio.sleep(effect.seconds)
+            return await self._call(operation, create) if effect == CREATE else await find()
+
+        return cast(T, await adrive(safe_create(operation, self.sync.retry), perform))
+
+    async def _delete(self, operation: Operation, fn: Callable[..., Awaitable[None]], *args: Any) -> None:
+        """:meth:`Client._delete` awaited (the same :class:`~mailbridge._safe_repeat.Deletion` rule)."""
+        deletion = Deletion(operation)
+
+        async def once() -> None:
+            try:
+                await fn(*args)
+            except MailbridgeError as exc:
+                deletion.failed(exc)
+
+        await self._call(operation, once)
+
     async def create_group(self, name: str, description: str | None = None, *, alias: str | None = None) -> Group:
-        return await asyncio.to_thread(self.sync.create_group, name, description, alias=alias)
+        """:meth:`Client.create_group`, awaited (the same checks and safe-repeat rule)."""
+        name = self.sync._group_name(name)
+        create_group = self._native_method("create_group")
+        if create_group is None:
+            return await asyncio.to_thread(self.sync.create_group, name, description, alias=alias)
+
+        async def find() -> Group | None:
+            try:
+                return await self.get_group(name)
+            except GroupNotFound:
+                return None
+
+        return await self._create(
+            Operation.CREATE_GROUP, functools.partial(create_group, name, description, alias=alias), find
+        )
 
     async def get_or_create_group(
         self, name: str, description: str | None = None, *, alias: str | None = None
     ) -> Group:
-        """:meth:`Client.get_or_create_group`, awaited."""
-        return await asyncio.to_thread(self.sync.get_or_create_group, name, description, alias=alias)
+        """:meth:`Client.get_or_create_group`, awaited (the same :func:`~mailbridge._safe_repeat.get_or_create`)."""
+        if self._native_method("create_group") is None:
+            return await asyncio.to_thread(self.sync.get_or_create_group, name, description, alias=alias)
+
+        async def perform(effect: object) -> Group:
+            if effect == GET:
+                return await self.get_group(name.strip())
+            return await self.create_group(name, description, alias=alias)
+
+        return cast(Group, await adrive(get_or_create(), perform))
 
     async def get_group(self, name: str) -> Group:
         """The group with exactly this name; :class:`GroupNotFound` if none."""
@@ -390,7 +440,12 @@ class AsyncClient:
         return group if isinstance(group, Group) else await self.get_group(group)
 
     async def delete_group(self, group: Group | str) -> None:
-        await asyncio.to_thread(self.sync.delete_group, group)
+        """:meth:`Client.delete_group`, awaited."""
+        self.sync._require(Feature.GROUPS)
+        delete_group = self._native_method("delete_group")
+        if delete_group is None:
+            return await asyncio.to_thread(self.sync.delete_group, group)
+        await self._delete(Operation.DELETE_GROUP, delete_group, await self._group(group))
 
     def groups(self, keyword: str | None = None) -> AsyncGenerator[Group, None]:
         """Every group (whose name contains ``keyword``), page by page."""
@@ -423,7 +478,23 @@ class AsyncClient:
         return await asyncio.to_thread(self.sync.upload, group, recipients, **options)
 
     async def remove(self, group: Group | str, emails: Iterable[str]) -> RemoveReport:
-        return await asyncio.to_thread(self.sync.remove, group, emails)
+        """:meth:`Client.remove`, awaited: the same report (the same :meth:`Client._removal` flow)."""
+        self.sync._require(Feature.GROUPS)
+        self.sync._require(Feature.REMOVE_RECIPIENTS)
+        find_members, remove_members = self._native_method("find_members"), self._native_method("remove_members")
+        if find_members is None or remove_members is None:
+            return await asyncio.to_thread(self.sync.remove, group, emails)
+        resolved = await self._group(group)
+
+        async def perform(effect: tuple[str, Any]) -> Any:
+            kind, arg = effect
+            if kind == "find":
+                return await self._call(Operation.LIST_MEMBERS, find_members, resolved, [arg])
+            if kind == "list":
+                return {m.recipient.key: m.email async for m in self.members(resolved) if m.recipient.key in arg}
+            return await self._call(Operation.REMOVE_MEMBERS, remove_members, resolved, arg)
+
+        return await adrive(self.sync._removal(resolved, emails), perform)
 
     async def wait_until_ready(self, group: Group | str, **options: Any) -> Group:
         return await asyncio.to_thread(self.sync.wait_until_ready, group, **options)

@@ -23,6 +23,10 @@ __all__ = ["ASYNC_METHODS", "AsyncBackend", "async_method"]
 ASYNC_METHODS = frozenset(
     {
         "send_to_group",
+        "create_group",
+        "delete_group",
+        "find_members",
+        "remove_members",
         "list_groups",
         "get_group",
         "list_members",

@@ -369,6 +369,9 @@ class AliyunBackend(Backend):
     # ------------------------------------------------------------------ groups
 
     def create_group(self, name: str, description: str | None = None, *, alias: str | None = None) -> Group:
+        return self._run(self.plan_create_group(name, description, alias))
+
+    def plan_create_group(self, name: str, description: str | None, alias: str | None) -> Plan[Group]:
         """CreateReceiver. Names must be unique, but DM documents no code for a taken name,
         so an exact-name look-up (QueryReceiverByParam) runs first and raises AlreadyExists.
 
@@ -376,10 +379,10 @@ class AliyunBackend(Backend):
         30 characters long", for your own identification only (nothing is sent to it). Without
         one, :func:`list_alias` derives it from the name."""
         alias = check_list_alias(alias) if alias is not None else list_alias(name)
-        existing = self.list_groups(keyword=name, cursor=None, page_size=self.limits.list_page_size)
+        existing = yield from self.plan_list_groups(name, None, self.limits.list_page_size)
         if any(g.name == name for g in existing.items):
             raise AlreadyExists(f"a recipient list named {name!r} already exists", provider=self.name)
-        body = self._call(
+        body = yield Call(
             "CreateReceiver",
             {"ReceiversName": name, "ReceiversAlias": alias, "Desc": description},
             Operation.CREATE_GROUP,
@@ -422,7 +425,11 @@ class AliyunBackend(Backend):
         raise GroupNotFound(f"no group with id {group_id!r}", provider=self.name)
 
     def delete_group(self, group: Group) -> None:
-        self._call("DeleteReceiver", {"ReceiverId": group.id}, Operation.DELETE_GROUP)
+        self._run(self.plan_delete_group(group))
+
+    def plan_delete_group(self, group: Group) -> Plan[None]:
+        """DeleteReceiver."""
+        yield Call("DeleteReceiver", {"ReceiverId": group.id}, Operation.DELETE_GROUP)
 
     # ------------------------------------------------------------------ members
 
@@ -489,6 +496,9 @@ class AliyunBackend(Backend):
         return Page(items, self._next(body, len(items), page_size, cursor))
 
     def find_members(self, group: Group, emails: Sequence[str]) -> Mapping[str, str] | None:
+        return self._run(self.plan_find_members(group, emails))
+
+    def plan_find_members(self, group: Group, emails: Sequence[str]) -> Plan[Mapping[str, str] | None]:
         """QueryReceiverDetail with ``KeyWord`` (a substring match, 0-50 characters) per address,
         kept when the address matches exactly; None (list the group) if an address is longer."""
         if any(len(e) > 50 for e in emails):
@@ -497,7 +507,7 @@ class AliyunBackend(Backend):
         for email in emails:
             cursor: str | None = None
             while True:
-                body = self._read(
+                body = yield from ask(
                     "QueryReceiverDetail",
                     {"ReceiverId": group.id, "KeyWord": email, "PageSize": 100, "NextStart": cursor},
                     Operation.LIST_MEMBERS,
@@ -511,9 +521,12 @@ class AliyunBackend(Backend):
         return found
 
     def remove_members(self, group: Group, emails: Sequence[str]) -> None:
+        self._run(self.plan_remove_members(group, emails))
+
+    def plan_remove_members(self, group: Group, emails: Sequence[str]) -> Plan[None]:
         """DeleteReceiverDetail, one address per call (``remove_batch_size=1``)."""
         for email in emails:
-            self._call("DeleteReceiverDetail", {"ReceiverId": group.id, "Email": email}, Operation.REMOVE_MEMBERS)
+            yield Call("DeleteReceiverDetail", {"ReceiverId": group.id, "Email": email}, Operation.REMOVE_MEMBERS)
 
     # ------------------------------------------------------------------ sending
 
