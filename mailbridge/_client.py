@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import logging
 import math
 import os
@@ -1161,17 +1162,30 @@ class Client(SuppressionsMixin):
             listed = next((t for t in self.templates() if t.name == name), None)
             return None if listed is None else self._call(Operation.TEMPLATES, self.backend.get_template, listed.id)
 
-        stored = self._create(
-            Operation.TEMPLATES,
-            lambda: self.backend.create_template(name, subject=subject, html=html, text=text),
-            find,
-        )
+        def perform(effect: tuple[str, Any]) -> Any:
+            kind, arg = effect
+            if kind == "create":
+                create = functools.partial(self.backend.create_template, name, subject=subject, html=html, text=text)
+                return self._create(Operation.TEMPLATES, create, find)
+            if kind == "remember":
+                return self._templates.remember(*arg)
+            return self._call(Operation.TEMPLATES, self.backend.delete_template, arg)
+
+        template: Template = drive(self._template_creation({"subject": subject, "html": html, "text": text}), perform)
+        return template
+
+    def _template_creation(self, parts: Mapping[str, str | None]) -> Flow[Template]:
+        """:meth:`create_template` after its checks, as a flow of ``(kind, arg)`` effects: ``("create", None)``
+        (the safe-repeat create), ``("remember", (stored, parts))`` (the catalog record) and, when the
+        catalog fails after the create, ``("delete", stored)``: the incomplete template is taken back."""
+        stored = yield ("create", None)
         try:
-            return self._templates.remember(stored, {"subject": subject, "html": html, "text": text})
-        except ConfigurationError:  # the catalog failed after the create: take the incomplete template back
+            remembered: Template = yield ("remember", (stored, parts))
+        except ConfigurationError:
             with contextlib.suppress(MailbridgeError):
-                self._call(Operation.TEMPLATES, self.backend.delete_template, stored)
+                yield ("delete", stored)
             raise
+        return remembered
 
     def templates(self) -> list[Template]:
         """Every template as the provider lists it (id, name, status; use :meth:`get_template` for content)."""

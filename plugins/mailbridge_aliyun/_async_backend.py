@@ -109,6 +109,30 @@ class AsyncAliyunBackend:
     async def remove_members(self, group: Group, emails: Sequence[str]) -> None:
         await self._run(self.backend.plan_remove_members(group, emails))
 
+    # ------------------------------------------------------------------ tags and templates
+
+    async def create_tag(self, name: str, description: str | None = None) -> Tag:
+        return await self._run(self.backend.plan_create_tag(name, description))
+
+    async def rename_tag(self, tag: Tag, new_name: str) -> Tag:
+        return await self._run(self.backend.plan_rename_tag(tag, new_name))
+
+    async def delete_tag(self, tag: Tag) -> None:
+        await self._run(self.backend.plan_delete_tag(tag))
+
+    async def create_template(
+        self, name: str, *, subject: str, html: str | None = None, text: str | None = None
+    ) -> Template:
+        return await self._run(self.backend.plan_create_template(name, subject, html, text))
+
+    async def update_template(
+        self, template: Template, *, subject: str, html: str | None = None, text: str | None = None
+    ) -> Template:
+        return await self._run(self.backend.plan_update_template(template, subject, html, text))
+
+    async def delete_template(self, template: Template) -> None:
+        await self._run(self.backend.plan_delete_template(template))
+
     # ------------------------------------------------------------------ reads
 
     async def list_groups(self, *, keyword: str | None, cursor: str | None, page_size: int) -> Page[Group]:

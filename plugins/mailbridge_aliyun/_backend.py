@@ -893,17 +893,28 @@ class AliyunBackend(Backend):
         return [parse.tag(r) for r in (yield from self._plan_paged("QueryTagByParam", ("data", "tag"), Operation.TAGS))]
 
     def create_tag(self, name: str, description: str | None = None) -> Tag:
-        body = self._call("CreateTag", {"TagName": name, "TagDescription": description}, Operation.TAGS)
+        return self._run(self.plan_create_tag(name, description))
+
+    def plan_create_tag(self, name: str, description: str | None) -> Plan[Tag]:
+        """CreateTag."""
+        body = yield Call("CreateTag", {"TagName": name, "TagDescription": description}, Operation.TAGS)
         return Tag(id=str(body.get("TagId", "")), name=name, description=description)
 
     def rename_tag(self, tag: Tag, new_name: str) -> Tag:
-        self._call(
-            "ModifyTag", {"TagId": tag.id, "TagName": new_name, "TagDescription": tag.description}, Operation.TAGS
-        )
+        return self._run(self.plan_rename_tag(tag, new_name))
+
+    def plan_rename_tag(self, tag: Tag, new_name: str) -> Plan[Tag]:
+        """ModifyTag (the description kept)."""
+        params = {"TagId": tag.id, "TagName": new_name, "TagDescription": tag.description}
+        yield Call("ModifyTag", params, Operation.TAGS)
         return Tag(id=tag.id, name=new_name, description=tag.description)
 
     def delete_tag(self, tag: Tag) -> None:
-        self._call("DeleteTag", {"TagId": tag.id}, Operation.TAGS)
+        self._run(self.plan_delete_tag(tag))
+
+    def plan_delete_tag(self, tag: Tag) -> Plan[None]:
+        """DeleteTag."""
+        yield Call("DeleteTag", {"TagId": tag.id}, Operation.TAGS)
 
     # ------------------------------------------------------------------ templates
 
@@ -933,14 +944,19 @@ class AliyunBackend(Backend):
         )
 
     def create_template(self, name: str, *, subject: str, html: str | None = None, text: str | None = None) -> Template:
+        return self._run(self.plan_create_template(name, subject, html, text))
+
+    def plan_create_template(self, name: str, subject: str, html: str | None, text: str | None) -> Plan[Template]:
         """CreateTemplate (TemplateType 0), ``{{var}}`` written as DM's ``{var}``. New templates
         await DM's review. DM documents no code for a taken name, so QueryTemplateByParam
         looks for it first (AlreadyExists). DM keeps no text part (the client's catalog does)."""
         params = self._template_params(name, subject, html, text)  # translation errors before any call
-        rows = self._paged("QueryTemplateByParam", ("data", "template"), Operation.TEMPLATES, KeyWord=name)
+        rows = yield from self._plan_paged(
+            "QueryTemplateByParam", ("data", "template"), Operation.TEMPLATES, KeyWord=name
+        )
         if any(r.text("TemplateName") == name for r in rows):
             raise AlreadyExists(f"a Direct Mail template named {name!r} already exists", provider=self.name)
-        answer = self._call("CreateTemplate", {"TemplateType": 0, **params}, Operation.TEMPLATES)
+        answer = yield Call("CreateTemplate", {"TemplateType": 0, **params}, Operation.TEMPLATES)
         return self._held(str(answer.get("TemplateId", "")), name, subject, html, text)
 
     def list_templates(self) -> list[Template]:
@@ -971,13 +987,22 @@ class AliyunBackend(Backend):
     def update_template(
         self, template: Template, *, subject: str, html: str | None = None, text: str | None = None
     ) -> Template:
+        return self._run(self.plan_update_template(template, subject, html, text))
+
+    def plan_update_template(
+        self, template: Template, subject: str, html: str | None, text: str | None
+    ) -> Plan[Template]:
         """ModifyTemplate (same name); DM reviews the changed template again."""
         params = self._template_params(template.name, subject, html, text)
-        self._call("ModifyTemplate", {"TemplateId": template.id, **params}, Operation.TEMPLATES)
+        yield Call("ModifyTemplate", {"TemplateId": template.id, **params}, Operation.TEMPLATES)
         return self._held(template.id, template.name, subject, html, text)
 
     def delete_template(self, template: Template) -> None:
-        self._call("DeleteTemplate", {"TemplateId": template.id}, Operation.TEMPLATES)
+        self._run(self.plan_delete_template(template))
+
+    def plan_delete_template(self, template: Template) -> Plan[None]:
+        """DeleteTemplate."""
+        yield Call("DeleteTemplate", {"TemplateId": template.id}, Operation.TEMPLATES)
 
     # ------------------------------------------------------------------ pushed events
 
