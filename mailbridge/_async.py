@@ -168,13 +168,22 @@ class AsyncClient:
         return SendResult([receipt])
 
     async def _call(self, operation: Operation, fn: Callable[..., Any], *args: Any) -> Any:
-        """:meth:`Client._call` awaited: the same rate-limit slot, retry policy and error tagging."""
+        """:meth:`Client._call` awaited: the same first attempt outside stamina, rate-limit slot per
+        attempt, retry policy and error tagging (:mod:`mailbridge._retrying`)."""
         client = self.sync
-        key, rate, attempts = client._attempts(operation)
+        plan = client._attempts(operation)
         try:
-            async for attempt in attempts:
+            try:
+                await client.rate_limiter.acquire_async(plan.key, plan.rate)
+                return await fn(*args)
+            except Exception as exc:
+                retries = plan.retries(exc)
+                if retries is None:
+                    raise
+            async for attempt in retries:
                 with attempt:
-                    await client.rate_limiter.acquire_async(key, rate)
+                    retries.replay()
+                    await client.rate_limiter.acquire_async(plan.key, plan.rate)
                     return await fn(*args)
         except MailbridgeError as exc:
             client._tagged(exc, operation)
