@@ -53,7 +53,9 @@ class AsyncFailoverClient:
         return self.sync.provider
 
     def healthy(self) -> dict[str, bool]:
-        """Which members are taking traffic (a look at the health store, no provider call)."""
+        """Which members are taking traffic (a look at the health store, no provider call). Plain, as on
+        :class:`FailoverClient`: with a Redis store it waits for Redis, so on a busy loop prefer
+        ``await asyncio.to_thread(client.healthy)``."""
         return self.sync.healthy()
 
     async def __aenter__(self) -> AsyncFailoverClient:
