@@ -82,7 +82,7 @@ class AsyncFailoverClient:
         return await adrive(self.sync._send_flow(message, idempotency_key), perform, offload)
 
     async def send_to_group(self, group: str, message: Message, *, schedule: dt.datetime | None = None) -> SendResult:
-        """:meth:`FailoverClient.send_to_group`, awaited (each member's group send off the loop)."""
+        """:meth:`FailoverClient.send_to_group`, awaited (each member's own group send: native on Direct Mail)."""
 
         def perform(call: MemberCall) -> Awaitable[SendResult]:
             return self.members[call.index].send_to_group(group, call.message, schedule=schedule)
