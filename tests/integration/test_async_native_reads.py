@@ -15,6 +15,7 @@ import contextlib
 import datetime as dt
 import functools
 import gc
+import json
 import types
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -139,8 +140,9 @@ def suspended_listings() -> list[str]:
     return [
         o.ag_code.co_qualname
         for o in gc.get_objects()
-        # type(), not isinstance(): a lazy proxy left by another test (Django's storages) evaluates itself on isinstance
-        if type(o) is types.AsyncGeneratorType and o.ag_frame is not None and "mailbridge" in o.ag_code.co_filename
+        if type(o) is types.AsyncGeneratorType  # type(), not isinstance: a lazy object (Django's) would set itself up
+        and o.ag_frame is not None
+        and "mailbridge" in o.ag_code.co_filename
     ]
 
 
@@ -387,3 +389,23 @@ def test_a_method_the_async_backend_lacks_runs_in_a_thread(
 
     assert asyncio.run(scenario()) == (["weekly"], ["readers"])
     assert threads == ["Client.tags", "Client.close"]  # the listing of groups stayed native
+
+
+def test_a_cached_template_the_provider_no_longer_knows_is_looked_up_once_more(emu: AliyunEmulator) -> None:
+    """The sync rule (resolves_template_names): a cached id refused as unknown, nothing sent, is forgotten and the
+    send tried once more with a fresh look-up, natively."""
+    emu.add_template("promo", "Promo {n}", html="<p>{n}</p>")
+    by_name = Message(sender=SENDER, to="p@example.com", template="promo", template_data={"n": "1"})
+
+    async def scenario(client: mailbridge.AsyncClient) -> tuple[mailbridge.SendResult, mailbridge.SendResult]:
+        first = await client.send(by_name)
+        with sync_client(emu.url) as sync:  # replaced behind the client's back: a new id for the same name
+            sync.delete_template("promo")
+        emu.add_template("promo", "Promo {n}", html="<p>again {n}</p>")
+        return first, await client.send(by_name)
+
+    first, second = on_the_loop(scenario, emu.url)
+    old, refused, fresh = (json.loads(p["Template"])["TemplateId"] for p in emu.calls("SingleSendMail")[-3:])
+    assert old == refused != fresh  # the stale id once (refused, nothing sent), then the new one
+    assert [m.subject for m in emu.sent_mail].count("Promo 1") == 2
+    assert len(first.receipts) == len(second.receipts) == 1
