@@ -239,27 +239,26 @@ class LocalBackend(Backend):
         this batch."""
         gid, now = group.id, _iso(_now())
         # Encoded before the write lock is taken (other processes wait less): one C call for the batch.
-        keys = [r.email.casefold() for r in recipients]
-        emails = [r.email for r in recipients]
-        encoded = _ENCODE_BATCH([(k, r.email, r.profile(), r.data) for k, r in zip(keys, recipients, strict=True)])
+        rows = [(r.email.casefold(), r.email, r.profile(), r.data) for r in recipients]
+        encoded = _ENCODE_BATCH(rows)
         with self.store.transaction() as db:
             found, seq = db.execute(_GROUP_AND_LAST_SEQ, (gid,)).fetchone()
             if not found:
                 raise GroupNotFound(f"no group with id {gid!r}", provider=self.name)
             before = db.total_changes
             db.execute(_INSERT_BATCH, (gid, now, seq, encoded))
-            if db.total_changes - before == len(keys):
-                return BatchResult(accepted=emails, request_id=uuid.uuid4().hex)
+            if db.total_changes - before == len(rows):
+                return BatchResult(accepted=[r.email for r in recipients], request_id=uuid.uuid4().hex)
             written = {
                 row[0]
                 for row in db.execute(
                     "SELECT key FROM members WHERE group_id = ? AND seq > ? AND seq <= ?",
-                    (gid, seq, seq + len(keys)),
+                    (gid, seq, seq + len(rows)),
                 )
             }
         accepted: list[str] = []
         existing: list[str] = []
-        for k, e in zip(keys, emails, strict=True):
+        for k, e, _, _ in rows:
             if k in written:
                 written.discard(k)  # (a repeat within the batch, which the core never sends, is existing)
                 accepted.append(e)
