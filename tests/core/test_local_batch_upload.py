@@ -222,3 +222,32 @@ def _outcome(value: Any) -> Any:
 def test_coerce_fast_path_is_the_general_path(row: dict[str, Any]) -> None:
     """A plain dict takes the per-header plan; any other mapping the general code: same result."""
     assert _outcome(row) == _outcome(MappingProxyType(row))
+
+
+def test_existing_members_are_named_after_removals_and_a_deleted_group_is_not_found(tmp_path: Path) -> None:
+    """The rows a call wrote are told from the ignored ones also when removals freed the largest
+    row numbers; a call into a group deleted meanwhile is GroupNotFound and writes nothing."""
+    with mailbridge.connect(f"local://{tmp_path}") as client:
+        group = client.create_group("g")
+        other = client.create_group("other")
+        backend = client.backend
+        backend.upload_batch(group, [mailbridge.Recipient(email=f"u{i}@example.com") for i in range(6)])
+        backend.upload_batch(other, [mailbridge.Recipient(email="o@example.com")])
+        backend.remove_members(other, ["o@example.com"])
+        backend.remove_members(group, ["u5@example.com", "u4@example.com"])
+        mixed = [
+            mailbridge.Recipient(email=e)
+            for e in ["U0@example.com", "u4@example.com", "n@example.com", "u3@example.com"]
+        ]
+        result = backend.upload_batch(group, mixed)
+        assert result.accepted == ("u4@example.com", "n@example.com")
+        assert result.existing == ("U0@example.com", "u3@example.com")
+        assert [m.email for m in client.members(group)] == [
+            *(f"u{i}@example.com" for i in range(4)),
+            "u4@example.com",
+            "n@example.com",
+        ]
+        client.delete_group(other)
+        with pytest.raises(mailbridge.GroupNotFound):
+            backend.upload_batch(other, [mailbridge.Recipient(email="late@example.com")])
+        assert "late@example.com" not in _members(tmp_path, "g") and len(_members(tmp_path, "other")) == 0
