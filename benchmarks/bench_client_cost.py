@@ -1,6 +1,6 @@
 """What the client costs, side by side with the vendors' official SDKs, in one run.
 
-Run: .venv/bin/python benchmarks/bench_client_cost.py [--sends 400] [--runs 5]
+Run: .venv/bin/python benchmarks/bench_client_cost.py [--sends 400] [--runs 5] [--only cold|dm|tencent]
 (needs the ``bench`` extra: ``pip install -e ".[bench]"``, which brings ``alibabacloud-dm20151123``.)
 
 * cold start: wall time and peak RSS of a fresh interpreter doing ``import mailbridge;
@@ -220,10 +220,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sends", type=int, default=400)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--only", choices=("cold", "dm", "tencent"), help="run one of the three benchmarks")
     args = parser.parse_args()
-    bench_cold_start(args.runs)
-    bench_direct_mail(args.sends, args.runs)
-    bench_tencent(args.sends, args.runs)
+    if args.only in (None, "cold"):
+        bench_cold_start(args.runs)
+    if args.only in (None, "dm"):
+        bench_direct_mail(args.sends, args.runs)
+    if args.only in (None, "tencent"):
+        bench_tencent(args.sends, args.runs)
 
 
 if __name__ == "__main__":

@@ -88,8 +88,9 @@ from ._url import ProviderURL, Secret, redact_url
 from ._url_config import CORE_URL_PARAMS, INSECURE_PARAM, UrlConfig
 
 if TYPE_CHECKING:
-    from ._async import AsyncClient, AsyncFailoverClient, AsyncSendMany, connect_async, connect_failover_async
+    from ._async import AsyncClient, AsyncSendMany, connect_async
     from ._async_backend import AsyncBackend
+    from ._async_failover import AsyncFailoverClient, connect_failover_async
     from ._failover import FailoverClient, failover_url
     from ._migrate import (
         GroupPlan,
@@ -107,9 +108,8 @@ if TYPE_CHECKING:
 # Imported on first use (PEP 562): building a client needs none of these, and asyncio, the
 # migration and the webhook machinery cost a cold start ~100 ms.
 _LAZY = {
-    **dict.fromkeys(
-        ["AsyncClient", "AsyncFailoverClient", "AsyncSendMany", "connect_async", "connect_failover_async"], "._async"
-    ),
+    **dict.fromkeys(["AsyncClient", "AsyncSendMany", "connect_async"], "._async"),
+    **dict.fromkeys(["AsyncFailoverClient", "connect_failover_async"], "._async_failover"),
     "AsyncBackend": "._async_backend",
     **dict.fromkeys(["FailoverClient", "failover_url"], "._failover"),
     **dict.fromkeys(

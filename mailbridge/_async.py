@@ -27,9 +27,8 @@ from ._abulk import AsyncSendMany, ThreadSends
 from ._async_backend import AsyncBackend
 from ._bulk import SendManyProgress, default_in_flight
 from ._client import Client
-from ._connect import connect, connect_failover
+from ._connect import connect
 from ._exceptions import ConfigurationError, MailbridgeError
-from ._failover import FailoverClient
 from ._limits import Limits, Operation
 from ._models import (
     AccountSummary,
@@ -48,7 +47,7 @@ from ._template_resolver import TemplateResolver
 from ._url import ProviderURL
 from ._validation import check_message
 
-__all__ = ["AsyncClient", "AsyncFailoverClient", "AsyncSendMany", "connect_async", "connect_failover_async"]
+__all__ = ["AsyncClient", "AsyncSendMany", "connect_async"]
 
 T = TypeVar("T")
 log = logging.getLogger("mailbridge")
@@ -169,13 +168,22 @@ class AsyncClient:
         return SendResult([receipt])
 
     async def _call(self, operation: Operation, fn: Callable[..., Any], *args: Any) -> Any:
-        """:meth:`Client._call` awaited: the same rate-limit slot, retry policy and error tagging."""
+        """:meth:`Client._call` awaited: the same first attempt outside stamina, rate-limit slot per
+        attempt, retry policy and error tagging (:mod:`mailbridge._retrying`)."""
         client = self.sync
-        key, rate, attempts = client._attempts(operation)
+        plan = client._attempts(operation)
         try:
-            async for attempt in attempts:
+            try:
+                await client.rate_limiter.acquire_async(plan.key, plan.rate)
+                return await fn(*args)
+            except Exception as exc:
+                retries = plan.retries(exc)
+                if retries is None:
+                    raise
+            async for attempt in retries:
                 with attempt:
-                    await client.rate_limiter.acquire_async(key, rate)
+                    retries.replay()
+                    await client.rate_limiter.acquire_async(plan.key, plan.rate)
                     return await fn(*args)
         except MailbridgeError as exc:
             client._tagged(exc, operation)
@@ -287,62 +295,3 @@ def connect_async(url: str | ProviderURL | None = None, **options: Any) -> Async
     ``async with mailbridge.connect_async(url) as client: await client.send(message)``.
     """
     return AsyncClient(connect(url, **options))
-
-
-class AsyncFailoverClient:
-    """The asyncio face of a :class:`FailoverClient`: sends awaited, ``send_many`` an async iterator.
-
-    Build it with :func:`connect_failover_async`; ``sync`` is the wrapped failover client.
-    """
-
-    def __init__(self, client: FailoverClient) -> None:
-        self.sync = client
-
-    def __repr__(self) -> str:
-        return f"<mailbridge.AsyncFailoverClient {self.sync.provider}>"
-
-    @property
-    def provider(self) -> str:
-        return self.sync.provider
-
-    def healthy(self) -> dict[str, bool]:
-        """Which members are taking traffic (a look at the health store, no provider call)."""
-        return self.sync.healthy()
-
-    async def aclose(self) -> None:
-        await asyncio.to_thread(self.sync.close)
-
-    async def __aenter__(self) -> AsyncFailoverClient:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def send(self, message: Message, *, idempotency_key: str | None = None) -> SendResult:
-        """:meth:`FailoverClient.send`, awaited (the same never-double-send rules)."""
-        return await asyncio.to_thread(self.sync.send, message, idempotency_key=idempotency_key)
-
-    async def send_to_group(self, group: str, message: Message) -> SendResult:
-        return await asyncio.to_thread(self.sync.send_to_group, group, message)
-
-    def send_many(
-        self,
-        messages: Iterable[Message],
-        *,
-        max_in_flight: int | None = None,
-        progress: Callable[[SendManyProgress], None] | None = None,
-    ) -> AsyncSendMany:
-        """:meth:`FailoverClient.send_many` as an async iterator of outcomes, in input order (each send
-        in a worker thread, at most ``max_in_flight`` at once; see :class:`AsyncSendMany`)."""
-        in_flight = max_in_flight or default_in_flight(self.sync.clients[0].limits)
-        threads = ThreadSends(in_flight)
-
-        async def send(message: Message) -> SendResult:
-            return await threads.run(self.sync.send, message)
-
-        return AsyncSendMany(send, messages, max_in_flight=in_flight, progress=progress, on_close=threads.close)
-
-
-def connect_failover_async(url: str | ProviderURL) -> AsyncFailoverClient:
-    """:func:`connect_failover` for asyncio: an :class:`AsyncFailoverClient` for a ``failover://`` URL."""
-    return AsyncFailoverClient(connect_failover(url))

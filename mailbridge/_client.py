@@ -35,13 +35,12 @@ from ._exceptions import (
     MailbridgeError,
     NotFound,
     OutcomeUnknown,
-    RateLimited,
     ResourceBusy,
     SenderNotFound,
     UnsupportedFeature,
 )
 from ._idempotency import IdempotencyGuard, IdempotencyStore, MemoryIdempotencyStore, idempotency_store
-from ._limits import Feature, Limits, Operation, Rate
+from ._limits import Feature, Limits, Operation
 from ._models import (
     ENGAGEMENT_STATUSES,
     AccountSummary,
@@ -69,6 +68,7 @@ from ._models import (
 from ._paging import follow_pages
 from ._parts import part_name, split_base
 from ._ratelimit import RateLimiter
+from ._retrying import CallAttempts
 from ._scrub import scrub_text
 from ._suppressions import SuppressionsMixin
 from ._template_resolver import TemplateResolver, resolves_template_names
@@ -222,56 +222,45 @@ class Client(SuppressionsMixin):
         if not self.limits.supports(feature):
             self.backend.unsupported(feature)
 
-    @staticmethod
-    def _retry_hook(exc: Exception) -> bool | float:
-        if not isinstance(exc, MailbridgeError) or not exc.retryable or exc.maybe_sent:
-            return False
-        if isinstance(exc, RateLimited) and exc.retry_after:
-            return float(exc.retry_after)
-        return True
-
     def _call(self, operation: Operation, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """One backend call: rate-limited, retried while the error says so, errors tagged.
 
         Waiting is bounded by the policy's ``timeout``: a ``retry_after`` longer than what is
         left of it is not slept through; the :class:`RateLimited` is raised at once (its
-        ``retry_after`` intact), so that a failover moves on to the next provider.
+        ``retry_after`` intact), so that a failover moves on to the next provider. The first
+        attempt runs outside stamina; a retried call continues in its retry context
+        (:mod:`mailbridge._retrying`). Each attempt that reaches the backend takes one
+        rate-limit slot.
         """
-        key, rate, attempts = self._attempts(operation)
+        plan = self._attempts(operation)
         try:
-            for attempt in attempts:
+            try:
+                self.rate_limiter.acquire(plan.key, plan.rate)
+                return fn(*args, **kwargs)
+            except Exception as exc:
+                retries = plan.retries(exc)
+                if retries is None:
+                    raise
+            for attempt in retries:
                 with attempt:
-                    self.rate_limiter.acquire(key, rate)
+                    retries.replay()
+                    self.rate_limiter.acquire(plan.key, plan.rate)
                     return fn(*args, **kwargs)
         except MailbridgeError as exc:
             self._tagged(exc, operation)
             raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _attempts(self, operation: Operation) -> tuple[str, Rate | None, Any]:
-        """One call's rate-limit key, rate and stamina retry context (iterated sync or async)."""
-        rate = self.limits.rate_for(operation)
-        key = f"{self.backend.rate_limit_key}:{operation}"
-        policy = self.retry
-        deadline = self._clock() + policy.timeout
-
-        def on(exc: Exception) -> bool | float:
-            verdict = self._retry_hook(exc)
-            if not isinstance(verdict, bool) and verdict > deadline - self._clock():
-                return False  # the provider asks for longer than this call may take
-            return verdict
-
-        import stamina  # deferred to the first call: it brings tenacity (~25 ms of a cold start)
-
-        attempts = stamina.retry_context(
-            on=on,
-            attempts=policy.attempts,
-            timeout=policy.timeout,
-            wait_initial=policy.wait_initial,
-            wait_max=policy.wait_max,
-            wait_jitter=policy.wait_jitter,
+    def _attempts(self, operation: Operation) -> CallAttempts:
+        """One call's rate-limit key and rate, deadline and retries (iterated sync or async)."""
+        backend = self.backend
+        return CallAttempts(
+            f"{backend.rate_limit_key}:{operation}",
+            backend.limits.rate_for(operation),
+            self.retry,
+            self._clock,
+            backend.name,
         )
-        return key, rate, attempts
 
     def _tagged(self, exc: MailbridgeError, operation: Operation) -> None:
         exc.provider = exc.provider or self.provider

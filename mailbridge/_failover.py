@@ -27,6 +27,12 @@ of a send carry the union of every provider's receipts (``partial_result``), the
 certainly not sent (``not_sent``) and those that may have been (``maybe_sent_to``). Health
 bookkeeping never fails a send or hides a receipt.
 
+These rules are written once, as flows (:mod:`mailbridge._flow`): :meth:`FailoverClient._plan` yields
+"call member *i* with this message" (:class:`MemberCall`) and health-store calls, and gets each outcome
+back. ``FailoverClient`` drives them with blocking member calls; :class:`~mailbridge.AsyncFailoverClient`
+drives the same flows, awaiting each member's :class:`~mailbridge.AsyncClient` and calling blocking
+stores off the event loop.
+
 URL grammar (see README "Failover")::
 
     failover://?providers=URL1,URL2[,...][&strategy=priority|round-robin][&cooldown=SECONDS]
@@ -45,10 +51,13 @@ Inner URLs containing ``,`` or ``&`` must be percent-encoded (:func:`failover_ur
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 from urllib.parse import quote, unquote
+
+from attrs import Factory, define, frozen
 
 from ._bulk import SendManyProgress, SendOutcome, default_in_flight, send_many
 from ._client import Client, RetryPolicy
@@ -59,7 +68,8 @@ from ._exceptions import (
     ProviderUnavailable,
     UnsupportedFeature,
 )
-from ._health import HealthStore, MemoryHealthStore, RedisHealthStore
+from ._flow import Bookkeeping, Flow, drive
+from ._health import HealthStore, MemoryHealthStore, RedisHealthStore, blocks
 from ._idempotency import (
     DEFAULT_IDEMPOTENCY_TTL,
     IdempotencyGuard,
@@ -218,18 +228,20 @@ class FailoverClient:
 
     # ------------------------------------------------------------------ routing
 
+    def _bookkeeping(self, fn: Callable[..., Any], *args: Any) -> Bookkeeping:
+        """A health-store call as a flow's effect (made off the event loop unless the store is memory)."""
+        return Bookkeeping(functools.partial(fn, *args), blocking=blocks(self.health))
+
+    def _mark(self, name: str, *args: Any) -> Bookkeeping:
+        return self._bookkeeping(self._health, None, name, *args)
+
     def _order(self) -> list[int]:
         indexes = list(range(len(self.clients)))
-        if self.strategy == "round-robin":
-            key = "|".join(self._keys)
-            start = self._health(0, "next_index", key, len(indexes))
-            indexes = indexes[start:] + indexes[:start]
-        return indexes
+        start = self._health(0, "next_index", "|".join(self._keys), len(indexes))
+        return indexes[start:] + indexes[:start]
 
-    def _carry(self, message: Message | None, index: int) -> tuple[bool, tuple[str, ...]]:
+    def _carry(self, message: Message, index: int) -> tuple[bool, tuple[str, ...]]:
         """Whether member ``index`` may get ``message``, and the fields it cannot carry."""
-        if message is None:
-            return True, ()
         client = self.clients[index]
         fields = unsupported_fields(message, client.limits)
         return (not fields or client.ignore_unsupported_features), fields
@@ -253,42 +265,44 @@ class FailoverClient:
         error.not_sent = addresses(message)
         raise error
 
-    def _route(
-        self, attempts: list[Attempt], message: Callable[[], Message | None]
-    ) -> Iterator[tuple[int, bool, tuple[str, ...]]]:
-        """Members to try, in order, each with whether this caller is its half-open probe and the fields it drops.
+    def _gate(self, key: str) -> str | bool:
+        """Why a member that can carry the message is skipped now, else whether this caller is its probe.
 
-        Members that cannot carry the message (and do not ignore unsupported features) are
-        skipped first, their health untouched. Cooling-down members are skipped; a member whose
-        cooldown has ended is tried only by the one caller that wins its probe. Nothing else:
-        when every member is skipped the caller gets an error, never a stampede onto providers
-        that just failed.
+        Cooling-down members are skipped; a member whose cooldown has ended is tried only by the
+        one caller that wins its probe. Nothing else: when every member is skipped the caller gets
+        an error, never a stampede onto providers that just failed.
         """
-        for index in self._order():
-            key, label = self._keys[index], self.labels[index]
-            carries, fields = self._carry(message(), index)
-            if not carries:
-                attempts.append(Attempt(label, "skipped", detail="cannot carry: " + ", ".join(fields)))
-                continue
-            if self._health(False, "is_open", key):
-                attempts.append(Attempt(label, "skipped", detail="cooling down after a failure"))
-                continue
-            probing = self._health(False, "was_failed", key)
-            if probing and not self._health(True, "claim_probe", key, self.probe_timeout):
-                attempts.append(Attempt(label, "skipped", detail="another worker is probing it"))
-                continue
-            yield index, probing, fields
+        if self._health(False, "is_open", key):
+            return "cooling down after a failure"
+        probing = self._health(False, "was_failed", key)
+        if probing and not self._health(True, "claim_probe", key, self.probe_timeout):
+            return "another worker is probing it"
+        return probing
 
-    def _run(
-        self, what: str, call: Callable[[Client], T], message: Callable[[], Message | None] = lambda: None
-    ) -> tuple[T, list[Attempt]]:
-        """Try ``call`` on each routed member; ``message`` gives what the next member would get."""
-        attempts: list[Attempt] = []
-        last: MailbridgeError | None = None
-        unknown: MailbridgeError | None = None
-        provider_failed = False
-        for index, probing, dropped in self._route(attempts, message):
-            client, label, key = self.clients[index], self.labels[index], self._keys[index]
+    def _plan(
+        self,
+        what: str,
+        message: Callable[[], Message],
+        on_failed: Callable[[MailbridgeError], None] = lambda exc: None,
+    ) -> Flow[tuple[Any, list[Attempt]]]:
+        """The failover rules as a flow: yields :class:`MemberCall` (call member ``index`` with ``message()``,
+        what the next member would get) and health :class:`Bookkeeping`; returns the result and the attempts.
+
+        ``on_failed`` sees each member's error first. Members that cannot carry the message (and
+        do not ignore unsupported features) are skipped first, their health untouched.
+        """
+        tally = _Tally()
+        order = (yield self._bookkeeping(self._order)) if self.strategy == "round-robin" else range(len(self.clients))
+        for index in order:
+            label, key = self.labels[index], self._keys[index]
+            carries, dropped = self._carry(message(), index)
+            if not carries:
+                tally.attempts.append(Attempt(label, "skipped", detail="cannot carry: " + ", ".join(dropped)))
+                continue
+            probing = yield self._bookkeeping(self._gate, key)
+            if isinstance(probing, str):
+                tally.attempts.append(Attempt(label, "skipped", detail=probing))
+                continue
             if dropped:
                 log.warning(
                     "failover: %s cannot carry %s; %s without it (ignore_unsupported_features)",
@@ -297,65 +311,66 @@ class FailoverClient:
                     what,
                 )
             try:
-                result = call(client)
+                result = yield MemberCall(index, message())
             except MailbridgeError as exc:
-                last = exc
-                if exc.maybe_sent:
-                    attempts.append(Attempt(label, "unknown", error=type(exc).__name__, detail=str(exc)))
-                    self._health(None, "mark_failed", key, self.cooldown)
-                    if not self.at_least_once:
-                        exc.attempts = tuple(attempts)
-                        raise
-                    log.warning(
-                        "failover: %s %s outcome unknown (%s); at-least-once: trying the next provider",
-                        label,
-                        what,
-                        type(exc).__name__,
-                    )
-                    unknown = exc
-                    continue
-                attempts.append(Attempt(label, "failed", error=type(exc).__name__, detail=str(exc)))
-                if exc.failover_eligible:
-                    cooldown = max(self.cooldown, float(getattr(exc, "retry_after", None) or 0.0))
-                    self._health(None, "mark_failed", key, cooldown)
-                    log.warning(
-                        "failover: %s %s failed with %s; provider cooling down for %gs",
-                        label,
-                        what,
-                        type(exc).__name__,
-                        cooldown,
-                    )
-                    provider_failed = True
-                    continue
-                if probing:  # the provider answered about this message only: let the next caller probe now
-                    self._health(None, "release_probe", key)
-                if exc.retryable:  # throttled or busy for this message only; another provider may take it
-                    log.warning(
-                        "failover: %s %s refused this message for now (%s); trying the next provider",
-                        label,
-                        what,
-                        type(exc).__name__,
-                    )
-                    continue
-                if unknown is not None:  # at-least-once: an earlier provider may have sent it, so say so
-                    raise self._exhausted(what, attempts, exc, unknown, provider_failed) from exc
-                exc.attempts = tuple(attempts)
-                raise
+                on_failed(exc)
+                yield from self._failed(what, tally, index, probing, exc)
+                continue
             if probing:
-                self._health(None, "mark_healthy", key)
-            attempts.append(Attempt(label, "sent", detail="dropped: " + ", ".join(dropped) if dropped else None))
-            return result, attempts
-        raise self._exhausted(what, attempts, last, unknown, provider_failed)
+                yield self._mark("mark_healthy", key)
+            tally.attempts.append(Attempt(label, "sent", detail="dropped: " + ", ".join(dropped) if dropped else None))
+            return result, tally.attempts
+        raise self._exhausted(what, tally)
 
-    def _exhausted(
-        self,
-        what: str,
-        attempts: list[Attempt],
-        last: MailbridgeError | None,
-        unknown: MailbridgeError | None,
-        provider_failed: bool,
-    ) -> MailbridgeError:
+    def _failed(self, what: str, tally: _Tally, index: int, probing: bool, exc: MailbridgeError) -> Flow[None]:
+        """Account for member ``index``'s error: returns when the next member may be tried, else raises."""
+        label, key = self.labels[index], self._keys[index]
+        tally.last = exc
+        if exc.maybe_sent:
+            tally.attempts.append(Attempt(label, "unknown", error=type(exc).__name__, detail=str(exc)))
+            yield self._mark("mark_failed", key, self.cooldown)
+            if not self.at_least_once:
+                exc.attempts = tuple(tally.attempts)
+                raise exc
+            log.warning(
+                "failover: %s %s outcome unknown (%s); at-least-once: trying the next provider",
+                label,
+                what,
+                type(exc).__name__,
+            )
+            tally.unknown = exc
+            return
+        tally.attempts.append(Attempt(label, "failed", error=type(exc).__name__, detail=str(exc)))
+        if exc.failover_eligible:
+            cooldown = max(self.cooldown, float(getattr(exc, "retry_after", None) or 0.0))
+            yield self._mark("mark_failed", key, cooldown)
+            log.warning(
+                "failover: %s %s failed with %s; provider cooling down for %gs",
+                label,
+                what,
+                type(exc).__name__,
+                cooldown,
+            )
+            tally.provider_failed = True
+            return
+        if probing:  # the provider answered about this message only: let the next caller probe now
+            yield self._mark("release_probe", key)
+        if exc.retryable:  # throttled or busy for this message only; another provider may take it
+            log.warning(
+                "failover: %s %s refused this message for now (%s); trying the next provider",
+                label,
+                what,
+                type(exc).__name__,
+            )
+            return
+        if tally.unknown is not None:  # at-least-once: an earlier provider may have sent it, so say so
+            raise self._exhausted(what, tally) from exc
+        exc.attempts = tuple(tally.attempts)
+        raise exc
+
+    def _exhausted(self, what: str, tally: _Tally) -> MailbridgeError:
         """The error when no provider took the work."""
+        attempts, last, unknown = tally.attempts, tally.last, tally.unknown
         error: MailbridgeError
         if last is None:
             who = (
@@ -374,7 +389,7 @@ class FailoverClient:
                 provider=self.provider,
                 operation=what,
             )
-        elif not provider_failed:
+        elif not tally.provider_failed:
             error = last  # every provider refused this message for now (e.g. a throttle with retry_after)
         else:
             error = ProviderUnavailable(f"every provider failed to {what}", provider=self.provider, operation=what)
@@ -398,24 +413,21 @@ class FailoverClient:
         receipts, and one whose first send is unresolved (in flight in another worker, or
         ended unknown) raises :class:`OutcomeUnknown` instead of sending again.
         """
+        flow = self._send_flow(message, idempotency_key)
+        return drive(flow, lambda call: self.clients[call.index].send(call.message))
+
+    def _send_flow(self, message: Message, idempotency_key: str | None) -> Flow[SendResult]:
+        """:meth:`send` as a flow: the carrier check, the idempotency key, the failover with its ledger."""
         self._require_carrier(message, "send")
         key = idempotency_key or message.idempotency_key
         if key is None:
-            return self._send(message)
-        return self.idempotency.send(key, message.evolve(idempotency_key=key), self._send)
+            return (yield from self._ledgered(message))
+        return (yield from self.idempotency.flow(key, message.evolve(idempotency_key=key), self._ledgered))
 
-    def _send(self, message: Message) -> SendResult:
+    def _ledgered(self, message: Message) -> Flow[SendResult]:
         ledger = _Ledger(message.evolve(idempotency_key=None), self.at_least_once)
-
-        def attempt(client: Client) -> SendResult:
-            try:
-                return client.send(ledger.pending)
-            except MailbridgeError as exc:
-                ledger.failed(exc)
-                raise
-
         try:
-            result, attempts = self._run("send", attempt, lambda: ledger.pending)
+            result, attempts = yield from self._plan("send", lambda: ledger.pending, ledger.failed)
         except MailbridgeError as exc:
             ledger.annotate(exc)
             raise
@@ -424,10 +436,15 @@ class FailoverClient:
     def send_to_group(self, group: str, message: Message, *, schedule: dt.datetime | None = None) -> SendResult:
         """Send a template to the group of this name on the first healthy provider that can carry it
         (``schedule``: see :meth:`Client.send_to_group`)."""
-        self._require_carrier(message, "send_to_group")
-        result, attempts = self._run(
-            "send_to_group", lambda c: c.send_to_group(group, message, schedule=schedule), lambda: message
+        return drive(
+            self._group_flow(message),
+            lambda call: self.clients[call.index].send_to_group(group, call.message, schedule=schedule),
         )
+
+    def _group_flow(self, message: Message) -> Flow[SendResult]:
+        """:meth:`send_to_group` as a flow (each member's call is its ``send_to_group``)."""
+        self._require_carrier(message, "send_to_group")
+        result, attempts = yield from self._plan("send_to_group", lambda: message)
         return SendResult(result.receipts, attempts)
 
     def send_many(
@@ -479,6 +496,24 @@ def _pop_ignore_unsupported(url: str) -> tuple[str, bool]:
     base, _, query = url.partition("?")
     kept = [item for item in query.split("&") if unquote(item.partition("=")[0]) != IGNORE_UNSUPPORTED]
     return base + ("?" + "&".join(kept) if kept else ""), ignore
+
+
+@define
+class _Tally:
+    """What one failover run has seen so far."""
+
+    attempts: list[Attempt] = Factory(list)
+    last: MailbridgeError | None = None  # the latest member error
+    unknown: MailbridgeError | None = None  # an earlier member's maybe-sent error (at-least-once)
+    provider_failed: bool = False  # a member failed as a whole (failover-eligible)
+
+
+@frozen
+class MemberCall:
+    """The effect of a failover flow: call member ``index`` with ``message`` (the driver knows which call)."""
+
+    index: int
+    message: Message
 
 
 class _Ledger:

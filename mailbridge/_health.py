@@ -7,6 +7,9 @@ failure opens it again (and holds the probe claim until that cooldown ends, so a
 saw the circuit closed a moment before cannot probe twice); an answer about the message only
 (a per-message refusal) gives the claim back at once. The memory store serves one process; the Redis store serves every
 process and machine of an application, and falls back to memory while Redis is unreachable.
+
+Stores are blocking objects. :class:`~mailbridge.AsyncFailoverClient` calls every store but the memory
+one in a worker thread (:func:`blocks`), so a Redis round trip never stalls the event loop.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any, Protocol
 
 from ._sharedstate import DEFAULT_REDIS_TIMEOUT, RedisFallback, redis_client
 
-__all__ = ["HealthStore", "MemoryHealthStore", "RedisHealthStore"]
+__all__ = ["HealthStore", "MemoryHealthStore", "RedisHealthStore", "blocks"]
 
 
 class HealthStore(Protocol):
@@ -44,6 +47,12 @@ class HealthStore(Protocol):
 
     def next_index(self, key: str, modulo: int) -> int:
         """A shared round-robin counter."""
+
+
+def blocks(store: HealthStore) -> bool:
+    """Whether calls into ``store`` may wait on I/O (Redis, a custom store): asyncio callers make them
+    off the event loop. Only the memory store answers at once."""
+    return not isinstance(store, MemoryHealthStore)
 
 
 class MemoryHealthStore:

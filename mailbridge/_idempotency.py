@@ -19,6 +19,7 @@ atomic operations and any key-value service with compare-and-set can be one.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
@@ -33,6 +34,7 @@ import attrs
 from attrs import frozen
 
 from ._exceptions import ConfigurationError, InvalidRequest, MailbridgeError, OutcomeUnknown, ProviderUnavailable
+from ._flow import Bookkeeping, Flow, drive
 from ._models import Message, SendReceipt, SendResult
 from ._sharedstate import DEFAULT_REDIS_TIMEOUT, redis_client
 
@@ -319,9 +321,14 @@ class IdempotencyGuard:
 
     def send(self, key: str, message: Message, send: Callable[[Message], SendResult]) -> SendResult:
         """``send(message)`` unless ``key`` was seen: then its receipts, or :class:`OutcomeUnknown`."""
+        return drive(self.flow(key, message, _call), lambda call: send(call.message))
+
+    def flow(self, key: str, message: Message, send: Callable[[Message], Flow[SendResult]]) -> Flow[SendResult]:
+        """:meth:`send` as a flow (:mod:`mailbridge._flow`): the store calls are :class:`Bookkeeping`
+        effects, and ``send(message)`` is the flow of the send itself."""
         digest = fingerprint(message)
         pending = _Record(PENDING, digest).encode()
-        existing = self._store("claim", lambda: self.store.claim(key, pending, self.ttl))
+        existing = yield self._effect(self._store, "claim", functools.partial(self.store.claim, key, pending, self.ttl))
         earlier: tuple[SendReceipt, ...] = ()
         if existing is not None:
             record = _Record.decode(existing)
@@ -334,20 +341,26 @@ class IdempotencyGuard:
                 raise _unresolved(key, record, message)
             # Part-delivered and the rest certainly not sent: send the rest, once.
             pending = _Record(PENDING, digest, record.receipts, (), record.not_sent).encode()
-            if not self._store("claim", lambda: self.store.replace(key, existing, pending, self.ttl)):
+            replace = functools.partial(self.store.replace, key, existing, pending, self.ttl)
+            if not (yield self._effect(self._store, "claim", replace)):
                 raise _unresolved(key, _Record(PENDING, digest, record.receipts), message)
             earlier = record.receipts
             message = message.evolve(to=record.not_sent, cc=(), bcc=())
         try:
-            result = send(message)
+            result = yield from send(message)
         except MailbridgeError as exc:
             if earlier:
                 exc.partial_result = (*earlier, *(exc.partial_result or ()))
-            self._record_error(key, digest, message, exc)
+            yield self._effect(self._record_error, key, digest, message, exc)
             raise
         result = SendResult((*earlier, *result.receipts), result.attempts)
-        self._after_send(key, lambda: self.store.put(key, _Record(DONE, digest, result.receipts).encode(), self.ttl))
+        done = _Record(DONE, digest, result.receipts).encode()
+        yield self._effect(self._after_send, key, functools.partial(self.store.put, key, done, self.ttl))
         return result
+
+    def _effect(self, fn: Callable[..., Any], *args: Any) -> Bookkeeping:
+        """A call into the store as a flow's effect (made off the event loop unless the store is memory)."""
+        return Bookkeeping(functools.partial(fn, *args), blocking=not isinstance(self.store, MemoryIdempotencyStore))
 
     def _store(self, what: str, call: Callable[[], Any]) -> Any:
         try:
@@ -382,6 +395,18 @@ class IdempotencyGuard:
                 type(exc).__name__,
                 exc,
             )
+
+
+@frozen
+class _Call:
+    """The effect of :meth:`IdempotencyGuard.send`'s flow: call the send function with ``message``."""
+
+    message: Message
+
+
+def _call(message: Message) -> Flow[SendResult]:
+    result: SendResult = yield _Call(message)
+    return result
 
 
 def _unresolved(key: str, record: _Record, message: Message) -> OutcomeUnknown:

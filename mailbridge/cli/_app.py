@@ -19,7 +19,7 @@ from .._url import ProviderURL
 from ._confirm import NotConfirmed
 from ._exit import ExitStatus, exit_status_for
 from ._output import Output
-from ._retries import installed, retry_hook
+from ._retries import printed
 
 __all__ = ["State", "cli", "json_flag", "pass_state"]
 
@@ -189,8 +189,7 @@ def cli(
     state = State(url, json_mode or bool(existing and existing.output.json_mode), traceback, ignore_unsupported, quiet)
     ctx.obj = state
     ctx.call_on_close(state.close)
-    hook = None if quiet else retry_hook(lambda line: click.echo(line, err=True), state.attempts)
-    ctx.with_resource(installed(hook))
+    ctx.with_resource(printed(None if quiet else lambda line: click.echo(line, err=True)))
 
 
 def main() -> None:

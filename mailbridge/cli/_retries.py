@@ -1,60 +1,46 @@
-"""One concise stderr line per scheduled retry, through stamina's public instrumentation hooks.
+"""One concise stderr line per scheduled retry, none under ``--quiet``.
 
-stamina's default hook logs ``stamina.retry_scheduled`` on the ``stamina`` logger, which
-Python's last-resort handler prints bare on stderr. For the length of one command the CLI
-replaces stamina's hooks with :func:`retry_hook` (or with none under ``--quiet``) and puts the
-previous ones back afterwards (:func:`installed`).
+The core logs each retry of mailbridge's as one WARNING record on the ``mailbridge`` logger
+(``retrying in 2.0 s: provider unavailable (tencent, attempt 2 of 3)``, :mod:`mailbridge._retry_notes`;
+stamina's own ``stamina.retry_scheduled`` lines stay silent for them). For the length of one
+command the CLI takes those records off the logger (:func:`printed`): it writes each one's line
+through ``echo`` (``click.echo`` to stderr), or nothing with ``--quiet``, and no logging handler
+(nor Python's last-resort one) prints it a second time. Other records pass as before.
 """
 
 from __future__ import annotations
 
 import contextlib
-import re
+import logging
 from collections.abc import Callable, Iterator
 
-from stamina.instrumentation import RetryDetails, RetryHook, get_on_retry_hooks, set_on_retry_hooks
+from .._retry_notes import reason, retry_line
 
-from .. import _exceptions as e
-
-__all__ = ["installed", "reason", "retry_hook"]
-
-_PHRASES: list[tuple[type[BaseException], str]] = [
-    (e.RateLimited, "rate limited by the provider"),
-    (e.QuotaExceeded, "the provider's quota is used up"),
-    (e.ResourceBusy, "the resource is busy"),
-    (e.ProviderUnavailable, "provider unavailable"),
-]
+__all__ = ["printed", "reason", "retry_line"]
 
 
-def reason(exc: BaseException) -> str:
-    """A few neutral words for why a call is retried (never the provider's or a library's text)."""
-    for cls, phrase in _PHRASES:
-        if isinstance(exc, cls):
-            return phrase
-    words = re.sub(r"(?<!^)(?=[A-Z])", " ", type(exc).__name__).lower()
-    return words or "an error"
+class _RetryLines(logging.Filter):
+    """A filter on the ``mailbridge`` logger: retry records go to ``echo`` (or nowhere), not to handlers."""
 
+    def __init__(self, echo: Callable[[str], None] | None) -> None:
+        super().__init__()
+        self.echo = echo
 
-def retry_hook(echo: Callable[[str], None], attempts: Callable[[], int | None]) -> RetryHook:
-    """A hook writing ``retrying in 2.0 s: provider unavailable (tencent, attempt 2 of 3)`` through ``echo``."""
-
-    def hook(details: RetryDetails) -> None:
-        exc = details.caused_by
-        provider = getattr(exc, "provider", None)
-        total = attempts()
-        where = f"{provider}, " if provider else ""
-        of = f" of {total}" if total else ""
-        echo(f"retrying in {details.wait_for:.1f} s: {reason(exc)} ({where}attempt {details.retry_num + 1}{of})")
-
-    return hook
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "mailbridge_retry", None) is None:
+            return True
+        if self.echo is not None:
+            self.echo(record.getMessage())
+        return False
 
 
 @contextlib.contextmanager
-def installed(hook: RetryHook | None) -> Iterator[None]:
-    """Use only ``hook`` (none at all if None) for stamina's retries inside the block."""
-    previous = get_on_retry_hooks()
-    set_on_retry_hooks([hook] if hook is not None else [])
+def printed(echo: Callable[[str], None] | None) -> Iterator[None]:
+    """Inside the block, write each of mailbridge's retry lines through ``echo`` (none at all if None)."""
+    logger = logging.getLogger("mailbridge")
+    lines = _RetryLines(echo)
+    logger.addFilter(lines)
     try:
         yield
     finally:
-        set_on_retry_hooks(previous)
+        logger.removeFilter(lines)

@@ -11,14 +11,17 @@ from mailbridge_aliyun.emulator import AliyunEmulator
 import mailbridge
 from mailbridge import FailoverClient, Message
 
+from ..failover_modes import Failovers
 from .record import scenario_client
 
 MESSAGE = Message(sender="noreply@mail.example.com", to="a@example.com", subject="S", text="T")
 
 
 @pytest.fixture
-def pair(emulator: AliyunEmulator, tmp_path: Path) -> Iterator[FailoverClient]:
-    with FailoverClient([scenario_client(emulator.url), mailbridge.connect(f"local://{tmp_path}")]) as failover:
+def pair(emulator: AliyunEmulator, tmp_path: Path, failovers: Failovers) -> Iterator[FailoverClient]:
+    """Direct Mail then local, through FailoverClient and through AsyncFailoverClient (tests/failover_modes.py)."""
+    members = [scenario_client(emulator.url), mailbridge.connect(f"local://{tmp_path}")]
+    with failovers(members) as failover:
         yield failover
 
 

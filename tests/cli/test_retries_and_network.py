@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import ssl
 from collections.abc import Iterator
@@ -10,12 +11,12 @@ import httpx
 import pytest
 import stamina.instrumentation
 from mailbridge_tencent.emulator import TencentEmulator
-from stamina.instrumentation import RetryDetails
 
 import mailbridge
 from mailbridge._http import network_reason
+from mailbridge._retry_notes import RetryNote
 from mailbridge.cli import ExitStatus
-from mailbridge.cli._retries import installed, reason, retry_hook
+from mailbridge.cli._retries import reason, retry_line
 
 from .conftest import Run
 
@@ -104,26 +105,24 @@ def test_the_sdk_s_own_network_error_text_is_translated(
 
 
 def test_the_retry_line_format() -> None:
-    lines: list[str] = []
-    hook = retry_hook(lines.append, lambda: 3)
     error = mailbridge.ProviderUnavailable("boom", provider="tencent")
-    hook(RetryDetails(name="x", args=(), kwargs={}, retry_num=1, wait_for=2.0, waited_so_far=0.0, caused_by=error))
-    hook(RetryDetails(name="x", args=(), kwargs={}, retry_num=2, wait_for=0.25, waited_so_far=2.0, caused_by=error))
-    assert lines == [
+    notes = [RetryNote(2.0, 2, 3, reason(error), "tencent", error), RetryNote(0.25, 3, 3, reason(error), None, error)]
+    assert [retry_line(n) for n in notes] == [
         "retrying in 2.0 s: provider unavailable (tencent, attempt 2 of 3)",
-        "retrying in 0.2 s: provider unavailable (tencent, attempt 3 of 3)",
+        "retrying in 0.2 s: provider unavailable (attempt 3 of 3)",
     ]
     assert reason(mailbridge.ResourceBusy("x")) == "the resource is busy"
     assert reason(mailbridge.OutcomeUnknown("x")) == "outcome unknown"
 
 
-def test_the_cli_puts_stamina_s_hooks_back(run: Run) -> None:
-    before = stamina.instrumentation.get_on_retry_hooks()
-    run("groups", "list")
-    assert stamina.instrumentation.get_on_retry_hooks() == before
-    with installed(None):
-        assert stamina.instrumentation.get_on_retry_hooks() == ()
-    assert stamina.instrumentation.get_on_retry_hooks() == before
+def test_the_cli_leaves_stamina_s_hooks_and_the_logger_as_it_found_them(run: Run, ses: TencentEmulator) -> None:
+    ses.inject("reset", action="ListReceivers", times=1)
+    run("groups", "list", url=ses.url)  # a retry: mailbridge's hooks are in place from here on
+    hooks, filters = stamina.instrumentation.get_on_retry_hooks(), list(logging.getLogger("mailbridge").filters)
+    ses.inject("reset", action="ListReceivers", times=1)
+    assert run("groups", "list", url=ses.url).stderr.startswith("retrying in ")
+    assert stamina.instrumentation.get_on_retry_hooks() is hooks
+    assert logging.getLogger("mailbridge").filters == filters
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ import pytest
 import mailbridge
 from mailbridge import FailoverClient, MemoryHealthStore, Message
 
+from ..failover_modes import Failovers
 from ..redis_server import redis_server
 from .conftest import Clock, MakeClient, backend_of, msg
 
@@ -30,21 +31,23 @@ def outbox(client: mailbridge.Client) -> int:
     return len(list(backend_of(client).outbox()))
 
 
-def test_primary_takes_traffic_when_healthy(pair: tuple[mailbridge.Client, mailbridge.Client]) -> None:
+def test_primary_takes_traffic_when_healthy(
+    pair: tuple[mailbridge.Client, mailbridge.Client], failovers: Failovers
+) -> None:
     primary, secondary = pair
-    fo = FailoverClient([primary, secondary])
+    fo = failovers([primary, secondary])
     result = fo.send(msg())
     assert (outbox(primary), outbox(secondary)) == (1, 0)
     assert [(a.provider, a.outcome) for a in result.attempts] == [("scripted", "sent")]
 
 
 def test_unhealthy_primary_fails_over_and_cools_down(
-    pair: tuple[mailbridge.Client, mailbridge.Client], caplog: pytest.LogCaptureFixture
+    pair: tuple[mailbridge.Client, mailbridge.Client], caplog: pytest.LogCaptureFixture, failovers: Failovers
 ) -> None:
     """A failover-eligible error sends the message to the secondary and skips the primary for the cooldown."""
     primary, secondary = pair
     clock = Clock()
-    fo = FailoverClient([primary, secondary], cooldown=30, health=MemoryHealthStore(clock))
+    fo = failovers([primary, secondary], cooldown=30, health=MemoryHealthStore(clock))
     backend_of(primary).failures["send"] = [mailbridge.ProviderUnavailable("HTTP 503")]
     caplog.set_level(logging.WARNING, "mailbridge.failover")
     result = fo.send(msg())
@@ -59,12 +62,12 @@ def test_unhealthy_primary_fails_over_and_cools_down(
     assert fo.healthy() == {"scripted": False, "scripted#2": True}
 
 
-def test_failback_after_a_single_probe(pair: tuple[mailbridge.Client, mailbridge.Client]) -> None:
+def test_failback_after_a_single_probe(pair: tuple[mailbridge.Client, mailbridge.Client], failovers: Failovers) -> None:
     """After the cooldown one probe goes to the primary; success brings all traffic back."""
     primary, secondary = pair
     clock = Clock()
     health = MemoryHealthStore(clock)
-    fo = FailoverClient([primary, secondary], cooldown=30, health=health)
+    fo = failovers([primary, secondary], cooldown=30, health=health)
     backend_of(primary).failures["send"] = [mailbridge.RateLimited("throttled")]
     fo.send(msg())
     clock.now = 31
@@ -80,10 +83,12 @@ def test_failback_after_a_single_probe(pair: tuple[mailbridge.Client, mailbridge
     assert outbox(primary) == 2, "after a successful probe the primary takes traffic again"
 
 
-def test_permanent_errors_do_not_harm_health(pair: tuple[mailbridge.Client, mailbridge.Client]) -> None:
+def test_permanent_errors_do_not_harm_health(
+    pair: tuple[mailbridge.Client, mailbridge.Client], failovers: Failovers
+) -> None:
     """An invalid address or a content rejection is raised at once; the provider stays healthy (Symfony #52551)."""
     primary, secondary = pair
-    fo = FailoverClient([primary, secondary])
+    fo = failovers([primary, secondary])
     backend_of(primary).failures["send"] = [mailbridge.ContentRejected("spam")]
     with pytest.raises(mailbridge.ContentRejected) as info:
         fo.send(msg())
@@ -95,10 +100,12 @@ def test_permanent_errors_do_not_harm_health(pair: tuple[mailbridge.Client, mail
     assert sent(primary) == 1 and sent(secondary) == 0
 
 
-def test_unknown_outcome_is_never_failed_over(pair: tuple[mailbridge.Client, mailbridge.Client]) -> None:
+def test_unknown_outcome_is_never_failed_over(
+    pair: tuple[mailbridge.Client, mailbridge.Client], failovers: Failovers
+) -> None:
     """A maybe-sent send raises with its attempts and is not repeated anywhere."""
     primary, secondary = pair
-    fo = FailoverClient([primary, secondary])
+    fo = failovers([primary, secondary])
     backend_of(primary).failures["send"] = [mailbridge.OutcomeUnknown("read timeout")]
     with pytest.raises(mailbridge.OutcomeUnknown) as info:
         fo.send(msg())
@@ -106,17 +113,17 @@ def test_unknown_outcome_is_never_failed_over(pair: tuple[mailbridge.Client, mai
     assert sent(primary) == 1 and sent(secondary) == 0
 
 
-def test_at_least_once_opt_in(pair: tuple[mailbridge.Client, mailbridge.Client]) -> None:
+def test_at_least_once_opt_in(pair: tuple[mailbridge.Client, mailbridge.Client], failovers: Failovers) -> None:
     primary, secondary = pair
-    fo = FailoverClient([primary, secondary], at_least_once=True)
+    fo = failovers([primary, secondary], at_least_once=True)
     backend_of(primary).failures["send"] = [mailbridge.OutcomeUnknown("read timeout")]
     result = fo.send(msg())
     assert [a.outcome for a in result.attempts] == ["unknown", "sent"] and outbox(secondary) == 1
 
 
-def test_every_provider_down(pair: tuple[mailbridge.Client, mailbridge.Client]) -> None:
+def test_every_provider_down(pair: tuple[mailbridge.Client, mailbridge.Client], failovers: Failovers) -> None:
     primary, secondary = pair
-    fo = FailoverClient([primary, secondary])
+    fo = failovers([primary, secondary])
     backend_of(primary).failures["send"] = [mailbridge.QuotaExceeded("daily")]
     backend_of(secondary).failures["send"] = [mailbridge.AuthenticationError("bad key")]
     with pytest.raises(mailbridge.ProviderUnavailable, match="every provider failed") as info:
@@ -125,28 +132,32 @@ def test_every_provider_down(pair: tuple[mailbridge.Client, mailbridge.Client]) 
     assert isinstance(info.value.__cause__, mailbridge.AuthenticationError)
 
 
-def test_a_to_list_too_large_for_the_primary_is_refused_not_split(make_client: MakeClient) -> None:
+def test_a_to_list_too_large_for_the_primary_is_refused_not_split(
+    make_client: MakeClient, failovers: Failovers
+) -> None:
     """Several 'to' addresses are one shared email: never split into subsets across providers."""
     one_try = {"retry": mailbridge.RetryPolicy(attempts=1)}
     primary = make_client(one_try, recipients_per_send=2)
     secondary = make_client(one_try)
-    fo = FailoverClient([primary, secondary])
+    fo = failovers([primary, secondary])
     with pytest.raises(mailbridge.LimitExceeded, match="one shared email"):
         fo.send(msg(to=[f"u{i}@example.com" for i in range(5)]))
     assert backend_of(primary).calls_to("send") == [] and backend_of(secondary).calls_to("send") == []
 
 
-def test_round_robin_alternates(pair: tuple[mailbridge.Client, mailbridge.Client]) -> None:
+def test_round_robin_alternates(pair: tuple[mailbridge.Client, mailbridge.Client], failovers: Failovers) -> None:
     primary, secondary = pair
-    fo = FailoverClient([primary, secondary], strategy="round-robin")
+    fo = failovers([primary, secondary], strategy="round-robin")
     for _ in range(4):
         fo.send(msg())
     assert (outbox(primary), outbox(secondary)) == (2, 2)
 
 
-def test_groups_are_written_to_every_provider(pair: tuple[mailbridge.Client, mailbridge.Client]) -> None:
+def test_groups_are_written_to_every_provider(
+    pair: tuple[mailbridge.Client, mailbridge.Client], failovers: Failovers
+) -> None:
     primary, secondary = pair
-    fo = FailoverClient([primary, secondary])
+    fo = failovers([primary, secondary])
     groups = fo.create_group("news")
     assert set(groups) == {"scripted", "scripted#2"} and all(isinstance(g, mailbridge.Group) for g in groups.values())
     assert fo.create_group("news")["scripted"] == groups["scripted"], "creating again finds the existing group"
@@ -180,11 +191,13 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-def test_health_is_shared_through_redis(pair: tuple[mailbridge.Client, mailbridge.Client], redis_url: str) -> None:
+def test_health_is_shared_through_redis(
+    pair: tuple[mailbridge.Client, mailbridge.Client], redis_url: str, failovers: Failovers
+) -> None:
     """Two failover clients (two workers) sharing Redis see each other's failures and probes."""
     primary, secondary = pair
-    worker_a = FailoverClient([primary, secondary], cooldown=0.2, health=mailbridge.RedisHealthStore(redis_url))
-    worker_b = FailoverClient([primary, secondary], cooldown=0.2, health=mailbridge.RedisHealthStore(redis_url))
+    worker_a = failovers([primary, secondary], cooldown=0.2, health=mailbridge.RedisHealthStore(redis_url))
+    worker_b = failovers([primary, secondary], cooldown=0.2, health=mailbridge.RedisHealthStore(redis_url))
     backend_of(primary).failures["send"] = [mailbridge.ProviderUnavailable("503")]
     worker_a.send(msg())
     assert worker_b.healthy()["scripted"] is False
@@ -236,14 +249,16 @@ def test_cli_send_through_failover(tmp_path: Path) -> None:
 SPLIT = [f"u{i}@example.com" for i in range(300)]
 
 
-def test_a_send_where_every_provider_fails_reports_nothing_delivered(make_client: MakeClient) -> None:
+def test_a_send_where_every_provider_fails_reports_nothing_delivered(
+    make_client: MakeClient, failovers: Failovers
+) -> None:
     """300 addresses in one call (one shared email, never split): both refused, so all 300 are certainly not sent."""
     one_try = {"retry": mailbridge.RetryPolicy(attempts=1)}
     primary = make_client(one_try, recipients_per_send=300)
     secondary = make_client(one_try, recipients_per_send=300)
     backend_of(primary).failures["send"] = [mailbridge.ProviderUnavailable("503")]
     backend_of(secondary).failures["send"] = [mailbridge.ProviderUnavailable("503")]
-    fo = FailoverClient([primary, secondary])
+    fo = failovers([primary, secondary])
     with pytest.raises(mailbridge.ProviderUnavailable, match="every provider failed") as info:
         fo.send(msg(to=SPLIT))
     error = info.value
@@ -252,13 +267,15 @@ def test_a_send_where_every_provider_fails_reports_nothing_delivered(make_client
     assert outbox(primary) == 0 and backend_of(secondary).calls_to("send")[0].to == tuple(SPLIT)
 
 
-def test_unknown_outcome_at_the_last_provider_makes_every_address_maybe_sent(make_client: MakeClient) -> None:
+def test_unknown_outcome_at_the_last_provider_makes_every_address_maybe_sent(
+    make_client: MakeClient, failovers: Failovers
+) -> None:
     one_try = {"retry": mailbridge.RetryPolicy(attempts=1)}
     primary = make_client(one_try, recipients_per_send=300)
     secondary = make_client(one_try, recipients_per_send=300)
     backend_of(primary).failures["send"] = [mailbridge.ProviderUnavailable("503")]
     backend_of(secondary).failures["send"] = [mailbridge.OutcomeUnknown("read timeout")]
-    fo = FailoverClient([primary, secondary])
+    fo = failovers([primary, secondary])
     with pytest.raises(mailbridge.OutcomeUnknown) as info:
         fo.send(msg(to=SPLIT))
     error = info.value
@@ -267,9 +284,11 @@ def test_unknown_outcome_at_the_last_provider_makes_every_address_maybe_sent(mak
     assert [a.outcome for a in error.attempts] == ["failed", "unknown"]
 
 
-def test_at_least_once_never_turns_unknown_into_not_sent(pair: tuple[mailbridge.Client, mailbridge.Client]) -> None:
+def test_at_least_once_never_turns_unknown_into_not_sent(
+    pair: tuple[mailbridge.Client, mailbridge.Client], failovers: Failovers
+) -> None:
     primary, secondary = pair
-    fo = FailoverClient([primary, secondary], at_least_once=True)
+    fo = failovers([primary, secondary], at_least_once=True)
     backend_of(primary).failures["send"] = [mailbridge.OutcomeUnknown("read timeout")]
     backend_of(secondary).failures["send"] = [mailbridge.ProviderUnavailable("503")]
     with pytest.raises(mailbridge.OutcomeUnknown, match="may have been sent") as info:
@@ -310,13 +329,13 @@ class BrokenHealth(MemoryHealthStore):
 
 
 def test_health_bookkeeping_never_hides_a_receipt(
-    pair: tuple[mailbridge.Client, mailbridge.Client], caplog: pytest.LogCaptureFixture
+    pair: tuple[mailbridge.Client, mailbridge.Client], caplog: pytest.LogCaptureFixture, failovers: Failovers
 ) -> None:
     primary, secondary = pair
     clock = Clock()
     health = BrokenHealth(clock)
     health._open_until[backend_of(primary).rate_limit_key] = 0.0  # failed earlier: this send is its probe
-    fo = FailoverClient([primary, secondary], health=health)
+    fo = failovers([primary, secondary], health=health)
     caplog.set_level(logging.WARNING, "mailbridge.failover")
     result = fo.send(msg())
     assert result.receipts and result.attempts[-1].outcome == "sent" and outbox(primary) == 1
@@ -330,11 +349,12 @@ def test_health_bookkeeping_never_hides_a_receipt(
 
 def test_long_throttle_cools_the_provider_for_its_retry_after(
     pair: tuple[mailbridge.Client, mailbridge.Client],
+    failovers: Failovers,
 ) -> None:
     """A provider-wide throttle with retry_after=600 moves on at once and keeps the provider out for 600 s."""
     primary, secondary = pair
     clock = Clock()
-    fo = FailoverClient([primary, secondary], cooldown=30, health=MemoryHealthStore(clock))
+    fo = failovers([primary, secondary], cooldown=30, health=MemoryHealthStore(clock))
     backend_of(primary).failures["send"] = [mailbridge.RateLimited("blocked", retry_after=600)]
     assert fo.send(msg()).attempts[-1].provider == "scripted#2"
     clock.now = 599
@@ -345,10 +365,11 @@ def test_long_throttle_cools_the_provider_for_its_retry_after(
 
 def test_per_message_throttle_moves_the_message_and_harms_no_provider(
     pair: tuple[mailbridge.Client, mailbridge.Client],
+    failovers: Failovers,
 ) -> None:
     """A throttle of this message only (retryable, not failover-eligible): the next provider takes it; health kept."""
     primary, secondary = pair
-    fo = FailoverClient([primary, secondary])
+    fo = failovers([primary, secondary])
     backend_of(primary).failures["send"] = [
         mailbridge.RateLimited("recipient domain paused", retry_after=600, failover_eligible=False)
     ]
@@ -388,12 +409,14 @@ def lacking(*features: mailbridge.Feature) -> dict[str, Any]:
     return {"features": frozenset(mailbridge.Feature) - set(features)}
 
 
-def test_member_that_cannot_carry_the_message_is_skipped_untouched(make_client: MakeClient) -> None:
+def test_member_that_cannot_carry_the_message_is_skipped_untouched(
+    make_client: MakeClient, failovers: Failovers
+) -> None:
     """The primary lacks tags and cc: skipped with the reason, never called, its health unchanged."""
     one_try = {"retry": mailbridge.RetryPolicy(attempts=1)}
     primary = make_client(one_try, **lacking(mailbridge.Feature.TAGS, mailbridge.Feature.CC))
     secondary = make_client(one_try)
-    fo = FailoverClient([primary, secondary])
+    fo = failovers([primary, secondary])
     result = fo.send(msg(tag="news", cc=["c@example.com"]))
     assert [(a.provider, a.outcome, a.detail) for a in result.attempts] == [
         ("scripted", "skipped", "cannot carry: cc, tag"),
@@ -408,13 +431,13 @@ def test_member_that_cannot_carry_the_message_is_skipped_untouched(make_client: 
 
 
 def test_member_ignoring_unsupported_features_gets_the_message_without_them(
-    make_client: MakeClient, caplog: pytest.LogCaptureFixture
+    make_client: MakeClient, caplog: pytest.LogCaptureFixture, failovers: Failovers
 ) -> None:
     one_try: dict[str, Any] = {"retry": mailbridge.RetryPolicy(attempts=1)}
     primary = make_client({**one_try, "ignore_unsupported_features": True}, **lacking(mailbridge.Feature.TAGS))
     secondary = make_client(one_try)
     caplog.set_level(logging.WARNING)
-    result = FailoverClient([primary, secondary]).send(msg(tag="news"))
+    result = failovers([primary, secondary]).send(msg(tag="news"))
     assert [(a.provider, a.outcome, a.detail) for a in result.attempts] == [("scripted", "sent", "dropped: tag")]
     (delivered,) = backend_of(primary).calls_to("send")
     assert delivered.tag is None and delivered.text == "Hello"
@@ -422,11 +445,11 @@ def test_member_ignoring_unsupported_features_gets_the_message_without_them(
     assert sent(secondary) == 0
 
 
-def test_no_member_can_carry_the_message_fails_before_any_call(make_client: MakeClient) -> None:
+def test_no_member_can_carry_the_message_fails_before_any_call(make_client: MakeClient, failovers: Failovers) -> None:
     """Both lack something the message uses: UnsupportedFeature names each, nothing is called or marked."""
     primary = make_client(**lacking(mailbridge.Feature.TAGS))
     secondary = make_client(**lacking(mailbridge.Feature.ATTACHMENTS, mailbridge.Feature.TAGS))
-    fo = FailoverClient([primary, secondary])
+    fo = failovers([primary, secondary])
     attachment = mailbridge.Attachment("a.txt", b"hi")
     with pytest.raises(mailbridge.UnsupportedFeature) as info:
         fo.send(msg(tag="news", attachments=[attachment]), idempotency_key="k-1")
@@ -444,11 +467,13 @@ def test_no_member_can_carry_the_message_fails_before_any_call(make_client: Make
         fo.send_to_group("customers", msg(to=(), tag="news"))
 
 
-def test_only_carrier_cooling_down_is_unavailable_not_unsupported(make_client: MakeClient) -> None:
+def test_only_carrier_cooling_down_is_unavailable_not_unsupported(
+    make_client: MakeClient, failovers: Failovers
+) -> None:
     one_try = {"retry": mailbridge.RetryPolicy(attempts=1)}
     primary = make_client(one_try, **lacking(mailbridge.Feature.TAGS))
     secondary = make_client(one_try)
-    fo = FailoverClient([primary, secondary], cooldown=30, health=MemoryHealthStore(Clock()))
+    fo = failovers([primary, secondary], cooldown=30, health=MemoryHealthStore(Clock()))
     backend_of(secondary).failures["send"] = [mailbridge.ProviderUnavailable("HTTP 503")]
     with pytest.raises(mailbridge.ProviderUnavailable):
         fo.send(msg(tag="news"))

@@ -297,7 +297,9 @@ def tencent() -> Iterator[tuple[list[int], mailbridge.Client]]:
         yield counter, client
 
 
-@SETTINGS
+# Most generated messages are valid (they are the other tests' inputs), so this one keeps the ~1 in 6
+# that must fail; Hypothesis' filter health check would otherwise fail the run at random.
+@settings(SETTINGS, suppress_health_check=[*SETTINGS.suppress_health_check, HealthCheck.filter_too_much])
 @given(example=messages())
 def test_the_clouds_refuse_invalid_messages_before_any_request(
     aliyun: tuple[AliyunEmulator, mailbridge.Client],

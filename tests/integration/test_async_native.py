@@ -274,6 +274,40 @@ def test_a_kept_alive_connection_closed_while_idle_is_not_an_unknown_outcome() -
 # --------------------------------------------------------------------------- cancellation
 
 
+async def stop_midway(stream: mailbridge.AsyncSendMany, how: str, yielded: list[mailbridge.SendOutcome]) -> None:
+    """Read ``stream`` into ``yielded`` and stop after 7 outcomes: ``how`` "cancel" (the reading task) or "break"."""
+
+    async def consume() -> None:
+        async with stream:
+            async for outcome in stream:
+                yielded.append(outcome)
+                if how == "break" and len(yielded) == 7:
+                    break
+
+    task = asyncio.create_task(consume())
+    if how == "cancel":
+        while len(yielded) < 7:
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    else:
+        await task
+    assert stream.in_flight == 0
+
+
+def handed_over(stream: mailbridge.AsyncSendMany, yielded: list[mailbridge.SendOutcome], read: list[int]) -> list[int]:
+    """The indexes a stopped run handed over (yielded, then ``interrupted``), checked to be a prefix of the
+    input, each once, in order, with everything after it never started; every handed-over outcome a receipt."""
+    interrupted = stream.interrupted
+    assert interrupted is not None
+    handed = [o.index for o in yielded] + [o.index for o in interrupted.outcomes]
+    assert handed == list(range(interrupted.next_index))  # a prefix, each message once, in order
+    assert interrupted.next_index < len(read)  # stopped reading: the rest never started
+    assert all(o.ok for o in (*yielded, *interrupted.outcomes))
+    return handed
+
+
 @pytest.mark.parametrize("how", ["cancel", "break"])
 def test_stopping_send_many_accounts_for_every_message(emu: AliyunEmulator, how: str) -> None:
     """Cancelled (or left) mid-stream: every message was yielded, finished-and-handed-over, or never started,
@@ -292,33 +326,11 @@ def test_stopping_send_many_accounts_for_every_message(emu: AliyunEmulator, how:
     async def scenario() -> mailbridge.AsyncSendMany:
         async with async_client(emu.url) as client:
             stream = client.send_many(messages(), max_in_flight=5)
-
-            async def consume() -> None:
-                async with stream:
-                    async for outcome in stream:
-                        yielded.append(outcome)
-                        if how == "break" and len(yielded) == 7:
-                            break
-
-            task = asyncio.create_task(consume())
-            if how == "cancel":
-                while len(yielded) < 7:
-                    await asyncio.sleep(0.01)
-                task.cancel()
-                with pytest.raises(asyncio.CancelledError):
-                    await task
-            else:
-                await task
-            assert stream.in_flight == 0
+            await stop_midway(stream, how, yielded)
             return stream
 
-    stream = run_without_threads(scenario)
-    interrupted = stream.interrupted
-    assert interrupted is not None
-    handed = [o.index for o in yielded] + [o.index for o in interrupted.outcomes]
-    assert handed == list(range(interrupted.next_index))  # a prefix, each message once, in order
-    assert interrupted.next_index < len(read) <= total  # stopped reading: the rest never started
-    assert all(o.ok for o in (*yielded, *interrupted.outcomes))
+    handed = handed_over(run_without_threads(scenario), yielded, read)
+    assert len(read) <= total
     assert sorted(m.subject for m in emu.sent_mail) == sorted(f"s{i}" for i in handed)
 
 

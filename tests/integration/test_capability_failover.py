@@ -7,13 +7,15 @@ is tried the message is checked against its declared features: one that cannot c
 skipped with the reason in ``attempts`` and never contacted, its health unchanged, unless
 ``ignore_unsupported_features`` is set for it (per inner URL or on the failover URL): then it gets
 the message with those fields dropped. The clients come from ``failover://`` URLs, as a user
-would build them; where the mail went is read from the emulators' sent mail.
+would build them, and every test runs through FailoverClient and AsyncFailoverClient (whose Direct Mail
+member sends natively); where the mail went is read from the emulators' sent mail and request logs.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +24,8 @@ from mailbridge_tencent.emulator import TencentEmulator
 
 import mailbridge
 from mailbridge import Attachment, Feature, Message
+
+from ..failover_modes import Failovers
 
 SENDER = "noreply@mail.example.com"
 TO = "ann@example.com"
@@ -57,11 +61,18 @@ def _url(kind: str, dm: AliyunEmulator, ses: TencentEmulator, ignore: bool = Fal
 
 
 def _failover(
-    order: tuple[str, str], dm: AliyunEmulator, ses: TencentEmulator, *, ignore: str | None = None, **options: Any
+    failovers: Failovers,
+    order: tuple[str, str],
+    dm: AliyunEmulator,
+    ses: TencentEmulator,
+    *,
+    ignore: str | None = None,
+    **options: Any,
 ) -> mailbridge.FailoverClient:
-    """A failover client from its URL; ``ignore`` names the member whose inner URL ignores unsupported features."""
+    """A failover client from its URL (sync or async: ``failovers``); ``ignore`` names the member whose inner
+    URL ignores unsupported features."""
     members = [_url(kind, dm, ses, ignore=kind == ignore) for kind in order]
-    return mailbridge.connect_failover(mailbridge.failover_url(members, retries=1, rate_limit="off", **options))
+    return failovers.connect(mailbridge.failover_url(members, retries=1, rate_limit="off", **options))
 
 
 def _down(kind: str, dm: AliyunEmulator, ses: TencentEmulator) -> None:
@@ -130,7 +141,7 @@ def _expected(case: str, message: Message, kind: str, fields: tuple[str, ...] = 
 
 def test_declarations_this_matrix_relies_on(emulators: tuple[AliyunEmulator, TencentEmulator]) -> None:
     """Direct Mail has tags and no cc; SES has cc and no tags; both send templates and attachments."""
-    with _failover(ORDERS[0], *emulators) as fo:
+    with _failover(Failovers("sync"), ORDERS[0], *emulators) as fo:
         assert _carries(fo, "tag") == {"aliyun": True, "tencent": False}
         assert _carries(fo, "cc") == {"aliyun": False, "tencent": True}
         assert _carries(fo, "template") == {"aliyun": True, "tencent": True}
@@ -140,11 +151,11 @@ def test_declarations_this_matrix_relies_on(emulators: tuple[AliyunEmulator, Ten
 @pytest.mark.parametrize("case", list(CASES))
 @pytest.mark.parametrize("order", ORDERS, ids=ORDER_IDS)
 def test_each_message_goes_to_the_first_provider_that_can_carry_it(
-    emulators: tuple[AliyunEmulator, TencentEmulator], order: tuple[str, str], case: str
+    emulators: tuple[AliyunEmulator, TencentEmulator], order: tuple[str, str], case: str, failovers: Failovers
 ) -> None:
     """Both healthy: a provider that cannot carry the message is skipped, never contacted, still healthy."""
     dm, ses = emulators
-    with _failover(order, dm, ses) as fo:
+    with _failover(failovers, order, dm, ses) as fo:
         message = _prepare(case, fo)
         carries = _carries(fo, case)
         target = next(kind for kind in order if carries[kind])
@@ -165,13 +176,13 @@ def test_each_message_goes_to_the_first_provider_that_can_carry_it(
 @pytest.mark.parametrize("case", list(CASES))
 @pytest.mark.parametrize("order", ORDERS, ids=ORDER_IDS)
 def test_primary_down_each_message_fails_over_only_where_it_can_be_carried(
-    emulators: tuple[AliyunEmulator, TencentEmulator], order: tuple[str, str], case: str
+    emulators: tuple[AliyunEmulator, TencentEmulator], order: tuple[str, str], case: str, failovers: Failovers
 ) -> None:
     """The primary's sends are refused (503): the message goes to the secondary if it can carry it;
     if not, nothing is sent (ProviderUnavailable, certainly not sent) and the skipped one stays healthy."""
     dm, ses = emulators
     primary, secondary = order
-    with _failover(order, dm, ses) as fo:
+    with _failover(failovers, order, dm, ses) as fo:
         message = _prepare(case, fo)
         carries = _carries(fo, case)
         _down(primary, dm, ses)
@@ -209,6 +220,7 @@ def test_tag_dropped_with_a_warning_where_unsupported_features_are_ignored(
     order: tuple[str, str],
     where: str,
     caplog: pytest.LogCaptureFixture,
+    failovers: Failovers,
 ) -> None:
     """SES with ``ignore_unsupported_features``: a tagged message goes out there without its tag.
 
@@ -216,7 +228,7 @@ def test_tag_dropped_with_a_warning_where_unsupported_features_are_ignored(
     at once (that is what ignoring means), tag dropped."""
     dm, ses = emulators
     options: dict[str, Any] = {"ignore_unsupported_features": True} if where == "failover-url" else {}
-    with _failover(order, dm, ses, ignore="tencent" if where == "inner-url" else None, **options) as fo:
+    with _failover(failovers, order, dm, ses, ignore="tencent" if where == "inner-url" else None, **options) as fo:
         assert [c.ignore_unsupported_features for c in fo.clients] == (
             [True, True] if where == "failover-url" else [kind == "tencent" for kind in order]
         )
@@ -239,11 +251,11 @@ def test_tag_dropped_with_a_warning_where_unsupported_features_are_ignored(
 
 @pytest.mark.parametrize("order", ORDERS, ids=ORDER_IDS)
 def test_a_message_no_provider_can_carry_fails_before_any_call(
-    emulators: tuple[AliyunEmulator, TencentEmulator], order: tuple[str, str]
+    emulators: tuple[AliyunEmulator, TencentEmulator], order: tuple[str, str], failovers: Failovers
 ) -> None:
     """A tag (not on SES) and cc (not on Direct Mail): UnsupportedFeature naming each, nothing on the wire."""
     dm, ses = emulators
-    with _failover(order, dm, ses) as fo:
+    with _failover(failovers, order, dm, ses) as fo:
         both = {"tag": "spring-sale", "cc": ["acct@example.com"]}
         message = Message(sender=SENDER, to=TO, subject="Both", text="Both.", **both)
         with pytest.raises(mailbridge.UnsupportedFeature) as info:
@@ -263,7 +275,7 @@ def test_a_message_no_provider_can_carry_fails_before_any_call(
     ids=["dm-first-grant", "dm-first-upload", "dm-first-send", "ses-first-send"],  # SES has no upload step
 )
 def test_an_attachment_fails_over_with_identical_bytes(
-    emulators: tuple[AliyunEmulator, TencentEmulator], order: tuple[str, str], where: str
+    emulators: tuple[AliyunEmulator, TencentEmulator], order: tuple[str, str], where: str, failovers: Failovers
 ) -> None:
     """The primary fails at one step of its send (Direct Mail: the OpenPlatform grant, the OSS upload or
     SingleSendMail; SES: SendEmail), each certainly not sent: the message arrives once, on the secondary,
@@ -276,7 +288,7 @@ def test_an_attachment_fails_over_with_identical_bytes(
         dm.inject("error", action=action, times=None, status=503, code=code)
     else:
         _down("tencent", dm, ses)
-    with _failover(order, dm, ses) as fo:
+    with _failover(failovers, order, dm, ses) as fo:
         message = _prepare("attachment", fo)
         result = fo.send(message)
     assert [(a.provider, a.outcome) for a in result.attempts] == [(primary, "failed"), (secondary, "sent")]
@@ -284,3 +296,29 @@ def test_an_attachment_fails_over_with_identical_bytes(
     assert _delivered(primary, dm, ses) == []
     if primary == "aliyun":
         assert [r["action"] for r in dm.requests].count("SingleSendMail") == (1 if where == "send" else 0)
+
+
+@pytest.mark.parametrize("order", ORDERS, ids=ORDER_IDS)
+def test_an_inline_image_skips_both_clouds_for_the_local_backend(
+    emulators: tuple[AliyunEmulator, TencentEmulator], order: tuple[str, str], tmp_path: Path, failovers: Failovers
+) -> None:
+    """Neither cloud API carries an inline image (no Content-ID field): both are skipped untouched, the local
+    backend behind them sends it; a plain message still goes to the first cloud."""
+    dm, ses = emulators
+    logo = Attachment("logo.png", b"\x89PNG\r\n\x1a\n" + bytes(range(64)), "image/png", content_id="logo")
+    inline = Message(sender=SENDER, to=TO, subject="Logo", html='<img src="cid:logo">', attachments=[logo])
+    members = [_url(kind, dm, ses) for kind in order] + [f"local://{tmp_path}"]
+    with failovers.connect(mailbridge.failover_url(members, retries=1, rate_limit="off")) as fo:
+        result = fo.send(inline)
+        assert [(a.provider, a.outcome, a.detail) for a in result.attempts] == [
+            *((kind, "skipped", "cannot carry: attachments[inline]") for kind in order),
+            ("local", "sent", None),
+        ]
+        plain = fo.send(Message(sender=SENDER, to=TO, subject="Plain", text="t"))
+        assert [(a.provider, a.outcome) for a in plain.attempts] == [(order[0], "sent")]
+        assert fo.healthy() == {"aliyun": True, "tencent": True, "local": True}
+        (sent,) = fo.clients[2].backend.outbox()
+    assert [p.get_payload(decode=True) for p in sent.walk() if p.get("Content-ID") == "<logo>"] == [logo.content]
+    assert _contacted(order[1], dm, ses) == [] and _delivered(order[1], dm, ses) == []
+    assert [d["subject"] for d in _delivered(order[0], dm, ses)] == ["Plain"]
+    assert _contacted(order[0], dm, ses) == [SEND_ACTION[order[0]]]

@@ -25,6 +25,7 @@ from mailbridge_tencent.emulator import TencentEmulator
 
 import mailbridge
 
+from ..failover_modes import Failovers
 from ..redis_server import redis_server
 
 SENDER = "noreply@mail.example.com"
@@ -79,7 +80,10 @@ def _subjects(mail: list[Any]) -> collections.Counter[str]:
     return collections.Counter(m.subject if hasattr(m, "subject") else m["subject"] for m in mail)
 
 
-def test_two_thousand_sends_with_a_misbehaving_primary(emulators: tuple[AliyunEmulator, TencentEmulator]) -> None:
+def test_two_thousand_sends_with_a_misbehaving_primary(
+    emulators: tuple[AliyunEmulator, TencentEmulator], failovers: Failovers
+) -> None:
+    """Through FailoverClient, and through AsyncFailoverClient (its Direct Mail member sends natively)."""
     ali, ten = emulators
     # rate_limit=off: the emulators do not enforce the clouds' rates, and 2,000 sends at SES's 20/s take 100 s.
     url = mailbridge.failover_url(
@@ -88,7 +92,7 @@ def test_two_thousand_sends_with_a_misbehaving_primary(emulators: tuple[AliyunEm
     outcomes: dict[int, tuple[str, str]] = {}  # i -> ("sent", provider) | ("unknown", error)
     rules = iter(FAULT_RULES[1:])
     next_rule = next(rules)
-    with mailbridge.connect_failover(url) as fo:
+    with failovers.connect(url) as fo:
         for i in range(TOTAL):
             if next_rule is not None and i == next_rule[0]:
                 ali.clear_faults()

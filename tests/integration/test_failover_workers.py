@@ -26,6 +26,7 @@ from mailbridge_tencent.emulator import TencentEmulator
 
 import mailbridge
 
+from ..failover_modes import MODES, worker_env
 from ..redis_server import RedisProcess
 
 SENDER = "noreply@mail.example.com"
@@ -35,9 +36,11 @@ COOLDOWN = 0.5
 WORKER = textwrap.dedent(
     """
     import json, pathlib, sys, mailbridge
-    url, worker, stop = sys.argv[1], sys.argv[2], pathlib.Path(sys.argv[3])
+    from tests.failover_modes import AsyncDriven  # async: the same client's sends through AsyncFailoverClient
+    url, worker, stop, mode = sys.argv[1], sys.argv[2], pathlib.Path(sys.argv[3]), sys.argv[4]
     sends = []
-    with mailbridge.connect_failover(url) as fo:
+    client = mailbridge.connect_failover(url)
+    with (AsyncDriven(client) if mode == "async" else client) as fo:
         pathlib.Path(f"{stop}.ready{worker}").touch()
         i = 0
         while not stop.exists():
@@ -73,16 +76,17 @@ def emulators() -> Iterator[tuple[AliyunEmulator, TencentEmulator]]:
 
 
 class Workers:
-    def __init__(self, tmp_path: Path, url: str) -> None:
+    def __init__(self, tmp_path: Path, url: str, mode: str = "sync") -> None:
         script = tmp_path / "worker.py"
         script.write_text(WORKER)
         self.stop_file = tmp_path / "stop"
         self.procs = [
             subprocess.Popen(
-                [sys.executable, str(script), url, str(n), str(self.stop_file)],
+                [sys.executable, str(script), url, str(n), str(self.stop_file), mode],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
+                env=worker_env(),
             )
             for n in range(WORKERS)
         ]
@@ -123,14 +127,16 @@ def _failed_tries(sends: list[dict[str, Any]], provider: str) -> list[float]:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("mode", MODES)
 def test_workers_probe_failing_providers_once_per_cooldown(
-    emulators: tuple[AliyunEmulator, TencentEmulator], tmp_path: Path
+    emulators: tuple[AliyunEmulator, TencentEmulator], tmp_path: Path, mode: str
 ) -> None:
-    """Both providers down, then the secondary back, then the primary: never a stampede onto either."""
+    """Both providers down, then the secondary back, then the primary: never a stampede onto either
+    (workers with a FailoverClient each, or an AsyncFailoverClient each: its health calls off the loop)."""
     ali, ten = emulators
     with RedisProcess(tmp_path) as redis:
         url = mailbridge.failover_url([ali.url, ten.url], cooldown=COOLDOWN, retries=1, state=redis.url)
-        workers = Workers(tmp_path, url)
+        workers = Workers(tmp_path, url, mode)
         ali.inject("error", action="SingleSendMail", times=None, status=503, code="ServiceUnavailable")
         ten.inject("error", action="SendEmail", times=None, code="FailedOperation.ServiceNotAvailable")
         _wait(3.0)  # about six cooldowns with every provider down

@@ -5,7 +5,8 @@ SES) and spoils requests by a seeded random schedule: resets before forwarding, 
 after the provider accepted, 500/502/503/504 gateway answers after the provider accepted, the
 provider's own throttle errors, answers held past the timeout, answers dribbled slower than it and
 truncated answers.
-Thousands of ``failover://`` sends run in each order; every message has a unique subject and is
+Thousands of ``failover://`` sends run in each order (threads with a FailoverClient each, and asyncio tasks
+sharing one AsyncFailoverClient); every message has a unique subject and is
 counted in both emulators' sent mail, then matched against what the caller was told:
 
 * ``sent`` (a receipt): delivered exactly once, by the provider the result names;
@@ -19,6 +20,7 @@ The focused tests below pin the exact neutral class of each fault kind, one send
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import contextlib
 import json
@@ -28,8 +30,9 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import pytest
 from mailbridge_aliyun.emulator import AliyunEmulator
@@ -37,6 +40,7 @@ from mailbridge_tencent.emulator import TencentEmulator
 
 import mailbridge
 
+from ..failover_modes import Failovers
 from ..faultproxy import NOT_FORWARDED, Fault, FaultProxy, FaultSpec, proxied_url
 
 SENDER = "noreply@mail.example.com"
@@ -93,7 +97,10 @@ class Rig:
             rate_limiter=mailbridge.RateLimiter.disabled(),
         )
 
-    def failover(self, order: tuple[str, str], *, at_least_once: bool = False) -> mailbridge.FailoverClient:
+    def failover(
+        self, order: tuple[str, str], *, at_least_once: bool = False, failovers: Failovers | None = None
+    ) -> mailbridge.FailoverClient:
+        """A failover client over both proxies (``failovers``: sync, or behind an AsyncFailoverClient)."""
         url = mailbridge.failover_url(
             [self.url(p) for p in order],
             cooldown=COOLDOWN,
@@ -101,7 +108,7 @@ class Rig:
             rate_limit="off",
             at_least_once=at_least_once,
         )
-        return mailbridge.connect_failover(url)
+        return (failovers or Failovers("sync")).connect(url)
 
 
 @contextlib.contextmanager
@@ -167,6 +174,7 @@ class Run:
     faults: dict[str, collections.Counter[str]] = field(default_factory=dict)
     forwarded: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    senders: str = "threads, each with its own FailoverClient"
 
     def total(self, subject: str) -> int:
         return sum(self.delivered[p][subject] for p in PROVIDERS)
@@ -198,7 +206,7 @@ class Run:
     def summary(self) -> str:
         name = " -> ".join(self.order) + (" at_least_once" if self.at_least_once else "")
         lines = [
-            f"== failover {name}: {len(self.told)} sends in {self.seconds:.1f}s, {WORKERS} threads, "
+            f"== failover {name}: {len(self.told)} sends in {self.seconds:.1f}s, {WORKERS} {self.senders}, "
             f"seed {self.seed} (Direct Mail proxy; SES proxy +1)"
         ]
         kinds = [str(k) for k in Fault]
@@ -230,29 +238,52 @@ class Run:
 UNTRIED_RESENDS = 100  # a caller told "nothing was tried" sends the message again a cooldown later
 
 
+def _told(subject: str, outcome: mailbridge.SendResult | Exception, refused: int) -> Told | None:
+    """What a careful caller was told by one send's ``outcome`` (its result or what it raised); None when
+    nothing was tried (every provider cooling down) and it sends the message again a cooldown later."""
+    if isinstance(outcome, mailbridge.MailbridgeError):
+        exc = outcome
+        kind = "unknown" if isinstance(exc, mailbridge.OutcomeUnknown) else "not_sent"
+        if exc.maybe_sent is not (kind == "unknown"):
+            return Told("escaped", error=f"{type(exc).__name__} with maybe_sent={exc.maybe_sent}")
+        tried = any(a.outcome != "skipped" for a in exc.attempts)
+        if not tried and refused < UNTRIED_RESENDS:  # every provider cooling down: nothing left
+            return None
+        to = f"{subject}@example.com"
+        accounted = (to in exc.maybe_sent_to, to in exc.not_sent) == (kind == "unknown", kind == "not_sent")
+        return Told(kind, error=type(exc).__name__, tried=tried, refused=refused, accounted=accounted)
+    if isinstance(outcome, Exception):  # anything else escaping send() is a finding
+        return Told("escaped", error=f"{type(outcome).__module__}.{type(outcome).__name__}: {outcome}"[:200])
+    if outcome.attempts[-1].outcome != "sent":
+        return Told("escaped", error=f"a result whose last attempt is {outcome.attempts[-1]}")
+    return Told("sent", provider=outcome.attempts[-1].provider, refused=refused, message_ids=outcome.message_ids)
+
+
 def _send_one(fo: mailbridge.FailoverClient, subject: str) -> Told:
     """Send one message the way a careful caller would; what it was told in the end."""
     refused = 0
     while True:
         try:
-            result = fo.send(message(subject))
-        except mailbridge.MailbridgeError as exc:
-            kind = "unknown" if isinstance(exc, mailbridge.OutcomeUnknown) else "not_sent"
-            if exc.maybe_sent is not (kind == "unknown"):
-                return Told("escaped", error=f"{type(exc).__name__} with maybe_sent={exc.maybe_sent}")
-            tried = any(a.outcome != "skipped" for a in exc.attempts)
-            if not tried and refused < UNTRIED_RESENDS:  # every provider cooling down: nothing left
-                refused += 1
-                time.sleep(COOLDOWN)
-                continue
-            to = f"{subject}@example.com"
-            accounted = (to in exc.maybe_sent_to, to in exc.not_sent) == (kind == "unknown", kind == "not_sent")
-            return Told(kind, error=type(exc).__name__, tried=tried, refused=refused, accounted=accounted)
-        except Exception as exc:  # anything else escaping send() is a finding
-            return Told("escaped", error=f"{type(exc).__module__}.{type(exc).__name__}: {exc}"[:200])
-        if result.attempts[-1].outcome != "sent":
-            return Told("escaped", error=f"a result whose last attempt is {result.attempts[-1]}")
-        return Told("sent", provider=result.attempts[-1].provider, refused=refused, message_ids=result.message_ids)
+            outcome: mailbridge.SendResult | Exception = fo.send(message(subject))
+        except Exception as exc:
+            outcome = exc
+        if (told := _told(subject, outcome, refused)) is not None:
+            return told
+        refused += 1
+        time.sleep(COOLDOWN)
+
+
+async def _asend_one(fo: mailbridge.AsyncFailoverClient, subject: str) -> Told:
+    """:func:`_send_one` through the async client (the cooldown awaited)."""
+    for refused in range(UNTRIED_RESENDS + 1):
+        try:
+            told = _told(subject, await fo.send(message(subject)), refused)
+        except Exception as exc:
+            told = _told(subject, exc, refused)
+        if told is not None:
+            return told
+        await asyncio.sleep(COOLDOWN)
+    raise AssertionError("unreachable: the last resend is always told")
 
 
 def _send_all(rig: Rig, order: tuple[str, str], *, at_least_once: bool, sends: int, tag: str, seed: int) -> Run:
@@ -273,7 +304,32 @@ def _send_all(rig: Rig, order: tuple[str, str], *, at_least_once: bool, sends: i
         t.start()
     for t in threads:
         t.join()
-    run.seconds = time.monotonic() - started
+    return _tally(rig, run, time.monotonic() - started)
+
+
+def _send_all_async(rig: Rig, order: tuple[str, str], *, at_least_once: bool, sends: int, tag: str, seed: int) -> Run:
+    """:func:`_send_all` as an asyncio app does it: WORKERS tasks on one loop share one AsyncFailoverClient
+    (one health store); Direct Mail sends natively, SES in the loop's WORKERS threads."""
+    run = Run(order, at_least_once, seed, senders="asyncio tasks on one AsyncFailoverClient")
+
+    async def main() -> None:
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(WORKERS, thread_name_prefix="ses"))
+        async with mailbridge.AsyncFailoverClient(rig.failover(order, at_least_once=at_least_once)) as fo:
+
+            async def worker(w: int) -> None:
+                for i in range(w, sends, WORKERS):
+                    run.told[f"{tag}-{i}"] = await _asend_one(fo, f"{tag}-{i}")
+
+            await asyncio.gather(*(worker(w) for w in range(WORKERS)))
+
+    started = time.monotonic()
+    asyncio.run(main())
+    return _tally(rig, run, time.monotonic() - started)
+
+
+def _tally(rig: Rig, run: Run, seconds: float) -> Run:
+    """The run's ground truth once the proxies are idle: deliveries, ids, faults served."""
+    run.seconds = seconds
     run.delivered = rig.delivered()
     run.ids = rig.message_ids()
     for p in PROVIDERS:
@@ -297,21 +353,42 @@ def _check_the_run_was_meaningful(run: Run) -> None:
     assert any(t.kind == "sent" and t.provider == run.order[1] for t in run.told.values()), "no failover happened"
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("order", ORDERS, ids=["aliyun-first", "tencent-first"])
-def test_failover_never_sends_twice_under_random_faults(
-    order: tuple[str, str], capsys: pytest.CaptureFixture[str], quiet: None
-) -> None:
-    seed = SEED + (0 if order[0] == "aliyun" else 100)
-    with rig(seed) as r:
-        run = _send_all(r, order, at_least_once=False, sends=SENDS, tag=f"nt-{order[0]}", seed=seed)
+def _judge(run: Run, sends: int, capsys: pytest.CaptureFixture[str]) -> None:
+    """No violation in a meaningful run (at-least-once runs may deliver an unknown outcome twice)."""
     with capsys.disabled():
         print("\n" + run.summary())
-    assert len(run.told) == SENDS
+    assert len(run.told) == sends
     _check_the_run_was_meaningful(run)
-    found = {k: len(v) for k, v in run.violations().items()}
-    examples = {k: v[:5] for k, v in run.violations().items() if v}
+    violations = run.violations()
+    if run.at_least_once:
+        del violations["delivered_twice"]  # at-least-once: an unknown outcome is sent again elsewhere
+    found = {k: len(v) for k, v in violations.items()}
+    examples = {k: v[:5] for k, v in violations.items() if v}
     assert found == dict.fromkeys(found, 0), f"{found}; e.g. {examples}"
+
+
+def _big_run(
+    order: tuple[str, str], capsys: pytest.CaptureFixture[str], seeds: tuple[int, int], tag: str, **how: Any
+) -> None:
+    """One judged run of SENDS in ``order`` (``seeds``: the seed offset for each first provider)."""
+    seed = SEED + seeds[order[0] != "aliyun"]
+    run_all = _send_all_async if how.pop("asyncio", False) else _send_all
+    with rig(seed) as r:
+        run = run_all(r, order, at_least_once=how.pop("at_least_once", False), sends=SENDS, tag=tag, seed=seed)
+    _judge(run, SENDS, capsys)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("senders", ["threads", "asyncio"])
+@pytest.mark.parametrize("order", ORDERS, ids=["aliyun-first", "tencent-first"])
+def test_failover_never_sends_twice_under_random_faults(
+    order: tuple[str, str], senders: str, capsys: pytest.CaptureFixture[str], quiet: None
+) -> None:
+    """Threads with a FailoverClient each, or asyncio tasks sharing one AsyncFailoverClient (Direct Mail native)."""
+    if senders == "threads":
+        _big_run(order, capsys, (0, 100), f"nt-{order[0]}")
+    else:
+        _big_run(order, capsys, (400, 500), f"ant-{order[0]}", asyncio=True)
 
 
 @pytest.mark.slow
@@ -319,18 +396,7 @@ def test_failover_never_sends_twice_under_random_faults(
 def test_at_least_once_never_reports_a_delivered_message_as_not_sent(
     order: tuple[str, str], capsys: pytest.CaptureFixture[str], quiet: None
 ) -> None:
-    seed = SEED + (200 if order[0] == "aliyun" else 300)
-    with rig(seed) as r:
-        run = _send_all(r, order, at_least_once=True, sends=SENDS, tag=f"alo-{order[0]}", seed=seed)
-    with capsys.disabled():
-        print("\n" + run.summary())
-    assert len(run.told) == SENDS
-    _check_the_run_was_meaningful(run)
-    violations = run.violations()
-    del violations["delivered_twice"]  # at-least-once: an unknown outcome is sent again elsewhere
-    found = {k: len(v) for k, v in violations.items()}
-    examples = {k: v[:5] for k, v in violations.items() if v}
-    assert found == dict.fromkeys(found, 0), f"{found}; e.g. {examples}"
+    _big_run(order, capsys, (200, 300), f"alo-{order[0]}", at_least_once=True)
 
 
 # ---------------------------------------------------------------------- split sends, address by address
@@ -763,11 +829,13 @@ def test_a_group_send_under_one_fault_gives_the_exact_neutral_class(
 
 
 @pytest.mark.parametrize("order", ORDERS, ids=["aliyun-first", "tencent-first"])
-def test_a_throttled_primary_fails_over_and_delivers_once(fresh: Rig, order: tuple[str, str]) -> None:
+def test_a_throttled_primary_fails_over_and_delivers_once(
+    fresh: Rig, order: tuple[str, str], failovers: Failovers
+) -> None:
     primary, secondary = order
     subject = unique(f"fo-throttle-{primary}")
     fresh.proxies[primary].queue(Fault.THROTTLE, Fault.THROTTLE)  # retries=2: both attempts throttled
-    with fresh.failover(order) as fo:
+    with fresh.failover(order, failovers=failovers) as fo:
         result = fo.send(message(subject))
     assert [(a.provider, a.outcome) for a in result.attempts] == [(primary, "failed"), (secondary, "sent")]
     assert delivered(fresh, subject) == {primary: 0, secondary: 1}
@@ -780,12 +848,12 @@ def test_a_throttled_primary_fails_over_and_delivers_once(fresh: Rig, order: tup
     ids=lambda s: s.label(),
 )
 def test_an_unknown_outcome_on_the_primary_is_not_failed_over(
-    fresh: Rig, order: tuple[str, str], spec: FaultSpec
+    fresh: Rig, order: tuple[str, str], spec: FaultSpec, failovers: Failovers
 ) -> None:
     primary, secondary = order
     subject = unique(f"fo-{spec.label()}-{primary}")
     fresh.proxies[primary].queue(spec)
-    with fresh.failover(order) as fo, pytest.raises(mailbridge.MailbridgeError) as caught:
+    with fresh.failover(order, failovers=failovers) as fo, pytest.raises(mailbridge.MailbridgeError) as caught:
         fo.send(message(subject))
     assert type(caught.value) is mailbridge.OutcomeUnknown, f"{type(caught.value).__name__}: {caught.value}"
     assert [(a.provider, a.outcome) for a in caught.value.attempts] == [(primary, "unknown")]
@@ -794,7 +862,9 @@ def test_an_unknown_outcome_on_the_primary_is_not_failed_over(
 
 
 @pytest.mark.parametrize("order", ORDERS, ids=["aliyun-first", "tencent-first"])
-def test_a_primary_refusing_connections_fails_over_and_delivers_once(fresh: Rig, order: tuple[str, str]) -> None:
+def test_a_primary_refusing_connections_fails_over_and_delivers_once(
+    fresh: Rig, order: tuple[str, str], failovers: Failovers
+) -> None:
     """Connection refused: the request certainly never left, so the secondary may take it."""
     primary, secondary = order
     with socket.socket() as probe:  # a loopback port nobody listens on
@@ -804,31 +874,38 @@ def test_a_primary_refusing_connections_fails_over_and_delivers_once(fresh: Rig,
     urls[primary] = proxied_url(urls[primary], closed)
     url = mailbridge.failover_url([urls[p] for p in order], cooldown=COOLDOWN, retries=2, rate_limit="off")
     subject = unique(f"fo-refused-{primary}")
-    with mailbridge.connect_failover(url) as fo:
+    with failovers.connect(url) as fo:
         result = fo.send(message(subject))
     assert [(a.provider, a.outcome) for a in result.attempts] == [(primary, "failed"), (secondary, "sent")]
     assert delivered(fresh, subject) == {primary: 0, secondary: 1}
 
 
 @pytest.mark.parametrize("order", ORDERS, ids=["aliyun-first", "tencent-first"])
-def test_at_least_once_sends_again_elsewhere_after_an_unknown_outcome(fresh: Rig, order: tuple[str, str]) -> None:
+def test_at_least_once_sends_again_elsewhere_after_an_unknown_outcome(
+    fresh: Rig, order: tuple[str, str], failovers: Failovers
+) -> None:
     primary, secondary = order
     subject = unique(f"alo-drop-{primary}")
     fresh.proxies[primary].queue(Fault.DROP)
-    with fresh.failover(order, at_least_once=True) as fo:
+    with fresh.failover(order, at_least_once=True, failovers=failovers) as fo:
         result = fo.send(message(subject))
     assert [(a.provider, a.outcome) for a in result.attempts] == [(primary, "unknown"), (secondary, "sent")]
     assert delivered(fresh, subject) == {primary: 1, secondary: 1}  # at least once: maybe twice
 
 
 @pytest.mark.parametrize("order", ORDERS, ids=["aliyun-first", "tencent-first"])
-def test_at_least_once_never_turns_an_unknown_outcome_into_not_sent(fresh: Rig, order: tuple[str, str]) -> None:
+def test_at_least_once_never_turns_an_unknown_outcome_into_not_sent(
+    fresh: Rig, order: tuple[str, str], failovers: Failovers
+) -> None:
     """Primary: accepted, answer lost; secondary: throttled (certainly not sent). The message was delivered."""
     primary, secondary = order
     subject = unique(f"alo-drop-throttle-{primary}")
     fresh.proxies[primary].queue(Fault.DROP)
     fresh.proxies[secondary].queue(Fault.THROTTLE, Fault.THROTTLE)
-    with fresh.failover(order, at_least_once=True) as fo, pytest.raises(mailbridge.MailbridgeError) as caught:
+    with (
+        fresh.failover(order, at_least_once=True, failovers=failovers) as fo,
+        pytest.raises(mailbridge.MailbridgeError) as caught,
+    ):
         fo.send(message(subject))
     assert delivered(fresh, subject) == {primary: 1, secondary: 0}
     assert caught.value.maybe_sent, f"{type(caught.value).__name__} (maybe_sent false) for a delivered message"

@@ -22,6 +22,7 @@ from mailbridge_tencent.emulator import TencentEmulator
 
 import mailbridge
 
+from ..failover_modes import worker_env
 from ..redis_server import redis_server
 
 SENDER = "noreply@mail.example.com"
@@ -30,10 +31,12 @@ TOTAL = 1000
 WORKER = textwrap.dedent(
     """
     import json, sys, mailbridge
-    url, total, order = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    from tests.failover_modes import AsyncDriven  # async: the same client's sends through AsyncFailoverClient
+    url, total, order, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
     keys = list(range(total)) if order == "up" else list(reversed(range(total)))
     out = {"sent": {}, "unknown": []}
-    with mailbridge.connect_failover(url) as fo:
+    client = mailbridge.connect_failover(url)
+    with (AsyncDriven(client) if mode == "async" else client) as fo:
         for i in keys:
             message = mailbridge.Message(sender="noreply@mail.example.com", to=[f"user{i}@example.com"],
                                          subject=f"msg-{i}", text="hi", idempotency_key=f"order-{i}")
@@ -49,10 +52,16 @@ WORKER = textwrap.dedent(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("store", "total"), [("state", TOTAL), ("sqlite", 300)])
-def test_thousand_keyed_messages_sent_twice_from_two_processes(tmp_path: Path, store: str, total: int) -> None:
+@pytest.mark.parametrize(
+    ("store", "total", "mode"),
+    [("state", TOTAL, "sync"), ("sqlite", 300, "sync"), ("state", 300, "async"), ("sqlite", 300, "async")],
+)
+def test_thousand_keyed_messages_sent_twice_from_two_processes(
+    tmp_path: Path, store: str, total: int, mode: str
+) -> None:
     """``idempotency=state`` (the Redis of ``state=``), or an SQLite file both processes open (fewer
-    messages: every claim is a synchronous SQLite commit)."""
+    messages: every claim is a synchronous SQLite commit); each process with a FailoverClient, or with an
+    AsyncFailoverClient (the stores called off its loop, Direct Mail sending natively)."""
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
     with (
@@ -73,10 +82,11 @@ def test_thousand_keyed_messages_sent_twice_from_two_processes(tmp_path: Path, s
         )
         workers = [
             subprocess.Popen(
-                [sys.executable, str(script), url, str(total), order],
+                [sys.executable, str(script), url, str(total), order, mode],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
+                env=worker_env(),
             )
             for order in ("up", "down")
         ]

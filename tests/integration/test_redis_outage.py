@@ -1,9 +1,9 @@
 """Issue 9: shared state in Redis stopped, restarted and frozen while four workers send through failover://.
 
-The workers (threads, each with its own FailoverClient and Redis connections, as separate
-processes would have) send continuously through the Direct Mail emulator, which answers a few
-503s in every phase so that health is written too, with the Tencent emulator behind it. Redis is
-stopped, started again on the same port and frozen with SIGSTOP. No exception other than
+The workers (threads, each with its own FailoverClient, or AsyncFailoverClient on its own event loop,
+and Redis connections, as separate processes would have) send continuously through the Direct Mail
+emulator, which answers a few 503s in every phase so that health is written too, with the Tencent
+emulator behind it. Redis is stopped, started again on the same port and frozen with SIGSTOP. No exception other than
 mailbridge's may reach a worker, every message the emulators accepted must have come back to its
 worker as a receipt, and once Redis answers again health is shared through it again.
 """
@@ -23,6 +23,7 @@ from mailbridge_tencent.emulator import TencentEmulator
 
 import mailbridge
 
+from ..failover_modes import Failovers
 from ..redis_server import RedisProcess
 
 SENDER = "noreply@mail.example.com"
@@ -37,10 +38,10 @@ def emulators() -> Iterator[tuple[AliyunEmulator, TencentEmulator]]:
 
 
 class Worker(threading.Thread):
-    def __init__(self, number: int, url: str, stop: threading.Event) -> None:
+    def __init__(self, number: int, client: Any, stop: threading.Event) -> None:
         super().__init__(name=f"worker-{number}", daemon=True)
         self.number = number
-        self.client = mailbridge.connect_failover(url)
+        self.client = client
         self.stop_event = stop
         self.receipts: dict[str, str] = {}  # subject -> provider label that returned the receipt
         self.errors: list[mailbridge.MailbridgeError] = []
@@ -92,14 +93,14 @@ def _subjects(mail: list[Any]) -> collections.Counter[str]:
 
 @pytest.mark.slow
 def test_redis_stopped_restarted_and_frozen_during_a_run(
-    emulators: tuple[AliyunEmulator, TencentEmulator], tmp_path: Path
+    emulators: tuple[AliyunEmulator, TencentEmulator], tmp_path: Path, failovers: Failovers
 ) -> None:
     ali, ten = emulators
     server = RedisProcess(tmp_path)
     server.start()
     url = mailbridge.failover_url([ali.url, ten.url], cooldown=0.2, retries=2, state=server.url)
     stop = threading.Event()
-    workers = [Worker(n, url, stop) for n in range(WORKERS)]
+    workers = [Worker(n, failovers.connect(url), stop) for n in range(WORKERS)]
     pause = threading.Event()  # waits between phases (never set)
 
     def phase(seconds: float) -> None:

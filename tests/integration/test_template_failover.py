@@ -19,6 +19,8 @@ from mailbridge_tencent.emulator import TencentEmulator
 import mailbridge
 from mailbridge import Message
 
+from ..failover_modes import Failovers
+
 SENDER = "noreply@mail.example.com"
 BATCH_SENDER = "news@mail.example.com"  # Direct Mail group sends need a sender of the batch type
 NAME, SUBJECT = "mb-order", "Order {{order}} for {{name}}"
@@ -70,6 +72,7 @@ def test_send_by_template_name_fails_over(
     clients: dict[str, mailbridge.Client],
     order: tuple[str, str],
     down_action: str,
+    failovers: Failovers,
 ) -> None:
     dm, ses = emulators
     ids = {kind: c.create_template(NAME, subject=SUBJECT, html=HTML, text=TEXT).id for kind, c in clients.items()}
@@ -77,7 +80,7 @@ def test_send_by_template_name_fails_over(
     send_action = {"aliyun": "SingleSendMail", "tencent": "SendEmail"}[primary]
     _down(primary, dm, ses, send_action if down_action == "send" else None)
 
-    failover = mailbridge.FailoverClient([clients[primary], clients[secondary]])
+    failover = failovers([clients[primary], clients[secondary]])
     result = failover.send(Message(sender=SENDER, to="ann@example.com", template=NAME, template_data=DATA))
 
     assert result.provider == secondary
@@ -96,7 +99,10 @@ def test_send_by_template_name_fails_over(
 
 @pytest.mark.parametrize("order", [("aliyun", "tencent"), ("tencent", "aliyun")], ids=["dm-first", "ses-first"])
 def test_group_send_by_template_name_fails_over(
-    emulators: tuple[AliyunEmulator, TencentEmulator], clients: dict[str, mailbridge.Client], order: tuple[str, str]
+    emulators: tuple[AliyunEmulator, TencentEmulator],
+    clients: dict[str, mailbridge.Client],
+    order: tuple[str, str],
+    failovers: Failovers,
 ) -> None:
     dm, ses = emulators
     for client in clients.values():
@@ -106,7 +112,7 @@ def test_group_send_by_template_name_fails_over(
     primary, secondary = order
     _down(primary, dm, ses, {"aliyun": "BatchSendMail", "tencent": "BatchSendEmail"}[primary])
 
-    failover = mailbridge.FailoverClient([clients[primary], clients[secondary]])
+    failover = failovers([clients[primary], clients[secondary]])
     result = failover.send_to_group("mb-customers", Message(sender=BATCH_SENDER, to=(), template=NAME))
 
     assert result.provider == secondary and [a.outcome for a in result.attempts] == ["failed", "sent"]

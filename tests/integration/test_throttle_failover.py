@@ -18,6 +18,8 @@ from mailbridge_tencent.emulator import TencentEmulator
 
 import mailbridge
 
+from ..failover_modes import Failovers
+
 SENDER = "noreply@mail.example.com"
 
 
@@ -55,11 +57,13 @@ def _send_with_watchdog(fo: mailbridge.FailoverClient, message: mailbridge.Messa
     return box[0]
 
 
-def test_temporary_blocked_primary_fails_over_at_once(emulators: tuple[TencentEmulator, AliyunEmulator]) -> None:
+def test_temporary_blocked_primary_fails_over_at_once(
+    emulators: tuple[TencentEmulator, AliyunEmulator], failovers: Failovers
+) -> None:
     ten, ali = emulators
     clock = Clock()
     members = [mailbridge.connect(url, retry=mailbridge.RetryPolicy(attempts=5)) for url in (ten.url, ali.url)]
-    fo = mailbridge.FailoverClient(members, cooldown=30, health=mailbridge.MemoryHealthStore(clock))
+    fo = failovers(members, cooldown=30, health=mailbridge.MemoryHealthStore(clock))
     ten.inject("error", action="SendEmail", times=None, code="FailedOperation.TemporaryBlocked")
 
     def message(n: int) -> mailbridge.Message:

@@ -14,6 +14,7 @@ from mailbridge_aliyun.emulator import AliyunEmulator
 import mailbridge
 from mailbridge import Message
 
+from ..failover_modes import Failovers
 from ._server import LOGIN, SmtpServer
 
 
@@ -40,12 +41,14 @@ def closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def api_first(emulator: AliyunEmulator, relay_url: str, *, down: bool = False) -> mailbridge.FailoverClient:
+def api_first(
+    failovers: Failovers, emulator: AliyunEmulator, relay_url: str, *, down: bool = False
+) -> mailbridge.FailoverClient:
     api = emulator.url
     if down:  # nothing listens where the API should be: connection refused
         api = re.sub(r"127\.0\.0\.1:\d+", f"127.0.0.1:{closed_port()}", api)
     # The relay's URL (with its own ?tls=...&ca_file=...) nested in failover://, percent-encoded by failover_url.
-    return mailbridge.connect_failover(mailbridge.failover_url([api, relay_url], cooldown=30, retries=1))
+    return failovers.connect(mailbridge.failover_url([api, relay_url], cooldown=30, retries=1))
 
 
 @pytest.mark.parametrize(
@@ -53,12 +56,12 @@ def api_first(emulator: AliyunEmulator, relay_url: str, *, down: bool = False) -
     [("error", {"status": 503, "code": "ServiceUnavailable"}), ("down", {})],  # a refusal / connection refused
 )
 def test_certainly_not_sent_on_the_api_fails_over_to_the_relay(
-    emulator: AliyunEmulator, relay: tuple[SmtpServer, str], kind: str, options: dict[str, object]
+    emulator: AliyunEmulator, relay: tuple[SmtpServer, str], kind: str, options: dict[str, object], failovers: Failovers
 ) -> None:
     server, url = relay
     if kind != "down":
         emulator.inject(kind, action="SingleSendMail", **options)
-    with api_first(emulator, url, down=kind == "down") as failover:
+    with api_first(failovers, emulator, url, down=kind == "down") as failover:
         result = failover.send(message("via the relay"))
         assert result.provider == "smtp"
         assert [(a.provider, a.outcome) for a in result.attempts] == [("aliyun", "failed"), ("smtp", "sent")]
@@ -70,20 +73,24 @@ def test_certainly_not_sent_on_the_api_fails_over_to_the_relay(
     assert [r.rcpt_tos for r in server.received] == [["ada@example.com"], ["ada@example.com"]]
 
 
-def test_maybe_sent_on_the_api_is_not_failed_over(emulator: AliyunEmulator, relay: tuple[SmtpServer, str]) -> None:
+def test_maybe_sent_on_the_api_is_not_failed_over(
+    emulator: AliyunEmulator, relay: tuple[SmtpServer, str], failovers: Failovers
+) -> None:
     server, url = relay
     emulator.inject("reset", action="SingleSendMail", apply=True)  # DM took it, then the answer was lost
-    with api_first(emulator, url) as failover, pytest.raises(mailbridge.OutcomeUnknown) as info:
+    with api_first(failovers, emulator, url) as failover, pytest.raises(mailbridge.OutcomeUnknown) as info:
         failover.send(message("maybe sent"))
     assert [(a.provider, a.outcome) for a in info.value.attempts] == [("aliyun", "unknown")]
     assert [m.subject for m in emulator.sent_mail] == ["maybe sent"]
     assert server.received == [] and server.auth_attempts == []
 
 
-def test_relay_primary_refusing_fails_over_to_the_api(emulator: AliyunEmulator, relay: tuple[SmtpServer, str]) -> None:
+def test_relay_primary_refusing_fails_over_to_the_api(
+    emulator: AliyunEmulator, relay: tuple[SmtpServer, str], failovers: Failovers
+) -> None:
     server, url = relay
     server.faults.rcpt = {"ada@example.com": "421 4.3.2 Service shutting down"}
-    with mailbridge.connect_failover(mailbridge.failover_url([url, emulator.url], retries=1)) as failover:
+    with failovers.connect(mailbridge.failover_url([url, emulator.url], retries=1)) as failover:
         result = failover.send(message("via the API"))
     assert [(a.provider, a.outcome) for a in result.attempts] == [("smtp", "failed"), ("aliyun", "sent")]
     assert server.received == []
@@ -91,12 +98,12 @@ def test_relay_primary_refusing_fails_over_to_the_api(emulator: AliyunEmulator, 
 
 
 def test_relay_primary_dropping_after_data_is_not_failed_over(
-    emulator: AliyunEmulator, relay: tuple[SmtpServer, str]
+    emulator: AliyunEmulator, relay: tuple[SmtpServer, str], failovers: Failovers
 ) -> None:
     server, url = relay
     server.faults.drop_after_data = True
     with (
-        mailbridge.connect_failover(mailbridge.failover_url([url, emulator.url], retries=3)) as failover,
+        failovers.connect(mailbridge.failover_url([url, emulator.url], retries=3)) as failover,
         pytest.raises(mailbridge.OutcomeUnknown) as info,
     ):
         failover.send(message("maybe sent"))
