@@ -73,6 +73,7 @@ from ._safe_repeat import CREATE, GET, Deletion, Pause, get_or_create, safe_crea
 from ._scrub import scrub_text
 from ._suppressions import SuppressionsMixin
 from ._template_resolver import TemplateResolver, resolves_template_names
+from ._upload_writer import Rows, UploadWriter
 from ._url import Secret
 from ._validation import address_error, check_message, recipient_error, strip_unsupported_recipient_fields
 
@@ -136,6 +137,7 @@ class _UploadTally:
         self.checked_limits: Limits | None = None
         self.smtputf8 = False
         self.stores_all_fields = False
+        self.backend_checks = True
 
     def report(self, group: Group | None = None) -> UploadReport:
         parts = tuple(self.parts) if len(self.parts) > 1 else ()
@@ -508,7 +510,10 @@ class Client(SuppressionsMixin):
         is ``rejected`` with code ``limit`` and the report says so in ``notes``.
 
         If a call fails, the raised error's ``partial_result`` is the report so far and
-        its ``not_sent`` attribute the addresses of the failed call.
+        its ``not_sent`` attribute the addresses read but not uploaded: the failed call's and,
+        on a backend without a group size limit or asynchronous import (where the next batch is
+        read and checked while a call runs), those read for the next call. There, Ctrl-C
+        (``KeyboardInterrupt``) also waits for the call in flight and carries the same two attributes.
         """
         self._require(Feature.GROUPS)
         resolved = self._group(group)
@@ -525,15 +530,41 @@ class Client(SuppressionsMixin):
                 self._read_existing(tally, existing, split, fresh=not isinstance(group, Group))
             if limits.max_group_size is not None and iter(recipients) is not recipients:
                 self._precheck_group_size(tally, recipients, existing, split)
+            self._stream(recipients, tally, existing, seen, suppressed, split, progress)
+        finally:
+            existing.close()
+            seen.close()
 
-            batch: list[tuple[Recipient, int]] = []
+        report = tally.report()
+        if wait and tally.processing:
+            final = [self.wait_until_ready(part, timeout=wait_timeout) for part in tally.parts]
+            tally.processing = False
+            tally.parts = final
+            report = tally.report(final[0])
+        return report
+
+    def _stream(
+        self,
+        recipients: Iterable[RecipientLike],
+        tally: _UploadTally,
+        existing: SeenSet,
+        seen: SeenSet,
+        suppressed: set[str],
+        split: bool,
+        progress: Callable[[UploadProgress], None] | None,
+    ) -> None:
+        """The upload pass: every row checked, de-duplicated and sent in batches, or reported."""
+        size = self.limits.upload_batch_size
+        writer = self._writer(tally, progress)
+        batch: Rows = []
+        try:
             for row, item in enumerate(recipients, start=1):
                 tally.rows_read = row
                 recipient = self._prepare(item, row, tally)
                 if recipient is None:
                     continue
-                key = recipient.key
-                if suppressed and recipient.email.casefold() in suppressed:
+                key = recipient.email.casefold()  # (Recipient.key without the property call)
+                if suppressed and key in suppressed:
                     why = "on the suppression list"
                     tally.rejected.append(RejectedAddress(recipient.email, why, "suppressed", row))
                     continue
@@ -547,22 +578,21 @@ class Client(SuppressionsMixin):
                     tally.rejected.append(self._full(recipient, row))
                     continue
                 batch.append((recipient, row))
-                if len(batch) >= limits.upload_batch_size:
-                    self._flush(batch, tally, progress, split)
+                if len(batch) >= size:
+                    self._flush(batch, tally, progress, split, writer)
                     batch = []
             if batch:
-                self._flush(batch, tally, progress, split)
+                self._flush(batch, tally, progress, split, writer)
+                batch = []
+            if writer is not None:
+                writer.settle()
+        except BaseException as exc:
+            if writer is not None:
+                self._stopped(exc, tally, writer.close(batch))
+            raise
         finally:
-            existing.close()
-            seen.close()
-
-        report = tally.report()
-        if wait and tally.processing:
-            final = [self.wait_until_ready(part, timeout=wait_timeout) for part in tally.parts]
-            tally.processing = False
-            tally.parts = final
-            report = tally.report(final[0])
-        return report
+            if writer is not None:
+                writer.shutdown()
 
     def _prepare(self, item: RecipientLike, row: int, tally: _UploadTally) -> Recipient | None:
         """Coerce and check one input row; record a rejection and return None if it fails."""
@@ -582,6 +612,8 @@ class Client(SuppressionsMixin):
             tally.checked_limits = limits
             tally.smtputf8 = Feature.SMTPUTF8 in features
             tally.stores_all_fields = Feature.TEMPLATE_DATA in features and Feature.PROFILE_FIELDS in features
+            checks = getattr(self.backend.check_recipient, "__func__", None)  # (None: set on the instance)
+            tally.backend_checks = checks is not Backend.check_recipient
         reason = recipient_error(recipient, tally.smtputf8)
         if reason is None:
             if not tally.stores_all_fields:
@@ -591,7 +623,8 @@ class Client(SuppressionsMixin):
                     self.provider,
                     ignore_unsupported=self.ignore_unsupported_features,
                 )
-            reason = self.backend.check_recipient(recipient)
+            if tally.backend_checks:  # (the base class's check accepts everything)
+                reason = self.backend.check_recipient(recipient)
         if reason is not None:
             tally.rejected.append(RejectedAddress(recipient.email, reason, "invalid", row))
             return None
@@ -693,14 +726,28 @@ class Client(SuppressionsMixin):
         tally.counts.append(part.recipient_count or 0)
         tally.notes.append(f"{tally.parts[-2].name} is full ({self.limits.max_group_size}); continuing in {name}")
 
+    def _writer(self, tally: _UploadTally, progress: Callable[[UploadProgress], None] | None) -> UploadWriter | None:
+        """For calls that do not depend on each other's results (no list to fill, no import to
+        wait for): a writer that overlaps each call with reading and checking the next batch."""
+        if self.limits.max_group_size is not None or self.limits.async_upload:
+            return None
+        return UploadWriter(
+            lambda group, batch: self._call(Operation.UPLOAD, self.backend.upload_batch, group, batch),
+            lambda rows, result, notify: self._account(rows, result, tally, progress if notify else None),
+        )
+
     def _flush(
         self,
-        batch: list[tuple[Recipient, int]],
+        batch: Rows,
         tally: _UploadTally,
         progress: Callable[[UploadProgress], None] | None,
         split: bool,
+        writer: UploadWriter | None = None,
     ) -> None:
         """Send one batch to the current list; fill it to the limit, then split or stop."""
+        if writer is not None:  # (no limit to fill: the writer accounts a failure itself)
+            writer.send(tally.parts[-1], batch)
+            return
         limit = self.limits.max_group_size
         rows = batch  # not uploaded yet
         try:
@@ -730,7 +777,7 @@ class Client(SuppressionsMixin):
     def _upload_call(
         self,
         group: Group,
-        rows: list[tuple[Recipient, int]],
+        rows: Rows,
         tally: _UploadTally,
         progress: Callable[[UploadProgress], None] | None,
     ) -> None:
@@ -745,6 +792,16 @@ class Client(SuppressionsMixin):
                 raise
             self.wait_until_ready(group)  # an earlier upload (maybe another process's) is still importing
             result = self._call(Operation.UPLOAD, self.backend.upload_batch, group, batch)
+        self._account(rows, result, tally, progress)
+
+    def _account(
+        self,
+        rows: Rows,
+        result: BatchResult,
+        tally: _UploadTally,
+        progress: Callable[[UploadProgress], None] | None,
+    ) -> None:
+        """Merge one call's result into the tally, then tell ``progress``."""
         tally.batches += 1
         tally.accepted += result.accepted_total
         tally.counts[-1] += result.accepted_total
@@ -772,6 +829,24 @@ class Client(SuppressionsMixin):
                     batch_rejected=result.rejected,
                 )
             )
+
+    @staticmethod
+    def _stopped(exc: BaseException, tally: _UploadTally, unsent: Rows) -> None:
+        """A pipelined upload stopped (a failed call, Ctrl-C, an error reading the input): every row
+        read is in one category, ``not_sent`` holding those read but not uploaded."""
+        tally.not_sent = len(unsent)
+        # The rows classified so far: an interrupt may land inside a row, which then counts as not read.
+        tally.rows_read = (
+            tally.accepted
+            + tally.existing
+            + len(tally.duplicates)
+            + len(tally.rejected)
+            + tally.unattributed
+            + tally.not_sent
+        )
+        if isinstance(exc, MailbridgeError | KeyboardInterrupt):
+            exc.partial_result = tally.report()  # type: ignore[union-attr]
+            exc.not_sent = tuple(r.email for r, _ in unsent)  # type: ignore[union-attr]
 
     def wait_until_ready(
         self, group: Group | str, *, timeout: float = 600.0, poll_initial: float = 0.5, poll_max: float = 10.0

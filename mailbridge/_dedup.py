@@ -54,7 +54,14 @@ class SeenSet:
 
     def add(self, key: str) -> bool:
         """Add ``key``; return False if it was already there."""
-        d = _digest(key)
+        d = hash(key) & _MASK  # (_digest, inlined: this runs once per row of an upload)
+        memory = self._memory
+        if d in memory:
+            return False
+        if self._db is None and not self._pending and len(memory) < self._memory_limit:  # nothing spilled yet
+            memory.add(d)
+            self._count += 1
+            return True
         if self._count and self._holds(d):
             return False
         if len(self._memory) < self._memory_limit:

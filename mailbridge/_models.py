@@ -139,7 +139,7 @@ class Recipient:
             return cls(email=value)
         if type(value) is dict and (plan := _row_plan(tuple(value))) is not None:
             try:
-                return _from_plan(cls, plan, tuple(value.values()))
+                return _from_plan(cls, plan, (*value.values(), ""))
             except TypeError:
                 pass  # a value that is not text: the general path below takes numbers or says why not
         if not isinstance(value, Mapping):
@@ -181,8 +181,9 @@ def _column(name: str) -> str:
     return key.lower() if key.lower() in _KNOWN_COLUMNS else key
 
 
-# Where each column of a row goes: (index of email or -1, profile fields, template data columns).
-_RowPlan = tuple[int, tuple[tuple[str, int], ...], tuple[tuple[str, int], ...]]
+# Where each column of a row goes: (index of email, indices of the profile fields in field order,
+# template data columns); -1 for a column the row lacks (it indexes the empty text after the values).
+_RowPlan = tuple[int, tuple[int, int, int, int, int], tuple[tuple[str, int], ...]]
 
 
 @lru_cache(maxsize=256)
@@ -197,19 +198,28 @@ def _row_plan(columns: tuple[Any, ...]) -> _RowPlan | None:
     if len(set(names)) != len(names) or "data" in names or {"email", "address"} <= set(names):
         return None
     email = next((i for i, n in enumerate(names) if n in ("email", "address")), -1)
-    profile = tuple((n, i) for i, n in enumerate(names) if n in Recipient.PROFILE_FIELDS)
+    a, b, c, d, e = (names.index(f) if f in names else -1 for f in Recipient.PROFILE_FIELDS)
     extra = tuple((n, i) for i, n in enumerate(names) if n not in _KNOWN_COLUMNS)
-    return email, profile, extra
+    return email, (a, b, c, d, e), extra
 
 
 def _from_plan(cls: type[Recipient], plan: _RowPlan, values: tuple[Any, ...]) -> Recipient:
-    """The general path's result for a row of text values (TypeError if one is not text)."""
+    """The general path's result for a row of text values followed by one empty text (TypeError if
+    one is not text). Spelled out, positional and without comprehensions: this runs once per row."""
     "".join(values)  # TypeError unless every value is text
-    email, profile, extra = plan
+    email, (name, nickname, gender, birthday, mobile), extra = plan
+    data = {}
+    for column, i in extra:
+        if value := values[i]:
+            data[column] = value
     return cls(
-        email=values[email] if email >= 0 else "",
-        data={n: v for n, i in extra if (v := values[i])},
-        **{n: values[i] or None for n, i in profile},
+        values[email],
+        values[name] or None,
+        values[nickname] or None,
+        values[gender] or None,
+        values[birthday] or None,
+        values[mobile] or None,
+        data,
     )
 
 

@@ -85,15 +85,33 @@ def _domain_lengths(domain: str, smtputf8: bool) -> tuple[int, int] | None:
     return len(info.domain.encode()), len(info.ascii_domain)
 
 
+def _local_room(domain: str, smtputf8: bool) -> int:
+    """The longest dot-atom local part email-validator accepts before ``@domain`` (-1: none, the
+    probe fails): at most 64, and the address within 254 with the domain in both of its forms."""
+    lengths = _domain_lengths(domain, smtputf8)
+    if lengths is None:
+        return -1
+    return min(_LOCAL_MAX, _ADDRESS_MAX - 1 - max(lengths))
+
+
+# One-argument caches (the C lru_cache keys a lone str by itself: no tuple per lookup), per smtputf8.
+_ROOM = {
+    False: lru_cache(maxsize=4096)(lambda domain: _local_room(domain, False)),
+    True: lru_cache(maxsize=4096)(lambda domain: _local_room(domain, True)),
+}
+
+
 def _validator_error(address: str, smtputf8: bool) -> str | None:
     """email-validator's verdict on ``address``: the per-domain cache when it provably applies, else a full run."""
     local, at, domain = address.partition("@")
-    if at and len(local) <= _LOCAL_MAX and address.isascii() and _DOT_ATOM.match(local):
-        lengths = _domain_lengths(domain, smtputf8)
-        if lengths is not None:
-            normalised, ascii_form = lengths
-            if len(address) <= _ADDRESS_MAX and len(local) + 1 + max(normalised, ascii_form) <= _ADDRESS_MAX:
-                return None
+    if (
+        at
+        and address.isascii()
+        and len(local) <= _ROOM[smtputf8](domain)
+        and len(address) <= _ADDRESS_MAX
+        and _DOT_ATOM.match(local)
+    ):
+        return None
     from email_validator import EmailNotValidError, validate_email
 
     try:
@@ -123,8 +141,8 @@ def _address_error(address: str, smtputf8: bool) -> str | None:
         return f"an address must be a string, not {type(address).__name__}"
     if not address:
         return "empty address"
-    if problem := control_char_error(address):
-        return f"address {problem}"
+    if _CONTROL.search(address):
+        return f"address {control_char_error(address)}"
     if not smtputf8 and not address.isascii():
         return (
             "non-ASCII address (SMTPUTF8/IDN): this provider does not declare support for it; "
@@ -412,9 +430,11 @@ def recipient_error(recipient: Recipient, smtputf8: bool = False) -> str | None:
     """Why the core must reject this recipient before upload (address syntax, unusable text), or None."""
     if problem := _address_error(recipient.email, smtputf8):
         return f"invalid address: {problem}"
-    data = recipient.data
+    r, data = recipient, recipient.data
     try:  # one scan over all the text in the usual case: every value a string, none unusable
-        if not _SURROGATE.search("".join([*recipient.profile().values(), *data.values(), *data])):
+        profile = (r.name or "", r.nickname or "", r.gender or "", r.birthday or "", r.mobile or "")
+        text = "".join((*profile, *data.values(), *data))
+        if (text.isascii() and "\x00" not in text) or not _SURROGATE.search(text):  # (ASCII has no surrogates)
             return None
     except TypeError:
         pass  # a value that is not text: the loop below names it

@@ -100,9 +100,9 @@ def upload(
             report = client.upload(
                 group, rows, skip_existing=skip_existing, split=split, wait=wait, progress=on_progress
             )
-        except MailbridgeError as exc:
-            if isinstance(exc.partial_result, UploadReport):  # what was done before the failure, on record
-                partial = exc.partial_result
+        except (MailbridgeError, KeyboardInterrupt) as exc:  # Ctrl-C: the upload waited for its call in flight
+            partial = getattr(exc, "partial_result", None)
+            if isinstance(partial, UploadReport):  # what was done before the failure, on record
                 written = _write_rejected(partial, rejected_to)
                 payload = partial.as_dict() | {"rejected_file": str(written) if written else None, "complete": False}
                 state.output.data(

@@ -89,6 +89,19 @@ def _iso(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
 
 
+# A batch as stored: [key, email, profile, data] per member, profile and data as json.dumps writes them
+# (compact, keys sorted, text as is); json_extract hands the objects back as that same text (tested).
+_ENCODE_BATCH = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode
+# json_extract, not ->/->>: those need SQLite 3.38 (Python 3.11 may link an older one). The scalar
+# subquery (the group's last number) is evaluated once, before the first row is written.
+_INSERT_BATCH = (
+    "INSERT OR IGNORE INTO members (group_id, key, email, profile, data, added_at, seq)"
+    " SELECT ?1, json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),"
+    " json_extract(value, '$[3]'), ?2, (SELECT COALESCE(MAX(seq), 0) FROM members WHERE group_id = ?1) + key + 1"
+    " FROM json_each(?3)"
+)
+
+
 class LocalBackend(Backend):
     """Offline backend with generous limits that goes through the same client code as the clouds."""
 
@@ -216,35 +229,36 @@ class LocalBackend(Backend):
     def upload_batch(self, group: Group, recipients: Sequence[Recipient]) -> BatchResult:
         """One transaction for the whole batch: either every new member is written, or none is.
 
-        One ``executemany`` of ``INSERT OR IGNORE`` writes the batch (the core has removed repeats
-        within the input); the members already in the group are the rows it ignored, found, only
-        when there are any, as the keys without a row numbered in this batch."""
-        gid, now, dumps = group.id, _iso(_now()), Store.dumps
-        # The rows are encoded before the write lock is taken (other processes wait less); only
-        # their numbers, which follow the group's last one, are added under it.
-        encoded = [(r.email.casefold(), r.email, dumps(r.profile()), dumps(r.data)) for r in recipients]
-        with self.store.transaction() as db:
-            if db.execute("SELECT 1 FROM groups WHERE id = ?", (gid,)).fetchone() is None:
-                raise GroupNotFound(f"no group with id {gid!r}", provider=self.name)
-            seq = db.execute("SELECT COALESCE(MAX(seq), 0) FROM members WHERE group_id = ?", (gid,)).fetchone()[0]
-            before = db.total_changes
-            db.executemany(
-                "INSERT OR IGNORE INTO members (group_id, key, email, profile, data, added_at, seq)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(gid, k, e, p, d, now, i) for i, (k, e, p, d) in enumerate(encoded, start=seq + 1)],
-            )
-            if db.total_changes - before == len(encoded):
-                return BatchResult(accepted=[e for _, e, _, _ in encoded], request_id=uuid.uuid4().hex)
-            written = {
-                row[0]
-                for row in db.execute(
-                    "SELECT key FROM members WHERE group_id = ? AND seq > ? AND seq <= ?",
-                    (gid, seq, seq + len(encoded)),
-                )
-            }
+        The batch goes to SQLite as one JSON array, expanded by ``json_each`` in one ``INSERT OR
+        IGNORE ... SELECT`` (the core has removed repeats within the input), numbered after the
+        group's last member inside the statement: SQLite writes every row in one step with the GIL
+        released, so a pipelined upload checks its next batch meanwhile (``executemany`` takes the
+        GIL back for every row, and each statement more is one more wait for it). A group that
+        does not exist fails the members' foreign key. The members already in the group are the
+        rows it ignored, found only when there are any: the rows it wrote are the ``changes``
+        largest rowids (SQLite numbers a new row one past the largest; the write lock is held)."""
+        gid, now = group.id, _iso(_now())
+        # Encoded before the write lock is taken (other processes wait less): one C call for the batch.
+        rows = [(r.email.casefold(), r.email, r.profile(), r.data) for r in recipients]
+        encoded = _ENCODE_BATCH(rows)
+        try:
+            with self.store.transaction() as db:
+                before = db.total_changes
+                last = db.execute(_INSERT_BATCH, (gid, now, encoded)).lastrowid or 0
+                changes = db.total_changes - before
+                if changes == len(rows):
+                    return BatchResult(accepted=[r.email for r in recipients], request_id=uuid.uuid4().hex)
+                written = {
+                    row[0]
+                    for row in db.execute(
+                        "SELECT key FROM members WHERE rowid > ? AND rowid <= ?", (last - changes, last)
+                    )
+                }
+        except NotFound as exc:  # the foreign key: no such group (any more)
+            raise GroupNotFound(f"no group with id {gid!r}", provider=self.name) from exc
         accepted: list[str] = []
         existing: list[str] = []
-        for k, e, _, _ in encoded:
+        for k, e, _, _ in rows:
             if k in written:
                 written.discard(k)  # (a repeat within the batch, which the core never sends, is existing)
                 accepted.append(e)

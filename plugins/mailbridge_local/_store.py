@@ -18,7 +18,6 @@ No ``sqlite3`` exception leaves this module (``raise ... from``):
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import sqlite3
 import threading
@@ -221,20 +220,3 @@ class Store:
     def close(self) -> None:
         with self._lock:
             self._db.close()
-
-    @staticmethod
-    def dumps(value: dict[str, str]) -> str:
-        """Profile fields and template data as stored: compact JSON, keys sorted."""
-        if not value:
-            return "{}"
-        try:  # text values (what the core lets through): exactly json.dumps's output, without its set-up per call
-            if len(value) == 1:
-                ((k, v),) = value.items()
-                return "{" + _STRING(k) + ":" + _STRING(v) + "}"
-            return "{" + ",".join([_STRING(k) + ":" + _STRING(v) for k, v in sorted(value.items())]) + "}"
-        except TypeError:
-            return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-
-
-# The JSON string encoder json.dumps(ensure_ascii=False) uses (C); TypeError for anything but a str.
-_STRING: Callable[[str], str] = json.encoder.encode_basestring

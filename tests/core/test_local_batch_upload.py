@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import sqlite3
+import tempfile
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -21,7 +22,6 @@ from click.testing import CliRunner
 from email_validator import EmailNotValidError, validate_email
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from mailbridge_local._store import Store
 
 import mailbridge
 from mailbridge.cli import cli
@@ -143,7 +143,9 @@ def test_a_batch_that_fails_midway_leaves_only_what_the_report_says(tmp_path: Pa
     partial = caught.value.partial_result
     assert isinstance(partial, mailbridge.UploadReport)
     assert partial.accepted == 2000 and partial.batches == 2
-    assert caught.value.not_sent == tuple(emails[2000:3000])  # the failed call's addresses
+    # The failed call's addresses and the next batch's, read and checked while it ran: none uploaded.
+    assert caught.value.not_sent == tuple(emails[2000:4000])
+    assert (partial.rows, partial.not_sent) == (4000, 2000)
     members = _members(store, "news")
     assert sorted(members) == sorted(emails[:2000])
 
@@ -164,10 +166,40 @@ def test_existing_members_are_named_per_batch(tmp_path: Path) -> None:
 text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=8)
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.dictionaries(text, text, max_size=6))
-def test_stored_json_is_json_dumps(value: dict[str, str]) -> None:
-    assert Store.dumps(value) == json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+def _dumps(value: dict[str, str]) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["Ann@Example.com", "b.c@example.org", "x+y@example.net"]), text, text),
+        max_size=3,
+    ),
+    st.dictionaries(text, text, max_size=4),
+)
+def test_stored_text_is_json_dumps(people: list[tuple[str, str, str]], data: dict[str, str]) -> None:
+    """Whatever text the core lets through (no NUL, no lone surrogate) is stored as compact, sorted
+    JSON exactly as json.dumps writes it, read from the file with sqlite3."""
+    people = [p for p in people if "\x00" not in p[1] + p[2]]
+    data = {k: v for k, v in data.items() if "\x00" not in k + v}
+    recipients = {
+        p[0].casefold(): mailbridge.Recipient(email=p[0], name=p[1] or None, mobile=p[2] or None, data=data)
+        for p in people
+    }
+    with tempfile.TemporaryDirectory() as tmp, mailbridge.connect(f"local://{tmp}") as client:
+        group = client.create_group("g")
+        result = client.backend.upload_batch(group, list(recipients.values()))
+        assert result.accepted == tuple(r.email for r in recipients.values())
+        db = sqlite3.connect(Path(tmp) / "mailbridge.sqlite3")
+        try:
+            rows = db.execute("SELECT key, email, profile, data, seq FROM members ORDER BY seq").fetchall()
+        finally:
+            db.close()
+    assert [(k, e, p, d) for k, e, p, d, _ in rows] == [
+        (key, r.email, _dumps(r.profile()), _dumps(r.data)) for key, r in recipients.items()
+    ]
+    assert [seq for *_, seq in rows] == list(range(1, len(rows) + 1))
 
 
 columns = st.one_of(
@@ -190,3 +222,32 @@ def _outcome(value: Any) -> Any:
 def test_coerce_fast_path_is_the_general_path(row: dict[str, Any]) -> None:
     """A plain dict takes the per-header plan; any other mapping the general code: same result."""
     assert _outcome(row) == _outcome(MappingProxyType(row))
+
+
+def test_existing_members_are_named_after_removals_and_a_deleted_group_is_not_found(tmp_path: Path) -> None:
+    """The rows a call wrote are told from the ignored ones also when removals freed the largest
+    row numbers; a call into a group deleted meanwhile is GroupNotFound and writes nothing."""
+    with mailbridge.connect(f"local://{tmp_path}") as client:
+        group = client.create_group("g")
+        other = client.create_group("other")
+        backend = client.backend
+        backend.upload_batch(group, [mailbridge.Recipient(email=f"u{i}@example.com") for i in range(6)])
+        backend.upload_batch(other, [mailbridge.Recipient(email="o@example.com")])
+        backend.remove_members(other, ["o@example.com"])
+        backend.remove_members(group, ["u5@example.com", "u4@example.com"])
+        mixed = [
+            mailbridge.Recipient(email=e)
+            for e in ["U0@example.com", "u4@example.com", "n@example.com", "u3@example.com"]
+        ]
+        result = backend.upload_batch(group, mixed)
+        assert result.accepted == ("u4@example.com", "n@example.com")
+        assert result.existing == ("U0@example.com", "u3@example.com")
+        assert [m.email for m in client.members(group)] == [
+            *(f"u{i}@example.com" for i in range(4)),
+            "u4@example.com",
+            "n@example.com",
+        ]
+        client.delete_group(other)
+        with pytest.raises(mailbridge.GroupNotFound):
+            backend.upload_batch(other, [mailbridge.Recipient(email="late@example.com")])
+        assert "late@example.com" not in _members(tmp_path, "g") and len(_members(tmp_path, "other")) == 0

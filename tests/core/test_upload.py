@@ -174,9 +174,20 @@ def test_split_refuses_before_any_call_when_the_lists_run_out(make_client: MakeC
     assert len(backend_of(client).calls_to("upload_batch")) == calls
 
 
-def test_failed_call_reports_partial_progress(make_client: MakeClient) -> None:
+@pytest.mark.parametrize(
+    ("limits", "not_sent", "rows"),
+    [
+        # One call at a time (a group size to fill): row 5 was never read.
+        ({"max_group_size": 100}, ("u2@example.com", "u3@example.com"), 4),
+        # Pipelined (no group limit): row 5 was read and checked while the failing call ran.
+        ({}, ("u2@example.com", "u3@example.com", "u4@example.com"), 5),
+    ],
+)
+def test_failed_call_reports_partial_progress(
+    make_client: MakeClient, limits: dict[str, int], not_sent: tuple[str, ...], rows: int
+) -> None:
     """When a call fails for good, the error carries the report so far and the unsent addresses."""
-    client = make_client(upload_batch_size=2)
+    client = make_client(upload_batch_size=2, **limits)
     group = client.create_group("g")
     good = backend_of(client).upload_batch
     calls = 0
@@ -192,10 +203,11 @@ def test_failed_call_reports_partial_progress(make_client: MakeClient) -> None:
     with pytest.raises(mailbridge.AuthenticationError) as info:
         client.upload(group, [f"u{i}@example.com" for i in range(5)])
     assert info.value.partial_result.accepted == 2
-    assert info.value.not_sent == ("u2@example.com", "u3@example.com")
+    assert info.value.not_sent == not_sent
     assert info.value.operation == "upload_recipients"
-    # rows read so far = accepted + not_sent (row 5 was never read)
-    assert (info.value.partial_result.rows, info.value.partial_result.not_sent) == (4, 2)
+    # rows read so far = accepted + not_sent
+    assert (info.value.partial_result.rows, info.value.partial_result.not_sent) == (rows, len(not_sent))
+    assert [m.email for m in client.members(group)] == ["u0@example.com", "u1@example.com"]
 
 
 def test_retryable_failures_are_retried(make_client: MakeClient) -> None:
