@@ -11,7 +11,11 @@ an ``httpx.AsyncClient`` on the same guarded seam, as the very request plans of 
   per awaited call, bounded by the same :class:`~mailbridge._paging.PageFollower` rules as the sync
   listings (leave early with ``break`` and close them, or use :func:`contextlib.aclosing`);
 * ``get_group()``, ``refresh_group()``, ``account()``, ``statistics()``, ``tags()``, ``templates()``,
-  ``get_template()``.
+  ``get_template()``;
+* the writes ``create_group()``, ``get_or_create_group()``, ``delete_group()``, ``remove()``, ``create_tag()``,
+  ``rename_tag()``, ``delete_tag()``, ``create_template()``, ``update_template()``, ``delete_template()``, with the
+  client's safe-repeat rules (:mod:`mailbridge._safe_repeat`, flows both clients drive: a create whose outcome
+  is unknown is looked up by name before it is sent again).
 
 Every native call has the synchronous client's validation, feature checks, pacing
 (:meth:`RateLimiter.acquire_async`), retry policy (the same stamina policy, awaited), error tagging and
@@ -20,8 +24,9 @@ backend's requests are sans-IO flows both clients drive, :mod:`mailbridge._flow`
 is not a provider call stays off the loop in a worker thread (:func:`asyncio.to_thread`): an idempotency
 key's store calls around the native send (:meth:`IdempotencyGuard.send_async`: SQLite, Redis), and
 reading the template catalog (a file or Redis) after a template's native look-up (none with
-``template_catalog=off``, and none for a send reusing a cached look-up). Everything else (the other
-methods, and every method of a backend without an async side: the Tencent SDK, the local SQLite store)
+``template_catalog=off``, and none for a send reusing a cached look-up) or writing it around a native
+template create/update/delete. Everything else (``upload()``, ``wait_until_ready()``, and every method
+of a backend without an async side: the Tencent SDK, the local SQLite store)
 runs the synchronous :class:`Client` in worker threads, so the event loop never blocks and the errors
 are the same neutral classes; its listings are async iterators that fetch page by page off the loop.
 ``send_many`` keeps a bounded number of sends in flight as asyncio tasks (:class:`AsyncSendMany`).
