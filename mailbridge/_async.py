@@ -13,7 +13,8 @@ an ``httpx.AsyncClient`` on the same guarded seam, as the very request plans of 
 * ``get_group()``, ``refresh_group()``, ``account()``, ``statistics()``, ``tags()``, ``templates()``,
   ``get_template()``;
 * the writes ``create_group()``, ``get_or_create_group()``, ``delete_group()``, ``remove()``, ``create_tag()``,
-  ``rename_tag()``, ``delete_tag()``, ``create_template()``, ``update_template()``, ``delete_template()``, with the
+  ``rename_tag()``, ``delete_tag()``, ``create_template()``, ``update_template()``, ``delete_template()``,
+  ``suppress()``, ``unsuppress()`` and the listing ``suppressions()``, with the
   client's safe-repeat rules (:mod:`mailbridge._safe_repeat`, flows both clients drive: a create whose outcome
   is unknown is looked up by name before it is sent again).
 
@@ -64,6 +65,8 @@ from ._models import (
     RemoveReport,
     SendResult,
     StatisticsRow,
+    Suppression,
+    SuppressionReason,
     Tag,
     Template,
     UploadReport,
@@ -578,6 +581,41 @@ class AsyncClient:
         if self.sync._templates.catalog_is_off():
             return fn(*args)
         return await asyncio.to_thread(fn, *args)
+
+    # ------------------------------------------------------------------ suppressions
+
+    def suppressions(self) -> AsyncGenerator[Suppression, None]:
+        """:meth:`Client.suppressions` as an async iterator, page by page."""
+        size = self.limits.list_page_size
+
+        def native(list_suppressions: Callable[..., Awaitable[Any]]) -> AsyncGenerator[Suppression, None]:
+            return self._pages(Operation.SUPPRESSIONS, _by_cursor(list_suppressions, page_size=size))
+
+        return self._listing("list_suppressions", Feature.SUPPRESSIONS, native, self.sync.suppressions, size)
+
+    async def suppress(
+        self, addresses: Iterable[str] | str, *, reason: SuppressionReason | str = SuppressionReason.MANUAL
+    ) -> list[str]:
+        """:meth:`Client.suppress`, awaited (every address checked before any call)."""
+        self.sync._require(Feature.SUPPRESSIONS)
+        why = SuppressionReason(reason)
+        return await self._each_chunk("add_suppressions", self.sync._addresses(addresses), why)
+
+    async def unsuppress(self, addresses: Iterable[str] | str) -> list[str]:
+        """:meth:`Client.unsuppress`, awaited."""
+        self.sync._require(Feature.SUPPRESSIONS)
+        return await self._each_chunk("remove_suppressions", self.sync._addresses(addresses))
+
+    async def _each_chunk(self, name: str, addresses: list[str], *extra: Any) -> list[str]:
+        """The backend's ``name`` per chunk of :meth:`Client._chunks`: native, else the sync loop in a thread."""
+        method = self._native_method(name)
+        if method is None:
+            return await asyncio.to_thread(self.sync._each_chunk, getattr(self.sync.backend, name), addresses, *extra)
+        for chunk in self.sync._chunks(addresses):
+            await self._call(Operation.SUPPRESSIONS, method, chunk, *extra)
+        return addresses
+
+    # ------------------------------------------------------------------ templates
 
     async def create_template(
         self, name: str, *, subject: str, html: str | None = None, text: str | None = None

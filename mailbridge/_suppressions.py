@@ -69,10 +69,14 @@ class SuppressionsMixin:
         return list(unique.values())
 
     def _each_chunk(self, fn: Callable[..., None], addresses: list[str], *extra: Any) -> list[str]:
-        size = max(1, self.limits.suppression_batch_size)
-        for start in range(0, len(addresses), size):
-            self._call(Operation.SUPPRESSIONS, fn, addresses[start : start + size], *extra)
+        for chunk in self._chunks(addresses):
+            self._call(Operation.SUPPRESSIONS, fn, chunk, *extra)
         return addresses
+
+    def _chunks(self, addresses: list[str]) -> list[list[str]]:
+        """The addresses in calls of at most ``limits.suppression_batch_size``."""
+        size = max(1, self.limits.suppression_batch_size)
+        return [addresses[start : start + size] for start in range(0, len(addresses), size)]
 
     def suppress(
         self, addresses: Iterable[str] | str, *, reason: SuppressionReason | str = SuppressionReason.MANUAL

@@ -24,6 +24,8 @@ from mailbridge import (
     Page,
     SendReceipt,
     StatisticsRow,
+    Suppression,
+    SuppressionReason,
     Tag,
     Template,
 )
@@ -132,6 +134,19 @@ class AsyncAliyunBackend:
 
     async def delete_template(self, template: Template) -> None:
         await self._run(self.backend.plan_delete_template(template))
+
+    # ------------------------------------------------------------------ suppressions
+
+    async def list_suppressions(self, *, cursor: str | None, page_size: int) -> Page[Suppression]:
+        return await self._run(self.backend.plan_list_suppressions(cursor, page_size))
+
+    async def add_suppressions(
+        self, addresses: Sequence[str], reason: SuppressionReason = SuppressionReason.MANUAL
+    ) -> None:
+        await self._run(self.backend.plan_add_suppressions(addresses))
+
+    async def remove_suppressions(self, addresses: Sequence[str]) -> None:
+        await self._run(self.backend.plan_remove_suppressions(addresses))
 
     # ------------------------------------------------------------------ reads
 

@@ -1025,13 +1025,16 @@ class AliyunBackend(Backend):
     # ------------------------------------------------------------------ suppression lists
 
     def list_suppressions(self, *, cursor: str | None, page_size: int) -> Page[Suppression]:
+        return self._run(self.plan_list_suppressions(cursor, page_size))
+
+    def plan_list_suppressions(self, cursor: str | None, page_size: int) -> Plan[Page[Suppression]]:
         """QueryInvalidAddress (the invalid-address library, scope ``shared``: hard bounces of the
         last 30 days, DM's longest window), then ListUserSuppression (the account's own list).
         Cursor ``invalid:<NextStart>`` or ``user:<PageNo>``."""
         part, _, token = (cursor or "invalid:").partition(":")
         if part == "invalid":
             today = dt.datetime.now(parse.CST).date()
-            body = self._read(
+            body = yield from ask(
                 "QueryInvalidAddress",
                 {
                     "StartTime": (today - dt.timedelta(days=30)).isoformat(),
@@ -1054,11 +1057,11 @@ class AliyunBackend(Backend):
             ]
             following = self._next(body, len(rows), page_size, token or None)
             if not items:  # an empty page ends a listing (follow_pages): go straight on to the account's list
-                return self.list_suppressions(cursor="user:1", page_size=page_size)
+                return (yield from self.plan_list_suppressions("user:1", page_size))
             return Page(items, f"invalid:{following}" if following else "user:1")
         page_no = int(token or 1)
         size = min(page_size, 100)
-        body = self._read("ListUserSuppression", {"PageNo": page_no, "PageSize": size}, Operation.SUPPRESSIONS)
+        body = yield from ask("ListUserSuppression", {"PageNo": page_no, "PageSize": size}, Operation.SUPPRESSIONS)
         rows = parse.records(body, "Data", "UserSuppressions")
         items = [
             Suppression(
@@ -1075,21 +1078,27 @@ class AliyunBackend(Backend):
         return Page(items, f"user:{page_no + 1}" if more else None)
 
     def add_suppressions(self, addresses: Sequence[str], reason: SuppressionReason = SuppressionReason.MANUAL) -> None:
+        self._run(self.plan_add_suppressions(addresses))
+
+    def plan_add_suppressions(self, addresses: Sequence[str]) -> Plan[None]:
         """CreateUserSuppression (one address per call: ``suppression_batch_size`` 1); no reason field."""
         for address in addresses:
-            self._call("CreateUserSuppression", {"Address": address}, Operation.SUPPRESSIONS)
+            yield Call("CreateUserSuppression", {"Address": address}, Operation.SUPPRESSIONS)
 
     def remove_suppressions(self, addresses: Sequence[str]) -> None:
+        self._run(self.plan_remove_suppressions(addresses))
+
+    def plan_remove_suppressions(self, addresses: Sequence[str]) -> Plan[None]:
         """DeleteInvalidAddress, then the address's ListUserSuppression ids through RemoveUserSuppression."""
         for address in addresses:
-            self._call("DeleteInvalidAddress", {"ToAddress": address}, Operation.SUPPRESSIONS)
-            body = self._read(
+            yield Call("DeleteInvalidAddress", {"ToAddress": address}, Operation.SUPPRESSIONS)
+            body = yield from ask(
                 "ListUserSuppression", {"Address": address, "PageNo": 1, "PageSize": 100}, Operation.SUPPRESSIONS
             )
             rows = parse.records(body, "Data", "UserSuppressions")
             ids = [i for r in rows if (i := r.string("SuppressionId")) is not None]
             if ids:
-                self._call("RemoveUserSuppression", {"SuppressionIds": ",".join(ids)}, Operation.SUPPRESSIONS)
+                yield Call("RemoveUserSuppression", {"SuppressionIds": ",".join(ids)}, Operation.SUPPRESSIONS)
 
 
 def check_smtp_password(password: Secret) -> str | None:

@@ -1,5 +1,5 @@
 """Direct Mail's native asyncio writes (issue 15): groups (create, get-or-create, delete), members removed,
-tags and templates (create, rename/update, delete).
+tags and templates (create, rename/update, delete), suppressions (listed, added, removed).
 
 Judged by the emulator, as :mod:`.test_async_native_reads` is: each operation runs once through the sync
 client and once through the async client on a loop whose worker threads are refused; the emulator's
@@ -55,7 +55,7 @@ def without_ids(calls: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict
     return [(a, {k: v for k, v in p.items() if k not in IDS}) for a, p in calls]
 
 
-IDS = frozenset({"TagId", "TemplateId", "ReceiverId"})
+IDS = frozenset({"TagId", "TemplateId", "ReceiverId", "SuppressionIds"})
 
 
 def same_on_the_wire(
@@ -391,3 +391,49 @@ class CatalogOnly(NoThreads):
             self.ran.append(name)
             return concurrent.futures.ThreadPoolExecutor.submit(self, fn, *args, **kwargs)
         return super().submit(fn, *args, **kwargs)
+
+
+# --------------------------------------------------------------------------- suppressions
+
+
+def test_suppressions_are_listed_added_and_removed_on_the_loop_with_the_sync_requests(emu: AliyunEmulator) -> None:
+    with sync_client(emu.url) as client:  # a hard bounce: DM's invalid-address library (scope "shared")
+        client.send(mailbridge.Message(sender=SENDER, to="gone@bounce.example", subject="s", text="t"))
+    wanted = ["left@example.com", "quit@example.com", "LEFT@example.com"]
+
+    def listed(items: list[mailbridge.Suppression]) -> list[tuple[str, str]]:
+        return sorted((s.address, s.scope) for s in items)
+
+    def blocking(client: mailbridge.Client) -> tuple[Any, ...]:
+        added = client.suppress(wanted)
+        during = listed(list(client.suppressions()))
+        removed = client.unsuppress(added)
+        return added, during, removed, listed(list(client.suppressions()))
+
+    async def awaited(client: mailbridge.AsyncClient) -> tuple[Any, ...]:
+        added = await client.suppress(wanted)
+        during = listed([s async for s in client.suppressions()])
+        removed = await client.unsuppress(added)
+        return added, during, removed, listed([s async for s in client.suppressions()])
+
+    expected, got, actions = same_on_the_wire(emu, blocking, awaited, ids=False)
+    assert got == expected
+    added, during, removed, after = got
+    assert added == removed == ["left@example.com", "quit@example.com"]
+    assert during == [
+        ("gone@bounce.example", "shared"),
+        ("left@example.com", "account"),
+        ("quit@example.com", "account"),
+    ]
+    assert after == [("gone@bounce.example", "shared")]
+    assert actions.count("CreateUserSuppression") == 2 and actions.count("RemoveUserSuppression") == 2
+
+
+def test_a_bad_address_is_refused_before_any_suppression_call(emu: AliyunEmulator) -> None:
+    async def scenario(client: mailbridge.AsyncClient) -> None:
+        with pytest.raises(mailbridge.InvalidAddress):
+            await client.suppress(["ok@example.com", "not an address"])
+
+    before = len(emu.server.requests)
+    natively(emu, scenario)
+    assert wire(emu, before) == []
