@@ -28,7 +28,7 @@ class BlockingFacade:
     """The contract suite's synchronous calls, each run as a coroutine of the async client on one event loop.
 
     An async iterator is drained on the loop and handed back as an iterator, so ``list(client.groups())`` works.
-    A call the async client does not offer (domains, senders, suppressions ...) goes to its ``sync`` client.
+    A call the async client does not offer (domains, senders ...) goes to its ``sync`` client.
     """
 
     def __init__(self, client: AsyncClient, runner: asyncio.Runner) -> None:
@@ -40,7 +40,7 @@ class BlockingFacade:
             return getattr(self._client.sync, name)
         if inspect.iscoroutinefunction(attr):
             return lambda *a, **k: self._runner.run(attr(*a, **k))
-        if callable(attr) and name in {"groups", "members", "deliveries", "send_many"}:
+        if callable(attr) and name in {"groups", "members", "deliveries", "suppressions", "send_many"}:
 
             def drain(*a: Any, **k: Any) -> Iterator[Any]:
                 async def collect() -> list[Any]:
