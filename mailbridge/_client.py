@@ -555,6 +555,7 @@ class Client(SuppressionsMixin):
     ) -> None:
         """The upload pass: every row checked, de-duplicated and sent in batches, or reported."""
         size = self.limits.upload_batch_size
+        known = len(existing) > 0  # (read before this pass; the lookup is skipped when there is none)
         writer = self._writer(tally, progress)
         batch: Rows = []
         try:
@@ -571,7 +572,7 @@ class Client(SuppressionsMixin):
                 if not seen.add(key):
                     tally.duplicates.append(recipient.email)
                     continue
-                if key in existing:
+                if known and key in existing:
                     tally.existing += 1
                     continue
                 if tally.full:
@@ -606,8 +607,9 @@ class Client(SuppressionsMixin):
             text = shown if isinstance(shown, str) else repr(item)
             tally.rejected.append(RejectedAddress(text[:200], f"unreadable row: {exc}", "invalid", row))
             return None
-        limits = self.limits
-        if limits is not tally.checked_limits:  # per upload, not per row: what the backend supports
+        limits = tally.checked_limits
+        if limits is None:  # once per upload, not per row: what the backend supports
+            limits = self.limits
             features = limits.features
             tally.checked_limits = limits
             tally.smtputf8 = Feature.SMTPUTF8 in features
