@@ -1,14 +1,30 @@
 """``connect_async()``: the client's methods for asyncio applications (FastAPI, aiohttp, ...).
 
-Sends go native when the backend offers an :class:`~mailbridge.AsyncBackend`
-(:meth:`Backend.async_backend`; Direct Mail's is an ``httpx.AsyncClient`` over the same guarded
-seam): validation, pacing (:meth:`RateLimiter.acquire_async`), retries (the same stamina
-policy, awaited) and the outcome rule are the synchronous client's, and ``send_many`` keeps a
-bounded number of sends in flight as asyncio tasks (:class:`AsyncSendMany`). A send by template
-or with an idempotency key, every other method, and every backend without an async side (the
-Tencent SDK, the local SQLite store) run the synchronous :class:`Client` in worker threads
-(:func:`asyncio.to_thread`), so the event loop never blocks and the errors are the same neutral
-classes. Paged listings are async iterators that fetch page by page off the loop.
+What runs natively on the event loop is what the backend's :class:`~mailbridge.AsyncBackend`
+(:meth:`Backend.async_backend`) offers, found method by method
+(:data:`~mailbridge._async_backend.ASYNC_METHODS`). Direct Mail's offers every provider call below, over
+an ``httpx.AsyncClient`` on the same guarded seam, as the very request plans of its synchronous backend
+(the same requests on the wire):
+
+* ``send`` (also by template and with an idempotency key) and ``send_many``; ``send_to_group``;
+* the listings ``groups()``, ``members()`` and ``deliveries()``: async iterators that fetch one page
+  per awaited call, bounded by the same :class:`~mailbridge._paging.PageFollower` rules as the sync
+  listings (leave early with ``break`` and close them, or use :func:`contextlib.aclosing`);
+* ``get_group()``, ``refresh_group()``, ``account()``, ``statistics()``, ``tags()``, ``templates()``,
+  ``get_template()``.
+
+Every native call has the synchronous client's validation, feature checks, pacing
+(:meth:`RateLimiter.acquire_async`), retry policy (the same stamina policy, awaited), error tagging and
+outcome rule, with the decision logic shared, not copied (the template resolver's look-ups and the
+backend's requests are sans-IO flows both clients drive, :mod:`mailbridge._flow`). Blocking work that
+is not a provider call stays off the loop in a worker thread (:func:`asyncio.to_thread`): an idempotency
+key's store calls around the native send (:meth:`IdempotencyGuard.send_async`: SQLite, Redis), and
+reading the template catalog (a file or Redis) after a template's native look-up (none with
+``template_catalog=off``, and none for a send reusing a cached look-up). Everything else (the other
+methods, and every method of a backend without an async side: the Tencent SDK, the local SQLite store)
+runs the synchronous :class:`Client` in worker threads, so the event loop never blocks and the errors
+are the same neutral classes; its listings are async iterators that fetch page by page off the loop.
+``send_many`` keeps a bounded number of sends in flight as asyncio tasks (:class:`AsyncSendMany`).
 
 One async client belongs to one event loop (its connections do); close it with ``aclose()``
 or ``async with``.
@@ -17,25 +33,29 @@ or ``async with``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+import functools
 import itertools
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator
 from typing import Any, TypeVar, cast
 
 from ._abulk import AsyncSendMany, ThreadSends
-from ._async_backend import AsyncBackend
+from ._async_backend import AsyncBackend, async_method
 from ._bulk import SendManyProgress, default_in_flight
-from ._client import Client
+from ._client import Client, _named, _wanted
 from ._connect import connect
-from ._exceptions import ConfigurationError, MailbridgeError
-from ._limits import Limits, Operation
+from ._exceptions import ConfigurationError, MailbridgeError, TemplateNotFound
+from ._flow import Offload, adrive
+from ._limits import Feature, Limits, Operation
 from ._models import (
     AccountSummary,
     DeliveryEvent,
     Group,
     Member,
     Message,
+    Page,
     RemoveReport,
     SendResult,
     StatisticsRow,
@@ -43,9 +63,9 @@ from ._models import (
     Template,
     UploadReport,
 )
-from ._template_resolver import TemplateResolver
+from ._paging import afollow_pages
+from ._template_resolver import Lookup
 from ._url import ProviderURL
-from ._validation import check_message
 
 __all__ = ["AsyncClient", "AsyncSendMany", "connect_async"]
 
@@ -54,7 +74,7 @@ log = logging.getLogger("mailbridge")
 _UNSET: Any = object()
 
 
-async def _iterate(make: Callable[[], Iterator[T]], batch: int | None = None) -> AsyncIterator[T]:
+async def _iterate(make: Callable[[], Iterator[T]], batch: int | None = None) -> AsyncGenerator[T, None]:
     """Drive a synchronous iterator from worker threads, ``batch`` items per hop (one provider page: the
     iterator fetches the next page only when asked for its first item); closed when the consumer stops."""
     size = max(1, batch or 1)
@@ -72,13 +92,20 @@ async def _iterate(make: Callable[[], Iterator[T]], batch: int | None = None) ->
             await asyncio.to_thread(close)
 
 
+def _by_cursor(
+    method: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any
+) -> Callable[[str | None], Awaitable[Any]]:
+    """A backend's page method as a fetch of one page by cursor (``method(*args, cursor=..., **kwargs)``)."""
+    return lambda cursor: method(*args, cursor=cursor, **kwargs)
+
+
 class AsyncClient:
     """The asyncio face of a :class:`Client`: the same methods, awaited; listings are async iterators.
 
     Build it with :func:`connect_async`; ``sync`` is the wrapped client (for the methods not mirrored
-    here). ``native`` says whether sends run on the event loop (the backend has an
-    :class:`~mailbridge.AsyncBackend`) rather than in worker threads. Use ``async with`` or
-    ``await client.aclose()``.
+    here). ``native`` says whether the backend has an :class:`~mailbridge.AsyncBackend`, so that its
+    provider calls run on the event loop rather than in worker threads (see the module doc for which).
+    Use ``async with`` or ``await client.aclose()``.
     """
 
     def __init__(self, client: Client) -> None:
@@ -121,6 +148,10 @@ class AsyncClient:
                 )
         return self._native
 
+    def _native_method(self, name: str) -> Callable[..., Awaitable[Any]] | None:
+        """The async backend's counterpart of backend method ``name``, or None (then: the sync client, in a thread)."""
+        return async_method(self._async_backend(), name)
+
     async def aclose(self) -> None:
         """Close the client: its async connections on the loop, the rest (connections, stores) off it."""
         native, self._native = self._native, None
@@ -142,21 +173,62 @@ class AsyncClient:
     # ------------------------------------------------------------------ sending
 
     async def send(self, message: Message, *, idempotency_key: str | None = None) -> SendResult:
-        """:meth:`Client.send`, awaited: the same checks, pacing, retries and errors."""
+        """:meth:`Client.send`, awaited: the same checks, template resolution, idempotency, pacing, retries
+        and errors."""
         return await self._send(message, idempotency_key=idempotency_key)
 
     async def _send(
-        self, message: Message, *, idempotency_key: str | None = None, offload: Any = asyncio.to_thread
+        self, message: Message, *, idempotency_key: str | None = None, offload: Offload = asyncio.to_thread
     ) -> SendResult:
-        native = self._async_backend()
-        key = idempotency_key or message.idempotency_key
-        if native is None or key is not None or TemplateResolver._key(message) is not None:
+        if self._async_backend() is None:
             return cast(SendResult, await offload(self.sync.send, message, idempotency_key=idempotency_key))
-        client = self.sync
-        checked = check_message(
-            message, client.limits, client.provider, ignore_unsupported=client.ignore_unsupported_features
-        )
-        client._one_shared_email(checked)
+        send = functools.partial(self._send_resolved, idempotency_key, offload)
+        return await self._by_template(message, send, group_send=False, offload=offload)
+
+    async def _by_template(
+        self,
+        message: Message,
+        send: Callable[[Message], Awaitable[SendResult]],
+        *,
+        group_send: bool,
+        offload: Offload = asyncio.to_thread,
+    ) -> SendResult:
+        """:func:`~mailbridge._template_resolver.resolves_template_names` around an awaited send (the same
+        resolver and the same one fresh look-up after a cached template id the provider no longer knows)."""
+        resolver = self.sync._templates
+        was_cached = resolver.cached(message)
+        resolved = await self._resolve(message, group_send=group_send, offload=offload)
+        try:
+            return await send(resolved)
+        except TemplateNotFound as exc:
+            if not resolver.send_again(message, resolved, exc, was_cached=was_cached):
+                raise
+        return await send(await self._resolve(message, group_send=group_send, offload=offload))
+
+    async def _resolve(self, message: Message, *, group_send: bool, offload: Offload) -> Message:
+        """:meth:`TemplateResolver.resolve_message` awaited: the same checks and cache; the look-ups native
+        (the resolver's own plan), the catalog (a file or Redis) off the loop."""
+        resolver = self.sync._templates
+        key = resolver.checked_key(message, group_send=group_send)
+        if key is None:
+            return message
+        now = self.sync._clock()
+        template = resolver.sendable(key, now)
+        if template is None:
+            found = await self._find_template(key, offload)
+            template = resolver.keep_sendable(key, await self._complete(found, offload), now)
+        return resolver.resolved(message, template, group_send=group_send)
+
+    async def _send_resolved(self, idempotency_key: str | None, offload: Offload, message: Message) -> SendResult:
+        """:meth:`Client.send` after template resolution: checked, then sent once per idempotency key."""
+        checked, key = self.sync._checked_send(message, idempotency_key)
+        if key is None:
+            return await self._send_checked(checked)
+        return await self.sync.idempotency.send_async(key, checked, self._send_checked, offload)
+
+    async def _send_checked(self, checked: Message) -> SendResult:
+        native = self._async_backend()
+        assert native is not None  # only called when there is one
         try:
             receipt = await self._call(Operation.SEND, native.send, checked)
         except MailbridgeError as exc:  # the bookkeeping of Client._send_checked, for its one call
@@ -194,7 +266,24 @@ class AsyncClient:
         self, group: Group | str, message: Message, *, schedule: dt.datetime | None = None
     ) -> SendResult:
         """:meth:`Client.send_to_group`, awaited (``schedule`` where the backend declares scheduled sends)."""
-        return await asyncio.to_thread(self.sync.send_to_group, group, message, schedule=schedule)
+        self.sync._require(Feature.BATCH_SEND)  # before the async backend is looked for, as the sync client does
+        send_to_group = self._native_method("send_to_group")
+        if send_to_group is None:
+            return await asyncio.to_thread(self.sync.send_to_group, group, message, schedule=schedule)
+        send = functools.partial(self._group_send, send_to_group, group, schedule)
+        return await self._by_template(message, send, group_send=True)
+
+    async def _group_send(
+        self,
+        send_to_group: Callable[..., Awaitable[Any]],
+        group: Group | str,
+        schedule: dt.datetime | None,
+        message: Message,
+    ) -> SendResult:
+        checked, schedule = self.sync._checked_group_send(message, schedule)
+        resolved = await self._group(group)
+        call = send_to_group if schedule is None else functools.partial(send_to_group, schedule=schedule)
+        return SendResult([await self._call(Operation.SEND_TO_GROUP, call, resolved, checked)])
 
     def send_many(
         self,
@@ -218,6 +307,54 @@ class AsyncClient:
 
         return AsyncSendMany(send, messages, max_in_flight=in_flight, progress=progress, on_close=threads.close)
 
+    # ------------------------------------------------------------------ listings and reads
+
+    def _listing(
+        self,
+        name: str,
+        feature: Feature,
+        native: Callable[[Callable[..., Awaitable[Any]]], AsyncGenerator[T, None]],
+        blocking: Callable[[], Iterator[T]],
+        batch: int,
+    ) -> AsyncGenerator[T, None]:
+        """A listing needing ``feature``: ``native(method)`` over the async backend's ``name``, else the sync
+        iterator in threads."""
+
+        async def either() -> AsyncGenerator[T, None]:
+            self.sync._require(feature)
+            method = self._native_method(name)
+            source = _iterate(blocking, batch) if method is None else native(method)
+            async with contextlib.aclosing(source):  # closed however the consumer stops, and so each layer below
+                async for item in source:
+                    yield item
+
+        return either()
+
+    async def _pages(
+        self, operation: Operation, fetch: Callable[[str | None], Awaitable[Page[T]]]
+    ) -> AsyncGenerator[T, None]:
+        """:meth:`Client._pages` awaited: each page one :meth:`_call`, bounded as the sync listings are."""
+
+        async def call(cursor: str | None) -> Page[T]:
+            return cast(Page[T], await self._call(operation, fetch, cursor))
+
+        pages = afollow_pages(call, provider=self.provider, operation=str(operation))
+        async with contextlib.aclosing(pages):
+            async for page in pages:
+                for item in page.items:
+                    yield item
+
+    async def _read(
+        self, name: str, feature: Feature, operation: Operation, blocking: Callable[[], T], *args: Any
+    ) -> T:
+        """One read needing ``feature``: the async backend's ``name(*args)`` through :meth:`_call`, else
+        ``blocking`` in a thread."""
+        self.sync._require(feature)
+        method = self._native_method(name)
+        if method is None:
+            return await asyncio.to_thread(blocking)
+        return cast(T, await self._call(operation, method, *args))
+
     # ------------------------------------------------------------------ groups
 
     async def create_group(self, name: str, description: str | None = None, *, alias: str | None = None) -> Group:
@@ -230,21 +367,56 @@ class AsyncClient:
         return await asyncio.to_thread(self.sync.get_or_create_group, name, description, alias=alias)
 
     async def get_group(self, name: str) -> Group:
-        return await asyncio.to_thread(self.sync.get_group, name)
+        """The group with exactly this name; :class:`GroupNotFound` if none."""
+        self.sync._require(Feature.GROUPS)
+        if self._native_method("list_groups") is None:
+            return await asyncio.to_thread(self.sync.get_group, name)
+        async with contextlib.aclosing(self.groups(keyword=name)) as found:
+            async for group in found:
+                if group.name == name:
+                    return group  # the listing is closed on the way out: no further page is asked for
+        raise self.sync._no_group(name)
 
     async def refresh_group(self, group: Group | str) -> Group:
-        return await asyncio.to_thread(self.sync.refresh_group, group)
+        """The group as the provider sees it now (count, import status)."""
+        self.sync._require(Feature.GROUPS)
+        get_group = self._native_method("get_group")
+        if get_group is None:
+            return await asyncio.to_thread(self.sync.refresh_group, group)
+        resolved = await self._group(group)
+        return cast(Group, await self._call(Operation.GET_GROUP, get_group, resolved.id))
+
+    async def _group(self, group: Group | str) -> Group:
+        return group if isinstance(group, Group) else await self.get_group(group)
 
     async def delete_group(self, group: Group | str) -> None:
         await asyncio.to_thread(self.sync.delete_group, group)
 
-    def groups(self, keyword: str | None = None) -> AsyncIterator[Group]:
-        """Every group (page by page, off the loop)."""
-        return _iterate(lambda: self.sync.groups(keyword), self.limits.list_page_size)
+    def groups(self, keyword: str | None = None) -> AsyncGenerator[Group, None]:
+        """Every group (whose name contains ``keyword``), page by page."""
+        size = self.limits.list_page_size
 
-    def members(self, group: Group | str) -> AsyncIterator[Member]:
-        """Every member of a group (page by page, off the loop)."""
-        return _iterate(lambda: self.sync.members(group), self.limits.list_page_size)
+        async def native(list_groups: Callable[..., Awaitable[Any]]) -> AsyncGenerator[Group, None]:
+            pages = self._pages(Operation.LIST_GROUPS, _by_cursor(list_groups, keyword=keyword, page_size=size))
+            async with contextlib.aclosing(pages):
+                async for group in pages:
+                    if _named(group, keyword):
+                        yield group
+
+        return self._listing("list_groups", Feature.GROUPS, native, lambda: self.sync.groups(keyword), size)
+
+    def members(self, group: Group | str) -> AsyncGenerator[Member, None]:
+        """Every member of a group, page by page."""
+        size = self.limits.list_page_size
+
+        async def native(list_members: Callable[..., Awaitable[Any]]) -> AsyncGenerator[Member, None]:
+            resolved = await self._group(group)
+            pages = self._pages(Operation.LIST_MEMBERS, _by_cursor(list_members, resolved, page_size=size))
+            async with contextlib.aclosing(pages):
+                async for member in pages:
+                    yield member
+
+        return self._listing("list_members", Feature.GROUPS, native, lambda: self.sync.members(group), size)
 
     async def upload(self, group: Group | str, recipients: Iterable[Any], **options: Any) -> UploadReport:
         """:meth:`Client.upload` (same options), awaited; ``recipients`` is read in the worker thread."""
@@ -260,21 +432,38 @@ class AsyncClient:
 
     def deliveries(
         self, start: dt.datetime, end: dt.datetime | None = None, **filters: Any
-    ) -> AsyncIterator[DeliveryEvent]:
-        """:meth:`Client.deliveries` (same filters) as an async iterator."""
-        return _iterate(lambda: self.sync.deliveries(start, end, **filters), self.limits.delivery_page_size)
+    ) -> AsyncGenerator[DeliveryEvent, None]:
+        """:meth:`Client.deliveries` (the same keyword filters: ``recipient``, ``sender``, ``message_id``,
+        ``status``, ``tag``) as an async iterator, window by window and page by page."""
+        size = self.limits.delivery_page_size
+
+        async def native(query_deliveries: Callable[..., Awaitable[Any]]) -> AsyncGenerator[DeliveryEvent, None]:
+            first, last, server, local = self.sync._delivery_query(start, end, filters)
+            for query in self.sync._delivery_queries(first, last, server):
+                pages = self._pages(Operation.DELIVERIES, _by_cursor(query_deliveries, query, page_size=size))
+                async with contextlib.aclosing(pages):
+                    async for event in pages:
+                        if _wanted(event, first, last, local):
+                            yield event
+
+        return self._listing(
+            "query_deliveries", Feature.DELIVERIES, native, lambda: self.sync.deliveries(start, end, **filters), size
+        )
 
     async def account(self) -> AccountSummary:
-        return await asyncio.to_thread(self.sync.account)
+        return await self._read("account_summary", Feature.ACCOUNT_SUMMARY, Operation.ACCOUNT, self.sync.account)
 
     async def statistics(self, start: dt.date, end: dt.date) -> list[StatisticsRow]:
-        return await asyncio.to_thread(self.sync.statistics, start, end)
+        span = self.sync._statistics_span(start, end)  # the sync client's checks, before any call
+        blocking = functools.partial(self.sync.statistics, start, end)
+        return await self._read("statistics", Feature.STATISTICS, Operation.STATISTICS, blocking, *span)
 
     async def tags(self) -> list[Tag]:
-        return await asyncio.to_thread(self.sync.tags)
+        return await self._read("list_tags", Feature.TAG_MANAGEMENT, Operation.TAGS, self.sync.tags)
 
     async def templates(self) -> list[Template]:
-        return await asyncio.to_thread(self.sync.templates)
+        """Every template as the provider lists it (id, name, status)."""
+        return await self._read("list_templates", Feature.TEMPLATES, Operation.TEMPLATES, self.sync.templates)
 
     async def create_template(
         self, name: str, *, subject: str, html: str | None = None, text: str | None = None
@@ -282,7 +471,30 @@ class AsyncClient:
         return await asyncio.to_thread(self.sync.create_template, name, subject=subject, html=html, text=text)
 
     async def get_template(self, template: Template | str) -> Template:
-        return await asyncio.to_thread(self.sync.get_template, template)
+        """:meth:`Client.get_template`: the template by name (or id), with every part (the catalog's, off the loop)."""
+        self.sync._require(Feature.TEMPLATES)
+        if self._async_backend() is None:  # nothing native: the whole read in one worker thread
+            return await asyncio.to_thread(self.sync.get_template, template)
+        return await self._complete(await self._find_template(template))
+
+    async def _find_template(self, key: str | Template, offload: Offload = asyncio.to_thread) -> Template:
+        """:meth:`TemplateResolver.find`: its flow, each look-up native where the async backend has it."""
+
+        async def look_up(request: Lookup) -> Any:
+            method, *args = request
+            native = self._native_method(method)
+            if native is None:
+                return await offload(self.sync._templates.look_up, request)
+            return await self._call(Operation.TEMPLATES, native, *args)
+
+        return await adrive(self.sync._templates.finding(key), look_up)
+
+    async def _complete(self, template: Template, offload: Offload = asyncio.to_thread) -> Template:
+        """:meth:`TemplateResolver.complete`, off the loop unless it reads nothing."""
+        resolver = self.sync._templates
+        if resolver.completes_offline():
+            return resolver.complete(template)
+        return cast(Template, await offload(resolver.complete, template))
 
     async def delete_template(self, template: Template | str) -> None:
         await asyncio.to_thread(self.sync.delete_template, template)

@@ -15,14 +15,16 @@ import asyncio
 import datetime as dt
 import functools
 from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
 from ._abulk import AsyncSendMany, ThreadSends
 from ._async import AsyncClient
 from ._bulk import SendManyProgress, default_in_flight
 from ._connect import connect_failover
+from ._exceptions import MailbridgeError
 from ._failover import FailoverClient, MemberCall
 from ._flow import Offload, adrive
-from ._models import Message, SendResult
+from ._models import Group, Message, Recipient, SendResult, UploadReport
 from ._url import ProviderURL
 
 __all__ = ["AsyncFailoverClient", "connect_failover_async"]
@@ -51,7 +53,9 @@ class AsyncFailoverClient:
         return self.sync.provider
 
     def healthy(self) -> dict[str, bool]:
-        """Which members are taking traffic (a look at the health store, no provider call)."""
+        """Which members are taking traffic (a look at the health store, no provider call). Plain, as on
+        :class:`FailoverClient`: with a Redis store it waits for Redis, so on a busy loop prefer
+        ``await asyncio.to_thread(client.healthy)``."""
         return self.sync.healthy()
 
     async def __aenter__(self) -> AsyncFailoverClient:
@@ -78,7 +82,7 @@ class AsyncFailoverClient:
         return await adrive(self.sync._send_flow(message, idempotency_key), perform, offload)
 
     async def send_to_group(self, group: str, message: Message, *, schedule: dt.datetime | None = None) -> SendResult:
-        """:meth:`FailoverClient.send_to_group`, awaited (each member's group send off the loop)."""
+        """:meth:`FailoverClient.send_to_group`, awaited (each member's own group send: native on Direct Mail)."""
 
         def perform(call: MemberCall) -> Awaitable[SendResult]:
             return self.members[call.index].send_to_group(group, call.message, schedule=schedule)
@@ -98,6 +102,24 @@ class AsyncFailoverClient:
         threads = ThreadSends(in_flight)
         send = functools.partial(self._send_with, threads.run)
         return AsyncSendMany(send, messages, max_in_flight=in_flight, progress=progress, on_close=threads.close)
+
+    # ------------------------------------------------------------------ groups on every provider
+
+    async def create_group(self, name: str, description: str | None = None) -> dict[str, Group | MailbridgeError]:
+        """:meth:`FailoverClient.create_group` (every provider, in a worker thread), awaited."""
+        return await asyncio.to_thread(self.sync.create_group, name, description)
+
+    async def get_or_create_group(
+        self, name: str, description: str | None = None
+    ) -> dict[str, Group | MailbridgeError]:
+        """:meth:`FailoverClient.get_or_create_group`, awaited."""
+        return await asyncio.to_thread(self.sync.get_or_create_group, name, description)
+
+    async def upload(
+        self, group: str, recipients: Iterable[Recipient | str | Any], **options: Any
+    ) -> dict[str, UploadReport | MailbridgeError]:
+        """:meth:`FailoverClient.upload` (the same recipients on every provider, in a worker thread), awaited."""
+        return await asyncio.to_thread(self.sync.upload, group, recipients, **options)
 
 
 def connect_failover_async(url: str | ProviderURL) -> AsyncFailoverClient:

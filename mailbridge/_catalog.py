@@ -44,6 +44,7 @@ __all__ = [
     "RedisCatalog",
     "SqliteCatalog",
     "TemplateCatalog",
+    "catalog_off",
     "content_digest",
     "default_catalog_path",
     "open_catalog",
@@ -247,12 +248,20 @@ def default_catalog_path() -> Path:
     return Path(platformdirs.user_data_dir("mailbridge", appauthor=False)) / _FILE_NAME
 
 
+def catalog_off(location: str | os.PathLike[str] | TemplateCatalog | None = None) -> bool:
+    """Whether ``location`` (as :func:`open_catalog` takes it) turns the catalog off (no I/O to tell)."""
+    if isinstance(location, TemplateCatalog):
+        return False
+    text = os.fspath(location) if location is not None else os.environ.get(CATALOG_ENV) or ""
+    return text.strip().lower() in ("off", "none", "false", "0")
+
+
 def open_catalog(location: str | os.PathLike[str] | TemplateCatalog | None = None) -> TemplateCatalog | None:
     """The catalog at ``location`` (see the module docs); None for ``off``."""
     if isinstance(location, TemplateCatalog):
         return location
     text = os.fspath(location) if location is not None else os.environ.get(CATALOG_ENV) or ""
-    if text.strip().lower() in ("off", "none", "false", "0"):
+    if catalog_off(location):
         return None
     if text.startswith(("redis://", "rediss://", "unix://")):
         return RedisCatalog(text)

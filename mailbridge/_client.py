@@ -385,7 +385,7 @@ class Client(SuppressionsMixin):
             return self.backend.list_groups(keyword=keyword, cursor=cursor, page_size=size)
 
         for group in self._pages(Operation.LIST_GROUPS, fetch):
-            if keyword is None or keyword.casefold() in group.name.casefold():
+            if _named(group, keyword):
                 yield group
 
     def get_group(self, name: str) -> Group:
@@ -393,7 +393,10 @@ class Client(SuppressionsMixin):
         for group in self.groups(keyword=name):
             if group.name == name:
                 return group
-        raise GroupNotFound(f"no group named {name!r} on {self.provider}", provider=self.provider)
+        raise self._no_group(name)
+
+    def _no_group(self, name: str) -> GroupNotFound:
+        return GroupNotFound(f"no group named {name!r} on {self.provider}", provider=self.provider)
 
     def refresh_group(self, group: Group | str) -> Group:
         """The group as the provider sees it now (count, import status)."""
@@ -899,14 +902,19 @@ class Client(SuppressionsMixin):
         unknown). Keys live in the client's ``idempotency`` store (process memory unless
         one is given: a SQLite file or Redis shares them between processes).
         """
+        checked, key = self._checked_send(message, idempotency_key)
+        if key is None:
+            return self._send_checked(checked)
+        return self.idempotency.send(key, checked, self._send_checked)
+
+    def _checked_send(self, message: Message, idempotency_key: str | None) -> tuple[Message, str | None]:
+        """The checked message of a send (carrying its idempotency key, if any) and that key."""
         checked = check_message(
             message, self.limits, self.provider, ignore_unsupported=self.ignore_unsupported_features
         )
         self._one_shared_email(checked)  # refused before any key is claimed or call made
         key = idempotency_key or message.idempotency_key
-        if key is None:
-            return self._send_checked(checked)
-        return self.idempotency.send(key, checked.evolve(idempotency_key=key), self._send_checked)
+        return (checked if key is None else checked.evolve(idempotency_key=key)), key
 
     def _send_checked(self, checked: Message) -> SendResult:
         chunks = [self._one_shared_email(checked)]
@@ -951,6 +959,18 @@ class Client(SuppressionsMixin):
         ``schedule`` (an aware datetime; naive means UTC) starts the send at that time instead of
         now, on backends declaring ``Feature.SCHEDULED_SEND``; it must lie in the future.
         """
+        checked, schedule = self._checked_group_send(message, schedule)
+        resolved = self._group(group)
+        if schedule is None:
+            receipt = self._call(Operation.SEND_TO_GROUP, self.backend.send_to_group, resolved, checked)
+        else:
+            receipt = self._call(
+                Operation.SEND_TO_GROUP, self.backend.send_to_group, resolved, checked, schedule=schedule
+            )
+        return SendResult([receipt])
+
+    def _checked_group_send(self, message: Message, schedule: dt.datetime | None) -> tuple[Message, dt.datetime | None]:
+        """A group send's checked message and aware schedule (every refusal before any call)."""
         self._require(Feature.BATCH_SEND)
         if schedule is not None:
             self._require(Feature.SCHEDULED_SEND)
@@ -966,14 +986,7 @@ class Client(SuppressionsMixin):
             ignore_unsupported=self.ignore_unsupported_features,
             group_send=True,
         )
-        resolved = self._group(group)
-        if schedule is None:
-            receipt = self._call(Operation.SEND_TO_GROUP, self.backend.send_to_group, resolved, checked)
-        else:
-            receipt = self._call(
-                Operation.SEND_TO_GROUP, self.backend.send_to_group, resolved, checked, schedule=schedule
-            )
-        return SendResult([receipt])
+        return checked, schedule
 
     def send_many(
         self,
@@ -1010,6 +1023,17 @@ class Client(SuppressionsMixin):
         The window is split into the backend's allowed query windows and every page is
         followed; filters the provider cannot apply are applied here.
         """
+        filters = {"recipient": recipient, "sender": sender, "message_id": message_id, "status": status, "tag": tag}
+        return self._delivery_events(*self._delivery_query(start, end, filters))
+
+    def _delivery_query(
+        self, start: dt.datetime, end: dt.datetime | None, filters: dict[str, Any]
+    ) -> tuple[dt.datetime, dt.datetime, dict[str, Any], dict[str, Any]]:
+        """A delivery query's aware window and its filters for the provider and for the client (every refusal
+        before any call). ``filters``: :meth:`deliveries`' keyword filters, any of them."""
+        if unknown := set(filters) - set(_DELIVERY_FILTERS):
+            raise TypeError(f"deliveries() got an unexpected keyword argument {sorted(unknown)[0]!r}")
+        filters = {name: filters.get(name) for name in _DELIVERY_FILTERS}
         self._require(Feature.DELIVERIES)
         start = start if start.tzinfo else start.replace(tzinfo=dt.UTC)
         end = end or dt.datetime.now(dt.UTC)
@@ -1026,7 +1050,7 @@ class Client(SuppressionsMixin):
                     provider=self.provider,
                     operation=str(Operation.DELIVERIES),
                 )
-        wanted = DeliveryStatus(status) if status else None
+        wanted = DeliveryStatus(filters["status"]) if filters["status"] else None
         if wanted in ENGAGEMENT_STATUSES and not limits.supports(Feature.DELIVERY_ENGAGEMENT):
             raise UnsupportedFeature(
                 f"{self.provider} does not report {wanted} in its delivery log (no delivery engagement), "
@@ -1034,7 +1058,7 @@ class Client(SuppressionsMixin):
                 provider=self.provider,
                 operation=str(Operation.DELIVERIES),
             )
-        filters = {"recipient": recipient, "sender": sender, "message_id": message_id, "status": wanted, "tag": tag}
+        filters = {**filters, "status": wanted}
         if wanted in ENGAGEMENT_STATUSES:  # a flag on delivered events: matched here, never sent as a status
             server_status = limits.delivery_filters - {"status"}
             limits = limits.evolve(delivery_filters=server_status)
@@ -1047,23 +1071,24 @@ class Client(SuppressionsMixin):
                 )
         server = {k: v for k, v in filters.items() if k in limits.delivery_filters}
         local = {k: v for k, v in filters.items() if k not in limits.delivery_filters and v is not None}
-        return self._delivery_events(start, end, server, local)
+        return start, end, server, local
 
     def _delivery_events(
         self, start: dt.datetime, end: dt.datetime, server: dict[str, Any], local: dict[str, Any]
     ) -> Iterator[DeliveryEvent]:
         size = self.limits.delivery_page_size
-        for window_start, window_end in self.delivery_windows(start, end):
-            query = DeliveryQuery(start=window_start, end=window_end, **server)
+        for query in self._delivery_queries(start, end, server):
 
             def fetch(cursor: str | None, query: DeliveryQuery = query) -> Page[DeliveryEvent]:
                 return self.backend.query_deliveries(query, cursor=cursor, page_size=size)
 
             for event in self._pages(Operation.DELIVERIES, fetch):
-                if event.time is not None and not (start <= event.time < end):
-                    continue
-                if all(_matches(event, k, v) for k, v in local.items()):
+                if _wanted(event, start, end, local):
                     yield event
+
+    def _delivery_queries(self, start: dt.datetime, end: dt.datetime, server: dict[str, Any]) -> list[DeliveryQuery]:
+        """One provider query per window of :meth:`delivery_windows`, with the provider-side filters."""
+        return [DeliveryQuery(start=first, end=last, **server) for first, last in self.delivery_windows(start, end)]
 
     def delivery_windows(self, start: dt.datetime, end: dt.datetime) -> list[tuple[dt.datetime, dt.datetime]]:
         """The provider-sized windows that cover ``[start, end)``, oldest first."""
@@ -1093,10 +1118,13 @@ class Client(SuppressionsMixin):
 
     def statistics(self, start: dt.date, end: dt.date) -> list[StatisticsRow]:
         """Daily volumes from ``start`` to ``end`` inclusive."""
+        return self._call(Operation.STATISTICS, self.backend.statistics, *self._statistics_span(start, end))
+
+    def _statistics_span(self, start: dt.date, end: dt.date) -> tuple[str, str]:
         self._require(Feature.STATISTICS)
         if end < start:
             raise InvalidRequest("statistics: end is before start")
-        return self._call(Operation.STATISTICS, self.backend.statistics, start.isoformat(), end.isoformat())
+        return start.isoformat(), end.isoformat()
 
     # ------------------------------------------------------------------ sender domains
 
@@ -1291,6 +1319,7 @@ _DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-
 
 _RETENTION_GRACE = dt.timedelta(minutes=1)
 
+_DELIVERY_FILTERS = ("recipient", "sender", "message_id", "status", "tag")
 # Filters the client can apply itself to returned events (events carry no tag).
 _CLIENT_FILTERABLE = frozenset({"recipient", "sender", "message_id", "status"})
 
@@ -1299,6 +1328,18 @@ def _guard(store: IdempotencyStore | str | None) -> IdempotencyGuard:
     if store is None:
         return IdempotencyGuard(MemoryIdempotencyStore())  # a key without a store still holds in this process
     return IdempotencyGuard(idempotency_store(store) if isinstance(store, str) else store)
+
+
+def _named(group: Group, keyword: str | None) -> bool:
+    """Whether a listed group's name contains ``keyword`` (a provider's keyword search may be looser)."""
+    return keyword is None or keyword.casefold() in group.name.casefold()
+
+
+def _wanted(event: DeliveryEvent, start: dt.datetime, end: dt.datetime, local: Mapping[str, Any]) -> bool:
+    """Whether a listed delivery event lies in ``[start, end)`` and passes the client-side filters."""
+    if event.time is not None and not (start <= event.time < end):
+        return False
+    return all(_matches(event, k, v) for k, v in local.items())
 
 
 def _matches(event: DeliveryEvent, key: str, value: Any) -> bool:

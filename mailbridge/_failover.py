@@ -213,8 +213,7 @@ class FailoverClient:
     def healthy(self) -> dict[str, bool]:
         """Which members are currently taking traffic (not cooling down)."""
         return {
-            label: not self._health(False, "is_open", key)
-            for label, key in zip(self.labels, self._keys, strict=True)
+            label: not self._health(False, "is_open", key) for label, key in zip(self.labels, self._keys, strict=True)
         }
 
     def _health(self, default: T, name: str, *args: Any) -> T:
@@ -236,6 +235,7 @@ class FailoverClient:
         return self._bookkeeping(self._health, None, name, *args)
 
     def _order(self) -> list[int]:
+        """The round-robin order: the members from the shared counter's next start."""
         indexes = list(range(len(self.clients)))
         start = self._health(0, "next_index", "|".join(self._keys), len(indexes))
         return indexes[start:] + indexes[:start]

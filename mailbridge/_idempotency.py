@@ -18,6 +18,7 @@ atomic operations and any key-value service with compare-and-set can be one.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import functools
 import hashlib
@@ -26,7 +27,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -34,7 +35,7 @@ import attrs
 from attrs import frozen
 
 from ._exceptions import ConfigurationError, InvalidRequest, MailbridgeError, OutcomeUnknown, ProviderUnavailable
-from ._flow import Bookkeeping, Flow, drive
+from ._flow import Bookkeeping, Flow, Offload, adrive, drive
 from ._models import Message, SendReceipt, SendResult
 from ._sharedstate import DEFAULT_REDIS_TIMEOUT, redis_client
 
@@ -322,6 +323,17 @@ class IdempotencyGuard:
     def send(self, key: str, message: Message, send: Callable[[Message], SendResult]) -> SendResult:
         """``send(message)`` unless ``key`` was seen: then its receipts, or :class:`OutcomeUnknown`."""
         return drive(self.flow(key, message, _call), lambda call: send(call.message))
+
+    async def send_async(
+        self,
+        key: str,
+        message: Message,
+        send: Callable[[Message], Awaitable[SendResult]],
+        offload: Offload = asyncio.to_thread,
+    ) -> SendResult:
+        """:meth:`send` with an awaited ``send`` (the async client's native one): the same flow, its blocking
+        store calls (SQLite, Redis, a custom store) through ``offload``, a memory store's on the loop."""
+        return await adrive(self.flow(key, message, _call), lambda call: send(call.message), offload)
 
     def flow(self, key: str, message: Message, send: Callable[[Message], Flow[SendResult]]) -> Flow[SendResult]:
         """:meth:`send` as a flow (:mod:`mailbridge._flow`): the store calls are :class:`Bookkeeping`

@@ -23,7 +23,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ._exceptions import MailbridgeError, RateLimited
-from ._retry_notes import RETRYING, ensure_hooks
 
 if TYPE_CHECKING:
     from ._client import RetryPolicy
@@ -81,12 +80,15 @@ class Retries:
     """stamina's retry context for the attempts after the first: iterate it (sync or async) as
     ``stamina.retry_context``, calling :meth:`replay` first thing inside each attempt's block."""
 
-    __slots__ = ("_attempts", "_call", "_iterator", "_pending")
+    __slots__ = ("_attempts", "_call", "_iterator", "_pending", "_retrying")
 
     def __init__(self, call: CallAttempts, first: Exception, verdict: bool | float) -> None:
         import stamina  # deferred to the first retry: it brings tenacity (~25 ms of a cold start)
 
+        from ._retry_notes import RETRYING, ensure_hooks  # with the first retry too
+
         ensure_hooks()
+        self._retrying = RETRYING
         self._call = call
         self._pending: tuple[Exception, bool | float] | None = (first, verdict)
         policy = call._policy
@@ -123,19 +125,19 @@ class Retries:
         return self
 
     def __next__(self) -> Any:
-        token = RETRYING.set(self._call)
+        token = self._retrying.set(self._call)
         try:
             return next(self._iterator)
         finally:
-            RETRYING.reset(token)
+            self._retrying.reset(token)
 
     def __aiter__(self) -> Retries:
         self._iterator = self._attempts.__aiter__()
         return self
 
     async def __anext__(self) -> Any:
-        token = RETRYING.set(self._call)
+        token = self._retrying.set(self._call)
         try:
             return await self._iterator.__anext__()
         finally:
-            RETRYING.reset(token)
+            self._retrying.reset(token)

@@ -14,10 +14,11 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, cast
 
-from ._catalog import CatalogEntry, TemplateCatalog, content_digest, open_catalog
+from ._catalog import CatalogEntry, TemplateCatalog, catalog_off, content_digest, open_catalog
 from ._exceptions import InvalidRequest, TemplateNotFound, UnsupportedFeature
+from ._flow import Flow, drive
 from ._limits import Feature, Operation
 from ._models import TEMPLATE_PARTS, Message, SendResult, Template
 from ._templating import render_template
@@ -33,6 +34,9 @@ __all__ = ["SEND_CACHE_SECONDS", "TemplateResolver", "resolves_template_names"]
 
 log = logging.getLogger("mailbridge")
 F = TypeVar("F", bound=Callable[..., SendResult])
+
+#: A look-up of :meth:`TemplateResolver.finding`: a backend method's name and its arguments.
+Lookup: TypeAlias = tuple[str, ...]
 
 #: How long a send reuses a template it looked up (its id and subject), in seconds.
 SEND_CACHE_SECONDS = 60.0
@@ -135,13 +139,22 @@ class TemplateResolver:
 
     # ------------------------------------------------------------------ look-ups
 
-    def _get(self, template_id: str) -> Template:
-        return self.client._call(Operation.TEMPLATES, self._backend.get_template, template_id)
-
     def find(self, key: str | Template) -> Template:
         """The cloud's template named ``key``, else the one with that id; :class:`TemplateNotFound`."""
+        return drive(self.finding(key), self.look_up)
+
+    def look_up(self, request: Lookup) -> Any:
+        """One look-up of :meth:`finding`: the backend's method ``request[0]`` with the arguments that follow,
+        through the client (paced, retried, errors tagged)."""
+        method, *args = request
+        return self.client._call(Operation.TEMPLATES, getattr(self._backend, method), *args)
+
+    def finding(self, key: str | Template) -> Flow[Template]:
+        """:meth:`find` as a flow (:mod:`mailbridge._flow`): its effects are the look-ups
+        (``("get_template", id)``, ``("list_templates",)``), an unknown id is the :class:`TemplateNotFound`
+        thrown in; it returns the template. The async client drives it too, natively."""
         if isinstance(key, Template):
-            found = self._get(key.id)
+            found: Template = yield ("get_template", key.id)
             if found.name != key.name:
                 raise TemplateNotFound(
                     f"template id {key.id} on {self.client.provider} is now {found.name!r}, not {key.name!r}",
@@ -155,24 +168,32 @@ class TemplateResolver:
         cached = self._ids.get(key)
         if cached is not None:
             try:
-                hit: Template | None = self._get(cached)
+                hit: Template | None = yield ("get_template", cached)
             except TemplateNotFound:
                 hit = None
             if hit is not None and hit.name == key:
                 return hit
             self._ids.pop(key, None)
-        for summary in self.client._call(Operation.TEMPLATES, self._backend.list_templates):
+        summaries: list[Template] = yield ("list_templates",)
+        for summary in summaries:
             if summary.name == key:
                 self._ids[key] = summary.id
-                return self._get(summary.id)
+                listed: Template = yield ("get_template", summary.id)
+                return listed
         try:
-            found = self._get(key)
+            found = yield ("get_template", key)
         except TemplateNotFound:
             raise TemplateNotFound(
                 f"no template named {key!r} (nor with that id) on {self.client.provider}", provider=self.client.provider
             ) from None
         self._ids[found.name] = found.id
         return found
+
+    def completes_offline(self) -> bool:
+        """Whether :meth:`complete` reads nothing (the provider stores every part, or the catalog is off)."""
+        if self._opened:
+            return not self._outside or self._catalog is None
+        return not self._outside or catalog_off(self._catalog_spec)
 
     def forget(self, template: Template) -> None:
         """Drop every cached look-up of this template."""
@@ -204,20 +225,42 @@ class TemplateResolver:
             if hit is not None:
                 self._ids.pop(hit[1].name, None)
 
-    def _sendable(self, key: str) -> Template:
-        now = self.client._clock()
+    def sendable(self, key: str, now: float) -> Template | None:
+        """The template a send by ``key`` looked up less than :data:`SEND_CACHE_SECONDS` before ``now``."""
         hit = self._send_cache.get(key)
-        if hit is not None and now - hit[0] < SEND_CACHE_SECONDS:
-            return hit[1]
-        template = self.complete(self.find(key))
-        self._send_cache[key] = (now, template)
+        return hit[1] if hit is not None and now - hit[0] < SEND_CACHE_SECONDS else None
+
+    def keep_sendable(self, key: str, template: Template, since: float) -> Template:
+        """Cache the template a send by ``key`` looked up at ``since`` (the client's clock)."""
+        self._send_cache[key] = (since, template)
         return template
+
+    def send_again(self, message: Message, resolved: Message, exc: TemplateNotFound, *, was_cached: bool) -> bool:
+        """After the provider refused ``resolved``'s template as unknown (``exc``): forget the look-up and say
+        whether to resolve ``message`` afresh and send once more (only a cached look-up, nothing sent)."""
+        if resolved is message or exc.partial_result or exc.maybe_sent:
+            return False
+        self.forget_message(message)
+        if was_cached:
+            log.info(
+                "%s: template %s unknown to the provider; looking it up again", self.client.provider, message.template
+            )
+        return was_cached
 
     def resolve_message(self, message: Message, *, group_send: bool) -> Message:
         """``message`` with this provider's ``template_id`` and, if it has none, the template's subject."""
-        key = self._key(message)
+        key = self.checked_key(message, group_send=group_send)
         if key is None:
             return message
+        now = self.client._clock()
+        template = self.sendable(key, now) or self.keep_sendable(key, self.complete(self.find(key)), now)
+        return self.resolved(message, template, group_send=group_send)
+
+    def checked_key(self, message: Message, *, group_send: bool) -> str | None:
+        """The template name (or id) a send must look up, None if none; bad input refused before any look-up."""
+        key = self._key(message)
+        if key is None:
+            return None
         if message.template is not None and message.template_id is not None:
             raise InvalidRequest("give a template name or a provider template id, not both")
         if message.html or message.text:
@@ -231,7 +274,10 @@ class TemplateResolver:
             check_message(
                 placeholder, self.client.limits, self.client.provider, ignore_unsupported=False, group_send=group_send
             )
-        template = self._sendable(key)
+        return key
+
+    def resolved(self, message: Message, template: Template, *, group_send: bool) -> Message:
+        """``message`` sending ``template``: its id and, without a subject of its own, the template's."""
         subject = message.subject
         if not subject:
             if template.subject is None:
@@ -266,12 +312,8 @@ def resolves_template_names(method: F) -> F:
         try:
             return method(client, *args, resolved, **kwargs)
         except TemplateNotFound as exc:
-            if resolved is message or exc.partial_result or exc.maybe_sent:
+            if not resolver.send_again(message, resolved, exc, was_cached=was_cached):
                 raise
-            resolver.forget_message(message)
-            if not was_cached:
-                raise
-            log.info("%s: template %s unknown to the provider; looking it up again", client.provider, message.template)
             return method(client, *args, resolver.resolve_message(message, group_send=group_send), **kwargs)
 
     return cast(F, wrapper)

@@ -60,6 +60,15 @@ class AsyncDriven:
     def healthy(self) -> dict[str, bool]:
         return self.aclient.healthy()
 
+    def create_group(self, name: str, description: str | None = None) -> Any:
+        return self.run(self.aclient.create_group(name, description))
+
+    def get_or_create_group(self, name: str, description: str | None = None) -> Any:
+        return self.run(self.aclient.get_or_create_group(name, description))
+
+    def upload(self, group: str, recipients: Iterable[Any], **options: Any) -> Any:
+        return self.run(self.aclient.upload(group, recipients, **options))
+
     def close(self) -> None:
         if self._runner is not None:
             try:

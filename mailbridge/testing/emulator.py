@@ -498,6 +498,9 @@ class EmulatorFacade:
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default listen backlog is 5: a burst of new connections (an asyncio client opening 16 at
+    # once) overflowed it and the kernel reset requests already written, an "unknown outcome" no gateway gives.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], emulator: EmulatorServer) -> None:
         self.emulator = emulator

@@ -7,7 +7,9 @@ end with DescDomain so the result carries the DNS records), ``delete_sender`` /
 ``set_sender_password`` / ``verify_reply_to`` given an address without its MailAddressId,
 and ``send_to_group`` with a stored template (DescTemplate resolves the id to the
 TemplateName BatchSendMail wants). Wire
-format and signing: :mod:`._transport`; errors: :mod:`._errors`; parsing: :mod:`._parse`.
+format and signing: :mod:`._transport`; errors: :mod:`._errors`; parsing: :mod:`._parse`. The reads
+and BatchSendMail are written once, as request plans (``plan_*``, :mod:`._calls`) that this backend
+runs over the blocking transport and :mod:`._async_backend` over the async one.
 
 Where the seeds and the reference disagree, this backend follows:
 
@@ -44,13 +46,14 @@ BatchSendMail has no attachment field: group sends with attachments are refused.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import html as html_lib
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from mailbridge import (
     AccountSummary,
@@ -63,6 +66,7 @@ from mailbridge import (
     DeliveryStatus,
     Feature,
     Group,
+    GroupNotFound,
     GroupStatus,
     InvalidRequest,
     Limits,
@@ -88,10 +92,11 @@ from mailbridge import (
     Tag,
     Template,
     TemplateNotFound,
-    follow_pages,
 )
+from mailbridge._flow import drive
 
 from . import _parse as parse
+from ._calls import Call, Plan, ask, every_page
 from ._config import ENV_KEY_ID, ENV_SECRET, AliyunConfig
 from ._transport import DirectMailTransport
 
@@ -100,12 +105,13 @@ if TYPE_CHECKING:
 
     from mailbridge._events import EventAuth, EventRequest
 
-    from ._async_transport import AsyncAliyunBackend
+    from ._async_backend import AsyncAliyunBackend
     from ._attachments import AttachmentUploader
 
-__all__ = ["AliyunBackend", "check_list_alias", "check_smtp_password", "list_alias"]
+__all__ = ["AliyunBackend", "check_list_alias", "check_smtp_password", "list_alias", "quota_translated"]
 
 log = logging.getLogger("mailbridge.aliyun")
+T = TypeVar("T")
 
 # Every SingleSendMail parameter of seed 002 (Attachments: set from Message.attachments only).
 SINGLE_SEND_PARAMS = frozenset(
@@ -176,6 +182,18 @@ def quota_refusal(exc: ContentRejected, operation: Operation) -> QuotaExceeded |
         http_status=exc.http_status,
         raw=exc.raw,
     )
+
+
+@contextlib.contextmanager
+def quota_translated(operation: Operation) -> Iterator[None]:
+    """Around a send action (blocking or awaited): DM's daily-quota refusal, ``InvalidSendMail.Spam`` with
+    quota text (reference A.5, A.6), becomes :class:`QuotaExceeded`, not a content rejection."""
+    try:
+        yield
+    except ContentRejected as exc:
+        if (quota := quota_refusal(exc, operation)) is not None:
+            raise quota from exc
+        raise
 
 
 def _suppression_reason(kind: Any) -> SuppressionReason:
@@ -328,6 +346,15 @@ class AliyunBackend(Backend):
         """One read: the decoded answer behind typed accessors (a wrong shape is ProviderUnavailable)."""
         return parse.reader(self._call(action, params, operation), action)
 
+    def _run(self, plan: Plan[T]) -> T:
+        """Execute a request plan (:mod:`._calls`) call by call over the blocking transport."""
+        return drive(plan, self._execute)
+
+    def _execute(self, call: Call) -> dict[str, Any]:
+        if call.is_send:
+            return self._send_call(call.action, call.params, call.operation)
+        return self._call(call.action, call.params, call.operation)
+
     @staticmethod
     def _next(body: ResponseReader, got: int, page_size: int, cursor: str | None) -> str | None:
         """The next page's ``NextStart``: followed until DM returns none (a short page is not the
@@ -368,13 +395,31 @@ class AliyunBackend(Backend):
         )
 
     def list_groups(self, *, keyword: str | None, cursor: str | None, page_size: int) -> Page[Group]:
-        body = self._read(
+        return self._run(self.plan_list_groups(keyword, cursor, page_size))
+
+    def plan_list_groups(self, keyword: str | None, cursor: str | None, page_size: int) -> Plan[Page[Group]]:
+        """QueryReceiverByParam, one page."""
+        body = yield from ask(
             "QueryReceiverByParam",
             {"KeyWord": keyword, "PageSize": page_size, "NextStart": cursor},
             Operation.LIST_GROUPS,
         )
         items = [parse.group(r) for r in parse.records(body, "data", "receiver")]
         return Page(items, self._next(body, len(items), page_size, cursor))
+
+    def get_group(self, group_id: str) -> Group:
+        return self._run(self.plan_get_group(group_id))
+
+    def plan_get_group(self, group_id: str) -> Plan[Group]:
+        """The list with this ReceiverId, from QueryReceiverByParam (DM has no get-by-id for lists)."""
+        size = self.limits.list_page_size
+        groups = yield from every_page(
+            lambda cursor: self.plan_list_groups(None, cursor, size), provider=self.name, operation=Operation.GET_GROUP
+        )
+        for group in groups:
+            if group.id == group_id:
+                return group
+        raise GroupNotFound(f"no group with id {group_id!r}", provider=self.name)
 
     def delete_group(self, group: Group) -> None:
         self._call("DeleteReceiver", {"ReceiverId": group.id}, Operation.DELETE_GROUP)
@@ -427,12 +472,14 @@ class AliyunBackend(Backend):
                 note=f"Direct Mail reported {error_count} failed addresses but named {named}",
                 request_id=body.string("RequestId"),
             )
-        return BatchResult(
-            accepted=accepted, rejected=rejected, existing=existing, request_id=body.string("RequestId")
-        )
+        return BatchResult(accepted=accepted, rejected=rejected, existing=existing, request_id=body.string("RequestId"))
 
     def list_members(self, group: Group, *, cursor: str | None, page_size: int) -> Page[Member]:
-        body = self._read(
+        return self._run(self.plan_list_members(group, cursor, page_size))
+
+    def plan_list_members(self, group: Group, cursor: str | None, page_size: int) -> Plan[Page[Member]]:
+        """QueryReceiverDetail, one page."""
+        body = yield from ask(
             "QueryReceiverDetail",
             {"ReceiverId": group.id, "PageSize": page_size, "NextStart": cursor},
             Operation.LIST_MEMBERS,
@@ -514,8 +561,8 @@ class AliyunBackend(Backend):
         return self.single_send_receipt(message, body)
 
     def async_backend(self) -> AsyncAliyunBackend:
-        """Native asyncio sends over an ``httpx.AsyncClient`` (:mod:`._async_transport`)."""
-        from ._async_transport import AsyncAliyunBackend
+        """Native asyncio sends and reads over an ``httpx.AsyncClient`` (:mod:`._async_backend`)."""
+        from ._async_backend import AsyncAliyunBackend
 
         return AsyncAliyunBackend(self, transport=self._async_transport)
 
@@ -557,14 +604,13 @@ class AliyunBackend(Backend):
     def _send_call(self, action: str, params: Mapping[str, Any], operation: Operation) -> dict[str, Any]:
         """A send action; DM's daily-quota refusal is ``InvalidSendMail.Spam`` with quota text
         (reference A.5, A.6): that one is :class:`QuotaExceeded`, not a content rejection."""
-        try:
+        with quota_translated(operation):
             return self._call(action, params, operation, is_send=True)
-        except ContentRejected as exc:
-            if (quota := quota_refusal(exc, operation)) is not None:
-                raise quota from exc
-            raise
 
     def send_to_group(self, group: Group, message: Message) -> SendReceipt:
+        return self._run(self.plan_send_to_group(group, message))
+
+    def plan_send_to_group(self, group: Group, message: Message) -> Plan[SendReceipt]:
         """BatchSendMail to the list by name: a stored template or inline content (TemplateContent,
         whose ``{{var}}`` variables are written in DM's ``{var}`` syntax).
         BatchSendMail names templates by TemplateName, so ``template_id`` is resolved with
@@ -585,7 +631,7 @@ class AliyunBackend(Backend):
                     "with a stored template the sender name comes from the template", provider=self.name
                 )
             if "TemplateName" not in message.provider_options:
-                params["TemplateName"] = self.get_template(message.template_id).name
+                params["TemplateName"] = (yield from self.plan_get_template(message.template_id)).name
         else:
             syntax = self.template_syntax  # inline content is a DM template too: {{var}} -> {var}
             content = {
@@ -596,7 +642,7 @@ class AliyunBackend(Backend):
             }
             params["TemplateContent"] = parse.compact({k: v for k, v in content.items() if v is not None})
         params.update(self._options(message, BATCH_SEND_PARAMS, "BatchSendMail"))
-        body = self._send_call("BatchSendMail", params, Operation.SEND_TO_GROUP)
+        body = yield Call("BatchSendMail", params, Operation.SEND_TO_GROUP, is_send=True)
         env_id = body.get("EnvId")
         return SendReceipt(
             provider=self.name,
@@ -609,7 +655,12 @@ class AliyunBackend(Backend):
     # ------------------------------------------------------------------ delivery
 
     def query_deliveries(self, query: DeliveryQuery, *, cursor: str | None, page_size: int) -> Page[DeliveryEvent]:
-        """SenderStatisticsDetailByParam. Only one of ToAddress/TagName/AccountName may be sent;
+        return self._run(self.plan_query_deliveries(query, cursor, page_size))
+
+    def plan_query_deliveries(
+        self, query: DeliveryQuery, cursor: str | None, page_size: int
+    ) -> Plan[Page[DeliveryEvent]]:
+        """SenderStatisticsDetailByParam, one page. Only one of ToAddress/TagName/AccountName may be sent;
         the first given (in that order) goes to DM and a sender given besides is applied here.
         Recipient and tag together are refused: records carry no tag to check."""
         if query.recipient is not None and query.tag is not None:
@@ -633,7 +684,7 @@ class AliyunBackend(Backend):
         if server_status:
             server["Status"] = parse.STATUS_CODE[DeliveryStatus.DELIVERED]
         length = min(page_size, self.limits.delivery_page_size)
-        body = self._read(
+        body = yield from ask(
             "SenderStatisticsDetailByParam",
             {
                 "StartTime": start.strftime("%Y-%m-%d %H:%M"),
@@ -655,16 +706,23 @@ class AliyunBackend(Backend):
     # ------------------------------------------------------------------ account & setup
 
     def account_summary(self) -> AccountSummary:
-        return parse.account(self._read("DescAccountSummary", {}, Operation.ACCOUNT))
+        return self._run(self.plan_account_summary())
+
+    def plan_account_summary(self) -> Plan[AccountSummary]:
+        """DescAccountSummary."""
+        return parse.account((yield from ask("DescAccountSummary", {}, Operation.ACCOUNT)))
 
     def statistics(self, start: str, end: str) -> list[StatisticsRow]:
+        return self._run(self.plan_statistics(start, end))
+
+    def plan_statistics(self, start: str, end: str) -> Plan[list[StatisticsRow]]:
         """SenderStatisticsByTagNameAndBatchID, one call per 31 days (its documented span);
         ``bounced`` is DM's faildCount plus unavailableCount (invalid addresses)."""
         first, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
         rows: list[StatisticsRow] = []
         while first <= last:
             upto = min(first + dt.timedelta(days=30), last)
-            body = self._read(
+            body = yield from ask(
                 "SenderStatisticsByTagNameAndBatchID",
                 {"StartTime": first.isoformat(), "EndTime": upto.isoformat()},
                 Operation.STATISTICS,
@@ -675,20 +733,25 @@ class AliyunBackend(Backend):
         return sorted(rows, key=lambda r: r.date)
 
     def _paged(self, action: str, path: tuple[str, str], operation: Operation, **params: Any) -> list[ResponseReader]:
-        """PageNo/PageSize listings (domains, senders, tags, templates): every page, bounded by
-        :func:`~mailbridge.follow_pages` (a repeated page, e.g. a server ignoring PageNo, ends it).
+        return self._run(self._plan_paged(action, path, operation, **params))
+
+    def _plan_paged(
+        self, action: str, path: tuple[str, str], operation: Operation, **params: Any
+    ) -> Plan[list[ResponseReader]]:
+        """PageNo/PageSize listings (domains, senders, tags, templates): every page, bounded as
+        :func:`~mailbridge.follow_pages` is (a repeated page, e.g. a server ignoring PageNo, ends it).
         A short page, or TotalCount reached, is the last."""
         size = 50
 
-        def fetch(cursor: str | None) -> Page[ResponseReader]:
+        def fetch(cursor: str | None) -> Plan[Page[ResponseReader]]:
             page_no = int(cursor or 1)
-            body = self._read(action, {**params, "PageNo": page_no, "PageSize": size}, operation)
+            body = yield from ask(action, {**params, "PageNo": page_no, "PageSize": size}, operation)
             rows = parse.records(body, *path)
             total = body.count("TotalCount")
             more = len(rows) >= size and (total is None or page_no * size < total)
             return Page(rows, str(page_no + 1) if more else None)
 
-        return [r for page in follow_pages(fetch, provider=self.name, operation=str(operation)) for r in page.items]
+        return (yield from every_page(fetch, provider=self.name, operation=operation))
 
     # ------------------------------------------------------------------ sender domains
 
@@ -810,7 +873,11 @@ class AliyunBackend(Backend):
     # ------------------------------------------------------------------ tags
 
     def list_tags(self) -> list[Tag]:
-        return [parse.tag(r) for r in self._paged("QueryTagByParam", ("data", "tag"), Operation.TAGS)]
+        return self._run(self.plan_list_tags())
+
+    def plan_list_tags(self) -> Plan[list[Tag]]:
+        """QueryTagByParam, every page."""
+        return [parse.tag(r) for r in (yield from self._plan_paged("QueryTagByParam", ("data", "tag"), Operation.TAGS))]
 
     def create_tag(self, name: str, description: str | None = None) -> Tag:
         body = self._call("CreateTag", {"TagName": name, "TagDescription": description}, Operation.TAGS)
@@ -864,19 +931,28 @@ class AliyunBackend(Backend):
         return self._held(str(answer.get("TemplateId", "")), name, subject, html, text)
 
     def list_templates(self) -> list[Template]:
+        return self._run(self.plan_list_templates())
+
+    def plan_list_templates(self) -> Plan[list[Template]]:
         """QueryTemplateByParam, then DescTemplate for each record: the listing carries no subject
         and no body (SDK model ``QueryTemplateByParamResponseBodyDataTemplate``)."""
-        rows = self._paged("QueryTemplateByParam", ("data", "template"), Operation.TEMPLATES)
-        return [
-            parse.template(r) if r.has("TemplateText") else self.get_template(r.text("TemplateId", required=True))
-            for r in rows
-        ]
+        rows = yield from self._plan_paged("QueryTemplateByParam", ("data", "template"), Operation.TEMPLATES)
+        templates = []
+        for r in rows:
+            if r.has("TemplateText"):
+                templates.append(parse.template(r))
+            else:
+                templates.append((yield from self.plan_get_template(r.text("TemplateId", required=True))))
+        return templates
 
     def get_template(self, template_id: str) -> Template:
+        return self._run(self.plan_get_template(template_id))
+
+    def plan_get_template(self, template_id: str) -> Plan[Template]:
         """DescTemplate. DM template ids are numbers: anything else names no template."""
         if not template_id.isdigit():
             raise TemplateNotFound(f"no Direct Mail template with id {template_id!r}", provider=self.name)
-        body = self._read("DescTemplate", {"TemplateId": template_id}, Operation.TEMPLATES)
+        body = yield from ask("DescTemplate", {"TemplateId": template_id}, Operation.TEMPLATES)
         return parse.template(body, template_id)
 
     def update_template(

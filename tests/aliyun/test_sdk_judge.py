@@ -30,7 +30,7 @@ from mailbridge_aliyun.emulator._state import CST
 
 BACKEND = Path(__file__).resolve().parents[2] / "plugins" / "mailbridge_aliyun" / "_backend.py"
 #: Every action the backend sends, read from its source, so a new one fails here until it is judged.
-BACKEND_ACTIONS = frozenset(re.findall(r'(?:_call|_paged|_read)\(\s*"([A-Z]\w+)"', BACKEND.read_text()))
+BACKEND_ACTIONS = frozenset(re.findall(r'(?:_call|_paged|_read|ask|Call)\(\s*"([A-Z]\w+)"', BACKEND.read_text()))
 SENDER = "noreply@mail.example.com"  # seeded, trigger type
 BATCH_SENDER = "news@mail.example.com"  # seeded, batch type
 

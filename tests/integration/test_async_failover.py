@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mailbridge_aliyun._async_transport import AsyncAliyunBackend
+from mailbridge_aliyun._async_backend import AsyncAliyunBackend
 from mailbridge_aliyun.emulator import AliyunEmulator
 from mailbridge_tencent.emulator import TencentEmulator
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from mailbridge_aliyun._async_transport import AsyncAliyunBackend
+from mailbridge_aliyun._async_backend import AsyncAliyunBackend
 from mailbridge_aliyun.emulator import AliyunEmulator
 
 import mailbridge

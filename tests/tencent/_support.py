@@ -23,7 +23,10 @@ CASSETTES = ROOT / "cassettes" / "tencent"
 SCRUBBED_HEADERS = ["Authorization", "X-TC-Timestamp", "X-TC-TraceId", "X-TC-Token"]  # removed from requests
 #: Replays never reach this port: vcrpy answers from the cassette (record_mode="none").
 REPLAY_URL = f"tencent://{TEST_SECRET_ID}:{TEST_SECRET_KEY}@ap-guangzhou?endpoint=http://127.0.0.1:9"
-_PLACEHOLDERS = {"RequestDate": "<day>"}
+# Values that change by day: SES's RequestDate, and the EndDate the backend sends as today's Beijing date when it
+# lists the whole suppression list (ListBlackEmailAddress), which a replay after midnight in Beijing would miss.
+# GetStatisticsReport's EndDate is placeholdered too; its wire value is checked in test_wire.py, not by cassettes.
+_PLACEHOLDERS = {"RequestDate": "<day>", "EndDate": "<day>"}
 SCRUBBED = cassettes.SCRUBBED
 
 
