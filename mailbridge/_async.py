@@ -46,7 +46,7 @@ from ._async_backend import AsyncBackend, async_method
 from ._bulk import SendManyProgress, default_in_flight
 from ._client import Client, _named, _wanted
 from ._connect import connect
-from ._exceptions import ConfigurationError, MailbridgeError, TemplateNotFound
+from ._exceptions import ConfigurationError, GroupNotFound, MailbridgeError, TemplateNotFound
 from ._flow import Offload, adrive
 from ._limits import Feature, Limits, Operation
 from ._models import (
@@ -64,6 +64,7 @@ from ._models import (
     UploadReport,
 )
 from ._paging import afollow_pages
+from ._safe_repeat import CREATE, GET, Deletion, Pause, get_or_create, safe_create
 from ._template_resolver import Lookup
 from ._url import ProviderURL
 
@@ -357,14 +358,63 @@ class AsyncClient:
 
     # ------------------------------------------------------------------ groups
 
+    async def _create(
+        self,
+        operation: Operation,
+        create: Callable[[], Awaitable[T]],
+        find: Callable[[], Awaitable[T | None]],
+    ) -> T:
+        """:meth:`Client._create` awaited: the same :func:`~mailbridge._safe_repeat.safe_create` flow."""
+
+        async def perform(effect: object) -> Any:
+            if isinstance(effect, Pause):
+                return await asyncio.sleep(effect.seconds)
+            return await self._call(operation, create) if effect == CREATE else await find()
+
+        return cast(T, await adrive(safe_create(operation, self.sync.retry), perform))
+
+    async def _delete(self, operation: Operation, fn: Callable[..., Awaitable[None]], *args: Any) -> None:
+        """:meth:`Client._delete` awaited (the same :class:`~mailbridge._safe_repeat.Deletion` rule)."""
+        deletion = Deletion(operation)
+
+        async def once() -> None:
+            try:
+                await fn(*args)
+            except MailbridgeError as exc:
+                deletion.failed(exc)
+
+        await self._call(operation, once)
+
     async def create_group(self, name: str, description: str | None = None, *, alias: str | None = None) -> Group:
-        return await asyncio.to_thread(self.sync.create_group, name, description, alias=alias)
+        """:meth:`Client.create_group`, awaited (the same checks and safe-repeat rule)."""
+        name = self.sync._group_name(name)
+        create_group = self._native_method("create_group")
+        if create_group is None:
+            return await asyncio.to_thread(self.sync.create_group, name, description, alias=alias)
+
+        async def find() -> Group | None:
+            try:
+                return await self.get_group(name)
+            except GroupNotFound:
+                return None
+
+        return await self._create(
+            Operation.CREATE_GROUP, functools.partial(create_group, name, description, alias=alias), find
+        )
 
     async def get_or_create_group(
         self, name: str, description: str | None = None, *, alias: str | None = None
     ) -> Group:
-        """:meth:`Client.get_or_create_group`, awaited."""
-        return await asyncio.to_thread(self.sync.get_or_create_group, name, description, alias=alias)
+        """:meth:`Client.get_or_create_group`, awaited (the same :func:`~mailbridge._safe_repeat.get_or_create`)."""
+        if self._native_method("create_group") is None:
+            return await asyncio.to_thread(self.sync.get_or_create_group, name, description, alias=alias)
+
+        async def perform(effect: object) -> Group:
+            if effect == GET:
+                return await self.get_group(name.strip())
+            return await self.create_group(name, description, alias=alias)
+
+        return cast(Group, await adrive(get_or_create(), perform))
 
     async def get_group(self, name: str) -> Group:
         """The group with exactly this name; :class:`GroupNotFound` if none."""
@@ -390,7 +440,12 @@ class AsyncClient:
         return group if isinstance(group, Group) else await self.get_group(group)
 
     async def delete_group(self, group: Group | str) -> None:
-        await asyncio.to_thread(self.sync.delete_group, group)
+        """:meth:`Client.delete_group`, awaited."""
+        self.sync._require(Feature.GROUPS)
+        delete_group = self._native_method("delete_group")
+        if delete_group is None:
+            return await asyncio.to_thread(self.sync.delete_group, group)
+        await self._delete(Operation.DELETE_GROUP, delete_group, await self._group(group))
 
     def groups(self, keyword: str | None = None) -> AsyncGenerator[Group, None]:
         """Every group (whose name contains ``keyword``), page by page."""
@@ -423,7 +478,23 @@ class AsyncClient:
         return await asyncio.to_thread(self.sync.upload, group, recipients, **options)
 
     async def remove(self, group: Group | str, emails: Iterable[str]) -> RemoveReport:
-        return await asyncio.to_thread(self.sync.remove, group, emails)
+        """:meth:`Client.remove`, awaited: the same report (the same :meth:`Client._removal` flow)."""
+        self.sync._require(Feature.GROUPS)
+        self.sync._require(Feature.REMOVE_RECIPIENTS)
+        find_members, remove_members = self._native_method("find_members"), self._native_method("remove_members")
+        if find_members is None or remove_members is None:
+            return await asyncio.to_thread(self.sync.remove, group, emails)
+        resolved = await self._group(group)
+
+        async def perform(effect: tuple[str, Any]) -> Any:
+            kind, arg = effect
+            if kind == "find":
+                return await self._call(Operation.LIST_MEMBERS, find_members, resolved, [arg])
+            if kind == "list":
+                return {m.recipient.key: m.email async for m in self.members(resolved) if m.recipient.key in arg}
+            return await self._call(Operation.REMOVE_MEMBERS, remove_members, resolved, arg)
+
+        return await adrive(self.sync._removal(resolved, emails), perform)
 
     async def wait_until_ready(self, group: Group | str, **options: Any) -> Group:
         return await asyncio.to_thread(self.sync.wait_until_ready, group, **options)
@@ -465,10 +536,86 @@ class AsyncClient:
         """Every template as the provider lists it (id, name, status)."""
         return await self._read("list_templates", Feature.TEMPLATES, Operation.TEMPLATES, self.sync.templates)
 
+    async def create_tag(self, name: str, description: str | None = None) -> Tag:
+        """:meth:`Client.create_tag`, awaited (safe to repeat: looked up by name after an unknown outcome)."""
+        self.sync._require(Feature.TAG_MANAGEMENT)
+        create_tag = self._native_method("create_tag")
+        if create_tag is None:
+            return await asyncio.to_thread(self.sync.create_tag, name, description)
+
+        async def find() -> Tag | None:
+            return next((t for t in await self.tags() if t.name == name), None)
+
+        return await self._create(Operation.TAGS, functools.partial(create_tag, name, description), find)
+
+    async def rename_tag(self, tag: Tag, new_name: str) -> Tag:
+        """:meth:`Client.rename_tag`, awaited."""
+        return cast(Tag, await self._write("rename_tag", Feature.TAG_MANAGEMENT, Operation.TAGS, tag, new_name))
+
+    async def delete_tag(self, tag: Tag) -> None:
+        """:meth:`Client.delete_tag`, awaited."""
+        self.sync._require(Feature.TAG_MANAGEMENT)
+        delete_tag = self._native_method("delete_tag")
+        if delete_tag is None:
+            return await asyncio.to_thread(self.sync.delete_tag, tag)
+        await self._delete(Operation.TAGS, delete_tag, tag)
+
+    async def _write(self, name: str, feature: Feature, operation: Operation, *args: Any, **kwargs: Any) -> Any:
+        """The client's method ``name`` that is one backend call of the same name: native, else in a thread."""
+        self.sync._require(feature)
+        method = self._native_method(name)
+        if method is None:
+            return await asyncio.to_thread(getattr(self.sync, name), *args, **kwargs)
+        return await self._call(operation, functools.partial(method, *args, **kwargs))
+
+    async def _catalog_io(self, fn: Callable[..., T], *args: Any) -> T:
+        """A template-catalog step (``fn(*args)``): inline when the catalog is off, else in a worker thread."""
+        if self.sync._templates.catalog_is_off():
+            return fn(*args)
+        return await asyncio.to_thread(fn, *args)
+
     async def create_template(
         self, name: str, *, subject: str, html: str | None = None, text: str | None = None
     ) -> Template:
-        return await asyncio.to_thread(self.sync.create_template, name, subject=subject, html=html, text=text)
+        """:meth:`Client.create_template`, awaited: the same checks, safe-repeat rule and catalog record
+        (the catalog, a file or Redis, written off the loop)."""
+        self.sync._require(Feature.TEMPLATES)
+        create_template = self._native_method("create_template")
+        if create_template is None:
+            return await asyncio.to_thread(self.sync.create_template, name, subject=subject, html=html, text=text)
+        name = await self._catalog_io(self.sync._check_template, name, subject, html, text)
+
+        async def find() -> Template | None:
+            listed = next((t for t in await self.templates() if t.name == name), None)
+            return None if listed is None else await self._find_template(listed)
+
+        async def perform(effect: tuple[str, Any]) -> Any:
+            kind, arg = effect
+            if kind == "create":
+                create = functools.partial(create_template, name, subject=subject, html=html, text=text)
+                return await self._create(Operation.TEMPLATES, create, find)
+            if kind == "remember":
+                return await self._catalog_io(self.sync._templates.remember, *arg)
+            return await self._write("delete_template", Feature.TEMPLATES, Operation.TEMPLATES, arg)
+
+        parts = {"subject": subject, "html": html, "text": text}
+        return cast(Template, await adrive(self.sync._template_creation(parts), perform))
+
+    async def update_template(
+        self, template: Template | str, *, subject: str, html: str | None = None, text: str | None = None
+    ) -> Template:
+        """:meth:`Client.update_template`, awaited (the look-up by name native, the catalog off the loop)."""
+        self.sync._require(Feature.TEMPLATES)
+        update_template = self._native_method("update_template")
+        if update_template is None:
+            return await asyncio.to_thread(self.sync.update_template, template, subject=subject, html=html, text=text)
+        resolved = template if isinstance(template, Template) else await self._find_template(template)
+        await self._catalog_io(self.sync._check_template, resolved.name, subject, html, text)
+        self.sync._templates.forget(resolved)
+        update = functools.partial(update_template, resolved, subject=subject, html=html, text=text)
+        stored = await self._call(Operation.TEMPLATES, update)
+        parts = {"subject": subject, "html": html, "text": text}
+        return await self._catalog_io(self.sync._templates.remember, stored, parts)
 
     async def get_template(self, template: Template | str) -> Template:
         """:meth:`Client.get_template`: the template by name (or id), with every part (the catalog's, off the loop)."""
@@ -497,7 +644,15 @@ class AsyncClient:
         return cast(Template, await offload(resolver.complete, template))
 
     async def delete_template(self, template: Template | str) -> None:
-        await asyncio.to_thread(self.sync.delete_template, template)
+        """:meth:`Client.delete_template`, awaited (its catalog entry dropped off the loop)."""
+        self.sync._require(Feature.TEMPLATES)
+        delete_template = self._native_method("delete_template")
+        if delete_template is None:
+            return await asyncio.to_thread(self.sync.delete_template, template)
+        resolved = template if isinstance(template, Template) else await self._find_template(template)
+        self.sync._templates.forget(resolved)
+        await self._delete(Operation.TEMPLATES, delete_template, resolved)
+        await self._catalog_io(self.sync._templates.drop, resolved)
 
 
 def connect_async(url: str | ProviderURL | None = None, **options: Any) -> AsyncClient:

@@ -23,6 +23,16 @@ __all__ = ["ASYNC_METHODS", "AsyncBackend", "async_method"]
 ASYNC_METHODS = frozenset(
     {
         "send_to_group",
+        "create_group",
+        "delete_group",
+        "find_members",
+        "remove_members",
+        "create_tag",
+        "rename_tag",
+        "delete_tag",
+        "create_template",
+        "update_template",
+        "delete_template",
         "list_groups",
         "get_group",
         "list_members",

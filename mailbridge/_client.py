@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import logging
 import math
 import os
@@ -26,7 +27,6 @@ from ._catalog import TemplateCatalog
 from ._csvio import UnreadableRow
 from ._dedup import SeenSet
 from ._exceptions import (
-    AlreadyExists,
     ConfigurationError,
     GroupNotFound,
     InvalidAddress,
@@ -34,11 +34,11 @@ from ._exceptions import (
     LimitExceeded,
     MailbridgeError,
     NotFound,
-    OutcomeUnknown,
     ResourceBusy,
     SenderNotFound,
     UnsupportedFeature,
 )
+from ._flow import Flow, drive
 from ._idempotency import IdempotencyGuard, IdempotencyStore, MemoryIdempotencyStore, idempotency_store
 from ._limits import Feature, Limits, Operation
 from ._models import (
@@ -69,6 +69,7 @@ from ._paging import follow_pages
 from ._parts import part_name, split_base
 from ._ratelimit import RateLimiter
 from ._retrying import CallAttempts
+from ._safe_repeat import CREATE, GET, Deletion, Pause, get_or_create, safe_create
 from ._scrub import scrub_text
 from ._suppressions import SuppressionsMixin
 from ._template_resolver import TemplateResolver, resolves_template_names
@@ -271,50 +272,27 @@ class Client(SuppressionsMixin):
         exc.operation = exc.operation or str(operation)
 
     def _create(self, operation: Operation, create: Callable[[], T], find: Callable[[], T | None]) -> T:
-        """A create that is safe to repeat: after an unknown outcome, look the object up by its
-        name and return it if it exists; only if it does not, create again (up to the policy's
-        attempts). The last :class:`OutcomeUnknown` is raised when that cannot settle it."""
-        try:
-            return self._call(operation, create)
-        except OutcomeUnknown as exc:
-            unknown = exc
-        wait = self.retry.wait_initial
-        for _ in range(max(0, self.retry.attempts - 1)):
-            self._sleep(wait)  # let a request still in flight land before looking
-            wait = min(wait * 2, self.retry.wait_max)
-            try:
-                found = find()
-            except MailbridgeError:
-                raise unknown from None  # the look-up failed too: still unknown
-            if found is not None:
-                log.info("%s: the create whose outcome was unknown had happened; returning it", operation)
-                return found
-            try:
-                return self._call(operation, create)
-            except OutcomeUnknown as exc:
-                unknown = exc
-            except AlreadyExists:  # it landed meanwhile: the name is unique, so it is ours
-                if (found := find()) is not None:
-                    return found
-                raise
-        raise unknown
+        """A create that is safe to repeat (:func:`~mailbridge._safe_repeat.safe_create`): after an
+        unknown outcome, look the object up by its name before creating again."""
+
+        def perform(effect: object) -> Any:
+            if isinstance(effect, Pause):
+                return self._sleep(effect.seconds)
+            return self._call(operation, create) if effect == CREATE else find()
+
+        created: T = drive(safe_create(operation, self.retry), perform)
+        return created
 
     def _delete(self, operation: Operation, fn: Callable[..., None], *args: Any) -> None:
-        """A delete, retried like any idempotent call; when an attempt failed without an answer
-        and a retry then finds the object gone, the failed attempt did it: that is a success."""
-        failed_before = False
+        """A delete, retried like any idempotent call; gone on a retry after a failed attempt is a
+        success (:class:`~mailbridge._safe_repeat.Deletion`)."""
+        deletion = Deletion(operation)
 
         def once() -> None:
-            nonlocal failed_before
             try:
                 fn(*args)
-            except NotFound:
-                if not failed_before:
-                    raise
-                log.info("%s: gone on retry; the earlier attempt deleted it", operation)
             except MailbridgeError as exc:
-                failed_before = failed_before or exc.retryable
-                raise
+                deletion.failed(exc)
 
         self._call(operation, once)
 
@@ -337,15 +315,7 @@ class Client(SuppressionsMixin):
         Like every create, safe to repeat: after an unknown outcome the group is looked up
         by name and returned if the create had happened.
         """
-        self._require(Feature.GROUPS)
-        name = name.strip()
-        if not name:
-            raise InvalidRequest("a group needs a name")
-        if (limit := self.limits.group_name_length) and len(name) > limit:
-            raise LimitExceeded(
-                f"group name is {len(name)} characters; {self.provider} allows at most {limit}",
-                provider=self.provider,
-            )
+        name = self._group_name(name)
 
         def find() -> Group | None:
             try:
@@ -360,6 +330,19 @@ class Client(SuppressionsMixin):
 
         return self._create(Operation.CREATE_GROUP, create, find)
 
+    def _group_name(self, name: str) -> str:
+        """A new group's name, stripped and checked (before any call)."""
+        self._require(Feature.GROUPS)
+        name = name.strip()
+        if not name:
+            raise InvalidRequest("a group needs a name")
+        if (limit := self.limits.group_name_length) and len(name) > limit:
+            raise LimitExceeded(
+                f"group name is {len(name)} characters; {self.provider} allows at most {limit}",
+                provider=self.provider,
+            )
+        return name
+
     def get_or_create_group(self, name: str, description: str | None = None, *, alias: str | None = None) -> Group:
         """The group named ``name``, created (as :meth:`create_group` does) if there is none yet.
 
@@ -367,14 +350,14 @@ class Client(SuppressionsMixin):
         :class:`AlreadyExists` (also when another process created it in between). An existing
         group keeps its own description.
         """
-        try:
-            return self.get_group(name.strip())
-        except GroupNotFound:
-            pass
-        try:
+
+        def perform(effect: object) -> Group:
+            if effect == GET:
+                return self.get_group(name.strip())
             return self.create_group(name, description, alias=alias)
-        except AlreadyExists:  # created meanwhile by someone else: the name is unique, so take it
-            return self.get_group(name.strip())
+
+        group: Group = drive(get_or_create(), perform)
+        return group
 
     def groups(self, keyword: str | None = None) -> Iterator[Group]:
         """Every group (whose name contains ``keyword``), following pages."""
@@ -436,6 +419,22 @@ class Client(SuppressionsMixin):
         self._require(Feature.GROUPS)
         self._require(Feature.REMOVE_RECIPIENTS)
         resolved = self._group(group)
+
+        def perform(effect: tuple[str, Any]) -> Any:
+            kind, arg = effect
+            if kind == "find":
+                return self._call(Operation.LIST_MEMBERS, self.backend.find_members, resolved, [arg])
+            if kind == "list":
+                return {m.recipient.key: m.email for m in self.members(resolved) if m.recipient.key in arg}
+            return self._call(Operation.REMOVE_MEMBERS, self.backend.remove_members, resolved, arg)
+
+        report: RemoveReport = drive(self._removal(resolved, emails), perform)
+        return report
+
+    def _removal(self, group: Group, emails: Iterable[str]) -> Flow[RemoveReport]:
+        """:meth:`remove` as a flow (:mod:`mailbridge._flow`) of ``(kind, arg)`` effects: ``("find", email)``
+        (``find_members`` for one address: a mapping, or None to list instead), ``("list", wanted)`` (the
+        members whose keys are in ``wanted``, key to address) and ``("remove", chunk)`` (``remove_members``)."""
         wanted: dict[str, str] = {}
         duplicates: list[str] = []
         rejected: list[RejectedAddress] = []
@@ -450,12 +449,12 @@ class Client(SuppressionsMixin):
             else:
                 wanted[email.casefold()] = email
         present: dict[str, str] = {}
-        pages = (resolved.recipient_count or 0) / max(1, self.limits.list_page_size)
+        pages = (group.recipient_count or 0) / max(1, self.limits.list_page_size)
         found: dict[str, str] | None = None
         if wanted and len(wanted) < pages:  # fewer look-ups than listing pages: one rate-limited call each
             found = {}
             for email in wanted.values():
-                hit = self._call(Operation.LIST_MEMBERS, self.backend.find_members, resolved, [email])
+                hit = yield ("find", email)
                 if hit is None:
                     found = None
                     break
@@ -463,9 +462,7 @@ class Client(SuppressionsMixin):
         if found is not None:
             present = {k: v for k, v in found.items() if k in wanted}
         elif wanted:
-            for member in self.members(resolved):
-                if member.recipient.key in wanted:
-                    present[member.recipient.key] = member.email
+            present = yield ("list", wanted)
         removed = [present[k] for k in wanted if k in present]
         not_members = [v for k, v in wanted.items() if k not in present]
         size = max(1, self.limits.remove_batch_size)
@@ -473,13 +470,13 @@ class Client(SuppressionsMixin):
         for i in range(0, len(removed), size):
             chunk = removed[i : i + size]
             try:
-                self._call(Operation.REMOVE_MEMBERS, self.backend.remove_members, resolved, chunk)
+                yield ("remove", chunk)
             except MailbridgeError as exc:
-                exc.partial_result = RemoveReport(resolved, done, not_members, duplicates, rejected)
+                exc.partial_result = RemoveReport(group, done, not_members, duplicates, rejected)
                 exc.not_sent = tuple(removed[i:])
                 raise
             done.extend(chunk)
-        return RemoveReport(resolved, done, not_members, duplicates, rejected)
+        return RemoveReport(group, done, not_members, duplicates, rejected)
 
     def upload(
         self,
@@ -1249,17 +1246,30 @@ class Client(SuppressionsMixin):
             listed = next((t for t in self.templates() if t.name == name), None)
             return None if listed is None else self._call(Operation.TEMPLATES, self.backend.get_template, listed.id)
 
-        stored = self._create(
-            Operation.TEMPLATES,
-            lambda: self.backend.create_template(name, subject=subject, html=html, text=text),
-            find,
-        )
+        def perform(effect: tuple[str, Any]) -> Any:
+            kind, arg = effect
+            if kind == "create":
+                create = functools.partial(self.backend.create_template, name, subject=subject, html=html, text=text)
+                return self._create(Operation.TEMPLATES, create, find)
+            if kind == "remember":
+                return self._templates.remember(*arg)
+            return self._call(Operation.TEMPLATES, self.backend.delete_template, arg)
+
+        template: Template = drive(self._template_creation({"subject": subject, "html": html, "text": text}), perform)
+        return template
+
+    def _template_creation(self, parts: Mapping[str, str | None]) -> Flow[Template]:
+        """:meth:`create_template` after its checks, as a flow of ``(kind, arg)`` effects: ``("create", None)``
+        (the safe-repeat create), ``("remember", (stored, parts))`` (the catalog record) and, when the
+        catalog fails after the create, ``("delete", stored)``: the incomplete template is taken back."""
+        stored = yield ("create", None)
         try:
-            return self._templates.remember(stored, {"subject": subject, "html": html, "text": text})
-        except ConfigurationError:  # the catalog failed after the create: take the incomplete template back
+            remembered: Template = yield ("remember", (stored, parts))
+        except ConfigurationError:
             with contextlib.suppress(MailbridgeError):
-                self._call(Operation.TEMPLATES, self.backend.delete_template, stored)
+                yield ("delete", stored)
             raise
+        return remembered
 
     def templates(self) -> list[Template]:
         """Every template as the provider lists it (id, name, status; use :meth:`get_template` for content)."""

@@ -195,6 +195,10 @@ class TemplateResolver:
             return not self._outside or self._catalog is None
         return not self._outside or catalog_off(self._catalog_spec)
 
+    def catalog_is_off(self) -> bool:
+        """Whether the catalog is ``off`` (then no step of this resolver reads or writes one)."""
+        return self._catalog is None if self._opened else catalog_off(self._catalog_spec)
+
     def forget(self, template: Template) -> None:
         """Drop every cached look-up of this template."""
         self._ids.pop(template.name, None)

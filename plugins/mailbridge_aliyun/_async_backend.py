@@ -1,4 +1,4 @@
-"""Direct Mail's :class:`~mailbridge.AsyncBackend`: sends, group sends and reads on the event loop.
+"""Direct Mail's :class:`~mailbridge.AsyncBackend`: sends, group sends, reads and writes on the event loop.
 
 Nothing about an operation is written twice. SingleSendMail's parameters and receipt are the
 synchronous backend's (:meth:`AliyunBackend.single_send_params`, ``single_send_receipt``); every
@@ -10,6 +10,7 @@ refusal is translated by the same :func:`~._backend.quota_translated`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from mailbridge import (
@@ -93,6 +94,44 @@ class AsyncAliyunBackend:
     async def send_to_group(self, group: Group, message: Message) -> SendReceipt:
         """:meth:`AliyunBackend.send_to_group` (BatchSendMail, after DescTemplate for a stored template)."""
         return await self._run(self.backend.plan_send_to_group(group, message))
+
+    # ------------------------------------------------------------------ groups and members
+
+    async def create_group(self, name: str, description: str | None = None, *, alias: str | None = None) -> Group:
+        return await self._run(self.backend.plan_create_group(name, description, alias))
+
+    async def delete_group(self, group: Group) -> None:
+        await self._run(self.backend.plan_delete_group(group))
+
+    async def find_members(self, group: Group, emails: Sequence[str]) -> Mapping[str, str] | None:
+        return await self._run(self.backend.plan_find_members(group, emails))
+
+    async def remove_members(self, group: Group, emails: Sequence[str]) -> None:
+        await self._run(self.backend.plan_remove_members(group, emails))
+
+    # ------------------------------------------------------------------ tags and templates
+
+    async def create_tag(self, name: str, description: str | None = None) -> Tag:
+        return await self._run(self.backend.plan_create_tag(name, description))
+
+    async def rename_tag(self, tag: Tag, new_name: str) -> Tag:
+        return await self._run(self.backend.plan_rename_tag(tag, new_name))
+
+    async def delete_tag(self, tag: Tag) -> None:
+        await self._run(self.backend.plan_delete_tag(tag))
+
+    async def create_template(
+        self, name: str, *, subject: str, html: str | None = None, text: str | None = None
+    ) -> Template:
+        return await self._run(self.backend.plan_create_template(name, subject, html, text))
+
+    async def update_template(
+        self, template: Template, *, subject: str, html: str | None = None, text: str | None = None
+    ) -> Template:
+        return await self._run(self.backend.plan_update_template(template, subject, html, text))
+
+    async def delete_template(self, template: Template) -> None:
+        await self._run(self.backend.plan_delete_template(template))
 
     # ------------------------------------------------------------------ reads
 

@@ -369,6 +369,9 @@ class AliyunBackend(Backend):
     # ------------------------------------------------------------------ groups
 
     def create_group(self, name: str, description: str | None = None, *, alias: str | None = None) -> Group:
+        return self._run(self.plan_create_group(name, description, alias))
+
+    def plan_create_group(self, name: str, description: str | None, alias: str | None) -> Plan[Group]:
         """CreateReceiver. Names must be unique, but DM documents no code for a taken name,
         so an exact-name look-up (QueryReceiverByParam) runs first and raises AlreadyExists.
 
@@ -376,10 +379,10 @@ class AliyunBackend(Backend):
         30 characters long", for your own identification only (nothing is sent to it). Without
         one, :func:`list_alias` derives it from the name."""
         alias = check_list_alias(alias) if alias is not None else list_alias(name)
-        existing = self.list_groups(keyword=name, cursor=None, page_size=self.limits.list_page_size)
+        existing = yield from self.plan_list_groups(name, None, self.limits.list_page_size)
         if any(g.name == name for g in existing.items):
             raise AlreadyExists(f"a recipient list named {name!r} already exists", provider=self.name)
-        body = self._call(
+        body = yield Call(
             "CreateReceiver",
             {"ReceiversName": name, "ReceiversAlias": alias, "Desc": description},
             Operation.CREATE_GROUP,
@@ -422,7 +425,11 @@ class AliyunBackend(Backend):
         raise GroupNotFound(f"no group with id {group_id!r}", provider=self.name)
 
     def delete_group(self, group: Group) -> None:
-        self._call("DeleteReceiver", {"ReceiverId": group.id}, Operation.DELETE_GROUP)
+        self._run(self.plan_delete_group(group))
+
+    def plan_delete_group(self, group: Group) -> Plan[None]:
+        """DeleteReceiver."""
+        yield Call("DeleteReceiver", {"ReceiverId": group.id}, Operation.DELETE_GROUP)
 
     # ------------------------------------------------------------------ members
 
@@ -489,6 +496,9 @@ class AliyunBackend(Backend):
         return Page(items, self._next(body, len(items), page_size, cursor))
 
     def find_members(self, group: Group, emails: Sequence[str]) -> Mapping[str, str] | None:
+        return self._run(self.plan_find_members(group, emails))
+
+    def plan_find_members(self, group: Group, emails: Sequence[str]) -> Plan[Mapping[str, str] | None]:
         """QueryReceiverDetail with ``KeyWord`` (a substring match, 0-50 characters) per address,
         kept when the address matches exactly; None (list the group) if an address is longer."""
         if any(len(e) > 50 for e in emails):
@@ -497,7 +507,7 @@ class AliyunBackend(Backend):
         for email in emails:
             cursor: str | None = None
             while True:
-                body = self._read(
+                body = yield from ask(
                     "QueryReceiverDetail",
                     {"ReceiverId": group.id, "KeyWord": email, "PageSize": 100, "NextStart": cursor},
                     Operation.LIST_MEMBERS,
@@ -511,9 +521,12 @@ class AliyunBackend(Backend):
         return found
 
     def remove_members(self, group: Group, emails: Sequence[str]) -> None:
+        self._run(self.plan_remove_members(group, emails))
+
+    def plan_remove_members(self, group: Group, emails: Sequence[str]) -> Plan[None]:
         """DeleteReceiverDetail, one address per call (``remove_batch_size=1``)."""
         for email in emails:
-            self._call("DeleteReceiverDetail", {"ReceiverId": group.id, "Email": email}, Operation.REMOVE_MEMBERS)
+            yield Call("DeleteReceiverDetail", {"ReceiverId": group.id, "Email": email}, Operation.REMOVE_MEMBERS)
 
     # ------------------------------------------------------------------ sending
 
@@ -880,17 +893,28 @@ class AliyunBackend(Backend):
         return [parse.tag(r) for r in (yield from self._plan_paged("QueryTagByParam", ("data", "tag"), Operation.TAGS))]
 
     def create_tag(self, name: str, description: str | None = None) -> Tag:
-        body = self._call("CreateTag", {"TagName": name, "TagDescription": description}, Operation.TAGS)
+        return self._run(self.plan_create_tag(name, description))
+
+    def plan_create_tag(self, name: str, description: str | None) -> Plan[Tag]:
+        """CreateTag."""
+        body = yield Call("CreateTag", {"TagName": name, "TagDescription": description}, Operation.TAGS)
         return Tag(id=str(body.get("TagId", "")), name=name, description=description)
 
     def rename_tag(self, tag: Tag, new_name: str) -> Tag:
-        self._call(
-            "ModifyTag", {"TagId": tag.id, "TagName": new_name, "TagDescription": tag.description}, Operation.TAGS
-        )
+        return self._run(self.plan_rename_tag(tag, new_name))
+
+    def plan_rename_tag(self, tag: Tag, new_name: str) -> Plan[Tag]:
+        """ModifyTag (the description kept)."""
+        params = {"TagId": tag.id, "TagName": new_name, "TagDescription": tag.description}
+        yield Call("ModifyTag", params, Operation.TAGS)
         return Tag(id=tag.id, name=new_name, description=tag.description)
 
     def delete_tag(self, tag: Tag) -> None:
-        self._call("DeleteTag", {"TagId": tag.id}, Operation.TAGS)
+        self._run(self.plan_delete_tag(tag))
+
+    def plan_delete_tag(self, tag: Tag) -> Plan[None]:
+        """DeleteTag."""
+        yield Call("DeleteTag", {"TagId": tag.id}, Operation.TAGS)
 
     # ------------------------------------------------------------------ templates
 
@@ -920,14 +944,19 @@ class AliyunBackend(Backend):
         )
 
     def create_template(self, name: str, *, subject: str, html: str | None = None, text: str | None = None) -> Template:
+        return self._run(self.plan_create_template(name, subject, html, text))
+
+    def plan_create_template(self, name: str, subject: str, html: str | None, text: str | None) -> Plan[Template]:
         """CreateTemplate (TemplateType 0), ``{{var}}`` written as DM's ``{var}``. New templates
         await DM's review. DM documents no code for a taken name, so QueryTemplateByParam
         looks for it first (AlreadyExists). DM keeps no text part (the client's catalog does)."""
         params = self._template_params(name, subject, html, text)  # translation errors before any call
-        rows = self._paged("QueryTemplateByParam", ("data", "template"), Operation.TEMPLATES, KeyWord=name)
+        rows = yield from self._plan_paged(
+            "QueryTemplateByParam", ("data", "template"), Operation.TEMPLATES, KeyWord=name
+        )
         if any(r.text("TemplateName") == name for r in rows):
             raise AlreadyExists(f"a Direct Mail template named {name!r} already exists", provider=self.name)
-        answer = self._call("CreateTemplate", {"TemplateType": 0, **params}, Operation.TEMPLATES)
+        answer = yield Call("CreateTemplate", {"TemplateType": 0, **params}, Operation.TEMPLATES)
         return self._held(str(answer.get("TemplateId", "")), name, subject, html, text)
 
     def list_templates(self) -> list[Template]:
@@ -958,13 +987,22 @@ class AliyunBackend(Backend):
     def update_template(
         self, template: Template, *, subject: str, html: str | None = None, text: str | None = None
     ) -> Template:
+        return self._run(self.plan_update_template(template, subject, html, text))
+
+    def plan_update_template(
+        self, template: Template, subject: str, html: str | None, text: str | None
+    ) -> Plan[Template]:
         """ModifyTemplate (same name); DM reviews the changed template again."""
         params = self._template_params(template.name, subject, html, text)
-        self._call("ModifyTemplate", {"TemplateId": template.id, **params}, Operation.TEMPLATES)
+        yield Call("ModifyTemplate", {"TemplateId": template.id, **params}, Operation.TEMPLATES)
         return self._held(template.id, template.name, subject, html, text)
 
     def delete_template(self, template: Template) -> None:
-        self._call("DeleteTemplate", {"TemplateId": template.id}, Operation.TEMPLATES)
+        self._run(self.plan_delete_template(template))
+
+    def plan_delete_template(self, template: Template) -> Plan[None]:
+        """DeleteTemplate."""
+        yield Call("DeleteTemplate", {"TemplateId": template.id}, Operation.TEMPLATES)
 
     # ------------------------------------------------------------------ pushed events
 
