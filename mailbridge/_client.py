@@ -16,7 +16,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 from attrs import frozen
@@ -73,9 +73,11 @@ from ._safe_repeat import CREATE, GET, Deletion, Pause, get_or_create, safe_crea
 from ._scrub import scrub_text
 from ._suppressions import SuppressionsMixin
 from ._template_resolver import TemplateResolver, resolves_template_names
-from ._upload_writer import Rows, UploadWriter
 from ._url import Secret
 from ._validation import address_error, check_message, recipient_error, strip_unsupported_recipient_fields
+
+if TYPE_CHECKING:
+    from ._upload_writer import Rows, UploadWriter
 
 __all__ = ["Client", "RetryPolicy", "UploadProgress"]
 
@@ -740,6 +742,8 @@ class Client(SuppressionsMixin):
         wait for): a writer that overlaps each call with reading and checking the next batch."""
         if self.limits.max_group_size is not None or self.limits.async_upload:
             return None
+        from ._upload_writer import UploadWriter  # here: its thread pool machinery is not for a sending app's start
+
         return UploadWriter(
             lambda group, batch: self._call(Operation.UPLOAD, self.backend.upload_batch, group, batch),
             lambda rows, result, notify: self._account(rows, result, tally, progress if notify else None),
