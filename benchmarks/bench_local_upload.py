@@ -87,6 +87,7 @@ def main() -> None:
         invalid, repeated = write_csv(csv_path, args.rows)
         walls, cpus, rss = [], [], []
         for run in range(args.runs):
+            load = os.getloadavg()[0]
             wall, cpu, peak, report = run_upload(csv_path, Path(tmp) / f"store{run}")
             expected = args.rows - invalid - repeated
             if report["accepted"] != expected or len(report["rejected"]) != invalid:  # type: ignore[arg-type]
@@ -96,7 +97,7 @@ def main() -> None:
             rss.append(peak)
             print(
                 f"run {run + 1}: {wall:.2f} s wall ({args.rows / wall:,.0f} rows/s), {cpu:.2f} s CPU "
-                f"({args.rows / cpu:,.0f} rows per CPU-second), peak RSS {peak:.1f} MiB"
+                f"({args.rows / cpu:,.0f} rows per CPU-second), peak RSS {peak:.1f} MiB (load {load:.1f} before)"
             )
         median, median_cpu = statistics.median(walls), statistics.median(cpus)
         print(

@@ -5,6 +5,8 @@ record of how far the request got (httpcore's ``trace`` extension, awaited here)
 ends in the same :class:`~mailbridge._outcome.Stage` as on the synchronous seam: the probe, the
 keep-alive habits, the settle rule and the verdict (:func:`mailbridge._http._judge`) are the
 synchronous module's own; only the waiting is awaited (``asyncio.sleep``, never ``time.sleep``).
+As there, a request goes through the transport ``client.send`` would choose, without the client's
+cookie jar, auth, redirects and event hooks.
 """
 
 from __future__ import annotations
@@ -18,7 +20,17 @@ from typing import Any
 import httpcore
 import httpx
 
-from ._http import _CLOSED_UNWRITTEN, _PROBE, _clamp, _Habits, _judge, _Probe, _reuse_pause
+from ._http import (
+    _CLOSED_UNWRITTEN,
+    _PROBE,
+    _clamp,
+    _Habits,
+    _judge,
+    _Probe,
+    _reuse_pause,
+    answered,
+    request_extensions,
+)
 
 __all__ = ["AsyncGuardedHTTP", "async_guarded_transport"]
 
@@ -122,12 +134,14 @@ class AsyncGuardedHTTP:
     async def send(self, request: httpx.Request, *, idempotent: bool = False) -> httpx.Response:
         """The complete response (any status), or :class:`~mailbridge._http.CallFailed`."""
         deadline = time.monotonic() + self.timeout
+        extensions = request_extensions(self.client, request)
+        transport = _transport_for(self.client, request.url)
         for attempt in (1, 2):
             probe = _AsyncProbe(deadline, idempotent=idempotent)
-            request.extensions = {**request.extensions, "trace": probe}
+            request.extensions = {**extensions, "trace": probe}
             token = _PROBE.set(probe)
             try:
-                response = await self.client.send(request)
+                response = await _exchange(transport, request)
             except httpx.HTTPError as exc:
                 failure = _judge(probe, exc, attempt)
                 if failure is None:
@@ -139,3 +153,33 @@ class AsyncGuardedHTTP:
                 probe.reused.answered_on_reuse()
             return response
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _transport_for(client: httpx.AsyncClient, url: httpx.URL) -> httpx.AsyncBaseTransport:
+    """:func:`mailbridge._http._transport_for` for an async client (a mount from the environment, or its own)."""
+    choose = getattr(client, "_transport_for_url", None)
+    return choose(url) if choose is not None else _WholeClient(client)
+
+
+async def _exchange(transport: httpx.AsyncBaseTransport, request: httpx.Request) -> httpx.Response:
+    """:func:`mailbridge._http._exchange`, awaited: one request, the answer read whole, without the client's
+    cookie jar, auth, redirects and event hooks (none of which the clouds' APIs use)."""
+    try:
+        response = await transport.handle_async_request(request)
+        try:
+            await response.aread()
+        except BaseException:
+            await response.aclose()
+            raise
+    except httpx.RequestError as exc:
+        exc.request = request  # as httpx's request_context() does
+        raise
+    return answered(request, response)
+
+
+class _WholeClient(httpx.AsyncBaseTransport):
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:  # pragma: no cover
+        return await self.client.send(request)  # another httpx, without the private transport choice

@@ -16,7 +16,6 @@ Hand-written: the pattern is a few lines (the "sans-IO" style of h11 and hyper-h
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections.abc import Awaitable, Callable, Generator
 from typing import Any, TypeVar
@@ -80,8 +79,13 @@ def drive(flow: Flow[T], perform: Callable[[Any], Any]) -> T:
     return value
 
 
-async def adrive(flow: Flow[T], perform: Callable[[Any], Awaitable[Any]], offload: Offload = asyncio.to_thread) -> T:
-    """Run ``flow`` on the event loop: ``await perform(effect)``; blocking bookkeeping via ``offload``."""
+async def adrive(flow: Flow[T], perform: Callable[[Any], Awaitable[Any]], offload: Offload | None = None) -> T:
+    """Run ``flow`` on the event loop: ``await perform(effect)``; blocking bookkeeping via ``offload``
+    (default :func:`asyncio.to_thread`)."""
+    if offload is None:
+        import asyncio  # here, not at the top: the blocking clients import this module, asyncio is ~15 ms
+
+        offload = asyncio.to_thread
     cursor = _Cursor(flow)
     try:
         while (effect := cursor.effect) is not None:

@@ -300,11 +300,7 @@ class GuardedHTTP:
         """
         deadline = time.monotonic() + self.timeout
         client = self.client
-        if client.is_closed:
-            raise RuntimeError("Cannot send a request, as the client has been closed.")  # httpx's own words
-        extensions = request.extensions
-        if "timeout" not in extensions:
-            extensions = {**extensions, "timeout": client.timeout.as_dict()}
+        extensions = request_extensions(client, request)
         transport = _transport_for(client, request.url)
         body_follows = request.headers.get("content-length", "0") != "0"
         for attempt in (1, 2):
@@ -352,6 +348,11 @@ def _exchange(transport: httpx.BaseTransport, request: httpx.Request) -> httpx.R
     except httpx.RequestError as exc:
         exc.request = request  # as httpx's request_context() does
         raise
+    return answered(request, response)
+
+
+def answered(request: httpx.Request, response: httpx.Response) -> httpx.Response:
+    """What ``client.send`` does with a complete answer: tie it to its request and log httpx's own line."""
     response.request = request
     if _HTTPX_LOG.isEnabledFor(logging.INFO):  # httpx's own line, for applications that log it
         _HTTPX_LOG.info(
@@ -363,6 +364,16 @@ def _exchange(transport: httpx.BaseTransport, request: httpx.Request) -> httpx.R
             response.reason_phrase,
         )
     return response
+
+
+def request_extensions(client: httpx.Client | httpx.AsyncClient, request: httpx.Request) -> dict[str, Any]:
+    """The request's extensions with the client's timeouts, as ``client.send`` would add them."""
+    if client.is_closed:
+        raise RuntimeError("Cannot send a request, as the client has been closed.")  # httpx's own words
+    extensions = request.extensions
+    if "timeout" not in extensions:
+        extensions = {**extensions, "timeout": client.timeout.as_dict()}
+    return dict(extensions)
 
 
 class _WholeClient(httpx.BaseTransport):

@@ -18,7 +18,6 @@ atomic operations and any key-value service with compare-and-set can be one.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import functools
 import hashlib
@@ -329,10 +328,11 @@ class IdempotencyGuard:
         key: str,
         message: Message,
         send: Callable[[Message], Awaitable[SendResult]],
-        offload: Offload = asyncio.to_thread,
+        offload: Offload | None = None,
     ) -> SendResult:
         """:meth:`send` with an awaited ``send`` (the async client's native one): the same flow, its blocking
-        store calls (SQLite, Redis, a custom store) through ``offload``, a memory store's on the loop."""
+        store calls (SQLite, Redis, a custom store) through ``offload`` (default :func:`asyncio.to_thread`), a
+        memory store's on the loop."""
         return await adrive(self.flow(key, message, _call), lambda call: send(call.message), offload)
 
     def flow(self, key: str, message: Message, send: Callable[[Message], Flow[SendResult]]) -> Flow[SendResult]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,6 +86,10 @@ def upload(
     default_rejected = Path("stdin.rejected.csv") if str(file) == "-" else file.with_suffix(".rejected.csv")
     rejected_to = rejected_path or default_rejected
     client = state.client()
+    # Everything loaded so far lives as long as the process: the collector's full passes over a
+    # long upload (its batches survive into the oldest generation) need not walk it every time
+    # (1,000,000 rows: ~0.5 s CPU less, benchmarks/README.md). Nothing is switched off.
+    gc.freeze()
     show = sys.stderr.isatty() if progress is None else progress
     with click.progressbar(
         length=max(rows.lines - 2, 0), label=f"uploading to {group}", file=sys.stderr, hidden=not show, show_pos=True

@@ -40,6 +40,7 @@ from .._scrub import secret_fields as registered_secret_fields
 __all__ = [
     "RECORD_ENV",
     "SCRUBBED",
+    "Placeholder",
     "action_matcher",
     "cassette_files",
     "find_leaks",
@@ -52,6 +53,8 @@ __all__ = [
 RECORD_ENV = "MAILBRIDGE_RECORD_CASSETTES"
 SCRUBBED = "<scrubbed>"
 RecordMode = Literal["none", "emulator", "live"]
+#: What stands in for a parameter's value when requests are matched: a fixed text, or a function of the value.
+Placeholder = str | Callable[[str], str]
 _MODES: dict[str, RecordMode] = {"": "none", "0": "none", "1": "emulator", "emulator": "emulator", "live": "live"}
 
 
@@ -168,10 +171,11 @@ def scrub_request(
 
 
 def request_params(
-    request: Any, *, ignore: Iterable[str] = (), placeholders: Mapping[str, str] | None = None
+    request: Any, *, ignore: Iterable[str] = (), placeholders: Mapping[str, Placeholder] | None = None
 ) -> dict[str, Any] | str:
     """What a request asks for: its query and form parameters (or its JSON object), less ``ignore``, with
-    ``placeholders`` standing in for values that change between recording and replay (a request date)."""
+    ``placeholders`` standing in for values that change between recording and replay (a request date): a
+    string replaces the parameter's value, a callable is given the value and returns what to compare."""
     skip = frozenset(ignore)
     data: dict[str, Any] | None
     if request.body and _content_type(request).startswith("multipart/form-data"):
@@ -192,7 +196,7 @@ def request_params(
         data = {**dict(parse_qsl(urlsplit(request.uri).query, keep_blank_values=True)), **data}
     for key, placeholder in (placeholders or {}).items():
         if key in data:
-            data[key] = placeholder
+            data[key] = placeholder(data[key]) if callable(placeholder) else placeholder
     return {k: v for k, v in data.items() if k not in skip}
 
 
@@ -250,7 +254,7 @@ def make_vcr(
     secrets: Iterable[str] = (),
     response_filters: Sequence[Callable[[bytes], bytes]] = (),
     ignore_params: Iterable[str] = (),
-    placeholders: Mapping[str, str] | None = None,
+    placeholders: Mapping[str, Placeholder] | None = None,
     matchers: Mapping[str, Callable[[Any, Any], None]] | None = None,
 ) -> Any:
     """A configured ``vcr.VCR`` writing to (or replaying from) ``cassette_dir``.

@@ -124,3 +124,28 @@ def test_the_recorder_runs_as_documented_from_the_repository_root() -> None:
     assert "python -m tests.aliyun.record" in out.stdout and "--live" in out.stdout
     assert importlib.util.find_spec("mailbridge_aliyun.record") is None
     assert importlib.util.find_spec("mailbridge_aliyun.cassettes") is None
+
+
+def test_a_bare_date_matches_on_any_day_but_a_time_still_counts() -> None:
+    """The suppression listing asks for the 30 days up to today (Beijing): its cassette replays on a later day,
+    while a delivery window's times ("yyyy-MM-dd HH:mm") and every other parameter are still compared."""
+    from urllib.parse import urlencode
+
+    from vcr.request import Request
+
+    matcher = make_vcr().matchers["mailbridge_params"]
+
+    def form(**params: str) -> Request:
+        body = urlencode({"Action": "QueryInvalidAddress", "Length": "100", **params})
+        return Request("POST", "http://127.0.0.1/", body, {"content-type": "application/x-www-form-urlencoded"})
+
+    recorded = form(StartTime="2026-11-01", EndTime="2026-12-01")
+    matcher(form(StartTime="2027-01-05", EndTime="2027-02-04"), recorded)
+    for changed in (
+        form(StartTime="2026-11-01 10:00", EndTime="2026-12-01"),
+        form(StartTime="2026-11-01", EndTime="2026-12-01", Length="50"),
+    ):
+        with pytest.raises(AssertionError):
+            matcher(changed, recorded)
+    with pytest.raises(AssertionError):
+        matcher(form(StartTime="2026-11-01 10:00"), form(StartTime="2026-11-01 11:00"))

@@ -5,6 +5,7 @@ a closed client refused as httpx refuses it."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
+from mailbridge._ahttp import AsyncGuardedHTTP, async_guarded_transport
 from mailbridge._http import CallFailed, GuardedHTTP, guarded_transport
 from mailbridge._outcome import Stage
 
@@ -118,3 +120,78 @@ def test_a_closed_client_is_refused_and_a_refused_connection_is_not_sent(server:
     assert caught.value.stage is Stage.NOT_SENT and caught.value.message == "the connection was refused"
     assert isinstance(caught.value.__cause__, httpx.ConnectError)
     assert caught.value.__cause__.request.url == httpx.URL("http://127.0.0.1:9/")
+
+
+# --------------------------------------------------------------------------- the asyncio seam, judged the same way
+
+
+def _aclient(base: str) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        base_url=base, transport=async_guarded_transport(), timeout=5.0, headers={"User-Agent": "t/1"}
+    )
+
+
+def test_the_async_seam_puts_client_sends_wire_and_answer(server: Server) -> None:
+    base, seen = server
+
+    async def scenario() -> tuple[list[httpx.Response], httpx.Response]:
+        async with _aclient(base) as client:
+            http = AsyncGuardedHTTP(client, timeout=5.0)
+            answers = []
+            for _ in range(2):  # the second after the gateway set a cookie
+                request = client.build_request("POST", "/x?a=1", content=b"k=v", headers={"x-acs-action": "A"})
+                answers.append(await http.send(request, idempotent=True))
+            theirs = await client.send(
+                client.build_request("POST", "/x?a=1", content=b"k=v", headers={"x-acs-action": "A"})
+            )
+            return answers, theirs
+
+    answers, with_client = asyncio.run(scenario())
+    ours, again, theirs = seen
+    assert ours == again
+    assert (ours[0], ours[1], ours[3]) == (theirs[0], theirs[1], theirs[3])
+    assert ours[2] == [h for h in theirs[2] if h[0].lower() != "cookie"]
+    for answer in answers:
+        assert (answer.status_code, answer.content, answer.http_version) == (
+            with_client.status_code,
+            with_client.content,
+            with_client.http_version,
+        )
+        assert answer.json() == {"ok": True} and answer.request.extensions["timeout"] == {
+            "connect": 5.0,
+            "read": 5.0,
+            "write": 5.0,
+            "pool": 5.0,
+        }
+
+
+def test_the_async_seam_uses_a_mount_logs_httpx_line_and_refuses_a_closed_client(
+    server: Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    base, seen = server
+    carried: list[httpx.Request] = []
+
+    async def proxy(request: httpx.Request) -> httpx.Response:
+        carried.append(request)
+        return httpx.Response(200, content=b"via mount")
+
+    async def scenario() -> None:
+        mounted = httpx.AsyncClient(
+            transport=async_guarded_transport(), mounts={"http://127.0.0.1": httpx.MockTransport(proxy)}
+        )
+        async with mounted:
+            answer = await AsyncGuardedHTTP(mounted, timeout=5.0).send(
+                mounted.build_request("POST", base + "/", content=b"x")
+            )
+        assert answer.content == b"via mount" and len(carried) == 1 and seen == []
+        async with _aclient(base) as client:
+            with caplog.at_level(logging.INFO, logger="httpx"):
+                await AsyncGuardedHTTP(client, timeout=5.0).send(client.build_request("POST", "/", content=b"x"))
+        assert [r.getMessage() for r in caplog.records if r.name == "httpx"] == [
+            f'HTTP Request: POST {base}/ "HTTP/1.1 201 Created"'
+        ]
+        with pytest.raises(RuntimeError, match="client has been closed"):
+            await AsyncGuardedHTTP(client, timeout=5.0).send(client.build_request("POST", "/", content=b"x"))
+        assert len(seen) == 1
+
+    asyncio.run(scenario())

@@ -130,3 +130,15 @@ def test_connect_loads_only_the_requested_backend() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_blocking_client_loads_no_async_or_http_machinery_until_it_needs_it() -> None:
+    """Cold start (issue 13): asyncio (~15 ms), the upload writer's thread pool, httpx and stamina load on first use."""
+    code = (
+        "import sys, mailbridge\n"
+        "mailbridge.connect('aliyun://LTAI5tMailbridgeTestKeyId:s3cret@cn-hangzhou')\n"
+        "heavy = ('asyncio', 'concurrent.futures', 'httpx', 'stamina', 'mailbridge._upload_writer')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
