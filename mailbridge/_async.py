@@ -63,6 +63,8 @@ from ._models import (
     Message,
     Page,
     RemoveReport,
+    SenderAddress,
+    SenderDomain,
     SendResult,
     StatisticsRow,
     Suppression,
@@ -74,7 +76,7 @@ from ._models import (
 from ._paging import afollow_pages
 from ._safe_repeat import CREATE, GET, Deletion, Pause, get_or_create, safe_create
 from ._template_resolver import Lookup
-from ._url import ProviderURL
+from ._url import ProviderURL, Secret
 
 __all__ = ["AsyncClient", "AsyncSendMany", "connect_async"]
 
@@ -696,6 +698,66 @@ class AsyncClient:
         self.sync._templates.forget(resolved)
         await self._delete(Operation.TEMPLATES, delete_template, resolved)
         await self._catalog_io(self.sync._templates.drop, resolved)
+
+    # ------------------------------------------------------------------ sender domains and addresses
+    # Set-up calls, rare and multi-step (a domain is found by name, then described): run by the
+    # synchronous client in a worker thread on every backend, with its checks and errors.
+
+    async def domains(self) -> list[SenderDomain]:
+        """:meth:`Client.domains`, awaited (in a worker thread)."""
+        return await asyncio.to_thread(self.sync.domains)
+
+    async def domain(self, name: str) -> SenderDomain:
+        """:meth:`Client.domain`, awaited (in a worker thread)."""
+        return await asyncio.to_thread(self.sync.domain, name)
+
+    async def create_domain(self, name: str) -> SenderDomain:
+        """:meth:`Client.create_domain`, awaited (in a worker thread)."""
+        return await asyncio.to_thread(self.sync.create_domain, name)
+
+    async def verify_domain(self, name: str) -> SenderDomain:
+        """:meth:`Client.verify_domain`, awaited (in a worker thread)."""
+        return await asyncio.to_thread(self.sync.verify_domain, name)
+
+    async def delete_domain(self, name: str) -> None:
+        """:meth:`Client.delete_domain`, awaited (in a worker thread)."""
+        await asyncio.to_thread(self.sync.delete_domain, name)
+
+    async def senders(self) -> list[SenderAddress]:
+        """:meth:`Client.senders`, awaited (in a worker thread)."""
+        return await asyncio.to_thread(self.sync.senders)
+
+    async def sender(self, address: str) -> SenderAddress:
+        """:meth:`Client.sender`, awaited (in a worker thread)."""
+        return await asyncio.to_thread(self.sync.sender, address)
+
+    async def create_sender(
+        self, address: str, *, kind: str | None = None, reply_to: str | None = None
+    ) -> SenderAddress:
+        """:meth:`Client.create_sender`, awaited (in a worker thread)."""
+        return await asyncio.to_thread(self.sync.create_sender, address, kind=kind, reply_to=reply_to)
+
+    async def delete_sender(self, sender: SenderAddress | str) -> None:
+        """:meth:`Client.delete_sender`, awaited (in a worker thread)."""
+        await asyncio.to_thread(self.sync.delete_sender, sender)
+
+    async def set_sender_password(self, sender: SenderAddress | str, password: str | Secret) -> None:
+        """:meth:`Client.set_sender_password`, awaited (in a worker thread; the password is never logged)."""
+        await asyncio.to_thread(self.sync.set_sender_password, sender, password)
+
+    async def verify_reply_to(self, sender: SenderAddress | str) -> None:
+        """:meth:`Client.verify_reply_to`, awaited (in a worker thread)."""
+        await asyncio.to_thread(self.sync.verify_reply_to, sender)
+
+    # ------------------------------------------------------------------ no provider call
+
+    def delivery_windows(self, start: dt.datetime, end: dt.datetime) -> list[tuple[dt.datetime, dt.datetime]]:
+        """:meth:`Client.delivery_windows` (worked out from the declared limits: nothing to await)."""
+        return self.sync.delivery_windows(start, end)
+
+    async def suppressed_keys(self) -> set[str]:
+        """:meth:`Client.suppressed_keys`: the casefolded addresses of :meth:`suppressions`."""
+        return {s.key async for s in self.suppressions()}
 
 
 def connect_async(url: str | ProviderURL | None = None, **options: Any) -> AsyncClient:
