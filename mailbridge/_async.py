@@ -26,7 +26,8 @@ is not a provider call stays off the loop in a worker thread (:func:`asyncio.to_
 key's store calls around the native send (:meth:`IdempotencyGuard.send_async`: SQLite, Redis), and
 reading the template catalog (a file or Redis) after a template's native look-up (none with
 ``template_catalog=off``, and none for a send reusing a cached look-up) or writing it around a native
-template create/update/delete. Everything else (``upload()``, ``wait_until_ready()``, and every method
+template create/update/delete. Everything else (``upload()``, ``wait_until_ready()``, the sender domain and
+address set-up calls, and every method
 of a backend without an async side: the Tencent SDK, the local SQLite store)
 runs the synchronous :class:`Client` in worker threads, so the event loop never blocks and the errors
 are the same neutral classes; its listings are async iterators that fetch page by page off the loop.
