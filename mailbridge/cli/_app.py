@@ -54,14 +54,6 @@ class State:
             return self._failover
         return self.client()
 
-    def attempts(self) -> int | None:
-        """How many attempts one call gets (for the retry lines), once connected."""
-        if self._client is not None:
-            return self._client.retry.attempts
-        if self._failover is not None:
-            return max(c.retry.attempts for c in self._failover.clients)
-        return None
-
     def close(self) -> None:
         for client in (self._client, self._failover):
             if client is not None:
