@@ -413,7 +413,10 @@ def test_a_provider_that_stays_down_stops_the_batch(run: Run, tmp_path: Path, mo
     rows = read_results(tmp_path / "people.csv.results.csv")
     statuses = [r["status"] for r in rows]
     assert statuses[:11] == ["not_sent"] * 10 + ["sent"]  # the success reset the count
-    assert set(statuses[11:]) == {"not_sent"} and 20 <= len(statuses[11:]) <= 21  # + the one call in flight
+    # After the 20th failure is read, the calls that had started or finished ahead of the reader are recorded too:
+    # at most send_many's window of 4 x in flight (a slow reader under load sees more of them than one).
+    assert set(statuses[11:]) == {"not_sent"} and 20 <= len(statuses[11:]) <= 20 + 4
+    assert len(set(run.calls)) == len(statuses)  # nothing started (retries included) that is not recorded
     down["on"] = False
     run("send", "--batch", str(people), *BODY, "--resume")
     assert delivered(run.data) == Counter(f"user{i}@example.com" for i in range(100))
