@@ -51,7 +51,7 @@ from typing import Any, TypeVar, cast
 from ._abulk import AsyncSendMany, ThreadSends
 from ._async_backend import AsyncBackend, async_method
 from ._bulk import SendManyProgress, default_in_flight
-from ._client import Client, _named, _wanted
+from ._client import Client, _named, _wanted, account_failed_send
 from ._connect import connect
 from ._exceptions import ConfigurationError, GroupNotFound, MailbridgeError, TemplateNotFound
 from ._flow import Offload, adrive
@@ -243,11 +243,8 @@ class AsyncClient:
         assert native is not None  # only called when there is one
         try:
             receipt = await self._call(Operation.SEND, native.send, checked)
-        except MailbridgeError as exc:  # the bookkeeping of Client._send_checked, for its one call
-            exc.partial_result = ()
-            this = (*checked.to, *checked.cc, *checked.bcc)
-            exc.not_sent = () if exc.maybe_sent else this
-            exc.maybe_sent_to = this if exc.maybe_sent else ()
+        except MailbridgeError as exc:
+            account_failed_send(exc, checked)  # as Client._send_checked does
             raise
         return SendResult([receipt])
 

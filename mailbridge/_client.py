@@ -58,7 +58,6 @@ from ._models import (
     RemoveReport,
     SenderAddress,
     SenderDomain,
-    SendReceipt,
     SendResult,
     StatisticsRow,
     Tag,
@@ -88,6 +87,14 @@ log = logging.getLogger("mailbridge")
 _YIELD_EVERY = 63
 T = TypeVar("T")
 RecipientLike = Recipient | str | Mapping[str, Any] | UnreadableRow
+
+
+def account_failed_send(exc: MailbridgeError, message: Message) -> None:
+    """Fill a failed single send's account: no receipt; every address maybe sent or every one not sent."""
+    this = (*message.to, *message.cc, *message.bcc)
+    exc.partial_result = ()
+    exc.not_sent = () if exc.maybe_sent else this
+    exc.maybe_sent_to = this if exc.maybe_sent else ()
 
 
 @frozen
@@ -918,26 +925,13 @@ class Client(SuppressionsMixin):
         return (checked if key is None else checked.evolve(idempotency_key=key)), key
 
     def _send_checked(self, checked: Message) -> SendResult:
-        chunks = [self._one_shared_email(checked)]
-        receipts: list[SendReceipt] = []
-        for index, chunk in enumerate(chunks):
-            part = (
-                checked
-                if len(chunks) == 1
-                else checked.evolve(
-                    to=chunk, cc=checked.cc if index == 0 else (), bcc=checked.bcc if index == 0 else ()
-                )
-            )
-            try:
-                receipts.append(self._call(Operation.SEND, self.backend.send, part))
-            except MailbridgeError as exc:
-                exc.partial_result = tuple(receipts)
-                this = (*part.to, *part.cc, *part.bcc)
-                later = tuple(a for c in chunks[index + 1 :] for a in c)
-                exc.not_sent = later if exc.maybe_sent else (*this, *later)
-                exc.maybe_sent_to = this if exc.maybe_sent else ()
-                raise
-        return SendResult(receipts)
+        """One provider call for a message :meth:`_checked_send` passed (one shared email, so one call)."""
+        try:
+            receipt = self._call(Operation.SEND, self.backend.send, checked)
+        except MailbridgeError as exc:
+            account_failed_send(exc, checked)
+            raise
+        return SendResult([receipt])
 
     def _one_shared_email(self, message: Message) -> tuple[str, ...]:
         """The ``to`` list of one shared email, or LimitExceeded if one call cannot carry it."""

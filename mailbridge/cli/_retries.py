@@ -14,9 +14,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterator
 
-from .._retry_notes import reason, retry_line
-
-__all__ = ["printed", "reason", "retry_line"]
+__all__ = ["printed"]
 
 
 class _RetryLines(logging.Filter):

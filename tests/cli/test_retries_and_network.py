@@ -14,9 +14,8 @@ from mailbridge_tencent.emulator import TencentEmulator
 
 import mailbridge
 from mailbridge._http import network_reason
-from mailbridge._retry_notes import RetryNote
+from mailbridge._retry_notes import RetryNote, reason, retry_line
 from mailbridge.cli import ExitStatus
-from mailbridge.cli._retries import reason, retry_line
 
 from .conftest import Run
 
